@@ -1,0 +1,228 @@
+// Package testutil holds what hull's integration tests share: the root check, the
+// leak check every integration package runs from TestMain, and a busybox rootfs.
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// RequireRoot skips t unless the test runs as root. In CI the tests run as root, so
+// nothing that needs the kernel is skipped there.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// IsRoot tells whether the tests run as root.
+func IsRoot() bool { return os.Geteuid() == 0 }
+
+// Busybox is the static busybox the test rootfs is built from (Debian's busybox-static).
+const Busybox = "/bin/busybox"
+
+// BusyboxRootfs fills dir with a minimal rootfs: /bin/busybox, a symlink per applet
+// and the empty directories a container expects. It fails the test when busybox is not
+// a static binary, since a dynamic one would not run inside the rootfs.
+func BusyboxRootfs(t testing.TB, dir string) {
+	t.Helper()
+	if err := MakeBusyboxRootfs(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// MakeBusyboxRootfs is BusyboxRootfs for callers without a testing.TB.
+func MakeBusyboxRootfs(dir string) error {
+	for _, d := range []string{"bin", "dev", "proc", "sys", "etc", "tmp", "root", "run", "var", "usr/bin", "usr/sbin", "sbin"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(Busybox)
+	if err != nil {
+		return fmt.Errorf("busybox-static is needed for test rootfs: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), data, 0o755); err != nil {
+		return err
+	}
+	out, err := exec.Command(Busybox, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("busybox --list: %w", err)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" {
+			continue
+		}
+		p := filepath.Join(dir, "bin", applet)
+		if err := os.Symlink("busybox", p); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Snapshot is the part of the host's state a test can leak: mounts, cgroups, links,
+// network namespaces, nftables tables and processes.
+type Snapshot struct {
+	Mounts    map[string]bool
+	Cgroups   map[string]bool
+	Links     map[string]bool
+	Netns     map[string]bool
+	NftTables map[string]bool
+	Procs     map[string]bool
+}
+
+// Take reads the host's state now.
+func Take() Snapshot {
+	return Snapshot{
+		Mounts:    mounts(),
+		Cgroups:   cgroupDirs(),
+		Links:     lines("/sys/class/net", true),
+		Netns:     lines("/run/netns", true),
+		NftTables: nftTables(),
+		Procs:     procs(),
+	}
+}
+
+// Leaks lists, one line each, what is in after and not in before.
+func Leaks(before, after Snapshot) []string {
+	var out []string
+	diff := func(kind string, a, b map[string]bool) {
+		for k := range b {
+			if !a[k] {
+				out = append(out, kind+": "+k)
+			}
+		}
+	}
+	diff("mount", before.Mounts, after.Mounts)
+	diff("cgroup", before.Cgroups, after.Cgroups)
+	diff("link", before.Links, after.Links)
+	diff("netns", before.Netns, after.Netns)
+	diff("nftables table", before.NftTables, after.NftTables)
+	diff("process", before.Procs, after.Procs)
+	sort.Strings(out)
+	return out
+}
+
+// Main runs the package's tests and then the leak check; use it as
+//
+//	func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+//
+// A leak fails the package even when every test passed.
+func Main(m *testing.M) int {
+	before := Take()
+	code := m.Run()
+	if !IsRoot() {
+		return code
+	}
+	if leaks := Leaks(before, Take()); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "leak check: the tests left %d things behind:\n  %s\n", len(leaks), strings.Join(leaks, "\n  "))
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func mounts() map[string]bool {
+	set := map[string]bool{}
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 {
+			set[f[4]] = true
+		}
+	}
+	return set
+}
+
+func cgroupDirs() map[string]bool {
+	set := map[string]bool{}
+	root := "/sys/fs/cgroup"
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		if strings.Count(rel, "/") > 6 {
+			return filepath.SkipDir
+		}
+		set[rel] = true
+		return nil
+	})
+	return set
+}
+
+func lines(dir string, names bool) map[string]bool {
+	set := map[string]bool{}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		set[e.Name()] = true
+	}
+	return set
+}
+
+func nftTables() map[string]bool {
+	set := map[string]bool{}
+	out, err := exec.Command("nft", "list", "tables").Output()
+	if err != nil {
+		return set
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			set[l] = true
+		}
+	}
+	return set
+}
+
+// procs lists processes that belong to hull's tests: anything running hull, hullrt or
+// a test binary, and anything whose root is not the host's (a container's process).
+func procs() map[string]bool {
+	set := map[string]bool{}
+	self := fmt.Sprint(os.Getpid())
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' || pid == self {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) && s[i+2] == 'Z' {
+			// a zombie is its parent's business, and the parent is checked
+			continue
+		}
+		exe, _ := os.Readlink("/proc/" + pid + "/exe")
+		root, _ := os.Readlink("/proc/" + pid + "/root")
+		base := filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
+		ours := base == "hull" || base == "hullrt" ||
+			strings.HasPrefix(exe, "/memfd:") || (root != "" && root != "/")
+		if ours {
+			cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+			set[pid+" "+strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")] = true
+		}
+	}
+	return set
+}

@@ -1,0 +1,396 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hullproject/hull/runtime/cgroups"
+	"github.com/hullproject/hull/runtime/console"
+	"github.com/hullproject/hull/runtime/nsenter"
+	"github.com/hullproject/hull/runtime/rootfs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// CreateOpts are the options of `hullrt create` (and of `run`, which creates first).
+type CreateOpts struct {
+	Root          string // the state root (--root)
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFds   int
+	// Stdin, Stdout, Stderr are the container's stdio when it has no terminal.
+	Stdin, Stdout, Stderr *os.File
+	// Console receives the pty master instead of a console socket (`run` in the
+	// foreground with a terminal). Nil means --console-socket, or no terminal.
+	Console func(master *os.File)
+}
+
+// Create makes a container from a bundle and leaves its init waiting for Start. On
+// any error nothing is left: no state, no cgroup, no process.
+func Create(o CreateOpts) (c *Container, err error) {
+	if err := CheckID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := Validate(spec, bundle); err != nil {
+		return nil, err
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, errors.New("a terminal needs --console-socket when the container is detached")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket needs process.terminal to be true")
+	}
+	if err := os.MkdirAll(o.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("state root: %w", err)
+	}
+	dir := filepath.Join(o.Root, o.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container with id %s already exists", o.ID)
+		}
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	c = &Container{ID: o.ID, dir: dir}
+	unlock, err := c.lock()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer unlock()
+
+	var cg *cgroups.Manager
+	var child *exec.Cmd
+	defer func() {
+		if err == nil {
+			return
+		}
+		if child != nil && child.Process != nil {
+			child.Process.Kill()
+			child.Wait()
+		}
+		if cg != nil {
+			if cg.Exists() {
+				cg.Kill(unix.SIGKILL)
+			}
+			cg.Destroy()
+		}
+		os.RemoveAll(dir)
+	}()
+
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("root.path: %w", err)
+	}
+	cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	c.State = State{
+		OCIVersion: spec.Version, ID: o.ID, Bundle: bundle, Rootfs: rootfs,
+		Created: time.Now().UTC(), Annotations: spec.Annotations, Cgroup: cg.Path(), Config: spec,
+	}
+	fifo := filepath.Join(dir, "exec.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		return nil, fmt.Errorf("make exec fifo: %w", err)
+	}
+	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifoFile.Close()
+
+	b := &bootstrap{
+		ID: o.ID, Spec: spec, Process: *spec.Process, Rootfs: rootfs, Bundle: bundle,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFds: o.PreserveFds,
+		Hooks: spec.Hooks != nil && (len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime)+len(spec.Hooks.CreateContainer) > 0),
+	}
+	s, parentEnd, err := c.initCommand(spec, b, o, fifoFile)
+	if err != nil {
+		return nil, err
+	}
+	defer parentEnd.close()
+	if b.Mounts, err = expandMounts(spec, bundle, cg); err != nil {
+		return nil, err
+	}
+	child = s.cmd
+	err = s.start()
+	s.release()
+	if err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	c.State.Pid = child.Process.Pid
+	if c.State.PidStart, _, err = procStat(c.State.Pid); err != nil {
+		return nil, fmt.Errorf("init exited at once: %w", err)
+	}
+	// The cgroup is joined before the child does anything, so that its cgroup
+	// namespace (made after this) is rooted at the container's cgroup, and every
+	// process it starts is accounted and limited from the first instruction.
+	if err := cg.Apply(c.State.Pid); err != nil {
+		return nil, err
+	}
+	if err := cg.Set(withDefaultDevices(spec)); err != nil {
+		return nil, err
+	}
+	if spec.Process.OOMScoreAdj != nil {
+		adj := []byte(strconv.Itoa(*spec.Process.OOMScoreAdj))
+		if err := os.WriteFile("/proc/"+strconv.Itoa(c.State.Pid)+"/oom_score_adj", adj, 0); err != nil {
+			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	b.Pid = c.State.Pid
+	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
+		return nil, fmt.Errorf("send bootstrap: %w", err)
+	}
+	if err := c.serveInit(parentEnd, spec, o); err != nil {
+		return nil, err
+	}
+	if err := c.save(); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
+			return nil, err
+		}
+	}
+	// `create` does not wait for the child: it outlives this process, and its parent
+	// becomes the caller's subreaper (conmon, containerd's shim) or pid 1. `run`
+	// waits for it through Wait.
+	c.init = child.Process
+	return c, nil
+}
+
+// initCommand prepares the child that becomes the container's init.
+func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fifo *os.File) (*spawnSpec, *channel, error) {
+	exe, err := selfExe()
+	if err != nil {
+		return nil, nil, err
+	}
+	parentEnd, childEnd, err := newChannelPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:   []string{"hullrt", "init"},
+		Stdin:  o.Stdin,
+		Stdout: o.Stdout,
+		Stderr: o.Stderr,
+	}
+	for i := 0; i < o.PreserveFds; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	syncFd := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, childEnd.f)
+	b.FifoFd = 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, fifo)
+	cmd.Env = []string{nsenter.InitEnv + "=" + strconv.Itoa(syncFd)}
+	s := &spawnSpec{cmd: cmd, parentOnly: []*os.File{childEnd.f}}
+	attr := &syscall.SysProcAttr{}
+	cmd.SysProcAttr = attr
+	joinsUser := false
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace && ns.Path != "" {
+			joinsUser = true
+		}
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		typ := string(ns.Type)
+		if ns.Path == "" {
+			switch {
+			case ns.Type == specs.CgroupNamespace:
+				// made by init once it is in the container's cgroup
+				b.NewCgroupNS = true
+			case ns.Type == specs.TimeNamespace:
+				// made by init just before execve (see timens in init)
+				b.NewTimeNS = true
+			case joinsUser && ns.Type != specs.PIDNamespace:
+				// owned by the joined user namespace, so made after joining it
+				s.unshare |= cloneNames[typ]
+			default:
+				attr.Cloneflags |= cloneNames[typ]
+			}
+			continue
+		}
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			s.release()
+			parentEnd.close()
+			return nil, nil, fmt.Errorf("linux.namespaces: %w", err)
+		}
+		if sameNamespace(f, procNames[typ]) {
+			f.Close()
+			continue
+		}
+		j := nsJoin{typ: typ, file: f}
+		switch ns.Type {
+		case specs.UserNamespace, specs.MountNamespace, specs.TimeNamespace:
+			s.childJoins = append(s.childJoins, j)
+		default:
+			s.parentJoins = append(s.parentJoins, j)
+		}
+	}
+	// The user namespace goes first, so the joins after it are checked against
+	// the capabilities it gives.
+	for i, j := range s.childJoins {
+		if j.typ == "user" {
+			s.childJoins[0], s.childJoins[i] = s.childJoins[i], s.childJoins[0]
+		}
+	}
+	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		b.UserNS = true
+		for _, m := range spec.Linux.UIDMappings {
+			attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		for _, m := range spec.Linux.GIDMappings {
+			attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		attr.GidMappingsEnableSetgroups = true
+	}
+	if joinsUser {
+		b.UserNS = true
+	}
+	return s, parentEnd, nil
+}
+
+// serveInit answers the child until it is ready: hooks, the console, errors.
+func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error {
+	for {
+		m, fd, err := ch.recv()
+		if err != nil {
+			if errors.Is(err, errEOF) {
+				return errors.New("container init exited before it was ready")
+			}
+			return fmt.Errorf("read from init: %w", err)
+		}
+		switch m.Type {
+		case msgError:
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return errors.New(m.Error)
+		case msgConsole:
+			if fd < 0 {
+				return errors.New("init sent no terminal")
+			}
+			master := os.NewFile(uintptr(fd), "pty-master")
+			if err := handOverConsole(master, spec, o); err != nil {
+				return err
+			}
+		case msgHooks:
+			st := c.specState(StatusCreating)
+			if err := runHooks("prestart", spec.Hooks.Prestart, st); err != nil {
+				return err
+			}
+			if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {
+				return err
+			}
+			if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
+				return err
+			}
+			if err := ch.send(message{Type: msgHooksDone}); err != nil {
+				return fmt.Errorf("resume init: %w", err)
+			}
+		case msgReady:
+			return nil
+		default:
+			return fmt.Errorf("unexpected message %q from init", m.Type)
+		}
+	}
+}
+
+// handOverConsole gives the pty master to whoever asked for it: the console socket
+// of --console-socket, or the foreground `run`.
+func handOverConsole(master *os.File, spec *specs.Spec, o CreateOpts) error {
+	if spec.Process.ConsoleSize != nil {
+		_ = console.SetSize(master, uint16(spec.Process.ConsoleSize.Height), uint16(spec.Process.ConsoleSize.Width))
+	}
+	if o.Console != nil {
+		o.Console(master)
+		return nil
+	}
+	defer master.Close()
+	sock, err := console.DialSocket(o.ConsoleSocket)
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
+	return console.SendFd(sock, master.Name(), int(master.Fd()))
+}
+
+// writePidFile writes pid atomically, as runc does (a reader never sees it empty).
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}
+
+// LoadSpec reads and parses <bundle>/config.json.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read config.json: %w", err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("parse config.json: %w", err)
+	}
+	return &spec, nil
+}
+
+// withDefaultDevices returns the spec's resources with the device cgroup rules every
+// container needs appended after its own: access to the default devices, ptys, and
+// the devices listed in linux.devices, as the runtime-spec requires.
+func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
+	r := spec.Linux.Resources
+	if r == nil || len(r.Devices) == 0 {
+		return r
+	}
+	out := *r
+	out.Devices = append([]specs.LinuxDeviceCgroup{}, r.Devices...)
+	allow := func(typ string, major, minor int64, access string) {
+		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access})
+	}
+	for _, d := range rootfs.DefaultDevices {
+		allow("c", d.Major, d.Minor, "rwm")
+	}
+	allow("c", 5, 1, "rwm")    // /dev/console
+	allow("c", 5, 2, "rwm")    // /dev/ptmx
+	allow("c", 136, -1, "rwm") // /dev/pts/*
+	for _, d := range spec.Linux.Devices {
+		t := d.Type
+		if t == "u" {
+			t = "c"
+		}
+		if t != "p" {
+			allow(t, d.Major, d.Minor, "rwm")
+		}
+	}
+	return &out
+}

@@ -1,0 +1,172 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+
+	"github.com/hullproject/hull/runtime/console"
+	"github.com/hullproject/hull/runtime/nsenter"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOpts are the options of `hullrt exec`.
+type ExecOpts struct {
+	Process               *specs.Process
+	PidFile               string
+	ConsoleSocket         string
+	PreserveFds           int
+	Stdin, Stdout, Stderr *os.File
+	// Console receives the pty master in the foreground (see CreateOpts.Console).
+	Console func(master *os.File)
+}
+
+// ExecDefaults is the process an exec starts from: the container's own, without a
+// terminal and without arguments.
+func (c *Container) ExecDefaults() specs.Process {
+	p := specs.Process{Cwd: "/"}
+	if c.State.Config != nil && c.State.Config.Process != nil {
+		p = *c.State.Config.Process
+	}
+	p.Terminal = false
+	p.Args = nil
+	p.ConsoleSize = nil
+	return p
+}
+
+// Exec starts a new process in the container's namespaces and cgroup, and returns it
+// once it has exec'd the program (its error if it could not). The caller waits for it.
+func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
+	st := c.Status()
+	if st != StatusRunning && st != StatusCreated {
+		return nil, fmt.Errorf("cannot exec in a container that is %s", st)
+	}
+	p := o.Process
+	if err := validateProcess(p); err != nil {
+		return nil, err
+	}
+	if p.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, errors.New("a terminal needs --console-socket when the process is detached")
+	}
+	exe, err := selfExe()
+	if err != nil {
+		return nil, err
+	}
+	parentEnd, childEnd, err := newChannelPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentEnd.close()
+	cmd := &exec.Cmd{
+		Path:   "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:   []string{"hullrt", "exec"},
+		Stdin:  o.Stdin,
+		Stdout: o.Stdout,
+		Stderr: o.Stderr,
+	}
+	for i := 0; i < o.PreserveFds; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	cmd.Env = []string{nsenter.InitEnv + "=" + strconv.Itoa(3+len(cmd.ExtraFiles))}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, childEnd.f)
+	s := &spawnSpec{cmd: cmd, parentOnly: []*os.File{childEnd.f}}
+	// Every namespace of init that differs from ours is joined: user first (in the
+	// constructor, so the rest are checked against the container's user namespace),
+	// mount and time there too since a threaded process cannot join them.
+	for _, typ := range []string{"user", "mnt", "time", "pid", "net", "ipc", "uts", "cgroup"} {
+		f, err := os.Open("/proc/" + strconv.Itoa(c.State.Pid) + "/ns/" + typ)
+		if err != nil {
+			if typ == "time" && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			s.release()
+			return nil, fmt.Errorf("open %s namespace of init: %w", typ, err)
+		}
+		if sameNamespace(f, typ) {
+			f.Close()
+			continue
+		}
+		switch typ {
+		case "user", "mnt", "time":
+			s.childJoins = append(s.childJoins, nsJoin{typ, f})
+		default:
+			s.parentJoins = append(s.parentJoins, nsJoin{typ, f})
+		}
+	}
+	// init must still be the process whose namespaces were opened.
+	if !c.initAlive() {
+		s.release()
+		return nil, ErrNotRunning
+	}
+	err = s.start()
+	s.release()
+	if err != nil {
+		return nil, fmt.Errorf("start exec process: %w", err)
+	}
+	fail := func(err error) (*os.Process, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	if cg, err := c.cgroup(); err != nil {
+		return fail(err)
+	} else if err := cg.Apply(cmd.Process.Pid); err != nil {
+		return fail(err)
+	}
+	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.State.Config, Process: *p, Pid: cmd.Process.Pid, PreserveFds: o.PreserveFds, Bundle: c.State.Bundle}
+	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
+		return fail(fmt.Errorf("send bootstrap: %w", err))
+	}
+	// The child answers with its terminal (if any) and then either an error or
+	// nothing: its end of the channel is close-on-exec, so EOF means it exec'd.
+	for {
+		m, fd, err := parentEnd.recv()
+		if errors.Is(err, errEOF) {
+			break
+		}
+		if err != nil {
+			return fail(fmt.Errorf("read from exec process: %w", err))
+		}
+		switch m.Type {
+		case msgConsole:
+			master := os.NewFile(uintptr(fd), "pty-master")
+			if err := handOverConsole(master, &specs.Spec{Process: p}, CreateOpts{ConsoleSocket: o.ConsoleSocket, Console: o.Console}); err != nil {
+				return fail(err)
+			}
+		case msgError:
+			return fail(errors.New(m.Error))
+		default:
+			return fail(fmt.Errorf("unexpected message %q from exec process", m.Type))
+		}
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+			return fail(err)
+		}
+	}
+	return cmd.Process, nil
+}
+
+// execProcess is the exec'd child's side: it is in the container's namespaces already.
+func execProcess(ch *channel, b *bootstrap) error {
+	p := &b.Process
+	var tty *os.File
+	if p.Terminal {
+		master, slave, err := console.OpenPty("/dev/ptmx")
+		if err != nil {
+			return err
+		}
+		if err := ch.sendFd(message{Type: msgConsole}, int(master.Fd())); err != nil {
+			return err
+		}
+		master.Close()
+		tty = slave
+	}
+	exe, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return err
+	}
+	return finish(p, exe, tty, b)
+}

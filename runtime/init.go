@@ -1,0 +1,461 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+
+	"github.com/hullproject/hull/runtime/caps"
+	"github.com/hullproject/hull/runtime/console"
+	"github.com/hullproject/hull/runtime/nsenter"
+	"github.com/hullproject/hull/runtime/rootfs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// IsInit tells whether this process was started as a container's init or exec'd
+// process; cmd/hullrt then calls Init instead of parsing flags.
+func IsInit() bool { return os.Getenv(nsenter.InitEnv) != "" }
+
+// LockInitThread pins the main goroutine to the main thread for Init. Call it from an
+// init function: namespaces, credentials and capabilities set below belong to one
+// thread, and execve runs the container's program from that same thread.
+func LockInitThread() {
+	if IsInit() {
+		goruntime.LockOSThread()
+	}
+}
+
+// Init is the child's side of the protocol in sync.go. It never returns: it execs the
+// container's program or exits 1 after telling the parent what went wrong.
+func Init() {
+	fd, err := strconv.Atoi(os.Getenv(nsenter.InitEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hullrt init: no sync channel")
+		os.Exit(1)
+	}
+	ch := &channel{os.NewFile(uintptr(fd), "sync")}
+	err = initMain(ch)
+	if err != nil {
+		if serr := ch.send(message{Type: msgError, Error: err.Error()}); serr != nil {
+			// The parent is gone (after start): stderr is all there is.
+			fmt.Fprintln(os.Stderr, "hullrt init:", err)
+		}
+	}
+	os.Exit(1)
+}
+
+func initMain(ch *channel) error {
+	os.Unsetenv(nsenter.InitEnv)
+	os.Unsetenv(nsenter.Env)
+	m, _, err := ch.recv()
+	if err != nil {
+		return fmt.Errorf("read bootstrap: %w", err)
+	}
+	if m.Type != msgBootstrap || m.Bootstrap == nil {
+		return fmt.Errorf("expected bootstrap, got %q", m.Type)
+	}
+	b := m.Bootstrap
+	if b.Exec {
+		return execProcess(ch, b)
+	}
+	return initContainer(ch, b)
+}
+
+// initContainer prepares the container around init and execs its program after start.
+func initContainer(ch *channel, b *bootstrap) error {
+	spec := b.Spec
+	if b.NewCgroupNS {
+		// Now that the parent put us in the container's cgroup, a new cgroup
+		// namespace is rooted there.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("new cgroup namespace: %w", err)
+		}
+	}
+	for key, value := range spec.Linux.Sysctl {
+		if err := writeSysctl(key, value); err != nil {
+			return err
+		}
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname: %w", err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("domainname: %w", err)
+		}
+	}
+	joinedMnt := false
+	for _, ns := range spec.Linux.Namespaces {
+		joinedMnt = joinedMnt || (ns.Type == specs.MountNamespace && ns.Path != "")
+	}
+	var ttySlave *os.File
+	if !joinedMnt {
+		var err error
+		if ttySlave, err = setupRootfs(ch, b); err != nil {
+			return err
+		}
+	} else if spec.Process.Terminal {
+		master, slave, err := console.OpenPty("/dev/ptmx")
+		if err != nil {
+			return err
+		}
+		if err := ch.sendFd(message{Type: msgConsole}, int(master.Fd())); err != nil {
+			return err
+		}
+		master.Close()
+		ttySlave = slave
+	}
+	p := &b.Process
+	exe, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return err
+	}
+	if err := ch.send(message{Type: msgReady}); err != nil {
+		return err
+	}
+	ch.close()
+
+	// Wait for `hullrt start`: opening the fifo for writing blocks until a reader
+	// opens it. The fifo was passed as an O_PATH descriptor; reopening it through
+	// /proc gives a real one.
+	fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(b.FifoFd), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := fifo.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	fifo.Close()
+	unix.Close(b.FifoFd)
+
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		st := specs.State{Version: specs.Version, ID: b.ID, Status: StatusCreated, Pid: b.Pid, Bundle: b.Bundle, Annotations: spec.Annotations}
+		if err := runHooks("startContainer", spec.Hooks.StartContainer, st); err != nil {
+			return err
+		}
+	}
+	if b.NewTimeNS {
+		if err := newTimeNS(spec.Linux.TimeOffsets); err != nil {
+			return err
+		}
+	}
+	return finish(p, exe, ttySlave, b)
+}
+
+// setupRootfs builds the container's filesystem and switches into it. It returns the
+// terminal's slave when the process has a terminal.
+func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
+	spec := b.Spec
+	var prop uintptr
+	if spec.Linux.RootfsPropagation != "" {
+		prop, _ = rootfs.Propagation(spec.Linux.RootfsPropagation)
+	}
+	if err := rootfs.PrepareHost(prop); err != nil {
+		return nil, err
+	}
+	if err := rootfs.BindSelf(b.Rootfs); err != nil {
+		return nil, err
+	}
+	root, err := rootfs.OpenRoot(b.Rootfs)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	devpts := false
+	for _, m := range b.Mounts {
+		if err := root.Mount(m); err != nil {
+			return nil, err
+		}
+		devpts = devpts || (m.Type == "devpts" && path.Clean(m.Destination) == "/dev/pts")
+	}
+	if err := makeDevices(root, spec.Linux.Devices, b.UserNS); err != nil {
+		return nil, err
+	}
+	if err := root.DevSymlinks(devpts); err != nil {
+		return nil, err
+	}
+	var slave *os.File
+	if spec.Process.Terminal {
+		// The pty comes from the container's own devpts (through its /dev/ptmx,
+		// resolved inside the root), so the container owns its terminal.
+		ptmx, err := root.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY)
+		if err != nil {
+			return nil, fmt.Errorf("open the container's /dev/ptmx: %w", err)
+		}
+		master, s, err := console.OpenPty("/proc/self/fd/" + strconv.Itoa(ptmx))
+		unix.Close(ptmx)
+		if err != nil {
+			return nil, err
+		}
+		slave = s
+		if err := root.BindFd(int(slave.Fd()), "/dev/console"); err != nil {
+			return nil, err
+		}
+		if err := ch.sendFd(message{Type: msgConsole}, int(master.Fd())); err != nil {
+			return nil, err
+		}
+		master.Close()
+	}
+	if b.Hooks {
+		if err := ch.send(message{Type: msgHooks}); err != nil {
+			return nil, err
+		}
+		m, _, err := ch.recv()
+		if err != nil {
+			return nil, fmt.Errorf("wait for hooks: %w", err)
+		}
+		if m.Type != msgHooksDone {
+			return nil, fmt.Errorf("expected hooks-done, got %q", m.Type)
+		}
+	}
+	null, err := rootfs.OpenNull()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(null)
+	if err := root.Mask(spec.Linux.MaskedPaths, null); err != nil {
+		return nil, err
+	}
+	if err := root.Readonly(spec.Linux.ReadonlyPaths); err != nil {
+		return nil, err
+	}
+	if b.NoPivot {
+		err = root.MoveRoot()
+	} else {
+		err = root.Pivot()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if spec.Root.Readonly {
+		if err := rootfs.ReadonlyRoot(); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Linux.RootfsPropagation != "" {
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return nil, fmt.Errorf("linux.rootfsPropagation: %w", err)
+		}
+	}
+	return slave, nil
+}
+
+// makeDevices creates the default devices and the spec's, unless the spec names the
+// same path itself.
+func makeDevices(root *rootfs.Root, devices []specs.LinuxDevice, userNS bool) error {
+	named := map[string]bool{}
+	for _, d := range devices {
+		named[path.Clean(d.Path)] = true
+	}
+	all := append([]specs.LinuxDevice{}, devices...)
+	for _, d := range rootfs.DefaultDevices {
+		if !named[d.Path] {
+			all = append(all, d)
+		}
+	}
+	for _, d := range all {
+		if err := root.MakeDevice(d, userNS); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSysctl sets one namespaced sysctl. It is written through the host's /proc
+// before pivot_root: /proc/sys shows the namespaces of the task that opens it, and
+// this task is already in the container's network, ipc and uts namespaces.
+func writeSysctl(key, value string) error {
+	p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	f, err := os.OpenFile(p, os.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("linux.sysctl %q: %w", key, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(value); err != nil {
+		return fmt.Errorf("linux.sysctl %q: %w", key, err)
+	}
+	return nil
+}
+
+// newTimeNS makes the container's time namespace and sets its offsets. unshare moves
+// only this process's future children -- and, at execve, the process itself -- into
+// it, and the offsets can be written only until a task has entered it.
+func newTimeNS(offsets map[string]specs.LinuxTimeOffset) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("new time namespace: %w", err)
+	}
+	var lines []string
+	for clock, off := range offsets {
+		lines = append(lines, fmt.Sprintf("%s %d %d", clock, off.Secs, off.Nanosecs))
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/timens_offsets", []byte(strings.Join(lines, "\n")), 0); err != nil {
+		return fmt.Errorf("linux.timeOffsets: %w", err)
+	}
+	return nil
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+}
+
+// finish turns this process into the container's program: terminal, rlimits,
+// keyring, user and groups, capabilities, cwd, no_new_privs, and execve. The order
+// matters: the bounding set is dropped while we still have CAP_SETPCAP; the user is
+// changed with PR_SET_KEEPCAPS so the permitted set survives; capsets come last.
+func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap) error {
+	if tty != nil {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+		if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
+			return fmt.Errorf("set controlling terminal: %w", err)
+		}
+		for i := 0; i < 3; i++ {
+			if err := unix.Dup3(int(tty.Fd()), i, 0); err != nil {
+				return fmt.Errorf("terminal as stdio: %w", err)
+			}
+		}
+		tty.Close()
+	}
+	for _, r := range p.Rlimits {
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Setrlimit(rlimitTypes[r.Type], &lim); err != nil {
+			return fmt.Errorf("process.rlimits %s: %w", r.Type, err)
+		}
+	}
+	if !b.Exec && !b.NoNewKeyring {
+		// A session keyring of the container's own, so that it cannot read the
+		// host's keys through the one it would otherwise inherit.
+		if _, err := unix.KeyctlJoinSessionKeyring(b.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	set, err := caps.Parse(p.Capabilities)
+	if err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities: %w", err)
+	}
+	if err := set.DropBounding(); err != nil {
+		return err
+	}
+	if err := setUser(p.User); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities: %w", err)
+	}
+	if err := set.Apply(); err != nil {
+		return err
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	// The cwd must be inside the container: a directory reached through a leaked
+	// host descriptor would show as unreachable (CVE-2024-21626).
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %s: outside the container", p.Cwd)
+	}
+	if p.User.Umask != nil {
+		unix.Umask(int(*p.User.Umask))
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
+	// Nothing but stdio and the preserved descriptors may cross into the program.
+	if err := unix.CloseRange(uint(3+b.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close descriptors: %w", err)
+	}
+	if err := unix.Exec(exe, p.Args, p.Env); err != nil {
+		return fmt.Errorf("exec %s: %w", p.Args[0], err)
+	}
+	return nil
+}
+
+// setUser changes the thread's groups, gid and uid. These are raw, single-thread
+// system calls on purpose: the thread that calls execve is the one whose
+// credentials the program gets.
+func setUser(u specs.User) error {
+	groups := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		groups[i] = int(g)
+	}
+	if err := unix.Setgroups(groups); err != nil {
+		// A user namespace whose setgroups is "deny" allows no change at all;
+		// then an empty list is already what the process has.
+		if !(errors.Is(err, unix.EPERM) && len(groups) == 0 && setgroupsDenied()) {
+			return fmt.Errorf("process.user.additionalGids: %w", err)
+		}
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	}
+	return nil
+}
+
+func setgroupsDenied() bool {
+	data, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(data)) == "deny"
+}
+
+// lookPath finds the program as execve will: a name with a slash is used as is,
+// anything else is searched in the container's PATH.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExec(name); err != nil {
+			return "", fmt.Errorf("exec %q: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := path.Join(dir, name)
+		if checkExec(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec %q: executable file not found in $PATH", name)
+}
+
+func checkExec(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return errors.New("is a directory")
+	}
+	if st.Mode&0o111 == 0 {
+		return errors.New("permission denied")
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hullproject/hull/runtime/cgroups"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRunning is returned when a command needs a live container.
+var ErrNotRunning = errors.New("container not running")
+
+func (c *Container) cgroup() (*cgroups.Manager, error) {
+	if c.State.Cgroup == "" {
+		return nil, errors.New("no cgroup recorded")
+	}
+	return cgroups.Load(c.State.Cgroup)
+}
+
+func (c *Container) frozen() bool {
+	cg, err := c.cgroup()
+	if err != nil {
+		return false
+	}
+	f, err := cg.Frozen()
+	return err == nil && f
+}
+
+// Start lets a created container's init exec the user's program, then runs the
+// poststart hooks.
+func (c *Container) Start() error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if st := c.Status(); st != StatusCreated {
+		return fmt.Errorf("cannot start a container that is %s", st)
+	}
+	fifo := filepath.Join(c.dir, "exec.fifo")
+	// Non-blocking open of the read end always succeeds and wakes the init that is
+	// blocked opening the write end; then wait for its byte, or for it to die.
+	f, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer f.Close()
+	if err := waitFifo(f, c); err != nil {
+		return err
+	}
+	if err := os.Remove(fifo); err != nil {
+		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := runHooks("poststart", h.Poststart, c.specState(StatusRunning)); err != nil {
+			// The program is already running; like runc, the container is stopped
+			// rather than left half started.
+			c.signal(unix.SIGKILL, true)
+			return err
+		}
+	}
+	return nil
+}
+
+// waitFifo waits until init wrote its byte into the fifo.
+func waitFifo(f *os.File, c *Container) error {
+	buf := make([]byte, 1)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		pfd := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, 100); err != nil && err != unix.EINTR {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+		n, err := unix.Read(int(f.Fd()), buf)
+		if n == 1 {
+			return nil
+		}
+		if err != nil && err != unix.EAGAIN {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
+		if !c.initAlive() {
+			return errors.New("container init exited before start")
+		}
+	}
+	return errors.New("container init did not answer start")
+}
+
+// Kill sends sig to the init process, or with all to every process in the cgroup.
+func (c *Container) Kill(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st == StatusStopped && !(all && c.cgroupHasProcs()) {
+		return ErrNotRunning
+	}
+	return c.signal(sig, all)
+}
+
+func (c *Container) signal(sig unix.Signal, all bool) error {
+	if all {
+		cg, err := c.cgroup()
+		if err != nil {
+			return err
+		}
+		return cg.Kill(sig)
+	}
+	if !c.initAlive() {
+		return ErrNotRunning
+	}
+	// A pidfd pins the process: once it is open and the start time still matches,
+	// the signal cannot reach a recycled pid.
+	pidfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil {
+		return ErrNotRunning
+	}
+	defer unix.Close(pidfd)
+	if !c.initAlive() {
+		return ErrNotRunning
+	}
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signal init: %w", err)
+	}
+	return nil
+}
+
+func (c *Container) cgroupHasProcs() bool {
+	cg, err := c.cgroup()
+	if err != nil {
+		return false
+	}
+	pids, err := cg.Pids()
+	return err == nil && len(pids) > 0
+}
+
+// Delete removes a stopped container (or a created one, whose init is killed). With
+// force a running container is killed first. The poststop hooks run last; their
+// failure is reported but the container is gone regardless.
+func (c *Container) Delete(force bool) error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st := c.Status()
+	switch {
+	case st == StatusCreated, st == StatusStopped:
+	case force:
+	default:
+		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
+	}
+	if !c.State.Damaged {
+		if cg, err := c.cgroup(); err == nil {
+			if cg.Exists() {
+				if f, _ := cg.Frozen(); f {
+					cg.Thaw()
+				}
+				if err := cg.Kill(unix.SIGKILL); err != nil {
+					return fmt.Errorf("kill container processes: %w", err)
+				}
+			}
+			if err := cg.Destroy(); err != nil {
+				return err
+			}
+		}
+		c.waitInitGone()
+	}
+	var hookErr error
+	if cfg := c.State.Config; cfg != nil && cfg.Hooks != nil && !c.State.Damaged {
+		hookErr = runHooks("poststop", cfg.Hooks.Poststop, c.specState(StatusStopped))
+	}
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove state: %w", err)
+	}
+	return hookErr
+}
+
+// waitInitGone kills init (it may be outside the cgroup if it never joined it) and
+// waits up to a few seconds for it to be gone.
+func (c *Container) waitInitGone() {
+	if !c.initAlive() {
+		return
+	}
+	pidfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil || !c.initAlive() {
+		return
+	}
+	defer unix.Close(pidfd)
+	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	// A pidfd polls readable once the process exited (it may stay a zombie of
+	// its parent, which initAlive treats as gone).
+	pfd := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	unix.Poll(pfd, 5000)
+}
+
+// Pids lists the host pids of every process in the container's cgroup.
+func (c *Container) Pids() ([]int, error) {
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// Wait waits for the init process of a container this process created, and returns
+// its exit status as a shell reports it (128+signal when killed).
+func (c *Container) Wait() (int, error) {
+	if c.init == nil {
+		return -1, errors.New("not the parent of this container's init")
+	}
+	st, err := c.init.Wait()
+	if err != nil {
+		return -1, err
+	}
+	return ExitCode(st), nil
+}
+
+// ExitCode turns a process state into a shell-style exit code.
+func ExitCode(st *os.ProcessState) int {
+	if ws, ok := st.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return st.ExitCode()
+}
+
+// Pause freezes every process of the container.
+func (c *Container) Pause() error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if st := c.Status(); st != StatusRunning && st != StatusCreated {
+		return fmt.Errorf("cannot pause a container that is %s", st)
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if st := c.Status(); st != StatusPaused {
+		return fmt.Errorf("cannot resume a container that is %s", st)
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return cg.Thaw()
+}

@@ -1,0 +1,77 @@
+// Package nsenter joins namespaces that a multi-threaded process cannot join.
+//
+// The kernel refuses setns(2) into a user namespace, and into a mount namespace, from a
+// process that shares its filesystem context or has more than one thread (EINVAL), and
+// a Go program has several threads before main runs. So the joins happen in a C
+// constructor that runs before the Go runtime starts, in the freshly exec'd child. The
+// parent names the namespaces in the environment variable _HULL_NSENTER as
+// "fd,fd,...[;unshare=FLAGS]": each fd is an open namespace file inherited by the
+// child, joined in the order given (user first); FLAGS are clone flags to unshare
+// after the joins, for namespaces the container creates while joining a user
+// namespace (they must be owned by that user namespace, so they are made after it).
+//
+// The constructor also makes the process non-dumpable when _HULL_NSENTER or _HULL_INIT
+// is set: until it execs the container's program it runs hull's binary inside the
+// container's namespaces, and /proc/PID/exe must not hand that binary to the container
+// (CVE-2019-5736). execve resets dumpability for the container's program.
+//
+// Importing this package for its side effect is all a program needs; errors are
+// printed to stderr and end the process with exit code 1 before Go starts, since
+// nothing after a failed join would be safe to run.
+package nsenter
+
+/*
+#cgo CFLAGS: -Wall -Wextra -O2
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+
+__attribute__((constructor)) static void hull_nsenter(void) {
+	const char *spec = getenv("_HULL_NSENTER");
+	if (spec == NULL && getenv("_HULL_INIT") == NULL)
+		return;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		fprintf(stderr, "hullrt: nsenter: set non-dumpable: %s\n", strerror(errno));
+		_exit(1);
+	}
+	if (spec == NULL || *spec == '\0')
+		return;
+	const char *p = spec;
+	while (*p && *p != ';') {
+		char *end;
+		long fd = strtol(p, &end, 10);
+		if (end == p || fd < 0) {
+			fprintf(stderr, "hullrt: nsenter: bad namespace list %s\n", spec);
+			_exit(1);
+		}
+		if (setns((int)fd, 0) != 0) {
+			fprintf(stderr, "hullrt: nsenter: join namespace (fd %ld): %s\n", fd, strerror(errno));
+			_exit(1);
+		}
+		close((int)fd);
+		p = end;
+		if (*p == ',')
+			p++;
+	}
+	if (strncmp(p, ";unshare=", 9) == 0) {
+		long flags = strtol(p + 9, NULL, 0);
+		if (flags != 0 && unshare((int)flags) != 0) {
+			fprintf(stderr, "hullrt: nsenter: unshare %#lx: %s\n", flags, strerror(errno));
+			_exit(1);
+		}
+	}
+}
+*/
+import "C"
+
+// Env is the name of the variable the constructor reads.
+const Env = "_HULL_NSENTER"
+
+// InitEnv marks a process that runs hull's init stage: it is made non-dumpable before
+// any Go code runs.
+const InitEnv = "_HULL_INIT"

@@ -1,0 +1,430 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// PrepareHost sets the propagation of every mount the new mount namespace inherited,
+// so that nothing the container mounts travels back to the host (rslave by default).
+func PrepareHost(propagation uintptr) error {
+	if propagation == 0 {
+		propagation = unix.MS_SLAVE | unix.MS_REC
+	}
+	if err := unix.Mount("", "/", "", propagation, ""); err != nil {
+		return fmt.Errorf("set propagation of /: %w", err)
+	}
+	return nil
+}
+
+// BindSelf bind-mounts dir onto itself: pivot_root(2) needs the new root to be a
+// mount point, and the bind also gives the root its own mount to make read-only.
+func BindSelf(dir string) error {
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s onto itself: %w", dir, err)
+	}
+	return nil
+}
+
+// Mount makes one OCI mount inside the root. Bind sources are host paths (absolute).
+func (r *Root) Mount(m specs.Mount) error {
+	o, err := ParseOptions(m.Options)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	if m.Type == "bind" {
+		o.Bind = true
+	}
+	switch {
+	case o.Flags&unix.MS_REMOUNT != 0:
+		err = r.remount(m, o)
+	case o.Bind:
+		err = r.bind(m, o)
+	default:
+		err = r.mountFS(m, o)
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	return nil
+}
+
+// remount changes the flags of the mount already at the destination (not of the
+// mounts below it), e.g. to make a tmpfs read-only once its content is in place.
+func (r *Root) remount(m specs.Mount, o Options) error {
+	fd, err := r.OpenPath(m.Destination)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: attrs(o.Flags), Attr_clr: attrs(o.Clear)}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("remount: %w", err)
+	}
+	return nil
+}
+
+// mountFS mounts a new filesystem instance (proc, sysfs, tmpfs, devpts, mqueue, ...).
+func (r *Root) mountFS(m specs.Mount, o Options) error {
+	// A filesystem lands on a real directory. A symlink in its place -- a rootfs whose
+	// /proc points at a host directory, say -- is refused rather than followed.
+	if t, err := r.Lstat(m.Destination); err == nil && t == unix.S_IFLNK {
+		return fmt.Errorf("destination is a symlink")
+	}
+	dfd, err := r.MkdirAll(m.Destination, 0o755)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	src := m.Source
+	if src == "" {
+		src = m.Type
+	}
+	if err := unix.Mount(src, procFd(dfd), m.Type, o.Flags, o.Data); err != nil {
+		return fmt.Errorf("mount %s (%s): %w", src, m.Type, err)
+	}
+	return r.propagate(m.Destination, o.Propagation)
+}
+
+// bind clones the source tree with open_tree(2), sets its flags on the detached copy
+// with mount_setattr(2) -- so it is never visible writable, even for an instant -- and
+// attaches it onto the destination's descriptor with move_mount(2).
+func (r *Root) bind(m specs.Mount, o Options) error {
+	if !path.IsAbs(m.Source) {
+		return fmt.Errorf("bind source %q is not an absolute path", m.Source)
+	}
+	dir, err := isDir(m.Source)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	var dfd int
+	if dir {
+		dfd, err = r.MkdirAll(m.Destination, 0o755)
+	} else {
+		dfd, err = r.MkfileAll(m.Destination, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	treeFlags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	setFlags := 0
+	if o.Recursive {
+		treeFlags |= unix.AT_RECURSIVE
+		setFlags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(treeFlags))
+	if err != nil {
+		return fmt.Errorf("clone %s: %w", m.Source, err)
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Attr_set: attrs(o.Flags), Attr_clr: attrs(o.Clear)}
+	if a, ok := atime(o.Flags); ok {
+		attr.Attr_set |= a
+		attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
+	}
+	if attr.Attr_set != 0 || attr.Attr_clr != 0 {
+		if err := unix.MountSetattr(tree, "", uint(setFlags|unix.AT_EMPTY_PATH), &attr); err != nil {
+			return fmt.Errorf("set flags on %s: %w", m.Source, err)
+		}
+	}
+	if err := unix.MoveMount(tree, "", dfd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach %s: %w", m.Source, err)
+	}
+	return r.propagate(m.Destination, o.Propagation)
+}
+
+// propagate sets propagation on the mount now at dest. The destination is looked up
+// again: the descriptor used to mount still names the directory underneath.
+func (r *Root) propagate(dest string, props []uintptr) error {
+	if len(props) == 0 {
+		return nil
+	}
+	fd, err := r.OpenPath(dest)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for _, p := range props {
+		if err := unix.Mount("", procFd(fd), "", p, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	return nil
+}
+
+// Device is a device node to make under the root.
+type Device = specs.LinuxDevice
+
+// DefaultDevices are the nodes every container gets (runtime-spec "Default Devices").
+var DefaultDevices = []Device{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
+}
+
+// MakeDevice creates a device node inside the root. With bind (a user namespace,
+// where mknod of a real device is not allowed) it bind-mounts the host's node of the
+// same path onto an empty file instead.
+func (r *Root) MakeDevice(d Device, bind bool) error {
+	dir, base := path.Split(path.Clean("/" + d.Path))
+	if base == "" {
+		return fmt.Errorf("device path %q has no name", d.Path)
+	}
+	if bind {
+		return r.bind(specs.Mount{Destination: d.Path, Source: d.Path, Type: "bind"},
+			Options{Bind: true, Flags: unix.MS_NOSUID | unix.MS_NOEXEC})
+	}
+	var typ uint32
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	default:
+		return fmt.Errorf("device %s: unknown type %q", d.Path, d.Type)
+	}
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(*d.FileMode) & 0o7777
+	}
+	parent, err := r.MkdirAll(dir, 0o755)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	// The parent is an O_PATH descriptor; mknodat and fchownat take it as a directory.
+	if t, err := r.Lstat(d.Path); err == nil {
+		if t == unix.S_IFLNK || t == unix.S_IFDIR {
+			return fmt.Errorf("device %s: a %s is in the way", d.Path, typeName(t))
+		}
+		if err := unix.Unlinkat(parent, base, 0); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+	}
+	dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+	if err := unix.Mknodat(parent, base, typ|mode, int(dev)); err != nil {
+		return fmt.Errorf("mknod %s: %w", d.Path, err)
+	}
+	// mknod is subject to the umask; the node gets exactly the mode asked for.
+	if err := unix.Fchmodat(parent, base, mode, 0); err != nil {
+		return fmt.Errorf("chmod %s: %w", d.Path, err)
+	}
+	uid, gid := 0, 0
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	if err := unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown %s: %w", d.Path, err)
+	}
+	return nil
+}
+
+func typeName(t uint32) string {
+	switch t {
+	case unix.S_IFLNK:
+		return "symlink"
+	case unix.S_IFDIR:
+		return "directory"
+	}
+	return "file"
+}
+
+// Symlink makes a symlink at p inside the root unless p exists.
+func (r *Root) Symlink(target, p string) error {
+	dir, base := path.Split(path.Clean("/" + p))
+	parent, err := r.MkdirAll(dir, 0o755)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	if err := unix.Symlinkat(target, parent, base); err != nil && err != unix.EEXIST {
+		return fmt.Errorf("symlink %s: %w", p, err)
+	}
+	return nil
+}
+
+// DevSymlinks makes the /dev links every container has. /dev/ptmx points into the
+// container's devpts when it has one, so ptys it opens are its own.
+func (r *Root) DevSymlinks(devpts bool) error {
+	links := [][2]string{
+		{"/proc/self/fd", "/dev/fd"},
+		{"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"},
+	}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
+	}
+	for _, l := range links {
+		if err := r.Symlink(l[0], l[1]); err != nil {
+			return err
+		}
+	}
+	if devpts {
+		parent, err := r.OpenPath("/dev")
+		if err != nil {
+			return err
+		}
+		defer unix.Close(parent)
+		if err := unix.Unlinkat(parent, "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("replace /dev/ptmx: %w", err)
+		}
+		if err := unix.Symlinkat("pts/ptmx", parent, "ptmx"); err != nil {
+			return fmt.Errorf("symlink /dev/ptmx: %w", err)
+		}
+	}
+	return nil
+}
+
+// BindFd bind-mounts the object behind fd (a pty slave for /dev/console) onto p.
+func (r *Root) BindFd(fd int, p string) error {
+	dfd, err := r.MkfileAll(p, 0o600)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	if err := unix.Mount(procFd(fd), procFd(dfd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind onto %s: %w", p, err)
+	}
+	return nil
+}
+
+// OpenNull opens the host's /dev/null for masking, and checks it is the real one.
+func OpenNull() (int, error) {
+	fd, err := unix.Open("/dev/null", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open /dev/null: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		unix.Close(fd)
+		return -1, fmt.Errorf("/dev/null is not the null device")
+	}
+	return fd, nil
+}
+
+// Mask hides each path: a directory under an empty read-only tmpfs, anything else
+// under the host's /dev/null. A path that does not exist needs no mask; a path that
+// is a symlink is refused, since masking its target could mask anything.
+func (r *Root) Mask(paths []string, null int) error {
+	for _, p := range paths {
+		fd, err := r.Open(p, unix.O_PATH|unix.O_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		t, err := fileType(fd)
+		switch {
+		case err != nil:
+		case t == unix.S_IFLNK:
+			err = fmt.Errorf("is a symlink")
+		case t == unix.S_IFDIR:
+			err = unix.Mount("tmpfs", procFd(fd), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=555")
+		default:
+			err = unix.Mount(procFd(null), procFd(fd), "", unix.MS_BIND, "")
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Readonly makes each path a read-only bind of itself (with everything mounted below
+// it), the attribute set on the detached clone before it is attached.
+func (r *Root) Readonly(paths []string) error {
+	for _, p := range paths {
+		fd, err := r.Open(p, unix.O_PATH|unix.O_NOFOLLOW)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read-only %s: %w", p, err)
+		}
+		err = readonly(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("read-only %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func readonly(fd int) error {
+	if t, err := fileType(fd); err != nil || t == unix.S_IFLNK {
+		return fmt.Errorf("is a symlink")
+	}
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return err
+	}
+	return unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// Pivot makes the root the process's "/" with pivot_root(2) and drops the old root.
+// pivot_root(".", ".") stacks the old root on top of the new one at the same place,
+// so a single lazy unmount of "." removes it -- no directory for it inside the
+// container is needed. The old root is made a slave first, so the unmount does not
+// propagate to the host's mounts.
+func (r *Root) Pivot() error {
+	if err := unix.Fchdir(r.fd); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root a slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount old root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// MoveRoot is the --no-pivot switch: move the root's mount onto "/" and chroot into
+// it. The old root stays reachable to anyone who can escape a chroot, which is why
+// pivot_root is the default.
+func (r *Root) MoveRoot() error {
+	if err := unix.Fchdir(r.fd); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move rootfs onto /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// ReadonlyRoot makes the (new) root mount read-only, after everything was mounted on it.
+func ReadonlyRoot() error {
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &attr); err != nil {
+		return fmt.Errorf("make / read-only: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hullproject/hull/runtime/nsenter"
+	"golang.org/x/sys/unix"
+)
+
+// selfExe returns hullrt's own binary as a sealed memfd copy, made once per process.
+//
+// The child runs hull's code inside the container's namespaces until it execs the
+// container's program. Were it started from the binary on disk, a process in the
+// container could open /proc/<child>/exe and, once the binary is no longer busy,
+// overwrite the host's hullrt (CVE-2019-5736). A memfd sealed against writes and
+// resizing has no path on the host and cannot be changed by anyone.
+var selfExe = sync.OnceValues(func() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open own binary: %w", err)
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("hullrt", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	dst := os.NewFile(uintptr(fd), "/memfd:hullrt")
+	// io.Copy uses copy_file_range/sendfile between the two files: no user-space copy.
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return nil, fmt.Errorf("copy own binary: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		dst.Close()
+		return nil, fmt.Errorf("seal own binary: %w", err)
+	}
+	return dst, nil
+})
+
+// nsJoin is a namespace the child joins: a file opened on the host.
+type nsJoin struct {
+	typ  string // "user", "mnt", ... as in /proc/PID/ns
+	file *os.File
+}
+
+// spawnSpec is how to start the child.
+type spawnSpec struct {
+	cmd         *exec.Cmd
+	parentJoins []nsJoin   // joined on the parent's thread before clone: pid, net, uts, ipc, cgroup
+	childJoins  []nsJoin   // joined in nsenter's constructor: user, mnt, time
+	unshare     uintptr    // made by the constructor after the joins
+	parentOnly  []*os.File // the child's copies of these are all it needs: closed after start
+}
+
+// cloneNames maps namespace types to their clone flags.
+var cloneNames = map[string]uintptr{
+	"pid": unix.CLONE_NEWPID, "network": unix.CLONE_NEWNET, "mount": unix.CLONE_NEWNS,
+	"ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS, "user": unix.CLONE_NEWUSER,
+	"cgroup": unix.CLONE_NEWCGROUP, "time": unix.CLONE_NEWTIME,
+}
+
+// procNames maps OCI namespace types to their names in /proc/PID/ns.
+var procNames = map[string]string{
+	"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+	"user": "user", "cgroup": "cgroup", "time": "time",
+}
+
+// start starts the child. Namespaces joined with setns(2) on the parent's side are
+// joined on a locked OS thread that is thrown away afterwards: clone(2) copies the
+// calling thread's namespaces, and the Go runtime ends a thread whose goroutine exits
+// while locked, so the parent's other threads never see them. setns into a pid
+// namespace only affects children, which is exactly what is wanted here.
+func (s *spawnSpec) start() error {
+	// The constructor needs the fds of the namespaces it joins; they are passed as
+	// extra files, after any the caller already put there.
+	if len(s.childJoins) > 0 || s.unshare != 0 {
+		var fds []string
+		for _, j := range s.childJoins {
+			fds = append(fds, strconv.Itoa(3+len(s.cmd.ExtraFiles)))
+			s.cmd.ExtraFiles = append(s.cmd.ExtraFiles, j.file)
+		}
+		v := strings.Join(fds, ",")
+		if s.unshare != 0 {
+			v += ";unshare=" + strconv.FormatUint(uint64(s.unshare), 10)
+		}
+		s.cmd.Env = append(s.cmd.Env, nsenter.Env+"="+v)
+	}
+	if len(s.parentJoins) == 0 {
+		return s.cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		// No UnlockOSThread: this thread's namespaces are no longer the parent's.
+		for _, j := range s.parentJoins {
+			if err := unix.Setns(int(j.file.Fd()), 0); err != nil {
+				errc <- fmt.Errorf("join %s namespace: %w", j.typ, err)
+				return
+			}
+		}
+		errc <- s.cmd.Start()
+	}()
+	return <-errc
+}
+
+// release closes, once the child has its copies, the files only the child needs.
+func (s *spawnSpec) release() {
+	for _, j := range append(s.parentJoins, s.childJoins...) {
+		j.file.Close()
+	}
+	for _, f := range s.parentOnly {
+		f.Close()
+	}
+}
+
+// sameNamespace tells whether the file names the namespace this process is in.
+func sameNamespace(f *os.File, typ string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat("/proc/self/ns/"+typ, &b) != nil {
+		return false
+	}
+	return a.Ino == b.Ino && a.Dev == b.Dev
+}
+
+// MarkInheritedCloexec sets close-on-exec on every descriptor this process inherited
+// except stdio and the first n after it (--preserve-fds), so that nothing else the
+// caller left open can reach the container.
+func MarkInheritedCloexec(n int) error {
+	if err := unix.CloseRange(uint(3+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	return nil
+}

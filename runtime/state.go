@@ -1,0 +1,263 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Container is one container's record in the state root.
+//
+// On disk it is the directory <root>/<id> holding state.json (written to a temporary
+// file, fsynced and renamed, so a reader sees the old or the new record, never half)
+// and, while the container is created but not started, exec.fifo. Commands that
+// change a container hold an exclusive flock on its directory; readers take none.
+//
+// The status is never stored: it is derived from kernel facts each time it is asked
+// for. The init process is alive if /proc/<pid>/stat exists, is not a zombie, and
+// shows the start time recorded at create (so a recycled pid is not mistaken for it);
+// a live init with exec.fifo still present is "created", one whose cgroup is frozen
+// is "paused", any other live one is "running", and everything else is "stopped".
+type Container struct {
+	ID    string
+	dir   string
+	State State
+	init  *os.Process // set in the process that created the container
+}
+
+// State is what state.json holds.
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"init_process_pid"`
+	PidStart    uint64            `json:"init_process_start"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Cgroup      string            `json:"cgroup"`
+	Config      *specs.Spec       `json:"config"`
+	// Damaged is set when state.json could not be read: the record is kept so that
+	// list shows it and delete --force can remove it.
+	Damaged bool `json:"-"`
+}
+
+// Status values, as the runtime-spec names them.
+const (
+	StatusCreating = "creating"
+	StatusCreated  = "created"
+	StatusRunning  = "running"
+	StatusPaused   = "paused"
+	StatusStopped  = "stopped"
+)
+
+// ErrNotExist is returned for an ID with no record.
+var ErrNotExist = errors.New("container does not exist")
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// CheckID refuses IDs that are not one plain path component.
+func CheckID(id string) error {
+	if id == "" {
+		return errors.New("container id cannot be empty")
+	}
+	if !validID.MatchString(id) || id == "." || id == ".." || len(id) > 1024 {
+		return fmt.Errorf("invalid container id %q", id)
+	}
+	return nil
+}
+
+// Load reads the record of id under root. A record whose state.json is damaged is
+// returned with State.Damaged set rather than as an error.
+func Load(root, id string) (*Container, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	c := &Container{ID: id, dir: filepath.Join(root, id)}
+	data, err := os.ReadFile(filepath.Join(c.dir, "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(c.dir); serr != nil {
+			return nil, fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
+		}
+	}
+	if err != nil || json.Unmarshal(data, &c.State) != nil || c.State.ID != id {
+		c.State = State{ID: id, Damaged: true}
+	}
+	return c, nil
+}
+
+// List loads every record under root, sorted by ID.
+func List(root string) ([]*Container, error) {
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() || CheckID(e.Name()) != nil {
+			continue
+		}
+		if c, err := Load(root, e.Name()); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// save writes state.json atomically.
+func (c *Container) save() error {
+	data, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.dir, "state.json"), data, 0o600)
+}
+
+// writeFileAtomic writes data to a temporary file beside name, fsyncs it and renames
+// it over name.
+func writeFileAtomic(name string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
+
+// lock takes the container's exclusive lock; unlock with the returned function. A
+// record deleted while this command waited is reported as not existing.
+func (c *Container) lock() (func(), error) {
+	fd, err := unix.Open(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("container %s does not exist: %w", c.ID, ErrNotExist)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Nlink == 0 {
+		unix.Close(fd)
+		return nil, fmt.Errorf("container %s does not exist: %w", c.ID, ErrNotExist)
+	}
+	// Re-read: another command may have changed the record while we waited.
+	if fresh, err := Load(filepath.Dir(c.dir), c.ID); err == nil {
+		c.State = fresh.State
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// Status derives the container's status from the kernel.
+func (c *Container) Status() string {
+	if c.State.Damaged || !c.initAlive() {
+		return StatusStopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, "exec.fifo")); err == nil {
+		return StatusCreated
+	}
+	if c.frozen() {
+		return StatusPaused
+	}
+	return StatusRunning
+}
+
+// initAlive tells whether the recorded init process still runs.
+func (c *Container) initAlive() bool {
+	if c.State.Pid <= 0 {
+		return false
+	}
+	start, state, err := procStat(c.State.Pid)
+	return err == nil && start == c.State.PidStart && state != 'Z' && state != 'X'
+}
+
+// procStat reads a process's start time (field 22, in clock ticks since boot) and its
+// state letter from /proc/<pid>/stat.
+func procStat(pid int) (uint64, byte, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name (field 2) may hold spaces and parentheses: split after the
+	// last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 >= len(data) {
+		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(data[i+2:]))
+	// fields[0] is field 3 (state); field 22 is fields[19].
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	start, err := strconv.ParseUint(fields[19], 10, 64)
+	return start, fields[0][0], err
+}
+
+// OCIState is the state the runtime-spec defines, as `hullrt state` prints it (with
+// runc's extra fields rootfs, created and owner).
+type OCIState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// OCI returns the container's state in the runtime-spec's shape.
+func (c *Container) OCI() OCIState {
+	s := OCIState{
+		OCIVersion: specs.Version, ID: c.ID, Status: c.Status(), Bundle: c.State.Bundle,
+		Rootfs: c.State.Rootfs, Created: c.State.Created, Owner: c.State.Owner,
+		Annotations: c.State.Annotations,
+	}
+	if s.Status != StatusStopped {
+		s.Pid = c.State.Pid
+	}
+	return s
+}
+
+// specState is the state given to hooks.
+func (c *Container) specState(status string) specs.State {
+	return specs.State{
+		Version: specs.Version, ID: c.ID, Status: specs.ContainerState(status), Pid: c.State.Pid,
+		Bundle: c.State.Bundle, Annotations: c.State.Annotations,
+	}
+}

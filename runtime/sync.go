@@ -1,0 +1,142 @@
+package runtime
+
+// The parent (hullrt create/run/exec) and the child it starts talk over one
+// SOCK_SEQPACKET socket pair, one JSON message per packet, so a message never arrives
+// split or glued to the next. The child finds its end at the fd number given in the
+// _HULL_INIT variable. The exchange for a new container:
+//
+//	parent                                  child (init)
+//	  start child with Cloneflags for the new namespaces
+//	  join the cgroup, set oom_score_adj
+//	  ── msgBootstrap{bootstrap} ─────────►
+//	                                          unshare cgroup ns; mounts, devices,
+//	                                          sysctls, console (pty inside the rootfs)
+//	  ◄──────────── msgConsole + pty master ── (only with a terminal)
+//	  ◄──────────────────────── msgHooks ──── (only when hooks must run here)
+//	  run prestart, createRuntime, createContainer hooks
+//	  ── msgHooksDone ────────────────────►
+//	                                          masks, read-only paths, pivot_root,
+//	                                          hostname, look up the program
+//	  ◄──────────────────────── msgReady ────
+//	  write state, exit                       block opening exec.fifo for writing
+//	                                          ... `hullrt start` reads the fifo ...
+//	                                          startContainer hooks, user, caps,
+//	                                          no_new_privs, seccomp, execve
+//
+// For exec the child has already joined the container's namespaces in nsenter's
+// constructor; it gets msgBootstrap, may send msgConsole, and sends msgReady just
+// before execve (the socket is close-on-exec, so the parent sees EOF next).
+// Any failure in the child is sent as msgError{Error} and the child exits; the parent
+// reports that error as its own. EOF before msgReady means the child died.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+type msgType string
+
+const (
+	msgBootstrap msgType = "bootstrap"
+	msgConsole   msgType = "console"
+	msgHooks     msgType = "hooks"
+	msgHooksDone msgType = "hooks-done"
+	msgReady     msgType = "ready"
+	msgError     msgType = "error"
+)
+
+type message struct {
+	Type      msgType    `json:"type"`
+	Error     string     `json:"error,omitempty"`
+	Bootstrap *bootstrap `json:"bootstrap,omitempty"`
+}
+
+// bootstrap is everything the child needs that is not in its namespaces already.
+type bootstrap struct {
+	Exec         bool          `json:"exec,omitempty"` // an exec'd process, not init
+	ID           string        `json:"id"`
+	Spec         *specs.Spec   `json:"spec"`
+	Process      specs.Process `json:"process"`
+	Rootfs       string        `json:"rootfs"`
+	Bundle       string        `json:"bundle"`
+	Pid          int           `json:"pid"` // the child's pid as the host sees it
+	NoPivot      bool          `json:"noPivot,omitempty"`
+	NoNewKeyring bool          `json:"noNewKeyring,omitempty"`
+	PreserveFds  int           `json:"preserveFds,omitempty"`
+	FifoFd       int           `json:"fifoFd,omitempty"`
+	NewCgroupNS  bool          `json:"newCgroupNS,omitempty"`
+	NewTimeNS    bool          `json:"newTimeNS,omitempty"`
+	UserNS       bool          `json:"userNS,omitempty"` // in a user namespace: devices are bind-mounted
+	Hooks        bool          `json:"hooks,omitempty"`  // stop for msgHooks before pivot_root
+	Mounts       []specs.Mount `json:"mounts"`           // the spec's mounts, expanded (cgroup) and with absolute sources
+}
+
+// channel is one end of the socket pair.
+type channel struct{ f *os.File }
+
+func newChannelPair() (parent, child *channel, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return &channel{os.NewFile(uintptr(fds[0]), "sync-parent")}, &channel{os.NewFile(uintptr(fds[1]), "sync-child")}, nil
+}
+
+func (c *channel) send(m message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = c.f.Write(b)
+	return err
+}
+
+// sendFd sends a message with one file descriptor attached.
+func (c *channel) sendFd(m message, fd int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return unix.Sendmsg(int(c.f.Fd()), b, unix.UnixRights(fd), nil, 0)
+}
+
+var errEOF = errors.New("the other side closed the channel")
+
+// recv reads one message, and the file descriptor attached to it if any (-1 if none).
+func (c *channel) recv() (message, int, error) {
+	var m message
+	buf := make([]byte, 1<<20)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return m, -1, err
+		}
+		if n == 0 && oobn == 0 {
+			return m, -1, errEOF
+		}
+		fd := -1
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err == nil && len(msgs) > 0 {
+				if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) > 0 {
+					fd = fds[0]
+				}
+			}
+		}
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			return m, fd, fmt.Errorf("bad message from the other side: %w", err)
+		}
+		return m, fd, nil
+	}
+}
+
+func (c *channel) close() { c.f.Close() }
