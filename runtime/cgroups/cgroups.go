@@ -45,6 +45,7 @@ const (
 	Unified
 )
 
+// String names the mode as hull prints it: legacy, hybrid or unified.
 func (m Mode) String() string {
 	switch m {
 	case Legacy:
