@@ -15,6 +15,7 @@ import (
 	"github.com/hullproject/hull/runtime/console"
 	"github.com/hullproject/hull/runtime/nsenter"
 	"github.com/hullproject/hull/runtime/rootfs"
+	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -312,6 +313,10 @@ func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error
 			if err := ch.send(message{Type: msgHooksDone}); err != nil {
 				return fmt.Errorf("resume init: %w", err)
 			}
+		case msgSeccomp:
+			if err := c.sendSeccompListener(fd, c.State.Pid); err != nil {
+				return err
+			}
 		case msgReady:
 			return nil
 		default:
@@ -393,4 +398,22 @@ func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 		}
 	}
 	return &out
+}
+
+// sendSeccompListener hands a seccomp notify fd to the agent at the profile's
+// listenerPath, with the container's state as the message.
+func (c *Container) sendSeccompListener(fd, pid int) error {
+	if fd < 0 {
+		return errors.New("no seccomp notify fd")
+	}
+	defer unix.Close(fd)
+	sc := c.State.Config.Linux.Seccomp
+	payload, err := seccomp.ListenerPayload(sc, c.specState(StatusCreating), pid)
+	if err != nil {
+		return err
+	}
+	if err := seccomp.SendListener(sc.ListenerPath, payload, fd); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+	}
+	return nil
 }

@@ -135,6 +135,10 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 			if err := handOverConsole(master, &specs.Spec{Process: p}, CreateOpts{ConsoleSocket: o.ConsoleSocket, Console: o.Console}); err != nil {
 				return fail(err)
 			}
+		case msgSeccomp:
+			if err := c.sendSeccompListener(fd, cmd.Process.Pid); err != nil {
+				return fail(err)
+			}
 		case msgError:
 			return fail(errors.New(m.Error))
 		default:
@@ -168,5 +172,9 @@ func execProcess(ch *channel, b *bootstrap) error {
 	if err != nil {
 		return err
 	}
-	return finish(p, exe, tty, b)
+	filter, err := loadNotifyFilter(ch, b)
+	if err != nil {
+		return err
+	}
+	return finish(p, exe, tty, b, filter)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hullproject/hull/runtime/console"
 	"github.com/hullproject/hull/runtime/nsenter"
 	"github.com/hullproject/hull/runtime/rootfs"
+	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -117,6 +118,10 @@ func initContainer(ch *channel, b *bootstrap) error {
 	if err != nil {
 		return err
 	}
+	filter, err := loadNotifyFilter(ch, b)
+	if err != nil {
+		return err
+	}
 	if err := ch.send(message{Type: msgReady}); err != nil {
 		return err
 	}
@@ -146,7 +151,34 @@ func initContainer(ch *channel, b *bootstrap) error {
 			return err
 		}
 	}
-	return finish(p, exe, ttySlave, b)
+	return finish(p, exe, ttySlave, b, filter)
+}
+
+// loadNotifyFilter compiles the container's seccomp filter. One with a NOTIFY action
+// is loaded right away, while the parent still listens, so that its listener fd can
+// be handed to the agent at linux.seccomp.listenerPath; the program then runs under
+// it, which a profile must allow for (runc behaves the same). Other filters are
+// returned unloaded, for finish to load as late as possible.
+func loadNotifyFilter(ch *channel, b *bootstrap) (*seccomp.Filter, error) {
+	if b.Spec == nil || b.Spec.Linux == nil || b.Spec.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	filter, err := seccomp.Compile(b.Spec.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	if !filter.NeedsListener {
+		return filter, nil
+	}
+	fd, err := filter.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load seccomp filter: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := ch.sendFd(message{Type: msgSeccomp}, fd); err != nil {
+		return nil, err
+	}
+	return nil, nil
 }
 
 // setupRootfs builds the container's filesystem and switches into it. It returns the
@@ -317,7 +349,12 @@ var rlimitTypes = map[string]int{
 // keyring, user and groups, capabilities, cwd, no_new_privs, and execve. The order
 // matters: the bounding set is dropped while we still have CAP_SETPCAP; the user is
 // changed with PR_SET_KEEPCAPS so the permitted set survives; capsets come last.
-func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap) error {
+//
+// The seccomp filter (if not loaded already) comes last, right before execve, when
+// no_new_privs allows loading it unprivileged; without no_new_privs loading needs
+// CAP_SYS_ADMIN, so it is loaded before the user and capabilities change, and the
+// profile must allow the few calls that remain.
+func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *seccomp.Filter) error {
 	if tty != nil {
 		if _, err := unix.Setsid(); err != nil {
 			return fmt.Errorf("setsid: %w", err)
@@ -355,6 +392,12 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap) error {
 	if err := set.DropBounding(); err != nil {
 		return err
 	}
+	if filter != nil && !p.NoNewPrivileges {
+		if _, err := filter.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+		filter = nil
+	}
 	if err := setUser(p.User); err != nil {
 		return err
 	}
@@ -383,6 +426,11 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap) error {
 	// Nothing but stdio and the preserved descriptors may cross into the program.
 	if err := unix.CloseRange(uint(3+b.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close descriptors: %w", err)
+	}
+	if filter != nil {
+		if _, err := filter.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
 	}
 	if err := unix.Exec(exe, p.Args, p.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", p.Args[0], err)

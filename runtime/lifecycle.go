@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hullproject/hull/runtime/cgroups"
@@ -220,7 +221,7 @@ func (c *Container) Wait() (int, error) {
 
 // ExitCode turns a process state into a shell-style exit code.
 func ExitCode(st *os.ProcessState) int {
-	if ws, ok := st.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return st.ExitCode()

@@ -17,6 +17,8 @@ package runtime
 //	  ── msgHooksDone ────────────────────►
 //	                                          masks, read-only paths, pivot_root,
 //	                                          hostname, look up the program
+//	  ◄──────────── msgSeccomp + notify fd ── (only with a NOTIFY action: the
+//	  hand it to linux.seccomp.listenerPath     filter is loaded here, before ready)
 //	  ◄──────────────────────── msgReady ────
 //	  write state, exit                       block opening exec.fifo for writing
 //	                                          ... `hullrt start` reads the fifo ...
@@ -46,6 +48,7 @@ const (
 	msgConsole   msgType = "console"
 	msgHooks     msgType = "hooks"
 	msgHooksDone msgType = "hooks-done"
+	msgSeccomp   msgType = "seccomp"
 	msgReady     msgType = "ready"
 	msgError     msgType = "error"
 )

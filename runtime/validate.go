@@ -11,6 +11,7 @@ import (
 	"github.com/hullproject/hull/runtime/caps"
 	"github.com/hullproject/hull/runtime/cgroups"
 	"github.com/hullproject/hull/runtime/rootfs"
+	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -80,6 +81,11 @@ func Validate(spec *specs.Spec, bundle string) error {
 	}
 	if err := cgroups.Validate(spec.Linux.Resources); err != nil {
 		return err
+	}
+	if spec.Linux.Seccomp != nil {
+		if err := seccomp.Validate(spec.Linux.Seccomp); err != nil {
+			return err
+		}
 	}
 	if err := validateUnsupported(spec); err != nil {
 		return err
@@ -238,8 +244,6 @@ var ipcSysctls = map[string]bool{
 func validateUnsupported(spec *specs.Spec) error {
 	l := spec.Linux
 	switch {
-	case l.Seccomp != nil:
-		return errors.New("linux.seccomp: not supported yet")
 	case l.IntelRdt != nil:
 		return errors.New("linux.intelRdt: not supported")
 	case l.MountLabel != "":

@@ -32,6 +32,8 @@ var commands = []command{
 	{"ps", "[--format table|json] ID [PS ARGS...]", cmdPs},
 	{"pause", "ID", cmdPause},
 	{"resume", "ID", cmdResume},
+	{"update", "[flags] ID", cmdUpdate},
+	{"events", "[--stats] [--interval D] ID", cmdEvents},
 	{"spec", "[--bundle DIR] [--rootless]", cmdSpec},
 	{"features", "", cmdFeatures},
 }
