@@ -1,0 +1,82 @@
+package image
+
+import (
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// InspectInfo is an image as `docker image inspect` shows it.
+type InspectInfo struct {
+	ID           string              `json:"Id"`
+	RepoTags     []string            `json:"RepoTags"`
+	RepoDigests  []string            `json:"RepoDigests"`
+	Created      string              `json:"Created,omitempty"`
+	Author       string              `json:"Author,omitempty"`
+	Architecture string              `json:"Architecture"`
+	Variant      string              `json:"Variant,omitempty"`
+	Os           string              `json:"Os"`
+	Size         int64               `json:"Size"`
+	Config       ocispec.ImageConfig `json:"Config"`
+	RootFS       struct {
+		Type   string   `json:"Type"`
+		Layers []string `json:"Layers"`
+	} `json:"RootFS"`
+	Metadata struct {
+		LastTagTime string `json:"LastTagTime"`
+	} `json:"Metadata"`
+	Manifest  string `json:"hull.Manifest"`
+	MediaType string `json:"hull.MediaType"`
+}
+
+// Inspect describes an image Docker's way.
+func (s *Store) Inspect(name string) (*InspectInfo, error) {
+	img, err := s.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := s.Config(img)
+	if err != nil {
+		return nil, err
+	}
+	in := &InspectInfo{ID: img.Config.String(), RepoTags: []string{}, RepoDigests: []string{}, Author: cfg.Author,
+		Architecture: cfg.Architecture, Variant: cfg.Variant, Os: cfg.OS, Size: s.Size(img), Config: cfg.Config,
+		Manifest: img.Manifest.String(), MediaType: img.MediaType}
+	if cfg.Created != nil {
+		in.Created = cfg.Created.Format(time.RFC3339Nano)
+	}
+	repoDigest := img.Manifest
+	if img.Index != "" {
+		repoDigest = img.Index
+	}
+	for _, n := range img.Names {
+		if i := lastIndexByte(n, '@'); i >= 0 {
+			in.RepoDigests = append(in.RepoDigests, n)
+			continue
+		}
+		in.RepoTags = append(in.RepoTags, n)
+		repo := n
+		if i := lastIndexByte(n, ':'); i >= 0 {
+			repo = n[:i]
+		}
+		in.RepoDigests = append(in.RepoDigests, repo+"@"+repoDigest.String())
+	}
+	in.RootFS.Type = "layers"
+	for _, l := range img.Layers {
+		in.RootFS.Layers = append(in.RootFS.Layers, l.DiffID.String())
+	}
+	in.Metadata.LastTagTime = img.Added.Format(time.RFC3339Nano)
+	return in, nil
+}
+
+func lastIndexByte(s string, c byte) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == c {
+			return i
+		}
+		if s[i] == '/' && c == ':' {
+			return -1
+		}
+	}
+	return -1
+}

@@ -1,0 +1,198 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hullproject/hull/image/layer"
+	"golang.org/x/sys/unix"
+)
+
+// Overlay mounts snapshots with overlayfs through the new mount API: fsopen("overlay")
+// and one fsconfig "lowerdir+" per layer. Unlike the classic mount(2) option string,
+// which must fit in one page (4096 bytes, some 40-60 layers of long paths), lowerdir+
+// has no length limit (kernel ≥ 6.8).
+type Overlay struct{ base }
+
+// NewOverlay returns the overlay snapshotter keeping snapshots below dir.
+func NewOverlay(dir string) *Overlay { return &Overlay{base{dir}} }
+
+func (o *Overlay) Name() string { return "overlay" }
+
+func (o *Overlay) Prepare(key string, layers []string) (string, error) {
+	return o.make(key, layers, false)
+}
+
+func (o *Overlay) View(key string, layers []string) (string, error) {
+	return o.make(key, layers, true)
+}
+
+func (o *Overlay) make(key string, layers []string, ro bool) (string, error) {
+	p, err := o.create(key, Info{Key: key, Layers: layers, ReadOnly: ro, Kind: "overlay"})
+	if err != nil {
+		return "", err
+	}
+	for _, d := range []string{"upper", "work", "rootfs", "empty"} {
+		if err := os.Mkdir(filepath.Join(p, d), 0o755); err != nil {
+			os.RemoveAll(p)
+			return "", err
+		}
+	}
+	rootfs, err := o.Mount(key)
+	if err != nil {
+		os.RemoveAll(p)
+		return "", err
+	}
+	return rootfs, nil
+}
+
+func (o *Overlay) Mount(key string) (string, error) {
+	in, p, err := o.info(key)
+	if err != nil {
+		return "", err
+	}
+	rootfs := filepath.Join(p, "rootfs")
+	if mounted(rootfs) {
+		return rootfs, nil
+	}
+	lowers := in.Layers
+	if len(lowers) == 0 {
+		lowers = []string{filepath.Join(p, "empty")} // overlayfs needs one lower
+	}
+	if err := mountOverlay(rootfs, lowers, filepath.Join(p, "upper"), filepath.Join(p, "work"), in.ReadOnly); err != nil {
+		return "", fmt.Errorf("mount snapshot %s: %w", key, err)
+	}
+	return rootfs, nil
+}
+
+// mountOverlay mounts an overlay at target; lowers are lowest first.
+func mountOverlay(target string, lowers []string, upper, work string, ro bool) error {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fd)
+	set := func(k, v string) error {
+		if err := unix.FsconfigSetString(fd, k, v); err != nil {
+			return fmt.Errorf("overlay option %s=%s: %w", k, v, err)
+		}
+		return nil
+	}
+	// lowerdir+ stacks downwards: the first one given is the topmost.
+	for i := len(lowers) - 1; i >= 0; i-- {
+		if err := set("lowerdir+", lowers[i]); err != nil {
+			return err
+		}
+	}
+	if err := set("upperdir", upper); err != nil {
+		return err
+	}
+	if err := set("workdir", work); err != nil {
+		return err
+	}
+	// A renamed lower directory must be copied up whole (EXDEV to the renamer), not
+	// recorded as a redirect xattr: the upper dir has to read as a plain layer diff.
+	for _, kv := range [][2]string{{"redirect_dir", "off"}, {"index", "off"}, {"metacopy", "off"}} {
+		if err := set(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return fmt.Errorf("create overlay: %w", err)
+	}
+	var attr int
+	if ro {
+		attr = unix.MOUNT_ATTR_RDONLY
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, attr)
+	if err != nil {
+		return fmt.Errorf("fsmount overlay: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move mount to %s: %w", target, err)
+	}
+	return nil
+}
+
+func (o *Overlay) Unmount(key string) error {
+	p, err := o.path(key)
+	if err != nil {
+		return err
+	}
+	return unmount(filepath.Join(p, "rootfs"))
+}
+
+// Diff writes the upper dir, whose whiteouts and opaque dirs are already in layer
+// form. Reading the upper while mounted is fine: the container should be stopped.
+func (o *Overlay) Diff(key string, w io.Writer) error {
+	_, p, err := o.info(key)
+	if err != nil {
+		return err
+	}
+	return layer.Write(filepath.Join(p, "upper"), w, layer.WriteOptions{Overlay: true})
+}
+
+func (o *Overlay) Remove(key string) error {
+	p, err := o.path(key)
+	if err != nil {
+		return err
+	}
+	if err := unmount(filepath.Join(p, "rootfs")); err != nil {
+		return err
+	}
+	return os.RemoveAll(p)
+}
+
+// mounted tells whether dir is a mount point (its mount ID differs from its parent's,
+// or it is on another device).
+func mounted(dir string) bool {
+	var a, b unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &a) != nil {
+		return false
+	}
+	if unix.Statx(unix.AT_FDCWD, filepath.Dir(dir), unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &b) != nil {
+		return false
+	}
+	return a.Mnt_id != b.Mnt_id
+}
+
+func unmount(dir string) error {
+	for mounted(dir) {
+		if err := unix.Unmount(dir, 0); err != nil {
+			if errors.Is(err, unix.EBUSY) {
+				// Still busy (a process inside): detach so the tree can go.
+				if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+					return fmt.Errorf("unmount %s: %w", dir, err)
+				}
+				continue
+			}
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+				return nil
+			}
+			return fmt.Errorf("unmount %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func probeOverlay(dir string) error {
+	tmp, err := os.MkdirTemp(dir, ".probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for _, d := range []string{"l", "u", "w", "m"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o755); err != nil {
+			return err
+		}
+	}
+	m := filepath.Join(tmp, "m")
+	if err := mountOverlay(m, []string{filepath.Join(tmp, "l")}, filepath.Join(tmp, "u"), filepath.Join(tmp, "w"), false); err != nil {
+		return err
+	}
+	return unmount(m)
+}
