@@ -8,7 +8,15 @@ TAGS     := osusergo,netgo
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode external -extldflags -static
 export CGO_ENABLED := 1
 
-.PHONY: build test test-unit test-cgroupv2 bench clean demo
+.PHONY: build check test test-unit test-cgroupv2 bench clean demo deps
+
+# What the build and the tests need from Debian (apt-get; fast when present).
+deps:
+	@scripts/deps.sh test
+
+# The README's first command: a container from the host's busybox, no network.
+demo:
+	@scripts/demo.sh
 
 build:
 	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/hullrt ./cmd/hullrt
@@ -16,11 +24,14 @@ build:
 
 # Every test, as root, one package at a time (-p 1): each package's leak check looks
 # at the whole host, so two packages must not run side by side.
-test: build
+test: deps build
 	HULL_LEAKCHECK=1 HULLRT=$(CURDIR)/bin/hullrt $(GO) test -tags $(TAGS) -p 1 -count=1 -timeout 20m ./...
 
 test-unit:
 	$(GO) test -tags $(TAGS) -count=1 ./...
+
+# The whole suite: the host's, then the cgroup v2 VM's.
+check: test test-cgroupv2
 
 -include mk/vm.mk
 

@@ -1,10 +1,10 @@
 #!/bin/sh
 # Make an OCI bundle in DIR from the host's static busybox (Debian's busybox-static):
 # DIR/rootfs with /bin/busybox and one symlink per applet, and DIR/config.json from
-# `hullrt spec` with the given command (default: sh). Nothing is downloaded.
+# `hullrt spec`. With SCRIPT, the container runs it (as /script.sh, with sh, without
+# a terminal) instead of the default interactive sh. Nothing is downloaded.
 set -eu
-dir=${1:?usage: busybox-bundle.sh DIR [COMMAND...]}
-shift
+dir=${1:?usage: busybox-bundle.sh DIR [SCRIPT]}
 hullrt=${HULLRT:-$(dirname "$0")/../bin/hullrt}
 busybox=${BUSYBOX:-/bin/busybox}
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || {
@@ -21,9 +21,7 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/rootfs/etc/group"
 rm -f "$dir/config.json"
 "$hullrt" spec --bundle "$dir"
-if [ $# -gt 0 ]; then
-	# Replace the default interactive sh with the command, without a terminal.
-	args=$(printf '%s\n' "$@" | sed 's/\\/\\\\/g; s/"/\\"/g; s/.*/"&"/' | paste -sd, -)
-	sed -i "s|\"terminal\": true|\"terminal\": false|; /\"args\": \[/,/\]/c\\
-		\"args\": [$args]," "$dir/config.json"
+if [ $# -gt 1 ]; then
+	printf '%s\n' "$2" >"$dir/rootfs/script.sh"
+	sed -i 's|"terminal": true|"terminal": false|; s|"sh"$|"sh", "/script.sh"|' "$dir/config.json"
 fi
