@@ -77,10 +77,14 @@ func (r *Root) Lstat(p string) (uint32, error) {
 
 // MkdirAll makes the directory p and its parents inside the root, and returns an
 // O_PATH descriptor of it. Each component is looked up from the root again, so a
-// symlink met on the way is resolved inside the root; a component that exists and is
-// not a directory is an error.
+// symlink met on the way is resolved inside the root; a dangling one has its target
+// made, inside the root, as runc does; a component that exists and is not a
+// directory is an error.
 func (r *Root) MkdirAll(p string, mode uint32) (int, error) {
-	p = clean(p)
+	return r.mkdirAll(clean(p), mode, 0)
+}
+
+func (r *Root) mkdirAll(p string, mode uint32, links int) (int, error) {
 	if fd, err := r.Open(p, unix.O_PATH|unix.O_DIRECTORY); err == nil {
 		return fd, nil
 	}
@@ -88,8 +92,9 @@ func (r *Root) MkdirAll(p string, mode uint32) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	comps := strings.Split(p, "/")
 	sofar := ""
-	for _, comp := range strings.Split(p, "/") {
+	for i, comp := range comps {
 		if comp == "" || comp == "." {
 			continue
 		}
@@ -97,9 +102,21 @@ func (r *Root) MkdirAll(p string, mode uint32) (int, error) {
 		fd, err := r.Open(sofar, unix.O_PATH|unix.O_DIRECTORY)
 		if errors.Is(err, unix.ENOENT) {
 			// The parent descriptor is the resolved parent, so mkdirat cannot be
-			// redirected by a symlink in the path; a symlink named comp itself
-			// makes mkdirat fail with EEXIST, and the lookup below refuses it.
-			if err := unix.Mkdirat(parent, comp, mode); err != nil && err != unix.EEXIST {
+			// redirected by a symlink in the path.
+			err = unix.Mkdirat(parent, comp, mode)
+			if err == unix.EEXIST {
+				if target, lerr := readlinkat(parent, comp); lerr == nil {
+					unix.Close(parent)
+					if links >= 40 {
+						return -1, fmt.Errorf("mkdir %s: %w", sofar, unix.ELOOP)
+					}
+					if !path.IsAbs(target) {
+						target = path.Join("/", path.Dir(sofar), target)
+					}
+					return r.mkdirAll(clean(path.Join(target, strings.Join(comps[i+1:], "/"))), mode, links+1)
+				}
+			}
+			if err != nil && err != unix.EEXIST {
 				unix.Close(parent)
 				return -1, fmt.Errorf("mkdir %s: %w", sofar, err)
 			}
@@ -114,10 +131,23 @@ func (r *Root) MkdirAll(p string, mode uint32) (int, error) {
 	return parent, nil
 }
 
+// readlinkat reads the symlink name in the directory dirfd.
+func readlinkat(dirfd int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
 // MkfileAll makes an empty file at p (a mount point for a file bind) unless something
 // is there, making its parent directories, and returns an O_PATH descriptor of it.
 func (r *Root) MkfileAll(p string, mode uint32) (int, error) {
-	p = clean(p)
+	return r.mkfileAll(clean(p), mode, 0)
+}
+
+func (r *Root) mkfileAll(p string, mode uint32, links int) (int, error) {
 	if fd, err := r.OpenPath(p); err == nil {
 		return fd, nil
 	}
@@ -131,6 +161,15 @@ func (r *Root) MkfileAll(p string, mode uint32) (int, error) {
 	}
 	defer unix.Close(parent)
 	fd, err := unix.Openat(parent, base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, mode)
+	if err == unix.EEXIST && links < 40 {
+		// A dangling symlink: make its target, inside the root.
+		if target, lerr := readlinkat(parent, base); lerr == nil {
+			if !path.IsAbs(target) {
+				target = path.Join("/", dir, target)
+			}
+			return r.mkfileAll(clean(target), mode, links+1)
+		}
+	}
 	if err != nil && err != unix.EEXIST {
 		return -1, fmt.Errorf("make file %s: %w", p, err)
 	}
