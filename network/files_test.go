@@ -1,0 +1,88 @@
+package network
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestParsePort(t *testing.T) {
+	for spec, want := range map[string]string{
+		"8080:80":                      "8080->80/tcp",
+		"127.0.0.1:8080:80/udp":        "127.0.0.1:8080->80/udp",
+		"0.0.0.0:53:53/udp":            "53->53/udp",
+		"8000-8002:9000-9002":          "8000->9000/tcp 8001->9001/tcp 8002->9002/tcp",
+		"10.0.0.1:7000-7001:7000-7001": "10.0.0.1:7000->7000/tcp 10.0.0.1:7001->7001/tcp",
+	} {
+		ps, err := ParsePort(spec)
+		if err != nil {
+			t.Errorf("%s: %v", spec, err)
+			continue
+		}
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s: got %v, want %s", spec, got, want)
+		}
+	}
+	for _, bad := range []string{"80", "0:80", "8080:80/sctp", "8000-8001:80", "8001-8000:80-81", "::1:80:80", "a:b", "70000:80"} {
+		if _, err := ParsePort(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	a, _ := ParsePort("8080:80")
+	b, _ := ParsePort("127.0.0.1:8080:81")
+	c, _ := ParsePort("8080:80/udp")
+	if !a[0].conflicts(b[0]) || a[0].conflicts(c[0]) {
+		t.Error("conflicts")
+	}
+}
+
+func TestHosts(t *testing.T) {
+	out, err := Hosts(HostsOptions{Hostname: "web", Domain: "example.test",
+		IPs:         []netip.Addr{netip.MustParseAddr("10.88.0.2")},
+		ExtraHosts:  []string{"db:10.1.2.3", "gw:host-gateway", "v6:[fd00::1]", "eq=10.9.9.9"},
+		HostGateway: netip.MustParseAddr("10.88.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{"127.0.0.1\tlocalhost\n", "10.1.2.3\tdb\n", "10.88.0.1\tgw\n", "fd00::1\tv6\n",
+		"10.9.9.9\teq\n", "10.88.0.2\tweb.example.test web\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("hosts lacks %q:\n%s", want, s)
+		}
+	}
+	for _, bad := range []string{"nocolon", "x:notanip", ":1.2.3.4"} {
+		if _, err := Hosts(HostsOptions{ExtraHosts: []string{bad}}); err == nil {
+			t.Errorf("--add-host %q accepted", bad)
+		}
+	}
+	if _, err := Hosts(HostsOptions{ExtraHosts: []string{"gw:host-gateway"}}); err == nil {
+		t.Error("host-gateway without a gateway accepted")
+	}
+	if string(Hostname("web")) != "web\n" {
+		t.Error("hostname")
+	}
+}
+
+func TestResolvConf(t *testing.T) {
+	host := []byte("# generated\nnameserver 127.0.0.53\nnameserver 10.255.255.53\nnameserver ::1\nsearch corp.test\noptions edns0\n")
+	// default bridge: the host's, minus loopback nameservers
+	got := string(ResolvConf(host, netip.Addr{}, ResolvOptions{}))
+	if got != "search corp.test\nnameserver 10.255.255.53\noptions edns0\n" {
+		t.Errorf("default bridge:\n%s", got)
+	}
+	// --dns, --dns-search, --dns-option replace the host's
+	got = string(ResolvConf(host, netip.Addr{}, ResolvOptions{Nameservers: []string{"10.0.0.53"}, Search: []string{"a.test", "b.test"}, Options: []string{"ndots:2"}}))
+	if got != "search a.test b.test\nnameserver 10.0.0.53\noptions ndots:2\n" {
+		t.Errorf("with flags:\n%s", got)
+	}
+	// user network: only the network's resolver, ndots:0
+	got = string(ResolvConf(host, netip.MustParseAddr("10.89.0.1"), ResolvOptions{Nameservers: []string{"10.0.0.53"}}))
+	if got != "search corp.test\nnameserver 10.89.0.1\noptions ndots:0 edns0\n" {
+		t.Errorf("user network:\n%s", got)
+	}
+}

@@ -1,0 +1,231 @@
+package network
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hullproject/hull/internal/testutil"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("HULL_NET_CHILD"); mode != "" {
+		os.Exit(child(mode))
+	}
+	// the tests' networks turn net.ipv4.ip_forward on, as hull does; put the host
+	// back as the tests found it
+	const knob = "/proc/sys/net/ipv4/ip_forward"
+	was, _ := os.ReadFile(knob)
+	code := testutil.Main(m)
+	if len(was) > 0 && was[0] == '0' {
+		_ = os.WriteFile(knob, []byte("0"), 0)
+	}
+	os.Exit(code)
+}
+
+// Test subnets: 10.213.N.0/24, N counting up per network the tests make, and one
+// fixed range for the default network. Nothing outside the namespaces and bridges
+// the tests make ever carries these addresses.
+var subnetN atomic.Int32
+
+func nextSubnet() string { return fmt.Sprintf("10.213.%d.0/24", (subnetN.Add(1)-1)%254+1) }
+
+// newManager makes a Manager on a temporary root whose default network has its
+// own bridge and subnet; cleanup frees every lease and removes every network, and
+// so every bridge and the nftables table.
+func newManager(t *testing.T) *Manager {
+	t.Helper()
+	testutil.RequireRoot(t)
+	m, err := New(Config{Root: t.TempDir(), DefaultBridge: fmt.Sprintf("hullt%d", os.Getpid()%100000),
+		DefaultSubnet: nextSubnet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Reconcile(nil); err != nil {
+			t.Errorf("cleanup reconcile: %v", err)
+		}
+		if _, err := m.Prune(); err != nil {
+			t.Errorf("cleanup prune: %v", err)
+		}
+		if _, err := netlink.LinkByName(m.cfg.DefaultBridge); err == nil {
+			t.Errorf("default bridge %s left", m.cfg.DefaultBridge)
+		}
+		if exec.Command("nft", "list", "table", "inet", m.Table()).Run() == nil {
+			t.Errorf("nftables table %s left", m.Table())
+		}
+	})
+	return m
+}
+
+var nsN atomic.Int32
+
+// newNetns makes a named network namespace (a "container") with ip(8), as test
+// setup may, and removes it at cleanup. It returns its path.
+func newNetns(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("hullt-%d-%d", os.Getpid(), nsN.Add(1))
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	return "/run/netns/" + name
+}
+
+// inNetns runs f on an OS thread moved into the namespace at path. Sockets made in
+// f stay in that namespace after it returns. If the thread cannot be moved back it
+// stays locked, and Go ends it when the goroutine exits.
+func inNetns(t testing.TB, path string, f func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromPath(path)
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	defer func() {
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	f()
+}
+
+// whoServer listens on addr (TCP and UDP) inside the namespace and answers each
+// connection or datagram with the client address it sees: the test learns both
+// that it got through and what source address arrived.
+func whoServer(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var l net.Listener
+	var pc net.PacketConn
+	listen := func() {
+		var err error
+		if l, err = net.Listen("tcp4", addr); err != nil {
+			t.Fatal(err)
+		}
+		if pc, err = net.ListenPacket("udp4", addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if nsPath == "" {
+		listen()
+	} else {
+		inNetns(t, nsPath, listen)
+	}
+	t.Cleanup(func() { l.Close(); pc.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			ap := netip.MustParseAddrPort(c.RemoteAddr().String())
+			fmt.Fprintf(c, "%s\n", ap.Addr())
+			c.Close()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			ap := netip.MustParseAddrPort(from.String())
+			_, _ = pc.WriteTo([]byte(ap.Addr().String()+"\n"), from)
+		}
+	}()
+}
+
+// who asks a whoServer at addr, from inside nsPath ("" for the host), which source
+// address it sees; error when it cannot be reached within timeout.
+func who(t testing.TB, nsPath, proto, addr string, timeout time.Duration) (string, error) {
+	t.Helper()
+	var c net.Conn
+	var err error
+	dial := func() { c, err = net.DialTimeout(proto, addr, timeout) }
+	if nsPath == "" {
+		dial()
+	} else {
+		inNetns(t, nsPath, dial)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if proto == "udp4" {
+		if _, err := c.Write([]byte("who\n")); err != nil {
+			return "", err
+		}
+	}
+	s, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	return strings.TrimSpace(s), nil
+}
+
+// outside makes a namespace standing in for the world beyond the host: a veth
+// pair hto<N> 198.51.100.1/24 (host) <-> eth0 198.51.100.2/24 (inside), TEST-NET-2,
+// which only ever exists on these links. The host's own uplink is 192.0.2.0/24, so
+// TEST-NET-1 is not used. It returns the namespace's path.
+func outside(t *testing.T) string {
+	t.Helper()
+	ns := newNetns(t)
+	hostEnd := fmt.Sprintf("hto%d", nsN.Add(1))
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	name := strings.TrimPrefix(ns, "/run/netns/")
+	run("link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", name)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", hostEnd).Run() })
+	run("addr", "add", "198.51.100.1/24", "dev", hostEnd)
+	run("link", "set", hostEnd, "up")
+	run("-n", name, "addr", "add", "198.51.100.2/24", "dev", "eth0")
+	run("-n", name, "link", "set", "eth0", "up")
+	run("-n", name, "link", "set", "lo", "up")
+	// the safety rule: traffic to 198.51.100.2 must leave by this veth, never by
+	// the host's uplink
+	routes, err := netlink.RouteGet(net.ParseIP("198.51.100.2"))
+	if err != nil || len(routes) == 0 {
+		t.Fatalf("route to the outside namespace: %v", err)
+	}
+	if l, err := netlink.LinkByIndex(routes[0].LinkIndex); err != nil || l.Attrs().Name != hostEnd {
+		t.Fatalf("198.51.100.2 would not go by %s", hostEnd)
+	}
+	return ns
+}
+
+// ctxT is a context that ends with the test.
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,79 @@
+package nft
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/hullproject/hull/internal/testutil"
+)
+
+func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+
+// TestApply writes a table, reads it back with nft(8) and removes it again.
+func TestApply(t *testing.T) {
+	testutil.RequireRoot(t)
+	table := fmt.Sprintf("hull-t%d", os.Getpid())
+	rs := Ruleset{
+		Networks: []Network{
+			{Bridge: "hull-aaaa", Subnet: netip.MustParsePrefix("10.213.1.0/24")},
+			{Bridge: "hull-bbbb", Subnet: netip.MustParsePrefix("10.213.2.0/24"), Internal: true},
+		},
+		Ports: []Port{
+			{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("10.213.1.2"), ContainerPort: 80},
+			{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 5353, ContainerIP: netip.MustParseAddr("10.213.1.2"), ContainerPort: 53},
+		},
+	}
+	t.Cleanup(func() { _ = Apply(table, Ruleset{}) })
+	for i := 0; i < 2; i++ { // twice: the second Apply replaces the first
+		if err := Apply(table, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command("nft", "list", "table", "inet", table).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list: %v: %s", err, out)
+	}
+	s := string(out)
+	for _, want := range []string{
+		"fib daddr type local jump ports",
+		"tcp dport 8080 dnat ip to 10.213.1.2:80",
+		"ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.213.1.2:53",
+		`ip saddr 10.213.1.0/24 oifname != "hull-aaaa" masquerade`,
+		`oifname "hull-aaaa" ct status dnat ip saddr 127.0.0.0/8 masquerade`,
+		`iifname "hull-aaaa" oifname != "hull-aaaa" oifname "hull*" drop`,
+		`iifname "hull-bbbb" oifname != "hull-bbbb" drop`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "10.213.2.0/24 oifname") {
+		t.Errorf("internal network masqueraded:\n%s", s)
+	}
+	if strings.Count(s, "dnat ip to") != 2 {
+		t.Errorf("rules doubled:\n%s", s)
+	}
+	// incremental: a port and a network go, the rest stays and is not doubled
+	rs.Ports, rs.Networks = rs.Ports[:1], rs.Networks[:1]
+	if err := Apply(table, rs); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = exec.Command("nft", "list", "table", "inet", table).CombinedOutput()
+	s = string(out)
+	if strings.Count(s, "dnat ip to") != 1 || strings.Contains(s, "hull-bbbb") || strings.Count(s, `iifname "hull-aaaa" accept`) != 1 {
+		t.Errorf("after removing a port and a network:\n%s", s)
+	}
+	if err := Apply(table, Ruleset{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("nft", "list", "table", "inet", table).Run(); err == nil {
+		t.Fatal("table still there after an empty Apply")
+	}
+	if err := Apply(table, Ruleset{}); err != nil {
+		t.Fatalf("deleting a missing table: %v", err)
+	}
+}
