@@ -311,9 +311,10 @@ func (c *compiler) add(a abi, nr uint32, r rule, name string) error {
 	if len(r.conds) == 0 {
 		for _, o := range rs {
 			if len(o.conds) == 0 {
-				if o.ret != r.ret {
-					return fmt.Errorf("syscall %q already has a different unconditional action in linux.seccomp.syscalls[%d]", name, o.entry)
-				}
+				// The first unconditional action wins, as in libseccomp (and so
+				// runc and crun): podman's stock profile allows setns, clone,
+				// unshare... in one entry and denies them again in an entry
+				// for containers without CAP_SYS_ADMIN, and expects the allow.
 				return nil
 			}
 		}
