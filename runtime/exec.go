@@ -162,6 +162,11 @@ func execProcess(ch *channel, b *bootstrap) error {
 		if err != nil {
 			return err
 		}
+		// Sized here: the parent sizes the master too, but nothing makes this
+		// process wait for it, and the program may ask before (0x0).
+		if cs := p.ConsoleSize; cs != nil {
+			_ = console.SetSize(slave, uint16(cs.Height), uint16(cs.Width))
+		}
 		if err := ch.sendFd(message{Type: msgConsole}, int(master.Fd())); err != nil {
 			return err
 		}

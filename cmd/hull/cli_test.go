@@ -15,7 +15,13 @@ import (
 	"github.com/hullproject/hull/internal/testutil"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+func TestMain(m *testing.M) {
+	code := testutil.Main(m)
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 func TestImageCommands(t *testing.T) {
 	testutil.RequireRoot(t)

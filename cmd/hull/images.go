@@ -23,7 +23,8 @@ import (
 func addImageCommands(root *cobra.Command, g *globals) {
 	var insecure []string
 	root.PersistentFlags().StringSliceVar(&insecure, "insecure-registry", nil, "registry (host:port) that may be spoken to over plain http")
-	open := func() (*image.Store, error) { return image.Open(g.root) }
+	// The engine's store: its InUse keeps images that containers use.
+	open := func() (*image.Store, error) { return openStore(g) }
 	regOpts := func() image.RegistryOptions {
 		o := image.RegistryOptions{Insecure: insecure}
 		// <root>/config.json: {"insecureRegistries": ["host:port"]}

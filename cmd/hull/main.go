@@ -3,11 +3,33 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/hullproject/hull/runtime"
+	_ "github.com/hullproject/hull/runtime/nsenter"
 	"github.com/spf13/cobra"
 )
+
+func init() {
+	// hull's own runtime starts a container's init by running this binary again
+	// (see runtime.Init); that stage must own the main thread from the start.
+	runtime.LockInitThread()
+}
+
+// exitError ends hull with a given exit code (run's 125/126/127, the container's own).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
 
 type globals struct {
 	root  string
@@ -15,6 +37,10 @@ type globals struct {
 }
 
 func main() {
+	if runtime.IsInit() {
+		runtime.Init()
+		return
+	}
 	g := &globals{}
 	cmd := &cobra.Command{
 		Use:           "hull",
@@ -29,7 +55,15 @@ func main() {
 	cmd.PersistentFlags().StringVar(&g.root, "root", defRoot, "engine state directory (images, layers, containers) [$HULL_ROOT]")
 	cmd.PersistentFlags().StringVar(&g.state, "state", "/run/hull", "runtime state directory")
 	addImageCommands(cmd, g)
+	addContainerCommands(cmd, g)
 	if err := cmd.Execute(); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintln(os.Stderr, "hull:", ee.err)
+			}
+			os.Exit(ee.code)
+		}
 		fmt.Fprintln(os.Stderr, "hull:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,325 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Container is hull's record of one container.
+//
+// On disk it is <root>/containers/<id>/config.json, written to a temporary file,
+// fsynced and renamed (a reader sees the old record or the new one, never half of
+// one), beside <id>-json.log and the files bind-mounted into the container (hostname,
+// hosts, resolv.conf). Whoever changes a record holds the flock on
+// <root>/containers/<id>/lock and re-reads the record after taking it (Engine.update);
+// readers take no lock. Names are unique: create checks them under
+// <root>/containers.lock.
+//
+// The OCI bundle lives in <state>/containers/<id>/bundle (config.json; root.path is
+// the image snapshot's mounted rootfs) and the runtime's state in
+// <state>/runtime/<runtime name>.
+//
+// State.Status is what the monitor last wrote. While it says "running" the monitor
+// must be alive (pid and start time, so a recycled pid is not taken for it); when it
+// is not, the status is derived from the runtime (see Engine.refresh), so a monitor
+// killed with SIGKILL leaves `hull ps` truthful.
+type Container struct {
+	ID         string     `json:"Id"`
+	Name       string     `json:"Name"`
+	Created    time.Time  `json:"Created"`
+	Image      string     `json:"Image"`    // the image's ID (config digest)
+	ImageRef   string     `json:"ImageRef"` // the name given to run/create
+	Path       string     `json:"Path"`
+	Args       []string   `json:"Args"`
+	Config     Config     `json:"Config"`
+	HostConfig HostConfig `json:"HostConfig"`
+	State      State      `json:"State"`
+	Rootfs     string     `json:"Rootfs"`
+}
+
+// Config is the part of the record Docker calls Config.
+type Config struct {
+	Hostname    string            `json:"Hostname"`
+	User        string            `json:"User"`
+	Env         []string          `json:"Env"`
+	Cmd         []string          `json:"Cmd"`
+	Entrypoint  []string          `json:"Entrypoint"`
+	WorkingDir  string            `json:"WorkingDir"`
+	Labels      map[string]string `json:"Labels"`
+	Image       string            `json:"Image"`
+	Tty         bool              `json:"Tty"`
+	OpenStdin   bool              `json:"OpenStdin"`
+	StopSignal  string            `json:"StopSignal,omitempty"`
+	StopTimeout *int              `json:"StopTimeout,omitempty"`
+}
+
+// HostConfig is the part Docker calls HostConfig.
+type HostConfig struct {
+	AutoRemove     bool      `json:"AutoRemove"`
+	Privileged     bool      `json:"Privileged"`
+	ReadonlyRootfs bool      `json:"ReadonlyRootfs"`
+	CapAdd         []string  `json:"CapAdd"`
+	CapDrop        []string  `json:"CapDrop"`
+	SecurityOpt    []string  `json:"SecurityOpt"`
+	Ulimits        []string  `json:"Ulimits"`
+	Memory         int64     `json:"Memory"`
+	NanoCPUs       int64     `json:"NanoCpus"`
+	PidsLimit      int64     `json:"PidsLimit"`
+	NetworkMode    string    `json:"NetworkMode"`
+	Runtime        string    `json:"Runtime"`
+	LogConfig      LogConfig `json:"LogConfig"`
+}
+
+// LogConfig is the json-file driver's options.
+type LogConfig struct {
+	Type   string            `json:"Type"`
+	Config map[string]string `json:"Config"`
+}
+
+// Status values of a container.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+	StatusPaused  = "paused"
+)
+
+// State is the container's state as the record keeps it.
+type State struct {
+	Status       string    `json:"Status"`
+	Pid          int       `json:"Pid"`
+	ExitCode     int       `json:"ExitCode"`
+	OOMKilled    bool      `json:"OOMKilled"`
+	Error        string    `json:"Error"`
+	StartedAt    time.Time `json:"StartedAt"`
+	FinishedAt   time.Time `json:"FinishedAt"`
+	MonitorPid   int       `json:"MonitorPid"`
+	MonitorStart uint64    `json:"MonitorStart"`
+	// Stopping records the signal stop/kill sent, so that the exit code can be
+	// told (128+signal) when the monitor is gone and cannot report it.
+	Stopping int `json:"Stopping,omitempty"`
+}
+
+// Running tells whether the status is running or paused.
+func (s State) Running() bool { return s.Status == StatusRunning || s.Status == StatusPaused }
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// CheckName refuses names that are not usable: Docker's rule, which also keeps out
+// "/", "." and "..".
+func CheckName(name string) error {
+	if !nameRE.MatchString(name) || len(name) > 128 {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", name)
+	}
+	return nil
+}
+
+// ErrNoSuchContainer is returned when no container matches a name or ID prefix.
+var ErrNoSuchContainer = errors.New("no such container")
+
+var idRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (e *Engine) containersDir() string     { return filepath.Join(e.Root, "containers") }
+func (e *Engine) dir(id string) string      { return filepath.Join(e.Root, "containers", id) }
+func (e *Engine) stateDir(id string) string { return filepath.Join(e.State, "containers", id) }
+func (e *Engine) bundle(id string) string   { return filepath.Join(e.State, "containers", id, "bundle") }
+
+// LogPath is the container's json-file log.
+func (e *Engine) LogPath(id string) string { return filepath.Join(e.dir(id), id+"-json.log") }
+
+// load reads a record.
+func (e *Engine) load(id string) (*Container, error) {
+	data, err := os.ReadFile(filepath.Join(e.dir(id), "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Container
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("container %s: damaged record: %w", id, err)
+	}
+	return &c, nil
+}
+
+// save writes a record: temp file, fsync, rename.
+func (e *Engine) save(c *Container) error {
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(e.dir(c.ID), "config.json"), data)
+}
+
+func writeFileAtomic(name string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+// flock takes an exclusive lock on file (created if missing).
+func flock(file string) (func(), error) {
+	fd, err := unix.Open(file, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// lock takes a container's lock. A record removed meanwhile is reported as gone.
+func (e *Engine) lock(id string) (func(), error) {
+	unlock, err := flock(filepath.Join(e.dir(id), "lock"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+		}
+		return nil, fmt.Errorf("lock container %s: %w", id, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir(id), "config.json")); err != nil {
+		unlock()
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+	}
+	return unlock, nil
+}
+
+// update changes a record under its lock: fn gets the fresh record.
+func (e *Engine) update(id string, fn func(c *Container) error) (*Container, error) {
+	unlock, err := e.lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := e.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(c); err != nil {
+		return c, err
+	}
+	return c, e.save(c)
+}
+
+// ids lists the IDs of every record.
+func (e *Engine) ids() ([]string, error) {
+	ents, err := os.ReadDir(e.containersDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range ents {
+		if d.IsDir() && idRE.MatchString(d.Name()) {
+			out = append(out, d.Name())
+		}
+	}
+	return out, nil
+}
+
+// Resolve finds a container by full ID, unique ID prefix, or name (with or without
+// Docker's leading "/").
+func (e *Engine) Resolve(ref string) (string, error) {
+	if idRE.MatchString(ref) {
+		if _, err := os.Stat(e.dir(ref)); err == nil {
+			return ref, nil
+		}
+	}
+	ids, err := e.ids()
+	if err != nil {
+		return "", err
+	}
+	name := strings.TrimPrefix(ref, "/")
+	var byPrefix []string
+	for _, id := range ids {
+		c, err := e.load(id)
+		if err == nil && c.Name == name {
+			return id, nil
+		}
+		if strings.HasPrefix(id, ref) {
+			byPrefix = append(byPrefix, id)
+		}
+	}
+	switch {
+	case len(byPrefix) == 1 && ref != "":
+		return byPrefix[0], nil
+	case len(byPrefix) > 1 && ref != "":
+		return "", fmt.Errorf("container id prefix %s is ambiguous: %d containers match", ref, len(byPrefix))
+	}
+	return "", fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
+}
+
+// Get returns a container's record with its status made truthful (see refresh).
+func (e *Engine) Get(ref string) (*Container, error) {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.load(id)
+	if err != nil {
+		return nil, err
+	}
+	e.refresh(c)
+	return c, nil
+}
+
+// List returns every container, newest first.
+func (e *Engine) List() ([]*Container, error) {
+	ids, err := e.ids()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, id := range ids {
+		c, err := e.load(id)
+		if err != nil {
+			continue // removed meanwhile, or damaged
+		}
+		e.refresh(c)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}

@@ -1,0 +1,362 @@
+// Package engine is hull's container engine without a daemon: container records,
+// spec generation from an image's config and the user's options, and the lifecycle
+// verbs. Every verb is a library call made by a short-lived `hull` command; a
+// per-container monitor process (package monitor, run as the hidden `hull monitor`)
+// is the only thing that stays behind while a container runs.
+//
+// A container's life:
+//
+//	e, _ := engine.New(root, state)
+//	c, _ := e.Create(engine.CreateOptions{Image: "busybox", Cmd: []string{"echo", "hi"}})
+//	h, _ := e.Start(c.ID, &engine.Attach{...})  // forks the monitor; it creates and starts
+//	code, _ := h.Wait()                           // the container's exit code
+//	_ = e.Remove(c.ID, false)                     // record, snapshot, bundle gone
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hullproject/hull/engine/ociruntime"
+	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/logs"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Engine is one engine root (records, images) and state directory (bundles, runtime
+// state).
+type Engine struct {
+	Root   string
+	State  string
+	Images *image.Store
+	// Exe is the hull binary the monitor is started from (`Exe monitor ID`).
+	Exe string
+}
+
+// New opens the engine below root and state and wires the image store's InUse, so
+// that an image a container uses is not removed.
+func New(root, state string) (*Engine, error) {
+	s, err := image.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	exe, _ := os.Executable()
+	e := &Engine{Root: root, State: state, Images: s, Exe: exe}
+	s.InUse = e.imageUsers
+	return e, nil
+}
+
+// imageUsers lists the containers that use image id.
+func (e *Engine) imageUsers(id digest.Digest) ([]string, error) {
+	ids, err := e.ids()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, cid := range ids {
+		if c, err := e.load(cid); err == nil && c.Image == id.String() {
+			out = append(out, cid[:12])
+		}
+	}
+	return out, nil
+}
+
+// CreateOptions are the options of `hull create` and `hull run`.
+type CreateOptions struct {
+	Name        string
+	Image       string
+	Cmd         []string
+	Entrypoint  *[]string // nil: the image's; [""]: none
+	Env         []string
+	WorkingDir  string
+	User        string
+	Hostname    string
+	Labels      map[string]string
+	Tty         bool
+	ConsoleSize *specs.Box // the terminal's initial size (rows=Height, columns=Width)
+	Interactive bool
+	ReadOnly    bool
+	Privileged  bool
+	CapAdd      []string
+	CapDrop     []string
+	SecurityOpt []string
+	Ulimits     []string
+	Memory      int64
+	NanoCPUs    int64
+	PidsLimit   int64 // 0: DefaultPidsLimit; < 0: none
+	Network     string
+	Runtime     string
+	LogOpts     []string
+	AutoRemove  bool
+	StopSignal  string
+	StopTimeout *int
+}
+
+// Runtime returns the OCI runtime a container uses.
+func (e *Engine) Runtime(c *Container) (ociruntime.Runtime, error) {
+	return ociruntime.New(c.HostConfig.Runtime, filepath.Join(e.State, "runtime"))
+}
+
+// Create makes a container: its record, its rootfs (a snapshot of the image) and its
+// bundle. Nothing runs until Start. On error nothing is left.
+func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
+	if o.Name != "" {
+		if err := CheckName(o.Name); err != nil {
+			return nil, err
+		}
+	}
+	switch o.Network {
+	case "", "none", "host":
+	default:
+		return nil, fmt.Errorf("network %q: only none and host are supported", o.Network)
+	}
+	if o.StopSignal != "" {
+		if _, err := ParseSignal(o.StopSignal); err != nil {
+			return nil, err
+		}
+	}
+	logOpts, err := logs.ParseOptions(o.LogOpts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ociruntime.New(o.Runtime, e.State); err != nil {
+		return nil, err
+	}
+	img, err := e.Images.Get(o.Image)
+	if err != nil {
+		return nil, err
+	}
+	icfg, err := e.Images.Config(img)
+	if err != nil {
+		return nil, err
+	}
+	id := newID()
+	c = &Container{
+		ID: id, Name: o.Name, Created: time.Now().UTC(), Image: img.ID().String(), ImageRef: o.Image,
+		Config: Config{
+			Hostname: o.Hostname, User: o.User, Env: o.Env, WorkingDir: o.WorkingDir, Labels: o.Labels,
+			Image: o.Image, Tty: o.Tty, OpenStdin: o.Interactive, StopSignal: o.StopSignal, StopTimeout: o.StopTimeout,
+		},
+		HostConfig: HostConfig{
+			AutoRemove: o.AutoRemove, Privileged: o.Privileged, ReadonlyRootfs: o.ReadOnly,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
+			Memory: o.Memory, NanoCPUs: o.NanoCPUs, PidsLimit: o.PidsLimit, NetworkMode: o.Network,
+			Runtime: o.Runtime, LogConfig: LogConfig{Type: "json-file", Config: map[string]string{}},
+		},
+		State: State{Status: StatusCreated},
+	}
+	if c.HostConfig.NetworkMode == "" {
+		c.HostConfig.NetworkMode = "none"
+	}
+	if logOpts.MaxSize > 0 {
+		c.HostConfig.LogConfig.Config["max-size"] = fmt.Sprint(logOpts.MaxSize)
+	}
+	if logOpts.MaxFile > 1 {
+		c.HostConfig.LogConfig.Config["max-file"] = fmt.Sprint(logOpts.MaxFile)
+	}
+	if c.Config.WorkingDir == "" {
+		c.Config.WorkingDir = icfg.Config.WorkingDir
+	}
+	if c.Config.User == "" {
+		c.Config.User = icfg.Config.User
+	}
+	if c.Config.Hostname == "" {
+		if o.Network == "host" {
+			c.Config.Hostname, _ = os.Hostname()
+		} else {
+			c.Config.Hostname = id[:12]
+		}
+	}
+	if c.Config.StopSignal == "" {
+		c.Config.StopSignal = icfg.Config.StopSignal
+	}
+	c.Config.Entrypoint, c.Config.Cmd = command(&icfg.Config, &o)
+	argv := append(append([]string{}, c.Config.Entrypoint...), c.Config.Cmd...)
+	if len(argv) == 0 {
+		return nil, errors.New("no command specified")
+	}
+	c.Path, c.Args = argv[0], argv[1:]
+	c.Config.Env = mergeEnv(icfg.Config.Env, o.Env)
+
+	// The record goes in under the names lock, so that two creates cannot take
+	// one name.
+	if err := os.MkdirAll(e.containersDir(), 0o711); err != nil {
+		return nil, err
+	}
+	unlock, err := flock(filepath.Join(e.Root, "containers.lock"))
+	if err != nil {
+		return nil, err
+	}
+	if c.Name == "" {
+		c.Name = e.freeName()
+	} else if taken, _ := e.Resolve(c.Name); taken != "" {
+		if other, err := e.load(taken); err == nil && other.Name == c.Name {
+			unlock()
+			return nil, fmt.Errorf("the container name %q is already in use by container %s", c.Name, taken)
+		}
+	}
+	if err := os.Mkdir(e.dir(id), 0o711); err != nil {
+		unlock()
+		return nil, err
+	}
+	err = e.save(c)
+	unlock()
+	defer func() {
+		if err != nil {
+			e.Images.RemoveSnapshot(id)
+			os.RemoveAll(e.stateDir(id))
+			os.RemoveAll(e.dir(id))
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	rootfs, err := e.Images.Prepare(id, img.ID().String())
+	if err != nil {
+		return nil, err
+	}
+	c.Rootfs = rootfs
+	if err := e.writeEtc(c); err != nil {
+		return nil, err
+	}
+	spec, err := makeSpec(c, &icfg.Config, rootfs, e.dir(id), &o)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(e.bundle(id), 0o711); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(e.bundle(id), "config.json"), spec); err != nil {
+		return nil, err
+	}
+	if err := e.save(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// writeEtc writes the files bind-mounted over the container's /etc/hostname,
+// /etc/hosts and /etc/resolv.conf.
+func (e *Engine) writeEtc(c *Container) error {
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	resolv := ""
+	if c.HostConfig.NetworkMode == "host" {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			resolv = string(b)
+		}
+	} else {
+		hosts += "127.0.1.1\t" + c.Config.Hostname + "\n"
+	}
+	files := map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hosts, "resolv.conf": resolv}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(e.dir(c.ID), name), []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var adjectives = []string{"brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "sharp", "tender", "vivid", "witty", "zealous"}
+var nouns = []string{"hopper", "lovelace", "turing", "ritchie", "thompson", "torvalds", "knuth", "liskov", "hamilton", "kay", "pike", "cerf", "babbage", "noether", "curie", "shannon"}
+
+// freeName picks an unused adjective_noun name (the names lock is held).
+func (e *Engine) freeName() string {
+	for i := 0; ; i++ {
+		b := []byte(newID())
+		n := adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)]
+		if i > 10 {
+			n += "_" + string(b[2:6])
+		}
+		if id, _ := e.Resolve(n); id == "" {
+			return n
+		}
+	}
+}
+
+// ExitCodeOf is the exit code `hull run` and `hull exec` return when the container's
+// process could not be started, as Docker's: 127 when the program is not found, 126
+// when it cannot be invoked, 125 for any other failure of hull itself.
+func ExitCodeOf(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
+		return 126
+	}
+	return 125
+}
+
+// StartError is a failure to start the container's process, with its exit code.
+type StartError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StartError) Error() string { return e.Msg }
+
+// alive tells whether pid is still the process that started at start (clock ticks
+// since boot, /proc/<pid>/stat field 22), and not a zombie.
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	s, st, err := procStat(pid)
+	return err == nil && s == start && st != 'Z' && st != 'X'
+}
+
+// procStat reads a process's start time and state letter.
+func procStat(pid int) (uint64, byte, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 || i+2 >= len(data) {
+		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(data[i+2:]))
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	var start uint64
+	fmt.Sscan(f[19], &start)
+	return start, f[0][0], nil
+}
+
+// waitGone waits until pid (started at start) is gone, or timeout. A pidfd polls
+// readable when its process exits, whoever its parent is.
+func waitGone(pid int, start uint64, timeout time.Duration) bool {
+	if !alive(pid, start) {
+		return true
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	if !alive(pid, start) {
+		return true
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms < 0 {
+			ms = 0
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return n > 0 || !alive(pid, start)
+	}
+}

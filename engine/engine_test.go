@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hullproject/hull/internal/testutil"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+
+func TestCheckName(t *testing.T) {
+	for _, ok := range []string{"web", "a", "my-app_1.2", "A9"} {
+		if err := CheckName(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "/web", "a/b", "..", ".", "-x", "_x", "a b", "é", "x\n"} {
+		if err := CheckName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// fakeRecords writes bare records, as Create would, for resolution tests.
+func fakeRecords(t *testing.T, recs map[string]string) *Engine {
+	e := &Engine{Root: t.TempDir(), State: t.TempDir()}
+	for id, name := range recs {
+		os.MkdirAll(e.dir(id), 0o700)
+		if err := e.save(&Container{ID: id, Name: name, Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func TestResolve(t *testing.T) {
+	a := "abc1" + strings.Repeat("0", 60)
+	b := "abc2" + strings.Repeat("0", 60)
+	e := fakeRecords(t, map[string]string{a: "web", b: "db"})
+	for ref, want := range map[string]string{"web": a, "/db": b, "abc1": a, "abc2": b, a: a} {
+		if got, err := e.Resolve(ref); err != nil || got != want {
+			t.Errorf("resolve %q = %q, %v", ref, got, err)
+		}
+	}
+	if _, err := e.Resolve("abc"); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+	if _, err := e.Resolve("nope"); err == nil {
+		t.Error("unknown name resolved")
+	}
+	if _, err := e.Resolve(""); err == nil {
+		t.Error("empty ref resolved")
+	}
+}
+
+func TestResolveUser(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\napp:x:1000:\nwheel:x:10:app,other\n"), 0o644)
+	cases := map[string]specs.User{
+		"":          {},
+		"app":       {UID: 1000, GID: 1000, AdditionalGids: []uint32{10}},
+		"1000":      {UID: 1000, GID: 1000, AdditionalGids: []uint32{10}},
+		"app:wheel": {UID: 1000, GID: 10},
+		"4242":      {UID: 4242},
+		"4242:7":    {UID: 4242, GID: 7},
+	}
+	for in, want := range cases {
+		got, err := resolveUser(root, in)
+		if err != nil || got.UID != want.UID || got.GID != want.GID || !slices.Equal(got.AdditionalGids, want.AdditionalGids) {
+			t.Errorf("%q: %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	if _, err := resolveUser(root, "ghost"); err == nil {
+		t.Error("unknown user name accepted")
+	}
+	if _, err := resolveUser(root, "app:ghost"); err == nil {
+		t.Error("unknown group name accepted")
+	}
+	if home := homeOf(root, 1000); home != "/home/app" {
+		t.Errorf("home %q", home)
+	}
+}
+
+// An image whose /etc/passwd is a symlink out of its root must not read the host's.
+func TestResolveUserSymlinkStaysInRoot(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	host := filepath.Join(t.TempDir(), "passwd")
+	os.WriteFile(host, []byte("hostuser:x:4321:4321::/:/bin/sh\n"), 0o644)
+	os.Symlink(host, filepath.Join(root, "etc/passwd"))
+	os.Symlink("../../../../../../.."+host, filepath.Join(root, "etc/group"))
+	if _, err := resolveUser(root, "hostuser"); err == nil {
+		t.Fatal("user resolved through a symlink out of the rootfs")
+	}
+}
+
+func TestCapsFor(t *testing.T) {
+	c, err := capsFor(false, nil, nil)
+	if err != nil || len(c) != 14 {
+		t.Fatalf("defaults: %v %v", c, err)
+	}
+	c, _ = capsFor(false, []string{"sys_admin"}, []string{"CAP_NET_RAW", "chown"})
+	if !slices.Contains(c, "CAP_SYS_ADMIN") || slices.Contains(c, "CAP_NET_RAW") || slices.Contains(c, "CAP_CHOWN") || len(c) != 13 {
+		t.Errorf("add/drop: %v", c)
+	}
+	c, _ = capsFor(false, []string{"KILL"}, []string{"ALL"})
+	if !slices.Equal(c, []string{"CAP_KILL"}) {
+		t.Errorf("drop ALL add KILL: %v", c)
+	}
+	if _, err := capsFor(false, []string{"CAP_BOGUS"}, nil); err == nil {
+		t.Error("unknown capability accepted")
+	}
+}
+
+func TestCommandAndEnv(t *testing.T) {
+	img := &ocispec.ImageConfig{Entrypoint: []string{"/ep"}, Cmd: []string{"a"}}
+	if ep, cmd := command(img, &CreateOptions{}); !slices.Equal(ep, []string{"/ep"}) || !slices.Equal(cmd, []string{"a"}) {
+		t.Errorf("image: %v %v", ep, cmd)
+	}
+	if ep, cmd := command(img, &CreateOptions{Cmd: []string{"b"}}); !slices.Equal(ep, []string{"/ep"}) || !slices.Equal(cmd, []string{"b"}) {
+		t.Errorf("args: %v %v", ep, cmd)
+	}
+	ep := []string{"/other"}
+	if e, cmd := command(img, &CreateOptions{Entrypoint: &ep}); !slices.Equal(e, ep) || cmd != nil {
+		t.Errorf("--entrypoint: %v %v", e, cmd)
+	}
+	if got := mergeEnv([]string{"A=1", "B=2"}, []string{"B=3", "C=4"}); !slices.Equal(got, []string{"A=1", "B=3", "C=4"}) {
+		t.Errorf("env: %v", got)
+	}
+}
+
+func TestMakeSpecDefaults(t *testing.T) {
+	root := t.TempDir()
+	c := &Container{ID: strings.Repeat("a", 64), Path: "sh", Config: Config{Hostname: "h"}, HostConfig: HostConfig{NetworkMode: "none"}}
+	s, err := makeSpec(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Process.Capabilities.Bounding) != 14 || s.Linux.Seccomp == nil || len(s.Linux.MaskedPaths) == 0 {
+		t.Error("missing default confinement")
+	}
+	if s.Linux.Resources.Pids == nil || *s.Linux.Resources.Pids.Limit != DefaultPidsLimit {
+		t.Error("no pids limit")
+	}
+	var ns []string
+	for _, n := range s.Linux.Namespaces {
+		ns = append(ns, string(n.Type))
+	}
+	slices.Sort(ns)
+	if strings.Join(ns, ",") != "cgroup,ipc,mount,network,pid,uts" {
+		t.Errorf("namespaces %v", ns)
+	}
+	shm := false
+	for _, m := range s.Mounts {
+		if m.Destination == "/dev/shm" && slices.Contains(m.Options, "size=65536k") {
+			shm = true
+		}
+	}
+	if !shm {
+		t.Error("no 64 MiB /dev/shm")
+	}
+	c.HostConfig.NetworkMode = "host"
+	s, _ = makeSpec(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{Privileged: true, Memory: 1 << 20, NanoCPUs: 5e8, Ulimits: []string{"nofile=10:20"}, SecurityOpt: []string{"no-new-privileges"}})
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == specs.NetworkNamespace {
+			t.Error("--network host has a network namespace")
+		}
+	}
+	if s.Linux.Seccomp != nil || s.Linux.MaskedPaths != nil || len(s.Process.Capabilities.Bounding) < 38 {
+		t.Error("--privileged still confined")
+	}
+	if *s.Linux.Resources.Memory.Limit != 1<<20 || *s.Linux.Resources.CPU.Quota != 50000 || s.Process.Rlimits[0].Hard != 20 || !s.Process.NoNewPrivileges {
+		t.Error("limits not applied")
+	}
+	if _, err := makeSpec(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"apparmor=x"}}); err == nil {
+		t.Error("unsupported security-opt accepted")
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]int{"TERM": 15, "SIGKILL": 9, "hup": 1, "10": 10} {
+		if s, err := ParseSignal(in); err != nil || int(s) != want {
+			t.Errorf("%s: %d %v", in, s, err)
+		}
+	}
+	if _, err := ParseSignal("NOPE"); err == nil {
+		t.Error("bad signal accepted")
+	}
+}
+
+func TestExitCodeOf(t *testing.T) {
+	for msg, want := range map[string]int{
+		`exec "x": executable file not found in $PATH`: 127,
+		`exec "/x": no such file or directory`:         127,
+		`exec "/etc": is a directory`:                  126,
+		`exec "/etc": permission denied`:               126,
+		`cgroup: something`:                            125,
+	} {
+		if got := ExitCodeOf(&StartError{Msg: msg}); got != want {
+			t.Errorf("%s: %d", msg, got)
+		}
+	}
+}

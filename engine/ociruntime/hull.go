@@ -1,0 +1,104 @@
+package ociruntime
+
+import (
+	"errors"
+
+	"github.com/hullproject/hull/runtime"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Hull is hull's own runtime library, called in-process. The container's init is a
+// child of the calling process: the program must call runtime.Init when
+// runtime.IsInit() (see cmd/hull), since init is this same binary re-executed.
+type Hull struct {
+	Root string // the runtime's state root
+}
+
+func (h *Hull) Name() string { return "hull" }
+
+func (h *Hull) Create(id, bundle string, o IO) (int, error) {
+	o, done, err := o.devNull()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	c, err := runtime.Create(runtime.CreateOpts{Root: h.Root, ID: id, Bundle: bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Console: o.Console})
+	if err != nil {
+		return 0, err
+	}
+	return c.State.Pid, nil
+}
+
+func (h *Hull) load(id string) (*runtime.Container, error) {
+	c, err := runtime.Load(h.Root, id)
+	if errors.Is(err, runtime.ErrNotExist) {
+		return nil, ErrNotExist
+	}
+	return c, err
+}
+
+func (h *Hull) Start(id string) error {
+	c, err := h.load(id)
+	if err != nil {
+		return err
+	}
+	return c.Start()
+}
+
+func (h *Hull) State(id string) (State, error) {
+	c, err := h.load(id)
+	if err != nil {
+		return State{}, err
+	}
+	s := c.OCI()
+	return State{ID: id, Pid: s.Pid, Status: s.Status}, nil
+}
+
+func (h *Hull) Kill(id string, sig unix.Signal, all bool) error {
+	c, err := h.load(id)
+	if err != nil {
+		return err
+	}
+	return c.Kill(sig, all)
+}
+
+func (h *Hull) Delete(id string, force bool) error {
+	c, err := h.load(id)
+	if errors.Is(err, ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.Delete(force)
+}
+
+func (h *Hull) Exec(id string, p *specs.Process, o IO, detach bool) (func() (int, error), error) {
+	c, err := h.load(id)
+	if err != nil {
+		return nil, err
+	}
+	o, done, err := o.devNull()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	proc, err := c.Exec(runtime.ExecOpts{Process: p, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Console: o.Console})
+	if err != nil {
+		return nil, err
+	}
+	if detach {
+		proc.Release()
+		return func() (int, error) { return 0, nil }, nil
+	}
+	return func() (int, error) {
+		st, err := proc.Wait()
+		if err != nil {
+			return -1, err
+		}
+		return runtime.ExitCode(st), nil
+	}, nil
+}
+
+var _ Runtime = (*Hull)(nil)

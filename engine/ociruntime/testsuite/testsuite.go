@@ -1,0 +1,277 @@
+// Package testsuite is the conformance suite every ociruntime.Runtime passes, in the
+// manner of containerd's snapshotter testsuite: the same lifecycle checks run against
+// hull's own runtime and against runc, so any difference between them shows up here.
+//
+// The calling test binary must be a child subreaper (an external runtime's init is
+// re-parented to it) and, for hull's runtime, must call runtime.Init when
+// runtime.IsInit() (the init is the test binary run again).
+package testsuite
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hullproject/hull/engine/ociruntime"
+	"github.com/hullproject/hull/internal/testutil"
+	"github.com/hullproject/hull/runtime"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Run runs every check against the runtimes newRT makes (one per test, with its state
+// in stateDir).
+func Run(t *testing.T, newRT func(t *testing.T, stateDir string) ociruntime.Runtime) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s *suite)
+	}{
+		{"CreateStartExit", testCreateStartExit},
+		{"ExitCode", testExitCode},
+		{"KillAndDelete", testKillAndDelete},
+		{"DeleteForce", testDeleteForce},
+		{"Exec", testExec},
+		{"Unknown", testUnknown},
+		{"CreateFailsClean", testCreateFailsClean},
+	}
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	testutil.BusyboxRootfs(t, rootfs)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			testutil.RequireRoot(t)
+			s := &suite{t: t, rootfs: rootfs, rt: newRT(t, t.TempDir())}
+			tc.fn(t, s)
+		})
+	}
+}
+
+type suite struct {
+	t      *testing.T
+	rootfs string
+	rt     ociruntime.Runtime
+	n      int
+}
+
+// bundle writes a bundle running args and returns its id and directory; the container
+// is deleted (forced) when the test ends.
+func (s *suite) bundle(args ...string) (string, string) {
+	s.t.Helper()
+	s.n++
+	id := strings.ReplaceAll(s.t.Name(), "/", "-") + "-" + string(rune('a'+s.n))
+	dir := s.t.TempDir()
+	spec := runtime.DefaultSpec(false)
+	spec.Process.Terminal = false
+	spec.Process.Args = args
+	spec.Root = &specs.Root{Path: s.rootfs, Readonly: true}
+	spec.Linux.CgroupsPath = "/hull-suite-" + id
+	if err := writeJSON(filepath.Join(dir, "config.json"), spec); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() {
+		if err := s.rt.Delete(id, true); err != nil {
+			s.t.Errorf("cleanup: delete %s: %v", id, err)
+		}
+	})
+	return id, dir
+}
+
+// reap waits for init and returns its shell-style exit code.
+func reap(t *testing.T, pid int) int {
+	t.Helper()
+	done := make(chan int, 1)
+	go func() {
+		var ws syscall.WaitStatus
+		for {
+			_, err := syscall.Wait4(pid, &ws, 0, nil)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				done <- -1
+				return
+			}
+			break
+		}
+		if ws.Signaled() {
+			done <- 128 + int(ws.Signal())
+			return
+		}
+		done <- ws.ExitStatus()
+	}()
+	select {
+	case c := <-done:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatalf("init %d did not exit", pid)
+		return -1
+	}
+}
+
+func (s *suite) status(id string) string {
+	s.t.Helper()
+	st, err := s.rt.State(id)
+	if err != nil {
+		s.t.Fatalf("state %s: %v", id, err)
+	}
+	return st.Status
+}
+
+func testCreateStartExit(t *testing.T, s *suite) {
+	id, b := s.bundle("sh", "-c", "echo hello; echo oops >&2")
+	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
+	pid, err := s.rt.Create(id, b, ociruntime.IO{Stdout: outW, Stderr: errW})
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid <= 0 {
+		t.Fatalf("create returned pid %d", pid)
+	}
+	if st := s.status(id); st != "created" {
+		t.Fatalf("after create: %s", st)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(outR)
+	errOut, _ := io.ReadAll(errR)
+	if code := reap(t, pid); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if string(out) != "hello\n" || string(errOut) != "oops\n" {
+		t.Errorf("stdout %q, stderr %q", out, errOut)
+	}
+	if st := s.status(id); st != "stopped" {
+		t.Errorf("after exit: %s", st)
+	}
+	if err := s.rt.Delete(id, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.rt.State(id); !errors.Is(err, ociruntime.ErrNotExist) {
+		t.Errorf("state after delete: %v", err)
+	}
+}
+
+func testExitCode(t *testing.T, s *suite) {
+	id, b := s.bundle("sh", "-c", "exit 3")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	if code := reap(t, pid); code != 3 {
+		t.Errorf("exit code %d, want 3", code)
+	}
+}
+
+func testKillAndDelete(t *testing.T, s *suite) {
+	id, b := s.bundle("sleep", "100")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.status(id); st != "running" {
+		t.Fatalf("after start: %s", st)
+	}
+	if err := s.rt.Delete(id, false); err == nil {
+		t.Error("delete of a running container without force succeeded")
+	}
+	if err := s.rt.Kill(id, unix.SIGKILL, false); err != nil {
+		t.Fatal(err)
+	}
+	if code := reap(t, pid); code != 137 {
+		t.Errorf("exit code %d, want 137", code)
+	}
+	if err := s.rt.Delete(id, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testDeleteForce(t *testing.T, s *suite) {
+	id, b := s.bundle("sleep", "100")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Delete(id, true); err != nil {
+		t.Fatal(err)
+	}
+	if code := reap(t, pid); code != 137 {
+		t.Errorf("exit code %d, want 137", code)
+	}
+	if _, err := s.rt.State(id); !errors.Is(err, ociruntime.ErrNotExist) {
+		t.Errorf("state after delete: %v", err)
+	}
+}
+
+func testExec(t *testing.T, s *suite) {
+	id, b := s.bundle("sleep", "100")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	p := runtime.DefaultSpec(false).Process
+	p.Terminal = false
+	p.Args = []string{"sh", "-c", "echo in-container; exit 7"}
+	r, w, _ := os.Pipe()
+	wait, err := s.rt.Exec(id, p, ociruntime.IO{Stdout: w}, false)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	code, err := wait()
+	if err != nil || code != 7 || !bytes.Equal(out, []byte("in-container\n")) {
+		t.Errorf("exec: code %d, err %v, out %q", code, err, out)
+	}
+	p.Args = []string{"/no/such/program"}
+	if wait, err := s.rt.Exec(id, p, ociruntime.IO{}, false); err == nil {
+		if _, err = wait(); err == nil {
+			t.Error("exec of a missing program succeeded")
+		}
+	}
+	s.rt.Kill(id, unix.SIGKILL, true)
+	reap(t, pid)
+}
+
+func testUnknown(t *testing.T, s *suite) {
+	if _, err := s.rt.State("no-such-container"); !errors.Is(err, ociruntime.ErrNotExist) {
+		t.Errorf("state of unknown: %v", err)
+	}
+	if err := s.rt.Delete("no-such-container", true); err != nil {
+		t.Errorf("delete of unknown: %v", err)
+	}
+}
+
+func testCreateFailsClean(t *testing.T, s *suite) {
+	id, b := s.bundle("/no/such/program")
+	_, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err == nil {
+		t.Fatal("create of a missing program succeeded")
+	}
+	if !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("error does not say why: %v", err)
+	}
+	if _, err := s.rt.State(id); !errors.Is(err, ociruntime.ErrNotExist) {
+		t.Errorf("state after a failed create: %v", err)
+	}
+}

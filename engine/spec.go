@@ -1,0 +1,334 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hullproject/hull/runtime"
+	"github.com/hullproject/hull/runtime/caps"
+	"github.com/hullproject/hull/runtime/seccomp"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultCaps are Docker's 14 default capabilities.
+var DefaultCaps = seccomp.DockerDefaultCaps
+
+// DefaultPidsLimit bounds the processes of a container unless --pids-limit says
+// otherwise (podman's default; a fork bomb stays inside its container).
+const DefaultPidsLimit = 2048
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// command resolves the process arguments Docker's way: --entrypoint replaces the
+// image's entrypoint and drops its cmd; args replace the cmd.
+func command(img *ocispec.ImageConfig, o *CreateOptions) (entrypoint, cmd []string) {
+	entrypoint = img.Entrypoint
+	cmd = img.Cmd
+	if o.Entrypoint != nil {
+		entrypoint = *o.Entrypoint
+		cmd = nil
+		if len(entrypoint) == 1 && entrypoint[0] == "" {
+			entrypoint = nil
+		}
+	}
+	if len(o.Cmd) > 0 {
+		cmd = o.Cmd
+	}
+	return entrypoint, cmd
+}
+
+// mergeEnv adds over to base, a later KEY replacing an earlier one in place.
+func mergeEnv(base, over []string) []string {
+	out := slices.Clone(base)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, old := range out {
+			if ok, _, _ := strings.Cut(old, "="); ok == k {
+				out[i], replaced = kv, true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// capsFor applies --cap-add and --cap-drop (names with or without CAP_, any case,
+// ALL) to the default set.
+func capsFor(privileged bool, add, drop []string) ([]string, error) {
+	all := []string{}
+	for i, n := range caps.Names() {
+		if i <= caps.Last() {
+			all = append(all, n)
+		}
+	}
+	if privileged {
+		return all, nil
+	}
+	norm := func(n string) (string, error) {
+		n = strings.ToUpper(n)
+		if n == "ALL" {
+			return n, nil
+		}
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		if !slices.Contains(all, n) {
+			return "", fmt.Errorf("unknown capability %q", n)
+		}
+		return n, nil
+	}
+	set := map[string]bool{}
+	for _, c := range DefaultCaps {
+		set[c] = true
+	}
+	for _, d := range drop {
+		n, err := norm(d)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			clear(set)
+		}
+		delete(set, n)
+	}
+	for _, a := range add {
+		n, err := norm(a)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			for _, c := range all {
+				set[c] = true
+			}
+		}
+		set[n] = n != "ALL"
+	}
+	var out []string
+	for _, c := range all {
+		if set[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// parseUlimit reads Docker's --ulimit name=soft[:hard].
+func parseUlimit(s string) (specs.POSIXRlimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok {
+		return specs.POSIXRlimit{}, fmt.Errorf("ulimit %q: want name=soft[:hard]", s)
+	}
+	softS, hardS, hasHard := strings.Cut(val, ":")
+	if !hasHard {
+		hardS = softS
+	}
+	parse := func(v string) (uint64, error) {
+		if v == "-1" || v == "unlimited" {
+			return ^uint64(0), nil
+		}
+		return strconv.ParseUint(v, 10, 64)
+	}
+	soft, err1 := parse(softS)
+	hard, err2 := parse(hardS)
+	if err1 != nil || err2 != nil || soft > hard {
+		return specs.POSIXRlimit{}, fmt.Errorf("ulimit %q: bad values", s)
+	}
+	return specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: soft, Hard: hard}, nil
+}
+
+// ParseSignal reads a signal as a name (TERM, SIGTERM) or a number.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+// makeSpec builds the container's OCI spec from the image config and the options,
+// with Docker's defaults: its 14 capabilities, its seccomp profile for them, masked
+// and read-only /proc and /sys paths, a private /dev with a 64 MiB /dev/shm, a pids
+// limit, and new pid, ipc, uts, mount, cgroup and (unless --network host) network
+// namespaces.
+func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *CreateOptions) (*specs.Spec, error) {
+	user, err := resolveUser(rootfs, c.Config.User)
+	if err != nil {
+		return nil, err
+	}
+	capList, err := capsFor(o.Privileged, o.CapAdd, o.CapDrop)
+	if err != nil {
+		return nil, err
+	}
+	env := mergeEnv(img.Env, c.Config.Env)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+		env = append([]string{defaultPath}, env...)
+	}
+	env = mergeEnv([]string{"HOSTNAME=" + c.Config.Hostname}, env)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
+		env = append(env, "HOME="+homeOf(rootfs, user.UID))
+	}
+	if c.Config.Tty {
+		env = mergeEnv([]string{"TERM=xterm"}, env)
+	}
+	cwd := c.Config.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	if c.Path == "" {
+		return nil, fmt.Errorf("no command specified")
+	}
+	s := &specs.Spec{
+		// Nothing newer than 1.0.2 is used, and older runtimes (crun < 1.9) refuse
+		// any version that is not 1.0.x.
+		Version:  "1.0.2",
+		Root:     &specs.Root{Path: rootfs, Readonly: o.ReadOnly},
+		Hostname: c.Config.Hostname,
+		Process: &specs.Process{
+			Terminal: c.Config.Tty,
+			User:     user,
+			Args:     append([]string{c.Path}, c.Args...),
+			Env:      env,
+			Cwd:      cwd,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: capList, Effective: capList, Permitted: capList,
+			},
+		},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		},
+		Linux: &specs.Linux{
+			// Beside the container's own cgroup, not below a shared parent: nothing is
+			// left behind when the last container goes.
+			CgroupsPath:   "/hull-" + c.ID,
+			MaskedPaths:   slices.Clone(runtime.DefaultMaskedPaths),
+			ReadonlyPaths: slices.Clone(runtime.DefaultReadonlyPaths),
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
+				{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+			Resources: &specs.LinuxResources{},
+		},
+	}
+	if c.Config.Tty {
+		s.Process.ConsoleSize = o.ConsoleSize
+	}
+	if c.HostConfig.NetworkMode != "host" {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		s.Mounts = append(s.Mounts, specs.Mount{
+			Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(recDir, name),
+			Options: []string{"rbind", "rprivate", "nosuid", "nodev", "noexec"},
+		})
+	}
+	r := s.Linux.Resources
+	if o.Privileged {
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		for i := range s.Mounts {
+			if s.Mounts[i].Type == "sysfs" || s.Mounts[i].Type == "cgroup" {
+				s.Mounts[i].Options = slices.DeleteFunc(s.Mounts[i].Options, func(o string) bool { return o == "ro" })
+			}
+		}
+		r.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	} else {
+		r.Devices = defaultDeviceRules()
+	}
+	pids := o.PidsLimit
+	if pids == 0 {
+		pids = DefaultPidsLimit
+	}
+	if pids > 0 {
+		r.Pids = &specs.LinuxPids{Limit: &pids}
+	}
+	if o.Memory > 0 {
+		m := o.Memory
+		r.Memory = &specs.LinuxMemory{Limit: &m}
+	}
+	if o.NanoCPUs > 0 {
+		period := uint64(100000)
+		quota := o.NanoCPUs * int64(period) / 1e9
+		r.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
+	}
+	for _, u := range o.Ulimits {
+		rl, err := parseUlimit(u)
+		if err != nil {
+			return nil, err
+		}
+		s.Process.Rlimits = append(s.Process.Rlimits, rl)
+	}
+	seccompProfile := "default"
+	for _, opt := range o.SecurityOpt {
+		k, v, _ := strings.Cut(opt, "=")
+		if k == "no-new-privileges" && (v == "" || v == "true") {
+			s.Process.NoNewPrivileges = true
+			continue
+		}
+		if k == "seccomp" && v != "" {
+			seccompProfile = v
+			continue
+		}
+		return nil, fmt.Errorf("unsupported --security-opt %q", opt)
+	}
+	switch {
+	case o.Privileged || seccompProfile == "unconfined":
+	case seccompProfile == "default":
+		s.Linux.Seccomp = seccomp.DefaultProfileFor(capList)
+	default:
+		data, err := os.ReadFile(seccompProfile)
+		if err != nil {
+			return nil, fmt.Errorf("seccomp profile: %w", err)
+		}
+		var p specs.LinuxSeccomp
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("seccomp profile %s: %w", seccompProfile, err)
+		}
+		if len(p.Architectures) == 0 {
+			p.Architectures = []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
+		}
+		s.Linux.Seccomp = &p
+	}
+	return s, nil
+}
+
+// defaultDeviceRules are Docker's device cgroup rules: nothing but the standard
+// character devices, ptys, and mknod of any device (useless without the device
+// allowed, but tar unpacking wants it).
+func defaultDeviceRules() []specs.LinuxDeviceCgroup {
+	rule := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access}
+	}
+	return []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		rule("c", -1, -1, "m"), rule("b", -1, -1, "m"),
+		rule("c", 1, 3, "rwm"), rule("c", 1, 5, "rwm"), rule("c", 1, 7, "rwm"),
+		rule("c", 1, 8, "rwm"), rule("c", 1, 9, "rwm"), rule("c", 5, 0, "rwm"),
+		rule("c", 5, 1, "rwm"), rule("c", 5, 2, "rwm"), rule("c", 136, -1, "rwm"),
+		rule("c", 10, 200, "rwm"),
+	}
+}

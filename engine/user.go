@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// openInRoot opens name inside the directory tree rootfs as if rootfs were "/": every
+// symlink, absolute or "..", is resolved inside it (openat2 RESOLVE_IN_ROOT), so an
+// image's /etc/passwd that links to the host's /etc/shadow reads nothing of the host.
+func openInRoot(rootfs, name string) (*os.File, error) {
+	dfd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	defer unix.Close(dfd)
+	fd, err := unix.Openat2(dfd, strings.TrimPrefix(name, "/"), &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// maxEtcFile bounds how much of an image's /etc/passwd or /etc/group is read.
+const maxEtcFile = 4 << 20
+
+// readEtc calls fn with the fields of each line of the image's /etc/<file>; a missing
+// file has no lines.
+func readEtc(rootfs, file string, fn func(f []string) bool) error {
+	f, err := openInRoot(rootfs, "/etc/"+file)
+	if err != nil {
+		if err == unix.ENOENT {
+			return nil
+		}
+		return fmt.Errorf("read /etc/%s of the image: %w", file, err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	sc := bufio.NewScanner(io.LimitReader(f, maxEtcFile))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !fn(strings.Split(line, ":")) {
+			break
+		}
+	}
+	return nil
+}
+
+// resolveUser turns Docker's --user (uid, name, uid:gid, name:group) into ids, with
+// the user's supplementary groups, from the image's /etc/passwd and /etc/group. A
+// numeric user need not exist (gid 0 then, as Docker does).
+func resolveUser(rootfs, user string) (specs.User, error) {
+	var u specs.User
+	if user == "" {
+		user = "0"
+	}
+	name, group, hasGroup := strings.Cut(user, ":")
+	uidKnown := false
+	userName := ""
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		u.UID = uint32(n)
+		uidKnown = true
+	}
+	found := false
+	err := readEtc(rootfs, "passwd", func(f []string) bool {
+		if len(f) < 4 {
+			return true
+		}
+		uid, err1 := strconv.ParseUint(f[2], 10, 32)
+		gid, err2 := strconv.ParseUint(f[3], 10, 32)
+		if err1 != nil || err2 != nil {
+			return true
+		}
+		if (uidKnown && uint32(uid) == u.UID) || (!uidKnown && f[0] == name) {
+			u.UID, u.GID, userName, found = uint32(uid), uint32(gid), f[0], true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return u, err
+	}
+	if !uidKnown && !found {
+		return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
+	}
+	if hasGroup {
+		if n, err := strconv.ParseUint(group, 10, 32); err == nil {
+			u.GID = uint32(n)
+		} else {
+			gfound := false
+			if err := readEtc(rootfs, "group", func(f []string) bool {
+				if len(f) >= 3 && f[0] == group {
+					if gid, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+						u.GID, gfound = uint32(gid), true
+						return false
+					}
+				}
+				return true
+			}); err != nil {
+				return u, err
+			}
+			if !gfound {
+				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
+			}
+		}
+	}
+	if userName != "" {
+		err := readEtc(rootfs, "group", func(f []string) bool {
+			if len(f) < 4 {
+				return true
+			}
+			for _, m := range strings.Split(f[3], ",") {
+				if m == userName {
+					if gid, err := strconv.ParseUint(f[2], 10, 32); err == nil && uint32(gid) != u.GID {
+						u.AdditionalGids = append(u.AdditionalGids, uint32(gid))
+					}
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return u, err
+		}
+	}
+	return u, nil
+}
+
+// homeOf returns the home directory of uid from the image's /etc/passwd, or "/".
+func homeOf(rootfs string, uid uint32) string {
+	home := "/"
+	readEtc(rootfs, "passwd", func(f []string) bool {
+		if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) {
+			home = f[5]
+			return false
+		}
+		return true
+	})
+	return home
+}

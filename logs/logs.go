@@ -1,0 +1,215 @@
+// Package logs is a container's log file in Docker's json-file format: one JSON object
+// per line,
+//
+//	{"log":"hello\n","stream":"stdout","time":"2026-11-28T16:40:00.123456789Z"}
+//
+// with rotation by size (max-size, max-file: <name>, <name>.1, ... <name>.N-1, oldest
+// last) and readers that tail, filter by time and follow across rotations.
+//
+// A Writer is used by one process (the container's monitor); readers are other
+// processes and never lock: they see whole lines because every entry is written
+// with a single write(2) to a file opened O_APPEND.
+package logs
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MaxLine is the longest piece of a line kept in one entry; a longer line is split
+// into several entries, only the last of which ends in "\n" (Docker splits at 16 KiB
+// too). It bounds the memory a copy needs whatever the container writes.
+const MaxLine = 16 * 1024
+
+// Entry is one line of the log.
+type Entry struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// Options are the json-file driver's options.
+type Options struct {
+	MaxSize int64 // rotate when the file would grow past this many bytes; 0: never
+	MaxFile int   // files kept, the current one included (at least 1)
+}
+
+// ParseOptions reads Docker's --log-opt values: max-size=10m (k, m, g suffixes) and
+// max-file=3.
+func ParseOptions(opts []string) (Options, error) {
+	o := Options{MaxFile: 1}
+	for _, kv := range opts {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return o, fmt.Errorf("log option %q: want key=value", kv)
+		}
+		switch k {
+		case "max-size":
+			n, err := ParseSize(v)
+			if err != nil || n <= 0 {
+				return o, fmt.Errorf("log option max-size=%s: want a positive size like 10m", v)
+			}
+			o.MaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return o, fmt.Errorf("log option max-file=%s: want a positive number", v)
+			}
+			o.MaxFile = n
+		default:
+			return o, fmt.Errorf("unknown log option %q", k)
+		}
+	}
+	return o, nil
+}
+
+// ParseSize parses 512, 10k, 10kb, 64m, 1g (binary units, as Docker's go-units RAMInBytes).
+func ParseSize(s string) (int64, error) {
+	num := strings.ToLower(strings.TrimSpace(s))
+	if len(num) > 2 && strings.HasSuffix(num, "b") && strings.ContainsAny(num[len(num)-2:len(num)-1], "kmg") {
+		num = num[:len(num)-1]
+	}
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(num, "k"):
+		mult = 1 << 10
+	case strings.HasSuffix(num, "m"):
+		mult = 1 << 20
+	case strings.HasSuffix(num, "g"):
+		mult = 1 << 30
+	case strings.HasSuffix(num, "b"):
+	}
+	num = strings.TrimRight(num, "kmgb")
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(n * float64(mult)), nil
+}
+
+// Writer appends entries to a log file and rotates it.
+type Writer struct {
+	mu   sync.Mutex
+	path string
+	opt  Options
+	f    *os.File
+	size int64
+}
+
+// Create opens (creating) the log file at path for appending.
+func Create(path string, o Options) (*Writer, error) {
+	if o.MaxFile < 1 {
+		o.MaxFile = 1
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Writer{path: path, opt: o, f: f, size: st.Size()}, nil
+}
+
+// Write appends one entry.
+func (w *Writer) Write(e Entry) error {
+	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return errors.New("log closed")
+	}
+	if w.opt.MaxSize > 0 && w.size > 0 && w.size+int64(len(line)) > w.opt.MaxSize {
+		if err := w.rotate(); err != nil {
+			return err
+		}
+	}
+	n, err := w.f.Write(line)
+	w.size += int64(n)
+	return err
+}
+
+// rotate shifts name.N-2 → name.N-1 ... name → name.1 and starts name afresh; with
+// max-file 1 the file is truncated instead.
+func (w *Writer) rotate() error {
+	if w.opt.MaxFile == 1 {
+		if err := w.f.Truncate(0); err != nil {
+			return fmt.Errorf("truncate log: %w", err)
+		}
+		w.size = 0
+		return nil
+	}
+	w.f.Close()
+	w.f = nil
+	os.Remove(w.path + "." + strconv.Itoa(w.opt.MaxFile-1))
+	for i := w.opt.MaxFile - 2; i >= 1; i-- {
+		os.Rename(w.path+"."+strconv.Itoa(i), w.path+"."+strconv.Itoa(i+1))
+	}
+	if err := os.Rename(w.path, w.path+".1"); err != nil {
+		return fmt.Errorf("rotate log: %w", err)
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("rotate log: %w", err)
+	}
+	w.f, w.size = f, 0
+	return nil
+}
+
+// Close closes the file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Close()
+	w.f = nil
+	return err
+}
+
+// Copy reads r to EOF and logs every line as stream ("stdout" or "stderr"); a last
+// line without newline is logged as it is. Each chunk read is also written to tee
+// if tee is not nil (a write error there stops the tee, not the log). Memory is
+// bounded by MaxLine whatever r sends.
+func (w *Writer) Copy(stream string, r io.Reader, tee io.Writer) error {
+	br := bufio.NewReaderSize(r, MaxLine)
+	var werr error
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			if tee != nil {
+				if _, terr := tee.Write(line); terr != nil {
+					tee = nil
+				}
+			}
+			if e := w.Write(Entry{Log: string(line), Stream: stream, Time: time.Now().UTC()}); e != nil && werr == nil {
+				werr = e
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF || errors.Is(err, os.ErrClosed) {
+			return werr
+		}
+		if err != nil {
+			// EIO from a pty whose other side closed is its EOF.
+			return werr
+		}
+	}
+}
