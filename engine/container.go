@@ -46,6 +46,14 @@ type Container struct {
 	HostConfig HostConfig `json:"HostConfig"`
 	State      State      `json:"State"`
 	Rootfs     string     `json:"Rootfs"`
+	// NetworkSettings: the container's networks and, while it runs, its addresses
+	// (engine/network.go).
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+	// Mounts are the container's volumes, binds and tmpfs mounts; every volume is
+	// named here before it is created (engine/volumes.go).
+	Mounts []MountRecord `json:"Mounts,omitempty"`
+	// Pod is the ID of the pod the container belongs to (engine/pods.go).
+	Pod string `json:"Pod,omitempty"`
 }
 
 // Config is the part of the record Docker calls Config.
@@ -79,6 +87,9 @@ type HostConfig struct {
 	NetworkMode    string    `json:"NetworkMode"`
 	Runtime        string    `json:"Runtime"`
 	LogConfig      LogConfig `json:"LogConfig"`
+
+	NetHostConfig     // engine/network.go
+	SharingHostConfig // engine/volumes.go, engine/namespaces.go
 }
 
 // LogConfig is the json-file driver's options.

@@ -16,6 +16,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,8 @@ type Engine struct {
 	Images *image.Store
 	// Exe is the hull binary the monitor is started from (`Exe monitor ID`).
 	Exe string
+	// NetDefaults shape the default network at its first use (engine/network.go).
+	NetDefaults NetDefaults
 }
 
 // New opens the engine below root and state and wires the image store's InUse, so
@@ -96,6 +99,12 @@ type CreateOptions struct {
 	AutoRemove  bool
 	StopSignal  string
 	StopTimeout *int
+
+	// Network is none, host, container:NAME, or a network: bridge (the default
+	// network) or a user network's name; NetOptions are the rest (engine/network.go).
+	NetOptions
+	VolumeOptions    // engine/volumes.go
+	NamespaceOptions // engine/namespaces.go
 }
 
 // Runtime returns the OCI runtime a container uses.
@@ -111,10 +120,8 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 			return nil, err
 		}
 	}
-	switch o.Network {
-	case "", "none", "host":
-	default:
-		return nil, fmt.Errorf("network %q: only none and host are supported", o.Network)
+	if o.Network == "container:" || o.Network == "default" {
+		return nil, fmt.Errorf("network %q: want none, host, container:NAME or a network", o.Network)
 	}
 	if o.StopSignal != "" {
 		if _, err := ParseSignal(o.StopSignal); err != nil {
@@ -154,6 +161,9 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	if c.HostConfig.NetworkMode == "" {
 		c.HostConfig.NetworkMode = "none"
 	}
+	if err := e.prepareNetwork(c, &o, &icfg.Config); err != nil {
+		return nil, err
+	}
 	if logOpts.MaxSize > 0 {
 		c.HostConfig.LogConfig.Config["max-size"] = fmt.Sprint(logOpts.MaxSize)
 	}
@@ -183,6 +193,13 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	}
 	c.Path, c.Args = argv[0], argv[1:]
 	c.Config.Env = mergeEnv(icfg.Config.Env, o.Env)
+	if err := e.planNamespaces(c, &o); err != nil {
+		return nil, err
+	}
+	// Before the record is first written: it must name its volumes (volumes.go).
+	if err := e.planMounts(c, &o, &icfg.Config); err != nil {
+		return nil, err
+	}
 
 	// The record goes in under the names lock, so that two creates cannot take
 	// one name.
@@ -212,6 +229,7 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 			e.Images.RemoveSnapshot(id)
 			os.RemoveAll(e.stateDir(id))
 			os.RemoveAll(e.dir(id))
+			e.removeAnonymous(c)
 		}
 	}()
 	if err != nil {
@@ -222,11 +240,18 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 		return nil, err
 	}
 	c.Rootfs = rootfs
-	if err := e.writeEtc(c); err != nil {
+	if err := e.writeNetEtc(c, nil, netip.Addr{}, netip.Addr{}); err != nil {
 		return nil, err
 	}
 	spec, err := makeSpec(c, &icfg.Config, rootfs, e.dir(id), &o)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.netSpec(c, spec); err != nil {
+		return nil, err
+	}
+	applyNamespaces(c, spec)
+	if err := e.applyMounts(c, spec, rootfs); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(e.bundle(id), 0o711); err != nil {

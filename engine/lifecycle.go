@@ -126,6 +126,10 @@ func (e *Engine) Start(ref string, a *Attach) (*Handle, error) {
 			rt.Delete(id, true)
 		}
 	}
+	// The namespaces it joins (--pid container:, --pod ...) are found now.
+	if err := e.prepareStart(c); err != nil {
+		return nil, err
+	}
 	// SOCK_SEQPACKET: one message per read, and a pty master can ride along.
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -230,6 +234,7 @@ func (e *Engine) RunMonitor(id string, sync *os.File, teeOut, teeErr *os.File) e
 	cfg := monitor.Config{
 		Runtime: rt, ID: id, Bundle: e.bundle(id), Log: lw, Cgroup: "/hull-" + id,
 		Tty: c.Config.Tty, Console: func(m *os.File) { master = m },
+		Created: func(pid int) error { return e.networkUp(id, pid) },
 		Started: func(pid int) error {
 			_, err := e.update(id, func(c *Container) error {
 				c.State = State{Status: StatusRunning, Pid: pid, StartedAt: time.Now().UTC(), MonitorPid: os.Getpid(), MonitorStart: myStart}
@@ -265,6 +270,7 @@ func (e *Engine) RunMonitor(id string, sync *os.File, teeOut, teeErr *os.File) e
 			err = errors.New("container did not start")
 		}
 		code := ExitCodeOf(err)
+		e.networkDown(id)
 		e.update(id, func(c *Container) error {
 			c.State.ExitCode, c.State.Error = code, err.Error()
 			return nil
@@ -275,6 +281,7 @@ func (e *Engine) RunMonitor(id string, sync *os.File, teeOut, teeErr *os.File) e
 		send(monitorMsg{Error: err.Error(), Code: code})
 		return err
 	}
+	e.networkDown(id)
 	e.update(id, func(c *Container) error {
 		c.State.Status, c.State.ExitCode, c.State.OOMKilled = StatusExited, ex.Code, ex.OOMKilled
 		c.State.FinishedAt, c.State.Pid, c.State.MonitorPid, c.State.MonitorStart = ex.At, 0, 0, 0
@@ -456,7 +463,12 @@ func (e *Engine) Remove(ref string, force bool) error {
 		rt.Kill(c.ID, unix.SIGKILL, true)
 		e.waitStopped(c, 10*time.Second)
 	}
-	return e.removeFiles(c.ID, rt)
+	if err := e.removeFiles(c.ID, rt); err != nil {
+		return err
+	}
+	// leases of containers whose monitor was killed, or of this one if its
+	// record was gone already
+	return e.reconcileNetworks()
 }
 
 func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
@@ -471,13 +483,25 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 	if err := rt.Delete(id, true); err != nil {
 		return err
 	}
+	if c, err := e.load(id); err == nil && c.netAttached() {
+		if err := e.detachNetworks(c); err != nil {
+			return err
+		}
+	}
 	if err := e.Images.RemoveSnapshot(id); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(e.stateDir(id)); err != nil {
 		return err
 	}
-	return os.RemoveAll(e.dir(id))
+	c, _ := e.load(id)
+	if err := os.RemoveAll(e.dir(id)); err != nil {
+		return err
+	}
+	if c != nil && c.HostConfig.AutoRemove {
+		return e.removeAnonymous(c) // --rm takes them along, as docker's
+	}
+	return nil
 }
 
 // Wait waits until the container is not running and returns its exit code.

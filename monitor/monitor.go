@@ -47,6 +47,9 @@ type Config struct {
 	// Cgroup names the container's cgroup, relative to each hierarchy's root, for
 	// reading OOM kills.
 	Cgroup string
+	// Created (may be nil) is called once the container exists and before its
+	// program starts, with init's host pid: the engine wires its network then.
+	Created func(pid int) error
 	// Started is called once the user's program runs, with init's host pid.
 	Started func(pid int) error
 }
@@ -129,6 +132,11 @@ func Run(c Config) (Exit, error) {
 		closeAll()
 		copies.Wait()
 		return Exit{}, err
+	}
+	if c.Created != nil {
+		if err := c.Created(pid); err != nil {
+			return fail(err)
+		}
 	}
 	if err := c.Runtime.Start(c.ID); err != nil {
 		return fail(err)

@@ -26,7 +26,13 @@ import (
 	"golang.org/x/term"
 )
 
-func openEngine(g *globals) (*engine.Engine, error) { return engine.New(g.root, g.state) }
+func openEngine(g *globals) (*engine.Engine, error) {
+	e, err := engine.New(g.root, g.state)
+	if err == nil {
+		e.NetDefaults = netDefaults()
+	}
+	return e, err
+}
 
 func openStore(g *globals) (*image.Store, error) {
 	e, err := openEngine(g)
@@ -68,7 +74,9 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
 	fl.Float64Var(&f.cpus, "cpus", 0, "number of CPUs")
 	fl.Int64Var(&f.o.PidsLimit, "pids-limit", 0, fmt.Sprintf("process limit (-1 for none; default %d)", engine.DefaultPidsLimit))
-	fl.StringVar(&f.o.Network, "network", "none", "network: none or host")
+	fl.StringVar(&f.o.Network, "network", "bridge", "network: bridge (the default network), a network's name, none, host or container:NAME")
+	addNetFlags(fl, &f.o.NetOptions)
+	addSharingFlags(fl, &f.o) // volume.go
 	fl.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: hull (built in), runc, crun or a path")
 	fl.StringArrayVar(&f.o.LogOpts, "log-opt", nil, "log option: max-size=SIZE, max-file=N")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container's ID to this file")
@@ -138,6 +146,7 @@ func (f *createFlags) options(c *cobra.Command, args []string) (engine.CreateOpt
 		t := f.stopTimeout
 		o.StopTimeout = &t
 	}
+	sharingOptions(c, &o)
 	return o, nil
 }
 
@@ -382,7 +391,11 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 				return err
 			}
 			return each(args, func(a string) error {
-				if err := e.Remove(a, rmForce); err != nil {
+				remove := e.Remove
+				if rmVolumes {
+					remove = e.RemoveWithVolumes
+				}
+				if err := remove(a, rmForce); err != nil {
 					return err
 				}
 				fmt.Println(a)
@@ -391,7 +404,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 		},
 	}
 	rm.Flags().BoolVarP(&rmForce, "force", "f", false, "kill a running container first")
-	rm.Flags().BoolVarP(&rmVolumes, "volumes", "v", false, "remove anonymous volumes (none exist yet)")
+	rm.Flags().BoolVarP(&rmVolumes, "volumes", "v", false, "remove the container's anonymous volumes")
 	root.AddCommand(rm)
 
 	var psAll, psQuiet, psNoTrunc bool
@@ -800,6 +813,12 @@ type inspectJSON struct {
 	Driver     string            `json:"Driver"`
 	HostConfig engine.HostConfig `json:"HostConfig"`
 	Config     engine.Config     `json:"Config"`
+	// NetworkSettings: see engine/network.go
+	NetworkSettings engine.NetworkSettings `json:"NetworkSettings"`
+	// Mounts, Pod and Namespaces: see engine/volumes.go, pods.go, namespaces.go
+	Mounts     []engine.MountInfo              `json:"Mounts"`
+	Pod        string                          `json:"Pod,omitempty"`
+	Namespaces map[string]engine.NamespaceInfo `json:"Namespaces,omitempty"`
 }
 
 func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {
@@ -811,6 +830,8 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {
 	s.OOMKilled, s.Pid, s.ExitCode, s.Error = c.State.OOMKilled, c.State.Pid, c.State.ExitCode, c.State.Error
 	s.StartedAt, s.FinishedAt = c.State.StartedAt, c.State.FinishedAt
 	o.HostConfig, o.Config = c.HostConfig, c.Config
+	o.NetworkSettings = c.NetworkSettings
+	o.Mounts, o.Pod, o.Namespaces = e.MountInfos(c), c.Pod, e.Namespaces(c)
 	if o.Args == nil {
 		o.Args = []string{}
 	}

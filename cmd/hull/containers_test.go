@@ -436,7 +436,7 @@ func TestRunOptions(t *testing.T) {
 			t.Errorf("limits: %q", out)
 		}
 		out = h.ok("run", "--rm", "busybox", "sh", "-c", "grep Seccomp: /proc/self/status; ls /sys/class/net")
-		if out != "Seccomp:\t2\nlo\n" {
+		if out != "Seccomp:\t2\neth0\nlo\n" { // on the default network
 			t.Errorf("defaults: %q", out)
 		}
 		out = h.ok("run", "--rm", "--security-opt", "seccomp=unconfined", "--network", "host", "busybox", "sh", "-c", "grep Seccomp: /proc/self/status; ls /sys/class/net | grep -c .")

@@ -1,3 +1,9 @@
+// The Go runtime's container-aware GOMAXPROCS keeps the cgroup's cpu.cfs_* files
+// open for the life of the process; in a container's init that would be a host file
+// held open inside the container until execve. hull needs no such tuning.
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command hull is the container engine a person types. Each command group lives in
 // its own file; this one holds the root command and the global flags.
 package main
@@ -56,6 +62,9 @@ func main() {
 	cmd.PersistentFlags().StringVar(&g.state, "state", "/run/hull", "runtime state directory")
 	addImageCommands(cmd, g)
 	addContainerCommands(cmd, g)
+	addNetworkCommands(cmd, g)
+	addVolumeCommands(cmd, g) // volume.go
+	addPodCommands(cmd, g)    // pod.go
 	if err := cmd.Execute(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -1,0 +1,428 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/internal/testutil"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Test subnets: 10.214.N.0/24, N moving per network the tests make (and per test
+// process, so two test runs at once rarely meet). Nothing outside the bridges and
+// namespaces the tests make carries these addresses; the user networks whose
+// names the tests resolve are --internal, so their resolver never asks upstream.
+var netN atomic.Int32
+
+func testSubnet() string {
+	return fmt.Sprintf("10.214.%d.0/24", (os.Getpid()*7+int(netN.Add(1)))%250+1)
+}
+
+// netEnv is a hull env on hull's own runtime (or rt) whose default network has a
+// subnet of its own; its cleanup checks that nothing of the network is left:
+// bridges, veths, the nftables table, resolvers.
+func netEnv(t *testing.T, rt string) *hullEnv {
+	t.Helper()
+	testutil.RequireRoot(t)
+	if _, err := exec.LookPath(rt); rt != "hull" && err != nil {
+		t.Skip(rt + " not installed")
+	}
+	t.Setenv("HULL_DEFAULT_SUBNET", testSubnet())
+	links := linkNames()
+	h := newHullEnv(t, rt)
+	// runs before newHullEnv's cleanup and the removal of the roots: a resolver
+	// whose root is gone would not see its network empty
+	t.Cleanup(func() {
+		out, _, _ := h.run("ps", "-aq", "--no-trunc")
+		for _, id := range strings.Fields(out) {
+			if _, stderr, code := h.run("rm", "-f", id); code != 0 {
+				t.Errorf("cleanup: rm -f %s: %s", id, stderr)
+			}
+		}
+		deadline := time.Now().Add(6 * time.Second)
+		for len(resolvers(h.root)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if pids := resolvers(h.root); len(pids) > 0 {
+			t.Errorf("%d resolvers still run", len(pids))
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		h.ok("network", "prune")
+		for name := range linkNames() {
+			if !links[name] && (strings.HasPrefix(name, "hull") || strings.HasPrefix(name, "veth")) {
+				t.Errorf("link %s left", name)
+			}
+		}
+		tables, _ := exec.Command("nft", "list", "tables").Output()
+		if tbl := "hull-" + rootHash(h.root); strings.Contains(string(tables), tbl) {
+			t.Errorf("nftables table %s left", tbl)
+		}
+		leases, _ := filepath.Glob(filepath.Join(h.root, "networks/leases/*.json"))
+		for _, f := range leases {
+			if data, _ := os.ReadFile(f); strings.Contains(string(data), "containerID") {
+				t.Errorf("lease left in %s: %s", f, data)
+			}
+		}
+	})
+	return h
+}
+
+// rootHash is how package network names a root's nftables table.
+func rootHash(root string) string {
+	abs, _ := filepath.Abs(root)
+	sum := sha256.Sum256([]byte(abs))
+	return hex.EncodeToString(sum[:4])
+}
+
+func linkNames() map[string]bool {
+	set := map[string]bool{}
+	ents, _ := os.ReadDir("/sys/class/net")
+	for _, e := range ents {
+		set[e.Name()] = true
+	}
+	return set
+}
+
+// resolvers lists the `hull network dns` processes of root.
+func resolvers(root string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, _ := os.ReadFile(p)
+		cmd := strings.ReplaceAll(string(data), "\x00", " ")
+		if strings.Contains(cmd, root+" ") && strings.Contains(cmd, "network dns") {
+			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// network creates a network with a test subnet; cleanup (prune) removes it.
+func (h *hullEnv) network(name string, args ...string) {
+	h.t.Helper()
+	h.ok(append(append([]string{"network", "create", "--subnet", testSubnet()}, args...), name)...)
+}
+
+func TestNetworkUserDNS(t *testing.T) {
+	for _, rt := range []string{"hull", "runc"} {
+		t.Run(rt, func(t *testing.T) {
+			h := netEnv(t, rt)
+			h.network("tnet", "--internal")
+			h.ok("run", "-d", "--name", "srv", "--network", "tnet", "--network-alias", "web", "busybox", "httpd", "-f", "-p", "8080", "-h", "/etc")
+			ip := h.inspect("srv", "{{.NetworkSettings.IPAddress}}")
+			if got := h.inspect("srv", "{{(index .NetworkSettings.Networks \"tnet\").IPAddress}}"); got != ip || ip == "" {
+				t.Fatalf("inspect: IPAddress %q, Networks.tnet.IPAddress %q", ip, got)
+			}
+			hostname := strings.TrimSpace(h.inspect("srv", "{{.Config.Hostname}}"))
+			// by name, by alias, by address, from a second container on the network
+			out, stderr, code := h.run("run", "--rm", "--network", "tnet", "busybox", "sh", "-c",
+				"ping -c1 -W2 srv >/dev/null && wget -qO- http://web:8080/hostname && wget -qO- http://"+ip+":8080/hostname")
+			if code != 0 || out != hostname+"\n"+hostname+"\n" {
+				t.Fatalf("client: exit %d, out %q, err %s", code, out, stderr)
+			}
+			// a third container in srv's namespace reaches it on loopback
+			out, stderr, code = h.run("run", "--rm", "--network", "container:srv", "busybox", "wget", "-qO-", "http://127.0.0.1:8080/hostname")
+			if code != 0 || out != hostname+"\n" {
+				t.Fatalf("container:srv: exit %d, out %q, err %s", code, out, stderr)
+			}
+			// connect and disconnect a running container
+			h.network("tnet2", "--internal")
+			h.ok("network", "connect", "--alias", "other", "tnet2", "srv")
+			ip2 := h.inspect("srv", "{{(index .NetworkSettings.Networks \"tnet2\").IPAddress}}")
+			out, stderr, code = h.run("run", "--rm", "--network", "tnet2", "busybox", "wget", "-qO-", "http://other:8080/hostname")
+			if code != 0 || out != hostname+"\n" || ip2 == "" {
+				t.Fatalf("after connect (%s): exit %d, out %q, err %s", ip2, code, out, stderr)
+			}
+			h.ok("network", "disconnect", "tnet2", "srv")
+			if _, _, code := h.run("run", "--rm", "--network", "tnet2", "busybox", "ping", "-c1", "-W1", ip2); code == 0 {
+				t.Error("srv still answers on tnet2 after disconnect")
+			}
+			if _, stderr, code := h.run("network", "rm", "tnet"); code == 0 || !strings.Contains(stderr, "active endpoints") {
+				t.Errorf("network rm of a used network: exit %d %s", code, stderr)
+			}
+		})
+	}
+}
+
+func TestNetworkIsolation(t *testing.T) {
+	h := netEnv(t, "hull")
+	h.network("na")
+	h.network("nb")
+	h.ok("run", "-d", "--name", "a", "--network", "na", "busybox", "sleep", "60")
+	h.ok("run", "-d", "--name", "a2", "--network", "na", "busybox", "sleep", "60")
+	ipA := h.inspect("a", "{{.NetworkSettings.IPAddress}}")
+	if ipA2 := h.inspect("a2", "{{.NetworkSettings.IPAddress}}"); ipA2 == ipA {
+		t.Fatalf("a and a2 share %s", ipA)
+	}
+	if _, stderr, code := h.run("exec", "a2", "ping", "-c1", "-W2", ipA); code != 0 {
+		t.Fatalf("same network: ping %s failed: %s", ipA, stderr)
+	}
+	if _, _, code := h.run("run", "--rm", "--network", "nb", "busybox", "ping", "-c1", "-W1", ipA); code == 0 {
+		t.Errorf("a container on nb reached %s on na", ipA)
+	}
+	if _, _, code := h.run("run", "--rm", "--network", "nb", "busybox", "wget", "-T1", "-qO-", "http://"+ipA+":1/"); code == 0 {
+		t.Errorf("tcp from nb to na got through")
+	}
+	if out := h.ok("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"); strings.Contains(out, "eth0") {
+		t.Errorf("--network none has an eth0: %s", out)
+	}
+}
+
+// httpGet fetches path from addr with a plain HTTP/1.0 request.
+func httpGet(addr, path string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.0\r\n\r\n", path)
+	data, err := io.ReadAll(c)
+	_, body, _ := strings.Cut(string(data), "\r\n\r\n")
+	return body, err
+}
+
+func TestNetworkPublish(t *testing.T) {
+	h := netEnv(t, "hull")
+	// an image that exposes 8080, for -P
+	s, err := image.Open(h.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	testutil.BusyboxRootfs(t, dir)
+	if _, err := s.ImportDir(dir, "webimg", image.ImportOptions{Config: ocispec.ImageConfig{
+		Cmd: []string{"httpd", "-f", "-p", "8080", "-h", "/etc"}, ExposedPorts: map[string]struct{}{"8080/tcp": {}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("run", "-d", "--name", "web", "-p", "127.0.0.1::8080", "-p", "9000-9001:9000-9001/udp", "busybox", "httpd", "-f", "-p", "8080", "-h", "/etc")
+	hostname := h.inspect("web", "{{.Config.Hostname}}")
+	addr := strings.TrimSpace(h.ok("port", "web", "8080"))
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("port web 8080: %q", addr)
+	}
+	if all := h.ok("port", "web"); !strings.Contains(all, "9001/udp -> 0.0.0.0:9001") || !strings.Contains(all, "8080/tcp -> "+addr) {
+		t.Errorf("port web: %q", all)
+	}
+	if body, err := httpGet(addr, "/hostname"); err != nil || body != hostname+"\n" {
+		t.Fatalf("from the host to %s: %q, %v", addr, body, err)
+	}
+	// from another container, through the host (its gateway) and the DNAT rule
+	gw := h.inspect("web", "{{.NetworkSettings.Gateway}}")
+	_, port, _ := net.SplitHostPort(addr)
+	// published on 127.0.0.1 only: not through the gateway
+	if _, _, code := h.run("run", "--rm", "busybox", "wget", "-T1", "-qO-", "http://"+gw+":"+port+"/hostname"); code == 0 {
+		t.Errorf("a port published on 127.0.0.1 answered on %s", gw)
+	}
+	h.ok("run", "-d", "--name", "web2", "-P", "webimg")
+	addr2 := strings.TrimSpace(h.ok("port", "web2", "8080/tcp"))
+	_, port2, _ := net.SplitHostPort(addr2)
+	out, stderr, code := h.run("run", "--rm", "busybox", "wget", "-qO-", "http://"+gw+":"+port2+"/hostname")
+	if want := h.inspect("web2", "{{.Config.Hostname}}"); code != 0 || out != want+"\n" {
+		t.Fatalf("from a container to %s:%s: exit %d %q %s", gw, port2, code, out, stderr)
+	}
+	if body, err := httpGet("127.0.0.1:"+port2, "/hostname"); err != nil || body == "" {
+		t.Errorf("from the host to -P port %s: %q %v", port2, body, err)
+	}
+	// the same host port twice is refused, and leaves nothing
+	if _, stderr, code := h.run("run", "--rm", "-p", "9000:80/udp", "busybox", "true"); code == 0 || !strings.Contains(stderr, "already published") {
+		t.Errorf("second publish of 9000/udp: exit %d %s", code, stderr)
+	}
+	h.ok("rm", "-f", "web")
+	if _, err := httpGet(addr, "/hostname"); err == nil {
+		t.Errorf("%s still answers after rm -f", addr)
+	}
+}
+
+func TestNetworkEtcFiles(t *testing.T) {
+	h := netEnv(t, "hull")
+	out := h.ok("run", "--rm", "--hostname", "box", "--add-host", "db.test:10.214.250.9", "--add-host", "gw.test:host-gateway",
+		"--dns", "10.214.250.53", "--dns-search", "example.test", "--dns-option", "ndots:2",
+		"busybox", "sh", "-c", "hostname; cat /etc/hostname /etc/hosts /etc/resolv.conf; ip -4 -o addr show eth0")
+	for _, want := range []string{"box\nbox\n", "10.214.250.9\tdb.test", "\tgw.test", "nameserver 10.214.250.53", "search example.test", "options ndots:2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	_, inet, _ := strings.Cut(out, "inet ")
+	ip, _, _ := strings.Cut(inet, "/")
+	if ip == "" || !strings.Contains(out, ip+"\tbox") {
+		t.Errorf("/etc/hosts lacks the container's address:\n%s", out)
+	}
+	out = h.ok("run", "--rm", "--network", "host", "--add-host", "db.test:10.214.250.9", "busybox", "cat", "/etc/hosts")
+	if !strings.Contains(out, "10.214.250.9\tdb.test") {
+		t.Errorf("--network host --add-host: %s", out)
+	}
+}
+
+func TestNetworkConcurrentRuns(t *testing.T) {
+	h := netEnv(t, "hull")
+	const n = 10
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, stderr, code := h.run("run", "-d", "busybox", "sleep", "60")
+			if code != 0 {
+				t.Errorf("run %d: %s", i, stderr)
+			}
+			ids[i] = strings.TrimSpace(out)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		ip := h.inspect(id, "{{.NetworkSettings.IPAddress}}")
+		if ip == "" || seen[ip] {
+			t.Errorf("container %s: address %q (taken twice or none)", id[:12], ip)
+		}
+		seen[ip] = true
+	}
+	var addrs []string
+	for ip := range seen {
+		addrs = append(addrs, ip)
+	}
+	sort.Strings(addrs)
+	// every one reaches the last
+	if _, stderr, code := h.run("exec", ids[0], "ping", "-c1", "-W2", addrs[len(addrs)-1]); code != 0 {
+		t.Errorf("ping between concurrent containers: %s", stderr)
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, stderr, code := h.run("rm", "-f", ids[i]); code != 0 {
+				t.Errorf("rm -f: %s", stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	var inspect []struct {
+		Containers map[string]any `json:"Containers"`
+	}
+	json.Unmarshal([]byte(h.ok("network", "inspect", "bridge")), &inspect)
+	if len(inspect) != 1 || len(inspect[0].Containers) != 0 {
+		t.Errorf("bridge still has endpoints after rm -f: %+v", inspect)
+	}
+}
+
+// monitorPid reads the monitor's pid from the record.
+func (h *hullEnv) monitorPid(id string) int {
+	h.t.Helper()
+	var c struct{ State struct{ MonitorPid int } }
+	data, err := os.ReadFile(filepath.Join(h.root, "containers", id, "config.json"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	json.Unmarshal(data, &c)
+	return c.State.MonitorPid
+}
+
+func TestNetworkKilledMonitor(t *testing.T) {
+	h := netEnv(t, "hull")
+	h.network("knet", "--internal")
+	links := linkNames()
+	id := strings.TrimSpace(h.ok("run", "-d", "--network", "knet", "--name", "k", "busybox", "sleep", "60"))
+	id2 := strings.TrimSpace(h.ok("run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "60"))
+	for _, c := range []string{id, id2} {
+		pid := h.monitorPid(c)
+		if pid == 0 {
+			t.Fatal("no monitor pid")
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	var added int
+	for name := range linkNames() {
+		if !links[name] && strings.HasPrefix(name, "veth") {
+			added++
+		}
+	}
+	if added != 2 {
+		t.Errorf("%d veths while the containers run, want 2", added)
+	}
+	// the second one's init dies too: nobody but rm/prune is left to free it
+	h.ok("kill", id2)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil && h.inspect(id2, "{{.State.Status}}") != "exited" {
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.ok("rm", "-f", id)
+	// rm -f of id reconciled: id2's lease, veth and port rule are gone already
+	for name := range linkNames() {
+		if !links[name] && (strings.HasPrefix(name, "veth") || strings.HasPrefix(name, "hull")) {
+			t.Errorf("link %s left after rm -f with killed monitors", name)
+		}
+	}
+	h.ok("rm", id2)
+}
+
+func init() {
+	// every test of the package that uses the default network gets a test subnet
+	if os.Getenv("HULL_DEFAULT_SUBNET") == "" {
+		os.Setenv("HULL_DEFAULT_SUBNET", testSubnet())
+	}
+}
+
+// TestNetworkStartCost measures what the default network adds to `hull run --rm`:
+// the median of 20 runs on the bridge against 20 with --network none, alternating.
+func TestNetworkStartCost(t *testing.T) {
+	h := netEnv(t, "hull")
+	h.ok("run", "--rm", "busybox", "true") // the bridge's first use
+	const n = 20
+	median := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return (d[n/2-1] + d[n/2]) / 2
+	}
+	measure := func(what string, args ...string) {
+		var bridge, none []time.Duration
+		for i := 0; i < 2*n; i++ {
+			mode := []string{"bridge", "none"}[i%2]
+			start := time.Now()
+			out := h.ok(append([]string{"run", "--network", mode}, args...)...)
+			d := time.Since(start)
+			if id := strings.TrimSpace(out); len(id) == 64 {
+				h.ok("rm", "-f", id)
+			}
+			if mode == "bridge" {
+				bridge = append(bridge, d)
+			} else {
+				none = append(none, d)
+			}
+		}
+		mb, mn := median(bridge), median(none)
+		t.Logf("%s: bridge median %v, none median %v: the network adds %v", what, mb, mn, mb-mn)
+	}
+	measure("run --rm busybox true, alone", "--rm", "busybox", "true")
+	measure("run -d busybox sleep 9 (to running), alone", "-d", "busybox", "sleep", "9")
+	// with a container that keeps the bridge up, as on a host in use
+	h.ok("run", "-d", "--name", "resident", "busybox", "sleep", "60")
+	measure("run --rm busybox true, bridge in use", "--rm", "busybox", "true")
+	measure("run -d busybox sleep 9 (to running), bridge in use", "-d", "busybox", "sleep", "9")
+}

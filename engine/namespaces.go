@@ -1,0 +1,362 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// A container's pid, ipc, uts, network and cgroup namespaces each follow a mode in
+// its record (HostConfig.PidMode, IpcMode, UTSMode, NetworkMode, CgroupnsMode):
+//
+//	mode                     spec entry
+//	"", private, shareable,  a new namespace (none, bridge and named networks are
+//	none, any network name   the network code's to wire; namespaces.go only makes them)
+//	host                     no entry: the host's namespace
+//	container:<id>           joined: /proc/<that container's init pid>/ns/<type>
+//	pod:<id>                 joined: /proc/<the pod's infra pid>/ns/<type>
+//
+// A joined namespace's path is only known while its owner runs, and changes when it
+// restarts, so Create writes a path that does not exist (the runtime refuses it,
+// failing closed) and Start (prepareStart) writes the owner's current one.
+
+// NamespaceOptions are the namespace flags of `hull run` and `hull create`.
+type NamespaceOptions struct {
+	Pid      string // --pid: host or container:NAME
+	IPC      string // --ipc: private, shareable, host or container:NAME
+	UTS      string // --uts: host or container:NAME
+	Cgroupns string // --cgroupns: private or host
+	Userns   string // --userns: host only, for now
+	Pod      string // --pod: join the pod's shared namespaces
+}
+
+// SharingHostConfig is the volume and namespace part of HostConfig, in Docker's
+// shape (see volumes.go and this file).
+type SharingHostConfig struct {
+	Binds        []string `json:"Binds"`
+	VolumesFrom  []string `json:"VolumesFrom"`
+	PidMode      string   `json:"PidMode"`
+	IpcMode      string   `json:"IpcMode"`
+	UTSMode      string   `json:"UTSMode"`
+	CgroupnsMode string   `json:"CgroupnsMode"`
+	UsernsMode   string   `json:"UsernsMode"`
+}
+
+// nsTypes are the namespace types a mode chooses.
+var nsTypes = []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace, specs.CgroupNamespace}
+
+// procNS is each type's name under /proc/<pid>/ns.
+var procNS = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts",
+	specs.NetworkNamespace: "net", specs.CgroupNamespace: "cgroup", specs.MountNamespace: "mnt",
+	specs.UserNamespace: "user",
+}
+
+// joinAtStart is the placeholder path of a joined namespace until Start.
+const joinAtStart = "/nonexistent/hull-joins-at-start/"
+
+// modeOf is c's mode for namespace type t.
+func modeOf(c *Container, t specs.LinuxNamespaceType) string {
+	h := &c.HostConfig
+	switch t {
+	case specs.PIDNamespace:
+		return h.PidMode
+	case specs.IPCNamespace:
+		return h.IpcMode
+	case specs.UTSNamespace:
+		return h.UTSMode
+	case specs.NetworkNamespace:
+		return h.NetworkMode
+	case specs.CgroupNamespace:
+		return h.CgroupnsMode
+	}
+	return ""
+}
+
+// joins tells whether a mode joins another's namespace.
+func joins(mode string) bool {
+	return strings.HasPrefix(mode, "container:") || strings.HasPrefix(mode, "pod:")
+}
+
+// JoinsNetwork tells whether a network mode is another's namespace (host,
+// container:<id>, pod:<id>): the network code leaves such a container alone.
+func JoinsNetwork(mode string) bool { return mode == "host" || joins(mode) }
+
+// namespaceFor returns the spec entry of namespace type t for c; ok is false when c
+// uses the host's (no entry).
+func namespaceFor(c *Container, t specs.LinuxNamespaceType) (ns specs.LinuxNamespace, ok bool) {
+	mode := modeOf(c, t)
+	switch {
+	case mode == "host":
+		return specs.LinuxNamespace{}, false
+	case joins(mode):
+		return specs.LinuxNamespace{Type: t, Path: joinAtStart + procNS[t]}, true
+	}
+	return specs.LinuxNamespace{Type: t}, true
+}
+
+// planNamespaces checks the namespace options and records them as modes (a
+// container named by its ID, so a rename cannot change what is joined).
+func (e *Engine) planNamespaces(c *Container, o *CreateOptions) error {
+	switch o.Userns {
+	case "", "host":
+	default:
+		return errors.New("user namespaces in hull run are not supported yet")
+	}
+	h := &c.HostConfig
+	h.UsernsMode = o.Userns
+	norm := func(flag, mode string, allowed ...string) (string, error) {
+		if ref, ok := strings.CutPrefix(mode, "container:"); ok {
+			id, err := e.Resolve(ref)
+			if err != nil {
+				return "", fmt.Errorf("--%s %s: %w", flag, mode, err)
+			}
+			return "container:" + id, nil
+		}
+		if mode == "" || slices.Contains(allowed, mode) {
+			return mode, nil
+		}
+		return "", fmt.Errorf("--%s %q: want %s or container:NAME", flag, mode, strings.Join(allowed, ", "))
+	}
+	var err error
+	if h.PidMode, err = norm("pid", o.Pid, "host", "private"); err != nil {
+		return err
+	}
+	if h.IpcMode, err = norm("ipc", o.IPC, "host", "private", "shareable"); err != nil {
+		return err
+	}
+	if h.UTSMode, err = norm("uts", o.UTS, "host", "private"); err != nil {
+		return err
+	}
+	switch o.Cgroupns {
+	case "", "private", "host":
+		h.CgroupnsMode = o.Cgroupns
+	default:
+		return fmt.Errorf("--cgroupns %q: want host or private", o.Cgroupns)
+	}
+	if o.Pod != "" {
+		p, err := e.GetPod(o.Pod)
+		if err != nil {
+			return err
+		}
+		c.Pod = p.ID
+		for _, t := range p.Share {
+			mode := "pod:" + p.ID
+			switch t {
+			case "pid":
+				err = setJoin(&h.PidMode, o.Pid, "pid", mode)
+			case "ipc":
+				err = setJoin(&h.IpcMode, o.IPC, "ipc", mode)
+			case "uts":
+				err = setJoin(&h.UTSMode, o.UTS, "uts", mode)
+			case "net":
+				net := o.Network
+				if net == "none" {
+					net = "" // the flag's default
+				}
+				err = setJoin(&h.NetworkMode, net, "network", mode)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if strings.HasPrefix(h.UTSMode, "pod:") {
+			if o.Hostname != "" {
+				return errors.New("--hostname conflicts with --pod: the pod's uts namespace is shared")
+			}
+			c.Config.Hostname = p.Hostname
+		}
+	}
+	switch {
+	case h.UTSMode == "host":
+		if o.Hostname != "" {
+			return errors.New("conflicting options: --hostname and --uts host")
+		}
+		c.Config.Hostname, _ = os.Hostname()
+	case strings.HasPrefix(h.UTSMode, "container:"):
+		if o.Hostname != "" {
+			return errors.New("conflicting options: --hostname and --uts container")
+		}
+		other, err := e.load(strings.TrimPrefix(h.UTSMode, "container:"))
+		if err != nil {
+			return err
+		}
+		c.Config.Hostname = other.Config.Hostname
+	}
+	return nil
+}
+
+func setJoin(dst *string, given, flag, mode string) error {
+	if given != "" && given != "private" {
+		return fmt.Errorf("--%s %s conflicts with --pod, which shares the %s namespace", flag, given, flag)
+	}
+	*dst = mode
+	return nil
+}
+
+// applyNamespaces puts c's namespace modes into its spec, and keeps the runtime
+// from setting a host name in a uts namespace that is not the container's own.
+func applyNamespaces(c *Container, s *specs.Spec) {
+	kept := slices.DeleteFunc(slices.Clone(s.Linux.Namespaces), func(ns specs.LinuxNamespace) bool {
+		return slices.Contains(nsTypes, ns.Type)
+	})
+	for _, t := range nsTypes {
+		ns, ok := namespaceFor(c, t)
+		if !ok {
+			continue
+		}
+		// A path the network code set (--network container:) stays; Start
+		// refreshes it all the same.
+		if i := slices.IndexFunc(s.Linux.Namespaces, func(o specs.LinuxNamespace) bool { return o.Type == t }); i >= 0 && ns.Path != "" && s.Linux.Namespaces[i].Path != "" {
+			ns.Path = s.Linux.Namespaces[i].Path
+		}
+		kept = append(kept, ns)
+	}
+	s.Linux.Namespaces = kept
+	if ns, ok := namespaceFor(c, specs.UTSNamespace); !ok || ns.Path != "" {
+		s.Hostname = ""
+	}
+}
+
+// prepareStart writes the current paths of the namespaces c joins into its bundle,
+// starting its pod's infra process first if it is not running.
+func (e *Engine) prepareStart(c *Container) error {
+	var joined []specs.LinuxNamespaceType
+	for _, t := range nsTypes {
+		if joins(modeOf(c, t)) {
+			joined = append(joined, t)
+		}
+	}
+	if len(joined) == 0 {
+		return nil
+	}
+	if c.Pod != "" {
+		if err := e.startInfra(c.Pod); err != nil {
+			return err
+		}
+	}
+	file := filepath.Join(e.bundle(c.ID), "config.json")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	for i, ns := range s.Linux.Namespaces {
+		if !slices.Contains(joined, ns.Type) {
+			continue
+		}
+		pid, err := e.ownerPid(modeOf(c, ns.Type))
+		if err != nil {
+			return fmt.Errorf("cannot join the %s namespace: %w", procNS[ns.Type], err)
+		}
+		s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", pid, procNS[ns.Type])
+	}
+	return writeJSON(file, &s)
+}
+
+// ownerPid is the pid whose namespaces a joining mode names.
+func (e *Engine) ownerPid(mode string) (int, error) {
+	if id, ok := strings.CutPrefix(mode, "container:"); ok {
+		other, err := e.Get(id)
+		if err != nil {
+			return 0, err
+		}
+		if other.State.Status != StatusRunning || other.State.Pid == 0 {
+			return 0, fmt.Errorf("container %s is not running", other.Name)
+		}
+		return other.State.Pid, nil
+	}
+	id := strings.TrimPrefix(mode, "pod:")
+	p, err := e.loadPod(id)
+	if err != nil {
+		return 0, err
+	}
+	if !alive(p.Infra.Pid, p.Infra.Start) {
+		return 0, fmt.Errorf("pod %s is not running", p.Name)
+	}
+	return p.Infra.Pid, nil
+}
+
+// NamespaceInfo is one of a running container's namespaces, as `hull inspect` shows
+// it: its inode (the namespace's identity), whether the container made it, and who
+// else is in it (containers by name, "pod:NAME" for a pod's infra, "host").
+type NamespaceInfo struct {
+	Inode      uint64   `json:"inode"`
+	Owned      bool     `json:"owned"`
+	SharedWith []string `json:"sharedWith"`
+}
+
+func nsInodes(pid int) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, name := range procNS {
+		var st unix.Stat_t
+		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &st); err == nil {
+			out[name] = st.Ino
+		}
+	}
+	return out
+}
+
+// Namespaces tells, for a running container, which namespaces it is in and with
+// whom it shares them; nil when it does not run.
+func (e *Engine) Namespaces(c *Container) map[string]NamespaceInfo {
+	if c.State.Status != StatusRunning || c.State.Pid == 0 {
+		return nil
+	}
+	mine := nsInodes(c.State.Pid)
+	if len(mine) == 0 {
+		return nil
+	}
+	// "host" is where hull itself runs: what --pid host and the like give.
+	others := map[string]map[string]uint64{"host": nsInodes(os.Getpid())}
+	if list, err := e.List(); err == nil {
+		for _, o := range list {
+			if o.ID != c.ID && o.State.Status == StatusRunning && o.State.Pid != 0 {
+				others[o.Name] = nsInodes(o.State.Pid)
+			}
+		}
+	}
+	if pods, err := e.ListPods(); err == nil {
+		for _, p := range pods {
+			if alive(p.Infra.Pid, p.Infra.Start) {
+				others["pod:"+p.Name] = nsInodes(p.Infra.Pid)
+			}
+		}
+	}
+	out := map[string]NamespaceInfo{}
+	for name, ino := range mine {
+		info := NamespaceInfo{Inode: ino, SharedWith: []string{}}
+		for who, theirs := range others {
+			if theirs[name] == ino {
+				info.SharedWith = append(info.SharedWith, who)
+			}
+		}
+		sort.Strings(info.SharedWith)
+		switch name {
+		case "mnt":
+			info.Owned = true
+		case "user":
+			info.Owned = false
+		default:
+			for t, n := range procNS {
+				if n == name {
+					ns, ok := namespaceFor(c, t)
+					info.Owned = ok && ns.Path == ""
+				}
+			}
+		}
+		out[name] = info
+	}
+	return out
+}

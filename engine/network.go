@@ -1,0 +1,896 @@
+package engine
+
+// A container's networking, as the engine drives package network.
+//
+// Modes (HostConfig.NetworkMode): "none" (a namespace with lo only), "host" (the
+// host's namespace), "container:<name>" (the named container's namespace, by its
+// init's /proc/<pid>/ns/net in the spec, and its /etc files), and any other value
+// names a network: "bridge" (the default network) or a user network.
+//
+// Sequence of a container on a network:
+//
+//	create   the record gets HostConfig.PortBindings, Dns..., and
+//	         NetworkSettings.Networks[name] (aliases); /etc files are written
+//	monitor  runtime create → networkUp (Attach to every network of the record
+//	         through /proc/<init pid>/ns/net, free host ports picked, /etc/hosts and
+//	         /etc/resolv.conf rewritten in place (the bind mounts keep the inode),
+//	         a resolver started per network that has one) → runtime start
+//	exit     the monitor calls networkDown: Detach from every network
+//	rm       Detach again (idempotent; covers a killed monitor), then Reconcile
+//	         with the live containers (covers leases of containers gone otherwise)
+//
+// The namespace is the init process's own, not a bind mount under the state
+// directory: it lives exactly as long as the container, and nothing is left to
+// unmount when a monitor is killed.
+//
+// Reconcile must not free the lease of a container that is attaching right now
+// (its record may not say "running" yet). So networkUp holds a shared flock on
+// <root>/networks.reconcile from before it marks the record with its monitor's pid
+// until its attach is recorded, and reconcileNetworks takes it exclusively while it
+// collects the live IDs and reconciles.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hullproject/hull/network"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// NetOptions are the network flags of `hull run` and `hull create`.
+type NetOptions struct {
+	NetworkAliases []string // --network-alias, on the --network named
+	Publish        []string // -p [ip:][host[-end]:]container[-end][/tcp|udp]
+	PublishAll     bool     // -P: every port the image exposes, on a free host port
+	ExtraHosts     []string // --add-host name:ip
+	DNS            []string // --dns
+	DNSSearch      []string // --dns-search
+	DNSOptions     []string // --dns-option
+}
+
+// NetHostConfig is the network part of HostConfig, in Docker's shape.
+type NetHostConfig struct {
+	// PortBindings by "port/proto"; an empty HostPort asks for a free port at start.
+	PortBindings    map[string][]PortBinding `json:"PortBindings"`
+	PublishAllPorts bool                     `json:"PublishAllPorts"`
+	ExtraHosts      []string                 `json:"ExtraHosts"`
+	Dns             []string                 `json:"Dns"`
+	DnsSearch       []string                 `json:"DnsSearch"`
+	DnsOptions      []string                 `json:"DnsOptions"`
+}
+
+// PortBinding is one host side of a published port.
+type PortBinding struct {
+	HostIp   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+// NetworkSettings is the record's view of the container's networks: what it is
+// configured to join (Networks' keys, Aliases) and, while it runs, what it got.
+type NetworkSettings struct {
+	IPAddress   string                       `json:"IPAddress"`
+	IPPrefixLen int                          `json:"IPPrefixLen"`
+	Gateway     string                       `json:"Gateway"`
+	MacAddress  string                       `json:"MacAddress"`
+	SandboxKey  string                       `json:"SandboxKey"`
+	Ports       map[string][]PortBinding     `json:"Ports"`
+	Networks    map[string]*EndpointSettings `json:"Networks"`
+}
+
+// EndpointSettings is the container on one network.
+type EndpointSettings struct {
+	Aliases     []string `json:"Aliases"`
+	NetworkID   string   `json:"NetworkID"`
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	MacAddress  string   `json:"MacAddress"`
+}
+
+// NetDefaults shape the default network when its record is first written (after
+// that the record wins); zero values take package network's defaults, except that
+// an engine root other than /var/lib/hull gets a bridge of its own, named after
+// the root, so that two roots never delete each other's bridge.
+type NetDefaults struct {
+	Subnet string
+	Bridge string
+}
+
+// Networks returns the engine's network manager (state below the engine root).
+func (e *Engine) Networks() (*network.Manager, error) {
+	cfg := network.Config{Root: e.Root, DefaultSubnet: e.NetDefaults.Subnet, DefaultBridge: e.NetDefaults.Bridge}
+	if cfg.DefaultBridge == "" {
+		if abs, _ := filepath.Abs(e.Root); abs != "/var/lib/hull" {
+			sum := sha256.Sum256([]byte(abs))
+			cfg.DefaultBridge = "hull0" + hex.EncodeToString(sum[:4])
+		}
+	}
+	return network.New(cfg)
+}
+
+// networkKind tells what a network mode is.
+func networkKind(mode string) string {
+	switch {
+	case mode == "none" || mode == "host":
+		return mode
+	case strings.HasPrefix(mode, "container:"):
+		return "container"
+	}
+	return "network"
+}
+
+// prepareNetwork checks the network options of create and records them in c.
+func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.ImageConfig) error {
+	mode := c.HostConfig.NetworkMode
+	kind := networkKind(mode)
+	hc := &c.HostConfig.NetHostConfig
+	hc.ExtraHosts, hc.Dns, hc.DnsSearch, hc.DnsOptions = o.ExtraHosts, o.DNS, o.DNSSearch, o.DNSOptions
+	for _, d := range o.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return fmt.Errorf("invalid --dns %q: %w", d, err)
+		}
+	}
+	if _, err := network.Hosts(network.HostsOptions{ExtraHosts: o.ExtraHosts, HostGateway: netip.IPv4Unspecified()}); err != nil {
+		return err
+	}
+	if kind != "network" && (len(o.Publish) > 0 || o.PublishAll || len(o.NetworkAliases) > 0) {
+		return fmt.Errorf("--network %s: ports and aliases need a network", mode)
+	}
+	switch kind {
+	case "container":
+		if o.Hostname != "" || len(o.ExtraHosts) > 0 || len(o.DNS) > 0 || len(o.DNSSearch) > 0 {
+			return fmt.Errorf("--network %s: the other container's hostname, hosts and DNS are used", mode)
+		}
+		other, err := e.Get(strings.TrimPrefix(mode, "container:"))
+		if err != nil {
+			return err
+		}
+		if other.State.Status != StatusRunning || other.State.Pid == 0 {
+			return fmt.Errorf("--network %s: container %s is not running", mode, other.Name)
+		}
+		if k := networkKind(other.HostConfig.NetworkMode); k == "container" || k == "host" {
+			return fmt.Errorf("--network %s: container %s has network mode %s", mode, other.Name, other.HostConfig.NetworkMode)
+		}
+		c.HostConfig.NetworkMode = "container:" + other.ID
+		c.Config.Hostname = other.Config.Hostname
+		return nil
+	case "network":
+		m, err := e.Networks()
+		if err != nil {
+			return err
+		}
+		n, err := m.Get(mode)
+		if err != nil {
+			return err
+		}
+		c.NetworkSettings.Networks = map[string]*EndpointSettings{mode: {Aliases: o.NetworkAliases, NetworkID: n.ID}}
+	}
+	hc.PublishAllPorts = o.PublishAll
+	for _, p := range o.Publish {
+		if err := addPublish(hc, p); err != nil {
+			return err
+		}
+	}
+	if o.PublishAll {
+		for p := range img.ExposedPorts {
+			num, proto, _ := strings.Cut(p, "/")
+			if proto == "" {
+				proto = "tcp"
+			}
+			key := num + "/" + proto
+			if _, ok := hc.PortBindings[key]; !ok {
+				if err := addPublish(hc, key); err != nil {
+					return fmt.Errorf("image's exposed port: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// addPublish adds one -p value to the bindings: docker's
+// [ip:][host[-end]:]container[-end][/tcp|udp]; no host port (or 0) asks for a
+// free one at start.
+func addPublish(hc *NetHostConfig, spec string) error {
+	rest, proto, _ := strings.Cut(spec, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	parts := strings.Split(rest, ":")
+	var ip, host, ctr string
+	switch len(parts) {
+	case 1:
+		ctr = parts[0]
+	case 2:
+		host, ctr = parts[0], parts[1]
+	case 3:
+		ip, host, ctr = parts[0], parts[1], parts[2]
+	default:
+		return fmt.Errorf("invalid port %q: want [ip:][hostport:]containerport", spec)
+	}
+	var maps []network.PortMapping
+	if host == "" || host == "0" {
+		// validate through ParsePort with a stand-in host range of the same length
+		lo, hi, ok := strings.Cut(ctr, "-")
+		stand := "1"
+		if ok {
+			a, err1 := strconv.Atoi(lo)
+			b, err2 := strconv.Atoi(hi)
+			if err1 != nil || err2 != nil || b < a {
+				return fmt.Errorf("invalid port %q: bad container range", spec)
+			}
+			stand = "1-" + strconv.Itoa(1+b-a)
+		}
+		var err error
+		if maps, err = network.ParsePort(ip + ":" + stand + ":" + ctr + "/" + proto); err != nil {
+			return fmt.Errorf("invalid port %q: %w", spec, err)
+		}
+		for i := range maps {
+			maps[i].HostPort = 0
+		}
+	} else {
+		var err error
+		if maps, err = network.ParsePort(spec); err != nil {
+			return err
+		}
+	}
+	if hc.PortBindings == nil {
+		hc.PortBindings = map[string][]PortBinding{}
+	}
+	for _, p := range maps {
+		b := PortBinding{}
+		if p.HostIP.IsValid() {
+			b.HostIp = p.HostIP.String()
+		}
+		if p.HostPort != 0 {
+			b.HostPort = strconv.Itoa(int(p.HostPort))
+		}
+		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		hc.PortBindings[key] = append(hc.PortBindings[key], b)
+	}
+	return nil
+}
+
+// netSpec makes the spec join another container's network namespace and use its
+// /etc files, for --network container:<id>.
+func (e *Engine) netSpec(c *Container, s *specs.Spec) error {
+	if networkKind(c.HostConfig.NetworkMode) != "container" {
+		return nil
+	}
+	other, err := e.load(strings.TrimPrefix(c.HostConfig.NetworkMode, "container:"))
+	if err != nil {
+		return err
+	}
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", other.State.Pid)
+		}
+	}
+	for i := range s.Mounts {
+		if name, ok := strings.CutPrefix(s.Mounts[i].Destination, "/etc/"); ok && s.Mounts[i].Type == "bind" &&
+			(name == "hosts" || name == "resolv.conf" || name == "hostname") {
+			s.Mounts[i].Source = filepath.Join(e.dir(other.ID), name)
+		}
+	}
+	return nil
+}
+
+// writeNetEtc writes the container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf, in place: the container's bind mounts hold the files' inodes,
+// so a rewrite after the container was created (its addresses are known only
+// then) is what it sees. ips are its addresses; resolver is a network resolver's
+// address (invalid: none).
+func (e *Engine) writeNetEtc(c *Container, ips []netip.Addr, gateway, resolver netip.Addr) error {
+	if err := e.writeEtc(c); err != nil {
+		return err
+	}
+	hc := c.HostConfig.NetHostConfig
+	kind := networkKind(c.HostConfig.NetworkMode)
+	if kind == "container" {
+		return nil
+	}
+	dir := e.dir(c.ID)
+	if !gateway.IsValid() && kind == "network" {
+		// before the attach (create): the primary network's, for host-gateway
+		if m, err := e.Networks(); err == nil {
+			if n, err := m.Get(c.HostConfig.NetworkMode); err == nil && !n.Internal {
+				gateway = n.Gateway
+			}
+		}
+	}
+	if kind != "host" {
+		hosts, err := network.Hosts(network.HostsOptions{Hostname: c.Config.Hostname, IPs: ips,
+			ExtraHosts: hc.ExtraHosts, HostGateway: gateway})
+		if err != nil {
+			return err
+		}
+		if len(ips) == 0 {
+			hosts = append(hosts, "127.0.1.1\t"+c.Config.Hostname+"\n"...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "hosts"), hosts, 0o644); err != nil {
+			return err
+		}
+	} else if len(hc.ExtraHosts) > 0 {
+		data, _ := os.ReadFile(filepath.Join(dir, "hosts"))
+		extra, err := network.Hosts(network.HostsOptions{ExtraHosts: hc.ExtraHosts, HostGateway: netip.AddrFrom4([4]byte{127, 0, 0, 1})})
+		if err != nil {
+			return err
+		}
+		// Hosts starts with the localhost lines, which the host's file has already
+		_, tail, _ := strings.Cut(string(extra), "ff02::2\tip6-allrouters\n")
+		if err := os.WriteFile(filepath.Join(dir, "hosts"), append(data, tail...), 0o644); err != nil {
+			return err
+		}
+	}
+	if kind == "host" && len(hc.Dns) == 0 && len(hc.DnsSearch) == 0 && len(hc.DnsOptions) == 0 {
+		return nil // the host's own, as writeEtc copied it
+	}
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	conf := network.ResolvConf(host, resolver, network.ResolvOptions{Nameservers: hc.Dns, Search: hc.DnsSearch, Options: hc.DnsOptions})
+	return os.WriteFile(filepath.Join(dir, "resolv.conf"), conf, 0o644)
+}
+
+// netNames lists the networks of a container, its primary network first.
+func (c *Container) netNames() []string {
+	var out []string
+	for name := range c.NetworkSettings.Networks {
+		if name != c.HostConfig.NetworkMode {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	if _, ok := c.NetworkSettings.Networks[c.HostConfig.NetworkMode]; ok {
+		out = append([]string{c.HostConfig.NetworkMode}, out...)
+	}
+	return out
+}
+
+// reconcileLock takes <root>/networks.reconcile: shared by attaches, exclusive
+// for reconcileNetworks.
+func (e *Engine) reconcileLock(how int) (func(), error) {
+	fd, err := unix.Open(filepath.Join(e.Root, "networks.reconcile"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(fd, how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// networkUp attaches the container whose init (host pid) was just created to its
+// networks, before it starts. It runs in the container's monitor. On error nothing
+// of it is left.
+func (e *Engine) networkUp(id string, pid int) error {
+	c, err := e.load(id)
+	if err != nil {
+		return err
+	}
+	if networkKind(c.HostConfig.NetworkMode) != "network" || len(c.NetworkSettings.Networks) == 0 {
+		return nil
+	}
+	unlock, err := e.reconcileLock(unix.LOCK_SH)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	myStart, _, _ := procStat(os.Getpid())
+	if _, err := e.update(id, func(c *Container) error {
+		c.State.MonitorPid, c.State.MonitorStart = os.Getpid(), myStart
+		return nil
+	}); err != nil {
+		return err
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	netns := fmt.Sprintf("/proc/%d/ns/net", pid)
+	var done []string
+	results := map[string]*network.Result{}
+	var ports []network.PortMapping
+	for i, name := range c.netNames() {
+		var res *network.Result
+		if i == 0 {
+			res, ports, err = attachWithPorts(m, netns, c, name)
+		} else {
+			res, err = m.Attach(netns, id, name, attachOptions(c, name))
+		}
+		if err != nil {
+			for _, d := range done {
+				m.Detach(id, d)
+			}
+			return err
+		}
+		done = append(done, name)
+		results[name] = res
+	}
+	if err := e.afterAttach(m, c, results); err != nil {
+		for _, d := range done {
+			m.Detach(id, d)
+		}
+		return err
+	}
+	_, err = e.update(id, func(c *Container) error {
+		c.NetworkSettings.SandboxKey = netns
+		c.NetworkSettings.Ports = portsOf(c, ports)
+		for name, res := range results {
+			if ep := c.NetworkSettings.Networks[name]; ep != nil {
+				setEndpoint(ep, res)
+			}
+		}
+		c.NetworkSettings.primary(c.HostConfig.NetworkMode)
+		return nil
+	})
+	if err != nil {
+		for _, d := range done {
+			m.Detach(id, d)
+		}
+	}
+	return err
+}
+
+// afterAttach writes the /etc files for the container's current addresses and
+// starts the resolvers its networks need.
+func (e *Engine) afterAttach(m *network.Manager, c *Container, results map[string]*network.Result) error {
+	var ips []netip.Addr
+	var gateway, resolver netip.Addr
+	names := c.netNames()
+	for _, name := range names {
+		res := results[name]
+		if res == nil {
+			if ep := c.NetworkSettings.Networks[name]; ep != nil && ep.IPAddress != "" {
+				ip, _ := netip.ParseAddr(ep.IPAddress)
+				gw, _ := netip.ParseAddr(ep.Gateway)
+				res = &network.Result{IP: netip.PrefixFrom(ip, ep.IPPrefixLen), Gateway: gw}
+				if n, err := m.Get(name); err == nil {
+					res.DNS = n.DNS
+				}
+			}
+		}
+		if res == nil {
+			continue
+		}
+		ips = append(ips, res.IP.Addr())
+		if !gateway.IsValid() {
+			gateway = res.Gateway
+		}
+		if res.DNS && !resolver.IsValid() {
+			resolver = res.Gateway
+		}
+	}
+	if err := e.writeNetEtc(c, ips, gateway, resolver); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if res := results[name]; res != nil && res.DNS {
+			if err := e.ensureResolver(m, name, res.Gateway); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func attachOptions(c *Container, name string) network.AttachOptions {
+	o := network.AttachOptions{Name: c.Name, DNS: c.HostConfig.Dns}
+	if ep := c.NetworkSettings.Networks[name]; ep != nil {
+		o.Aliases = ep.Aliases
+	}
+	return o
+}
+
+// attachWithPorts attaches to the primary network with the published ports, host
+// port 0 replaced by a free port.
+//
+// A free port is found by binding port 0 on the host and closing the socket, so
+// another program may take it before a client connects (the DNAT rule then shadows
+// it for remote clients); and a port published by another container is a DNAT rule
+// with no socket, which the bind does not see: the attach then fails on the
+// conflict, and is retried with new ports.
+func attachWithPorts(m *network.Manager, netns string, c *Container, name string) (*network.Result, []network.PortMapping, error) {
+	for try := 0; ; try++ {
+		ports, random, err := portMappings(c.HostConfig.PortBindings)
+		if err != nil {
+			return nil, nil, err
+		}
+		o := attachOptions(c, name)
+		o.Ports = ports
+		res, err := m.Attach(netns, c.ID, name, o)
+		if err != nil && random && try < 5 && strings.Contains(err.Error(), "already published") {
+			continue
+		}
+		return res, ports, err
+	}
+}
+
+// portMappings turns the bindings into mappings, picking free host ports.
+func portMappings(b map[string][]PortBinding) ([]network.PortMapping, bool, error) {
+	keys := make([]string, 0, len(b))
+	for k := range b {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []network.PortMapping
+	random := false
+	for _, k := range keys {
+		num, proto, _ := strings.Cut(k, "/")
+		cp, err := strconv.ParseUint(num, 10, 16)
+		if err != nil {
+			return nil, false, fmt.Errorf("bad port binding %q", k)
+		}
+		for _, pb := range b[k] {
+			p := network.PortMapping{ContainerPort: uint16(cp), Proto: proto}
+			if pb.HostIp != "" && pb.HostIp != "0.0.0.0" {
+				if p.HostIP, err = netip.ParseAddr(pb.HostIp); err != nil {
+					return nil, false, fmt.Errorf("bad port binding %q: %w", k, err)
+				}
+			}
+			if pb.HostPort == "" || pb.HostPort == "0" {
+				random = true
+				hp, err := freePort(proto, p.HostIP)
+				if err != nil {
+					return nil, false, err
+				}
+				p.HostPort = hp
+			} else {
+				hp, err := strconv.ParseUint(pb.HostPort, 10, 16)
+				if err != nil {
+					return nil, false, fmt.Errorf("bad port binding %q: %w", k, err)
+				}
+				p.HostPort = uint16(hp)
+			}
+			out = append(out, p)
+		}
+	}
+	return out, random, nil
+}
+
+// freePort asks the kernel for a free port by binding port 0 and releasing it.
+func freePort(proto string, ip netip.Addr) (uint16, error) {
+	host := "0.0.0.0"
+	if ip.IsValid() {
+		host = ip.String()
+	}
+	addr := net.JoinHostPort(host, "0")
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			return 0, fmt.Errorf("find a free udp port: %w", err)
+		}
+		defer c.Close()
+		return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+	}
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return 0, fmt.Errorf("find a free tcp port: %w", err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+func portsOf(c *Container, ports []network.PortMapping) map[string][]PortBinding {
+	out := map[string][]PortBinding{}
+	for k := range c.HostConfig.PortBindings {
+		out[k] = nil
+	}
+	for _, p := range ports {
+		k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		ip := "0.0.0.0"
+		if p.HostIP.IsValid() {
+			ip = p.HostIP.String()
+		}
+		out[k] = append(out[k], PortBinding{HostIp: ip, HostPort: strconv.Itoa(int(p.HostPort))})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func setEndpoint(ep *EndpointSettings, res *network.Result) {
+	if res == nil {
+		ep.IPAddress, ep.IPPrefixLen, ep.Gateway, ep.MacAddress = "", 0, "", ""
+		return
+	}
+	ep.IPAddress, ep.IPPrefixLen = res.IP.Addr().String(), res.IP.Bits()
+	ep.MacAddress = res.MAC.String()
+	if !res.Internal {
+		ep.Gateway = res.Gateway.String()
+	}
+}
+
+// primary copies the primary network's addresses to the top level, as Docker does.
+func (s *NetworkSettings) primary(mode string) {
+	s.IPAddress, s.IPPrefixLen, s.Gateway, s.MacAddress = "", 0, "", ""
+	if ep := s.Networks[mode]; ep != nil {
+		s.IPAddress, s.IPPrefixLen, s.Gateway, s.MacAddress = ep.IPAddress, ep.IPPrefixLen, ep.Gateway, ep.MacAddress
+	}
+}
+
+// ensureResolver starts the network's resolver (`hull network dns NAME`, detached
+// like a monitor) unless it runs, and waits until it answers on TCP, so that the
+// container's first lookup does not race it.
+func (e *Engine) ensureResolver(m *network.Manager, name string, gw netip.Addr) error {
+	if _, ok := m.ResolverRunning(name); !ok {
+		cmd := exec.Command(e.Exe, "--root", e.Root, "--state", e.State, "network", "dns", name)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd.Dir = "/"
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start the resolver of %s: %w", name, err)
+		}
+		// Not waited for: it ends by itself once its network is empty; whoever
+		// outlives it (init, or a monitor's reaping loop) reaps it.
+		cmd.Process.Release()
+	}
+	addr := net.JoinHostPort(gw.String(), "53")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp4", addr, 100*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the resolver of %s does not answer: %w", name, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// networkDown detaches a container that ended from its networks and clears the
+// record's addresses. It runs in the monitor, after the container's end.
+func (e *Engine) networkDown(id string) {
+	c, err := e.load(id)
+	if err != nil {
+		return
+	}
+	e.detachNetworks(c)
+	e.update(id, func(c *Container) error {
+		for _, ep := range c.NetworkSettings.Networks {
+			setEndpoint(ep, nil)
+		}
+		c.NetworkSettings.primary(c.HostConfig.NetworkMode)
+		c.NetworkSettings.Ports, c.NetworkSettings.SandboxKey = nil, ""
+		return nil
+	})
+}
+
+// netAttached tells whether the record says the container holds addresses: its
+// monitor was killed before it could detach. (One killed in the middle of its
+// attach, before the record says so, is left to reconcileNetworks.)
+func (c *Container) netAttached() bool {
+	for _, ep := range c.NetworkSettings.Networks {
+		if ep.IPAddress != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// detachNetworks frees the container's leases, veths and port rules. It needs
+// nothing but the record and the network state, so it works after a killed
+// monitor; detaching what is not attached is no error.
+func (e *Engine) detachNetworks(c *Container) error {
+	if networkKind(c.HostConfig.NetworkMode) != "network" || len(c.NetworkSettings.Networks) == 0 {
+		return nil
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range c.netNames() {
+		errs = append(errs, m.Detach(c.ID, name))
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileNetworks frees every lease whose container is not alive: after a killed
+// monitor, a crash or a reboot.
+func (e *Engine) reconcileNetworks() error {
+	unlock, err := e.reconcileLock(unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ids, err := e.ids()
+	if err != nil {
+		return err
+	}
+	var live []string
+	for _, id := range ids {
+		c, err := e.load(id)
+		if err != nil {
+			continue
+		}
+		e.refresh(c)
+		if c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
+			live = append(live, id)
+		}
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	return m.Reconcile(live)
+}
+
+// PruneNetworks frees the leases of dead containers and removes every user network
+// without containers; it returns the names removed.
+func (e *Engine) PruneNetworks() ([]string, error) {
+	if err := e.reconcileNetworks(); err != nil {
+		return nil, err
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return nil, err
+	}
+	return m.Prune()
+}
+
+// RemoveNetwork removes a user network. One that only dead containers still hold
+// (their leases) is freed first.
+func (e *Engine) RemoveNetwork(name string) error {
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	if err := m.Remove(name); !errors.Is(err, network.ErrInUse) {
+		return err
+	}
+	if err := e.reconcileNetworks(); err != nil {
+		return err
+	}
+	return m.Remove(name)
+}
+
+// Connect attaches a container to one more network: now when it runs, at its next
+// start otherwise.
+func (e *Engine) Connect(ref, name string, aliases []string) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	if networkKind(c.HostConfig.NetworkMode) != "network" {
+		return fmt.Errorf("container %s has network mode %s", c.Name, c.HostConfig.NetworkMode)
+	}
+	if _, ok := c.NetworkSettings.Networks[name]; ok {
+		return fmt.Errorf("container %s is already connected to network %s", c.Name, name)
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	n, err := m.Get(name)
+	if err != nil {
+		return err
+	}
+	unlock, err := e.reconcileLock(unix.LOCK_SH)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var res *network.Result
+	if c.State.Status == StatusRunning && c.State.Pid > 0 {
+		o := attachOptions(c, name)
+		o.Aliases = aliases
+		if res, err = m.Attach(fmt.Sprintf("/proc/%d/ns/net", c.State.Pid), c.ID, name, o); err != nil {
+			return err
+		}
+	}
+	id := c.ID
+	c, err = e.update(id, func(c *Container) error {
+		if c.NetworkSettings.Networks == nil {
+			c.NetworkSettings.Networks = map[string]*EndpointSettings{}
+		}
+		ep := &EndpointSettings{Aliases: aliases, NetworkID: n.ID}
+		if res != nil {
+			setEndpoint(ep, res)
+		}
+		c.NetworkSettings.Networks[name] = ep
+		return nil
+	})
+	if err != nil {
+		if res != nil {
+			m.Detach(id, name)
+		}
+		return err
+	}
+	if res != nil {
+		return e.afterAttach(m, c, map[string]*network.Result{name: res})
+	}
+	return nil
+}
+
+// Disconnect detaches a container from a network and forgets it.
+func (e *Engine) Disconnect(ref, name string) error {
+	c, err := e.Get(ref)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.NetworkSettings.Networks[name]; !ok {
+		return fmt.Errorf("container %s is not connected to network %s", c.Name, name)
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	if err := m.Detach(c.ID, name); err != nil {
+		return err
+	}
+	c, err = e.update(c.ID, func(c *Container) error {
+		delete(c.NetworkSettings.Networks, name)
+		c.NetworkSettings.primary(c.HostConfig.NetworkMode)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if c.State.Status == StatusRunning {
+		return e.afterAttach(m, c, nil)
+	}
+	return nil
+}
+
+// ContainerPorts lists a container's published ports as `hull port` prints them,
+// "80/tcp -> 0.0.0.0:32768", optionally for one "port[/proto]" only.
+func (e *Engine) ContainerPorts(ref, only string) ([]string, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if only != "" && !strings.Contains(only, "/") {
+		only += "/tcp"
+	}
+	var keys []string
+	for k := range c.NetworkSettings.Ports {
+		if only == "" || k == only {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		na, _ := strconv.Atoi(strings.Split(a, "/")[0])
+		nb, _ := strconv.Atoi(strings.Split(b, "/")[0])
+		if na != nb {
+			return na - nb
+		}
+		return strings.Compare(a, b)
+	})
+	var out []string
+	for _, k := range keys {
+		for _, b := range c.NetworkSettings.Ports[k] {
+			if only != "" {
+				out = append(out, net.JoinHostPort(b.HostIp, b.HostPort))
+			} else {
+				out = append(out, k+" -> "+net.JoinHostPort(b.HostIp, b.HostPort))
+			}
+		}
+	}
+	if only != "" && len(out) == 0 {
+		return nil, fmt.Errorf("no public port %s published for %s", only, c.Name)
+	}
+	return out, nil
+}
