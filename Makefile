@@ -30,6 +30,11 @@ test: deps build
 test-unit:
 	$(GO) test -tags $(TAGS) -count=1 ./...
 
+# hull beside its peers (runc, crun, podman), alternating; see docs/benchmarks.md.
+bench: build
+	$(GO) run ./bench/runtime -hullrt bin/hullrt
+	$(GO) run ./bench/pull -hull bin/hull
+
 # The whole suite: the host's, then the cgroup v2 VM's.
 check: test test-cgroupv2
 

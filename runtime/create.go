@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -116,6 +117,13 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
+	// In a user namespace init is the namespace's root, a stranger to the host's
+	// uid 0: the fifo must be its own for it to open it for writing (as runc does).
+	if uid, gid, ok := containerRootIDs(spec); ok {
+		if err := os.Chown(fifo, uid, gid); err != nil {
+			return nil, fmt.Errorf("exec fifo: %w", err)
+		}
+	}
 	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
@@ -135,6 +143,18 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if b.Mounts, err = expandMounts(spec, bundle, cg); err != nil {
 		return nil, err
 	}
+	// The child joins the cgroup as it starts, before it runs any of hull's Go code
+	// (cgroups.JoinFiles: far cheaper than moving it by pid), so that its cgroup
+	// namespace (made later) is rooted at the container's cgroup, and every process
+	// it starts is accounted and limited from the first instruction.
+	if err := cg.Apply(0); err != nil {
+		s.release()
+		return nil, err
+	}
+	if err := joinCgroupAtStart(s, cg); err != nil {
+		s.release()
+		return nil, err
+	}
 	child = s.cmd
 	err = s.start()
 	s.release()
@@ -144,12 +164,6 @@ func Create(o CreateOpts) (c *Container, err error) {
 	c.State.Pid = child.Process.Pid
 	if c.State.PidStart, _, err = procStat(c.State.Pid); err != nil {
 		return nil, fmt.Errorf("init exited at once: %w", err)
-	}
-	// The cgroup is joined before the child does anything, so that its cgroup
-	// namespace (made after this) is rooted at the container's cgroup, and every
-	// process it starts is accounted and limited from the first instruction.
-	if err := cg.Apply(c.State.Pid); err != nil {
-		return nil, err
 	}
 	if err := cg.Set(withDefaultDevices(spec)); err != nil {
 		return nil, err
@@ -182,6 +196,31 @@ func Create(o CreateOpts) (c *Container, err error) {
 	return c, nil
 }
 
+// joinCgroupAtStart makes the child start in the cgroup: the v1 "tasks" files go to
+// nsenter's constructor, which writes "0" to each, and the v2 directory to clone3
+// (CLONE_INTO_CGROUP). The files are closed by s.release.
+func joinCgroupAtStart(s *spawnSpec, cg *cgroups.Manager) error {
+	tasks, dir, err := cg.JoinFiles()
+	if err != nil {
+		return err
+	}
+	var fds []string
+	for _, f := range tasks {
+		fds = append(fds, strconv.Itoa(3+len(s.cmd.ExtraFiles)))
+		s.cmd.ExtraFiles = append(s.cmd.ExtraFiles, f)
+		s.parentOnly = append(s.parentOnly, f)
+	}
+	if len(fds) > 0 {
+		s.cmd.Env = append(s.cmd.Env, nsenter.CgroupEnv+"="+strings.Join(fds, ","))
+	}
+	if dir != nil {
+		s.parentOnly = append(s.parentOnly, dir)
+		s.cmd.SysProcAttr.UseCgroupFD = true
+		s.cmd.SysProcAttr.CgroupFD = int(dir.Fd())
+	}
+	return nil
+}
+
 // initCommand prepares the child that becomes the container's init.
 func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fifo *os.File) (*spawnSpec, *channel, error) {
 	exe, err := selfExe()
@@ -198,6 +237,13 @@ func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fi
 		Stdin:  o.Stdin,
 		Stdout: o.Stdout,
 		Stderr: o.Stderr,
+	}
+	if spec.Process.Terminal {
+		// With a terminal the program's stdio is the pty, and init must not hold
+		// the caller's: containerd's shim reads `create`'s stdout and stderr
+		// to EOF before it calls start, so a pipe kept open by the waiting init
+		// deadlocks (runc gives it /dev/null too).
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	}
 	for i := 0; i < o.PreserveFds; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
@@ -268,6 +314,10 @@ func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fi
 			attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 		}
 		attr.GidMappingsEnableSetgroups = true
+		// The child keeps the host's uid 0, which the new namespace does not map:
+		// execve would then drop every capability. Becoming the namespace's root
+		// once the maps are written (Go does this after they are) keeps them.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	if joinsUser {
 		b.UserNS = true
@@ -307,9 +357,6 @@ func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error
 			if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {
 				return err
 			}
-			if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
-				return err
-			}
 			if err := ch.send(message{Type: msgHooksDone}); err != nil {
 				return fmt.Errorf("resume init: %w", err)
 			}
@@ -344,6 +391,56 @@ func handOverConsole(master *os.File, spec *specs.Spec, o CreateOpts) error {
 	return console.SendFd(sock, master.Name(), int(master.Fd()))
 }
 
+// containerRootIDs returns the host uid and gid that the container's root maps to
+// when it has a user namespace: from the spec's mappings for a new one, from
+// /proc/PID/{uid,gid}_map for one joined through /proc/PID/ns/user. ok is false
+// without a user namespace, or when the mapping cannot be known.
+func containerRootIDs(spec *specs.Spec) (uid, gid int, ok bool) {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type != specs.UserNamespace {
+			continue
+		}
+		if ns.Path == "" {
+			u, uok := hostID(spec.Linux.UIDMappings)
+			g, gok := hostID(spec.Linux.GIDMappings)
+			return u, g, uok && gok
+		}
+		dir, file := filepath.Split(filepath.Clean(ns.Path))
+		if file != "user" || filepath.Base(dir) != "ns" {
+			return 0, 0, false
+		}
+		pidDir := filepath.Dir(filepath.Dir(dir))
+		u, uok := hostID(readIDMap(filepath.Join(pidDir, "uid_map")))
+		g, gok := hostID(readIDMap(filepath.Join(pidDir, "gid_map")))
+		return u, g, uok && gok
+	}
+	return 0, 0, false
+}
+
+func hostID(maps []specs.LinuxIDMapping) (int, bool) {
+	for _, m := range maps {
+		if m.ContainerID == 0 && m.Size > 0 {
+			return int(m.HostID), true
+		}
+	}
+	return 0, false
+}
+
+func readIDMap(p string) []specs.LinuxIDMapping {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	var out []specs.LinuxIDMapping
+	for _, l := range strings.Split(string(data), "\n") {
+		var m specs.LinuxIDMapping
+		if n, _ := fmt.Sscan(l, &m.ContainerID, &m.HostID, &m.Size); n == 3 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // writePidFile writes pid atomically, as runc does (a reader never sees it empty).
 func writePidFile(path string, pid int) error {
 	abs, err := filepath.Abs(path)
@@ -370,15 +467,18 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 }
 
 // withDefaultDevices returns the spec's resources with the device cgroup rules every
-// container needs appended after its own: access to the default devices, ptys, and
-// the devices listed in linux.devices, as the runtime-spec requires.
+// container needs: access to the default devices, ptys, and the devices listed in
+// linux.devices, as the runtime-spec requires. They go right after the spec's last
+// deny-all rule (which would cancel them), so the spec's narrower rules after it
+// still decide: a "deny c 1:3" there denies /dev/null.
 func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 	r := spec.Linux.Resources
 	if r == nil || len(r.Devices) == 0 {
 		return r
 	}
 	out := *r
-	out.Devices = append([]specs.LinuxDeviceCgroup{}, r.Devices...)
+	cut := afterLastDenyAll(r.Devices)
+	out.Devices = append([]specs.LinuxDeviceCgroup{}, r.Devices[:cut]...)
 	allow := func(typ string, major, minor int64, access string) {
 		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access})
 	}
@@ -397,6 +497,7 @@ func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 			allow(t, d.Major, d.Minor, "rwm")
 		}
 	}
+	out.Devices = append(out.Devices, r.Devices[cut:]...)
 	return &out
 }
 

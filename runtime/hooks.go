@@ -60,7 +60,9 @@ func runHook(h specs.Hook, state []byte) error {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}
 	if err != nil {
-		if msg := strings.TrimSpace(out.String()); msg != "" {
+		// The hook's output joins the error on one line: hullrt reports errors as
+		// exactly one line, which callers (containerd's shim) read.
+		if msg := strings.Join(strings.Fields(out.String()), " "); msg != "" {
 			return fmt.Errorf("%w: %s", err, msg)
 		}
 		return err

@@ -42,7 +42,12 @@ func Init() {
 	ch := &channel{os.NewFile(uintptr(fd), "sync")}
 	err = initMain(ch)
 	if err != nil {
-		if serr := ch.send(message{Type: msgError, Error: err.Error()}); serr != nil {
+		// EOF or EPIPE: the parent gave up on us (it reports why) and closed the
+		// channel before killing us; a second message here would be noise.
+		if errors.Is(err, errEOF) {
+			os.Exit(1)
+		}
+		if serr := ch.send(message{Type: msgError, Error: err.Error()}); serr != nil && !errors.Is(serr, unix.EPIPE) {
 			// The parent is gone (after start): stderr is all there is.
 			fmt.Fprintln(os.Stderr, "hullrt init:", err)
 		}
@@ -53,6 +58,7 @@ func Init() {
 func initMain(ch *channel) error {
 	os.Unsetenv(nsenter.InitEnv)
 	os.Unsetenv(nsenter.Env)
+	os.Unsetenv(nsenter.CgroupEnv)
 	m, _, err := ch.recv()
 	if err != nil {
 		return fmt.Errorf("read bootstrap: %w", err)
@@ -102,6 +108,8 @@ func initContainer(ch *channel, b *bootstrap) error {
 		if ttySlave, err = setupRootfs(ch, b); err != nil {
 			return err
 		}
+	} else if err := waitHooks(ch, b); err != nil {
+		return err
 	} else if spec.Process.Terminal {
 		master, slave, err := console.OpenPty("/dev/ptmx")
 		if err != nil {
@@ -114,6 +122,13 @@ func initContainer(ch *channel, b *bootstrap) error {
 		ttySlave = slave
 	}
 	p := &b.Process
+	// A missing cwd is made, as runc does, now while errors still reach create
+	// (on a read-only root this fails, and create with it).
+	if _, err := os.Stat(p.Cwd); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+			return fmt.Errorf("process.cwd: %w", err)
+		}
+	}
 	exe, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
 		return err
@@ -192,7 +207,7 @@ func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
 	if err := rootfs.PrepareHost(prop); err != nil {
 		return nil, err
 	}
-	if err := rootfs.BindSelf(b.Rootfs); err != nil {
+	if err := rootfs.BindSelf(b.Rootfs, prop); err != nil {
 		return nil, err
 	}
 	root, err := rootfs.OpenRoot(b.Rootfs)
@@ -216,8 +231,10 @@ func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
 	var slave *os.File
 	if spec.Process.Terminal {
 		// The pty comes from the container's own devpts (through its /dev/ptmx,
-		// resolved inside the root), so the container owns its terminal.
-		ptmx, err := root.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY)
+		// resolved inside the root), so the container owns its terminal. It is
+		// resolved with O_PATH: every real open of ptmx allocates a pty, and a
+		// first, thrown-away one would make the console /dev/pts/1 (runc's is 0).
+		ptmx, err := root.OpenPath("/dev/ptmx")
 		if err != nil {
 			return nil, fmt.Errorf("open the container's /dev/ptmx: %w", err)
 		}
@@ -235,17 +252,8 @@ func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
 		}
 		master.Close()
 	}
-	if b.Hooks {
-		if err := ch.send(message{Type: msgHooks}); err != nil {
-			return nil, err
-		}
-		m, _, err := ch.recv()
-		if err != nil {
-			return nil, fmt.Errorf("wait for hooks: %w", err)
-		}
-		if m.Type != msgHooksDone {
-			return nil, fmt.Errorf("expected hooks-done, got %q", m.Type)
-		}
+	if err := waitHooks(ch, b); err != nil {
+		return nil, err
 	}
 	null, err := rootfs.OpenNull()
 	if err != nil {
@@ -277,6 +285,34 @@ func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
 		}
 	}
 	return slave, nil
+}
+
+// waitHooks lets the parent run the prestart and createRuntime hooks, then runs the
+// createContainer hooks here, in the container's namespaces (runtime-spec), before
+// pivot_root, so that their paths still resolve in the runtime's filesystem, as
+// runc runs them.
+func waitHooks(ch *channel, b *bootstrap) error {
+	if !b.Hooks {
+		return nil
+	}
+	if err := ch.send(message{Type: msgHooks}); err != nil {
+		return err
+	}
+	m, _, err := ch.recv()
+	if err != nil {
+		return fmt.Errorf("wait for hooks: %w", err)
+	}
+	if m.Type != msgHooksDone {
+		return fmt.Errorf("expected hooks-done, got %q", m.Type)
+	}
+	spec := b.Spec
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		st := specs.State{Version: specs.Version, ID: b.ID, Status: StatusCreating, Pid: b.Pid, Bundle: b.Bundle, Annotations: spec.Annotations}
+		if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // makeDevices creates the default devices and the spec's, unless the spec names the

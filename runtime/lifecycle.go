@@ -153,20 +153,27 @@ func (c *Container) Delete(force bool) error {
 	default:
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
-	if !c.State.Damaged {
-		if cg, err := c.cgroup(); err == nil {
-			if cg.Exists() {
-				if f, _ := cg.Frozen(); f {
-					cg.Thaw()
-				}
-				if err := cg.Kill(unix.SIGKILL); err != nil {
-					return fmt.Errorf("kill container processes: %w", err)
-				}
+	cg, cgErr := c.cgroup()
+	if c.State.Damaged {
+		// state.json is unreadable, but a container made without
+		// linux.cgroupsPath has its processes in the default cgroup: they go
+		// with the record rather than run on unseen.
+		cg, cgErr = cgroups.Load(cgroups.DefaultParent + "/" + c.ID)
+	}
+	if cgErr == nil {
+		if cg.Exists() {
+			if f, _ := cg.Frozen(); f {
+				cg.Thaw()
 			}
-			if err := cg.Destroy(); err != nil {
-				return err
+			if err := cg.Kill(unix.SIGKILL); err != nil {
+				return fmt.Errorf("kill container processes: %w", err)
 			}
 		}
+		if err := cg.Destroy(); err != nil {
+			return err
+		}
+	}
+	if !c.State.Damaged {
 		c.waitInitGone()
 	}
 	var hookErr error

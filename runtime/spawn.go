@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -14,14 +16,90 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// selfExe returns hullrt's own binary as a sealed memfd copy, made once per process.
+// selfExe returns hullrt's own binary in a form nobody can write to, made once per
+// process.
 //
 // The child runs hull's code inside the container's namespaces until it execs the
 // container's program. Were it started from the binary on disk, a process in the
 // container could open /proc/<child>/exe and, once the binary is no longer busy,
-// overwrite the host's hullrt (CVE-2019-5736). A memfd sealed against writes and
-// resizing has no path on the host and cannot be changed by anyone.
+// overwrite the host's hullrt (CVE-2019-5736). The binary is therefore seen through
+// a read-only overlayfs that is mounted nowhere (sealedOverlay), or, where that
+// cannot be made (no CAP_SYS_ADMIN, no overlayfs, an odd binary path), copied into a
+// memfd sealed against writes and resizing, which has no path on the host and
+// cannot be changed by anyone (sealedCopy). The overlay makes no copy: 0.2 ms
+// against 3-5 ms for copying a 6 MB binary, on every create, run and exec.
 var selfExe = sync.OnceValues(func() (*os.File, error) {
+	if f, err := sealedOverlay(); err == nil {
+		return f, nil
+	}
+	return sealedCopy()
+})
+
+// sealedOverlay opens hullrt's binary through an overlayfs made with fsopen(2) and
+// never attached to any mount namespace: its lower layers are the binary's
+// directory over an empty one, and it has no upper layer. An overlayfs without an
+// upper layer is read-only in its superblock, so neither a remount nor
+// mount_setattr(2) can make it writable, and a mount that was never attached has no
+// path anyone could reach it by: opening /proc/<child>/exe for writing fails with
+// EROFS. runc 1.2 protects its binary the same way.
+func sealedOverlay() (*os.File, error) {
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	// A binary replaced on disk reads "/path (deleted)": the name no longer leads
+	// to what runs, so the copy is used.
+	dir, name := filepath.Split(self)
+	if !filepath.IsAbs(dir) || strings.HasSuffix(name, " (deleted)") {
+		return nil, fmt.Errorf("own binary %q has no usable path", self)
+	}
+	// overlayfs runs without an upper layer only with two lower ones. The second is
+	// an empty directory of our own, removed again once the superblock holds it. It
+	// must not contain or lie inside the binary's directory: the kernel refuses
+	// overlapping layers (ELOOP), and the copy is used then.
+	empty, err := os.MkdirTemp("", ".hullrt-exe-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(empty)
+	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(ctx)
+	// In lowerdir, ':' separates layers and '\' escapes.
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`)
+	if err := unix.FsconfigSetString(ctx, "lowerdir", esc.Replace(dir)+":"+esc.Replace(empty)); err != nil {
+		return nil, fmt.Errorf("overlay lowerdir: %w", err)
+	}
+	// xino is of no use here and only logs noise when the layers are on two
+	// filesystems; failing to turn it off changes nothing.
+	_ = unix.FsconfigSetString(ctx, "xino", "off")
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return nil, fmt.Errorf("create overlay: %w", err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount overlay: %w", err)
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open own binary in overlay: %w", err)
+	}
+	// The name was looked up again; a binary renamed over it in between shows a
+	// different size or change time than the one that runs.
+	var got, want unix.Stat_t
+	if unix.Fstat(fd, &got) != nil || unix.Stat("/proc/self/exe", &want) != nil ||
+		got.Size != want.Size || got.Mtim != want.Mtim || got.Ctim != want.Ctim {
+		unix.Close(fd)
+		return nil, errors.New("own binary changed on disk")
+	}
+	return os.NewFile(uintptr(fd), "/overlay:"+name), nil
+}
+
+// sealedCopy copies hullrt's binary into a memfd sealed against any change.
+func sealedCopy() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open own binary: %w", err)
@@ -43,7 +121,7 @@ var selfExe = sync.OnceValues(func() (*os.File, error) {
 		return nil, fmt.Errorf("seal own binary: %w", err)
 	}
 	return dst, nil
-})
+}
 
 // nsJoin is a namespace the child joins: a file opened on the host.
 type nsJoin struct {
@@ -93,6 +171,22 @@ func (s *spawnSpec) start() error {
 		}
 		s.cmd.Env = append(s.cmd.Env, nsenter.Env+"="+v)
 	}
+	// The child execs hullrt through /proc/self/fd/N only after Go has moved the
+	// n stdio and extra files onto 0..n-1, parking some on n, n+1, ... on the way,
+	// which overwrites the parent's number for the binary once there are enough of
+	// them (--preserve-fds, cgroup files). So the child execs a close-on-exec
+	// duplicate numbered above all that, and keeps no descriptor of the binary.
+	exe, err := selfExe()
+	if err != nil {
+		return err
+	}
+	n := 3 + len(s.cmd.ExtraFiles)
+	fd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*n+2)
+	if err != nil {
+		return fmt.Errorf("duplicate own binary: %w", err)
+	}
+	defer unix.Close(fd)
+	s.cmd.Path = "/proc/self/fd/" + strconv.Itoa(fd)
 	if len(s.parentJoins) == 0 {
 		return s.cmd.Start()
 	}

@@ -13,8 +13,10 @@ package runtime
 //	                                          sysctls, console (pty inside the rootfs)
 //	  ◄──────────── msgConsole + pty master ── (only with a terminal)
 //	  ◄──────────────────────── msgHooks ──── (only when hooks must run here)
-//	  run prestart, createRuntime, createContainer hooks
+//	  run prestart, createRuntime hooks
 //	  ── msgHooksDone ────────────────────►
+//	                                          createContainer hooks (container's
+//	                                          namespaces, runtime's paths)
 //	                                          masks, read-only paths, pivot_root,
 //	                                          hostname, look up the program
 //	  ◄──────────── msgSeccomp + notify fd ── (only with a NOTIFY action: the

@@ -1,3 +1,9 @@
+// The Go runtime's container-aware GOMAXPROCS keeps the cgroup's cpu.cfs_* files
+// open for the life of the process; in a container's init that would be a host file
+// held open inside the container until execve. hull needs no such tuning.
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command hullrt is an OCI runtime with runc's command line: create, start, run,
 // exec, state, list, kill, delete, ps, pause, resume, spec, features.
 package main

@@ -372,7 +372,7 @@ func create(h *hierarchy) error {
 	cur := h.mount
 	for _, name := range strings.Split(strings.Trim(h.path, "/"), "/") {
 		if h.v2() {
-			enableControllers(cur)
+			enableControllers(cur, cur == h.mount)
 		}
 		next := filepath.Join(cur, name)
 		if err := os.Mkdir(next, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -395,7 +395,16 @@ func create(h *hierarchy) error {
 // internal processes" rule refuses domain controllers to a cgroup that holds
 // tasks), and the others should still be delegated. A controller left out shows
 // up later as a Set error naming the field.
-func enableControllers(dir string) {
+//
+// A cgroup other than the root that holds processes itself (a relative
+// cgroupsPath below the caller's own cgroup) gets nothing enabled: the kernel would
+// still accept the threaded controllers (cpuset, pids, perf_event), but that makes
+// it a thread root, whose new children are invalid domains that refuse every
+// process with EOPNOTSUPP. Its children then simply have no controllers.
+func enableControllers(dir string, root bool) {
+	if procs, _ := readFile(dir, "cgroup.procs"); procs != "" && !root {
+		return
+	}
 	avail, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	on, _ := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
 	enabled := strings.Fields(string(on))

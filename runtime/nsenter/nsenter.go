@@ -15,6 +15,10 @@
 // container's namespaces, and /proc/PID/exe must not hand that binary to the container
 // (CVE-2019-5736). execve resets dumpability for the container's program.
 //
+// A new container's init also joins its v1 cgroups here, while it is one thread
+// (_HULL_CGROUP, see cgroups.JoinFiles): a process that moves itself avoids a lock
+// that costs milliseconds when the parent moves it.
+//
 // Importing this package for its side effect is all a program needs; errors are
 // printed to stderr and end the process with exit code 1 before Go starts, since
 // nothing after a failed join would be safe to run.
@@ -29,7 +33,9 @@ package nsenter
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <linux/nsfs.h>
 
 __attribute__((constructor)) static void hull_nsenter(void) {
 	const char *spec = getenv("_HULL_NSENTER");
@@ -38,6 +44,26 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
 		fprintf(stderr, "hullrt: nsenter: set non-dumpable: %s\n", strerror(errno));
 		_exit(1);
+	}
+	// _HULL_CGROUP lists open "tasks" files of v1 cgroups to join. Writing "0" moves
+	// the calling thread, which is the whole process while it is single-threaded,
+	// and does so without the global lock that moving a process by pid takes (see
+	// cgroups.JoinFiles). The descriptors were opened by the parent on the host, and
+	// the kernel checks the opener's credentials, so the joins below do not matter.
+	const char *cg = getenv("_HULL_CGROUP");
+	for (const char *q = cg; q != NULL && *q;) {
+		char *end;
+		long fd = strtol(q, &end, 10);
+		if (end == q || fd < 0 || (*end != ',' && *end != '\0')) {
+			fprintf(stderr, "hullrt: nsenter: bad cgroup list %s\n", cg);
+			_exit(1);
+		}
+		if (write((int)fd, "0", 1) != 1) {
+			fprintf(stderr, "hullrt: nsenter: join cgroup (fd %ld): %s\n", fd, strerror(errno));
+			_exit(1);
+		}
+		close((int)fd);
+		q = *end == ',' ? end + 1 : end;
 	}
 	if (spec == NULL || *spec == '\0')
 		return;
@@ -49,11 +75,19 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 			fprintf(stderr, "hullrt: nsenter: bad namespace list %s\n", spec);
 			_exit(1);
 		}
+		int user = ioctl((int)fd, NS_GET_NSTYPE) == CLONE_NEWUSER;
 		if (setns((int)fd, 0) != 0) {
 			fprintf(stderr, "hullrt: nsenter: join namespace (fd %ld): %s\n", fd, strerror(errno));
 			_exit(1);
 		}
 		close((int)fd);
+		// The host's uid 0 is not mapped in the joined user namespace: files made
+		// with it fail (EOVERFLOW) and execve would drop every capability. Become
+		// the namespace's root, as runc does.
+		if (user && (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)) {
+			fprintf(stderr, "hullrt: nsenter: become root in the user namespace: %s\n", strerror(errno));
+			_exit(1);
+		}
 		p = end;
 		if (*p == ',')
 			p++;
@@ -71,6 +105,10 @@ import "C"
 
 // Env is the name of the variable the constructor reads.
 const Env = "_HULL_NSENTER"
+
+// CgroupEnv names the variable that lists the v1 cgroup "tasks" files the
+// constructor joins, as "fd,fd,...".
+const CgroupEnv = "_HULL_CGROUP"
 
 // InitEnv marks a process that runs hull's init stage: it is made non-dumpable before
 // any Go code runs.

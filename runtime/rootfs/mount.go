@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -24,11 +26,72 @@ func PrepareHost(propagation uintptr) error {
 
 // BindSelf bind-mounts dir onto itself: pivot_root(2) needs the new root to be a
 // mount point, and the bind also gives the root its own mount to make read-only.
-func BindSelf(dir string) error {
+//
+// pivot_root refuses a new root whose parent mount is shared, and a bind out of an
+// unbindable mount fails: with rootfsPropagation shared or unbindable, the mount that
+// holds dir is made private first (as runc does); the container's "/" gets the asked
+// propagation after pivot_root.
+func BindSelf(dir string, propagation uintptr) error {
+	// Only a shared or unbindable "/" (asked for by rootfsPropagation) can make the
+	// parent mount shared or unbindable: the default rslave cannot, and reading
+	// mountinfo on every create is not free on a host with many mounts.
+	if propagation&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
+		if err := parentMountPrivate(dir); err != nil {
+			return err
+		}
+	}
 	if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s onto itself: %w", dir, err)
 	}
 	return nil
+}
+
+// parentMountPrivate makes the mount that holds dir private if it is shared or
+// unbindable. It is found in /proc/self/mountinfo as the longest mount point that is
+// a prefix of dir (dir is the host's own path, resolved by the caller).
+func parentMountPrivate(dir string) error {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	best, opt := "", ""
+	for _, l := range strings.Split(string(data), "\n") {
+		pre, _, ok := strings.Cut(l, " - ")
+		f := strings.Fields(pre)
+		if !ok || len(f) < 6 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if (mp == "/" || dir == mp || strings.HasPrefix(dir, mp+"/")) && len(mp) >= len(best) {
+			best, opt = mp, strings.Join(f[6:], " ")
+		}
+	}
+	if best == "" || !(strings.Contains(opt, "shared:") || strings.Contains(opt, "unbindable")) {
+		return nil
+	}
+	if err := unix.Mount("", best, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", best, err)
+	}
+	return nil
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space) of mountinfo paths.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // Mount makes one OCI mount inside the root. Bind sources are host paths (absolute).
@@ -388,12 +451,24 @@ func readonly(fd int) error {
 // so a single lazy unmount of "." removes it -- no directory for it inside the
 // container is needed. The old root is made a slave first, so the unmount does not
 // propagate to the host's mounts.
+//
+// The old root is reached through a descriptor opened before the switch: after it,
+// "." names the new root (only umount follows the stack up to the old one), and a
+// recursive MS_SLAVE there would turn every shared mount of the container private.
 func (r *Root) Pivot() error {
+	old, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open old root: %w", err)
+	}
+	defer unix.Close(old)
 	if err := unix.Fchdir(r.fd); err != nil {
 		return fmt.Errorf("chdir to rootfs: %w", err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Fchdir(old); err != nil {
+		return fmt.Errorf("chdir to old root: %w", err)
 	}
 	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make old root a slave: %w", err)

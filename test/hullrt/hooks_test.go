@@ -1,0 +1,110 @@
+package hullrt_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestHooks runs a hook of every kind; each writes the state it got on stdin, and
+// its mount namespace, to a file. The runtime-spec says which namespaces each runs
+// in: prestart, createRuntime, poststart and poststop in the runtime's,
+// createContainer and startContainer in the container's.
+func TestHooks(t *testing.T) {
+	e := newEnv(t)
+	out := t.TempDir()
+	os.Chmod(out, 0o777)
+	hook := func(kind, dir string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + dir + "/" + kind + ".json; readlink /proc/self/ns/mnt > " + dir + "/" + kind + ".ns"}}
+	}
+	b := e.bundle([]string{"sh", "-c", "echo ran > /out/program-ran; sleep 100"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bindMount(out, "/out"))
+		s.Hooks = &specs.Hooks{
+			Prestart:        []specs.Hook{hook("prestart", out)},
+			CreateRuntime:   []specs.Hook{hook("createRuntime", out)},
+			CreateContainer: []specs.Hook{hook("createContainer", out)},
+			// runs after pivot_root: paths are the container's
+			StartContainer: []specs.Hook{hook("startContainer", "/out")},
+			Poststart:      []specs.Hook{hook("poststart", out)},
+			Poststop:       []specs.Hook{hook("poststop", out)},
+		}
+	})
+	e.must("create", "--bundle", b, cid("h1"))
+	pid := e.state(cid("h1")).Pid
+	hostMnt := nsLink(t, strconv.Itoa(os.Getpid()), "mnt")
+	ctrMnt := nsLink(t, strconv.Itoa(pid), "mnt")
+	check := func(kind, status, mnt string) {
+		t.Helper()
+		data := waitFile(t, filepath.Join(out, kind+".json"))
+		var st specs.State
+		if err := json.Unmarshal([]byte(data), &st); err != nil {
+			t.Errorf("%s hook got %q: %v", kind, data, err)
+			return
+		}
+		if st.ID != cid("h1") || st.Pid != pid || string(st.Status) != status || st.Bundle != b || st.Version == "" {
+			t.Errorf("%s hook got %+v, want id h1, pid %d, status %s, bundle %s", kind, st, pid, status, b)
+		}
+		ns, _ := os.ReadFile(filepath.Join(out, kind+".ns"))
+		if got := strings.TrimSpace(string(ns)); got != mnt {
+			t.Errorf("%s hook ran in mount namespace %s, want %s", kind, got, mnt)
+		}
+	}
+	check("prestart", "creating", hostMnt)
+	check("createRuntime", "creating", hostMnt)
+	check("createContainer", "creating", ctrMnt)
+	for _, k := range []string{"startContainer", "poststart", "program-ran"} {
+		if _, err := os.Stat(filepath.Join(out, k+".json")); err == nil {
+			t.Errorf("%s ran before start", k)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "program-ran")); err == nil {
+		t.Errorf("the program ran before start")
+	}
+	e.must("start", cid("h1"))
+	check("startContainer", "created", ctrMnt)
+	check("poststart", "running", hostMnt)
+	waitFile(t, filepath.Join(out, "program-ran"))
+	if _, err := os.Stat(filepath.Join(out, "poststop.json")); err == nil {
+		t.Errorf("poststop ran before delete")
+	}
+	e.must("delete", "--force", cid("h1"))
+	check("poststop", "stopped", hostMnt)
+}
+
+// TestHookTimeout: a hook that outlives its timeout fails create, promptly, and
+// leaves nothing behind.
+func TestHookTimeout(t *testing.T) {
+	for _, kind := range []string{"prestart", "createRuntime", "createContainer"} {
+		t.Run(kind, func(t *testing.T) {
+			e := newEnv(t)
+			one := 1
+			b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+				h := []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "30"}, Timeout: &one}}
+				s.Hooks = &specs.Hooks{}
+				switch kind {
+				case "prestart":
+					s.Hooks.Prestart = h
+				case "createRuntime":
+					s.Hooks.CreateRuntime = h
+				case "createContainer":
+					s.Hooks.CreateContainer = h
+				}
+			})
+			start := time.Now()
+			_, stderr, code := e.run("create", "--bundle", b, cid("ht"))
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("create took %v with a 1 s hook timeout", d)
+			}
+			if code != 1 || len(lines(stderr)) != 1 || !strings.Contains(stderr, "timed out") {
+				t.Errorf("create: exit %d, stderr %q", code, stderr)
+			}
+			e.checkNothingLeft(cid("ht"))
+		})
+	}
+}

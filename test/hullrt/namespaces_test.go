@@ -1,0 +1,164 @@
+package hullrt_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var nsTypes = []string{"pid", "mnt", "uts", "ipc", "net", "user", "cgroup", "time"}
+
+// userNS gives s a new user namespace mapping 0-65535 onto 100000-165535.
+func userNS(t *testing.T, s *specs.Spec) {
+	// The shared rootfs lies in a directory only root may enter; uid 100000 must
+	// reach it before pivot_root.
+	if err := os.Chmod(filepath.Dir(sharedRootfs), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+}
+
+// TestNewNamespaces makes one of every namespace type and proves each from inside:
+// the ns links differ from the host's, pid 1, the hostname, only lo, the uid map,
+// a cgroup view rooted at "/", and a clock 1000 s ahead.
+func TestNewNamespaces(t *testing.T) {
+	e := newEnv(t)
+	script := `for n in ` + strings.Join(nsTypes, " ") + `; do echo "$n $(readlink /proc/self/ns/$n)"; done
+echo "pid $$"
+echo "hostname $(hostname)"
+echo "links $(ls /sys/class/net | tr '\n' ' ')"
+echo "iplink $(ip -o link | cut -d: -f2 | tr -d ' \n')"
+echo "uidmap $(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
+echo "gidmap $(cat /proc/self/gid_map | tr -s ' ' | sed 's/^ //')"
+echo "cgroup $(cut -d: -f3 /proc/self/cgroup | sort -u | tr '\n' ' ')"
+echo "uptime $(cut -d' ' -f1 /proc/uptime)"
+`
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Hostname = "nsbox"
+		userNS(t, s)
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
+			"monotonic": {Secs: 1000}, "boottime": {Secs: 1000},
+		}
+	})
+	hostUp := readUptime(t)
+	out := e.runOut(b, cid("ns1"))
+	got := map[string]string{}
+	for _, l := range lines(out) {
+		k, v, _ := strings.Cut(l, " ")
+		got[k] = v
+	}
+	self := strconv.Itoa(os.Getpid())
+	for _, n := range nsTypes {
+		if host := nsLink(t, self, n); got[n] == "" || got[n] == host {
+			t.Errorf("%s namespace: inside %q, host %q", n, got[n], host)
+		}
+	}
+	want := map[string]string{
+		"pid": "1", "hostname": "nsbox", "links": "lo ", "iplink": "lo",
+		"uidmap": "0 100000 65536", "gidmap": "0 100000 65536", "cgroup": "/ ",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q\n%s", k, got[k], v, out)
+		}
+	}
+	up, err := strconv.ParseFloat(got["uptime"], 64)
+	if err != nil {
+		t.Fatalf("uptime %q: %v", got["uptime"], err)
+	}
+	if d := up - hostUp; d < 999 || d > 1030 {
+		t.Errorf("uptime inside %.1f, host %.1f: offset %.1f, want ~1000", up, hostUp, d)
+	}
+}
+
+func readUptime(t *testing.T) float64 {
+	data, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := strconv.ParseFloat(strings.Fields(string(data))[0], 64)
+	return v
+}
+
+// TestJoinNamespaces makes container A with its own user namespace and joins every
+// one of its namespaces from container B by path, mount and user included; then a
+// container C joins A's user (and pid) namespace and makes its own mount, uts, ipc
+// and network namespaces, owned by A's user namespace, where its mounts must work.
+func TestJoinNamespaces(t *testing.T) {
+	e := newEnv(t)
+	a := e.bundle([]string{"sleep", "100"}, func(s *specs.Spec) {
+		s.Hostname = "a"
+		userNS(t, s)
+	})
+	apid := strconv.Itoa(e.startDetached(a, cid("nsa")))
+	script := `for n in net uts ipc pid mnt user cgroup; do echo "$n $(readlink /proc/self/ns/$n)"; done
+echo "hostname $(hostname)"
+echo "uidmap $(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
+echo "a $(cat /proc/1/cmdline | tr '\0' ' ')"
+`
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Hostname = ""
+		s.Linux.Namespaces = nil
+		for _, n := range []struct {
+			t    specs.LinuxNamespaceType
+			proc string
+		}{
+			{specs.NetworkNamespace, "net"}, {specs.UTSNamespace, "uts"}, {specs.IPCNamespace, "ipc"},
+			{specs.PIDNamespace, "pid"}, {specs.MountNamespace, "mnt"}, {specs.UserNamespace, "user"},
+			{specs.CgroupNamespace, "cgroup"},
+		} {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: n.t, Path: "/proc/" + apid + "/ns/" + n.proc})
+		}
+	})
+	out := e.runOut(b, cid("nsb"))
+	got := map[string]string{}
+	for _, l := range lines(out) {
+		k, v, _ := strings.Cut(l, " ")
+		got[k] = v
+	}
+	for _, n := range []string{"net", "uts", "ipc", "pid", "mnt", "user", "cgroup"} {
+		if want := nsLink(t, apid, n); got[n] != want {
+			t.Errorf("B's %s namespace %q, A's %q", n, got[n], want)
+		}
+	}
+	if got["hostname"] != "a" || got["uidmap"] != "0 100000 65536" || got["a"] != "sleep 100 " {
+		t.Errorf("B does not see A's namespaces:\n%s", out)
+	}
+
+	// C: A's user and pid namespaces, new mount, uts, ipc and network ones.
+	c := e.bundle([]string{"sh", "-c", script + `echo "mounts $(cut -d' ' -f5 /proc/self/mountinfo | grep -c -x -e /proc -e /sys -e /dev -e /dev/pts -e /dev/mqueue)"`}, func(s *specs.Spec) {
+		s.Hostname = "c"
+		s.Linux.Namespaces = []specs.LinuxNamespace{
+			{Type: specs.UserNamespace, Path: "/proc/" + apid + "/ns/user"},
+			{Type: specs.PIDNamespace, Path: "/proc/" + apid + "/ns/pid"},
+			{Type: specs.MountNamespace}, {Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
+			{Type: specs.NetworkNamespace},
+		}
+	})
+	out = e.runOut(c, cid("nsc"))
+	got = map[string]string{}
+	for _, l := range lines(out) {
+		k, v, _ := strings.Cut(l, " ")
+		got[k] = v
+	}
+	for _, n := range []string{"user", "pid"} {
+		if want := nsLink(t, apid, n); got[n] != want {
+			t.Errorf("C's %s namespace %q, A's %q", n, got[n], want)
+		}
+	}
+	for _, n := range []string{"net", "uts", "ipc", "mnt"} {
+		if a := nsLink(t, apid, n); got[n] == a || got[n] == "" {
+			t.Errorf("C's %s namespace %q is A's", n, got[n])
+		}
+	}
+	if got["hostname"] != "c" || got["uidmap"] != "0 100000 65536" || got["mounts"] != "5" {
+		t.Errorf("C:\n%s", out)
+	}
+}
