@@ -270,7 +270,7 @@ func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fi
 				// made by init once it is in the container's cgroup
 				b.NewCgroupNS = true
 			case ns.Type == specs.TimeNamespace:
-				// made by init just before execve (see timens in init)
+				// made by init just before execve (see newTimeNS)
 				b.NewTimeNS = true
 			case joinsUser && ns.Type != specs.PIDNamespace:
 				// owned by the joined user namespace, so made after joining it
@@ -292,7 +292,10 @@ func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fi
 		}
 		j := nsJoin{typ: typ, file: f}
 		switch ns.Type {
-		case specs.UserNamespace, specs.MountNamespace, specs.TimeNamespace:
+		// cgroup too: a parent thread in another cgroup namespace could not clone
+		// into the container's cgroup (CLONE_INTO_CGROUP checks the target is
+		// below the caller's namespace root, and fails with ENOENT).
+		case specs.UserNamespace, specs.MountNamespace, specs.TimeNamespace, specs.CgroupNamespace:
 			s.childJoins = append(s.childJoins, j)
 		default:
 			s.parentJoins = append(s.parentJoins, j)

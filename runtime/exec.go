@@ -74,8 +74,9 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 	s := &spawnSpec{cmd: cmd, parentOnly: []*os.File{childEnd.f}}
 	// Every namespace of init that differs from ours is joined: user first (in the
 	// constructor, so the rest are checked against the container's user namespace),
-	// mount and time there too since a threaded process cannot join them.
-	for _, typ := range []string{"user", "mnt", "time", "pid", "net", "ipc", "uts", "cgroup"} {
+	// mount and time there too since a threaded process cannot join them, and the
+	// cgroup namespace (see initCommand); the rest on the parent's thread.
+	for _, typ := range []string{"user", "mnt", "time", "cgroup", "pid", "net", "ipc", "uts"} {
 		f, err := os.Open("/proc/" + strconv.Itoa(c.State.Pid) + "/ns/" + typ)
 		if err != nil {
 			if typ == "time" && errors.Is(err, os.ErrNotExist) {
@@ -89,7 +90,7 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 			continue
 		}
 		switch typ {
-		case "user", "mnt", "time":
+		case "user", "mnt", "time", "cgroup":
 			s.childJoins = append(s.childJoins, nsJoin{typ, f})
 		default:
 			s.parentJoins = append(s.parentJoins, nsJoin{typ, f})

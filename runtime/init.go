@@ -352,9 +352,10 @@ func writeSysctl(key, value string) error {
 	return nil
 }
 
-// newTimeNS makes the container's time namespace and sets its offsets. unshare moves
-// only this process's future children -- and, at execve, the process itself -- into
-// it, and the offsets can be written only until a task has entered it.
+// newTimeNS makes the container's time namespace and sets its offsets, which can be
+// written only until a task has entered it. unshare moves this process's future
+// children into it, and execve the process itself (from Linux 6.3 on; Validate
+// refuses a new time namespace on older kernels, where the program would stay out).
 func newTimeNS(offsets map[string]specs.LinuxTimeOffset) error {
 	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
 		return fmt.Errorf("new time namespace: %w", err)

@@ -132,8 +132,8 @@ type nsJoin struct {
 // spawnSpec is how to start the child.
 type spawnSpec struct {
 	cmd         *exec.Cmd
-	parentJoins []nsJoin   // joined on the parent's thread before clone: pid, net, uts, ipc, cgroup
-	childJoins  []nsJoin   // joined in nsenter's constructor: user, mnt, time
+	parentJoins []nsJoin   // joined on the parent's thread before clone: pid, net, uts, ipc
+	childJoins  []nsJoin   // joined in nsenter's constructor: user, mnt, time, cgroup
 	unshare     uintptr    // made by the constructor after the joins
 	parentOnly  []*os.File // the child's copies of these are all it needs: closed after start
 }

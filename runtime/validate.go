@@ -13,6 +13,7 @@ import (
 	"github.com/hullproject/hull/runtime/rootfs"
 	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Validate checks a spec before anything is made, so that bad input fails with one
@@ -204,6 +205,9 @@ func validateNamespaces(spec *specs.Spec) (namespaces, error) {
 		if _, err := os.Stat("/proc/self/ns/time"); err != nil {
 			return nil, errors.New("linux.namespaces: this kernel has no time namespaces")
 		}
+		if !kernelAtLeast(6, 3) {
+			return nil, errors.New("linux.namespaces: a new time namespace needs Linux 6.3 or later (before it, execve does not enter it)")
+		}
 	} else if len(spec.Linux.TimeOffsets) > 0 {
 		return nil, errors.New("linux.timeOffsets: given without a new time namespace")
 	}
@@ -276,4 +280,15 @@ func validateHooks(h *specs.Hooks) error {
 		}
 	}
 	return nil
+}
+
+// kernelAtLeast tells whether the running kernel is at least major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var ma, mi int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
+	return ma > major || ma == major && mi >= minor
 }

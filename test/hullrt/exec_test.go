@@ -15,13 +15,14 @@ import (
 // process with init's, in a container that has one of every type.
 func TestExecEntersAllNamespaces(t *testing.T) {
 	e := newEnv(t)
+	needTimeNS(t, e)
 	b := e.bundle([]string{"sleep", "100"}, func(s *specs.Spec) {
 		userNS(t, s)
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 1000}}
 	})
 	pid := strconv.Itoa(e.startDetached(b, cid("x1")))
-	out := e.must("exec", cid("x1"), "sh", "-c", "for n in "+strings.Join(nsTypes, " ")+"; do readlink /proc/self/ns/$n; done; echo $(id -u) $(cut -d' ' -f1 /proc/uptime)")
+	out := e.must("exec", cid("x1"), "sh", "-c", "for n in "+strings.Join(nsTypes, " ")+"; do readlink /proc/self/ns/$n; done; echo $(id -u) $(cut -d' ' -f1 /proc/uptime) $(readlink /proc/self/ns/time_for_children) $(cat /proc/self/timens_offsets | tr '\\n' ' ')")
 	l := lines(out)
 	if len(l) != len(nsTypes)+1 {
 		t.Fatalf("exec output %q", out)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/vm/run.sh: run hull's Go tests inside a qemu VM whose kernel has cgroup v2 only.
 # See test/vm/README.md. Inputs (environment):
-#   PKGS             packages to test (default: test/vm/selftest... + ./runtime/... with tests)
+#   PKGS             packages to test (default: test/vm/selftest... + ./runtime/... with
+#                    tests + ./test/hullrt, the runtime's integration suite)
 #   VM_TESTRUN       regex passed as -test.run
 #   VM_TESTARGS      extra arguments for every test binary
 #   VM_TIMEOUT       seconds for the whole VM run, boot to poweroff (default 900)
@@ -173,7 +174,7 @@ default_pkgs() {
 	local d
 	echo "$SELFTEST_PKGS"
 	# Packages under ./runtime that have tests; ones that fail to list are left out.
-	(cd "$REPO" && go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./runtime/... 2>/dev/null) |
+	(cd "$REPO" && go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./runtime/... ./test/hullrt 2>/dev/null) |
 		while read -r d; do [ -n "$d" ] && echo "./${d#"$REPO"/}"; done
 }
 
