@@ -16,6 +16,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"github.com/hullproject/hull/runtime"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -124,7 +125,7 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 		return nil, fmt.Errorf("network %q: want none, host, container:NAME or a network", o.Network)
 	}
 	if o.StopSignal != "" {
-		if _, err := ParseSignal(o.StopSignal); err != nil {
+		if _, err := runtime.ParseSignal(o.StopSignal); err != nil {
 			return nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hullproject/hull/runtime"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/hullproject/hull/monitor"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/atomicfile"
 )
 
 // The monitor tells the command that started it how things went, one JSON object a
@@ -390,7 +393,7 @@ func (e *Engine) Stop(ref string, timeout *int) error {
 	}
 	sig := unix.SIGTERM
 	if c.Config.StopSignal != "" {
-		if sig, err = ParseSignal(c.Config.StopSignal); err != nil {
+		if sig, err = runtime.ParseSignal(c.Config.StopSignal); err != nil {
 			return err
 		}
 	}
@@ -590,5 +593,5 @@ func writeJSON(name string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(name, data)
+	return atomicfile.WriteFile(name, data, 0o600)
 }

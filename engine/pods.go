@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/atomicfile"
 )
 
 // A pod is a group of containers that share namespaces (by default net, ipc and
@@ -121,7 +123,7 @@ func (e *Engine) savePod(p *Pod) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(e.podDir(p.ID), "pod.json"), data)
+	return atomicfile.WriteFile(filepath.Join(e.podDir(p.ID), "pod.json"), data, 0o600)
 }
 
 // ErrNoSuchPod is returned when no pod matches a name or ID prefix.

@@ -14,7 +14,6 @@ import (
 	"github.com/hullproject/hull/runtime/seccomp"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // DefaultCaps are Docker's 14 default capabilities.
@@ -145,24 +144,6 @@ func parseUlimit(s string) (specs.POSIXRlimit, error) {
 		return specs.POSIXRlimit{}, fmt.Errorf("ulimit %q: bad values", s)
 	}
 	return specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: soft, Hard: hard}, nil
-}
-
-// ParseSignal reads a signal as a name (TERM, SIGTERM) or a number.
-func ParseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q", s)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q", s)
 }
 
 // makeSpec builds the container's OCI spec from the image config and the options,

@@ -31,6 +31,7 @@ import (
 
 	"github.com/hullproject/hull/image/layer"
 	"github.com/hullproject/hull/image/snapshot"
+	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -162,42 +163,10 @@ func (s *Store) update(fn func(*records) error) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.root, "images.json"), data)
-}
-
-// writeFileAtomic writes data to a temp file, fsyncs it, renames it over name and
-// fsyncs the directory.
-func writeFileAtomic(name string, data []byte) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(name)+"-")
-	if err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.root, "images.json"), data, 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(s.root)
 }
 
 // Image is a record with the names that point at it.

@@ -75,6 +75,8 @@ import (
 	"github.com/hullproject/hull/network/ipam"
 	"github.com/hullproject/hull/network/nft"
 	"github.com/vishvananda/netlink"
+
+	"github.com/hullproject/hull/internal/atomicfile"
 )
 
 // DefaultNetwork is the name of the network containers join when none is named.
@@ -168,7 +170,7 @@ const BridgePrefix = nft.BridgePrefix
 // Table is the name of this root's nftables table (family inet).
 func (m *Manager) Table() string { return m.cfg.Table }
 
-func (m *Manager) lock() (func(), error) { return lockFile(filepath.Join(m.dir, "lock")) }
+func (m *Manager) lock() (func(), error) { return atomicfile.Lock(filepath.Join(m.dir, "lock")) }
 
 func (m *Manager) netPath(name string) string { return filepath.Join(m.dir, name+".json") }
 

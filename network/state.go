@@ -7,30 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
-
-// lockFile takes an exclusive flock on path, creating it, and returns the unlock.
-// flock locks belong to the open file description, so two goroutines of one process
-// exclude each other as two processes do.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil // close drops the lock
-}
 
 // writeJSON writes v to path atomically: temp file in the same directory, fsync,
 // rename. A reader sees the old or the new file, never a torn one.

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/atomicfile"
 )
 
 // CopyUp fills the volume v with the content of dir in the container's rootfs, the
@@ -46,7 +48,7 @@ func CopyUp(v *Volume, rootfs, dir string) error {
 	if v.dir == "" {
 		return fmt.Errorf("copy up into volume %s: not a volume of a store", v.Name)
 	}
-	unlock, err := lockFile(filepath.Join(v.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(v.dir, ".lock"))
 	if err != nil {
 		return fmt.Errorf("copy up into volume %s: %w", v.Name, err)
 	}

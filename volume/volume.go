@@ -64,7 +64,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/hullproject/hull/internal/atomicfile"
 )
 
 // Driver is the only volume driver: a directory under the engine's root.
@@ -160,7 +160,7 @@ func (s *Store) Create(name string, o CreateOptions) (*Volume, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	unlock, err := lockFile(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (s *Store) Create(name string, o CreateOptions) (*Volume, error) {
 		err = os.Rename(tmp, filepath.Join(s.dir, name))
 	}
 	if err == nil {
-		err = syncDir(s.dir)
+		err = atomicfile.SyncDir(s.dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", name, err)
@@ -212,7 +212,7 @@ func (s *Store) Get(name string) (*Volume, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	unlock, err := lockFile(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +400,7 @@ func (s *Store) Remove(name string, force bool) error {
 	if err := ValidName(name); err != nil {
 		return err
 	}
-	unlock, err := lockFile(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
 	if err != nil {
 		return err
 	}
@@ -419,7 +419,7 @@ func (s *Store) Remove(name string, force bool) error {
 // remove deletes v unless it is in use, under the store's lock; it returns the
 // bytes freed.
 func (s *Store) remove(v *Volume) (uint64, error) {
-	unlockV, err := lockFile(filepath.Join(v.dir, ".lock"))
+	unlockV, err := atomicfile.Lock(filepath.Join(v.dir, ".lock"))
 	if err != nil {
 		return 0, err
 	}
@@ -485,7 +485,7 @@ type PruneReport struct {
 // only, unless f.All, as docker ≥ 23. It also clears what a crashed Create left.
 func (s *Store) Prune(f Filters) (PruneReport, error) {
 	var r PruneReport
-	unlock, err := lockFile(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
 	if err != nil {
 		return r, err
 	}
@@ -527,59 +527,11 @@ func (s *Store) Prune(f Filters) (PruneReport, error) {
 	return r, nil
 }
 
-// lockFile takes an exclusive flock on path, creating it, and returns the unlock.
-// flock locks belong to the open file description, so two goroutines of one
-// process exclude each other as two processes do.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil // close drops the lock
-}
-
-// writeJSON writes v to path: temp file in the same directory, fsync, rename. A
-// reader sees the old or the new file, never a torn one.
+// writeJSON writes v to path atomically (atomicfile.WriteFile).
 func writeJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename a no-op
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hullproject/hull/runtime"
 	"io"
 	"os"
 	"os/signal"
@@ -364,7 +365,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			sig, err := engine.ParseSignal(killSig)
+			sig, err := runtime.ParseSignal(killSig)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/hullproject/hull/runtime"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -189,7 +190,7 @@ func addPodCommands(root *cobra.Command, g *globals) {
 	var killSig string
 	kill := verb("kill [-s SIGNAL] POD...", "send a signal to the containers of pods",
 		func(e *engine.Engine, ref string) (*engine.Pod, error) {
-			sig, err := engine.ParseSignal(killSig)
+			sig, err := runtime.ParseSignal(killSig)
 			if err != nil {
 				return nil, err
 			}

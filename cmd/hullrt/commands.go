@@ -122,16 +122,9 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
 		}
-		var master *os.File
-		if !detach && o.ConsoleSocket == "" {
-			o.Console = func(m *os.File) { master = m }
-		}
 		// Signals that arrive while the container starts are kept for it.
-		sigs := make(chan os.Signal, 64)
-		if !detach {
-			signal.Notify(sigs)
-			defer signal.Stop(sigs)
-		}
+		fg := attach(detach, o.ConsoleSocket, &o.Console)
+		defer fg.stop()
 		c, err := runtime.Create(o)
 		if err != nil {
 			return err
@@ -143,7 +136,7 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if detach {
 			return nil
 		}
-		code, err := waitForeground(c.Wait, func(s unix.Signal) { c.Kill(s, false) }, master, sigs)
+		code, err := fg.wait(c.Wait, func(s unix.Signal) { c.Kill(s, false) })
 		if !keep {
 			if derr := c.Delete(true); err == nil && derr != nil {
 				err = derr
@@ -156,15 +149,43 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 	}
 }
 
-// waitForeground proxies the terminal (if any), forwards signals to the process and
+// foreground is what run and exec share while they stay attached: the terminal,
+// when the process gets one and no console socket takes it, and the signals to
+// forward. A nil *foreground (detached) does nothing.
+type foreground struct {
+	master *os.File
+	sigs   chan os.Signal
+}
+
+// attach starts catching signals and, without a console socket, sets console to
+// receive the pty master; it returns nil when detached.
+func attach(detach bool, consoleSocket string, console *func(*os.File)) *foreground {
+	if detach {
+		return nil
+	}
+	f := &foreground{sigs: make(chan os.Signal, 64)}
+	if consoleSocket == "" {
+		*console = func(m *os.File) { f.master = m }
+	}
+	signal.Notify(f.sigs)
+	return f
+}
+
+func (f *foreground) stop() {
+	if f != nil {
+		signal.Stop(f.sigs)
+	}
+}
+
+// wait proxies the terminal (if any), forwards signals to the process with kill, and
 // returns its exit code.
-func waitForeground(wait func() (int, error), kill func(unix.Signal), master *os.File, sigs chan os.Signal) (int, error) {
+func (f *foreground) wait(wait func() (int, error), kill func(unix.Signal)) (int, error) {
 	var drain, restore func()
-	if master != nil {
-		drain, restore = console.Proxy(master, os.Stdin, os.Stdout)
+	if f.master != nil {
+		drain, restore = console.Proxy(f.master, os.Stdin, os.Stdout)
 	}
 	go func() {
-		for s := range sigs {
+		for s := range f.sigs {
 			sig := s.(unix.Signal)
 			switch sig {
 			case unix.SIGCHLD, unix.SIGWINCH, unix.SIGURG, unix.SIGPIPE:
@@ -174,10 +195,10 @@ func waitForeground(wait func() (int, error), kill func(unix.Signal), master *os
 		}
 	}()
 	code, err := wait()
-	if master != nil {
+	if f.master != nil {
 		drain()
 		restore()
-		master.Close()
+		f.master.Close()
 	}
 	return code, err
 }
@@ -272,15 +293,8 @@ func cmdExec(fs *flag.FlagSet) func([]string) error {
 		}
 		o.Process = &p
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
-		var master *os.File
-		if !detach && o.ConsoleSocket == "" {
-			o.Console = func(m *os.File) { master = m }
-		}
-		sigs := make(chan os.Signal, 64)
-		if !detach {
-			signal.Notify(sigs)
-			defer signal.Stop(sigs)
-		}
+		fg := attach(detach, o.ConsoleSocket, &o.Console)
+		defer fg.stop()
 		proc, err := c.Exec(o)
 		if err != nil {
 			return err
@@ -295,7 +309,7 @@ func cmdExec(fs *flag.FlagSet) func([]string) error {
 			}
 			return runtime.ExitCode(st), nil
 		}
-		code, err := waitForeground(wait, func(s unix.Signal) { proc.Signal(s) }, master, sigs)
+		code, err := fg.wait(wait, func(s unix.Signal) { proc.Signal(s) })
 		if err != nil {
 			return err
 		}
@@ -401,7 +415,7 @@ func cmdKill(fs *flag.FlagSet) func([]string) error {
 		sig := unix.SIGTERM
 		if len(args) == 2 {
 			var err error
-			if sig, err = parseSignal(args[1]); err != nil {
+			if sig, err = runtime.ParseSignal(args[1]); err != nil {
 				return err
 			}
 		}
@@ -411,24 +425,6 @@ func cmdKill(fs *flag.FlagSet) func([]string) error {
 		}
 		return c.Kill(sig, all)
 	}
-}
-
-// parseSignal accepts a number, or a name with or without SIG, in any case.
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q", s)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q", s)
 }
 
 func cmdDelete(fs *flag.FlagSet) func([]string) error {
