@@ -256,10 +256,8 @@ func addImageCommands(root *cobra.Command, g *globals) {
 						ref = args[1]
 					}
 					opt := image.ImportOptions{}
-					for _, ch := range changes {
-						if v, ok := strings.CutPrefix(ch, "CMD "); ok {
-							opt.Config.Cmd = strings.Fields(v)
-						}
+					if err := applyChanges(&opt.Config, changes); err != nil {
+						return err
 					}
 					if st, serr := os.Stat(args[0]); serr == nil && st.IsDir() {
 						img, err = s.ImportDir(args[0], ref, opt)
@@ -284,7 +282,7 @@ func addImageCommands(root *cobra.Command, g *globals) {
 			},
 		}
 		c.Flags().BoolVar(&busybox, "busybox", false, "build the image from the host's /bin/busybox (busybox-static), no network")
-		c.Flags().StringArrayVarP(&changes, "change", "c", nil, `config change, only "CMD arg..." for now`)
+		c.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply (as commit's)")
 		return c
 	}
 	root.AddCommand(imp())

@@ -62,9 +62,11 @@ func main() {
 	cmd.PersistentFlags().StringVar(&g.state, "state", "/run/hull", "runtime state directory")
 	addImageCommands(cmd, g)
 	addContainerCommands(cmd, g)
+	addContainerImageCommands(cmd, g) // images_container.go
 	addNetworkCommands(cmd, g)
 	addVolumeCommands(cmd, g) // volume.go
 	addPodCommands(cmd, g)    // pod.go
+	addTopCommands(cmd, g)    // top.go
 	if err := cmd.Execute(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
