@@ -38,6 +38,7 @@ func podInfo(e *engine.Engine, p *engine.Pod) podJSON {
 func addPodCommands(root *cobra.Command, g *globals) {
 	pod := &cobra.Command{Use: "pod", Short: "manage pods: containers that share namespaces"}
 	root.AddCommand(pod)
+	addPodTopCommands(pod, g) // top.go
 
 	var co engine.PodOptions
 	var share string

@@ -7,6 +7,8 @@
 //	pid, _ := rt.Create(id, bundle, stdio)      // init waits for Start; pid is its host pid
 //	_ = rt.Start(id)                            // the user's program runs
 //	st, _ := rt.State(id)                       // "created", "running", "paused", "stopped"
+//	pids, _ := rt.Pids(id)                      // host pids of its processes (hull top)
+//	stats, _ := rt.Stats(id)                    // its cgroup's counters (hull stats)
 //	_ = rt.Kill(id, unix.SIGTERM, false)        // or all=true for every process
 //	... the caller reaps init: it is its child (hull) or reparented to it (a subreaper) ...
 //	_ = rt.Delete(id, false)                    // state, cgroup gone; force kills first
@@ -23,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/hullproject/hull/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -66,6 +69,10 @@ type Runtime interface {
 	// gives the process's exit code (128+signal when killed); with detach it
 	// returns 0 at once and the process is nobody's child but the reaper's.
 	Exec(id string, p *specs.Process, io IO, detach bool) (wait func() (int, error), err error)
+	// Pids lists the host pids of every process in the container's cgroup.
+	Pids(id string) ([]int, error)
+	// Stats reads the container's resource use from its cgroup (runc's shape).
+	Stats(id string) (*runtime.Stats, error)
 }
 
 // ErrNotExist is returned by State for a container the runtime does not know.

@@ -9,10 +9,12 @@ package testsuite
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +39,7 @@ func Run(t *testing.T, newRT func(t *testing.T, stateDir string) ociruntime.Runt
 		{"KillAndDelete", testKillAndDelete},
 		{"DeleteForce", testDeleteForce},
 		{"Exec", testExec},
+		{"PidsStats", testPidsStats},
 		{"Unknown", testUnknown},
 		{"CreateFailsClean", testCreateFailsClean},
 	}
@@ -248,6 +251,47 @@ func testExec(t *testing.T, s *suite) {
 		if _, err = wait(); err == nil {
 			t.Error("exec of a missing program succeeded")
 		}
+	}
+	s.rt.Kill(id, unix.SIGKILL, true)
+	reap(t, pid)
+}
+
+// Pids lists the container's processes by host pid; Stats counts them and a memory
+// limit set in the spec.
+func testPidsStats(t *testing.T, s *suite) {
+	id, b := s.bundle("sh", "-c", "sleep 100 & sleep 101")
+	var spec specs.Spec
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(64 << 20)
+	spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	if err := writeJSON(filepath.Join(b, "config.json"), spec); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && len(pids) < 2; time.Sleep(20 * time.Millisecond) {
+		if pids, err = s.rt.Pids(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(pids) != 2 || !slices.Contains(pids, pid) {
+		t.Errorf("pids %v: want init %d and its child", pids, pid)
+	}
+	st, err := s.rt.Stats(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pids.Current != 2 || st.Memory.Usage.Limit != uint64(limit) || st.Memory.Usage.Usage == 0 || st.CPU.Usage.Total == 0 {
+		t.Errorf("stats: pids %d, memory %d of %d, cpu %dns", st.Pids.Current, st.Memory.Usage.Usage, st.Memory.Usage.Limit, st.CPU.Usage.Total)
 	}
 	s.rt.Kill(id, unix.SIGKILL, true)
 	reap(t, pid)
