@@ -34,6 +34,7 @@ test-unit:
 bench: build
 	$(GO) run ./bench/runtime -hullrt bin/hullrt
 	$(GO) run ./bench/pull -hull bin/hull
+	$(GO) run ./bench/network -hull bin/hull
 
 # The whole suite: the host's, then the cgroup v2 VM's.
 check: test test-cgroupv2

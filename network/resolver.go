@@ -129,6 +129,13 @@ func (m *Manager) exitWhenEmpty(ctx context.Context, cancel func(), network stri
 		case <-t.C:
 		}
 		unlock, err := m.lock()
+		if errors.Is(err, os.ErrNotExist) {
+			// the state root was removed (rm -rf of a root with a network still
+			// in use): no container can lease here again, and without this the
+			// resolver would wait for an empty network forever
+			cancel()
+			return
+		}
 		if err != nil {
 			continue
 		}

@@ -45,7 +45,6 @@ func netEnv(t *testing.T, rt string) *hullEnv {
 		t.Skip(rt + " not installed")
 	}
 	t.Setenv("HULL_DEFAULT_SUBNET", testSubnet())
-	links := linkNames()
 	h := newHullEnv(t, rt)
 	// runs before newHullEnv's cleanup and the removal of the roots: a resolver
 	// whose root is gone would not see its network empty
@@ -66,10 +65,18 @@ func netEnv(t *testing.T, rt string) *hullEnv {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
+		// only this root's links: other test processes (go test ./... runs
+		// packages at once) have bridges and veths of their own meanwhile
+		for _, name := range rootLinks(h.root) {
+			if strings.HasPrefix(name, "veth") {
+				t.Errorf("link %s left on a bridge of the test", name)
+			}
+		}
+		bridges := rootBridges(h.root)
 		h.ok("network", "prune")
-		for name := range linkNames() {
-			if !links[name] && (strings.HasPrefix(name, "hull") || strings.HasPrefix(name, "veth")) {
-				t.Errorf("link %s left", name)
+		for name := range bridges {
+			if _, err := os.Stat("/sys/class/net/" + name); err == nil {
+				t.Errorf("bridge %s left", name)
 			}
 		}
 		tables, _ := exec.Command("nft", "list", "tables").Output()
@@ -100,6 +107,36 @@ func linkNames() map[string]bool {
 		set[e.Name()] = true
 	}
 	return set
+}
+
+// rootBridges is the set of bridges of root's networks, from their records.
+func rootBridges(root string) map[string]bool {
+	set := map[string]bool{}
+	recs, _ := filepath.Glob(filepath.Join(root, "networks", "*.json"))
+	for _, f := range recs {
+		var n struct {
+			Bridge string `json:"bridge"`
+		}
+		if data, err := os.ReadFile(f); err == nil && json.Unmarshal(data, &n) == nil && n.Bridge != "" {
+			set[n.Bridge] = true
+		}
+	}
+	return set
+}
+
+// rootLinks lists the links of root's networks that exist: their bridges and the
+// veths enslaved to them.
+func rootLinks(root string) []string {
+	bridges := rootBridges(root)
+	var links []string
+	for name := range linkNames() {
+		master, err := os.Readlink("/sys/class/net/" + name + "/master")
+		if bridges[name] || err == nil && bridges[filepath.Base(master)] {
+			links = append(links, name)
+		}
+	}
+	sort.Strings(links)
+	return links
 }
 
 // resolvers lists the `hull network dns` processes of root.
@@ -276,9 +313,12 @@ func TestNetworkEtcFiles(t *testing.T) {
 	}
 }
 
+// TestNetworkConcurrentRuns starts 50 containers at once on the default network
+// (the issue's "50 concurrent runs get 50 distinct addresses") and removes them at
+// once: every address distinct, and after rm -f no veth, lease or port rule left.
 func TestNetworkConcurrentRuns(t *testing.T) {
 	h := netEnv(t, "hull")
-	const n = 10
+	const n = 50
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -303,6 +343,15 @@ func TestNetworkConcurrentRuns(t *testing.T) {
 			t.Errorf("container %s: address %q (taken twice or none)", id[:12], ip)
 		}
 		seen[ip] = true
+	}
+	var veths int
+	for _, name := range rootLinks(h.root) {
+		if strings.HasPrefix(name, "veth") {
+			veths++
+		}
+	}
+	if veths != n {
+		t.Errorf("%d veths on the bridge while %d containers run", veths, n)
 	}
 	var addrs []string
 	for ip := range seen {
@@ -330,6 +379,29 @@ func TestNetworkConcurrentRuns(t *testing.T) {
 	if len(inspect) != 1 || len(inspect[0].Containers) != 0 {
 		t.Errorf("bridge still has endpoints after rm -f: %+v", inspect)
 	}
+	// before prune: the bridge may stay, but nothing of a container
+	veths = 0
+	for _, name := range rootLinks(h.root) {
+		if strings.HasPrefix(name, "veth") {
+			veths++
+		}
+	}
+	if veths != 0 {
+		t.Errorf("%d veths left on the bridge after rm -f", veths)
+	}
+	leases, _ := filepath.Glob(filepath.Join(h.root, "networks/leases/*.json"))
+	for _, f := range leases {
+		if data, _ := os.ReadFile(f); strings.Contains(string(data), "containerID") {
+			t.Errorf("lease left in %s: %s", f, data)
+		}
+	}
+	rules, _ := exec.Command("nft", "list", "table", "inet", "hull-"+rootHash(h.root)).Output()
+	for _, ip := range addrs {
+		if strings.Contains(string(rules), ip+" ") || strings.Contains(string(rules), ip+"\n") {
+			t.Errorf("nftables rule for %s left:\n%s", ip, rules)
+			break
+		}
+	}
 }
 
 // monitorPid reads the monitor's pid from the record.
@@ -347,7 +419,6 @@ func (h *hullEnv) monitorPid(id string) int {
 func TestNetworkKilledMonitor(t *testing.T) {
 	h := netEnv(t, "hull")
 	h.network("knet", "--internal")
-	links := linkNames()
 	id := strings.TrimSpace(h.ok("run", "-d", "--network", "knet", "--name", "k", "busybox", "sleep", "60"))
 	id2 := strings.TrimSpace(h.ok("run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "60"))
 	for _, c := range []string{id, id2} {
@@ -358,8 +429,8 @@ func TestNetworkKilledMonitor(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	var added int
-	for name := range linkNames() {
-		if !links[name] && strings.HasPrefix(name, "veth") {
+	for _, name := range rootLinks(h.root) {
+		if strings.HasPrefix(name, "veth") {
 			added++
 		}
 	}
@@ -375,10 +446,8 @@ func TestNetworkKilledMonitor(t *testing.T) {
 	}
 	h.ok("rm", "-f", id)
 	// rm -f of id reconciled: id2's lease, veth and port rule are gone already
-	for name := range linkNames() {
-		if !links[name] && (strings.HasPrefix(name, "veth") || strings.HasPrefix(name, "hull")) {
-			t.Errorf("link %s left after rm -f with killed monitors", name)
-		}
+	for _, name := range rootLinks(h.root) {
+		t.Errorf("link %s left after rm -f with killed monitors", name)
 	}
 	h.ok("rm", id2)
 }
