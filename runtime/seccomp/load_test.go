@@ -436,17 +436,34 @@ func TestLoadNotify(t *testing.T) {
 	fd := fds[0]
 	defer unix.Close(fd)
 
-	// Answer the child's getppid with a made-up value.
-	var req seccompNotif // must be zeroed: the kernel refuses a dirty buffer
-	if err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req)); err != nil {
-		t.Fatalf("SECCOMP_IOCTL_NOTIF_RECV: %v", err)
-	}
-	if req.Nr != unix.SYS_GETPPID || req.Arch != unix.AUDIT_ARCH_X86_64 || int(req.Pid) == 0 {
-		t.Errorf("notification %+v", req)
-	}
-	resp := seccompNotifResp{ID: req.ID, Val: 4242}
-	if err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp)); err != nil {
-		t.Fatalf("SECCOMP_IOCTL_NOTIF_SEND: %v", err)
+	// Answer the child's getppid with a made-up value. ENOENT from RECV or SEND
+	// means the notification was withdrawn: a signal (the Go runtime's preemption
+	// signal, say) interrupted the child's call, which it restarts as a new
+	// notification. A supervisor just takes the next one.
+	for tries := 0; ; tries++ {
+		if tries == 100 {
+			t.Fatal("no notification survived 100 tries")
+		}
+		var req seccompNotif // must be zeroed: the kernel refuses a dirty buffer
+		err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req))
+		if err == unix.ENOENT {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("SECCOMP_IOCTL_NOTIF_RECV: %v", err)
+		}
+		if req.Nr != unix.SYS_GETPPID || req.Arch != unix.AUDIT_ARCH_X86_64 || int(req.Pid) == 0 {
+			t.Errorf("notification %+v", req)
+		}
+		resp := seccompNotifResp{ID: req.ID, Val: 4242}
+		err = ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+		if err == unix.ENOENT {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("SECCOMP_IOCTL_NOTIF_SEND: %v", err)
+		}
+		break
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("child: %v\n%s", err, stderr.String())
