@@ -242,6 +242,9 @@ func (e *Engine) prepareStart(c *Container) error {
 		if err := e.startInfra(c.Pod); err != nil {
 			return err
 		}
+		if err := e.podNetEtc(c); err != nil {
+			return err
+		}
 	}
 	file := filepath.Join(e.bundle(c.ID), "config.json")
 	data, err := os.ReadFile(file)

@@ -130,6 +130,8 @@ func networkKind(mode string) string {
 		return mode
 	case strings.HasPrefix(mode, "container:"):
 		return "container"
+	case strings.HasPrefix(mode, "pod:"):
+		return "pod" // the pod's namespace, attached by the pod (podnet.go)
 	}
 	return "network"
 }
@@ -708,8 +710,8 @@ func (e *Engine) detachNetworks(c *Container) error {
 	return errors.Join(errs...)
 }
 
-// reconcileNetworks frees every lease whose container is not alive: after a killed
-// monitor, a crash or a reboot.
+// reconcileNetworks frees every lease whose container (or pod's infra) is not
+// alive: after a killed monitor, a crash or a reboot.
 func (e *Engine) reconcileNetworks() error {
 	unlock, err := e.reconcileLock(unix.LOCK_EX)
 	if err != nil {
@@ -731,6 +733,7 @@ func (e *Engine) reconcileNetworks() error {
 			live = append(live, id)
 		}
 	}
+	live = append(live, e.livePods()...)
 	m, err := e.Networks()
 	if err != nil {
 		return err

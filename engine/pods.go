@@ -47,6 +47,9 @@ import (
 //	setuid 65534              ptrace it gains nothing by doing so
 //	no_new_privs
 //
+// Once it is ready, a pod that shares net has the infra's namespace attached to its
+// network with its published ports (podnet.go); killing the infra detaches it.
+//
 // Then, as init of the pod's pid namespace, it reaps the orphans the pod's
 // containers leave, and waits to be killed. Killing it ends the namespaces that no
 // container holds any more (a shared pid namespace ends with all its processes).
@@ -68,6 +71,10 @@ type Pod struct {
 	Ports    []string          `json:"Ports,omitempty"`
 	Labels   map[string]string `json:"Labels,omitempty"`
 	Infra    Infra             `json:"Infra"`
+	// Network is the network the infra's namespace joins when the pod shares net
+	// ("" or "none": loopback only); NetworkSettings what it got (podnet.go).
+	Network         string           `json:"Network,omitempty"`
+	NetworkSettings *PodNetworkState `json:"NetworkSettings,omitempty"`
 }
 
 // Infra is the pod's infra process: pid and start time (clock ticks since boot),
@@ -92,11 +99,8 @@ type PodOptions struct {
 	Share    []string // nil: net, ipc, uts
 	Ports    []string
 	Labels   map[string]string
+	Network  string // "": the default network when the pod shares net; "none": loopback only
 }
-
-// PodPorts publishes a pod's ports (-p) on its network namespace; the network code
-// sets it. While it is nil, a pod has loopback only and `pod create -p` is refused.
-var PodPorts func(e *Engine, p *Pod, netns string) error
 
 var podShares = []string{"net", "ipc", "uts", "pid"}
 
@@ -149,15 +153,11 @@ func (e *Engine) CreatePod(o PodOptions) (*Pod, error) {
 	}
 	sort.Strings(share)
 	share = slices.Compact(share)
-	if len(o.Ports) > 0 {
-		if PodPorts == nil {
-			return nil, errors.New("publishing a pod's ports (-p) needs bridge networking, which this hull does not have yet")
-		}
-		if !slices.Contains(share, "net") {
-			return nil, errors.New("publishing a pod's ports (-p) needs --share net")
-		}
+	netName, err := e.podNetworkOption(share, o)
+	if err != nil {
+		return nil, err
 	}
-	p := &Pod{ID: newID(), Name: o.Name, Created: time.Now().UTC(), Hostname: o.Hostname, Share: share, Ports: o.Ports, Labels: o.Labels}
+	p := &Pod{ID: newID(), Name: o.Name, Created: time.Now().UTC(), Hostname: o.Hostname, Share: share, Ports: o.Ports, Labels: o.Labels, Network: netName}
 	if err := os.MkdirAll(e.podsDir(), 0o711); err != nil {
 		return nil, err
 	}
@@ -317,11 +317,9 @@ func (e *Engine) startInfra(id string) error {
 		unix.Kill(p.Infra.Pid, unix.SIGKILL)
 		return err
 	}
-	if PodPorts != nil && len(p.Ports) > 0 && slices.Contains(p.Share, "net") {
-		if err := PodPorts(e, p, fmt.Sprintf("/proc/%d/ns/net", p.Infra.Pid)); err != nil {
-			e.killInfraLocked(p)
-			return err
-		}
+	if err := e.podNetworkUp(p, fmt.Sprintf("/proc/%d/ns/net", p.Infra.Pid)); err != nil {
+		e.killInfraLocked(p)
+		return err
 	}
 	return nil
 }
@@ -340,7 +338,16 @@ func (e *Engine) killInfra(id string) error {
 	return e.killInfraLocked(p)
 }
 
+// killInfraLocked kills the infra, then frees the pod's network (also when the
+// infra was found dead: its lease may be left).
 func (e *Engine) killInfraLocked(p *Pod) error {
+	if err := e.killInfraProcess(p); err != nil {
+		return err
+	}
+	return e.podNetworkDown(p)
+}
+
+func (e *Engine) killInfraProcess(p *Pod) error {
 	if !alive(p.Infra.Pid, p.Infra.Start) {
 		return nil
 	}

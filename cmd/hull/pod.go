@@ -44,7 +44,7 @@ func addPodCommands(root *cobra.Command, g *globals) {
 	var share string
 	var labels []string
 	create := &cobra.Command{
-		Use:   "create [--name NAME] [--hostname H] [--share net,ipc,uts,pid] [-p PORT]",
+		Use:   "create [--name NAME] [--hostname H] [--share net,ipc,uts,pid] [--network NAME] [-p PORT]",
 		Short: "create a pod",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,7 +79,8 @@ func addPodCommands(root *cobra.Command, g *globals) {
 	create.Flags().StringVar(&co.Name, "name", "", "the pod's name")
 	create.Flags().StringVar(&co.Hostname, "hostname", "", "the pod's host name (default: its name)")
 	create.Flags().StringVar(&share, "share", "net,ipc,uts", "namespaces the pod's containers share: net, ipc, uts, pid")
-	create.Flags().StringArrayVarP(&co.Ports, "publish", "p", nil, "publish a port of the pod (needs bridge networking)")
+	create.Flags().StringVar(&co.Network, "network", "", "the network the pod joins when it shares net: a network's name (default: bridge, the default network) or none (loopback only)")
+	create.Flags().StringArrayVarP(&co.Ports, "publish", "p", nil, "publish a port of the pod: [ip:][hostport:]port[/tcp|udp]")
 	create.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
 	pod.AddCommand(create)
 

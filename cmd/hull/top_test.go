@@ -98,7 +98,7 @@ func TestPodTopStats(t *testing.T) {
 			h.run("pod", "rm", "-f", p)
 		}
 	})
-	h.ok("pod", "create", "--name", "pt")
+	h.ok("pod", "create", "--name", "pt", "--network", "none")
 	h.ok("run", "-d", "--pod", "pt", "--name", "one", "busybox", "sleep", "1000")
 	h.ok("run", "-d", "--pod", "pt", "--name", "other", "busybox", "sleep", "1001")
 	h.ok("run", "-d", "--name", "outside", "busybox", "sleep", "1002")

@@ -1,0 +1,201 @@
+package engine
+
+// A pod's network: "ports are published at the pod".
+//
+// A pod that shares net (the default) has its infra's namespace attached to one
+// network (`pod create --network`, default: the default network; "none" keeps
+// loopback only) when the infra starts, with the pod's -p ports, through the same
+// network.Manager.Attach as a container: the pod's ID is the endpoint, its name the
+// DNS name. Its containers (network mode "pod:<id>") join that namespace and never
+// attach themselves (networkKind "pod"); at each start their /etc/hosts and
+// /etc/resolv.conf are written for the pod's address and resolver. Killing the
+// infra (pod stop, pod rm, a failed start) detaches it; Detach is idempotent, and
+// reconcileNetworks counts a pod whose infra runs as live.
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/hullproject/hull/network"
+	"golang.org/x/sys/unix"
+)
+
+// PodNetworkState is what a running pod got from its network.
+type PodNetworkState struct {
+	IPAddress   string                   `json:"IPAddress"`
+	IPPrefixLen int                      `json:"IPPrefixLen"`
+	Gateway     string                   `json:"Gateway"`
+	MacAddress  string                   `json:"MacAddress"`
+	Resolver    string                   `json:"Resolver,omitempty"` // the network's resolver, if it has one
+	Ports       map[string][]PortBinding `json:"Ports,omitempty"`
+}
+
+// podNetworkOption checks the network and ports of `pod create` and returns the
+// network to record ("" when the pod does not share net).
+func (e *Engine) podNetworkOption(share []string, o PodOptions) (string, error) {
+	name := o.Network
+	if !slices.Contains(share, "net") {
+		if len(o.Ports) > 0 {
+			return "", errors.New("publishing a pod's ports (-p) needs --share net")
+		}
+		if name != "" && name != "none" {
+			return "", fmt.Errorf("--network %s needs --share net", name)
+		}
+		return "", nil
+	}
+	switch {
+	case name == "":
+		name = "bridge"
+	case name == "host" || strings.Contains(name, ":"):
+		return "", fmt.Errorf("--network %s: a pod has a namespace of its own; want a network's name or none", name)
+	case name == "none":
+		if len(o.Ports) > 0 {
+			return "", errors.New("publishing a pod's ports (-p) needs a network, not --network none")
+		}
+		return name, nil
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return "", err
+	}
+	if _, err := m.Get(name); err != nil {
+		return "", err
+	}
+	var hc NetHostConfig
+	for _, p := range o.Ports {
+		if err := addPublish(&hc, p); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+// podAttached tells whether the pod's namespace is to be on a network.
+func podAttached(p *Pod) bool {
+	return slices.Contains(p.Share, "net") && p.Network != "" && p.Network != "none"
+}
+
+// podNetworkUp attaches the infra's namespace to the pod's network with its
+// ports, and records what it got. The pod's lock is held. On error nothing of it
+// is left.
+func (e *Engine) podNetworkUp(p *Pod, netns string) error {
+	if !podAttached(p) {
+		return nil
+	}
+	unlock, err := e.reconcileLock(unix.LOCK_SH)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	// A lease of an infra that died by itself.
+	if err := m.Detach(p.ID, p.Network); err != nil {
+		return err
+	}
+	var hc NetHostConfig
+	for _, spec := range p.Ports {
+		if err := addPublish(&hc, spec); err != nil {
+			return err
+		}
+	}
+	var res *network.Result
+	var ports []network.PortMapping
+	for try := 0; ; try++ {
+		var random bool
+		ports, random, err = portMappings(hc.PortBindings)
+		if err != nil {
+			return err
+		}
+		res, err = m.Attach(netns, p.ID, p.Network, network.AttachOptions{Name: p.Name, Ports: ports})
+		if err != nil && random && try < 5 && strings.Contains(err.Error(), "already published") {
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return fmt.Errorf("pod %s: %w", p.Name, err)
+	}
+	if res.DNS {
+		if err := e.ensureResolver(m, p.Network, res.Gateway); err != nil {
+			m.Detach(p.ID, p.Network)
+			return err
+		}
+	}
+	st := &PodNetworkState{IPAddress: res.IP.Addr().String(), IPPrefixLen: res.IP.Bits(), MacAddress: res.MAC.String()}
+	if res.DNS {
+		st.Resolver = res.Gateway.String()
+	}
+	if !res.Internal {
+		st.Gateway = res.Gateway.String()
+	}
+	st.Ports = portsOf(&Container{HostConfig: HostConfig{NetHostConfig: hc}}, ports)
+	p.NetworkSettings = st
+	if err := e.savePod(p); err != nil {
+		m.Detach(p.ID, p.Network)
+		return err
+	}
+	return nil
+}
+
+// podNetworkDown detaches the pod's namespace from its network (what is not
+// attached is no error) and clears the record's addresses. The pod's lock is held.
+func (e *Engine) podNetworkDown(p *Pod) error {
+	if !podAttached(p) {
+		return nil
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	if err := m.Detach(p.ID, p.Network); err != nil {
+		return fmt.Errorf("pod %s: %w", p.Name, err)
+	}
+	if p.NetworkSettings != nil {
+		p.NetworkSettings = nil
+		return e.savePod(p)
+	}
+	return nil
+}
+
+// podNetEtc writes the /etc/hosts and /etc/resolv.conf of a container that joins
+// its pod's network namespace, for the pod's address and resolver (its infra
+// runs: prepareStart started it).
+func (e *Engine) podNetEtc(c *Container) error {
+	id, ok := strings.CutPrefix(c.HostConfig.NetworkMode, "pod:")
+	if !ok {
+		return nil
+	}
+	p, err := e.loadPod(id)
+	if err != nil {
+		return err
+	}
+	st := p.NetworkSettings
+	if st == nil {
+		return nil // loopback only: the files of create stay
+	}
+	var ips []netip.Addr
+	if ip, err := netip.ParseAddr(st.IPAddress); err == nil {
+		ips = append(ips, ip)
+	}
+	gw, _ := netip.ParseAddr(st.Gateway)
+	resolver, _ := netip.ParseAddr(st.Resolver)
+	return e.writeNetEtc(c, ips, gw, resolver)
+}
+
+// livePods lists the pods whose infra runs, for reconcileNetworks.
+func (e *Engine) livePods() []string {
+	pods, _ := e.ListPods()
+	var out []string
+	for _, p := range pods {
+		if alive(p.Infra.Pid, p.Infra.Start) {
+			out = append(out, p.ID)
+		}
+	}
+	return out
+}
