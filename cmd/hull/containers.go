@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/hullproject/hull/runtime"
@@ -450,22 +449,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 				}
 				out = append(out, toInspect(e, c))
 			}
-			if inspFormat != "" {
-				tmpl, err := template.New("f").Funcs(template.FuncMap{"json": func(v any) string { b, _ := json.Marshal(v); return string(b) }}).Parse(inspFormat)
-				if err != nil {
-					return err
-				}
-				for _, o := range out {
-					if err := tmpl.Execute(os.Stdout, o); err != nil {
-						return err
-					}
-					fmt.Println()
-				}
-				return nil
-			}
-			data, _ := json.MarshalIndent(out, "", "    ")
-			fmt.Println(string(data))
-			return nil
+			return printJSONOrTemplate(out, inspFormat)
 		},
 	}
 	inspect.Flags().StringVarP(&inspFormat, "format", "f", "", "Go template")
