@@ -59,16 +59,9 @@ func testMain(m *testing.M) int {
 }
 
 func setup(tmp string) error {
-	hullrtBin = os.Getenv("HULLRT")
-	if hullrtBin == "" {
-		// Built the way the release is: static, so that the copy the runtime
-		// seals into a memfd needs nothing from the host.
-		hullrtBin = filepath.Join(tmp, "hullrt")
-		if err := goBuild(nil, hullrtBin, "-tags", "osusergo,netgo",
-			"-ldflags", "-s -w -linkmode external -extldflags -static",
-			"github.com/hullproject/hull/cmd/hullrt"); err != nil {
-			return fmt.Errorf("build hullrt: %w", err)
-		}
+	var err error
+	if hullrtBin, err = testutil.Hullrt(tmp); err != nil {
+		return err
 	}
 	// runc runs from a copy: the CVE-2019-5736 test writes to whatever binary it
 	// manages to open, and the host's runc is shared with everyone on this machine.

@@ -38,15 +38,9 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	hullrtBin = os.Getenv("HULLRT")
-	if hullrtBin == "" {
-		hullrtBin = filepath.Join(tmp, "hullrt")
-		build := exec.Command("go", "build", "-tags", "osusergo,netgo", "-o", hullrtBin, "github.com/hullproject/hull/cmd/hullrt")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build hullrt:", err)
-			return 1
-		}
+	if hullrtBin, err = testutil.Hullrt(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	sharedRootfs = filepath.Join(tmp, "rootfs")
 	if err := testutil.MakeBusyboxRootfs(sharedRootfs); err != nil {

@@ -1,0 +1,27 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Hullrt returns the hullrt binary the tests drive: $HULLRT (make test sets it to
+// bin/hullrt, the VM harness to its copy), or one built into dir the way the release
+// is, static, so that nothing in a container or a VM needs the host's libc.
+func Hullrt(dir string) (string, error) {
+	if bin := os.Getenv("HULLRT"); bin != "" {
+		return bin, nil
+	}
+	bin := filepath.Join(dir, "hullrt")
+	build := exec.Command("go", "build", "-tags", "osusergo,netgo",
+		"-ldflags", "-s -w -linkmode external -extldflags -static",
+		"-o", bin, "github.com/hullproject/hull/cmd/hullrt")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build hullrt: %w", err)
+	}
+	return bin, nil
+}
