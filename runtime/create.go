@@ -142,9 +142,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	defer parentEnd.close()
-	if b.Mounts, err = expandMounts(spec, bundle, cg); err != nil {
-		return nil, err
-	}
+	b.Mounts = expandMounts(spec, bundle, cg)
 	// The child joins the cgroup as it starts, before it runs any of hull's Go code
 	// (cgroups.JoinFiles: far cheaper than moving it by pid), so that its cgroup
 	// namespace (made later) is rooted at the container's cgroup, and every process

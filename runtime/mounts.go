@@ -14,7 +14,7 @@ import (
 // absolute (a relative one is relative to the bundle), and a "cgroup" mount made into
 // binds of the container's own cgroup directories, so that the container sees only
 // its own cgroup whatever the host's layout.
-func expandMounts(spec *specs.Spec, bundle string, cg *cgroups.Manager) ([]specs.Mount, error) {
+func expandMounts(spec *specs.Spec, bundle string, cg *cgroups.Manager) []specs.Mount {
 	var out []specs.Mount
 	for _, m := range spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
@@ -26,7 +26,7 @@ func expandMounts(spec *specs.Spec, bundle string, cg *cgroups.Manager) ([]specs
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	return out
 }
 
 func isBind(m specs.Mount) bool {

@@ -95,8 +95,8 @@ func Take() Snapshot {
 	return Snapshot{
 		Mounts:    mounts(),
 		Cgroups:   cgroupDirs(),
-		Links:     lines("/sys/class/net", true),
-		Netns:     lines("/run/netns", true),
+		Links:     entries("/sys/class/net"),
+		Netns:     entries("/run/netns"),
 		NftTables: nftTables(),
 		Procs:     procs(),
 	}
@@ -173,7 +173,8 @@ func cgroupDirs() map[string]bool {
 	return set
 }
 
-func lines(dir string, names bool) map[string]bool {
+// entries lists the names in dir.
+func entries(dir string) map[string]bool {
 	set := map[string]bool{}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
