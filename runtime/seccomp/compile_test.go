@@ -216,11 +216,13 @@ func TestDockerProfile(t *testing.T) {
 		{x64("map_shadow_stack"), retAllow},
 		{x64("setxattrat"), retAllow},
 		{x64("uretprobe"), retAllow},
-		{x64("file_getattr"), retEPERM},      // newer than moby/profiles v0.3.0
+		{x64("file_getattr"), enosys},        // newer than moby/profiles v0.3.0
+		{x64("open_tree_attr"), enosys},      // the first number above the profile's last
+		{x64("removexattrat"), retAllow},     // the profile's last x86_64 number
 		{x64("lsm_get_self_attr"), retEPERM}, // needs CAP_SYS_ADMIN
-		// Unlisted numbers in the table get the default; beyond it ENOSYS.
+		// Unlisted numbers below the profile's last get the default; beyond it ENOSYS.
 		{input{arch: archX86_64, nr: 400}, retEPERM},
-		{input{arch: archX86_64, nr: maxNr(sysX86_64, x32Bit) + 1}, enosys},
+		{input{arch: archX86_64, nr: 472 /* above every syscall this package knows */}, enosys},
 		{input{arch: archX86_64, nr: 1000}, enosys},
 		{input{arch: archX86_64, nr: x32Bit - 1}, enosys},
 		// x32 is listed: its own numbers, with the 64-only ones refused.
@@ -381,13 +383,15 @@ func TestActions(t *testing.T) {
 			DefaultAction: specs.ActErrno, DefaultErrnoRet: uptr(99),
 			Syscalls: []specs.LinuxSyscall{{Names: []string{"getpid"}, Action: c.act, ErrnoRet: c.errno}},
 		})
-		check(t, f, []expect{{x64("getpid"), c.want}, {x64("getppid"), errnoRet(99)}})
+		// read is below the profile's only name, getppid above it: newer, ENOSYS.
+		check(t, f, []expect{{x64("getpid"), c.want}, {x64("read"), errnoRet(99)}, {x64("getppid"), errnoRet(unix.ENOSYS)}})
 		wantNotify := c.act == specs.ActNotify
 		if f.NeedsListener != wantNotify || (f.Flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0) != wantNotify {
 			t.Errorf("%s: NeedsListener %v, flags %#x", c.act, f.NeedsListener, f.Flags)
 		}
+		// A profile that names no syscall has no ENOSYS stub (nor has runc's).
 		f = compile(t, &specs.LinuxSeccomp{DefaultAction: c.act, DefaultErrnoRet: c.errno})
-		check(t, f, []expect{{x64("getpid"), c.want}})
+		check(t, f, []expect{{x64("getpid"), c.want}, {input{arch: archX86_64, nr: 1000}, c.want}})
 	}
 }
 
@@ -573,25 +577,43 @@ func model(s *specs.LinuxSeccomp, in input) uint32 {
 	if s.DefaultAction == specs.ActErrno {
 		newer = errnoRet(unix.ENOSYS)
 	}
+	// last is the highest number the profile names in [lo, hi] of table, if any.
+	last := func(table map[string]uint32, lo, hi uint32) (uint32, bool) {
+		var m uint32
+		found := false
+		for _, sc := range s.Syscalls {
+			for _, n := range sc.Names {
+				if nr, ok := table[n]; ok && nr >= lo && nr <= hi && (!found || nr > m) {
+					m, found = nr, true
+				}
+			}
+		}
+		return m, found
+	}
 	var table map[string]uint32
-	var beyond bool
+	var lo, hi uint32
 	wide := true
 	switch {
 	case in.arch == archX86_64 && in.nr < x32Bit:
-		table, beyond = sysX86_64, in.nr > maxNr(sysX86_64, x32Bit)
+		table, lo, hi = sysX86_64, 0, x32Bit-1
 	case in.arch == archX86_64:
 		if !slices.Contains(s.Architectures, specs.ArchX32) {
 			return unlisted
 		}
-		table = sysX32
-		beyond = in.nr > maxNr(sysX32, x32Bit|512) && in.nr < x32Bit|512 || in.nr > maxNr(sysX32, 0xffffffff)
+		table, lo, hi = sysX32, x32Bit, x32Bit|511
+		if in.nr >= x32Bit|512 {
+			lo, hi = x32Bit|512, 0xffffffff
+		}
 	case in.arch == archI386:
 		if !slices.Contains(s.Architectures, specs.ArchX86) {
 			return unlisted
 		}
-		table, beyond, wide = sysI386, in.nr > maxNr(sysI386, 0xffffffff), false
+		table, lo, hi, wide = sysI386, 0, 0xffffffff, false
 	default:
 		return retKillProcess
+	}
+	if m, ok := last(table, lo, hi); ok && in.nr > m {
+		return newer
 	}
 	name := ""
 	for n, nr := range table {
@@ -600,9 +622,6 @@ func model(s *specs.LinuxSeccomp, in input) uint32 {
 		}
 	}
 	if name == "" {
-		if beyond {
-			return newer
-		}
 		return def
 	}
 	fallback := def

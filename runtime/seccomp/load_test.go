@@ -3,7 +3,6 @@ package seccomp
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,13 +15,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullproject/hull/internal/int80"
 	"github.com/hullproject/hull/internal/testutil"
-	"github.com/hullproject/hull/runtime/seccomp/internal/int80"
 )
 
 // The integration tests re-execute the test binary as a child that loads a filter
@@ -366,25 +364,6 @@ func TestLoadBig(t *testing.T) {
 	t.Logf("%d instructions, %d long jumps", len(f.Prog), long)
 }
 
-// seccompNotif and seccompNotifResp are struct seccomp_notif and
-// struct seccomp_notif_resp.
-type seccompNotif struct {
-	ID    uint64
-	Pid   uint32
-	Flags uint32
-	Nr    int32
-	Arch  uint32
-	IP    uint64
-	Args  [6]uint64
-}
-
-type seccompNotifResp struct {
-	ID    uint64
-	Val   int64
-	Error int32
-	Flags uint32
-}
-
 func TestLoadNotify(t *testing.T) {
 	testutil.RequireRoot(t)
 	sock := filepath.Join(t.TempDir(), "listener.sock")
@@ -413,28 +392,14 @@ func TestLoadNotify(t *testing.T) {
 		t.Fatalf("accept: %v\n%s", err, stderr.String())
 	}
 	defer conn.Close()
-	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	st, fd, err := RecvListener(conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st specs.ContainerProcessState
-	if err := json.Unmarshal(buf[:n], &st); err != nil {
-		t.Fatalf("payload %q: %v", buf[:n], err)
-	}
+	defer unix.Close(fd)
 	if st.Metadata != "test-metadata" || len(st.Fds) != 1 || st.Fds[0] != specs.SeccompFdName || st.State.ID != "c1" || st.Pid != cmd.Process.Pid {
 		t.Errorf("payload %+v", st)
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("control messages: %v, %v", msgs, err)
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		t.Fatalf("rights: %v, %v", fds, err)
-	}
-	fd := fds[0]
-	defer unix.Close(fd)
 
 	// Answer the child's getppid with a made-up value. ENOENT from RECV or SEND
 	// means the notification was withdrawn: a signal (the Go runtime's preemption
@@ -444,8 +409,7 @@ func TestLoadNotify(t *testing.T) {
 		if tries == 100 {
 			t.Fatal("no notification survived 100 tries")
 		}
-		var req seccompNotif // must be zeroed: the kernel refuses a dirty buffer
-		err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req))
+		req, err := RecvNotif(fd)
 		if err == unix.ENOENT {
 			continue
 		}
@@ -455,8 +419,7 @@ func TestLoadNotify(t *testing.T) {
 		if req.Nr != unix.SYS_GETPPID || req.Arch != unix.AUDIT_ARCH_X86_64 || int(req.Pid) == 0 {
 			t.Errorf("notification %+v", req)
 		}
-		resp := seccompNotifResp{ID: req.ID, Val: 4242}
-		err = ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+		err = SendNotifResp(fd, NotifResp{ID: req.ID, Val: 4242})
 		if err == unix.ENOENT {
 			continue
 		}
@@ -469,19 +432,6 @@ func TestLoadNotify(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, stderr.String())
 	}
 	want(t, parseLines(stdout.String()), "loaded", "true", "getppid", "4242")
-}
-
-func ioctl(fd int, req uint, arg unsafe.Pointer) error {
-	for {
-		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 {
-			return errno
-		}
-		return nil
-	}
 }
 
 func TestLoadEmpty(t *testing.T) {

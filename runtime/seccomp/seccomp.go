@@ -39,10 +39,13 @@
 //     when that action refuses the call, and SECCOMP_RET_KILL_PROCESS when the default
 //     is ALLOW or LOG: otherwise a deny-list profile could be bypassed with int $0x80
 //     or an x32 number. libseccomp kills in both cases (its "bad arch" action).
-//   - Syscalls numbered above the highest number this package knows for an ABI (and
-//     the hole between the x32 common numbers and the x32 compat numbers 512..547) get
+//   - Syscalls numbered above the highest number the profile names for an ABI get
 //     ENOSYS when the default action is SCMP_ACT_ERRNO, so a libc falls back to an
-//     older syscall instead of failing on EPERM (runc's "-ENOSYS stub").
+//     older syscall instead of failing on EPERM (runc's "-ENOSYS stub"): a syscall
+//     newer than the profile is one its author could not have meant to refuse with
+//     EPERM. Any name counts, whatever its action, and x32's common numbers (below
+//     512) and its compat numbers (512 on) are two ranges with a limit each. An ABI
+//     the profile names nothing for gets the default action throughout, as in runc.
 //   - Names: a name unknown for one listed ABI but known for another is skipped for
 //     the ABI that lacks it (chown32 exists for i386 only). A name that is a syscall
 //     only on other Linux architectures (arm_fadvise64_64, s390_sthyi, ...) is skipped.
@@ -211,6 +214,8 @@ type compiler struct {
 	flags  uint
 	notify bool
 	listed [numABI]bool
+	// named[abi] are the numbers the profile names, for the ENOSYS stub.
+	named [numABI]map[uint32]bool
 	// rules[abi][nr] lists the rules for one syscall number of one ABI.
 	rules [numABI]map[uint32][]rule
 }
@@ -254,6 +259,7 @@ func (c *compiler) parse(s *specs.LinuxSeccomp) error {
 	}
 	for a := range c.rules {
 		c.rules[a] = map[uint32][]rule{}
+		c.named[a] = map[uint32]bool{}
 	}
 	for i, sc := range s.Syscalls {
 		field := fmt.Sprintf("linux.seccomp.syscalls[%d]", i)
@@ -271,6 +277,11 @@ func (c *compiler) parse(s *specs.LinuxSeccomp) error {
 		for j, name := range sc.Names {
 			if err := checkName(name); err != nil {
 				return fmt.Errorf("%s.names[%d]: %w", field, j, err)
+			}
+			for a := range numABI {
+				if nr, ok := tables[a][name]; ok {
+					c.named[a][nr] = true
+				}
 			}
 		}
 		if ret == c.defRet && len(conds) == 0 {
@@ -385,10 +396,10 @@ func parseArgs(args []specs.LinuxSeccompArg, field string) ([]cond, error) {
 	return conds, nil
 }
 
-// retEnosys is what syscalls newer than the tables get under an ERRNO default.
+// retEnosys is what syscalls newer than the profile get under an ERRNO default.
 const retEnosys = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 
-// newerRet returns the action for syscall numbers beyond the tables.
+// newerRet returns the action for syscall numbers newer than the profile.
 func (c *compiler) newerRet() uint32 {
 	if c.defRet&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO {
 		return retEnosys
@@ -414,15 +425,19 @@ type seg struct {
 	rules  []rule
 }
 
-// maxNr returns the highest number in t below limit.
-func maxNr(t map[string]uint32, limit uint32) uint32 {
-	var m uint32
-	for _, nr := range t {
-		if nr < limit {
-			m = max(m, nr)
+// upTo lays out the numbers lo..hi of ABI a: up to the highest one the profile
+// names there, each with its rules or the default; above it, newerRet.
+func (c *compiler) upTo(a abi, lo, hi uint32) []seg {
+	last, found := lo, false
+	for nr := range c.named[a] {
+		if nr >= lo && nr <= hi && (!found || nr > last) {
+			last, found = nr, true
 		}
 	}
-	return m
+	if !found || last == hi {
+		return c.segments(a, lo, hi, c.defRet)
+	}
+	return append(c.segments(a, lo, last, c.defRet), seg{lo: last + 1, hi: hi, ret: c.newerRet()})
 }
 
 // segments lays out the numbers of ABI a over [lo, hi]: each number with rules gets
@@ -473,27 +488,19 @@ func (c *compiler) segFor(a abi, nr uint32) seg {
 // layoutX86_64 returns the segments for arch AUDIT_ARCH_X86_64: the x86_64 numbers,
 // then the x32 numbers (or the unlisted-ABI action) from 0x40000000 up.
 func (c *compiler) layoutX86_64() []seg {
-	max64 := maxNr(sysX86_64, x32Bit)
-	segs := c.segments(abiX86_64, 0, max64, c.defRet)
-	segs = append(segs, seg{lo: max64 + 1, hi: x32Bit - 1, ret: c.newerRet()})
+	segs := c.upTo(abiX86_64, 0, x32Bit-1)
 	if !c.listed[abiX32] {
 		return append(segs, seg{lo: x32Bit, hi: 0xffffffff, ret: c.unlistedRet()})
 	}
-	// x32 has the common numbers up to maxCommon, a hole reserved for future common
-	// syscalls, then its own compat entries from 512.
-	maxCommon := maxNr(sysX32, x32Bit|512)
-	maxX32 := maxNr(sysX32, 0xffffffff)
-	segs = append(segs, c.segments(abiX32, x32Bit, maxCommon, c.defRet)...)
-	segs = append(segs, seg{lo: maxCommon + 1, hi: x32Bit | 511, ret: c.newerRet()})
-	segs = append(segs, c.segments(abiX32, x32Bit|512, maxX32, c.defRet)...)
-	return append(segs, seg{lo: maxX32 + 1, hi: 0xffffffff, ret: c.newerRet()})
+	// x32 has the common numbers below 512, where new syscalls appear, then its
+	// own compat entries from 512: a limit for each range.
+	segs = append(segs, c.upTo(abiX32, x32Bit, x32Bit|511)...)
+	return append(segs, c.upTo(abiX32, x32Bit|512, 0xffffffff)...)
 }
 
 // layoutI386 returns the segments for arch AUDIT_ARCH_I386.
 func (c *compiler) layoutI386() []seg {
-	m := maxNr(sysI386, 0xffffffff)
-	segs := c.segments(abiI386, 0, m, c.defRet)
-	return append(segs, seg{lo: m + 1, hi: 0xffffffff, ret: c.newerRet()})
+	return c.upTo(abiI386, 0, 0xffffffff)
 }
 
 // merge joins neighbouring segments with the same plain return value.

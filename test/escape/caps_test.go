@@ -87,8 +87,8 @@ func TestNoNewPrivileges(t *testing.T) {
 func le32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
 
 // TestSupplementaryGroups: the process has exactly the configured additional groups
-// -- no stray 0 from the runtime's own -- from run and from exec, as root and as a
-// user.
+// -- no stray 0 from the runtime's own, which here are 0 and 4242 -- from run and
+// from exec, as root and as a user.
 func TestSupplementaryGroups(t *testing.T) {
 	eachRuntime(t, func(t *testing.T, r *rt) {
 		for name, user := range map[string]specs.User{
@@ -97,6 +97,7 @@ func TestSupplementaryGroups(t *testing.T) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				r := r.sub(t)
+				r.groups = []uint32{0, 4242}
 				edit := func(s *specs.Spec, _ string) { s.Process.User = user }
 				out, stderr, code := r.runFg(r.bundle([]string{"/attack", "status"}, edit))
 				if code != 0 {

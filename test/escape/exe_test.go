@@ -1,19 +1,27 @@
 package escape_test
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TestOverwriteRuntimeBinary is CVE-2019-5736: a process in the container opens
 // /proc/PID/exe of every process it sees for writing -- directly, and by reopening
 // an O_PATH descriptor through /proc/self/fd once the binary is no longer busy --
 // while the test starts several execs into the container, so that the runtime's
-// own process shows up inside. The runtime binary on the host must stay
-// byte-identical with the same mtime (guardHost checks sha256, mode and mtime), and
-// the attack must not have written to any runtime's binary.
+// own process shows up inside. Half of the execs run /evil, a script whose
+// interpreter is "#!/proc/self/exe": the kernel resolves that in the process that
+// execs it, so the runtime runs its own binary again, now with the container's
+// credentials, where the attack can open it (the CVE's trick). The runtime binary
+// on the host must stay byte-identical with the same mtime (guardHost checks
+// sha256, mode and mtime), and the attack must not have written to any runtime's
+// binary.
 //
 // The attacker is the container's init ("run") or an exec'd process ("exec").
 func TestOverwriteRuntimeBinary(t *testing.T) {
@@ -21,14 +29,14 @@ func TestOverwriteRuntimeBinary(t *testing.T) {
 	eachRuntime(t, func(t *testing.T, r *rt) {
 		t.Run("run", func(t *testing.T) {
 			r := r.sub(t)
-			id, out := r.start(r.bundle([]string{"/attack", "exeattack", attackFor.String()}, nil))
+			id, out := r.start(r.bundle([]string{"/attack", "exeattack", attackFor.String()}, evilScript(t)))
 			execStorm(t, r, id, attackFor)
 			r.waitStopped(id, attackFor+10*time.Second)
 			checkExeAttack(t, r, readFile(t, out.Name()))
 		})
 		t.Run("exec", func(t *testing.T) {
 			r := r.sub(t)
-			id, _ := r.start(r.bundle([]string{"/attack", "sleep"}, nil))
+			id, _ := r.start(r.bundle([]string{"/attack", "sleep"}, evilScript(t)))
 			out := r.tempFile()
 			if code := r.runWith(out, out, "exec", "-d", id, "/attack", "exeattack", attackFor.String()); code != 0 {
 				t.Fatalf("exec -d: exit %d: %s", code, readFile(t, out.Name()))
@@ -45,11 +53,25 @@ func TestOverwriteRuntimeBinary(t *testing.T) {
 	})
 }
 
-// execStorm runs short execs into the container for about d.
+// evilScript puts /evil into the rootfs: a script run by the runtime's own binary.
+func evilScript(t *testing.T) func(*specs.Spec, string) {
+	return func(_ *specs.Spec, rootfs string) {
+		if err := os.WriteFile(filepath.Join(rootfs, "evil"), []byte("#!/proc/self/exe\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// execStorm runs short execs into the container for about d, of /bin/true and of
+// /evil (which fails: the runtime's binary does not know the command "/evil").
 func execStorm(t *testing.T, r *rt, id string, d time.Duration) {
 	t.Helper()
 	n := 0
 	for end := time.Now().Add(d - 500*time.Millisecond); time.Now().Before(end) || n < 4; n++ {
+		if n%2 == 1 {
+			r.run("exec", id, "/evil")
+			continue
+		}
 		if _, stderr, code := r.run("exec", id, "/bin/true"); code != 0 {
 			t.Errorf("exec %d: exit %d: %s", n, code, stderr)
 		}

@@ -23,11 +23,13 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hullproject/hull/internal/testutil"
 	"github.com/hullproject/hull/runtime"
+	"github.com/hullproject/hull/runtime/caps"
 	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -100,6 +102,9 @@ type rt struct {
 	name string // "hullrt" or "runc"
 	bin  string
 	root string
+	// groups, when set, are the runtime's own supplementary groups: what a caller
+	// such as a daemon started from a root login has, and must not pass on.
+	groups []uint32
 }
 
 // eachRuntime runs f as a subtest against hullrt and against runc. The host is
@@ -171,6 +176,9 @@ func (r *rt) runWith(stdout, stderr *os.File, args ...string) int {
 	}
 	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if r.groups != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Groups: r.groups}}
+	}
 	if leak != nil {
 		cmd.ExtraFiles = []*os.File{leak}
 	}
@@ -263,8 +271,12 @@ func (r *rt) bundle(args []string, edit func(s *specs.Spec, rootfs string)) stri
 // weaken removes the defences named in $HULL_ESCAPE_WEAKEN (comma-separated) from
 // a spec, to check by hand that a test fails without the defence it is about:
 // masks, readonly, seccomp, nnp (no no_new_privs), devices (allow all), pidns,
-// sysadmin (add CAP_SYS_ADMIN). "fdleak" makes run and exec pass a host directory
-// as fd 3 (--preserve-fds 1), the leak of CVE-2024-21626.
+// sysadmin (add CAP_SYS_ADMIN), allcaps (every capability the test has),
+// inheritable (the process's capabilities also inheritable and ambient). "fdleak"
+// makes run and exec pass a host directory as fd 3 (--preserve-fds 1), the leak of
+// CVE-2024-21626. Some defences sit in the runtime, out of the spec's reach (the
+// sealed binary, the cwd check, symlink handling, closing descriptors): those are
+// checked with a runtime built without them.
 func weaken(s *specs.Spec) {
 	for _, w := range strings.Split(os.Getenv("HULL_ESCAPE_WEAKEN"), ",") {
 		switch w {
@@ -285,6 +297,18 @@ func weaken(s *specs.Spec) {
 			c.Bounding = append(c.Bounding, "CAP_SYS_ADMIN")
 			c.Effective = append(c.Effective, "CAP_SYS_ADMIN")
 			c.Permitted = append(c.Permitted, "CAP_SYS_ADMIN")
+		case "allcaps":
+			// Every capability the test has: a host may lack some itself.
+			have, err := caps.Current()
+			if err != nil {
+				panic(err)
+			}
+			all := caps.List(have.Bounding)
+			c := s.Process.Capabilities
+			c.Bounding, c.Effective, c.Permitted = all, all, all
+		case "inheritable":
+			c := s.Process.Capabilities
+			c.Inheritable, c.Ambient = slices.Clone(c.Permitted), slices.Clone(c.Permitted)
 		}
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // TestSeccompDefaultProfile: the system calls Docker's default profile refuses to a
 // container with Docker's capabilities fail with EPERM, clone3 with ENOSYS (so a
-// libc falls back to clone, which the profile filters by flags), and a host process
+// libc falls back to clone, which the profile filters by flags), as does a syscall
+// newer than the profile (file_getattr, Linux 6.17, number 468), and a host process
 // cannot be ptraced (it is not in the container's pid namespace: ESRCH). Each is
 // tried from the container's init ("run") and from an exec'd process ("exec"); the
 // process reports Seccomp: 2 (filter mode).
@@ -29,8 +30,10 @@ func TestSeccompDefaultProfile(t *testing.T) {
 		cases = append(cases, []string{c, "syscall", c})
 		want[c] = "errno=EPERM"
 	}
-	cases = append(cases, []string{"clone3", "syscall", "clone3"}, []string{"ptrace", "syscall", "ptrace", hostPid})
+	cases = append(cases, []string{"clone3", "syscall", "clone3"}, []string{"ptrace", "syscall", "ptrace", hostPid},
+		[]string{"newer", "sys", "468", "0", "0", "0", "0", "0"})
 	want["clone3"] = "errno=ENOSYS"
+	want["newer"] = "errno=ENOSYS"
 	want["ptrace"] = "errno=ESRCH"
 	check := func(t *testing.T, out string) {
 		t.Helper()

@@ -2,7 +2,8 @@
 
 // Command attack runs inside a container and tries one escape per subcommand. It is
 // built static (CGO_ENABLED=0) by the escape suite's TestMain and copied into the
-// container's rootfs as /attack.
+// container's rootfs as /attack. test/hullrt's seccomp tests build it too, for its
+// raw system call commands (sys, int80, systhread).
 //
 // Output is machine-readable: a one-shot attack prints exactly one line, "ok" when the
 // kernel let it through or "errno=NAME" when it did not; the longer ones print
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +25,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/int80"
 )
 
 func main() {
@@ -71,10 +75,90 @@ func main() {
 	case "exeattack":
 		d, _ := time.ParseDuration(args[0])
 		exeAttack(d)
+	case "sys":
+		nr, a := numbers(args)
+		r, _, errno := unix.Syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])
+		fmt.Println(ret(r, errno))
+	case "int80":
+		nr, a := numbers(args)
+		r := int80.Syscall(nr, a[0], a[1], a[2])
+		if r < 0 && r > -4096 {
+			fmt.Println(ret(0, syscall.Errno(-r)))
+		} else {
+			fmt.Println(ret(uintptr(r), 0))
+		}
+	case "systhread":
+		sysThread(args)
 	default:
 		fmt.Fprintln(os.Stderr, "attack: unknown command", os.Args[1])
 		os.Exit(2)
 	}
+}
+
+// numbers parses "NR [ARG...]" (decimal or 0x hex, up to six arguments) for the
+// raw system call commands, which the seccomp tests use to make exact calls.
+func numbers(args []string) (uintptr, [6]uintptr) {
+	var a [6]uintptr
+	var nr uint64
+	for i, s := range args {
+		v, err := strconv.ParseUint(s, 0, 64)
+		if err != nil || i > len(a) {
+			fmt.Fprintln(os.Stderr, "attack: bad number", s)
+			os.Exit(2)
+		}
+		if i == 0 {
+			nr = v
+		} else {
+			a[i-1] = uintptr(v)
+		}
+	}
+	return uintptr(nr), a
+}
+
+// ret is the one-line outcome of a raw system call: "ret=N" or "errno=NAME".
+func ret(r uintptr, errno syscall.Errno) string {
+	if errno != 0 {
+		return result(errno)
+	}
+	return "ret=" + strconv.FormatUint(uint64(r), 10)
+}
+
+// sysThread makes a raw system call on a thread of its own, so that a seccomp
+// action that kills only the calling thread can be told from one that kills the
+// process: it prints the call's outcome, or "thread=killed" once the thread is gone
+// from /proc/self/task, and then "process=alive".
+func sysThread(args []string) {
+	nr, a := numbers(args)
+	// The main goroutine keeps the main thread, so the call runs on another: a
+	// killed thread group leader would linger as a zombie until the process ends.
+	goruntime.LockOSThread()
+	tid := make(chan int, 1)
+	done := make(chan string, 1)
+	go func() {
+		// Locked and never unlocked: this goroutine's thread is the caller, and
+		// the Go runtime will not reuse it whatever happens to it.
+		goruntime.LockOSThread()
+		tid <- unix.Gettid()
+		r, _, errno := unix.Syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5])
+		done <- ret(r, errno)
+	}()
+	task := "/proc/self/task/" + strconv.Itoa(<-tid)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		select {
+		case r := <-done:
+			fmt.Println(r)
+		default:
+			if _, err := os.Stat(task); err != nil {
+				fmt.Println("thread=killed")
+			} else if time.Now().Before(deadline) {
+				continue
+			} else {
+				fmt.Println("thread=hung")
+			}
+		}
+		break
+	}
+	fmt.Println("process=alive")
 }
 
 // result is the one-line outcome of an attack.

@@ -1,8 +1,9 @@
 //go:build amd64
 
 // Package int80 makes i386 syscalls from a 64-bit process with `int $0x80`, the
-// path a seccomp filter sees as AUDIT_ARCH_I386. The seccomp tests use it to prove
-// that a syscall through the 32-bit ABI cannot slip past a filter.
+// path a seccomp filter sees as AUDIT_ARCH_I386. The seccomp tests (runtime/seccomp
+// in process, test/escape/attack inside a container) use it to prove that a syscall
+// through the 32-bit ABI cannot slip past a filter.
 package int80
 
 // Syscall makes i386 syscall nr with up to three arguments and returns the kernel's
