@@ -33,6 +33,9 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFds   int
+	// Rootless is runc's rootless mode (--rootless): the container gets a cgroup
+	// only in a subtree delegated to the caller, and no limits without one.
+	Rootless bool
 	// Stdin, Stdout, Stderr are the container's stdio when it has no terminal.
 	Stdin, Stdout, Stderr *os.File
 	// Console receives the pty master instead of a console socket (`run` in the
@@ -55,6 +58,9 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	if err := Validate(spec, bundle); err != nil {
+		return nil, err
+	}
+	if err := checkRootless(spec); err != nil {
 		return nil, err
 	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
@@ -107,13 +113,20 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
 		return nil, fmt.Errorf("root.path: %w", err)
 	}
-	cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
+	if o.Rootless {
+		cg, err = rootlessCgroup(spec, o.ID)
+	} else {
+		cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.State = State{
 		OCIVersion: spec.Version, ID: o.ID, Bundle: bundle, Rootfs: rootfs,
-		Created: time.Now().UTC(), Annotations: spec.Annotations, Cgroup: cg.Path(), Config: spec,
+		Created: time.Now().UTC(), Annotations: spec.Annotations, Config: spec,
+	}
+	if cg != nil {
+		c.State.Cgroup = cg.Path()
 	}
 	fifo := filepath.Join(dir, "exec.fifo")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
@@ -121,7 +134,9 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	// In a user namespace init is the namespace's root, a stranger to the host's
 	// uid 0: the fifo must be its own for it to open it for writing (as runc does).
-	if uid, gid, ok := containerRootIDs(spec); ok {
+	// A rootless runtime can give it to no one else, and needs not: its
+	// container's root is the caller itself (checkRootless).
+	if uid, gid, ok := containerRootIDs(spec); ok && !unprivileged() {
 		if err := os.Chown(fifo, uid, gid); err != nil {
 			return nil, fmt.Errorf("exec fifo: %w", err)
 		}
@@ -142,18 +157,23 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, err
 	}
 	defer parentEnd.close()
+	if s.mapRelease != nil {
+		defer s.mapRelease.Close()
+	}
 	b.Mounts = expandMounts(spec, bundle, cg)
 	// The child joins the cgroup as it starts, before it runs any of hull's Go code
 	// (cgroups.JoinFiles: far cheaper than moving it by pid), so that its cgroup
 	// namespace (made later) is rooted at the container's cgroup, and every process
 	// it starts is accounted and limited from the first instruction.
-	if err := cg.Apply(0); err != nil {
-		s.release()
-		return nil, err
-	}
-	if err := joinCgroupAtStart(s, cg); err != nil {
-		s.release()
-		return nil, err
+	if cg != nil {
+		if err := cg.Apply(0); err != nil {
+			s.release()
+			return nil, err
+		}
+		if err := joinCgroupAtStart(s, cg); err != nil {
+			s.release()
+			return nil, err
+		}
 	}
 	child = s.cmd
 	err = s.start()
@@ -162,11 +182,18 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	c.State.Pid = child.Process.Pid
+	if s.mapRelease != nil {
+		if err := writeIDMaps(c.State.Pid, spec, s.mapRelease); err != nil {
+			return nil, err
+		}
+	}
 	if c.State.PidStart, _, err = procStat(c.State.Pid); err != nil {
 		return nil, fmt.Errorf("init exited at once: %w", err)
 	}
-	if err := cg.Set(withDefaultDevices(spec)); err != nil {
-		return nil, err
+	if cg != nil {
+		if err := cg.Set(withDefaultDevices(spec)); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Process.OOMScoreAdj != nil {
 		adj := []byte(strconv.Itoa(*spec.Process.OOMScoreAdj))
@@ -175,6 +202,9 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 	}
 	b.Pid = c.State.Pid
+	if err := sendIDMapped(parentEnd, b.Mounts, c.State.Pid); err != nil {
+		return nil, err
+	}
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
 		return nil, fmt.Errorf("send bootstrap: %w", err)
 	}
@@ -308,7 +338,14 @@ func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fi
 			s.childJoins[0], s.childJoins[i] = s.childJoins[i], s.childJoins[0]
 		}
 	}
-	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 && unprivileged() {
+		b.UserNS = true
+		if s.mapRelease, err = s.mapLater(); err != nil {
+			s.release()
+			parentEnd.close()
+			return nil, nil, err
+		}
+	} else if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
 		b.UserNS = true
 		for _, m := range spec.Linux.UIDMappings {
 			attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})

@@ -9,5 +9,6 @@
 //
 // The linux parts live in sub-packages, one kernel concern each: rootfs (mounts,
 // devices, pivot_root), cgroups, caps, seccomp, console, nsenter. This package
-// composes them; they never import each other.
+// composes them; they never import each other. A runtime that is not root makes
+// rootless containers; what differs for it is gathered in rootless.go.
 package runtime

@@ -10,6 +10,7 @@ import (
 	"github.com/hullproject/hull/runtime/console"
 	"github.com/hullproject/hull/runtime/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ExecOpts are the options of `hullrt exec`.
@@ -75,7 +76,12 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 	// Every namespace of init that differs from ours is joined: user first (in the
 	// constructor, so the rest are checked against the container's user namespace),
 	// mount and time there too since a threaded process cannot join them, and the
-	// cgroup namespace (see initCommand); the rest on the parent's thread.
+	// cgroup namespace (see initCommand); the rest on the parent's thread. A
+	// runtime that is not root may join none of those from the host's user
+	// namespace (the kernel wants CAP_SYS_ADMIN over the caller's own as well): all
+	// are joined in the constructor, after the user namespace, which then forks
+	// to enter a joined pid namespace.
+	rootless := unprivileged()
 	for _, typ := range []string{"user", "mnt", "time", "cgroup", "pid", "net", "ipc", "uts"} {
 		f, err := os.Open("/proc/" + strconv.Itoa(c.State.Pid) + "/ns/" + typ)
 		if err != nil {
@@ -89,9 +95,10 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 			f.Close()
 			continue
 		}
-		switch typ {
-		case "user", "mnt", "time", "cgroup":
+		switch {
+		case typ == "user", typ == "mnt", typ == "time", typ == "cgroup", rootless:
 			s.childJoins = append(s.childJoins, nsJoin{typ, f})
+			s.fork = s.fork || typ == "pid"
 		default:
 			s.parentJoins = append(s.parentJoins, nsJoin{typ, f})
 		}
@@ -101,22 +108,42 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 		s.release()
 		return nil, ErrNotRunning
 	}
+	if s.fork {
+		// The forked process is reparented to us when the intermediate exits,
+		// so that we can wait for it as for a child of our own.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			s.release()
+			return nil, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
 	err = s.start()
 	s.release()
 	if err != nil {
 		return nil, fmt.Errorf("start exec process: %w", err)
 	}
+	proc := cmd.Process
 	fail := func(err error) (*os.Process, error) {
+		proc.Kill()
+		if proc != cmd.Process {
+			proc.Wait()
+		}
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
 	}
-	if cg, err := c.cgroup(); err != nil {
-		return fail(err)
-	} else if err := cg.Apply(cmd.Process.Pid); err != nil {
-		return fail(err)
+	if s.fork {
+		if proc, err = forkedProcess(parentEnd, cmd); err != nil {
+			return nil, err
+		}
 	}
-	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.State.Config, Process: *p, Pid: cmd.Process.Pid, PreserveFds: o.PreserveFds, Bundle: c.State.Bundle}
+	if c.State.Cgroup != "" {
+		if cg, err := c.cgroup(); err != nil {
+			return fail(err)
+		} else if err := cg.Apply(proc.Pid); err != nil {
+			return fail(err)
+		}
+	}
+	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.State.Config, Process: *p, Pid: proc.Pid, PreserveFds: o.PreserveFds, Bundle: c.State.Bundle}
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
 		return fail(fmt.Errorf("send bootstrap: %w", err))
 	}
@@ -137,7 +164,7 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 				return fail(err)
 			}
 		case msgSeccomp:
-			if err := c.sendSeccompListener(fd, cmd.Process.Pid); err != nil {
+			if err := c.sendSeccompListener(fd, proc.Pid); err != nil {
 				return fail(err)
 			}
 		case msgError:
@@ -147,11 +174,31 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 		}
 	}
 	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, cmd.Process.Pid); err != nil {
+		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
 			return fail(err)
 		}
 	}
-	return cmd.Process, nil
+	return proc, nil
+}
+
+// forkedProcess reads which process nsenter forked (see sync.go), reaps the
+// intermediate and returns the forked one.
+func forkedProcess(ch *channel, cmd *exec.Cmd) (*os.Process, error) {
+	m, _, err := ch.recv()
+	if err == nil && (m.Type != msgPid || m.Pid <= 0) {
+		err = fmt.Errorf("expected pid, got %q", m.Type)
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("exec process: %w", err)
+	}
+	cmd.Wait()
+	proc, err := os.FindProcess(m.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("exec process: %w", err)
+	}
+	return proc, nil
 }
 
 // execProcess is the exec'd child's side: it is in the container's namespaces already.

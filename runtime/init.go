@@ -59,14 +59,26 @@ func initMain(ch *channel) error {
 	os.Unsetenv(nsenter.InitEnv)
 	os.Unsetenv(nsenter.Env)
 	os.Unsetenv(nsenter.CgroupEnv)
-	m, _, err := ch.recv()
-	if err != nil {
-		return fmt.Errorf("read bootstrap: %w", err)
+	os.Unsetenv(nsenter.UsermapEnv)
+	trees := map[int]int{}
+	var m message
+	for {
+		var fd int
+		var err error
+		m, fd, err = ch.recv()
+		if err != nil {
+			return fmt.Errorf("read bootstrap: %w", err)
+		}
+		if m.Type != msgMount || fd < 0 {
+			break
+		}
+		trees[m.Index] = fd
 	}
 	if m.Type != msgBootstrap || m.Bootstrap == nil {
 		return fmt.Errorf("expected bootstrap, got %q", m.Type)
 	}
 	b := m.Bootstrap
+	b.trees = trees
 	if b.Exec {
 		return execProcess(ch, b)
 	}
@@ -216,8 +228,14 @@ func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
 	}
 	defer root.Close()
 	devpts := false
-	for _, m := range b.Mounts {
-		if err := root.Mount(m); err != nil {
+	for i, m := range b.Mounts {
+		if tree, ok := b.trees[i]; ok {
+			err = root.Attach(m, tree)
+			unix.Close(tree)
+		} else {
+			err = root.Mount(m)
+		}
+		if err != nil {
 			return nil, err
 		}
 		devpts = devpts || (m.Type == "devpts" && path.Clean(m.Destination) == "/dev/pts")

@@ -17,11 +17,40 @@ import (
 // ErrNotRunning is returned when a command needs a live container.
 var ErrNotRunning = errors.New("container not running")
 
+var errNoCgroup = errors.New("the container has no cgroup (rootless, and no delegated cgroup was writable)")
+
 func (c *Container) cgroup() (*cgroups.Manager, error) {
 	if c.State.Cgroup == "" {
-		return nil, errors.New("no cgroup recorded")
+		return nil, errNoCgroup
 	}
 	return cgroups.Load(c.State.Cgroup)
+}
+
+// nsPids lists the processes of init's pid namespace: for a container without a
+// cgroup (rootless) the kernel groups them by nothing else.
+func (c *Container) nsPids() ([]int, error) {
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(c.State.Pid) + "/ns/pid")
+	if err != nil || !c.initAlive() {
+		return nil, nil
+	}
+	if self, _ := os.Readlink("/proc/self/ns/pid"); self == ns {
+		return nil, errNoCgroup
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 func (c *Container) frozen() bool {
@@ -101,6 +130,15 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 }
 
 func (c *Container) signal(sig unix.Signal, all bool) error {
+	if all && c.State.Cgroup == "" {
+		pids, err := c.nsPids()
+		for _, pid := range pids {
+			if e := unix.Kill(pid, sig); e != nil && !errors.Is(e, unix.ESRCH) {
+				err = errors.Join(err, fmt.Errorf("signal pid %d: %w", pid, e))
+			}
+		}
+		return err
+	}
 	if all {
 		cg, err := c.cgroup()
 		if err != nil {
@@ -208,6 +246,9 @@ func (c *Container) waitInitGone() {
 
 // Pids lists the host pids of every process in the container's cgroup.
 func (c *Container) Pids() ([]int, error) {
+	if c.State.Cgroup == "" {
+		return c.nsPids()
+	}
 	cg, err := c.cgroup()
 	if err != nil {
 		return nil, err

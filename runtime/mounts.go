@@ -18,6 +18,13 @@ func expandMounts(spec *specs.Spec, bundle string, cg *cgroups.Manager) []specs.
 	var out []specs.Mount
 	for _, m := range spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			if cg == nil {
+				// A rootless container without a cgroup of its own sees the
+				// host's cgroups, read-only.
+				m = specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys/fs/cgroup", Options: []string{"rbind", "nosuid", "nodev", "noexec", "ro"}}
+				out = append(out, m)
+				continue
+			}
 			out = append(out, cgroupMounts(m, cg)...)
 			continue
 		}

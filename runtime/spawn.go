@@ -135,7 +135,9 @@ type spawnSpec struct {
 	parentJoins []nsJoin   // joined on the parent's thread before clone: pid, net, uts, ipc
 	childJoins  []nsJoin   // joined in nsenter's constructor: user, mnt, time, cgroup
 	unshare     uintptr    // made by the constructor after the joins
+	fork        bool       // the constructor forks after the joins (a joined pid namespace)
 	parentOnly  []*os.File // the child's copies of these are all it needs: closed after start
+	mapRelease  *os.File   // released once the id maps are written (mapLater)
 }
 
 // cloneNames maps namespace types to their clone flags.
@@ -159,7 +161,7 @@ var procNames = map[string]string{
 func (s *spawnSpec) start() error {
 	// The constructor needs the fds of the namespaces it joins; they are passed as
 	// extra files, after any the caller already put there.
-	if len(s.childJoins) > 0 || s.unshare != 0 {
+	if len(s.childJoins) > 0 || s.unshare != 0 || s.fork {
 		var fds []string
 		for _, j := range s.childJoins {
 			fds = append(fds, strconv.Itoa(3+len(s.cmd.ExtraFiles)))
@@ -168,6 +170,9 @@ func (s *spawnSpec) start() error {
 		v := strings.Join(fds, ",")
 		if s.unshare != 0 {
 			v += ";unshare=" + strconv.FormatUint(uint64(s.unshare), 10)
+		}
+		if s.fork {
+			v += ";fork"
 		}
 		s.cmd.Env = append(s.cmd.Env, nsenter.Env+"="+v)
 	}

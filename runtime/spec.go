@@ -103,7 +103,7 @@ func Features() features.Features {
 			"loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime", "nomand",
 			"norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime", "remount", "ro",
 			"rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "silent", "slave",
-			"strictatime", "suid", "sync", "unbindable",
+			"strictatime", "suid", "sync", "unbindable", "idmap", "ridmap",
 		},
 		Linux: &features.Linux{
 			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
@@ -113,7 +113,7 @@ func Features() features.Features {
 			Apparmor:        &features.Apparmor{Enabled: &f},
 			Selinux:         &features.Selinux{Enabled: &f},
 			IntelRdt:        &features.IntelRdt{Enabled: &f},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &f}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},
 		},
 		Annotations: map[string]string{"io.github.hullproject.hull.runtime": "hullrt"},
 	}

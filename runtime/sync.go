@@ -7,7 +7,10 @@ package runtime
 //
 //	parent                                  child (init)
 //	  start child with Cloneflags for the new namespaces
+//	                                          (rootless: waits in nsenter until
+//	  write its id maps, release it ──────►    its id maps are written)
 //	  join the cgroup, set oom_score_adj
+//	  ── msgMount{index} + mount fd ──────►  (each id-mapped mount, made here)
 //	  ── msgBootstrap{bootstrap} ─────────►
 //	                                          unshare cgroup ns; mounts, devices,
 //	                                          sysctls, console (pty inside the rootfs)
@@ -28,7 +31,8 @@ package runtime
 //	                                          no_new_privs, seccomp, execve
 //
 // For exec the child has already joined the container's namespaces in nsenter's
-// constructor; it gets msgBootstrap, may send msgConsole, and sends msgReady just
+// constructor (rootless, where a pid namespace is joined, its intermediate sends
+// msgPid{pid} first and exits, and that pid goes on as the exec'd process); it gets msgBootstrap, may send msgConsole, and sends msgReady just
 // before execve (the socket is close-on-exec, so the parent sees EOF next).
 // Any failure in the child is sent as msgError{Error} and the child exits; the parent
 // reports that error as its own. EOF before msgReady means the child died.
@@ -51,6 +55,8 @@ const (
 	msgHooks     msgType = "hooks"
 	msgHooksDone msgType = "hooks-done"
 	msgSeccomp   msgType = "seccomp"
+	msgMount     msgType = "mount"
+	msgPid       msgType = "pid"
 	msgReady     msgType = "ready"
 	msgError     msgType = "error"
 )
@@ -59,6 +65,8 @@ type message struct {
 	Type      msgType    `json:"type"`
 	Error     string     `json:"error,omitempty"`
 	Bootstrap *bootstrap `json:"bootstrap,omitempty"`
+	Index     int        `json:"index,omitempty"` // msgMount: the mount's index in bootstrap.Mounts
+	Pid       int        `json:"pid,omitempty"`   // msgPid: the process that goes on after nsenter forked
 }
 
 // bootstrap is everything the child needs that is not in its namespaces already.
@@ -79,6 +87,9 @@ type bootstrap struct {
 	UserNS       bool          `json:"userNS,omitempty"` // in a user namespace: devices are bind-mounted
 	Hooks        bool          `json:"hooks,omitempty"`  // stop for msgHooks before pivot_root
 	Mounts       []specs.Mount `json:"mounts"`           // the spec's mounts, expanded (cgroup) and with absolute sources
+	// trees are the id-mapped mounts (by index in Mounts) the parent made, received
+	// as msgMount before the bootstrap.
+	trees map[int]int
 }
 
 // channel is one end of the socket pair.

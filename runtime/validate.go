@@ -53,11 +53,12 @@ func Validate(spec *specs.Spec, bundle string) error {
 		if !path.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d].destination %q: not an absolute path", i, m.Destination)
 		}
-		if _, err := rootfs.ParseOptions(m.Options); err != nil {
+		o, err := rootfs.ParseOptions(m.Options)
+		if err != nil {
 			return fmt.Errorf("mounts[%d]: %w", i, err)
 		}
-		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
-			return fmt.Errorf("mounts[%d]: id-mapped mounts are not supported yet", i)
+		if err := validateIDMap(m, o, ns); err != nil {
+			return fmt.Errorf("mounts[%d]: %w", i, err)
 		}
 	}
 	for key, value := range spec.Linux.Sysctl {
@@ -92,6 +93,25 @@ func Validate(spec *specs.Spec, bundle string) error {
 		return err
 	}
 	return validateHooks(spec.Hooks)
+}
+
+// validateIDMap checks an id-mapped mount: a bind, mapped through its own
+// uidMappings and gidMappings (both) or the container's new user namespace.
+func validateIDMap(m specs.Mount, o rootfs.Options, ns namespaces) error {
+	own := len(m.UIDMappings)+len(m.GIDMappings) > 0
+	switch {
+	case own && !o.IDMap:
+		return errors.New("uidMappings and gidMappings need the idmap or ridmap option")
+	case !o.IDMap:
+		return nil
+	case !o.Bind && m.Type != "bind":
+		return errors.New("only a bind mount can be id-mapped")
+	case own && (len(m.UIDMappings) == 0 || len(m.GIDMappings) == 0):
+		return errors.New("an id-mapped mount needs both uidMappings and gidMappings")
+	case !own && !ns.isNew(specs.UserNamespace):
+		return errors.New("idmap without the mount's own uidMappings needs a new user namespace")
+	}
+	return nil
 }
 
 func validateProcess(p *specs.Process) error {

@@ -78,7 +78,7 @@ func cmdCreate(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		o.Root, o.ID = g.root, id
+		o.Root, o.ID, o.Rootless = g.root, id, g.isRootless
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
@@ -117,7 +117,7 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		o.Root, o.ID = g.root, id
+		o.Root, o.ID, o.Rootless = g.root, id, g.isRootless
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err

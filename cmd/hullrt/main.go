@@ -41,6 +41,7 @@ type globals struct {
 	debug         bool
 	systemdCgroup bool
 	rootless      string
+	isRootless    bool // --rootless decided: auto is rootless when not root, as runc's
 }
 
 var g globals
@@ -99,6 +100,14 @@ func run(args []string) int {
 	}
 	if g.systemdCgroup {
 		return fail(errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver"))
+	}
+	switch g.rootless {
+	case "true", "false":
+		g.isRootless = g.rootless == "true"
+	case "auto":
+		g.isRootless = os.Geteuid() != 0 || runtime.InUserNS()
+	default:
+		return fail(fmt.Errorf("--rootless %q: must be true, false or auto", g.rootless))
 	}
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fail(fmt.Errorf("--log-format %q: must be text or json", g.logFormat))

@@ -218,6 +218,9 @@ type Manager struct {
 	// parentOwned is set when the path is the default /hullrt/<id>: Destroy then
 	// also removes /hullrt once it is empty, so no trace of hull stays behind.
 	parentOwned bool
+	// partial is set when the manager leaves some of the host's hierarchies out
+	// (Delegated): Path must then name the ones it has.
+	partial bool
 }
 
 // DefaultParent is where containers without linux.cgroupsPath get their cgroup.
@@ -258,6 +261,54 @@ func New(cgroupsPath, id string) (*Manager, error) {
 		}
 	}
 	return &Manager{hs: hs, parentOwned: parentOwned}, nil
+}
+
+// Delegated is New for a runtime that is not root. It manages only the cgroup2
+// hierarchy, and only when the caller may make cgroups where the container's goes:
+// in a subtree the host delegated to the user (systemd's user@UID.service). Without
+// a cgroupsPath the container's cgroup is "hullrt-<id>" beside the caller's own:
+// below it would not do, since a cgroup that holds processes (the caller) cannot
+// hand controllers down. It returns nil and no error when nothing there is
+// writable by the caller.
+func Delegated(cgroupsPath, id string) (*Manager, error) {
+	if cgroupsPath == "" {
+		if id == "" || strings.Contains(id, "/") || id == "." || id == ".." {
+			return nil, fmt.Errorf("container id %q: not usable as a cgroup name", id)
+		}
+		hs, err := hierarchies()
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			if h.v2() {
+				cgroupsPath = filepath.Join(filepath.Dir(h.own), "hullrt-"+id)
+			}
+		}
+		if cgroupsPath == "" {
+			return nil, nil
+		}
+	}
+	m, err := New(cgroupsPath, id)
+	if err != nil {
+		return nil, err
+	}
+	h := m.unified()
+	if h == nil {
+		return nil, nil
+	}
+	// The nearest existing ancestor is where the first directory is made, and
+	// moving a process in needs its cgroup.procs too (the kernel checks the
+	// common ancestor of where the process is and where it goes).
+	dir := filepath.Dir(h.dir())
+	for ; len(dir) > len(h.mount); dir = filepath.Dir(dir) {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+	}
+	if unix.Access(dir, unix.W_OK) != nil || unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK) != nil {
+		return nil, nil
+	}
+	return &Manager{hs: []hierarchy{*h}, partial: true}, nil
 }
 
 // Load rebuilds the manager of a container from the string its Path returned.
@@ -303,7 +354,7 @@ func (m *Manager) Path() string {
 		paths[h.key] = h.path
 		same = same && h.path == m.hs[0].path
 	}
-	if same && len(m.hs) > 0 {
+	if same && len(m.hs) > 0 && !m.partial {
 		return m.hs[0].path
 	}
 	data, _ := json.Marshal(paths)

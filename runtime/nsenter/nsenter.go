@@ -5,7 +5,7 @@
 // a Go program has several threads before main runs. So the joins happen in a C
 // constructor that runs before the Go runtime starts, in the freshly exec'd child. The
 // parent names the namespaces in the environment variable _HULL_NSENTER as
-// "fd,fd,...[;unshare=FLAGS]": each fd is an open namespace file inherited by the
+// "fd,fd,...[;unshare=FLAGS][;fork]": each fd is an open namespace file inherited by the
 // child, joined in the order given (user first); FLAGS are clone flags to unshare
 // after the joins, for namespaces the container creates while joining a user
 // namespace (they must be owned by that user namespace, so they are made after it).
@@ -14,6 +14,20 @@
 // is set: until it execs the container's program it runs hull's binary inside the
 // container's namespaces, and /proc/PID/exe must not hand that binary to the container
 // (CVE-2019-5736). execve resets dumpability for the container's program.
+//
+// A rootless runtime cannot write a new user namespace's id maps before the child
+// execs (Go writes them itself only when it may, and never through newuidmap), so
+// such a child is started with _HULL_USERMAP naming a pipe: the constructor waits
+// for one byte on it, sent once the parent wrote the maps, and then becomes the
+// namespace's root. It stays dumpable until then: the maps are written through
+// /proc/PID, which a non-dumpable process gives to root, and nothing of the
+// container runs yet that could make use of it (runc's nsexec does the same).
+//
+// ";fork" after the list makes the constructor fork once the namespaces are joined:
+// a joined pid namespace takes only the children of the joining process. The
+// intermediate sends {"type":"pid","pid":N} over the _HULL_INIT channel and exits;
+// the grandchild goes on. A rootless exec needs it: only a process inside the
+// container's user namespace may join its pid namespace.
 //
 // A new container's init also joins its v1 cgroups here, while it is one thread
 // (_HULL_CGROUP, see cgroups.JoinFiles): a process that moves itself avoids a lock
@@ -28,6 +42,7 @@ package nsenter
 #cgo CFLAGS: -Wall -Wextra -O2
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +50,53 @@ package nsenter
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <linux/nsfs.h>
 
+// wait_usermap blocks until the parent wrote the id maps (see the package doc).
+static void wait_usermap(const char *v) {
+	char c;
+	ssize_t n;
+	do
+		n = read(atoi(v), &c, 1);
+	while (n < 0 && errno == EINTR);
+	// EOF: the parent gave up, and says why itself.
+	if (n != 1)
+		_exit(1);
+	close(atoi(v));
+	// The caller's ids are what the maps made of them, perhaps unmapped: become
+	// the namespace's root, while the capabilities of the new namespace (kept
+	// across execve as ambient ones) allow it.
+	if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
+		fprintf(stderr, "hullrt: nsenter: become root in the user namespace: %s\n", strerror(errno));
+		_exit(1);
+	}
+}
+
+// fork_joined forks so that the child is in the joined pid namespace; the
+// intermediate names it to the parent and exits.
+static void fork_joined(void) {
+	const char *sync = getenv("_HULL_INIT");
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "hullrt: nsenter: fork into the pid namespace: %s\n", strerror(errno));
+		_exit(1);
+	}
+	if (pid == 0)
+		return;
+	char msg[64];
+	int n = snprintf(msg, sizeof msg, "{\"type\":\"pid\",\"pid\":%d}", (int)pid);
+	if (sync == NULL || send(atoi(sync), msg, n, 0) != n) {
+		kill(pid, SIGKILL);
+		_exit(1);
+	}
+	_exit(0);
+}
+
 __attribute__((constructor)) static void hull_nsenter(void) {
+	const char *usermap = getenv("_HULL_USERMAP");
+	if (usermap != NULL)
+		wait_usermap(usermap);
 	const char *spec = getenv("_HULL_NSENTER");
 	if (spec == NULL && getenv("_HULL_INIT") == NULL)
 		return;
@@ -93,12 +152,16 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 			p++;
 	}
 	if (strncmp(p, ";unshare=", 9) == 0) {
-		long flags = strtol(p + 9, NULL, 0);
+		char *end;
+		long flags = strtol(p + 9, &end, 0);
 		if (flags != 0 && unshare((int)flags) != 0) {
 			fprintf(stderr, "hullrt: nsenter: unshare %#lx: %s\n", flags, strerror(errno));
 			_exit(1);
 		}
+		p = end;
 	}
+	if (strcmp(p, ";fork") == 0)
+		fork_joined();
 }
 */
 import "C"
@@ -109,6 +172,10 @@ const Env = "_HULL_NSENTER"
 // CgroupEnv names the variable that lists the v1 cgroup "tasks" files the
 // constructor joins, as "fd,fd,...".
 const CgroupEnv = "_HULL_CGROUP"
+
+// UsermapEnv names the pipe a child in a new user namespace waits on until its
+// id maps are written.
+const UsermapEnv = "_HULL_USERMAP"
 
 // InitEnv marks a process that runs hull's init stage: it is made non-dumpable before
 // any Go code runs.

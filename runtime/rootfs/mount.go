@@ -103,6 +103,10 @@ func (r *Root) Mount(m specs.Mount) error {
 	if m.Type == "bind" {
 		o.Bind = true
 	}
+	if o.IDMap {
+		// The runtime makes those on the host (IDMapTree) for Attach.
+		return fmt.Errorf("mount %s: id-mapped mount not prepared", m.Destination)
+	}
 	switch {
 	case o.Flags&unix.MS_REMOUNT != 0:
 		err = r.remount(m, o)
@@ -149,6 +153,13 @@ func (r *Root) mountFS(m specs.Mount, o Options) error {
 		src = m.Type
 	}
 	if err := unix.Mount(src, procFd(dfd), m.Type, o.Flags, o.Data); err != nil {
+		// A user namespace may mount sysfs only with a network namespace of its
+		// own; without one it gets the host's /sys, read-only, as runc does.
+		if m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
+			o.Bind, o.Recursive = true, true
+			o.Flags |= unix.MS_RDONLY
+			return r.bind(specs.Mount{Destination: m.Destination, Source: "/sys", Type: "bind"}, o)
+		}
 		return fmt.Errorf("mount %s (%s): %w", src, m.Type, err)
 	}
 	return r.propagate(m.Destination, o.Propagation)
@@ -161,31 +172,30 @@ func (r *Root) bind(m specs.Mount, o Options) error {
 	if !path.IsAbs(m.Source) {
 		return fmt.Errorf("bind source %q is not an absolute path", m.Source)
 	}
-	dir, err := isDir(m.Source)
-	if err != nil {
+	if _, err := os.Stat(m.Source); err != nil {
 		return fmt.Errorf("bind source: %w", err)
 	}
-	var dfd int
-	if dir {
-		dfd, err = r.MkdirAll(m.Destination, 0o755)
-	} else {
-		dfd, err = r.MkfileAll(m.Destination, 0o644)
-	}
+	tree, err := cloneTree(m.Source, o)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dfd)
+	defer unix.Close(tree)
+	return r.attach(m.Destination, tree, o.Propagation)
+}
+
+// cloneTree makes a detached copy of the mount at src (with the mounts below it when
+// o.Recursive) and sets o's flags on it.
+func cloneTree(src string, o Options) (int, error) {
 	treeFlags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
 	setFlags := 0
 	if o.Recursive {
 		treeFlags |= unix.AT_RECURSIVE
 		setFlags |= unix.AT_RECURSIVE
 	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(treeFlags))
+	tree, err := unix.OpenTree(unix.AT_FDCWD, src, uint(treeFlags))
 	if err != nil {
-		return fmt.Errorf("clone %s: %w", m.Source, err)
+		return -1, fmt.Errorf("clone %s: %w", src, err)
 	}
-	defer unix.Close(tree)
 	attr := unix.MountAttr{Attr_set: attrs(o.Flags), Attr_clr: attrs(o.Clear)}
 	if a, ok := atime(o.Flags); ok {
 		attr.Attr_set |= a
@@ -193,13 +203,80 @@ func (r *Root) bind(m specs.Mount, o Options) error {
 	}
 	if attr.Attr_set != 0 || attr.Attr_clr != 0 {
 		if err := unix.MountSetattr(tree, "", uint(setFlags|unix.AT_EMPTY_PATH), &attr); err != nil {
-			return fmt.Errorf("set flags on %s: %w", m.Source, err)
+			unix.Close(tree)
+			return -1, fmt.Errorf("set flags on %s: %w", src, err)
 		}
 	}
-	if err := unix.MoveMount(tree, "", dfd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("attach %s: %w", m.Source, err)
+	return tree, nil
+}
+
+// IDMapTree clones the source of a bind mount with "idmap" or "ridmap" as a detached
+// mount, with m's flags, whose ids are mapped through the user namespace userns (an
+// open /proc/PID/ns/user): a file the filesystem stores as owned by id N shows as
+// owned by whatever userns maps N to, and writes map back the same way. It returns
+// the mount's descriptor, for Attach to put in place.
+//
+// The runtime calls it on the host, not init in the container: id-mapping a mount
+// needs CAP_SYS_ADMIN over the filesystem's own user namespace, the host's.
+func IDMapTree(m specs.Mount, userns int) (int, error) {
+	o, err := ParseOptions(m.Options)
+	if err != nil {
+		return -1, err
 	}
-	return r.propagate(m.Destination, o.Propagation)
+	tree, err := cloneTree(m.Source, o)
+	if err != nil {
+		return -1, err
+	}
+	flags := unix.AT_EMPTY_PATH
+	if o.RecursiveIDMap {
+		flags |= unix.AT_RECURSIVE
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns)}
+	if err := unix.MountSetattr(tree, "", uint(flags), &attr); err != nil {
+		unix.Close(tree)
+		// EINVAL: the filesystem does not support id-mapped mounts (or has them
+		// turned off), or the mapping is the filesystem's own.
+		if errors.Is(err, unix.EINVAL) {
+			return -1, fmt.Errorf("id-map %s: its filesystem cannot be id-mapped", m.Source)
+		}
+		return -1, fmt.Errorf("id-map %s: %w", m.Source, err)
+	}
+	return tree, nil
+}
+
+// Attach puts the detached mount tree (from IDMapTree) at m's destination.
+func (r *Root) Attach(m specs.Mount, tree int) error {
+	o, err := ParseOptions(m.Options)
+	if err == nil {
+		err = r.attach(m.Destination, tree, o.Propagation)
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	return nil
+}
+
+// attach moves a detached mount onto dest, made first as a directory or an empty
+// file, whichever the mount's root is.
+func (r *Root) attach(dest string, tree int, props []uintptr) error {
+	t, err := fileType(tree)
+	if err != nil {
+		return err
+	}
+	var dfd int
+	if t == unix.S_IFDIR {
+		dfd, err = r.MkdirAll(dest, 0o755)
+	} else {
+		dfd, err = r.MkfileAll(dest, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	if err := unix.MoveMount(tree, "", dfd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	return r.propagate(dest, props)
 }
 
 // propagate sets propagation on the mount now at dest. The destination is looked up

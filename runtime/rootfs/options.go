@@ -15,6 +15,9 @@ type Options struct {
 	Data        string // what the filesystem parses ("size=64m,mode=755")
 	Bind        bool
 	Recursive   bool
+	// IDMap asks for an id-mapped mount ("idmap"); RecursiveIDMap maps the mounts
+	// below it too ("ridmap").
+	IDMap, RecursiveIDMap bool
 }
 
 var flagOptions = map[string]struct {
@@ -80,7 +83,11 @@ func ParseOptions(opts []string) (Options, error) {
 			o.Bind = true
 		case opt == "rbind":
 			o.Bind, o.Recursive = true, true
-		case opt == "tmpcopyup", opt == "idmap", opt == "ridmap":
+		case opt == "idmap":
+			o.IDMap = true
+		case opt == "ridmap":
+			o.IDMap, o.RecursiveIDMap = true, true
+		case opt == "tmpcopyup":
 			return o, fmt.Errorf("mount option %q is not supported", opt)
 		default:
 			if f, ok := flagOptions[opt]; ok {

@@ -11,7 +11,6 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -200,14 +199,4 @@ func fileType(fd int) (uint32, error) {
 		return 0, err
 	}
 	return st.Mode & unix.S_IFMT, nil
-}
-
-// isDir reports whether a host path is a directory (following symlinks: the host's
-// paths are the host's to choose).
-func isDir(p string) (bool, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return false, err
-	}
-	return fi.IsDir(), nil
 }
