@@ -18,9 +18,11 @@ deps:
 demo:
 	@scripts/demo.sh
 
+# bin/hull-init (`hull run --init`, found beside bin/hull) is pure Go: static without cgo.
 build:
 	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/hullrt ./cmd/hullrt
 	@if [ -d cmd/hull ]; then $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/hull ./cmd/hull; fi
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/hull-init ./cmd/hull-init
 
 # Every test, as root, one package at a time (-p 1): each package's leak check looks
 # at the whole host, so two packages must not run side by side.
@@ -35,6 +37,7 @@ bench: build
 	$(GO) run ./bench/runtime -hullrt bin/hullrt
 	$(GO) run ./bench/pull -hull bin/hull
 	$(GO) run ./bench/network -hull bin/hull
+	$(GO) run ./bench/engine -hull bin/hull
 
 # The whole suite: the host's, then the cgroup v2 VM's.
 check: test test-cgroupv2

@@ -28,9 +28,10 @@ import (
 // readers take no lock. Names are unique: create checks them under
 // <root>/containers.lock.
 //
-// The OCI bundle lives in <state>/containers/<id>/bundle (config.json; root.path is
-// the image snapshot's mounted rootfs) and the runtime's state in
-// <state>/runtime/<runtime name>.
+// The OCI bundle lives in <root>/containers/<id>/bundle (config.json; root.path is
+// the image snapshot's rootfs, mounted again by Start after a reboot): like podman's
+// userdata it must outlive /run, or a container could not start after a reboot. The
+// runtime's state, which a reboot rightly ends, is in <state>/runtime/<runtime name>.
 //
 // State.Status is what the monitor last wrote. While it says "running" the monitor
 // must be alive (pid and start time, so a recycled pid is not taken for it); when it
@@ -56,6 +57,11 @@ type Container struct {
 	Mounts []MountRecord `json:"Mounts,omitempty"`
 	// Pod is the ID of the pod the container belongs to (engine/pods.go).
 	Pod string `json:"Pod,omitempty"`
+	// RestartCount counts the monitor's restarts since the last start by the user;
+	// HasBeenManuallyStopped says the user stopped or killed it, so that it is not
+	// restarted (engine/restart.go). Both as Docker's.
+	RestartCount           int  `json:"RestartCount"`
+	HasBeenManuallyStopped bool `json:"HasBeenManuallyStopped"`
 }
 
 // Config is the part of the record Docker calls Config.
@@ -72,23 +78,30 @@ type Config struct {
 	OpenStdin   bool              `json:"OpenStdin"`
 	StopSignal  string            `json:"StopSignal,omitempty"`
 	StopTimeout *int              `json:"StopTimeout,omitempty"`
+	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"` // engine/health.go
 }
 
 // HostConfig is the part Docker calls HostConfig.
 type HostConfig struct {
-	AutoRemove     bool      `json:"AutoRemove"`
-	Privileged     bool      `json:"Privileged"`
-	ReadonlyRootfs bool      `json:"ReadonlyRootfs"`
-	CapAdd         []string  `json:"CapAdd"`
-	CapDrop        []string  `json:"CapDrop"`
-	SecurityOpt    []string  `json:"SecurityOpt"`
-	Ulimits        []string  `json:"Ulimits"`
-	Memory         int64     `json:"Memory"`
-	NanoCPUs       int64     `json:"NanoCpus"`
-	PidsLimit      int64     `json:"PidsLimit"`
-	NetworkMode    string    `json:"NetworkMode"`
-	Runtime        string    `json:"Runtime"`
-	LogConfig      LogConfig `json:"LogConfig"`
+	AutoRemove     bool            `json:"AutoRemove"`
+	Privileged     bool            `json:"Privileged"`
+	ReadonlyRootfs bool            `json:"ReadonlyRootfs"`
+	CapAdd         []string        `json:"CapAdd"`
+	CapDrop        []string        `json:"CapDrop"`
+	SecurityOpt    []string        `json:"SecurityOpt"`
+	Ulimits        []string        `json:"Ulimits"`
+	Memory         int64           `json:"Memory"`
+	NanoCPUs       int64           `json:"NanoCpus"`
+	PidsLimit      int64           `json:"PidsLimit"`
+	MemorySwap     int64           `json:"MemorySwap"` // engine/manage.go
+	CpuShares      int64           `json:"CpuShares"`
+	CpusetCpus     string          `json:"CpusetCpus"`
+	Devices        []DeviceMapping `json:"Devices"`
+	NetworkMode    string          `json:"NetworkMode"`
+	Runtime        string          `json:"Runtime"`
+	LogConfig      LogConfig       `json:"LogConfig"`
+	Init           bool            `json:"Init,omitempty"`
+	RestartPolicy  RestartPolicy   `json:"RestartPolicy"` // engine/restart.go
 
 	NetHostConfig     // engine/network.go
 	SharingHostConfig // engine/volumes.go, engine/namespaces.go
@@ -106,6 +119,8 @@ const (
 	StatusRunning = "running"
 	StatusExited  = "exited"
 	StatusPaused  = "paused"
+	// StatusRestarting: the container ended and its monitor waits to restart it.
+	StatusRestarting = "restarting"
 )
 
 // State is the container's state as the record keeps it.
@@ -122,10 +137,15 @@ type State struct {
 	// Stopping records the signal stop/kill sent, so that the exit code can be
 	// told (128+signal) when the monitor is gone and cannot report it.
 	Stopping int `json:"Stopping,omitempty"`
+	// Health is the health check's state, while the container has one (health.go).
+	Health *Health `json:"Health,omitempty"`
 }
 
-// Running tells whether the status is running or paused.
-func (s State) Running() bool { return s.Status == StatusRunning || s.Status == StatusPaused }
+// Running tells whether the status is running, paused or restarting (as Docker's:
+// a restarting container is stopped, removed or waited for like a running one).
+func (s State) Running() bool {
+	return s.Status == StatusRunning || s.Status == StatusPaused || s.Status == StatusRestarting
+}
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
@@ -152,7 +172,7 @@ func newID() string {
 func (e *Engine) containersDir() string     { return filepath.Join(e.Root, "containers") }
 func (e *Engine) dir(id string) string      { return filepath.Join(e.Root, "containers", id) }
 func (e *Engine) stateDir(id string) string { return filepath.Join(e.State, "containers", id) }
-func (e *Engine) bundle(id string) string   { return filepath.Join(e.State, "containers", id, "bundle") }
+func (e *Engine) bundle(id string) string   { return filepath.Join(e.Root, "containers", id, "bundle") }
 
 // LogPath is the container's json-file log.
 func (e *Engine) LogPath(id string) string { return filepath.Join(e.dir(id), id+"-json.log") }
@@ -307,6 +327,9 @@ func (e *Engine) List() ([]*Container, error) {
 	var out []*Container
 	for _, id := range ids {
 		c, err := e.load(id)
+		if errors.Is(err, ErrNoSuchContainer) {
+			e.sweep(id)
+		}
 		if err != nil {
 			continue // removed meanwhile, or damaged
 		}
@@ -315,4 +338,19 @@ func (e *Engine) List() ([]*Container, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// sweep removes a record directory without a record: a create killed between
+// making the directory and saving the record in it. Create does both under the
+// names lock, so a directory still without a record under that lock is no
+// create's in progress.
+func (e *Engine) sweep(id string) {
+	unlock, err := flock(filepath.Join(e.Root, "containers.lock"))
+	if err != nil {
+		return
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(e.dir(id), "config.json")); errors.Is(err, os.ErrNotExist) {
+		os.RemoveAll(e.dir(id))
+	}
 }

@@ -14,6 +14,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/hullproject/hull/runtime"
@@ -41,6 +42,9 @@ type Engine struct {
 	Exe string
 	// NetDefaults shape the default network at its first use (engine/network.go).
 	NetDefaults NetDefaults
+	// Init is the hull-init binary `--init` mounts into a container; "" is
+	// hull-init beside Exe (engine/spec.go).
+	Init string
 }
 
 // New opens the engine below root and state and wires the image store's InUse, so
@@ -93,19 +97,25 @@ type CreateOptions struct {
 	Ulimits     []string
 	Memory      int64
 	NanoCPUs    int64
-	PidsLimit   int64 // 0: DefaultPidsLimit; < 0: none
+	PidsLimit   int64    // 0: DefaultPidsLimit; < 0: none
+	MemorySwap  int64    // memory plus swap; -1: unlimited (engine/manage.go)
+	CPUShares   int64    // relative CPU weight
+	CpusetCpus  string   // CPUs to run on (0-3,5)
+	Devices     []string // HOST[:CONTAINER][:rwm]
 	Network     string
 	Runtime     string
 	LogOpts     []string
 	AutoRemove  bool
 	StopSignal  string
 	StopTimeout *int
+	Init        bool // hull-init as PID 1 (engine/spec.go)
 
 	// Network is none, host, container:NAME, or a network: bridge (the default
 	// network) or a user network's name; NetOptions are the rest (engine/network.go).
 	NetOptions
 	VolumeOptions    // engine/volumes.go
 	NamespaceOptions // engine/namespaces.go
+	MonitorOptions   // engine/restart.go, engine/health.go
 }
 
 // Runtime returns the OCI runtime a container uses.
@@ -156,8 +166,12 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
 			Memory: o.Memory, NanoCPUs: o.NanoCPUs, PidsLimit: o.PidsLimit, NetworkMode: o.Network,
 			Runtime: o.Runtime, LogConfig: LogConfig{Type: "json-file", Config: map[string]string{}},
+			MemorySwap: o.MemorySwap, CpuShares: o.CPUShares, CpusetCpus: o.CpusetCpus,
 		},
 		State: State{Status: StatusCreated},
+	}
+	if c.HostConfig.Devices, err = o.checkLimits(); err != nil {
+		return nil, err
 	}
 	if c.HostConfig.NetworkMode == "" {
 		c.HostConfig.NetworkMode = "none"
@@ -188,6 +202,9 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 		c.Config.StopSignal = icfg.Config.StopSignal
 	}
 	c.Config.Entrypoint, c.Config.Cmd = command(&icfg.Config, &o)
+	if err := e.planMonitor(c, &o.MonitorOptions, img); err != nil {
+		return nil, err
+	}
 	argv := append(append([]string{}, c.Config.Entrypoint...), c.Config.Cmd...)
 	if len(argv) == 0 {
 		return nil, errors.New("no command specified")
@@ -225,12 +242,13 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	}
 	err = e.save(c)
 	unlock()
+	rec := c // c, the result, is nil by the time the deferred cleanup runs
 	defer func() {
 		if err != nil {
 			e.Images.RemoveSnapshot(id)
 			os.RemoveAll(e.stateDir(id))
 			os.RemoveAll(e.dir(id))
-			e.removeAnonymous(c)
+			e.removeAnonymous(rec)
 		}
 	}()
 	if err != nil {
@@ -248,6 +266,11 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Init {
+		if err := e.addInit(c, spec); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.netSpec(c, spec); err != nil {
 		return nil, err
 	}
@@ -264,6 +287,7 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	if err := e.save(c); err != nil {
 		return nil, err
 	}
+	e.event(c, "create")
 	return c, nil
 }
 
@@ -306,6 +330,20 @@ func (e *Engine) freeName() string {
 			return n
 		}
 	}
+}
+
+// readSpec reads a container's OCI spec from its bundle, and says where it is.
+func (e *Engine) readSpec(id string) (*specs.Spec, string, error) {
+	file := filepath.Join(e.bundle(id), "config.json")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, file, err
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, file, fmt.Errorf("read %s: %w", file, err)
+	}
+	return &s, file, nil
 }
 
 // ExitCodeOf is the exit code `hull run` and `hull exec` return when the container's

@@ -1,12 +1,17 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/hullproject/hull/runtime"
+	"github.com/hullproject/hull/runtime/cgroups"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -20,89 +25,42 @@ import (
 	"github.com/hullproject/hull/internal/atomicfile"
 )
 
-// The monitor tells the command that started it how things went, one JSON object a
-// message on the SOCK_SEQPACKET socket that is its fd 3:
-//
-//	monitor → hull                 when
-//	{"pid":N} [+ pty master fd]     the user's program runs (init's host pid N); with
-//	                                a terminal the master rides along (SCM_RIGHTS)
-//	                                for the caller's input and window size
-//	{"error":"...","code":127}      it could not be started (125, 126 or 127)
-//	{"exit":N}                      it ended with exit code N; the record says so
-//	                                and, with --rm, is gone
+// The command that starts a container forks its monitor with one end of a
+// SOCK_SEQPACKET socket pair as fd 3 and speaks monitor/attach.go's protocol on it.
+// The monitor answers the start with a control message: {"pid":N} once the user's
+// program runs (init's host pid N), or {"error":"...","code":127} if it could not
+// be started (125, 126 or 127). A detached start (`run -d`) stops there. A
+// foreground one (`hull monitor --attached`) is an attached client from before the
+// container exists, so it sees the first byte of output; its last message is
+// {"exit":N}, sent once the record says so and, with --rm, is gone.
 //
 // The starting command may go away at any time; the monitor ignores a broken pipe.
-type monitorMsg struct {
-	Pid   int    `json:"pid,omitempty"`
-	Error string `json:"error,omitempty"`
-	Code  int    `json:"code,omitempty"`
-	Exit  *int   `json:"exit,omitempty"`
-}
 
-// Attach is the stdio of a foreground start: the container's output is copied to
-// Stdout and Stderr (as well as the log), and Stdin is its stdin when the container
-// was created interactive.
+// Attach is where a foreground start copies the container's output (with a
+// terminal all of it goes to Stdout). Rows and Cols, when set, are the caller's
+// terminal size, applied before the program starts.
 type Attach struct {
-	Stdin, Stdout, Stderr *os.File
+	Stdout, Stderr io.Writer
+	Rows, Cols     uint16
 }
 
-// Handle is a started container's monitor, for a foreground start.
+// Handle is a started container's monitor, for a foreground start: send input and
+// window sizes through its Session, and Wait.
 type Handle struct {
+	*Session
 	ID  string
 	Pid int
-	// Console is the container's pty master when it has a terminal: write input
-	// to it, set its window size. Its output comes through Attach.Stdout.
-	Console *os.File
-	cmd     *exec.Cmd
-	sync    int
+	a   *Attach
 }
 
-// recvMsg reads one message from the monitor, with the fd it carries (or -1).
-func recvMsg(fd int) (monitorMsg, int, error) {
-	var m monitorMsg
-	buf := make([]byte, 64*1024)
-	oob := make([]byte, unix.CmsgSpace(4))
-	for {
-		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return m, -1, err
-		}
-		if n == 0 {
-			return m, -1, errors.New("the container's monitor is gone")
-		}
-		got := -1
-		if oobn > 0 {
-			if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cmsgs) > 0 {
-				if fds, err := unix.ParseUnixRights(&cmsgs[0]); err == nil && len(fds) > 0 {
-					got = fds[0]
-				}
-			}
-		}
-		if err := json.Unmarshal(buf[:n], &m); err != nil {
-			if got >= 0 {
-				unix.Close(got)
-			}
-			return m, -1, err
-		}
-		return m, got, nil
-	}
-}
-
-// Wait waits for the container to end and returns its exit code.
+// Wait copies the container's output until it ends and returns its exit code.
+// Closing the Session instead detaches: the container runs on.
 func (h *Handle) Wait() (int, error) {
-	defer unix.Close(h.sync)
-	m, fd, err := recvMsg(h.sync)
-	if fd >= 0 {
-		unix.Close(fd)
+	if h.a == nil {
+		return -1, errors.New("a detached start has nothing to wait for")
 	}
-	h.cmd.Wait()
-	if err != nil || m.Exit == nil {
-		return -1, errors.New("the container's monitor died before the container ended")
-	}
-	return *m.Exit, nil
+	defer h.Close()
+	return h.Session.Wait(h.a.Stdout, h.a.Stderr)
 }
 
 // Start starts a created or exited container: it forks the container's monitor, which
@@ -118,100 +76,127 @@ func (e *Engine) Start(ref string, a *Attach) (*Handle, error) {
 		if c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
 			return fmt.Errorf("container %s is already running", c.Name)
 		}
+		// A start by the user begins the restart policy afresh, as Docker's.
+		c.HasBeenManuallyStopped, c.RestartCount = false, 0
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if c.State.Status == StatusExited {
-		// Left by a monitor that died: the runtime may still know the container.
+		// Left by a monitor that died: the runtime may still know the container,
+		// the network its addresses.
 		if rt, err := e.Runtime(c); err == nil {
 			rt.Delete(id, true)
 		}
+		if c.netAttached() {
+			e.networkDown(id)
+		}
+	}
+	// After a reboot the snapshot is no longer mounted: the bundle's root.path
+	// would be an empty directory.
+	if _, err := e.Rootfs(id); err != nil {
+		return nil, err
 	}
 	// The namespaces it joins (--pid container:, --pod ...) are found now.
 	if err := e.prepareStart(c); err != nil {
 		return nil, err
 	}
-	// SOCK_SEQPACKET: one message per read, and a pty master can ride along.
+	// SOCK_SEQPACKET: one message per read (monitor/attach.go).
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("monitor socket: %w", err)
 	}
-	r := pair[0]
 	w := os.NewFile(uintptr(pair[1]), "monitor-sync")
 	defer w.Close()
-	cmd := exec.Command(e.Exe, "--root", e.Root, "--state", e.State, "monitor", id)
-	cmd.ExtraFiles = []*os.File{w}
+	r := os.NewFile(uintptr(pair[0]), "monitor")
+	fc, err := net.FileConn(r)
+	r.Close()
+	if err != nil {
+		return nil, fmt.Errorf("monitor socket: %w", err)
+	}
+	s := &Session{conn: fc.(*net.UnixConn)}
+	args := []string{"--root", e.Root, "--state", e.State, "monitor"}
 	if a != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, a.Stdout, a.Stderr)
-		// With a terminal the caller writes input to the pty master itself.
-		if c.Config.OpenStdin && !c.Config.Tty {
-			cmd.Stdin = a.Stdin
+		args = append(args, "--attached")
+		if a.Rows > 0 && a.Cols > 0 {
+			s.Resize(a.Rows, a.Cols) // queued: the monitor applies it before the start
 		}
 	}
+	cmd := exec.Command(e.Exe, append(args, id)...)
+	cmd.ExtraFiles = []*os.File{w}
 	// A session of its own: the monitor outlives the command and its terminal
 	// (no SIGHUP when the terminal closes, no signals from its process group).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Not the caller's directory: the monitor would keep it busy (unmountable).
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
-		unix.Close(r)
+		s.Close()
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
 	w.Close()
-	m, fd, err := recvMsg(r)
+	// Reaped here if this process lives on; otherwise re-parented to init. Not
+	// waited for: with a restart policy the monitor outlives the first exit.
+	go cmd.Wait()
+	var out, errw io.Writer
+	if a != nil {
+		out, errw = a.Stdout, a.Stderr
+	}
+	m, err := s.next(out, errw)
 	if err != nil {
-		unix.Close(r)
-		cmd.Wait()
+		s.Close()
 		return nil, errors.New("the container's monitor failed to start it")
 	}
 	if m.Error != "" {
-		unix.Close(r)
-		cmd.Wait()
+		s.Close()
 		return nil, &StartError{Code: m.Code, Msg: m.Error}
 	}
-	h := &Handle{ID: id, Pid: m.Pid, cmd: cmd, sync: r}
-	if fd >= 0 {
-		h.Console = os.NewFile(uintptr(fd), "pty-master")
-	}
+	h := &Handle{Session: s, ID: id, Pid: m.Pid, a: a}
 	if a == nil {
-		if h.Console != nil {
-			h.Console.Close()
-			h.Console = nil
-		}
-		unix.Close(r)
-		// Reaped here if this process lives on; otherwise re-parented to init.
-		go cmd.Wait()
-		return h, nil
+		s.Close()
 	}
 	return h, nil
 }
 
+// errStoppedMeanwhile: the user stopped the container while its monitor restarted it.
+var errStoppedMeanwhile = errors.New("stopped while restarting")
+
 // RunMonitor is the body of `hull monitor ID`: it supervises the container until it
-// ends. sync is the pipe to the starting command; teeOut and teeErr (may be nil)
-// receive the container's output.
-func (e *Engine) RunMonitor(id string, sync *os.File, teeOut, teeErr *os.File) error {
-	var master *os.File
-	send := func(m monitorMsg) {
-		if sync == nil {
-			return
+// ends for good, through the restarts of its policy, serving attach and running its
+// health check. sync is the socket to the starting command; attached says that
+// command stays as a client (a foreground start).
+func (e *Engine) RunMonitor(id string, sync *os.File, attached bool) error {
+	hub := &monitor.Hub{}
+	var starter *net.UnixConn
+	if fc, err := net.FileConn(sync); err == nil {
+		starter, _ = fc.(*net.UnixConn)
+	}
+	sync.Close()
+	if starter == nil {
+		attached = false
+	} else if attached {
+		hub.Add(starter, true)
+	}
+	// send tells the starter how the start went; the first run's only.
+	send := func(m monitor.Control) {
+		if attached {
+			hub.Control(m)
+		} else if starter != nil {
+			monitor.SendControl(starter, m)
+			starter.Close()
+			starter = nil
 		}
-		data, _ := json.Marshal(m)
-		var oob []byte
-		if m.Pid != 0 && master != nil {
-			oob = unix.UnixRights(int(master.Fd()))
-		}
-		// The starting command may be gone: nothing to do about an error.
-		unix.Sendmsg(int(sync.Fd()), data, oob, nil, 0)
 	}
 	fail := func(err error) error {
-		send(monitorMsg{Error: err.Error(), Code: 125})
+		send(monitor.Control{Error: err.Error(), Code: 125})
 		return err
 	}
 	if err := monitor.BecomeSubreaper(); err != nil {
 		return fail(err)
 	}
+	// Before any record says "restarting" (markStopped sends it then).
+	wake := make(chan os.Signal, 1)
+	signal.Notify(wake, wakeSignal)
 	c, err := e.load(id)
 	if err != nil {
 		return fail(err)
@@ -233,79 +218,192 @@ func (e *Engine) RunMonitor(id string, sync *os.File, teeOut, teeErr *os.File) e
 		return fail(err)
 	}
 	defer lw.Close()
+	l, err := e.listenAttach(id)
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(e.attachSocket(id))
+	defer l.Close()
+	go hub.Accept(l)
 	myStart, _, _ := procStat(os.Getpid())
-	cfg := monitor.Config{
-		Runtime: rt, ID: id, Bundle: e.bundle(id), Log: lw, Cgroup: "/hull-" + id,
-		Tty: c.Config.Tty, Console: func(m *os.File) { master = m },
-		Created: func(pid int) error { return e.networkUp(id, pid) },
-		Started: func(pid int) error {
-			_, err := e.update(id, func(c *Container) error {
-				c.State = State{Status: StatusRunning, Pid: pid, StartedAt: time.Now().UTC(), MonitorPid: os.Getpid(), MonitorStart: myStart}
+	// A client's signal (--sig-proxy); not on the hub's goroutine, which may run
+	// while the container is created, with the children's lock held.
+	kill := func(sig unix.Signal) { go monitor.OwnChildren(func() { rt.Kill(id, sig, false) }) }
+	var bo backoff
+	prevCode := 0
+	for run := 0; ; run++ {
+		cfg := monitor.Config{
+			Runtime: rt, ID: id, Bundle: e.bundle(id), Log: lw, Cgroup: "/hull-" + id,
+			Tty: c.Config.Tty, TeeStdout: hub.Stdout(), TeeStderr: hub.Stderr(),
+		}
+		var master, stdin *os.File
+		cfg.Console = func(m *os.File) { master = m }
+		if c.Config.OpenStdin && !c.Config.Tty {
+			// A pipe of the monitor's: input comes from the attached clients.
+			if cfg.Stdin, stdin, err = os.Pipe(); err != nil {
+				return fail(err)
+			}
+		}
+		cfg.Created = func(pid int) error {
+			if err := e.networkUp(id, pid); err != nil {
+				return err
+			}
+			in := stdin
+			if master != nil {
+				in = master
+			}
+			hub.Begin(in, master, kill)
+			if run == 0 && attached {
+				hub.Serve(starter)
+			}
+			return nil
+		}
+		var stopHealth func()
+		var startedAt time.Time // zero: it did not start
+		cfg.Started = func(pid int) error {
+			now := time.Now().UTC()
+			rec, err := e.update(id, func(c *Container) error {
+				if run > 0 && c.HasBeenManuallyStopped {
+					return errStoppedMeanwhile
+				}
+				c.State = State{Status: StatusRunning, Pid: pid, StartedAt: now, MonitorPid: os.Getpid(), MonitorStart: myStart}
+				if args, _ := c.Config.Healthcheck.args(); args != nil {
+					c.State.Health = &Health{Status: HealthStarting, Log: []HealthResult{}}
+				}
 				return nil
 			})
-			if err == nil {
-				send(monitorMsg{Pid: pid})
+			if err != nil {
+				return err
 			}
-			return err
-		},
-	}
-	if c.Config.OpenStdin {
-		cfg.Stdin = os.Stdin
-	}
-	if teeOut != nil {
-		cfg.TeeStdout = teeOut
-	}
-	if teeErr != nil {
-		cfg.TeeStderr = teeErr
-	}
-	started := false
-	inner := cfg.Started
-	cfg.Started = func(pid int) error { started = true; return inner(pid) }
-	ex, err := monitor.Run(cfg)
-	if teeOut != nil {
-		teeOut.Close()
-	}
-	if teeErr != nil {
-		teeErr.Close()
-	}
-	if !started {
-		if err == nil {
-			err = errors.New("container did not start")
+			startedAt = now
+			if run == 0 {
+				send(monitor.Control{Pid: pid})
+			}
+			e.event(rec, "start")
+			stopHealth = e.startHealth(rec)
+			return nil
 		}
-		code := ExitCodeOf(err)
+		ex, err := monitor.Run(cfg)
+		if stopHealth != nil {
+			stopHealth()
+		}
+		if stdin != nil {
+			cfg.Stdin.Close()
+			stdin.Close()
+		}
 		e.networkDown(id)
-		e.update(id, func(c *Container) error {
-			c.State.ExitCode, c.State.Error = code, err.Error()
+		code := ex.Code
+		if startedAt.IsZero() {
+			if err == nil {
+				err = errors.New("container did not start")
+			}
+			code = ExitCodeOf(err)
+			if run == 0 {
+				e.update(id, func(c *Container) error {
+					c.State.ExitCode, c.State.Error = code, err.Error()
+					return nil
+				})
+				if c.HostConfig.AutoRemove {
+					e.removeFiles(id, rt)
+				}
+				send(monitor.Control{Error: err.Error(), Code: code})
+				return err
+			}
+			// A restart that could not start counts as an exit with its code.
+			ex.At = time.Now().UTC()
+			if err == errStoppedMeanwhile {
+				code, err = prevCode, nil
+			}
+		}
+		prevCode = code
+		ran := time.Duration(0)
+		if !startedAt.IsZero() {
+			ran = ex.At.Sub(startedAt)
+		}
+		// The record decides what now: the user may have stopped it meanwhile.
+		restart := false
+		var delay time.Duration
+		rec, uerr := e.update(id, func(c *Container) error {
+			restart = c.HostConfig.RestartPolicy.shouldRestart(code, c.RestartCount, c.HasBeenManuallyStopped)
+			c.State.ExitCode, c.State.OOMKilled, c.State.FinishedAt, c.State.Pid = code, ex.OOMKilled, ex.At, 0
+			c.State.Stopping, c.State.Error = 0, ""
+			if err != nil {
+				c.State.Error = err.Error()
+			}
+			if restart {
+				c.State.Status = StatusRestarting
+				c.RestartCount++
+				delay = bo.next(ran)
+			} else {
+				c.State.Status = StatusExited
+				c.State.MonitorPid, c.State.MonitorStart = 0, 0
+			}
 			return nil
 		})
-		if c.HostConfig.AutoRemove {
+		if uerr == nil {
+			e.exited(rec, code, ex.OOMKilled)
+		}
+		// The record's flag, not the one loaded at start: `hull restart` of a --rm
+		// container suspends it while it stops the container.
+		autoRemove := c.HostConfig.AutoRemove
+		if uerr == nil {
+			autoRemove = rec.HostConfig.AutoRemove
+		}
+		if !restart && autoRemove {
 			e.removeFiles(id, rt)
 		}
-		send(monitorMsg{Error: err.Error(), Code: code})
-		return err
-	}
-	e.networkDown(id)
-	e.update(id, func(c *Container) error {
-		c.State.Status, c.State.ExitCode, c.State.OOMKilled = StatusExited, ex.Code, ex.OOMKilled
-		c.State.FinishedAt, c.State.Pid, c.State.MonitorPid, c.State.MonitorStart = ex.At, 0, 0, 0
-		c.State.Stopping = 0
-		if err != nil {
-			c.State.Error = err.Error()
+		hub.End(code)
+		if !restart {
+			return err
 		}
-		return nil
-	})
-	if c.HostConfig.AutoRemove {
-		e.removeFiles(id, rt)
+		if !e.backoffWait(id, delay, wake) {
+			e.update(id, func(c *Container) error {
+				if c.State.Status == StatusRestarting {
+					c.State.Status = StatusExited
+					c.State.MonitorPid, c.State.MonitorStart = 0, 0
+				}
+				return nil
+			})
+			return nil
+		}
 	}
-	code := ex.Code
-	send(monitorMsg{Exit: &code})
-	return err
+}
+
+// backoffWait waits d before a restart, and reaps what exits meanwhile; false if
+// the user stopped the container (markStopped wakes it) or removed it.
+func (e *Engine) backoffWait(id string, d time.Duration, wake <-chan os.Signal) bool {
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, unix.SIGCHLD)
+	defer signal.Stop(chld)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	stopped := func() bool {
+		c, err := e.load(id)
+		return err != nil || c.HasBeenManuallyStopped
+	}
+	for {
+		if stopped() {
+			return false
+		}
+		select {
+		case <-t.C:
+			return !stopped()
+		case <-wake:
+		case <-chld:
+			monitor.Sweep()
+		}
+	}
 }
 
 // refresh makes a running record truthful when its monitor is gone (killed): the
 // runtime tells whether the container still runs. It changes c, not the record.
 func (e *Engine) refresh(c *Container) {
 	if !c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
+		return
+	}
+	if c.State.Status == StatusRestarting {
+		// Its monitor died waiting to restart it: it ended, with the code recorded.
+		c.State.Status = StatusExited
 		return
 	}
 	rt, err := e.Runtime(c)
@@ -408,9 +506,11 @@ func (e *Engine) Stop(ref string, timeout *int) error {
 	if err != nil {
 		return err
 	}
-	e.update(c.ID, func(c *Container) error { c.State.Stopping = int(sig); return nil })
+	e.markStopped(c.ID, sig)
+	defer e.event(c, "stop")
 	if t > 0 {
 		rt.Kill(c.ID, sig, false)
+		e.thawFor(c, rt, sig)
 		if e.waitStopped(c, time.Duration(t)*time.Second) {
 			return nil
 		}
@@ -421,6 +521,7 @@ func (e *Engine) Stop(ref string, timeout *int) error {
 			return fmt.Errorf("kill container %s: %w", c.Name, err)
 		}
 	}
+	e.thawFor(c, rt, unix.SIGKILL)
 	if !e.waitStopped(c, 10*time.Second) {
 		return fmt.Errorf("container %s did not stop", c.Name)
 	}
@@ -440,10 +541,20 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 	if err != nil {
 		return err
 	}
-	e.update(c.ID, func(c *Container) error { c.State.Stopping = int(sig); return nil })
+	// A signal that ends it ends its restarts too (a HUP to reload does not).
+	if stop, _ := runtime.ParseSignal(cmp.Or(c.Config.StopSignal, "TERM")); sig == unix.SIGKILL || sig == stop {
+		e.markStopped(c.ID, sig)
+		if c.State.Status == StatusRestarting {
+			return nil // nothing runs: its monitor gives up
+		}
+	} else {
+		e.update(c.ID, func(c *Container) error { c.State.Stopping = int(sig); return nil })
+	}
 	if err := rt.Kill(c.ID, sig, false); err != nil {
 		return fmt.Errorf("kill container %s: %w", c.Name, err)
 	}
+	e.event(c, "kill", "signal", fmt.Sprint(int(sig)))
+	e.thawFor(c, rt, sig)
 	return nil
 }
 
@@ -462,8 +573,9 @@ func (e *Engine) Remove(ref string, force bool) error {
 		if !force {
 			return fmt.Errorf("cannot remove container %s: it is running: stop it first, or use force", c.Name)
 		}
-		e.update(c.ID, func(c *Container) error { c.State.Stopping = int(unix.SIGKILL); return nil })
+		e.markStopped(c.ID, unix.SIGKILL)
 		rt.Kill(c.ID, unix.SIGKILL, true)
+		e.thawFor(c, rt, unix.SIGKILL)
 		e.waitStopped(c, 10*time.Second)
 	}
 	if err := e.removeFiles(c.ID, rt); err != nil {
@@ -486,6 +598,9 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 	if err := rt.Delete(id, true); err != nil {
 		return err
 	}
+	if err := killCgroup(id); err != nil {
+		return err
+	}
 	if c, err := e.load(id); err == nil && c.netAttached() {
 		if err := e.detachNetworks(c); err != nil {
 			return err
@@ -498,13 +613,39 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 		return err
 	}
 	c, _ := e.load(id)
-	if err := os.RemoveAll(e.dir(id)); err != nil {
+	// The record first: whoever takes the lock from now on finds none. Taking it
+	// creates the lock file again (O_CREAT), which can fail a removal of the
+	// directory with ENOTEMPTY: hence the retries.
+	os.Remove(filepath.Join(e.dir(id), "config.json"))
+	for i := 0; ; i++ {
+		if err = os.RemoveAll(e.dir(id)); err == nil || i == 5 {
+			break
+		}
+	}
+	if err != nil {
 		return err
 	}
+	e.destroyed(c)
 	if c != nil && c.HostConfig.AutoRemove {
 		return e.removeAnonymous(c) // --rm takes them along, as docker's
 	}
 	return nil
+}
+
+// killCgroup kills whatever still runs in the container's cgroup and removes it.
+// A runtime can lose a container: a monitor killed during the runtime's create,
+// before the runtime recorded its state, leaves an init that no runtime knows,
+// waiting to be started and holding the container's namespaces. The cgroup, named
+// by hull (see makeSpec), still holds it.
+func killCgroup(id string) error {
+	m, err := cgroups.Load("/hull-" + id)
+	if err != nil {
+		return err
+	}
+	if err := m.Kill(unix.SIGKILL); err != nil {
+		return fmt.Errorf("kill what is left of container %s: %w", id, err)
+	}
+	return m.Destroy()
 }
 
 // Wait waits until the container is not running and returns its exit code.
@@ -513,6 +654,7 @@ func (e *Engine) Wait(ref string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	restarts := -1
 	for {
 		c, err := e.Get(id)
 		if err != nil {
@@ -524,9 +666,17 @@ func (e *Engine) Wait(ref string) (int, error) {
 			}
 			return c.State.ExitCode, nil
 		}
+		// An exit its monitor restarts it after ends the wait too, as Docker's.
+		if restarts < 0 {
+			restarts = c.RestartCount
+		} else if c.RestartCount != restarts {
+			return c.State.ExitCode, nil
+		}
 		if c.State.Running() && alive(c.State.MonitorPid, c.State.MonitorStart) {
-			waitGone(c.State.MonitorPid, c.State.MonitorStart, time.Hour)
-			continue
+			if p := c.HostConfig.RestartPolicy.Name; p == "" || p == RestartNo {
+				waitGone(c.State.MonitorPid, c.State.MonitorStart, time.Hour)
+				continue
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -539,6 +689,7 @@ type ExecOptions struct {
 	User       string
 	WorkingDir string
 	Detach     bool
+	Privileged bool // every capability (engine/manage.go)
 	Tty        bool
 	// ConsoleSize is the terminal's initial size (with Tty).
 	ConsoleSize *specs.Box
@@ -557,13 +708,9 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 	if len(o.Args) == 0 {
 		return nil, errors.New("exec needs a command")
 	}
-	var spec specs.Spec
-	data, err := os.ReadFile(filepath.Join(e.bundle(c.ID), "config.json"))
+	spec, _, err := e.readSpec(c.ID)
 	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return nil, err
+		return nil, e.execErr(c, err)
 	}
 	p := *spec.Process
 	p.Terminal = o.Tty
@@ -581,11 +728,44 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 	if o.WorkingDir != "" {
 		p.Cwd = o.WorkingDir
 	}
+	if err := privilegedExec(&p, o.Privileged); err != nil {
+		return nil, err
+	}
 	rt, err := e.Runtime(c)
 	if err != nil {
 		return nil, err
 	}
-	return rt.Exec(c.ID, &p, io, o.Detach)
+	wait, err := rt.Exec(c.ID, &p, io, o.Detach)
+	if err != nil {
+		return nil, e.execErr(c, err)
+	}
+	return func() (int, error) {
+		code, err := wait()
+		if err != nil {
+			err = e.execErr(c, err)
+		}
+		return code, err
+	}, nil
+}
+
+// execErr is the error of an exec into c that failed: if c stopped or went
+// meanwhile (a stop or rm racing the exec), that, rather than what the runtime
+// tripped over (an init's vanished /proc/PID/ns file, whose "no such file" would
+// read as exit 127, command not found).
+func (e *Engine) execErr(c *Container, err error) error {
+	if rt, rerr := e.Runtime(c); rerr == nil {
+		// An init on its way out has lost its namespaces before it stops
+		// running.
+		if st, serr := rt.State(c.ID); serr == nil && st.Status == "running" && nsAlive(st.Pid) {
+			return err
+		}
+	}
+	return fmt.Errorf("container %s is not running", c.Name)
+}
+
+func nsAlive(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	return err == nil
 }
 
 func writeJSON(name string, v any) error {

@@ -1,11 +1,9 @@
 package engine
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -246,13 +244,8 @@ func (e *Engine) prepareStart(c *Container) error {
 			return err
 		}
 	}
-	file := filepath.Join(e.bundle(c.ID), "config.json")
-	data, err := os.ReadFile(file)
+	s, file, err := e.readSpec(c.ID)
 	if err != nil {
-		return err
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
 	for i, ns := range s.Linux.Namespaces {
@@ -265,7 +258,7 @@ func (e *Engine) prepareStart(c *Container) error {
 		}
 		s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", pid, procNS[ns.Type])
 	}
-	return writeJSON(file, &s)
+	return writeJSON(file, s)
 }
 
 // ownerPid is the pid whose namespaces a joining mode names.

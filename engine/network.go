@@ -34,6 +34,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -47,6 +48,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/network"
+	"github.com/hullproject/hull/network/ipam"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -61,6 +63,8 @@ type NetOptions struct {
 	DNS            []string // --dns
 	DNSSearch      []string // --dns-search
 	DNSOptions     []string // --dns-option
+	IP             string   // --ip: the address on the --network named
+	MacAddress     string   // --mac-address: eth0's, on the --network named
 }
 
 // NetHostConfig is the network part of HostConfig, in Docker's shape.
@@ -94,12 +98,20 @@ type NetworkSettings struct {
 
 // EndpointSettings is the container on one network.
 type EndpointSettings struct {
-	Aliases     []string `json:"Aliases"`
-	NetworkID   string   `json:"NetworkID"`
-	IPAddress   string   `json:"IPAddress"`
-	IPPrefixLen int      `json:"IPPrefixLen"`
-	Gateway     string   `json:"Gateway"`
-	MacAddress  string   `json:"MacAddress"`
+	IPAMConfig  *EndpointIPAMConfig `json:"IPAMConfig"` // what the user asked for; nil: nothing
+	Aliases     []string            `json:"Aliases"`
+	NetworkID   string              `json:"NetworkID"`
+	IPAddress   string              `json:"IPAddress"`
+	IPPrefixLen int                 `json:"IPPrefixLen"`
+	Gateway     string              `json:"Gateway"`
+	MacAddress  string              `json:"MacAddress"`
+}
+
+// EndpointIPAMConfig is a container's fixed address and MAC on a network (--ip,
+// --mac-address); they hold across restarts.
+type EndpointIPAMConfig struct {
+	IPv4Address string `json:"IPv4Address,omitempty"`
+	MacAddress  string `json:"MacAddress,omitempty"`
 }
 
 // NetDefaults shape the default network when its record is first written (after
@@ -150,8 +162,8 @@ func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.Ima
 	if _, err := network.Hosts(network.HostsOptions{ExtraHosts: o.ExtraHosts, HostGateway: netip.IPv4Unspecified()}); err != nil {
 		return err
 	}
-	if kind != "network" && (len(o.Publish) > 0 || o.PublishAll || len(o.NetworkAliases) > 0) {
-		return fmt.Errorf("--network %s: ports and aliases need a network", mode)
+	if kind != "network" && (len(o.Publish) > 0 || o.PublishAll || len(o.NetworkAliases) > 0 || o.IP != "" || o.MacAddress != "") {
+		return fmt.Errorf("--network %s: ports, aliases, --ip and --mac-address need a network", mode)
 	}
 	switch kind {
 	case "container":
@@ -180,7 +192,11 @@ func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.Ima
 		if err != nil {
 			return err
 		}
-		c.NetworkSettings.Networks = map[string]*EndpointSettings{mode: {Aliases: o.NetworkAliases, NetworkID: n.ID}}
+		ipam, err := endpointConfig(n, o.IP, o.MacAddress)
+		if err != nil {
+			return err
+		}
+		c.NetworkSettings.Networks = map[string]*EndpointSettings{mode: {IPAMConfig: ipam, Aliases: o.NetworkAliases, NetworkID: n.ID}}
 	}
 	hc.PublishAllPorts = o.PublishAll
 	for _, p := range o.Publish {
@@ -205,9 +221,36 @@ func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.Ima
 	return nil
 }
 
+// endpointConfig checks --ip and --mac-address against the network. Whether the
+// address is free is known only when the container starts (Attach).
+func endpointConfig(n *network.Network, ip, mac string) (*EndpointIPAMConfig, error) {
+	if ip == "" && mac == "" {
+		return nil, nil
+	}
+	if ip != "" {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("invalid --ip %q: want an IPv4 address", ip)
+		}
+		if !(ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway}).Contains(a) {
+			return nil, fmt.Errorf("invalid --ip %s: not a host address of network %s (%s, gateway %s)", a, n.Name, n.Subnet, n.Gateway)
+		}
+		ip = a.String()
+	}
+	if mac != "" {
+		hw, err := net.ParseMAC(mac)
+		if err != nil || len(hw) != 6 || hw[0]&1 != 0 {
+			return nil, fmt.Errorf("invalid --mac-address %q: want a unicast ethernet address", mac)
+		}
+		mac = hw.String()
+	}
+	return &EndpointIPAMConfig{IPv4Address: ip, MacAddress: mac}, nil
+}
+
 // addPublish adds one -p value to the bindings: docker's
 // [ip:][host[-end]:]container[-end][/tcp|udp]; no host port (or 0) asks for a
-// free one at start.
+// free one at start, and so does a host range for one container port (a free
+// one of the range).
 func addPublish(hc *NetHostConfig, spec string) error {
 	rest, proto, _ := strings.Cut(spec, "/")
 	if proto == "" {
@@ -226,7 +269,20 @@ func addPublish(hc *NetHostConfig, spec string) error {
 		return fmt.Errorf("invalid port %q: want [ip:][hostport:]containerport", spec)
 	}
 	var maps []network.PortMapping
-	if host == "" || host == "0" {
+	hostRange := ""
+	if lo, hi, ok := strings.Cut(host, "-"); ok && !strings.Contains(ctr, "-") {
+		// a host range for one container port: any free port of it, at start
+		a, err1 := strconv.ParseUint(lo, 10, 16)
+		b, err2 := strconv.ParseUint(hi, 10, 16)
+		if err1 != nil || err2 != nil || a == 0 || b < a {
+			return fmt.Errorf("invalid port %q: bad host range", spec)
+		}
+		var err error
+		if maps, err = network.ParsePort(ip + ":" + lo + ":" + ctr + "/" + proto); err != nil {
+			return fmt.Errorf("invalid port %q: %w", spec, err)
+		}
+		hostRange = fmt.Sprintf("%d-%d", a, b)
+	} else if host == "" || host == "0" {
 		// validate through ParsePort with a stand-in host range of the same length
 		lo, hi, ok := strings.Cut(ctr, "-")
 		stand := "1"
@@ -261,6 +317,9 @@ func addPublish(hc *NetHostConfig, spec string) error {
 		}
 		if p.HostPort != 0 {
 			b.HostPort = strconv.Itoa(int(p.HostPort))
+		}
+		if hostRange != "" {
+			b.HostPort = hostRange
 		}
 		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
 		hc.PortBindings[key] = append(hc.PortBindings[key], b)
@@ -500,6 +559,11 @@ func attachOptions(c *Container, name string) network.AttachOptions {
 	o := network.AttachOptions{Name: c.Name, DNS: c.HostConfig.Dns}
 	if ep := c.NetworkSettings.Networks[name]; ep != nil {
 		o.Aliases = ep.Aliases
+		if cfg := ep.IPAMConfig; cfg != nil {
+			// checked at create
+			o.IP, _ = netip.ParseAddr(cfg.IPv4Address)
+			o.MAC, _ = net.ParseMAC(cfg.MacAddress)
+		}
 	}
 	return o
 }
@@ -550,7 +614,15 @@ func portMappings(b map[string][]PortBinding) ([]network.PortMapping, bool, erro
 					return nil, false, fmt.Errorf("bad port binding %q: %w", k, err)
 				}
 			}
-			if pb.HostPort == "" || pb.HostPort == "0" {
+			if lo, hi, isRange := strings.Cut(pb.HostPort, "-"); isRange {
+				// docker's -p 8000-8010:80: any free port of the range
+				random = true
+				a, _ := strconv.Atoi(lo)
+				b, _ := strconv.Atoi(hi)
+				if p.HostPort, err = freePortIn(proto, p.HostIP, a, b); err != nil {
+					return nil, false, err
+				}
+			} else if pb.HostPort == "" || pb.HostPort == "0" {
 				random = true
 				hp, err := freePort(proto, p.HostIP)
 				if err != nil {
@@ -570,13 +642,31 @@ func portMappings(b map[string][]PortBinding) ([]network.PortMapping, bool, erro
 	return out, random, nil
 }
 
+// freePortIn picks a port of lo-hi that binds, trying them from a random one on,
+// so that a retry after a conflict with another container's DNAT rule (which no
+// bind sees) likely picks another.
+func freePortIn(proto string, ip netip.Addr, lo, hi int) (uint16, error) {
+	n := hi - lo + 1
+	start := mathrand.IntN(n)
+	for i := range n {
+		port := lo + (start+i)%n
+		if _, err := bindPort(proto, ip, port); err == nil {
+			return uint16(port), nil
+		}
+	}
+	return 0, fmt.Errorf("no free %s port in %d-%d", proto, lo, hi)
+}
+
 // freePort asks the kernel for a free port by binding port 0 and releasing it.
-func freePort(proto string, ip netip.Addr) (uint16, error) {
+func freePort(proto string, ip netip.Addr) (uint16, error) { return bindPort(proto, ip, 0) }
+
+// bindPort binds port (0: any) and releases it, returning the port bound.
+func bindPort(proto string, ip netip.Addr, port int) (uint16, error) {
 	host := "0.0.0.0"
 	if ip.IsValid() {
 		host = ip.String()
 	}
-	addr := net.JoinHostPort(host, "0")
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	if proto == "udp" {
 		c, err := net.ListenPacket("udp4", addr)
 		if err != nil {

@@ -71,8 +71,15 @@ func capsFor(privileged bool, add, drop []string) ([]string, error) {
 			all = append(all, n)
 		}
 	}
+	// Everything means everything hull itself holds: asking the kernel for a
+	// capability outside the caller's bounding set fails (a sandboxed host may lack
+	// some), so --privileged and --cap-add ALL get that set, as podman's do.
+	held := all
+	if cur, err := caps.Current(); err == nil {
+		held = caps.List(cur.Bounding)
+	}
 	if privileged {
-		return all, nil
+		return held, nil
 	}
 	norm := func(n string) (string, error) {
 		n = strings.ToUpper(n)
@@ -107,7 +114,7 @@ func capsFor(privileged bool, add, drop []string) ([]string, error) {
 			return nil, err
 		}
 		if n == "ALL" {
-			for _, c := range all {
+			for _, c := range held {
 				set[c] = true
 			}
 		}
@@ -247,14 +254,10 @@ func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *
 	if pids > 0 {
 		r.Pids = &specs.LinuxPids{Limit: &pids}
 	}
-	if o.Memory > 0 {
-		m := o.Memory
-		r.Memory = &specs.LinuxMemory{Limit: &m}
-	}
-	if o.NanoCPUs > 0 {
-		period := uint64(100000)
-		quota := o.NanoCPUs * int64(period) / 1e9
-		r.CPU = &specs.LinuxCPU{Period: &period, Quota: &quota}
+	limits := o.resources()
+	limits.limit(r)
+	if err := addDevices(s, c.HostConfig.Devices); err != nil {
+		return nil, err
 	}
 	for _, u := range o.Ulimits {
 		rl, err := parseUlimit(u)
@@ -295,6 +298,35 @@ func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *
 		s.Linux.Seccomp = &p
 	}
 	return s, nil
+}
+
+// InitPath is where --init's hull-init is mounted in the container (docker's is
+// /sbin/docker-init).
+const InitPath = "/sbin/hull-init"
+
+// addInit makes hull-init the container's PID 1, running the container's command.
+// It is mounted read-only (and nosuid): the container sees it as /proc/1/exe and
+// must not be able to write through it to the host's file, which every --init
+// container shares.
+func (e *Engine) addInit(c *Container, s *specs.Spec) error {
+	bin := e.Init
+	if bin == "" {
+		bin = filepath.Join(filepath.Dir(e.Exe), "hull-init")
+	}
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(bin); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("--init: no hull-init at %s (make build puts it beside hull; or set $HULL_INIT)", bin)
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{
+		Destination: InitPath, Type: "bind", Source: bin,
+		Options: []string{"bind", "ro", "nosuid", "nodev", "rprivate"},
+	})
+	s.Process.Args = append([]string{InitPath, "--"}, s.Process.Args...)
+	c.HostConfig.Init = true
+	return nil
 }
 
 // defaultDeviceRules are Docker's device cgroup rules: nothing but the standard

@@ -371,8 +371,10 @@ func (m *Manager) dropLocked(n *Network, l *Leases, containerID string) error {
 }
 
 // Reconcile frees every lease whose container is not in live (after a crash, a
-// killed monitor, a reboot), removes bridges of networks left without endpoints,
-// and rewrites the firewall from what remains.
+// killed monitor, a reboot), removes bridges of networks left without endpoints
+// and links on the others' bridges that no lease names, and rewrites the firewall
+// from what remains. engine.PruneNetworks (and so `hull network prune`, `hull rm`)
+// calls it.
 func (m *Manager) Reconcile(live []string) error {
 	alive := map[string]bool{}
 	for _, id := range live {
@@ -401,9 +403,36 @@ func (m *Manager) Reconcile(live []string) error {
 		}
 		if len(l.Endpoints) == 0 {
 			errs = append(errs, deleteLink(n.Bridge))
+		} else {
+			errs = append(errs, sweepPorts(n, l))
 		}
 	}
 	errs = append(errs, m.syncLocked())
+	return errors.Join(errs...)
+}
+
+// sweepPorts deletes the links on the network's bridge that no lease names. Attach
+// writes the lease before it makes the veth and Detach deletes the veth before the
+// lease, so there are none unless the lease file was lost or edited.
+func sweepPorts(n *Network, l *Leases) error {
+	br, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return nil // no bridge, no ports
+	}
+	leased := map[string]bool{}
+	for _, e := range l.Endpoints {
+		leased[e.HostVeth] = true
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	var errs []error
+	for _, link := range links {
+		if a := link.Attrs(); a.MasterIndex == br.Attrs().Index && !leased[a.Name] {
+			errs = append(errs, deleteLink(a.Name))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -430,7 +459,8 @@ func (m *Manager) rulesetLocked(override map[string]*Leases) (nft.Ruleset, error
 		if len(l.Endpoints) == 0 {
 			continue
 		}
-		rs.Networks = append(rs.Networks, nft.Network{Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal})
+		rs.Networks = append(rs.Networks, nft.Network{Bridge: n.Bridge, Subnet: n.Subnet, Internal: n.Internal,
+			KeepSource: bridgeNetfilter()})
 		for _, e := range l.sorted() {
 			for _, p := range e.Ports {
 				for _, o := range published {
@@ -486,11 +516,33 @@ func (m *Manager) enableForwarding() error {
 	return os.WriteFile(filepath.Join(m.dir, "ip_forward"), []byte(note), 0o644)
 }
 
+// bridgeNetfilter tells whether br_netfilter is loaded: then the bridged frames
+// of a bridge with nf_call_iptables set (ensureBridge sets it) pass the IPv4
+// hooks, and the firewall can keep a container's source address towards another
+// container's published port (nft.Network.KeepSource).
+func bridgeNetfilter() bool {
+	_, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-iptables")
+	return err == nil
+}
+
+// setBridgeNetfilter sets the bridge's own nf_call_iptables (IFLA_BR_NF_CALL_IPTABLES,
+// here through sysfs), so that its bridged frames pass the IPv4 hooks whatever
+// the host-wide net.bridge.bridge-nf-call-iptables says, and only this bridge's.
+// The file is missing when the kernel has no bridge netfilter at all; then
+// bridgeNetfilter is false too.
+func setBridgeNetfilter(bridge string) error {
+	err := os.WriteFile("/sys/class/net/"+bridge+"/bridge/nf_call_iptables", []byte("1"), 0)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("bridge %s: nf_call_iptables: %w", bridge, err)
+	}
+	return nil
+}
+
 // ensureBridge creates the network's bridge with the gateway address, unless it
 // is there. Bridges exist only while their network has endpoints.
 func ensureBridge(n *Network) error {
 	if _, err := netlink.LinkByName(n.Bridge); err == nil {
-		return nil
+		return setBridgeNetfilter(n.Bridge) // a bridge made by an older hull
 	}
 	// a fixed MAC: a bridge without one takes its lowest port's, and changes it as
 	// containers come and go, which makes every container re-ARP the gateway
@@ -513,6 +565,9 @@ func ensureBridge(n *Network) error {
 	// the kernel would drop as a martian; the postrouting chain then masquerades it
 	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+n.Bridge+"/route_localnet", []byte("1"), 0); err != nil {
 		return fmt.Errorf("bridge %s: route_localnet: %w", n.Bridge, err)
+	}
+	if err := setBridgeNetfilter(n.Bridge); err != nil {
+		return err
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set bridge %s up: %w", n.Bridge, err)

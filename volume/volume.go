@@ -448,6 +448,9 @@ func (s *Store) remove(v *Volume) (uint64, error) {
 	return size, nil
 }
 
+// DiskUsage is diskUsage, for `hull system df`.
+func DiskUsage(dir string) uint64 { return diskUsage(dir) }
+
 // diskUsage adds up the sizes of everything but directories below dir, each inode
 // once, as docker counts a volume's size. Errors count as nothing: the number is a
 // report, not a decision.

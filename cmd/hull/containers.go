@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hullproject/hull/runtime"
-	"io"
 	"os"
-	"os/signal"
+	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"text/template"
 	"time"
@@ -30,6 +29,7 @@ func openEngine(g *globals) (*engine.Engine, error) {
 	e, err := engine.New(g.root, g.state)
 	if err == nil {
 		e.NetDefaults = netDefaults()
+		e.Init = os.Getenv("HULL_INIT")
 	}
 	return e, err
 }
@@ -52,6 +52,8 @@ type createFlags struct {
 	cpus        float64
 	cidfile     string
 	stopTimeout int
+	limits      limitFlags // manage.go
+	pull        string
 }
 
 func (f *createFlags) add(c *cobra.Command) {
@@ -76,7 +78,8 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.Int64Var(&f.o.PidsLimit, "pids-limit", 0, fmt.Sprintf("process limit (-1 for none; default %d)", engine.DefaultPidsLimit))
 	fl.StringVar(&f.o.Network, "network", "bridge", "network: bridge (the default network), a network's name, none, host or container:NAME")
 	addNetFlags(fl, &f.o.NetOptions)
-	addSharingFlags(fl, &f.o) // volume.go
+	addMonitorFlags(fl, &f.o.MonitorOptions) // attach.go
+	addSharingFlags(fl, &f.o)                // volume.go
 	fl.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: hull (built in), runc, crun or a path")
 	fl.StringArrayVar(&f.o.LogOpts, "log-opt", nil, "log option: max-size=SIZE, max-file=N")
 	fl.StringVar(&f.cidfile, "cidfile", "", "write the container's ID to this file")
@@ -85,6 +88,10 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.BoolVarP(&f.o.Interactive, "interactive", "i", false, "keep stdin open")
 	fl.BoolVarP(&f.o.Tty, "tty", "t", false, "allocate a terminal")
 	fl.BoolVar(&f.o.AutoRemove, "rm", false, "remove the container when it exits")
+	f.limits.add(fl)
+	fl.StringArrayVar(&f.o.Devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm]")
+	fl.StringVar(&f.pull, "pull", "missing", "pull the image: always, missing or never")
+	fl.BoolVar(&f.o.Init, "init", false, "run hull-init as PID 1: it forwards signals and reaps zombies [$HULL_INIT]")
 }
 
 // options completes the options from the flags and the arguments IMAGE [CMD...].
@@ -147,7 +154,7 @@ func (f *createFlags) options(c *cobra.Command, args []string) (engine.CreateOpt
 		o.StopTimeout = &t
 	}
 	sharingOptions(c, &o)
-	return o, nil
+	return o, f.limits.apply(&o)
 }
 
 func (f *createFlags) create(e *engine.Engine, c *cobra.Command, args []string) (*engine.Container, error) {
@@ -159,6 +166,9 @@ func (f *createFlags) create(e *engine.Engine, c *cobra.Command, args []string) 
 		if _, err := os.Stat(f.cidfile); err == nil {
 			return nil, fmt.Errorf("container ID file %s exists", f.cidfile)
 		}
+	}
+	if err := ensureImage(c, e, f.pull, o.Image); err != nil {
+		return nil, err
 	}
 	ctr, err := e.Create(o)
 	if err != nil {
@@ -188,44 +198,6 @@ func rawTerminal(tty bool) func() {
 	return func() { term.Restore(in, st) }
 }
 
-// attach runs a started container in the foreground: signals to hull go to the
-// container, and hull exits with the container's exit code. With a terminal, its
-// input goes to the container's pty (with -i) and the pty's window size follows
-// hull's terminal.
-func attach(e *engine.Engine, h *engine.Handle, interactive bool) error {
-	if h.Console != nil {
-		defer h.Console.Close()
-		in := os.Stdin
-		if term.IsTerminal(int(in.Fd())) {
-			console.CopySize(in, h.Console)
-			winch := make(chan os.Signal, 1)
-			signal.Notify(winch, unix.SIGWINCH)
-			defer signal.Stop(winch)
-			go func() {
-				for range winch {
-					console.CopySize(in, h.Console)
-				}
-			}()
-		}
-		if interactive {
-			go io.Copy(h.Console, in)
-		}
-	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
-	go func() {
-		for s := range sigs {
-			e.Kill(h.ID, s.(syscall.Signal))
-		}
-	}()
-	code, err := h.Wait()
-	if err != nil {
-		return &exitError{125, err}
-	}
-	return &exitError{code: code}
-}
-
 // startErr turns a failure to start into run's exit code.
 func startErr(err error) error {
 	var se *engine.StartError
@@ -237,6 +209,7 @@ func startErr(err error) error {
 
 func addContainerCommands(root *cobra.Command, g *globals) {
 	var detach bool
+	var runAttach, startAttachOpts attachOpts
 	rf := &createFlags{}
 	run := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
@@ -258,15 +231,11 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 				fmt.Println(c.ID)
 				return nil
 			}
-			defer rawTerminal(c.Config.Tty)()
-			h, err := e.Start(c.ID, &engine.Attach{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
-			if err != nil {
-				return startErr(err)
-			}
-			return attach(e, h, rf.o.Interactive)
+			return startAttached(e, c, rf.o.Interactive, &runAttach) // attach.go
 		},
 	}
 	rf.add(run)
+	runAttach.add(run.Flags())
 	run.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container's ID")
 	root.AddCommand(run)
 
@@ -291,7 +260,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	cf.add(create)
 	root.AddCommand(create)
 
-	var startAttach bool
+	var startAttach, startInteractive bool
 	start := &cobra.Command{
 		Use:   "start [-a] CONTAINER...",
 		Short: "start containers",
@@ -309,23 +278,17 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 				if err != nil {
 					return err
 				}
-				defer rawTerminal(c.Config.Tty)()
-				h, err := e.Start(c.ID, &engine.Attach{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
-				if err != nil {
-					return startErr(err)
-				}
-				return attach(e, h, c.Config.OpenStdin)
+				return startAttached(e, c, startInteractive && c.Config.OpenStdin, &startAttachOpts)
 			}
-			return each(args, func(a string) error {
-				if _, err := e.Start(a, nil); err != nil {
-					return err
-				}
-				fmt.Println(a)
-				return nil
+			return eachAtOnce(args, func(a string) error {
+				_, err := e.Start(a, nil)
+				return err
 			})
 		},
 	}
 	start.Flags().BoolVarP(&startAttach, "attach", "a", false, "attach to the output and return the exit code")
+	start.Flags().BoolVarP(&startInteractive, "interactive", "i", false, "attach stdin (with -a)")
+	startAttachOpts.add(start.Flags())
 	root.AddCommand(start)
 
 	var stopTime int
@@ -342,13 +305,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			if cmd.Flags().Changed("time") {
 				t = &stopTime
 			}
-			return each(args, func(a string) error {
-				if err := e.Stop(a, t); err != nil {
-					return err
-				}
-				fmt.Println(a)
-				return nil
-			})
+			return eachAtOnce(args, func(a string) error { return e.Stop(a, t) })
 		},
 	}
 	stop.Flags().IntVarP(&stopTime, "time", "t", 10, "seconds to wait before SIGKILL")
@@ -368,13 +325,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			return each(args, func(a string) error {
-				if err := e.Kill(a, sig); err != nil {
-					return err
-				}
-				fmt.Println(a)
-				return nil
-			})
+			return eachAtOnce(args, func(a string) error { return e.Kill(a, sig) })
 		},
 	}
 	kill.Flags().StringVarP(&killSig, "signal", "s", "KILL", "signal to send")
@@ -382,7 +333,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 
 	var rmForce, rmVolumes bool
 	rm := &cobra.Command{
-		Use:   "rm [-f] CONTAINER...",
+		Use:   "rm [-f] [-v] CONTAINER...",
 		Short: "remove containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -390,17 +341,11 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			return each(args, func(a string) error {
-				remove := e.Remove
-				if rmVolumes {
-					remove = e.RemoveWithVolumes
-				}
-				if err := remove(a, rmForce); err != nil {
-					return err
-				}
-				fmt.Println(a)
-				return nil
-			})
+			remove := e.Remove
+			if rmVolumes {
+				remove = e.RemoveWithVolumes
+			}
+			return eachAtOnce(args, func(a string) error { return remove(a, rmForce) })
 		},
 	}
 	rm.Flags().BoolVarP(&rmForce, "force", "f", false, "kill a running container first")
@@ -409,6 +354,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 
 	var psAll, psQuiet, psNoTrunc bool
 	var psFormat string
+	var psOpts psOptions // manage.go
 	ps := &cobra.Command{
 		Use:   "ps [-a] [-q] [--no-trunc] [--format TEMPLATE]",
 		Short: "list containers",
@@ -422,10 +368,15 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			return printPs(list, psAll, psQuiet, psNoTrunc, psFormat)
+			list, all, err := psOpts.apply(list, psAll)
+			if err != nil {
+				return err
+			}
+			return printPs(list, all, psQuiet, psNoTrunc, psFormat)
 		},
 	}
 	ps.Flags().BoolVarP(&psAll, "all", "a", false, "all containers, not only running ones")
+	psOpts.add(ps.Flags())
 	ps.Flags().BoolVarP(&psQuiet, "quiet", "q", false, "only IDs")
 	ps.Flags().BoolVar(&psNoTrunc, "no-trunc", false, "do not truncate")
 	ps.Flags().StringVar(&psFormat, "format", "", "Go template: .ID .Image .Command .CreatedAt .RunningFor .Status .State .Names .Labels")
@@ -456,7 +407,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(inspect)
 
 	var follow, timestamps bool
-	var tail, since string
+	var tail, since, until string
 	logsCmd := &cobra.Command{
 		Use:   "logs [-f] [--tail N] [-t] [--since TIME] CONTAINER",
 		Short: "show a container's output",
@@ -481,6 +432,12 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 					return err
 				}
 			}
+			var end time.Time
+			if until != "" {
+				if end, err = parseSince(until); err != nil {
+					return fmt.Errorf("--until %q: want an RFC 3339 time, a duration or a unix time", until)
+				}
+			}
 			o.Done = func() bool {
 				c, err := e.Get(c.ID)
 				return err != nil || !c.State.Running()
@@ -489,6 +446,9 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			defer stdout.Flush()
 			defer stderr.Flush()
 			return logs.Read(e.LogPath(c.ID), o, func(en logs.Entry) error {
+				if !end.IsZero() && en.Time.After(end) {
+					return nil
+				}
 				w := stdout
 				if en.Stream == "stderr" {
 					w = stderr
@@ -508,6 +468,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	logsCmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
 	logsCmd.Flags().StringVar(&tail, "tail", "all", "number of lines from the end")
 	logsCmd.Flags().StringVar(&since, "since", "", "only lines since a time (RFC 3339) or a duration ago (10m)")
+	logsCmd.Flags().StringVar(&until, "until", "", "only lines before a time (RFC 3339) or a duration ago (10m)")
 	root.AddCommand(logsCmd)
 
 	var xo engine.ExecOptions
@@ -575,6 +536,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 	execCmd.Flags().StringArrayVarP(&xo.Env, "env", "e", nil, "set an environment variable")
 	execCmd.Flags().StringVarP(&xo.User, "user", "u", "", "user[:group]")
 	execCmd.Flags().StringVarP(&xo.WorkingDir, "workdir", "w", "", "working directory")
+	execCmd.Flags().BoolVar(&xo.Privileged, "privileged", false, "every capability for the command")
 	root.AddCommand(execCmd)
 
 	root.AddCommand(&cobra.Command{
@@ -636,27 +598,49 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 		},
 	})
 
-	root.AddCommand(&cobra.Command{
+	mon := &cobra.Command{
 		Use:    "monitor CONTAINER-ID",
 		Short:  "supervise a container (started by run and start)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
-			sync := os.NewFile(3, "sync")
-			var out, errw *os.File
-			if _, err := unix.FcntlInt(4, unix.F_GETFD, 0); err == nil {
-				out, errw = os.NewFile(4, "stdout"), os.NewFile(5, "stderr")
-			}
-			if err := e.RunMonitor(args[0], sync, out, errw); err != nil {
-				return &exitError{code: 1}
-			}
-			return nil
+			attached, _ := cmd.Flags().GetBool("attached")
+			return runMonitor(g, args[0], attached)
 		},
-	})
+	}
+	mon.Flags().Bool("attached", false, "the starting command stays attached (a foreground start)")
+	root.AddCommand(mon)
+}
+
+// runMonitor is `hull monitor`: the process that stays beside a running container,
+// one per container, so its idle memory is what a host full of containers pays
+// (main runs it without building cobra's command tree, which would stay on its heap).
+func runMonitor(g *globals, id string, attached bool) error {
+	// One P: the monitor waits on a few descriptors, and every P keeps a cache of
+	// heap spans and wants a thread.
+	goruntime.GOMAXPROCS(1)
+	// Creating and starting the container (spec, seccomp filter, mounts) leaves a
+	// few MB of garbage that the first GC, due at a 4 MB heap, would leave for a
+	// long time in an idle monitor: collect it and give it back to the kernel once
+	// the container runs (under load the start may take a few seconds). From then
+	// on the heap is about 1.5 MB, and log lines would let garbage grow to 4 MB
+	// before each GC: a GC at +25 % keeps a chatty container's monitor ~2 MB
+	// smaller, for a GC every few hundred KB of output.
+	go func() {
+		for _, d := range []time.Duration{time.Second, 10 * time.Second} {
+			time.Sleep(d)
+			debug.SetGCPercent(25)
+			debug.FreeOSMemory()
+		}
+	}()
+	e, err := openEngine(g)
+	if err != nil {
+		return err
+	}
+	if err := e.RunMonitor(id, os.NewFile(3, "sync"), attached); err != nil {
+		return &exitError{code: 1}
+	}
+	return nil
 }
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -672,6 +656,41 @@ func each(args []string, fn func(string) error) error {
 		if err := fn(a); err != nil {
 			fmt.Fprintln(os.Stderr, "hull:", err)
 			failed = true
+		}
+	}
+	if failed {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// eachAtOnce runs fn on the arguments concurrently, up to 50 at a time as docker
+// does: a stop waits out its container's grace period, and fifty of them in turn
+// would take fifty grace periods. Like docker it prints, in the arguments' order,
+// each argument that succeeded or the error of each that failed, and fails if any
+// did.
+func eachAtOnce(args []string, fn func(string) error) error {
+	done := make([]chan error, len(args))
+	for i := range done {
+		done[i] = make(chan error, 1)
+	}
+	go func() {
+		sem := make(chan struct{}, 50)
+		for i, a := range args {
+			sem <- struct{}{}
+			go func() {
+				done[i] <- fn(a)
+				<-sem
+			}()
+		}
+	}()
+	failed := false
+	for i, a := range args {
+		if err := <-done[i]; err != nil {
+			fmt.Fprintln(os.Stderr, "hull:", err)
+			failed = true
+		} else {
+			fmt.Println(a)
 		}
 	}
 	if failed {
@@ -765,7 +784,9 @@ func human(d time.Duration) string {
 func status(c *engine.Container) string {
 	switch c.State.Status {
 	case engine.StatusRunning:
-		return "Up " + human(time.Since(c.State.StartedAt))
+		return "Up " + human(time.Since(c.State.StartedAt)) + healthStatus(c.State.Health)
+	case engine.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", c.State.ExitCode, ago(c.State.FinishedAt))
 	case engine.StatusPaused:
 		return "Up " + human(time.Since(c.State.StartedAt)) + " (Paused)"
 	case engine.StatusExited:
@@ -781,23 +802,26 @@ type inspectJSON struct {
 	Path    string    `json:"Path"`
 	Args    []string  `json:"Args"`
 	State   struct {
-		Status     string    `json:"Status"`
-		Running    bool      `json:"Running"`
-		Paused     bool      `json:"Paused"`
-		OOMKilled  bool      `json:"OOMKilled"`
-		Dead       bool      `json:"Dead"`
-		Pid        int       `json:"Pid"`
-		ExitCode   int       `json:"ExitCode"`
-		Error      string    `json:"Error"`
-		StartedAt  time.Time `json:"StartedAt"`
-		FinishedAt time.Time `json:"FinishedAt"`
+		Status     string         `json:"Status"`
+		Running    bool           `json:"Running"`
+		Paused     bool           `json:"Paused"`
+		OOMKilled  bool           `json:"OOMKilled"`
+		Dead       bool           `json:"Dead"`
+		Pid        int            `json:"Pid"`
+		ExitCode   int            `json:"ExitCode"`
+		Error      string         `json:"Error"`
+		StartedAt  time.Time      `json:"StartedAt"`
+		FinishedAt time.Time      `json:"FinishedAt"`
+		Restarting bool           `json:"Restarting"`
+		Health     *engine.Health `json:"Health,omitempty"`
 	} `json:"State"`
-	Image      string            `json:"Image"`
-	LogPath    string            `json:"LogPath"`
-	Name       string            `json:"Name"`
-	Driver     string            `json:"Driver"`
-	HostConfig engine.HostConfig `json:"HostConfig"`
-	Config     engine.Config     `json:"Config"`
+	Image        string            `json:"Image"`
+	RestartCount int               `json:"RestartCount"`
+	LogPath      string            `json:"LogPath"`
+	Name         string            `json:"Name"`
+	Driver       string            `json:"Driver"`
+	HostConfig   engine.HostConfig `json:"HostConfig"`
+	Config       engine.Config     `json:"Config"`
 	// NetworkSettings: see engine/network.go
 	NetworkSettings engine.NetworkSettings `json:"NetworkSettings"`
 	// Mounts, Pod and Namespaces: see engine/volumes.go, pods.go, namespaces.go
@@ -814,6 +838,7 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {
 	s.Status, s.Running, s.Paused = c.State.Status, c.State.Running(), c.State.Status == engine.StatusPaused
 	s.OOMKilled, s.Pid, s.ExitCode, s.Error = c.State.OOMKilled, c.State.Pid, c.State.ExitCode, c.State.Error
 	s.StartedAt, s.FinishedAt = c.State.StartedAt, c.State.FinishedAt
+	s.Restarting, s.Health, o.RestartCount = c.State.Status == engine.StatusRestarting, c.State.Health, c.RestartCount
 	o.HostConfig, o.Config = c.HostConfig, c.Config
 	o.NetworkSettings = c.NetworkSettings
 	o.Mounts, o.Pod, o.Namespaces = e.MountInfos(c), c.Pod, e.Namespaces(c)

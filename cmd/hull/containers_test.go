@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,12 +109,7 @@ func (h *hullEnv) run(args ...string) (string, string, int) {
 
 func (h *hullEnv) runIn(stdin io.Reader, args ...string) (string, string, int) {
 	h.t.Helper()
-	full := []string{"--root", h.root, "--state", h.state}
-	if len(args) > 0 && (args[0] == "run" || args[0] == "create") && h.runtime != "hull" {
-		full = append(full, args[0], "--runtime", h.runtime)
-		args = args[1:]
-	}
-	cmd := exec.Command(h.bin, append(full, args...)...)
+	cmd := h.command(context.Background(), args...)
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -170,9 +166,8 @@ func TestRunExitCodes(t *testing.T) {
 		if out := h.ok("ps", "-aq"); out != "" {
 			t.Errorf("--rm left containers: %q", out)
 		}
-		ents, _ := os.ReadDir(filepath.Join(h.root, "snapshots"))
-		if len(ents) != 0 {
-			t.Errorf("--rm left %d snapshots", len(ents))
+		if s := h.snapshots(); len(s) != 0 {
+			t.Errorf("--rm left snapshots %v", s)
 		}
 	})
 }
@@ -237,11 +232,28 @@ func TestStopTimeoutKills(t *testing.T) {
 		h.ok("run", "-d", "--name", "stubborn", "busybox", "sleep", "100")
 		start := time.Now()
 		h.ok("stop", "-t", "1", "stubborn")
-		if d := time.Since(start); d < time.Second || d > 6*time.Second {
+		if d := time.Since(start); d < time.Second || d > 15*time.Second {
 			t.Errorf("stop -t 1 took %v", d)
 		}
 		if got := h.inspect("stubborn", "{{.State.ExitCode}}"); got != "137" {
 			t.Errorf("exit code %s, want 137", got)
+		}
+		if out := h.ok("wait", "stubborn"); out != "137\n" {
+			t.Errorf("wait after stop: %q", out)
+		}
+		if out := h.ok("ps", "-a", "--format", "{{.Status}}"); !strings.HasPrefix(out, "Exited (137)") {
+			t.Errorf("ps -a after stop: %q", out)
+		}
+		// A handler that ignores SIGTERM, and the container's own --stop-timeout.
+		h.ok("run", "-d", "--name", "ignores", "--stop-timeout", "2", "busybox", "sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.1; done`)
+		h.waitLogs("ignores", "ready")
+		start = time.Now()
+		h.ok("stop", "ignores")
+		if d := time.Since(start); d < 2*time.Second || d > 15*time.Second {
+			t.Errorf("stop with --stop-timeout 2 took %v", d)
+		}
+		if out := h.ok("wait", "ignores"); out != "137\n" {
+			t.Errorf("wait after stop of a SIGTERM-ignoring handler: %q", out)
 		}
 		// --stop-signal and kill -s
 		h.ok("run", "-d", "--name", "usr1", "--stop-signal", "USR1", "busybox", "sh", "-c", `trap "exit 9" USR1; while :; do sleep 0.1; done`)
@@ -313,7 +325,8 @@ func (h *hullEnv) record(id string) map[string]any {
 
 func TestMonitorKilled(t *testing.T) {
 	runtimes(t, func(t *testing.T, h *hullEnv) {
-		id := strings.TrimSpace(h.ok("run", "-d", "busybox", "sleep", "100"))
+		id := strings.TrimSpace(h.ok("run", "-d", "busybox", "sh", "-c", "echo before; exec sleep 100"))
+		h.waitLogs(id, "before")
 		mon := int(h.record(id)["State"].(map[string]any)["MonitorPid"].(float64))
 		if mon <= 0 {
 			t.Fatal("no monitor pid recorded")
@@ -321,15 +334,27 @@ func TestMonitorKilled(t *testing.T) {
 		if err := syscall.Kill(mon, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < 100 && syscall.Kill(mon, 0) == nil; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitGone(t, mon)
 		if out := h.ok("ps", "--format", "{{.State}}"); out != "running\n" {
 			t.Errorf("ps without a monitor: %q", out)
+		}
+		// The container itself lives on.
+		pid, _ := strconv.Atoi(h.inspect(id, "{{.State.Pid}}"))
+		if pid <= 0 || syscall.Kill(pid, 0) != nil {
+			t.Errorf("the container's init (pid %d) is gone with its monitor", pid)
+		}
+		if out := h.ok("logs", id); out != "before\n" {
+			t.Errorf("logs without a monitor: %q", out)
 		}
 		h.ok("stop", "-t", "1", id)
 		if got := h.inspect(id, "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
 			t.Errorf("after stop: %s", got)
+		}
+		if out := h.ok("wait", id); out != "137\n" {
+			t.Errorf("wait after stop: %q", out)
+		}
+		if out := h.ok("logs", id); out != "before\n" {
+			t.Errorf("logs after stop: %q", out)
 		}
 		h.ok("rm", id)
 
@@ -492,12 +517,7 @@ func (h *hullEnv) runOnPty(input string, args ...string) (string, int) {
 	}
 	defer master.Close()
 	console.SetSize(slave, 33, 77)
-	full := []string{"--root", h.root, "--state", h.state}
-	if args[0] == "run" && h.runtime != "hull" {
-		full = append(full, "run", "--runtime", h.runtime)
-		args = args[1:]
-	}
-	cmd := exec.Command(h.bin, append(full, args...)...)
+	cmd := h.command(context.Background(), args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
@@ -582,4 +602,11 @@ func TestConcurrentNamesAndDetachedRm(t *testing.T) {
 	if out := h.ok("ps", "-aq"); out != "" {
 		t.Errorf("run -d --rm left %q", out)
 	}
+}
+
+// snapshots lists the container snapshots under the engine root (not the store's
+// own dot files).
+func (h *hullEnv) snapshots() []string {
+	found, _ := filepath.Glob(filepath.Join(h.root, "snapshots", "[^.]*"))
+	return found
 }

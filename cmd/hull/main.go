@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"strings"
 
 	"github.com/hullproject/hull/runtime"
 	_ "github.com/hullproject/hull/runtime/nsenter"
@@ -47,6 +49,20 @@ func main() {
 		runtime.Init()
 		return
 	}
+	// A container's monitor, exactly as the engine starts it: without cobra (see
+	// runMonitor). Any other form of the command goes through cobra below.
+	if a := os.Args; len(a) >= 7 && len(a) <= 8 && a[1] == "--root" && a[3] == "--state" && a[5] == "monitor" &&
+		(len(a) == 7 || a[6] == "--attached") {
+		err := runMonitor(&globals{root: a[2], state: a[4]}, a[len(a)-1], len(a) == 8)
+		var ee *exitError
+		if err != nil && !errors.As(err, &ee) {
+			fmt.Fprintln(os.Stderr, "hull:", err)
+		}
+		if err != nil {
+			os.Exit(1)
+		}
+		return
+	}
 	g := &globals{}
 	cmd := &cobra.Command{
 		Use:           "hull",
@@ -67,6 +83,11 @@ func main() {
 	addVolumeCommands(cmd, g) // volume.go
 	addPodCommands(cmd, g)    // pod.go
 	addTopCommands(cmd, g)    // top.go
+	addAttachCommand(cmd, g)  // attach.go
+	addManageCommands(cmd, g) // manage.go
+	// Keep these two last: they find the commands added above by name.
+	addCompletions(cmd, g) // completion.go
+	addGroups(cmd)
 	if err := cmd.Execute(); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -78,4 +99,55 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hull:", err)
 		os.Exit(1)
 	}
+}
+
+// addGroups adds docker's `hull container VERB` and `hull image VERB` forms of the
+// top-level commands. A verb whose command does not exist (yet) is skipped, and a
+// verb someone already added to the group is kept.
+func addGroups(root *cobra.Command) {
+	groups := []struct {
+		use, short string
+		verbs      string // VERB or VERB=COMMAND
+	}{
+		{"container", "manage containers", "create run start stop restart kill rm ls=ps inspect logs exec wait top " +
+			"stats export commit port pause unpause update cp rename attach prune diff"},
+		{"image", "manage images", "ls=images rm=rmi pull push tag inspect history save load import prune"},
+	}
+	for _, gr := range groups {
+		grp := groupCommand(root, gr.use, gr.short) // manage.go
+		for _, v := range strings.Fields(gr.verbs) {
+			verb, name, ok := strings.Cut(v, "=")
+			if !ok {
+				name = verb
+			}
+			if orig := lookup(root, name); orig != nil && lookup(grp, verb) == nil {
+				grp.AddCommand(alias(orig, verb))
+			}
+		}
+	}
+}
+
+// lookup is the command at path below parent, or nil.
+func lookup(parent *cobra.Command, path ...string) *cobra.Command {
+	c, rest, err := parent.Find(path)
+	if err != nil || len(rest) > 0 || c == parent {
+		return nil
+	}
+	return c
+}
+
+// alias is a copy of orig called name: the same behaviour, help, completion and
+// the very same flags (their values are shared, and only one command runs).
+func alias(orig *cobra.Command, name string) *cobra.Command {
+	c := &cobra.Command{
+		Use:   name + strings.TrimPrefix(orig.Use, orig.Name()),
+		Short: orig.Short, Long: orig.Long, Args: orig.Args, Run: orig.Run, RunE: orig.RunE,
+		ValidArgsFunction: orig.ValidArgsFunction,
+	}
+	c.Flags().AddFlagSet(orig.Flags())
+	// pflag has no getter for it: run's and exec's `sh -c` must stay arguments.
+	if v := reflect.ValueOf(orig.Flags()).Elem().FieldByName("interspersed"); v.IsValid() && !v.Bool() {
+		c.Flags().SetInterspersed(false)
+	}
+	return c
 }

@@ -35,6 +35,8 @@ func addNetFlags(fl *pflag.FlagSet, o *engine.NetOptions) {
 	fl.StringArrayVar(&o.DNS, "dns", nil, "a DNS server")
 	fl.StringArrayVar(&o.DNSSearch, "dns-search", nil, "a DNS search domain")
 	fl.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolv.conf option")
+	fl.StringVar(&o.IP, "ip", "", "the container's IPv4 address on its network")
+	fl.StringVar(&o.MacAddress, "mac-address", "", "the container's MAC address on its network")
 }
 
 func addNetworkCommands(root *cobra.Command, g *globals) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -282,6 +284,36 @@ func TestNetworkPublish(t *testing.T) {
 	if body, err := httpGet("127.0.0.1:"+port2, "/hostname"); err != nil || body == "" {
 		t.Errorf("from the host to -P port %s: %q %v", port2, body, err)
 	}
+	// a range; another container keeps its address through a published port
+	// (where br_netfilter is loaded; without it hull masquerades it)
+	h.ok("run", "-d", "--name", "who", "-p", "18600-18602:8080-8082", "busybox", "sh", "-c",
+		`mkdir -p /w/cgi-bin && printf '#!/bin/sh\necho\necho $REMOTE_ADDR\n' >/w/cgi-bin/ip && chmod +x /w/cgi-bin/ip && exec httpd -f -p 8082 -h /w`)
+	if got := strings.TrimSpace(h.ok("port", "who", "8081")); got != "0.0.0.0:18601" {
+		t.Errorf("port who 8081: %q", got)
+	}
+	out, stderr, code = h.run("run", "--rm", "busybox", "sh", "-c",
+		"ip -4 -o addr show eth0; for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://"+gw+":18602/cgi-bin/ip && exit; sleep 0.3; done; exit 1")
+	_, inet, _ := strings.Cut(out, "inet ")
+	client, _, _ := strings.Cut(inet, "/")
+	want := client
+	if _, err := os.Stat("/proc/sys/net/bridge"); err != nil {
+		want = gw
+	}
+	lines := strings.Fields(out)
+	seen := ""
+	if len(lines) > 0 { // httpd gives an IPv4 client as [::ffff:a.b.c.d]
+		seen = strings.TrimSuffix(strings.TrimPrefix(lines[len(lines)-1], "[::ffff:"), "]")
+	}
+	if code != 0 || seen != want {
+		t.Errorf("the server saw %q, want the client's %s: exit %d %s", out, want, code, stderr)
+	}
+	// a host range for one container port: a free port of it each
+	h.ok("run", "-d", "--name", "r1", "-p", "18610-18611:8080", "busybox", "sleep", "60")
+	h.ok("run", "-d", "--name", "r2", "-p", "18610-18611:8080", "busybox", "sleep", "60")
+	p1, p2 := strings.TrimSpace(h.ok("port", "r1", "8080")), strings.TrimSpace(h.ok("port", "r2", "8080"))
+	if p1 == p2 || !strings.HasPrefix(p1, "0.0.0.0:1861") || !strings.HasPrefix(p2, "0.0.0.0:1861") {
+		t.Errorf("-p 18610-18611:8080 twice: %s and %s", p1, p2)
+	}
 	// the same host port twice is refused, and leaves nothing
 	if _, stderr, code := h.run("run", "--rm", "-p", "9000:80/udp", "busybox", "true"); code == 0 || !strings.Contains(stderr, "already published") {
 		t.Errorf("second publish of 9000/udp: exit %d %s", code, stderr)
@@ -494,4 +526,187 @@ func TestNetworkStartCost(t *testing.T) {
 	h.ok("run", "-d", "--name", "resident", "busybox", "sleep", "60")
 	measure("run --rm busybox true, bridge in use", "--rm", "busybox", "true")
 	measure("run -d busybox sleep 9 (to running), bridge in use", "-d", "busybox", "sleep", "9")
+}
+
+// monitorsOf lists the pids of root's container monitors, but skip's.
+func monitorsOf(root, skip string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, _ := os.ReadFile(p)
+		cmd := strings.ReplaceAll(string(data), "\x00", " ")
+		if strings.Contains(cmd, root+" ") && strings.Contains(cmd, " monitor ") && !strings.Contains(cmd, skip) {
+			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// leases counts the leases of root's default network.
+func leases(root string) int {
+	data, _ := os.ReadFile(filepath.Join(root, "networks/leases/bridge.json"))
+	return strings.Count(string(data), `"containerID"`)
+}
+
+// inCgroup tells whether a live process (not a zombie waiting for its reaper) runs
+// in the container's cgroup.
+func inCgroup(id string) bool {
+	files, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	for _, f := range files {
+		if data, _ := os.ReadFile(f); strings.Contains(string(data), "/hull-"+id) {
+			stat, _ := os.ReadFile(filepath.Join(filepath.Dir(f), "stat"))
+			if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] != 'Z' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removeCgroups kills what rm -f left of containers whose monitor was killed
+// between the runtime's create and start (their init, waiting to be started, and
+// so their network namespace), and removes their cgroups, so that a failing test
+// leaves the host clean; rm -f must leave none (checked by the test).
+func removeCgroups(t *testing.T, ids []string) {
+	for _, id := range ids {
+		files, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+		for _, f := range files {
+			if data, _ := os.ReadFile(f); strings.Contains(string(data), "/hull-"+id) {
+				pid, _ := strconv.Atoi(strings.Split(f, "/")[2])
+				stat, _ := os.ReadFile(filepath.Join(filepath.Dir(f), "stat"))
+				t.Logf("process %d of %s left by rm -f: %s", pid, id[:12], stat)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		for deadline := time.Now().Add(20 * time.Second); inCgroup(id) && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond) // pid 1 reaps them
+		}
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/hull-" + id)
+		more, _ := filepath.Glob("/sys/fs/cgroup/unified/hull-" + id)
+		for _, d := range append(dirs, more...) {
+			if err := os.Remove(d); err == nil {
+				t.Logf("removed cgroup %s, left by rm -f", d)
+			}
+		}
+	}
+}
+
+// TestNetworkCrashWhileWiring kills hull (the monitor of `hull run -d`, which wires
+// the network) with SIGKILL at points spread over its attach, with a published port
+// each; the next `rm -f` and `network prune` leave nothing of those containers: no
+// veth, lease, port rule or process (the namespace dies with its last process),
+// and a resident container keeps all of its own.
+func TestNetworkCrashWhileWiring(t *testing.T) {
+	h := netEnv(t, "hull")
+	resident := strings.TrimSpace(h.ok("run", "-d", "-p", "127.0.0.1:18500:80", "busybox", "sleep", "60"))
+	const n = 10
+	for i := range n {
+		cmd := h.command(context.Background(), "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:80", 18501+i), "busybox", "sleep", "60")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// the first two as the monitor appears, the others 0 to 5.6 ms after its
+		// lease was written: in the middle of the attach
+		var pids []int
+		leased := func() bool { return true }
+		if i >= 2 {
+			leased = func() bool { return leases(h.root) > 1 }
+		}
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
+			if pids = monitorsOf(h.root, resident); len(pids) > 0 && leased() {
+				break
+			}
+		}
+		after := time.Duration(max(i-2, 0)) * 700 * time.Microsecond
+		time.Sleep(after)
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		err := cmd.Wait()
+		t.Logf("killed %v (leased: %v) %v later: run -d: %v", pids, i >= 2, after, err)
+	}
+	var ids []string
+	for _, id := range strings.Fields(h.ok("ps", "-aq", "--no-trunc")) {
+		if id != resident {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != n {
+		t.Errorf("%d containers, want %d", len(ids), n)
+	}
+	// the next command: rm -f of them all
+	h.ok(append([]string{"rm", "-f"}, ids...)...)
+	h.ok("network", "prune")
+	t.Cleanup(func() { removeCgroups(t, ids) })
+	for _, id := range ids {
+		if inCgroup(id) {
+			t.Errorf("rm -f left a process of %s", id[:12])
+		}
+	}
+	var veths []string
+	for _, name := range rootLinks(h.root) {
+		if strings.HasPrefix(name, "veth") {
+			veths = append(veths, name)
+		}
+	}
+	if len(veths) != 1 {
+		t.Errorf("veths on the bridge: %v, want the resident's only", veths)
+	}
+	var inspect []struct {
+		Containers map[string]any `json:"Containers"`
+	}
+	json.Unmarshal([]byte(h.ok("network", "inspect", "bridge")), &inspect)
+	if len(inspect) != 1 || len(inspect[0].Containers) != 1 || inspect[0].Containers[resident] == nil {
+		t.Errorf("leases: %+v, want the resident's only", inspect)
+	}
+	rules, _ := exec.Command("nft", "list", "table", "inet", "hull-"+rootHash(h.root)).Output()
+	if got := strings.Count(string(rules), "dnat ip to"); got != 1 || !strings.Contains(string(rules), "dport 18500") {
+		t.Errorf("%d port rules, want the resident's only:\n%s", got, rules)
+	}
+}
+
+// TestNetworkFixedAddress: --ip and --mac-address give eth0 its address and MAC; an
+// address in use, outside the subnet or the gateway's is refused, and leaves nothing.
+func TestNetworkFixedAddress(t *testing.T) {
+	h := netEnv(t, "hull")
+	h.network("fixed", "--internal")
+	var nets []struct {
+		Subnet  netip.Prefix `json:"subnet"`
+		Gateway netip.Addr   `json:"gateway"`
+	}
+	if err := json.Unmarshal([]byte(h.ok("network", "inspect", "fixed")), &nets); err != nil || len(nets) != 1 {
+		t.Fatalf("network inspect: %v", err)
+	}
+	ip := nets[0].Gateway.Next().Next().Next().String() // .4
+	h.ok("run", "-d", "--name", "a", "--network", "fixed", "--ip", ip, "--mac-address", "02:aa:bb:cc:dd:ee", "busybox", "sleep", "60")
+	out := h.ok("exec", "a", "ip", "-o", "addr", "show", "eth0")
+	link := h.ok("exec", "a", "ip", "-o", "link", "show", "eth0")
+	if !strings.Contains(out, "inet "+ip+"/") || !strings.Contains(link, "02:aa:bb:cc:dd:ee") {
+		t.Errorf("eth0: %s%s", out, link)
+	}
+	if got := h.inspect("a", "{{(index .NetworkSettings.Networks \"fixed\").IPAMConfig.IPv4Address}}"); got != ip {
+		t.Errorf("IPAMConfig.IPv4Address %q", got)
+	}
+	before := h.ok("ps", "-aq")
+	for _, c := range []struct{ args, err string }{
+		{"--ip " + ip, "is taken"},
+		{"--ip " + nets[0].Gateway.String(), "not a host address"},
+		{"--ip 192.0.2.1", "not a host address"},
+		{"--ip 1.2.3", "invalid --ip"},
+		{"--mac-address 01:00:5e:00:00:01", "invalid --mac-address"},
+	} {
+		args := append(append([]string{"run", "--rm", "--network", "fixed"}, strings.Fields(c.args)...), "busybox", "true")
+		_, stderr, code := h.run(args...)
+		if code != 125 || !strings.Contains(stderr, c.err) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, %q", c.args, code, stderr)
+		}
+	}
+	if after := h.ok("ps", "-aq"); after != before {
+		t.Errorf("refused runs left containers: %q, was %q", after, before)
+	}
+	if eps := h.ok("network", "inspect", "fixed"); strings.Count(eps, "IPv4Address") != 1 {
+		t.Errorf("leases after refused runs: %s", eps)
+	}
 }

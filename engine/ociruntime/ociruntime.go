@@ -73,6 +73,12 @@ type Runtime interface {
 	Pids(id string) ([]int, error)
 	// Stats reads the container's resource use from its cgroup (runc's shape).
 	Stats(id string) (*runtime.Stats, error)
+	// Pause freezes every process of the container; Resume thaws them.
+	Pause(id string) error
+	Resume(id string) error
+	// Update changes a created, running or paused container's resources: the
+	// fields r sets replace the ones in force (runc update).
+	Update(id string, r *specs.LinuxResources) error
 }
 
 // ErrNotExist is returned by State for a container the runtime does not know.

@@ -14,9 +14,12 @@
 //	                    meta nfproto ipv4 meta l4proto tcp [ip daddr H] th dport P dnat ip to C:Q }
 //	chain postrouting { type nat hook postrouting priority srcnat; per network N on bridge B:
 //	                    ip saddr N oifname != B masquerade                (egress; not internal)
-//	                    oifname B ct status dnat ip saddr N masquerade    (hairpin)
-//	                    oifname B ct status dnat ip saddr 127.0.0.0/8 masquerade (localhost) }
+//	                    oifname B ct status dnat ip saddr N masquerade    (hairpin; only without KeepSource)
+//	                    oifname B ct status dnat ip saddr 127.0.0.0/8 masquerade (localhost)
+//	                    and with KeepSource, per container C that publishes a port:
+//	                    oifname B ip saddr C ip daddr C masquerade        (C to itself) }
 //	chain forward     { type filter hook forward priority filter; policy accept;
+//	                    iifname B oifname B accept                         (within a network, per network)
 //	                    ct status dnat accept                              (published ports)
 //	                    iifname B oifname != B oifname "hull*" drop        (isolation)
 //	                    iifname B oifname != B drop; oifname B iifname != B drop (internal)
@@ -24,7 +27,8 @@
 //
 // One inet table holds both filter and nat chains (nat in the inet family needs
 // kernel 5.2). External clients keep their source address: only DNATed connections
-// that come from the same network (hairpin) or from 127.0.0.0/8 are masqueraded.
+// that come from 127.0.0.0/8, from another network (its egress masquerade), or from
+// the same network when it lacks KeepSource are masqueraded.
 package nft
 
 import (
@@ -45,6 +49,15 @@ type Network struct {
 	Bridge   string
 	Subnet   netip.Prefix
 	Internal bool // no egress, no traffic to or from other interfaces
+	// KeepSource: the bridge's bridged frames pass the host's IPv4 netfilter hooks
+	// (br_netfilter), so a container that reaches another's published port on the
+	// same network need not be masqueraded: the server's reply crosses the bridge
+	// straight to the client, and conntrack sees it there to undo the DNAT. Without
+	// it the reply would bypass conntrack and reach the client with the server's
+	// own address, so such connections are masqueraded (the server sees the
+	// gateway). A container reaching itself is masqueraded either way: its own
+	// address as the source would be a martian to it.
+	KeepSource bool
 }
 
 // Port is one published port: traffic to a local address (HostIP, or any when
@@ -235,14 +248,30 @@ func groups(rs Ruleset) ([]group, error) {
 		if n.Internal {
 			key += " internal"
 		}
+		if n.KeepSource {
+			key += " keepsource"
+		}
 		oif := ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, n.Bridge)
 		post := group{chain: "postrouting", key: key}
 		if !n.Internal {
 			post.rules = append(post.rules, cat(saddrIn(n.Subnet), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, n.Bridge), masq))
 		}
-		post.rules = append(post.rules,
-			cat(oif, ctDNAT(), saddrIn(n.Subnet), masq),
-			cat(oif, ctDNAT(), saddrIn(loopback), masq))
+		if !n.KeepSource {
+			post.rules = append(post.rules, cat(oif, ctDNAT(), saddrIn(n.Subnet), masq))
+		}
+		post.rules = append(post.rules, cat(oif, ctDNAT(), saddrIn(loopback), masq))
+		if n.KeepSource {
+			// a group per container, so that a container's coming and going
+			// adds and deletes its rule only
+			seen := map[netip.Addr]bool{}
+			for _, p := range rs.Ports {
+				if c := p.ContainerIP; n.Subnet.Contains(c) && !seen[c] {
+					seen[c] = true
+					gs = append(gs, group{chain: "postrouting", key: fmt.Sprintf("self %s %s", n.Bridge, c),
+						rules: [][]expr.Any{cat(oif, saddrIn(netip.PrefixFrom(c, 32)), daddr(c), masq)}})
+				}
+			}
+		}
 
 		in := ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, n.Bridge)
 		outNot := ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, n.Bridge)
@@ -260,7 +289,11 @@ func groups(rs Ruleset) ([]group, error) {
 			fwd.rules = append(fwd.rules, cat(in, outNot, hullOut, drop))
 		}
 		fwd.rules = append(fwd.rules, cat(in, accept), cat(oif, accept))
-		gs = append(gs, post, fwd)
+		// Frames bridged between two containers of the network pass this chain
+		// too (br_netfilter), each one, the bulk of the traffic: they are
+		// accepted by the chain's first rules, on two compares.
+		intra := group{chain: "forward", key: "intra " + key, first: true, rules: [][]expr.Any{cat(in, oif, accept)}}
+		gs = append(gs, post, fwd, intra)
 	}
 	return gs, nil
 }

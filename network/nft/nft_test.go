@@ -21,10 +21,14 @@ func TestApply(t *testing.T) {
 		Networks: []Network{
 			{Bridge: "hull-aaaa", Subnet: netip.MustParsePrefix("10.213.1.0/24")},
 			{Bridge: "hull-bbbb", Subnet: netip.MustParsePrefix("10.213.2.0/24"), Internal: true},
+			{Bridge: "hull-cccc", Subnet: netip.MustParsePrefix("10.213.3.0/24"), KeepSource: true},
 		},
 		Ports: []Port{
 			{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("10.213.1.2"), ContainerPort: 80},
 			{Proto: "udp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 5353, ContainerIP: netip.MustParseAddr("10.213.1.2"), ContainerPort: 53},
+
+			{Proto: "tcp", HostPort: 8081, ContainerIP: netip.MustParseAddr("10.213.3.2"), ContainerPort: 80},
+			{Proto: "tcp", HostPort: 8082, ContainerIP: netip.MustParseAddr("10.213.3.2"), ContainerPort: 81},
 		},
 	}
 	t.Cleanup(func() { _ = Apply(table, Ruleset{}) })
@@ -46,6 +50,8 @@ func TestApply(t *testing.T) {
 		`oifname "hull-aaaa" ct status dnat ip saddr 127.0.0.0/8 masquerade`,
 		`iifname "hull-aaaa" oifname != "hull-aaaa" oifname "hull*" drop`,
 		`iifname "hull-bbbb" oifname != "hull-bbbb" drop`,
+		`oifname "hull-aaaa" ct status dnat ip saddr 10.213.1.0/24 masquerade`,
+		`oifname "hull-cccc" ip saddr 10.213.3.2 ip daddr 10.213.3.2 masquerade`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("table lacks %q:\n%s", want, s)
@@ -54,7 +60,10 @@ func TestApply(t *testing.T) {
 	if strings.Contains(s, "10.213.2.0/24 oifname") {
 		t.Errorf("internal network masqueraded:\n%s", s)
 	}
-	if strings.Count(s, "dnat ip to") != 2 {
+	if strings.Contains(s, "10.213.3.0/24 masquerade") || strings.Count(s, "ip daddr 10.213.3.2 masquerade") != 1 {
+		t.Errorf("network with KeepSource: a container's own port is masqueraded once, others' never:\n%s", s)
+	}
+	if strings.Count(s, "dnat ip to") != 4 {
 		t.Errorf("rules doubled:\n%s", s)
 	}
 	// incremental: a port and a network go, the rest stays and is not doubled

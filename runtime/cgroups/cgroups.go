@@ -573,9 +573,14 @@ func (m *Manager) Pids() ([]int, error) {
 // listing of pids and the signal, so the signal is sent with the cgroup frozen,
 // where nothing can fork, and for SIGKILL the round is repeated until the cgroup is
 // empty. On cgroup2 SIGKILL goes through cgroup.kill, which the kernel applies to
-// the whole tree atomically. A cgroup that does not exist has nothing to kill.
+// the whole tree atomically. A cgroup that does not exist has nothing to kill; one
+// made on some hierarchies only (its creator killed midway) is killed through the
+// hierarchy that lists its processes.
 func (m *Manager) Kill(sig unix.Signal) error {
-	if !m.Exists() {
+	if len(m.hs) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(m.procsHierarchy().dir()); err != nil {
 		return nil
 	}
 	if h := m.procsHierarchy(); h.v2() && sig == unix.SIGKILL {

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hullproject/hull/engine"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// addMonitorFlags adds the create flags the container's monitor applies.
+func addMonitorFlags(fl *pflag.FlagSet, o *engine.MonitorOptions) {
+	fl.StringVar(&o.Restart, "restart", "no", "restart policy: no, on-failure[:N], always or unless-stopped (not after a reboot: hull has no daemon)")
+	fl.StringVar(&o.HealthCmd, "health-cmd", "", "command to run to check health (with /bin/sh -c)")
+	fl.DurationVar(&o.HealthInterval, "health-interval", 0, "time between health checks (default 30s)")
+	fl.DurationVar(&o.HealthTimeout, "health-timeout", 0, "maximum time a health check may take (default 30s)")
+	fl.DurationVar(&o.HealthStartPeriod, "health-start-period", 0, "time to start before failed checks count (default 0s)")
+	fl.IntVar(&o.HealthRetries, "health-retries", 0, "failures in a row that make it unhealthy (default 3)")
+	fl.BoolVar(&o.NoHealthcheck, "no-healthcheck", false, "disable the image's health check")
+}
+
+// attachOpts are the flags of a command that attaches to a container.
+type attachOpts struct {
+	detachKeys string
+	sigProxy   bool
+	noStdin    bool
+}
+
+func (o *attachOpts) add(fl *pflag.FlagSet) {
+	fl.StringVar(&o.detachKeys, "detach-keys", "ctrl-p,ctrl-q", "key sequence that detaches, leaving the container running")
+	fl.BoolVar(&o.sigProxy, "sig-proxy", true, "forward the signals hull receives to the container (without a terminal)")
+}
+
+func addAttachCommand(root *cobra.Command, g *globals) {
+	var o attachOpts
+	cmd := &cobra.Command{
+		Use:   "attach [OPTIONS] CONTAINER",
+		Short: "attach to a running container's output and input",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := parseDetachKeys(o.detachKeys)
+			if err != nil {
+				return &exitError{125, err}
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return &exitError{125, err}
+			}
+			c, err := e.Get(args[0])
+			if err != nil {
+				return &exitError{125, err}
+			}
+			stdin := c.Config.OpenStdin && !o.noStdin
+			sigs := proxySignals(o.sigProxy && !(c.Config.Tty && stdin))
+			defer signal.Stop(sigs)
+			s, err := e.Attach(c.ID)
+			if err != nil {
+				return &exitError{125, err}
+			}
+			defer rawTerminal(c.Config.Tty && stdin)()
+			if c.Config.Tty {
+				sendSize(s) // a redraw for a full-screen program
+			}
+			return stream(s, func() (int, error) { return s.Wait(os.Stdout, os.Stderr) }, c.Config.Tty, stdin, keys, sigs)
+		},
+	}
+	o.add(cmd.Flags())
+	cmd.Flags().BoolVar(&o.noStdin, "no-stdin", false, "do not attach stdin")
+	root.AddCommand(cmd)
+}
+
+// startAttached starts container c in the foreground (run, start -a): its output
+// from the first byte, and its input when stdin.
+func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachOpts) error {
+	keys, err := parseDetachKeys(o.detachKeys)
+	if err != nil {
+		return &exitError{125, err}
+	}
+	// From before the start: a signal as soon as the program runs is its.
+	sigs := proxySignals(o.sigProxy && !(c.Config.Tty && stdin))
+	defer signal.Stop(sigs)
+	defer rawTerminal(c.Config.Tty && stdin)()
+	a := &engine.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
+	if c.Config.Tty {
+		if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
+			a.Rows, a.Cols = uint16(h), uint16(w)
+		}
+	}
+	h, err := e.Start(c.ID, a)
+	if err != nil {
+		return startErr(err)
+	}
+	return stream(h.Session, h.Wait, c.Config.Tty, stdin, keys, sigs)
+}
+
+// proxySignals catches the signals --sig-proxy forwards; nil when not on. It is
+// off when the user's terminal is raw and passes ctrl-c to the container's.
+func proxySignals(on bool) chan os.Signal {
+	if !on {
+		return nil
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	return sigs
+}
+
+// stream connects hull's terminal to session s until wait returns (the container
+// ended: hull exits with its code) or the user types the detach keys (exit 0, the
+// container runs on). With a terminal, window size changes follow; the signals
+// caught on sigs (proxySignals) go to the container.
+func stream(s *engine.Session, wait func() (int, error), tty, stdin bool, keys []byte, sigs chan os.Signal) error {
+	if tty && term.IsTerminal(int(os.Stdin.Fd())) {
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				sendSize(s)
+			}
+		}()
+	}
+	if sigs != nil {
+		go func() {
+			for sig := range sigs {
+				s.Signal(sig.(syscall.Signal))
+			}
+		}()
+	}
+	detached := make(chan struct{})
+	if stdin {
+		go func() {
+			d := detacher{keys: keys}
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := os.Stdin.Read(buf)
+				if n > 0 {
+					in, hit := d.feed(buf[:n])
+					if len(in) > 0 {
+						s.Write(in)
+					}
+					if hit {
+						close(detached)
+						s.Close()
+						return
+					}
+				}
+				if err != nil {
+					s.CloseInput()
+					return
+				}
+			}
+		}()
+	}
+	code, err := wait()
+	select {
+	case <-detached:
+		return nil
+	default:
+	}
+	if err != nil {
+		var se *engine.StartError
+		if errors.As(err, &se) {
+			return &exitError{se.Code, err}
+		}
+		return &exitError{125, err}
+	}
+	return &exitError{code: code}
+}
+
+// sendSize sends the size of hull's terminal to the container's.
+func sendSize(s *engine.Session) {
+	if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
+		s.Resize(uint16(h), uint16(w))
+	}
+}
+
+// parseDetachKeys parses docker's --detach-keys: comma-separated keys, each a
+// character or ctrl-X (X a letter or one of @[\]^_).
+func parseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		s = "ctrl-p,ctrl-q"
+	}
+	var keys []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			keys = append(keys, k[0])
+		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				keys = append(keys, c-'a'+1)
+			case c >= 'A' && c <= 'Z':
+				keys = append(keys, c-'A'+1)
+			case strings.IndexByte("@[\\]^_", c) >= 0:
+				keys = append(keys, c-'@')
+			default:
+				return nil, fmt.Errorf("invalid detach key %q", k)
+			}
+		default:
+			return nil, fmt.Errorf("invalid detach key %q: want a character or ctrl-X", k)
+		}
+	}
+	return keys, nil
+}
+
+// detacher watches input for the detach keys. Bytes that may begin the sequence are
+// held back until it is clear they do not, then passed on.
+type detacher struct {
+	keys []byte
+	n    int // keys matched so far
+}
+
+// feed returns the input to pass on and whether the keys were typed.
+func (d *detacher) feed(p []byte) ([]byte, bool) {
+	var out []byte
+	for _, b := range p {
+		if b == d.keys[d.n] {
+			if d.n++; d.n == len(d.keys) {
+				return out, true
+			}
+			continue
+		}
+		out = append(out, d.keys[:d.n]...)
+		d.n = 0
+		if b == d.keys[0] {
+			d.n = 1
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, false
+}
+
+// healthStatus is what `hull ps` adds to a running container's status.
+func healthStatus(h *engine.Health) string {
+	switch {
+	case h == nil:
+		return ""
+	case h.Status == engine.HealthStarting:
+		return " (health: starting)"
+	}
+	return " (" + h.Status + ")"
+}

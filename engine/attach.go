@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/hullproject/hull/monitor"
+	"golang.org/x/sys/unix"
+)
+
+// A container's monitor serves attach on <state>/containers/<id>/attach, a
+// SOCK_SEQPACKET unix socket speaking the protocol of monitor/attach.go. The path is
+// reached through /proc/self/fd/N of the directory, as conmon does: a long --state
+// would push it past the 108 bytes of sun_path.
+func (e *Engine) attachSocket(id string) string { return filepath.Join(e.stateDir(id), "attach") }
+
+// inDir runs fn with a short path standing for dir/name.
+func inDir(dir, name string, fn func(path string) error) error {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return fn("/proc/self/fd/" + strconv.Itoa(fd) + "/" + name)
+}
+
+// listenAttach makes the container's attach socket (the monitor's).
+func (e *Engine) listenAttach(id string) (*net.UnixListener, error) {
+	if err := os.MkdirAll(e.stateDir(id), 0o711); err != nil {
+		return nil, fmt.Errorf("attach socket: %w", err)
+	}
+	os.Remove(e.attachSocket(id)) // left by a monitor that was killed
+	var l *net.UnixListener
+	err := inDir(e.stateDir(id), "attach", func(path string) (err error) {
+		l, err = net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attach socket: %w", err)
+	}
+	// Go would unlink the /proc/self/fd path on Close, by then another file.
+	l.SetUnlinkOnClose(false)
+	os.Chmod(e.attachSocket(id), 0o600)
+	return l, nil
+}
+
+// Session is a client of a container's monitor: `hull attach`, or the command that
+// started the container in the foreground (a Handle).
+type Session struct {
+	conn *net.UnixConn
+	buf  []byte
+}
+
+// Attach connects to a running container's monitor. Its output flows from the
+// moment of the call; nothing of the past is replayed (see `hull logs`).
+func (e *Engine) Attach(ref string) (*Session, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	switch c.State.Status {
+	case StatusRunning, StatusPaused:
+	case StatusRestarting:
+		return nil, fmt.Errorf("cannot attach to container %s: it is restarting, wait until it runs", c.Name)
+	default:
+		return nil, fmt.Errorf("cannot attach to container %s: it is not running, start it first", c.Name)
+	}
+	var conn *net.UnixConn
+	err = inDir(e.stateDir(c.ID), "attach", func(path string) (err error) {
+		conn, err = net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot attach to container %s: its monitor does not answer: %w", c.Name, err)
+	}
+	return &Session{conn: conn}, nil
+}
+
+func (s *Session) send(typ byte, p []byte) error { return monitor.Send(s.conn, typ, p) }
+
+// Write sends input to the container (its stdin or its terminal).
+func (s *Session) Write(p []byte) (int, error) {
+	for n := 0; n < len(p); {
+		chunk := p[n:min(len(p), n+monitor.MaxMsg)]
+		if err := s.send(monitor.MsgStdin, chunk); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+	}
+	return len(p), nil
+}
+
+// CloseInput tells that the input ended; for the starter of a container created
+// with -i, the container's stdin closes.
+func (s *Session) CloseInput() error { return s.send(monitor.MsgCloseStdin, nil) }
+
+// Resize sets the window size of the container's terminal.
+func (s *Session) Resize(rows, cols uint16) error {
+	p := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, rows), cols)
+	return s.send(monitor.MsgResize, p)
+}
+
+// Signal sends sig to the container's init.
+func (s *Session) Signal(sig unix.Signal) error {
+	return s.send(monitor.MsgSignal, []byte{byte(sig)})
+}
+
+// Close leaves the container (detach): it runs on.
+func (s *Session) Close() error { return s.conn.Close() }
+
+// errMonitorGone: the connection ended without an exit message.
+var errMonitorGone = errors.New("the container's monitor died before the container ended")
+
+// next copies output until a control message, which it returns.
+func (s *Session) next(stdout, stderr io.Writer) (monitor.Control, error) {
+	if s.buf == nil {
+		s.buf = make([]byte, monitor.MaxMsg+1)
+	}
+	for {
+		n, err := s.conn.Read(s.buf)
+		if err != nil || n == 0 {
+			return monitor.Control{}, errMonitorGone
+		}
+		p := s.buf[1:n]
+		switch s.buf[0] {
+		case monitor.MsgStdout:
+			if stdout != nil {
+				stdout.Write(p)
+			}
+		case monitor.MsgStderr:
+			if stderr != nil {
+				stderr.Write(p)
+			}
+		case monitor.MsgControl:
+			var m monitor.Control
+			if err := json.Unmarshal(p, &m); err != nil {
+				return m, fmt.Errorf("message from the monitor: %w", err)
+			}
+			return m, nil
+		}
+	}
+}
+
+// Wait copies the container's output to stdout and stderr (with a terminal all of
+// it goes to stdout) until it ends, and returns its exit code.
+func (s *Session) Wait(stdout, stderr io.Writer) (int, error) {
+	for {
+		m, err := s.next(stdout, stderr)
+		if err != nil {
+			return -1, err
+		}
+		switch {
+		case m.Exit != nil:
+			return *m.Exit, nil
+		case m.Error != "":
+			return -1, &StartError{Code: m.Code, Msg: m.Error}
+		}
+	}
+}
