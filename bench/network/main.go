@@ -29,22 +29,29 @@
 // Throughput. Two hull containers (busybox sleep) on one hull network; iperf3 from
 // the host runs inside their network namespaces (nsenter --net=/proc/PID/ns/net),
 // so the path measured is veth → bridge → veth, with hull's nftables rules in place.
-// Beside it, a bare veth pair between two network namespaces the benchmark makes
-// (10.215.79.1/30 and .2), and between the same two namespaces a bare bridge in a
-// third one with a veth to each (10.215.81.1/24 and .2): hull's topology without
-// hull's rules. On this host br_netfilter is loaded (bridge-nf-call-iptables = 1), so
-// frames crossing hull's bridge in the host namespace pass netfilter's hooks. Rounds alternate hull and bare, -iperf-secs of TCP each,
-// one stream; the report gives medians of the received rate and their ratio.
+// Beside it, between two network namespaces the benchmark makes: a bare veth pair
+// (10.215.79.1/30 and .2); a bare bridge in a third namespace with a veth to each
+// (10.215.81.1/24 and .2): hull's topology without hull's host; and the same through
+// a fourth namespace that holds a copy of hull's table (10.215.83.0/24): hull's rules
+// without the host namespace's other tables. Every bare veth gets the MTU hull gives
+// its own (the host uplink's). On this host br_netfilter is loaded
+// (bridge-nf-call-iptables = 1, also in every new namespace), so bridged frames pass
+// the IPv4 netfilter hooks of the bridge's namespace. Rounds rotate the paths,
+// -iperf-secs of TCP each, one stream; the report gives medians of the received rate,
+// their ratios, and the median of the per-round ratio hull / bare veth (the two met
+// the same load within a round).
 // iperf3 is installed with apt-get if missing; if that fails the part is skipped.
 //
 // Traffic goes only to the bridges and namespaces made here. Everything is removed at
 // the end: containers, hull's networks (prune), podman's bridge, /var/lib/cni (leases,
-// result cache) and the iptables-nft tables ip nat/ip filter if they did not exist before, the two
+// result cache) and the iptables-nft tables ip nat/ip filter if they did not exist before, the
 // namespaces, the temporary directory.
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -57,6 +64,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hullproject/hull/bench/internal/benchutil"
 	"github.com/hullproject/hull/image"
 )
 
@@ -68,6 +76,9 @@ const (
 	vethB        = "10.215.79.2"
 	brA          = "10.215.81.1"
 	brB          = "10.215.81.2"
+	brNet        = "10.215.83.0/24" // the bare bridge with a copy of hull's table
+	brtA         = "10.215.83.1"
+	brtB         = "10.215.83.2"
 )
 
 type tool struct {
@@ -127,7 +138,7 @@ func run() error {
 
 type bench struct {
 	tmp, hull, root, state string
-	podman                 []string // podman and its global flags; nil until set up
+	podman                 *benchutil.Podman // nil until set up
 	hadTables              map[string]bool
 	hadCNI                 bool
 	netns                  []string
@@ -137,54 +148,19 @@ func (b *bench) hullCmd(args ...string) []string {
 	return append([]string{b.hull, "--root", b.root, "--state", b.state}, args...)
 }
 
-// out runs argv and returns its stdout; the error carries stderr.
-func out(argv ...string) (string, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	o, err := cmd.Output()
-	if err != nil {
-		return string(o), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, stderr.String())
-	}
-	return string(o), nil
-}
-
 func (b *bench) setupPodman() error {
-	rootfs := filepath.Join(b.tmp, "rootfs")
-	for _, d := range []string{"bin", "etc", "tmp", "proc", "sys", "dev"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			return err
-		}
-	}
-	data, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), data, 0o755); err != nil {
-		return err
-	}
-	for _, a := range []string{"true", "sleep", "sh"} {
-		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", a)); err != nil {
-			return err
-		}
-	}
 	cni := filepath.Join(b.tmp, "cni")
 	if err := os.MkdirAll(cni, 0o755); err != nil {
 		return err
 	}
-	conf := filepath.Join(b.tmp, "containers.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-cgroup_manager = "cgroupfs"
-[network]
+	pm, err := benchutil.NewPodman(filepath.Join(b.tmp, "podman"), fmt.Sprintf(`[network]
 network_config_dir = %q
 default_subnet = %q
-`, cni, podmanSubnet)), 0o644); err != nil {
+`, cni, podmanSubnet))
+	if err != nil {
 		return err
 	}
-	os.Setenv("CONTAINERS_CONF", conf)
-	tables, _ := out("nft", "list", "tables")
+	tables, _ := benchutil.Out("nft", "list", "tables")
 	b.hadTables = map[string]bool{}
 	for _, t := range []string{"ip nat", "ip filter"} {
 		b.hadTables[t] = strings.Contains(tables, "table "+t+"\n")
@@ -194,16 +170,8 @@ default_subnet = %q
 	if _, err := os.Stat("/sys/class/net/cni-podman0"); err == nil {
 		return errors.New("cni-podman0 exists already: another podman uses the default bridge")
 	}
-	b.podman = []string{"podman", "--root", filepath.Join(b.tmp, "podman-root"), "--runroot", filepath.Join(b.tmp, "podman-run"), "--storage-driver", "vfs"}
+	b.podman = pm
 	return nil
-}
-
-// podmanRun is podman run with opts, then the rootfs (--rootfs makes the first
-// argument a directory, not an image), then argv.
-func (b *bench) podmanRun(network string, opts []string, argv ...string) []string {
-	cmd := append(slices.Clone(b.podman), "run", "--runtime", "runc", "--network", network, "--rootfs")
-	cmd = append(append(cmd, opts...), filepath.Join(b.tmp, "rootfs"))
-	return append(cmd, argv...)
 }
 
 func (b *bench) start(n int) error {
@@ -213,14 +181,14 @@ func (b *bench) start(n int) error {
 	tools := []*tool{
 		{name: "hull bridge", argv: b.hullCmd("run", "--rm", "--network", "bridge", "busybox", "true")},
 		{name: "hull none", argv: b.hullCmd("run", "--rm", "--network", "none", "busybox", "true")},
-		{name: "podman bridge", argv: b.podmanRun("bridge", []string{"--rm"}, "/bin/true")},
-		{name: "podman none", argv: b.podmanRun("none", []string{"--rm"}, "/bin/true")},
+		{name: "podman bridge", argv: b.podman.Run("bridge", []string{"--rm"}, "/bin/true")},
+		{name: "podman none", argv: b.podman.Run("none", []string{"--rm"}, "/bin/true")},
 	}
 	// a resident container on each bridge
-	if _, err := out(b.hullCmd("run", "-d", "--network", "bridge", "busybox", "sleep", "3600")...); err != nil {
+	if _, err := benchutil.Out(b.hullCmd("run", "-d", "--network", "bridge", "busybox", "sleep", "3600")...); err != nil {
 		return err
 	}
-	if _, err := out(b.podmanRun("bridge", []string{"-d"}, "/bin/sleep", "3600")...); err != nil {
+	if _, err := benchutil.Out(b.podman.Run("bridge", []string{"-d"}, "/bin/sleep", "3600")...); err != nil {
 		return err
 	}
 	const warm = 2
@@ -228,7 +196,7 @@ func (b *bench) start(n int) error {
 		for k := range tools {
 			t := tools[(i+k)%len(tools)]
 			t0 := time.Now()
-			if _, err := out(t.argv...); err != nil {
+			if _, err := benchutil.Out(t.argv...); err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
 			if i >= warm {
@@ -242,12 +210,12 @@ func (b *bench) start(n int) error {
 	med := map[string]time.Duration{}
 	for _, t := range tools {
 		slices.Sort(t.runs)
-		med[t.name] = pct(t.runs, 50)
-		fmt.Printf("| %-13s | %9s | %9s | %9s |\n", t.name, ms(pct(t.runs, 50)), ms(pct(t.runs, 90)), ms(t.runs[0]))
+		med[t.name] = benchutil.Pct(t.runs, 50)
+		fmt.Printf("| %-13s | %9s | %9s | %9s |\n", t.name, benchutil.Ms(benchutil.Pct(t.runs, 50)), benchutil.Ms(benchutil.Pct(t.runs, 90)), benchutil.Ms(t.runs[0]))
 	}
 	fmt.Printf("\nhull/podman, bridge: %.2f   none: %.2f\n", float64(med["hull bridge"])/float64(med["podman bridge"]),
 		float64(med["hull none"])/float64(med["podman none"]))
-	fmt.Printf("bridge minus none: hull %s   podman %s\n\n", ms(med["hull bridge"]-med["hull none"]), ms(med["podman bridge"]-med["podman none"]))
+	fmt.Printf("bridge minus none: hull %s   podman %s\n\n", benchutil.Ms(med["hull bridge"]-med["hull none"]), benchutil.Ms(med["podman bridge"]-med["podman none"]))
 	return nil
 }
 
@@ -262,18 +230,18 @@ func (b *bench) iperf(runs, secs int) error {
 		}
 	}
 	// hull: two containers on a network of their own
-	if _, err := out(b.hullCmd("network", "create", "--subnet", hullNet2, "benchnet")...); err != nil {
+	if _, err := benchutil.Out(b.hullCmd("network", "create", "--subnet", hullNet2, "benchnet")...); err != nil {
 		return err
 	}
 	var pids [2]int
 	var addr string
 	for i := range pids {
-		id, err := out(b.hullCmd("run", "-d", "--network", "benchnet", "busybox", "sleep", "3600")...)
+		id, err := benchutil.Out(b.hullCmd("run", "-d", "--network", "benchnet", "busybox", "sleep", "3600")...)
 		if err != nil {
 			return err
 		}
 		id = strings.TrimSpace(id)
-		p, err := out(b.hullCmd("inspect", "-f", "{{.State.Pid}}", id)...)
+		p, err := benchutil.Out(b.hullCmd("inspect", "-f", "{{.State.Pid}}", id)...)
 		if err != nil {
 			return err
 		}
@@ -281,7 +249,7 @@ func (b *bench) iperf(runs, secs int) error {
 			return fmt.Errorf("pid of %s: %q", id, p)
 		}
 		if i == 0 {
-			a, err := out(b.hullCmd("inspect", "-f", "{{.NetworkSettings.Networks.benchnet.IPAddress}}", id)...)
+			a, err := benchutil.Out(b.hullCmd("inspect", "-f", "{{.NetworkSettings.Networks.benchnet.IPAddress}}", id)...)
 			if err != nil {
 				return err
 			}
@@ -291,19 +259,45 @@ func (b *bench) iperf(runs, secs int) error {
 	if addr == "" || addr == "<no value>" {
 		return errors.New("no address for the iperf3 server container")
 	}
+	// the bare paths get the MTU hull gives its veths (the host uplink's), so that
+	// all paths move the same segments
+	link, err := benchutil.Out("nsenter", fmt.Sprintf("--net=/proc/%d/ns/net", pids[0]), "ip", "-o", "link", "show", "eth0")
+	if err != nil {
+		return err
+	}
+	_, mtu, _ := strings.Cut(link, " mtu ")
+	mtu, _, _ = strings.Cut(mtu, " ")
+	if _, err := strconv.Atoi(mtu); err != nil {
+		return fmt.Errorf("mtu of the hull container's eth0: %q", link)
+	}
+	// hull's table, for a copy in a namespace of its own (below)
+	var nets []struct {
+		Bridge string `json:"bridge"`
+		Subnet string `json:"subnet"`
+	}
+	if o, err := benchutil.Out(b.hullCmd("network", "inspect", "benchnet")...); err != nil || json.Unmarshal([]byte(o), &nets) != nil || len(nets) != 1 {
+		return fmt.Errorf("network inspect benchnet: %v", err)
+	}
+	sum := sha256.Sum256([]byte(b.root))
+	table, err := benchutil.Out("nft", "list", "table", "inet", "hull-"+hex.EncodeToString(sum[:4]))
+	if err != nil {
+		return err
+	}
+	table = strings.NewReplacer(nets[0].Bridge, "br0", nets[0].Subnet, brNet).Replace(table)
 	// bare: a veth pair between two namespaces of our own
 	nsA, nsB, nsC := fmt.Sprintf("hbench%da", os.Getpid()), fmt.Sprintf("hbench%db", os.Getpid()), fmt.Sprintf("hbench%dc", os.Getpid())
-	for _, ns := range []string{nsA, nsB, nsC} {
-		if _, err := out("ip", "netns", "add", ns); err != nil {
+	nsD := fmt.Sprintf("hbench%dd", os.Getpid())
+	for _, ns := range []string{nsA, nsB, nsC, nsD} {
+		if _, err := benchutil.Out("ip", "netns", "add", ns); err != nil {
 			return err
 		}
 		b.netns = append(b.netns, ns)
-		if _, err := out("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
+		if _, err := benchutil.Out("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
 			return err
 		}
 	}
 	steps := [][]string{
-		{"ip", "link", "add", "bva", "netns", nsA, "type", "veth", "peer", "name", "bvb", "netns", nsB},
+		{"ip", "link", "add", "bva", "netns", nsA, "mtu", mtu, "type", "veth", "peer", "name", "bvb", "netns", nsB, "mtu", mtu},
 		{"ip", "-n", nsA, "addr", "add", vethA + "/30", "dev", "bva"},
 		{"ip", "-n", nsB, "addr", "add", vethB + "/30", "dev", "bvb"},
 		{"ip", "-n", nsA, "link", "set", "bva", "up"},
@@ -312,19 +306,38 @@ func (b *bench) iperf(runs, secs int) error {
 		// without hull's nftables table (and with no netfilter rule at all)
 		{"ip", "-n", nsC, "link", "add", "br0", "type", "bridge"},
 		{"ip", "-n", nsC, "link", "set", "br0", "up"},
-		{"ip", "link", "add", "bba", "netns", nsA, "type", "veth", "peer", "name", "pa", "netns", nsC},
-		{"ip", "link", "add", "bbb", "netns", nsB, "type", "veth", "peer", "name", "pb", "netns", nsC},
+		{"ip", "link", "add", "bba", "netns", nsA, "mtu", mtu, "type", "veth", "peer", "name", "pa", "netns", nsC, "mtu", mtu},
+		{"ip", "link", "add", "bbb", "netns", nsB, "mtu", mtu, "type", "veth", "peer", "name", "pb", "netns", nsC, "mtu", mtu},
 		{"ip", "-n", nsC, "link", "set", "pa", "master", "br0", "up"},
 		{"ip", "-n", nsC, "link", "set", "pb", "master", "br0", "up"},
 		{"ip", "-n", nsA, "addr", "add", brA + "/24", "dev", "bba"},
 		{"ip", "-n", nsB, "addr", "add", brB + "/24", "dev", "bbb"},
 		{"ip", "-n", nsA, "link", "set", "bba", "up"},
 		{"ip", "-n", nsB, "link", "set", "bbb", "up"},
+		// the same once more through a fourth namespace that holds a copy of
+		// hull's table and nothing else: hull's rules without the host's other
+		// tables (br_netfilter's net.bridge.bridge-nf-call-iptables is 1 in a new
+		// namespace)
+		{"ip", "-n", nsD, "link", "add", "br0", "type", "bridge"},
+		{"ip", "-n", nsD, "link", "set", "br0", "up"},
+		{"ip", "link", "add", "bda", "netns", nsA, "mtu", mtu, "type", "veth", "peer", "name", "pa", "netns", nsD, "mtu", mtu},
+		{"ip", "link", "add", "bdb", "netns", nsB, "mtu", mtu, "type", "veth", "peer", "name", "pb", "netns", nsD, "mtu", mtu},
+		{"ip", "-n", nsD, "link", "set", "pa", "master", "br0", "up"},
+		{"ip", "-n", nsD, "link", "set", "pb", "master", "br0", "up"},
+		{"ip", "-n", nsA, "addr", "add", brtA + "/24", "dev", "bda"},
+		{"ip", "-n", nsB, "addr", "add", brtB + "/24", "dev", "bdb"},
+		{"ip", "-n", nsA, "link", "set", "bda", "up"},
+		{"ip", "-n", nsB, "link", "set", "bdb", "up"},
 	}
 	for _, s := range steps {
-		if _, err := out(s...); err != nil {
+		if _, err := benchutil.Out(s...); err != nil {
 			return err
 		}
+	}
+	load := exec.Command("ip", "netns", "exec", nsD, "nft", "-f", "-")
+	load.Stdin = strings.NewReader(table)
+	if o, err := load.CombinedOutput(); err != nil {
+		return fmt.Errorf("load hull's table in %s: %v: %s", nsD, err, o)
 	}
 	hullNS := func(pid int) string { return fmt.Sprintf("--net=/proc/%d/ns/net", pid) }
 	bareNS := func(ns string) string { return "--net=/run/netns/" + ns }
@@ -337,7 +350,9 @@ func (b *bench) iperf(runs, secs int) error {
 		{name: "hull (veth-bridge-veth)", server: hullNS(pids[0]), client: hullNS(pids[1]), addr: addr},
 		{name: "bare veth pair", server: bareNS(nsA), client: bareNS(nsB), addr: vethA},
 		{name: "bare veth-bridge-veth", server: bareNS(nsA), client: bareNS(nsB), addr: brA},
+		{name: "bare bridge, hull's table", server: bareNS(nsA), client: bareNS(nsB), addr: brtA},
 	}
+	var ratios []float64 // hull / bare veth of each round: both met the same load
 	for i := 0; i < runs+1; i++ {
 		for k := range paths {
 			p := &paths[(i+k)%len(paths)]
@@ -349,19 +364,26 @@ func (b *bench) iperf(runs, secs int) error {
 				p.rates = append(p.rates, r)
 			}
 		}
+		if i > 0 {
+			ratios = append(ratios, paths[0].rates[i-1]/paths[1].rates[i-1])
+		}
 	}
 	fmt.Printf("throughput: iperf3 TCP, 1 stream, %d s, %d rounds each (after 1 unmeasured), alternating\n\n", secs, runs)
-	fmt.Printf("| %-24s | %12s | %12s | %12s |\n", "path", "p50", "min", "max")
-	fmt.Printf("|--------------------------|--------------|--------------|--------------|\n")
+	fmt.Printf("| %-25s | %12s | %12s | %12s |\n", "path", "p50", "min", "max")
+	fmt.Printf("|---------------------------|--------------|--------------|--------------|\n")
 	var meds []float64
 	for _, p := range paths {
 		slices.Sort(p.rates)
 		m := p.rates[len(p.rates)/2]
 		meds = append(meds, m)
-		fmt.Printf("| %-24s | %7.2f Gb/s | %7.2f Gb/s | %7.2f Gb/s |\n", p.name, m/1e9, p.rates[0]/1e9, p.rates[len(p.rates)-1]/1e9)
+		fmt.Printf("| %-25s | %7.2f Gb/s | %7.2f Gb/s | %7.2f Gb/s |\n", p.name, m/1e9, p.rates[0]/1e9, p.rates[len(p.rates)-1]/1e9)
 	}
-	fmt.Printf("\nhull / bare veth: %.2f   hull / bare bridge: %.2f   bare bridge / bare veth: %.2f\n",
+	fmt.Printf("\nratios of medians: hull / bare veth %.2f   hull / bare bridge %.2f   bare bridge / bare veth %.2f\n",
 		meds[0]/meds[1], meds[0]/meds[2], meds[2]/meds[1])
+	fmt.Printf("bare bridge with hull's table / bare bridge %.2f   hull / bare bridge with hull's table %.2f\n",
+		meds[3]/meds[2], meds[0]/meds[3])
+	slices.Sort(ratios)
+	fmt.Printf("hull / bare veth per round: median %.2f, min %.2f, max %.2f\n", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 	return nil
 }
 
@@ -378,7 +400,7 @@ func iperfOnce(serverNS, clientNS, addr string, secs int) (float64, error) {
 	var err error
 	for try := 0; try < 50; try++ { // until the server listens
 		time.Sleep(50 * time.Millisecond)
-		o, err = out("nsenter", clientNS, "iperf3", "-c", addr, "-p", "5299", "-t", strconv.Itoa(secs), "-J")
+		o, err = benchutil.Out("nsenter", clientNS, "iperf3", "-c", addr, "-p", "5299", "-t", strconv.Itoa(secs), "-J")
 		if err == nil || !strings.Contains(o, "connect") {
 			break
 		}
@@ -398,14 +420,6 @@ func iperfOnce(serverNS, clientNS, addr string, secs int) (float64, error) {
 	}
 	return res.End.SumReceived.BitsPerSecond, nil
 }
-
-// pct is the p-th percentile (nearest rank) of sorted values.
-func pct(sorted []time.Duration, p int) time.Duration {
-	i := (len(sorted)*p + 99) / 100
-	return sorted[max(i, 1)-1]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 
 // resolvers tells whether a `hull network dns` process of root runs.
 func resolvers(root string) bool {
@@ -427,13 +441,13 @@ func (b *bench) cleanup() {
 			fmt.Fprintln(os.Stderr, "cleanup:", err)
 		}
 	}
-	if ids, err := out(b.hullCmd("ps", "-aq", "--no-trunc")...); err == nil {
+	if ids, err := benchutil.Out(b.hullCmd("ps", "-aq", "--no-trunc")...); err == nil {
 		for _, id := range strings.Fields(ids) {
-			_, err := out(b.hullCmd("rm", "-f", id)...)
+			_, err := benchutil.Out(b.hullCmd("rm", "-f", id)...)
 			warn(err)
 		}
 	}
-	_, err := out(b.hullCmd("network", "prune")...)
+	_, err := benchutil.Out(b.hullCmd("network", "prune")...)
 	warn(err)
 	// a user network's DNS resolver exits once its network has been empty for a
 	// while (2 s); its state root must still be there for it to see that
@@ -444,14 +458,13 @@ func (b *bench) cleanup() {
 		fmt.Fprintln(os.Stderr, "cleanup: a hull network dns process of", b.root, "still runs")
 	}
 	for _, ns := range b.netns {
-		_, err := out("ip", "netns", "del", ns)
+		_, err := benchutil.Out("ip", "netns", "del", ns)
 		warn(err)
 	}
 	if b.podman != nil {
-		_, err := out(append(slices.Clone(b.podman), "rm", "-af", "-t", "0")...)
-		warn(err)
+		b.podman.Cleanup()
 		if _, err := os.Stat("/sys/class/net/cni-podman0"); err == nil {
-			_, err := out("ip", "link", "del", "cni-podman0")
+			_, err := benchutil.Out("ip", "link", "del", "cni-podman0")
 			warn(err)
 		}
 		if !b.hadCNI {
@@ -460,11 +473,9 @@ func (b *bench) cleanup() {
 		for t, had := range b.hadTables {
 			if !had {
 				f := strings.Fields(t)
-				out("nft", "delete", "table", f[0], f[1])
+				benchutil.Out("nft", "delete", "table", f[0], f[1])
 			}
 		}
-		// podman's storage may hold mounts under tmp
-		out("umount", "-R", filepath.Join(b.tmp, "podman-root"))
 	}
-	warn(os.RemoveAll(b.tmp))
+	benchutil.RemoveAll(b.tmp)
 }

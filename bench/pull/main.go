@@ -62,6 +62,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/hullproject/hull/bench/internal/benchutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,7 +119,7 @@ func run() error {
 			reg.Process.Kill()
 			reg.Wait()
 		}
-		removeAll(tmp)
+		benchutil.RemoveAll(tmp)
 	}()
 
 	addr, err := freeAddr()
@@ -416,28 +417,6 @@ func pick(s []sample, f func(sample) int64) []int64 {
 }
 
 func dash(n int) string { return strings.Repeat("-", n) }
-
-// removeAll unmounts whatever is mounted under dir (podman's overlay driver mounts
-// its home), deepest first, and removes dir.
-func removeAll(dir string) {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			points = append(points, f[4])
-		}
-	}
-	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
-	for _, p := range points {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
-			fmt.Fprintf(os.Stderr, "cleanup: unmount %s: %v\n", p, err)
-		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		fmt.Fprintf(os.Stderr, "cleanup: %v\n", err)
-	}
-}
 
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "bench/pull:", err)
