@@ -138,7 +138,7 @@ func (m *Manager) Attach(netnsPath, containerID, network string, opts AttachOpti
 		return nil, fmt.Errorf("attach %s: netlink in %s: %w", containerID, netnsPath, err)
 	}
 	defer h.Close()
-	links, err := h.LinkList()
+	links, err := redump(h.LinkList)
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: list links in %s: %w", containerID, netnsPath, err)
 	}
@@ -423,7 +423,7 @@ func sweepPorts(n *Network, l *Leases) error {
 	for _, e := range l.Endpoints {
 		leased[e.HostVeth] = true
 	}
-	links, err := netlink.LinkList()
+	links, err := redump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
@@ -434,6 +434,17 @@ func sweepPorts(n *Network, l *Leases) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// redump runs a netlink dump again when the kernel says the table changed during
+// it (NLM_F_DUMP_INTR: other containers' veths and routes come and go all the time).
+func redump[T any](list func() ([]T, error)) ([]T, error) {
+	for i := 0; ; i++ {
+		links, err := list()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || i == 20 {
+			return links, err
+		}
+	}
 }
 
 // rulesetLocked builds the firewall from every network's leases; override holds
@@ -591,7 +602,7 @@ func deleteLink(name string) error {
 }
 
 var mtuOnce = sync.OnceValue(func() int {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := redump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return 1500
 	}

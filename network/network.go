@@ -407,7 +407,7 @@ func checkOverlap(p netip.Prefix, all []*Network) error {
 			return fmt.Errorf("subnet %s overlaps network %s (%s)", p, n.Name, n.Subnet)
 		}
 	}
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := redump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return fmt.Errorf("list routes: %w", err)
 	}
