@@ -27,9 +27,17 @@ import (
 // status as the shell sees it (159 = killed by SIGSYS).
 
 // attackBin builds the helper once per test binary, next to the shared rootfs (the
-// directory TestMain removes).
+// directory TestMain removes), and copies it there from $HULL_ATTACK when that is
+// set: the cgroup v2 VM has no Go, its harness ships a build (test/vm/run.sh).
 var attackBin = sync.OnceValues(func() (string, error) {
 	bin := filepath.Join(filepath.Dir(sharedRootfs), "attack")
+	if built := os.Getenv("HULL_ATTACK"); built != "" {
+		data, err := os.ReadFile(built)
+		if err == nil {
+			err = os.WriteFile(bin, data, 0o755)
+		}
+		return bin, err
+	}
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/hullproject/hull/test/escape/attack")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -250,6 +250,13 @@ build_initramfs() {
 			add_file "$REPO/bin/$tool" "/bin/$tool"
 		fi
 	done
+	# test/hullrt's seccomp tests run the escape suite's syscall helper in their
+	# containers; the VM has no Go to build it ($HULL_ATTACK, see test/vm/init)
+	if (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$WORK/hull-attack" ./test/escape/attack) >"$WORK/build-attack.log" 2>&1; then
+		add_file "$WORK/hull-attack" /bin/hull-attack
+	else
+		log "warning: test/escape/attack does not build"
+	fi
 	local spec
 	for spec in $VM_FILES; do
 		add_file "${spec%%:*}" "${spec#*:}"
