@@ -16,7 +16,10 @@
 // Part "run": -n runs of each, after two unmeasured rounds, the two tools
 // alternating (which goes first changes every round); wall time from fork to exit,
 // and CPU time (user+sys) of the CLI and every descendant it waited for, which
-// leaves out podman's conmon and `podman container cleanup` (double-forked away):
+// leaves out podman's conmon and `podman container cleanup` (double-forked away).
+// After each run the benchmark waits, unmeasured, until no process of either engine
+// is left (podman's cleanup runs on after its CLI exits), so that no run shares the
+// two CPUs with the previous one's leftovers; the report gives how long that was:
 //
 //	hull   --root R --state S run --rm --network none busybox true
 //	podman --root R --runroot S --tmpdir T --storage-driver vfs run --runtime runc --network none --rootfs --rm DIR /bin/true
@@ -90,6 +93,7 @@ type engine struct {
 	rounds   []round
 	single   []time.Duration
 	cpu      []time.Duration
+	lingered []time.Duration // how long its processes ran on after the CLI exited
 }
 
 type round struct {
@@ -191,6 +195,7 @@ func (b *bench) single(ctx context.Context, engines []*engine, n int) error {
 				e.single = append(e.single, time.Since(t0))
 				e.cpu = append(e.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 			}
+			e.lingered = append(e.lingered, b.quiesce())
 		}
 	}
 	fmt.Printf("\nrun --rm --network none busybox true: %d runs each (after %d unmeasured rounds), alternating\n\n", n, warm)
@@ -204,9 +209,26 @@ func (b *bench) single(ctx context.Context, engines []*engine, n int) error {
 	ratio := func(f func(*engine) []time.Duration) float64 {
 		return float64(benchutil.Pct(f(engines[0]), 50)) / float64(benchutil.Pct(f(engines[1]), 50))
 	}
-	fmt.Printf("\nhull/podman (medians): wall %.3f   cpu %.3f\n\n", ratio(func(e *engine) []time.Duration { return e.single }),
+	fmt.Printf("\nhull/podman (medians): wall %.3f   cpu %.3f\n", ratio(func(e *engine) []time.Duration { return e.single }),
 		ratio(func(e *engine) []time.Duration { return e.cpu }))
+	for _, e := range engines {
+		slices.Sort(e.lingered)
+		fmt.Printf("%s: processes ran on after the CLI exited for %s (median; not measured, waited out)\n", e.name, benchutil.Ms(benchutil.Pct(e.lingered, 50)))
+	}
+	fmt.Println()
 	return nil
+}
+
+// quiesce waits, up to 5 s, until no process of this benchmark's engines runs any
+// more (podman's `run --rm` exits before conmon and its double-forked `podman
+// container cleanup` are done), so the next measured run does not share the CPUs
+// with the last one's leftovers; it returns how long that took.
+func (b *bench) quiesce() time.Duration {
+	t0 := time.Now()
+	for time.Since(t0) < 5*time.Second && len(benchutil.Procs(b.tmp)) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(t0)
 }
 
 // many is one round of part many for one engine.
