@@ -40,6 +40,7 @@ func Run(t *testing.T, newRT func(t *testing.T, stateDir string) ociruntime.Runt
 		{"DeleteForce", testDeleteForce},
 		{"Exec", testExec},
 		{"PidsStats", testPidsStats},
+		{"PauseResumeUpdate", testPauseResumeUpdate},
 		{"Unknown", testUnknown},
 		{"CreateFailsClean", testCreateFailsClean},
 	}
@@ -292,6 +293,61 @@ func testPidsStats(t *testing.T, s *suite) {
 	}
 	if st.Pids.Current != 2 || st.Memory.Usage.Limit != uint64(limit) || st.Memory.Usage.Usage == 0 || st.CPU.Usage.Total == 0 {
 		t.Errorf("stats: pids %d, memory %d of %d, cpu %dns", st.Pids.Current, st.Memory.Usage.Usage, st.Memory.Usage.Limit, st.CPU.Usage.Total)
+	}
+	s.rt.Kill(id, unix.SIGKILL, true)
+	reap(t, pid)
+}
+
+// Pause freezes the container (its state says paused and its CPU time stands
+// still), Resume thaws it, and Update changes a live limit that Stats then reports.
+func testPauseResumeUpdate(t *testing.T, s *suite) {
+	id, b := s.bundle("sh", "-c", "while :; do :; done")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	cpu := func() uint64 {
+		st, err := s.rt.Stats(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CPU.Usage.Total
+	}
+	if err := s.rt.Pause(id); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.status(id); got != "paused" {
+		t.Errorf("after pause: status %q", got)
+	}
+	before := cpu()
+	time.Sleep(300 * time.Millisecond)
+	if after := cpu(); after != before {
+		t.Errorf("paused, yet the busy loop ran %v", time.Duration(after-before))
+	}
+	if err := s.rt.Resume(id); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.status(id); got != "running" {
+		t.Errorf("after resume: status %q", got)
+	}
+	before = cpu()
+	time.Sleep(300 * time.Millisecond)
+	if after := cpu(); after == before {
+		t.Error("resumed, yet the busy loop did not run")
+	}
+	limit := int64(48 << 20)
+	if err := s.rt.Update(id, &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.rt.Stats(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Memory.Usage.Limit != uint64(limit) {
+		t.Errorf("after update: memory limit %d, want %d", st.Memory.Usage.Limit, limit)
 	}
 	s.rt.Kill(id, unix.SIGKILL, true)
 	reap(t, pid)
