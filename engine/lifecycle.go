@@ -702,6 +702,9 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 	if err != nil {
 		return nil, err
 	}
+	if c.State.Status == StatusPaused {
+		return nil, fmt.Errorf("container %s is paused: unpause it before exec", c.Name)
+	}
 	if c.State.Status != StatusRunning {
 		return nil, fmt.Errorf("container %s is not running", c.Name)
 	}

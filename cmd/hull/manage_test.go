@@ -53,6 +53,9 @@ func TestPauseUnpause(t *testing.T) {
 		if _, stderr, code := h.run("pause", "busy"); code == 0 || !strings.Contains(stderr, "already paused") {
 			t.Errorf("pause twice: exit %d %s", code, stderr)
 		}
+		if _, stderr, code := h.run("exec", "busy", "true"); code != 125 || !strings.Contains(stderr, "is paused") {
+			t.Errorf("exec in a paused container: exit %d %s", code, stderr)
+		}
 		h.ok("unpause", "busy")
 		before = cpuTicks(t, pid)
 		time.Sleep(time.Second)
