@@ -162,6 +162,16 @@ func (e *Engine) Rename(ref, name string) error {
 	if err != nil {
 		return err
 	}
+	// Its addresses on user networks answer to the new name at once.
+	if c.netAttached() {
+		m, err := e.Networks()
+		if err == nil {
+			err = m.Rename(id, name)
+		}
+		if err != nil {
+			return fmt.Errorf("rename %s on its networks: %w", old, err)
+		}
+	}
 	e.event(c, "rename", "oldName", "/"+old)
 	return nil
 }

@@ -351,6 +351,33 @@ func (m *Manager) Detach(containerID, network string) error {
 	return m.syncLocked()
 }
 
+// Rename gives a container's endpoints on every network a new name: the
+// resolvers answer from the lease files, which they read again when they change.
+func (m *Manager) Rename(containerID, name string) error {
+	unlock, err := m.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	nets, err := m.listLocked()
+	if err != nil {
+		return err
+	}
+	for _, n := range nets {
+		l, err := m.readLeases(n.Name)
+		if err != nil {
+			return err
+		}
+		if ep, ok := l.Endpoints[containerID]; ok && ep.Name != name {
+			ep.Name = name
+			if err := writeLeases(m.leasesPath(n.Name), l); err != nil {
+				return fmt.Errorf("rename %s on %s: %w", containerID, n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // dropLocked removes one endpoint's link and lease, and the bridge after the last.
 func (m *Manager) dropLocked(n *Network, l *Leases, containerID string) error {
 	if err := deleteLink(vethName(n.ID, containerID)); err != nil {

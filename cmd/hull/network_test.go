@@ -179,6 +179,14 @@ func TestNetworkUserDNS(t *testing.T) {
 			if code != 0 || out != hostname+"\n"+hostname+"\n" {
 				t.Fatalf("client: exit %d, out %q, err %s", code, out, stderr)
 			}
+			// renamed while running: the new name resolves at once, the old one no more
+			h.ok("rename", "srv", "srv2")
+			out, stderr, code = h.run("run", "--rm", "--network", "tnet", "busybox", "sh", "-c",
+				"wget -qO- http://srv2:8080/hostname && ! ping -c1 -W1 srv >/dev/null 2>&1")
+			if code != 0 || out != hostname+"\n" {
+				t.Fatalf("after rename: exit %d, out %q, err %s", code, out, stderr)
+			}
+			h.ok("rename", "srv2", "srv")
 			// a third container in srv's namespace reaches it on loopback
 			out, stderr, code = h.run("run", "--rm", "--network", "container:srv", "busybox", "wget", "-qO-", "http://127.0.0.1:8080/hostname")
 			if code != 0 || out != hostname+"\n" {
