@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -381,7 +382,9 @@ func cmdList(fs *flag.FlagSet) func([]string) error {
 		}
 		states := make([]runtime.OCIState, 0, len(list))
 		for _, c := range list {
-			states = append(states, c.OCI())
+			s := c.OCI()
+			s.Owner = owner(filepath.Join(g.root, c.ID))
+			states = append(states, s)
 		}
 		switch format {
 		case "json":
@@ -555,3 +558,17 @@ func cmdFeatures(fs *flag.FlagSet) func([]string) error {
 }
 
 func specVersion() string { return specs.Version }
+
+// owner names the user who owns a container's state directory, as runc's list
+// does: the user name, or "#UID" when the uid has no name.
+func owner(dir string) string {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return ""
+	}
+	id := strconv.Itoa(int(st.Uid))
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return "#" + id
+}

@@ -402,6 +402,15 @@ func TestRootlessExec(t *testing.T) {
 	if list := u.mustRun(b, "list", "-q"); strings.TrimSpace(list) != id {
 		t.Errorf("list -q: %q", list)
 	}
+	// the owner column names the user (a bare uid in the VM, which has no user
+	// database: "#UID")
+	want := u.name
+	if strings.HasSuffix(u.name, " is missing") {
+		want = "#" + strconv.Itoa(u.uid)
+	}
+	if list := u.mustRun(b, "list", "--format", "json"); !strings.Contains(list, `"owner":"`+want+`"`) {
+		t.Errorf("list: %s lacks owner %s", list, want)
+	}
 	if ps := u.mustRun(b, "ps", "--format", "json", id); !strings.Contains(ps, pid) {
 		t.Errorf("ps: %q lacks init %s", ps, pid)
 	}
