@@ -610,3 +610,37 @@ func (h *hullEnv) snapshots() []string {
 	found, _ := filepath.Glob(filepath.Join(h.root, "snapshots", "[^.]*"))
 	return found
 }
+
+// TestLogGigabyte: a container writes a gigabyte, half of it in 4 KB lines and half
+// as one line with no newline at all; its monitor's peak memory stays flat (the log
+// is copied in bounded pieces and rotated), and the log ends with what came last.
+// The monitor is the same whatever the runtime, so hull's own runtime only.
+func TestLogGigabyte(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	h.ok("run", "-d", "--name", "big", "--network", "none", "--log-opt", "max-size=8m", "--log-opt", "max-file=2",
+		"busybox", "sh", "-c", "yes $(tr '\\0' l </dev/zero | head -c 4000) | head -c 536870912; tr '\\0' a </dev/zero | head -c 536870912; echo; echo done; sleep 1000")
+	// the monitor's pid is in the engine's record, not in docker's inspect
+	monitor := fmt.Sprint(h.record(h.inspect("big", "{{.Id}}"))["State"].(map[string]any)["MonitorPid"])
+	deadline := time.Now().Add(3 * time.Minute)
+	for !strings.HasSuffix(h.ok("logs", "--tail", "1", "big"), "done\n") {
+		if time.Now().After(deadline) {
+			t.Fatal("the gigabyte was not logged within 3 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	status, err := os.ReadFile("/proc/" + monitor + "/status")
+	if err != nil {
+		t.Fatalf("monitor %s: %v", monitor, err)
+	}
+	var hwm int
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			hwm, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	t.Logf("monitor peak RSS after a gigabyte: %d KiB", hwm)
+	if hwm == 0 || hwm > 48*1024 {
+		t.Errorf("monitor peak RSS %d KiB: not flat", hwm)
+	}
+	h.ok("rm", "-f", "big")
+}
