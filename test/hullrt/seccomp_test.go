@@ -462,11 +462,16 @@ func (a *agent) serve(t *testing.T, c *net.UnixConn) {
 		default:
 		}
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if n, err := unix.Poll(pfd, 100); err != nil && err != unix.EINTR {
+		n, err := unix.Poll(pfd, 100)
+		if err == unix.EINTR || (err == nil && n == 0) {
+			// Interrupted (the Go runtime preempts with SIGURG) or timed out: no
+			// revents to read. Taking EINTR for a hang-up closed the listener, and
+			// the next notified call then failed with ENOSYS.
+			continue
+		}
+		if err != nil {
 			t.Errorf("agent: poll: %v", err)
 			return
-		} else if n == 0 {
-			continue
 		}
 		if pfd[0].Revents&unix.POLLIN == 0 {
 			return // POLLHUP: every process under this filter is gone
