@@ -10,8 +10,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/hullproject/hull/engine"
@@ -717,17 +715,9 @@ type psRow struct {
 }
 
 func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) error {
-	var tmpl *template.Template
-	if format != "" {
-		var err error
-		if tmpl, err = template.New("ps").Parse(format); err != nil {
-			return err
-		}
-	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-	defer w.Flush()
-	if !quiet && tmpl == nil {
-		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+	l, err := newListing("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES", format, quiet)
+	if err != nil {
+		return err
 	}
 	for _, c := range list {
 		if !all && !c.State.Running() {
@@ -742,7 +732,7 @@ func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) 
 			}
 		}
 		if quiet {
-			fmt.Fprintln(w, id)
+			l.row(id, nil)
 			continue
 		}
 		var labels []string
@@ -753,16 +743,11 @@ func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) 
 			ID: id, Image: c.ImageRef, Command: strconv.Quote(command), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 			RunningFor: ago(c.Created), Status: status(c), State: c.State.Status, Names: c.Name, Labels: strings.Join(labels, ","),
 		}
-		if tmpl != nil {
-			if err := tmpl.Execute(w, row); err != nil {
-				return err
-			}
-			fmt.Fprintln(w)
-			continue
+		if err := l.row(id, row, row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Names); err != nil {
+			return err
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Names)
 	}
-	return nil
+	return l.flush()
 }
 
 func ago(t time.Time) string { return human(time.Since(t)) + " ago" }

@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 
 	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/network"
@@ -96,33 +94,18 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			var tmpl *template.Template
-			if lsFormat != "" {
-				if tmpl, err = template.New("ls").Parse(lsFormat); err != nil {
+			l, err := newListing("NETWORK ID\tNAME\tDRIVER\tSUBNET\tINTERNAL", lsFormat, lsQuiet)
+			if err != nil {
+				return err
+			}
+			for _, n := range list {
+				row := map[string]any{"ID": n.ID[:12], "Name": n.Name, "Driver": n.Driver, "Subnet": n.Subnet.String(),
+					"Internal": n.Internal, "Labels": n.Labels}
+				if err := l.row(n.ID[:12], row, n.ID[:12], n.Name, n.Driver, n.Subnet, n.Internal); err != nil {
 					return err
 				}
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			defer w.Flush()
-			if !lsQuiet && tmpl == nil {
-				fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSUBNET\tINTERNAL")
-			}
-			for _, n := range list {
-				switch {
-				case lsQuiet:
-					fmt.Fprintln(w, n.ID[:12])
-				case tmpl != nil:
-					row := map[string]any{"ID": n.ID[:12], "Name": n.Name, "Driver": n.Driver, "Subnet": n.Subnet.String(),
-						"Internal": n.Internal, "Labels": n.Labels}
-					if err := tmpl.Execute(w, row); err != nil {
-						return err
-					}
-					fmt.Fprintln(w)
-				default:
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\n", n.ID[:12], n.Name, n.Driver, n.Subnet, n.Internal)
-				}
-			}
-			return nil
+			return l.flush()
 		},
 	}
 	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only IDs")

@@ -6,8 +6,6 @@ import (
 	"github.com/hullproject/hull/runtime"
 	"os"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/hullproject/hull/engine"
 	"github.com/spf13/cobra"
@@ -99,20 +97,16 @@ func addPodCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			defer w.Flush()
-			if !lsQuiet {
-				fmt.Fprintln(w, "POD ID\tNAME\tSTATUS\tCREATED\t# OF CONTAINERS")
-			}
+			l, _ := newListing("POD ID\tNAME\tSTATUS\tCREATED\t# OF CONTAINERS", "", lsQuiet)
 			for _, p := range pods {
 				if lsQuiet {
-					fmt.Fprintln(w, p.ID[:12])
+					l.row(p.ID[:12], nil)
 					continue
 				}
 				cs, _ := e.PodContainers(p)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", p.ID[:12], p.Name, e.PodStatus(p), human(time.Since(p.Created))+" ago", len(cs))
+				l.row(p.ID[:12], nil, p.ID[:12], p.Name, e.PodStatus(p), ago(p.Created), len(cs))
 			}
-			return nil
+			return l.flush()
 		},
 	}
 	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only IDs")

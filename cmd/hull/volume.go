@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"text/template"
 
 	"github.com/hullproject/hull/engine"
@@ -104,31 +103,16 @@ func addVolumeCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			var tmpl *template.Template
-			if lsFormat != "" {
-				if tmpl, err = template.New("ls").Parse(lsFormat); err != nil {
+			l, err := newListing("DRIVER\tVOLUME NAME", lsFormat, lsQuiet)
+			if err != nil {
+				return err
+			}
+			for _, v := range list {
+				if err := l.row(v.Name, v.Info(), v.Driver, v.Name); err != nil {
 					return err
 				}
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			defer w.Flush()
-			if !lsQuiet && tmpl == nil {
-				fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
-			}
-			for _, v := range list {
-				switch {
-				case lsQuiet:
-					fmt.Fprintln(w, v.Name)
-				case tmpl != nil:
-					if err := tmpl.Execute(w, v.Info()); err != nil {
-						return err
-					}
-					fmt.Fprintln(w)
-				default:
-					fmt.Fprintf(w, "%s\t%s\n", v.Driver, v.Name)
-				}
-			}
-			return nil
+			return l.flush()
 		},
 	}
 	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only names")
