@@ -578,6 +578,11 @@ func (e *Engine) Remove(ref string, force bool) error {
 		e.thawFor(c, rt, unix.SIGKILL)
 		e.waitStopped(c, 10*time.Second)
 	}
+	// Only a user's rm can meet a container its runtime lost; a monitor removing
+	// its own (--rm) has just seen the runtime delete it.
+	if err := killCgroup(c.ID); err != nil {
+		return err
+	}
 	if err := e.removeFiles(c.ID, rt); err != nil {
 		return err
 	}
@@ -596,9 +601,6 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 	}
 	defer unlock()
 	if err := rt.Delete(id, true); err != nil {
-		return err
-	}
-	if err := killCgroup(id); err != nil {
 		return err
 	}
 	if c, err := e.load(id); err == nil && c.netAttached() {
