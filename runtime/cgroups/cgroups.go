@@ -545,8 +545,13 @@ func (m *Manager) procsHierarchy() *hierarchy {
 // Pids lists every process in the cgroup and the cgroups below it.
 func (m *Manager) Pids() ([]int, error) {
 	var pids []int
-	err := filepath.WalkDir(m.procsHierarchy().dir(), func(p string, d os.DirEntry, err error) error {
+	root := m.procsHierarchy().dir()
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		// a child cgroup removed during the walk held nothing more
 		if err != nil {
+			if p != root && errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
 			return err
 		}
 		if !d.IsDir() {
@@ -554,6 +559,9 @@ func (m *Manager) Pids() ([]int, error) {
 		}
 		data, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
 		if err != nil {
+			if p != root && errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
 			return err
 		}
 		for _, f := range strings.Fields(string(data)) {
@@ -575,8 +583,23 @@ func (m *Manager) Pids() ([]int, error) {
 // empty. On cgroup2 SIGKILL goes through cgroup.kill, which the kernel applies to
 // the whole tree atomically. A cgroup that does not exist has nothing to kill; one
 // made on some hierarchies only (its creator killed midway) is killed through the
-// hierarchy that lists its processes.
+// hierarchy that lists its processes. One removed meanwhile (its runtime deleting
+// it) has nothing left to kill either.
 func (m *Manager) Kill(sig unix.Signal) error {
+	err := m.kill(sig)
+	if err != nil && m.gone() {
+		return nil
+	}
+	return err
+}
+
+// gone tells whether the cgroup's process-listing directory no longer exists.
+func (m *Manager) gone() bool {
+	_, err := os.Stat(m.procsHierarchy().dir())
+	return errors.Is(err, os.ErrNotExist)
+}
+
+func (m *Manager) kill(sig unix.Signal) error {
 	if len(m.hs) == 0 {
 		return nil
 	}

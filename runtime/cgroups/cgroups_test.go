@@ -571,3 +571,31 @@ func TestDeviceFilterBPF(t *testing.T) {
 		t.Fatalf("a later deny of w on /dev/zero did not apply:\n%s", out)
 	}
 }
+
+// TestKillWhileRemoved races Kill against another process's kill and removal of
+// the same cgroup, as hull's rm -f meets a runtime deleting the container: a
+// cgroup that vanishes under Kill had nothing left to kill, and is no error.
+func TestKillWhileRemoved(t *testing.T) {
+	for round := 0; round < 40; round++ {
+		m := newManager(t)
+		for i := 0; i < 3; i++ {
+			_, run, _ := gated(t, m, "exec "+testutil.Busybox+" sleep 100")
+			run()
+		}
+		other, err := Load(m.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		go func() {
+			err := other.Kill(unix.SIGKILL)
+			errs <- errors.Join(err, other.Destroy())
+		}()
+		go func() { errs <- m.Kill(unix.SIGKILL) }()
+		for i := 0; i < 2; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
