@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -179,27 +180,44 @@ func (e *Engine) LogPath(id string) string { return filepath.Join(e.dir(id), id+
 
 // load reads a record.
 func (e *Engine) load(id string) (*Container, error) {
+	c, _, err := e.loadRaw(id)
+	return c, err
+}
+
+// loadRaw is load that also returns the record as stored.
+func (e *Engine) loadRaw(id string) (*Container, []byte, error) {
 	data, err := os.ReadFile(filepath.Join(e.dir(id), "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+		return nil, nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var c Container
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("container %s: damaged record: %w", id, err)
+		return nil, nil, fmt.Errorf("container %s: damaged record: %w", id, err)
 	}
-	return &c, nil
+	return &c, data, nil
 }
 
 // save writes a record: temp file, fsync, rename.
 func (e *Engine) save(c *Container) error {
-	data, err := json.MarshalIndent(c, "", "  ")
+	data, err := encodeRecord(c)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(e.dir(c.ID), "config.json"), data, 0o600)
+	return e.writeRecord(c.ID, data, true)
+}
+
+func encodeRecord(c *Container) ([]byte, error) { return json.MarshalIndent(c, "", "  ") }
+
+// writeRecord replaces a record with data, durably or not (atomicfile.Replace).
+func (e *Engine) writeRecord(id string, data []byte, durable bool) error {
+	name := filepath.Join(e.dir(id), "config.json")
+	if durable {
+		return atomicfile.WriteFile(name, data, 0o600)
+	}
+	return atomicfile.Replace(name, data, 0o600)
 }
 
 // flock takes an exclusive lock on file (created if missing).
@@ -244,14 +262,21 @@ func (e *Engine) update(id string, fn func(c *Container) error) (*Container, err
 		return nil, err
 	}
 	defer unlock()
-	c, err := e.load(id)
+	c, old, err := e.loadRaw(id)
 	if err != nil {
 		return nil, err
 	}
 	if err := fn(c); err != nil {
 		return c, err
 	}
-	return c, e.save(c)
+	data, err := encodeRecord(c)
+	if err != nil {
+		return c, err
+	}
+	if bytes.Equal(data, old) {
+		return c, nil // nothing changed: no write, no fsync
+	}
+	return c, e.writeRecord(c.ID, data, true)
 }
 
 // ids lists the IDs of every record.

@@ -240,7 +240,11 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 		unlock()
 		return nil, err
 	}
-	err = e.save(c)
+	// This record holds the name; the complete one below is the durable one.
+	var data []byte
+	if data, err = encodeRecord(c); err == nil {
+		err = e.writeRecord(id, data, false)
+	}
 	unlock()
 	rec := c // c, the result, is nil by the time the deferred cleanup runs
 	defer func() {

@@ -120,13 +120,14 @@ func List(root string) ([]*Container, error) {
 	return out, nil
 }
 
-// save writes state.json atomically.
+// save writes state.json atomically. Not durably: a runtime's state describes
+// processes of this boot, meaningless after a crash (runc's is not synced either).
 func (c *Container) save() error {
 	data, err := json.Marshal(&c.State)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(c.dir, "state.json"), data, 0o600)
+	return atomicfile.Replace(filepath.Join(c.dir, "state.json"), data, 0o600)
 }
 
 // lock takes the container's exclusive lock; unlock with the returned function. A

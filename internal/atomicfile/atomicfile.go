@@ -15,6 +15,17 @@ import (
 // over name. The rename itself is made durable only by SyncDir, for callers that
 // need that too.
 func WriteFile(name string, data []byte, mode os.FileMode) error {
+	return write(name, data, mode, true)
+}
+
+// Replace is WriteFile without the fsync: readers still see the old content or
+// the new, but a crash may lose either. It is for state that does not outlive
+// the boot (a runtime's, under /run), or that a durable write follows at once.
+func Replace(name string, data []byte, mode os.FileMode) error {
+	return write(name, data, mode, false)
+}
+
+func write(name string, data []byte, mode os.FileMode, sync bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-")
 	if err != nil {
 		return err
@@ -28,9 +39,11 @@ func WriteFile(name string, data []byte, mode os.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
