@@ -18,11 +18,13 @@ deps:
 demo:
 	@scripts/demo.sh
 
-# bin/hull-init (`hull run --init`, found beside bin/hull) is pure Go: static without cgo.
+# bin/hull-init (`hull run --init`) and bin/hull-monitor (the resident form of a
+# container's monitor), found beside bin/hull, are pure Go: static without cgo.
 build:
 	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/hullrt ./cmd/hullrt
 	@if [ -d cmd/hull ]; then $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/hull ./cmd/hull; fi
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/hull-init ./cmd/hull-init
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/hull-monitor ./cmd/hull-monitor
 
 # Every test, as root, one package at a time (-p 1): each package's leak check looks
 # at the whole host, so two packages must not run side by side.

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/engine/ociruntime"
-	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/monitor"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -67,6 +66,86 @@ func (h *Handle) Wait() (int, error) {
 // creates and starts the container through the runtime, and returns once the user's
 // program runs. With a nil Attach the monitor is left on its own.
 func (e *Engine) Start(ref string, a *Attach) (*Handle, error) {
+	return e.StartWith(ref, a, nil)
+}
+
+// SpawnedMonitor is a container's monitor started before its container exists,
+// waiting to be told which it is: `run` starts it first, so the program's start
+// overlaps the container's creation.
+type SpawnedMonitor struct {
+	s   *Session
+	cmd *exec.Cmd
+}
+
+// SpawnMonitor starts a monitor that waits for StartWith to name its container;
+// attached as for Start with an Attach. Abort ends it if no container comes.
+func (e *Engine) SpawnMonitor(attached bool) (*SpawnedMonitor, error) {
+	s, cmd, err := e.spawnMonitor(attached, "-")
+	if err != nil {
+		return nil, err
+	}
+	return &SpawnedMonitor{s: s, cmd: cmd}, nil
+}
+
+// Abort ends a monitor that was given no container: it exits at the end of its
+// socket, having done nothing.
+func (m *SpawnedMonitor) Abort() {
+	if m == nil {
+		return
+	}
+	m.s.Close()
+	done := make(chan struct{})
+	go func() { m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		m.cmd.Process.Kill()
+	}
+}
+
+// spawnMonitor forks `hull monitor ID` with one end of a socket pair; id "-" makes
+// it wait for its container's ID as the first message.
+func (e *Engine) spawnMonitor(attached bool, id string) (*Session, *exec.Cmd, error) {
+	// SOCK_SEQPACKET: one message per read (monitor/attach.go).
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("monitor socket: %w", err)
+	}
+	w := os.NewFile(uintptr(pair[1]), "monitor-sync")
+	defer w.Close()
+	r := os.NewFile(uintptr(pair[0]), "monitor")
+	fc, err := net.FileConn(r)
+	r.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("monitor socket: %w", err)
+	}
+	s := &Session{conn: fc.(*net.UnixConn)}
+	args := []string{"--root", e.Root, "--state", e.State, "monitor"}
+	if attached {
+		args = append(args, "--attached")
+	}
+	cmd := exec.Command(e.Exe, append(args, id)...)
+	cmd.ExtraFiles = []*os.File{w}
+	// A session of its own: the monitor outlives the command and its terminal
+	// (no SIGHUP when the terminal closes, no signals from its process group).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Not the caller's directory: the monitor would keep it busy (unmountable).
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		s.Close()
+		return nil, nil, fmt.Errorf("start monitor: %w", err)
+	}
+	return s, cmd, nil
+}
+
+// StartWith is Start with a monitor spawned before (nil: Start's own). It takes
+// m over: on an error, m is aborted.
+func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle, err error) {
+	defer func() {
+		if err != nil {
+			m.Abort()
+		}
+	}()
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return nil, err
@@ -102,39 +181,20 @@ func (e *Engine) Start(ref string, a *Attach) (*Handle, error) {
 	if err := e.prepareStart(c); err != nil {
 		return nil, err
 	}
-	// SOCK_SEQPACKET: one message per read (monitor/attach.go).
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("monitor socket: %w", err)
-	}
-	w := os.NewFile(uintptr(pair[1]), "monitor-sync")
-	defer w.Close()
-	r := os.NewFile(uintptr(pair[0]), "monitor")
-	fc, err := net.FileConn(r)
-	r.Close()
-	if err != nil {
-		return nil, fmt.Errorf("monitor socket: %w", err)
-	}
-	s := &Session{conn: fc.(*net.UnixConn)}
-	args := []string{"--root", e.Root, "--state", e.State, "monitor"}
-	if a != nil {
-		args = append(args, "--attached")
-		if a.Rows > 0 && a.Cols > 0 {
-			s.Resize(a.Rows, a.Cols) // queued: the monitor applies it before the start
+	var s *Session
+	var cmd *exec.Cmd
+	if m != nil {
+		s, cmd = m.s, m.cmd
+		if err := monitor.Send(s.conn, monitor.MsgContainer, []byte(id)); err != nil {
+			return nil, errors.New("the container's monitor failed to start it")
 		}
+		m = nil // its own now: a failure from here on is the monitor's
+	} else if s, cmd, err = e.spawnMonitor(a != nil, id); err != nil {
+		return nil, err
 	}
-	cmd := exec.Command(e.Exe, append(args, id)...)
-	cmd.ExtraFiles = []*os.File{w}
-	// A session of its own: the monitor outlives the command and its terminal
-	// (no SIGHUP when the terminal closes, no signals from its process group).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	// Not the caller's directory: the monitor would keep it busy (unmountable).
-	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("start monitor: %w", err)
+	if a != nil && a.Rows > 0 && a.Cols > 0 {
+		s.Resize(a.Rows, a.Cols) // queued: the monitor applies it before the start
 	}
-	w.Close()
 	// Reaped here if this process lives on; otherwise re-parented to init. Not
 	// waited for: with a restart policy the monitor outlives the first exit.
 	go cmd.Wait()
@@ -142,231 +202,20 @@ func (e *Engine) Start(ref string, a *Attach) (*Handle, error) {
 	if a != nil {
 		out, errw = a.Stdout, a.Stderr
 	}
-	m, err := s.next(out, errw)
+	msg, err := s.next(out, errw)
 	if err != nil {
 		s.Close()
 		return nil, errors.New("the container's monitor failed to start it")
 	}
-	if m.Error != "" {
+	if msg.Error != "" {
 		s.Close()
-		return nil, &StartError{Code: m.Code, Msg: m.Error}
+		return nil, &StartError{Code: msg.Code, Msg: msg.Error}
 	}
-	h := &Handle{Session: s, ID: id, Pid: m.Pid, a: a}
+	h = &Handle{Session: s, ID: id, Pid: msg.Pid, a: a}
 	if a == nil {
 		s.Close()
 	}
 	return h, nil
-}
-
-// errStoppedMeanwhile: the user stopped the container while its monitor restarted it.
-var errStoppedMeanwhile = errors.New("stopped while restarting")
-
-// RunMonitor is the body of `hull monitor ID`: it supervises the container until it
-// ends for good, through the restarts of its policy, serving attach and running its
-// health check. sync is the socket to the starting command; attached says that
-// command stays as a client (a foreground start).
-func (e *Engine) RunMonitor(id string, sync *os.File, attached bool) error {
-	hub := &monitor.Hub{}
-	var starter *net.UnixConn
-	if fc, err := net.FileConn(sync); err == nil {
-		starter, _ = fc.(*net.UnixConn)
-	}
-	sync.Close()
-	if starter == nil {
-		attached = false
-	} else if attached {
-		hub.Add(starter, true)
-	}
-	// send tells the starter how the start went; the first run's only.
-	send := func(m monitor.Control) {
-		if attached {
-			hub.Control(m)
-		} else if starter != nil {
-			monitor.SendControl(starter, m)
-			starter.Close()
-			starter = nil
-		}
-	}
-	fail := func(err error) error {
-		send(monitor.Control{Error: err.Error(), Code: 125})
-		return err
-	}
-	if err := monitor.BecomeSubreaper(); err != nil {
-		return fail(err)
-	}
-	// Before any record says "restarting" (markStopped sends it then).
-	wake := make(chan os.Signal, 1)
-	signal.Notify(wake, wakeSignal)
-	c, err := e.load(id)
-	if err != nil {
-		return fail(err)
-	}
-	rt, err := e.Runtime(c)
-	if err != nil {
-		return fail(err)
-	}
-	var lo []string
-	for k, v := range c.HostConfig.LogConfig.Config {
-		lo = append(lo, k+"="+v)
-	}
-	opts, err := logs.ParseOptions(lo)
-	if err != nil {
-		return fail(err)
-	}
-	lw, err := logs.Create(e.LogPath(id), opts)
-	if err != nil {
-		return fail(err)
-	}
-	defer lw.Close()
-	l, err := e.listenAttach(id)
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(e.attachSocket(id))
-	defer l.Close()
-	go hub.Accept(l)
-	myStart, _, _ := procStat(os.Getpid())
-	// A client's signal (--sig-proxy); not on the hub's goroutine, which may run
-	// while the container is created, with the children's lock held.
-	kill := func(sig unix.Signal) { go monitor.OwnChildren(func() { rt.Kill(id, sig, false) }) }
-	var bo backoff
-	prevCode := 0
-	for run := 0; ; run++ {
-		cfg := monitor.Config{
-			Runtime: rt, ID: id, Bundle: e.bundle(id), Log: lw, Cgroup: "/hull-" + id,
-			Tty: c.Config.Tty, TeeStdout: hub.Stdout(), TeeStderr: hub.Stderr(),
-		}
-		var master, stdin *os.File
-		cfg.Console = func(m *os.File) { master = m }
-		if c.Config.OpenStdin && !c.Config.Tty {
-			// A pipe of the monitor's: input comes from the attached clients.
-			if cfg.Stdin, stdin, err = os.Pipe(); err != nil {
-				return fail(err)
-			}
-		}
-		cfg.Created = func(pid int) error {
-			if err := e.networkUp(id, pid); err != nil {
-				return err
-			}
-			in := stdin
-			if master != nil {
-				in = master
-			}
-			hub.Begin(in, master, kill)
-			if run == 0 && attached {
-				hub.Serve(starter)
-			}
-			return nil
-		}
-		var stopHealth func()
-		var startedAt time.Time // zero: it did not start
-		cfg.Started = func(pid int) error {
-			now := time.Now().UTC()
-			rec, err := e.update(id, func(c *Container) error {
-				if run > 0 && c.HasBeenManuallyStopped {
-					return errStoppedMeanwhile
-				}
-				c.State = State{Status: StatusRunning, Pid: pid, StartedAt: now, MonitorPid: os.Getpid(), MonitorStart: myStart}
-				if args, _ := c.Config.Healthcheck.args(); args != nil {
-					c.State.Health = &Health{Status: HealthStarting, Log: []HealthResult{}}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			startedAt = now
-			if run == 0 {
-				send(monitor.Control{Pid: pid})
-			}
-			e.event(rec, "start")
-			stopHealth = e.startHealth(rec)
-			return nil
-		}
-		ex, err := monitor.Run(cfg)
-		if stopHealth != nil {
-			stopHealth()
-		}
-		if stdin != nil {
-			cfg.Stdin.Close()
-			stdin.Close()
-		}
-		e.networkDown(id)
-		code := ex.Code
-		if startedAt.IsZero() {
-			if err == nil {
-				err = errors.New("container did not start")
-			}
-			code = ExitCodeOf(err)
-			if run == 0 {
-				e.update(id, func(c *Container) error {
-					c.State.ExitCode, c.State.Error = code, err.Error()
-					return nil
-				})
-				if c.HostConfig.AutoRemove {
-					e.removeFiles(id, rt)
-				}
-				send(monitor.Control{Error: err.Error(), Code: code})
-				return err
-			}
-			// A restart that could not start counts as an exit with its code.
-			ex.At = time.Now().UTC()
-			if err == errStoppedMeanwhile {
-				code, err = prevCode, nil
-			}
-		}
-		prevCode = code
-		ran := time.Duration(0)
-		if !startedAt.IsZero() {
-			ran = ex.At.Sub(startedAt)
-		}
-		// The record decides what now: the user may have stopped it meanwhile.
-		restart := false
-		var delay time.Duration
-		rec, uerr := e.update(id, func(c *Container) error {
-			restart = c.HostConfig.RestartPolicy.shouldRestart(code, c.RestartCount, c.HasBeenManuallyStopped)
-			c.State.ExitCode, c.State.OOMKilled, c.State.FinishedAt, c.State.Pid = code, ex.OOMKilled, ex.At, 0
-			c.State.Stopping, c.State.Error = 0, ""
-			if err != nil {
-				c.State.Error = err.Error()
-			}
-			if restart {
-				c.State.Status = StatusRestarting
-				c.RestartCount++
-				delay = bo.next(ran)
-			} else {
-				c.State.Status = StatusExited
-				c.State.MonitorPid, c.State.MonitorStart = 0, 0
-			}
-			return nil
-		})
-		if uerr == nil {
-			e.exited(rec, code, ex.OOMKilled)
-		}
-		// The record's flag, not the one loaded at start: `hull restart` of a --rm
-		// container suspends it while it stops the container.
-		autoRemove := c.HostConfig.AutoRemove
-		if uerr == nil {
-			autoRemove = rec.HostConfig.AutoRemove
-		}
-		if !restart && autoRemove {
-			e.removeFiles(id, rt)
-		}
-		hub.End(code)
-		if !restart {
-			return err
-		}
-		if !e.backoffWait(id, delay, wake) {
-			e.update(id, func(c *Container) error {
-				if c.State.Status == StatusRestarting {
-					c.State.Status = StatusExited
-					c.State.MonitorPid, c.State.MonitorStart = 0, 0
-				}
-				return nil
-			})
-			return nil
-		}
-	}
 }
 
 // backoffWait waits d before a restart, and reaps what exits meanwhile; false if

@@ -13,6 +13,7 @@ package logs
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,10 +188,21 @@ func (w *Writer) Close() error {
 // if tee is not nil (a write error there stops the tee, not the log). Memory is
 // bounded by MaxLine whatever r sends.
 func (w *Writer) Copy(stream string, r io.Reader, tee io.Writer) error {
-	br := bufio.NewReaderSize(r, MaxLine)
-	var werr error
+	_, err := w.CopyFrom(stream, r, tee, nil)
+	return err
+}
+
+// CopyFrom is Copy for output whose start, pending, was read before but not
+// logged yet (no newline came). Read deadlines end it early without logging the
+// line in progress: it returns that line's bytes as rest, for whoever reads on,
+// so a line is never split by a change of reader (a monitor handing over).
+func (w *Writer) CopyFrom(stream string, r io.Reader, tee io.Writer, pending []byte) (rest []byte, werr error) {
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pending), r), MaxLine)
 	for {
 		line, err := br.ReadSlice('\n')
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return append([]byte(nil), line...), werr
+		}
 		if len(line) > 0 {
 			if tee != nil {
 				if _, terr := tee.Write(line); terr != nil {
@@ -204,12 +216,9 @@ func (w *Writer) Copy(stream string, r io.Reader, tee io.Writer) error {
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		if err == io.EOF || errors.Is(err, os.ErrClosed) {
-			return werr
-		}
 		if err != nil {
-			// EIO from a pty whose other side closed is its EOF.
-			return werr
+			// io.EOF; EIO from a pty whose other side closed is its EOF
+			return nil, werr
 		}
 	}
 }

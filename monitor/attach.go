@@ -29,6 +29,8 @@ import (
 //	MsgCloseStdin       the starter's input ended: the container's stdin closes
 //	MsgResize rows cols window size of its terminal (two big-endian uint16)
 //	MsgSignal signo     a signal for the container (--sig-proxy), one byte
+//	MsgContainer id     the container to run: the first message to a monitor
+//	                    started before its container existed (`hull monitor -`)
 //
 // An attached client that reads too slowly for WriteTimeout is dropped rather than
 // allowed to stall the container's output (and its log); the starter is not: it
@@ -41,6 +43,7 @@ const (
 	MsgCloseStdin = 'c'
 	MsgResize     = 'w'
 	MsgSignal     = 's'
+	MsgContainer  = 'C'
 )
 
 // MaxMsg bounds one message; output is cut into chunks below it.
@@ -86,6 +89,13 @@ func (h *Hub) End(code int) {
 	h.clients = nil
 	h.live, h.in, h.master = false, nil, nil
 	h.mu.Unlock()
+}
+
+// Clients counts the attached clients.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
 }
 
 // Add makes conn a client. A starter may join before Begin (it must see the first
@@ -170,7 +180,8 @@ func (h *Hub) Accept(l *net.UnixListener) {
 	for {
 		conn, err := l.AcceptUnix()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			// closed, or a deadline (a monitor handing over) ends the serving
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return
 			}
 			time.Sleep(10 * time.Millisecond) // out of fds, say: no busy loop

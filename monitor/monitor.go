@@ -59,6 +59,20 @@ type Config struct {
 	// Started is called once the user's program runs, with init's host pid.
 	// Both run under the children's lock: they must not call OwnChildren.
 	Started func(pid int) error
+	// Suspend, when it delivers, asks the supervision to stop where it stands
+	// and return the container as Running, for another program to supervise
+	// (monitor/resident). It is ignored while init is not this process's child.
+	Suspend <-chan struct{}
+}
+
+// Running is a container under supervision: its init, a child of this process,
+// and the ends of its output the monitor reads.
+type Running struct {
+	Pid int
+	Out *os.File // stdout, or the pty master
+	Err *os.File // stderr; nil with a terminal
+	// Pending is output read but not logged yet ("stdout", "stderr").
+	Pending map[string][]byte
 }
 
 // Exit is how the container ended.
@@ -90,8 +104,9 @@ func OwnChildren(fn func()) {
 
 // Run creates and starts the container, supervises it to its end and deletes it
 // from the runtime. An error before the program runs is returned as is (the caller
-// turns it into 125/126/127); after that Run returns the Exit.
-func Run(c Config) (Exit, error) {
+// turns it into 125/126/127); after that Run returns the Exit, or, if c.Suspend
+// asked for it, the Running container (see Resume).
+func Run(c Config) (Exit, *Running, error) {
 	// SIGCHLD wakes the reaping loop; registered before any child can exit.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGCHLD)
@@ -105,76 +120,58 @@ func Run(c Config) (Exit, error) {
 		}
 	}
 	defer unlock()
-	var outR, errR *os.File
-	var copies sync.WaitGroup
-	var pid int
-	// tee gives a copy of each chunk as read, before the log splits it into lines:
-	// a prompt without a newline must reach an attached terminal at once.
-	tee := func(r io.Reader, w io.Writer) io.Reader {
-		if w == nil {
-			return r
-		}
-		return io.TeeReader(r, w)
-	}
+	r := &Running{}
+	var err error
 	if c.Tty {
 		var master *os.File
-		var err error
-		pid, err = c.Runtime.Create(c.ID, c.Bundle, ociruntime.IO{Console: func(m *os.File) { master = m }})
+		r.Pid, err = c.Runtime.Create(c.ID, c.Bundle, ociruntime.IO{Console: func(m *os.File) { master = m }})
 		if err != nil {
-			return Exit{}, err
+			return Exit{}, nil, err
 		}
 		if master == nil {
 			c.Runtime.Delete(c.ID, true)
-			reapLocked(pid)
-			return Exit{}, errors.New("the runtime made no terminal")
+			reapLocked(r.Pid)
+			return Exit{}, nil, errors.New("the runtime made no terminal")
+		}
+		// Read through Go's poller, so a suspension can stop the read.
+		if r.Out, err = pollable(master); err != nil {
+			c.Runtime.Delete(c.ID, true)
+			reapLocked(r.Pid)
+			return Exit{}, nil, err
 		}
 		if c.Console != nil {
-			c.Console(master)
+			c.Console(r.Out)
 		}
-		// Reading a pty master fails with EIO once the last slave closed: that is
-		// its EOF, which Copy takes as the end.
-		outR = master
-		copies.Add(1)
-		go func() { defer copies.Done(); c.Log.Copy("stdout", tee(master, c.TeeStdout), nil) }()
 	} else {
 		var outW, errW *os.File
-		var err error
-		if outR, outW, err = os.Pipe(); err != nil {
-			return Exit{}, err
+		if r.Out, outW, err = os.Pipe(); err != nil {
+			return Exit{}, nil, err
 		}
-		if errR, errW, err = os.Pipe(); err != nil {
-			outR.Close()
+		if r.Err, errW, err = os.Pipe(); err != nil {
+			r.Out.Close()
 			outW.Close()
-			return Exit{}, err
+			return Exit{}, nil, err
 		}
-		pid, err = c.Runtime.Create(c.ID, c.Bundle, ociruntime.IO{Stdin: c.Stdin, Stdout: outW, Stderr: errW})
+		r.Pid, err = c.Runtime.Create(c.ID, c.Bundle, ociruntime.IO{Stdin: c.Stdin, Stdout: outW, Stderr: errW})
 		// The container holds the write ends now; ours would keep the reads from EOF.
 		outW.Close()
 		errW.Close()
 		if err != nil {
-			outR.Close()
-			errR.Close()
-			return Exit{}, err
-		}
-		copies.Add(2)
-		go func() { defer copies.Done(); c.Log.Copy("stdout", tee(outR, c.TeeStdout), nil) }()
-		go func() { defer copies.Done(); c.Log.Copy("stderr", tee(errR, c.TeeStderr), nil) }()
-	}
-	closeAll := func() {
-		outR.Close()
-		if errR != nil {
-			errR.Close()
+			r.Out.Close()
+			r.Err.Close()
+			return Exit{}, nil, err
 		}
 	}
-	fail := func(err error) (Exit, error) {
+	p := startPumps(c, r)
+	fail := func(err error) (Exit, *Running, error) {
 		c.Runtime.Delete(c.ID, true)
-		reapLocked(pid)
-		closeAll()
-		copies.Wait()
-		return Exit{}, err
+		reapLocked(r.Pid)
+		p.closeAll()
+		p.wg.Wait()
+		return Exit{}, nil, err
 	}
 	if c.Created != nil {
-		if err := c.Created(pid); err != nil {
+		if err := c.Created(r.Pid); err != nil {
 			return fail(err)
 		}
 	}
@@ -182,25 +179,26 @@ func Run(c Config) (Exit, error) {
 		return fail(err)
 	}
 	if c.Started != nil {
-		if err := c.Started(pid); err != nil {
+		if err := c.Started(r.Pid); err != nil {
 			return fail(err)
 		}
 	}
 	unlock()
-	code := reap(pid, sigs)
-	ex := Exit{Code: code, At: time.Now().UTC()}
-	// Every process of the container died with init (it was pid 1 of its pid
-	// namespace), so the pipes reach EOF soon; a process that escaped the
-	// namespace but kept the pipe must not hold the monitor forever.
-	done := make(chan struct{})
-	go func() { copies.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		closeAll()
-		<-done
-	}
-	closeAll()
+	return supervise(c, p, sigs)
+}
+
+// Resume supervises a running container from where a suspension (of this
+// process, or of the program it handed the container to) left it.
+func Resume(c Config, r *Running) (Exit, *Running, error) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGCHLD)
+	defer signal.Stop(sigs)
+	return supervise(c, startPumps(c, r), sigs)
+}
+
+// Finish is the end of a supervision: it reads whether the OOM killer struck and
+// deletes the container from the runtime.
+func Finish(c Config, ex Exit) (Exit, error) {
 	ex.OOMKilled = oomKilled(c.Cgroup)
 	var err error
 	OwnChildren(func() { err = c.Runtime.Delete(c.ID, true) })
@@ -210,25 +208,146 @@ func Run(c Config) (Exit, error) {
 	return ex, nil
 }
 
-// reap waits for pid, sweeping up every other child that exits meanwhile, and
-// returns pid's exit code (128+signal when killed), or -1 if pid is not a child.
-// sigs receives SIGCHLD.
-func reap(pid int, sigs <-chan os.Signal) int {
+// pumps copy a container's output to its log (and the tees).
+type pumps struct {
+	r  *Running
+	wg sync.WaitGroup
+	mu sync.Mutex
+	// rest: what each stream read but did not log when it was stopped
+	rest map[string][]byte
+}
+
+func startPumps(c Config, r *Running) *pumps {
+	p := &pumps{r: r, rest: map[string][]byte{}}
+	// tee gives a copy of each chunk as read, before the log splits it into lines:
+	// a prompt without a newline must reach an attached terminal at once.
+	tee := func(rd io.Reader, w io.Writer) io.Reader {
+		if w == nil {
+			return rd
+		}
+		return io.TeeReader(rd, w)
+	}
+	run := func(stream string, f *os.File, w io.Writer) {
+		f.SetReadDeadline(time.Time{}) // a suspension's
+		pending := r.Pending[stream]
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			// Reading a pty master fails with EIO once the last slave closed:
+			// that is its EOF, which the copy takes as the end.
+			rest, _ := c.Log.CopyFrom(stream, tee(f, w), nil, pending)
+			p.mu.Lock()
+			p.rest[stream] = rest
+			p.mu.Unlock()
+		}()
+	}
+	run("stdout", r.Out, c.TeeStdout)
+	if r.Err != nil {
+		run("stderr", r.Err, c.TeeStderr)
+	}
+	r.Pending = nil
+	return p
+}
+
+func (p *pumps) closeAll() {
+	p.r.Out.Close()
+	if p.r.Err != nil {
+		p.r.Err.Close()
+	}
+}
+
+// stop ends the copies where the output stands and keeps what they read but did
+// not log.
+func (p *pumps) stop() {
+	for _, f := range []*os.File{p.r.Out, p.r.Err} {
+		if f != nil {
+			f.SetReadDeadline(time.Now())
+		}
+	}
+	p.wg.Wait()
+	p.r.Pending = map[string][]byte{}
+	for k, v := range p.rest {
+		if len(v) > 0 {
+			p.r.Pending[k] = v
+		}
+	}
+}
+
+// supervise waits for the container's end (or a suspension), reaping every child
+// meanwhile, and finishes it.
+func supervise(c Config, p *pumps, sigs <-chan os.Signal) (Exit, *Running, error) {
+	pid := p.r.Pid
+	suspend := c.Suspend
+	code := 0
 	for {
 		waitMu.Lock()
-		code, done, orphan := sweep(pid)
+		got, done, orphan := sweep(pid)
 		waitMu.Unlock()
 		if done {
-			return code
+			code = got
+			break
 		}
 		if orphan {
 			// init is not ours to reap (never re-parented to us): no SIGCHLD
 			// will tell, its pidfd will.
 			waitExit(pid)
-			return -1
+			code = -1
+			break
 		}
-		<-sigs
+		select {
+		case <-sigs:
+		case <-suspend:
+			if !isChild(pid) {
+				suspend = nil
+				continue
+			}
+			p.stop()
+			// It may have ended as the copies stopped: then it is ours to finish.
+			waitMu.Lock()
+			got, done, _ = sweep(pid)
+			waitMu.Unlock()
+			if !done {
+				return Exit{}, p.r, nil
+			}
+			code = got
+			p = startPumps(c, p.r)
+		}
+		if done {
+			break
+		}
 	}
+	ex := Exit{Code: code, At: time.Now().UTC()}
+	// Every process of the container died with init (it was pid 1 of its pid
+	// namespace), so the pipes reach EOF soon; a process that escaped the
+	// namespace but kept the pipe must not hold the monitor forever.
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		p.closeAll()
+		<-done
+	}
+	p.closeAll()
+	ex, err := Finish(c, ex)
+	return ex, nil, err
+}
+
+// pollable returns f as a file read through Go's poller (deadlines work), and
+// closes f.
+func pollable(f *os.File) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd := -1
+	rc.Control(func(fd uintptr) { nfd, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) })
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	unix.SetNonblock(nfd, true)
+	return os.NewFile(uintptr(nfd), f.Name()), nil
 }
 
 // reapLocked is reap for a caller that holds waitMu (init never started its

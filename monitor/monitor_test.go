@@ -60,7 +60,7 @@ func TestRun(t *testing.T) {
 			}
 			var tee strings.Builder
 			started := 0
-			ex, err := monitor.Run(monitor.Config{
+			ex, _, err := monitor.Run(monitor.Config{
 				Runtime: rt, ID: "mon-" + name, Bundle: bundle, Log: lw, TeeStdout: &tee,
 				Cgroup: spec.Linux.CgroupsPath, Started: func(pid int) error { started = pid; return nil },
 			})
@@ -93,7 +93,7 @@ func TestRun(t *testing.T) {
 			os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644)
 			lw, _ = logs.Create(logPath, logs.Options{})
 			defer lw.Close()
-			if _, err := monitor.Run(monitor.Config{Runtime: rt, ID: "mon2-" + name, Bundle: bundle, Log: lw}); err == nil || !strings.Contains(err.Error(), "no such file") {
+			if _, _, err := monitor.Run(monitor.Config{Runtime: rt, ID: "mon2-" + name, Bundle: bundle, Log: lw}); err == nil || !strings.Contains(err.Error(), "no such file") {
 				t.Errorf("missing program: %v", err)
 			}
 		})

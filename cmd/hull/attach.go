@@ -77,10 +77,12 @@ func addAttachCommand(root *cobra.Command, g *globals) {
 }
 
 // startAttached starts container c in the foreground (run, start -a): its output
-// from the first byte, and its input when stdin.
-func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachOpts) error {
+// from the first byte, and its input when stdin. m, if not nil, is the monitor
+// spawned for it.
+func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachOpts, m *engine.SpawnedMonitor) error {
 	keys, err := parseDetachKeys(o.detachKeys)
 	if err != nil {
+		m.Abort()
 		return &exitError{125, err}
 	}
 	// From before the start: a signal as soon as the program runs is its.
@@ -93,7 +95,7 @@ func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachO
 			a.Rows, a.Cols = uint16(h), uint16(w)
 		}
 	}
-	h, err := e.Start(c.ID, a)
+	h, err := e.StartWith(c.ID, a, m)
 	if err != nil {
 		return startErr(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/logs"
+	"github.com/hullproject/hull/monitor"
+	"github.com/hullproject/hull/monitor/resident"
 	"github.com/hullproject/hull/runtime/console"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -218,18 +220,28 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return &exitError{125, err}
 			}
+			if !detach {
+				// Refused before anything is made.
+				if _, err := parseDetachKeys(runAttach.detachKeys); err != nil {
+					return &exitError{125, err}
+				}
+			}
+			// The monitor's program starts while the container is made (nil if
+			// it cannot be spawned now: the start then spawns its own).
+			m, _ := e.SpawnMonitor(!detach)
 			c, err := rf.create(e, cmd, args)
 			if err != nil {
+				m.Abort()
 				return &exitError{125, err}
 			}
 			if detach {
-				if _, err := e.Start(c.ID, nil); err != nil {
+				if _, err := e.StartWith(c.ID, nil, m); err != nil {
 					return startErr(err)
 				}
 				fmt.Println(c.ID)
 				return nil
 			}
-			return startAttached(e, c, rf.o.Interactive, &runAttach) // attach.go
+			return startAttached(e, c, rf.o.Interactive, &runAttach, m) // attach.go
 		},
 	}
 	rf.add(run)
@@ -276,7 +288,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 				if err != nil {
 					return err
 				}
-				return startAttached(e, c, startInteractive && c.Config.OpenStdin, &startAttachOpts)
+				return startAttached(e, c, startInteractive && c.Config.OpenStdin, &startAttachOpts, nil)
 			}
 			return eachAtOnce(args, func(a string) error {
 				_, err := e.Start(a, nil)
@@ -636,6 +648,28 @@ func runMonitor(g *globals, id string, attached bool) error {
 		return err
 	}
 	if err := e.RunMonitor(id, os.NewFile(3, "sync"), attached); err != nil {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// resumeMonitor is `hull monitor --resume ID`: the monitor taking its container
+// back from hull-monitor, its resident form, which exec'd it with the container's
+// state in the environment (monitor/resident).
+func resumeMonitor(g *globals) error {
+	goruntime.GOMAXPROCS(1)
+	s, err := resident.Load()
+	if err != nil {
+		return err
+	}
+	e, err := openEngine(g)
+	if err != nil {
+		return err
+	}
+	if err := monitor.BecomeSubreaper(); err != nil {
+		return err
+	}
+	if err := e.ResumeMonitor(s); err != nil {
 		return &exitError{code: 1}
 	}
 	return nil

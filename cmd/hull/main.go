@@ -18,6 +18,7 @@ import (
 	"github.com/hullproject/hull/runtime"
 	_ "github.com/hullproject/hull/runtime/nsenter"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -52,8 +53,18 @@ func main() {
 	// A container's monitor, exactly as the engine starts it: without cobra (see
 	// runMonitor). Any other form of the command goes through cobra below.
 	if a := os.Args; len(a) >= 7 && len(a) <= 8 && a[1] == "--root" && a[3] == "--state" && a[5] == "monitor" &&
-		(len(a) == 7 || a[6] == "--attached") {
-		err := runMonitor(&globals{root: a[2], state: a[4]}, a[len(a)-1], len(a) == 8)
+		(len(a) == 7 || a[6] == "--attached" || a[6] == "--resume") {
+		// The monitor outlives its caller: descriptors the caller leaked to it
+		// (a shell's, a test's) must not live on in it, nor pass to what it
+		// starts or execs. Its own sync socket is fd 3.
+		unix.CloseRange(4, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+		g := &globals{root: a[2], state: a[4]}
+		var err error
+		if a[6] == "--resume" {
+			err = resumeMonitor(g)
+		} else {
+			err = runMonitor(g, a[len(a)-1], len(a) == 8)
+		}
 		var ee *exitError
 		if err != nil && !errors.As(err, &ee) {
 			fmt.Fprintln(os.Stderr, "hull:", err)
