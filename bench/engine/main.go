@@ -1,11 +1,11 @@
 // Command engine benchmarks hull's engine beside podman: a container's whole life,
 // 50 containers started at once, the same 50 stopped with one command, and the
-// memory of the monitor each running container keeps (hull's `hull monitor`,
-// podman's conmon).
+// memory of the monitor each running container keeps (hull's `hull monitor` or,
+// once the container idles, `hull-monitor`; podman's conmon).
 //
 // Usage, as root from the repository root after `make build`:
 //
-//	go run ./bench/engine [-hull bin/hull] [-n 30] [-count 50] [-rounds 3] [-only run,many]
+//	go run ./bench/engine [-hull bin/hull] [-n 30] [-count 50] [-rounds 3] [-only run,many] [-idle=false]
 //
 // hull's busybox image is imported from /bin/busybox into a private root; podman
 // runs the same busybox tree with --rootfs, so neither pulls. podman is set up as
@@ -19,7 +19,9 @@
 // leaves out podman's conmon and `podman container cleanup` (double-forked away).
 // After each run the benchmark waits, unmeasured, until no process of either engine
 // is left (podman's cleanup runs on after its CLI exits), so that no run shares the
-// two CPUs with the previous one's leftovers; the report gives how long that was:
+// two CPUs with the previous one's leftovers (the report gives how long that was),
+// and then, unless -idle=false, until the CPUs are idle (the kernel finishes a
+// run's namespaces and cgroups in its workers after its processes are gone):
 //
 //	hull   --root R --state S run --rm --network none busybox true
 //	podman --root R --runroot S --tmpdir T --storage-driver vfs run --runtime runc --network none --rootfs --rm DIR /bin/true
@@ -31,7 +33,8 @@
 //     sleep 1000'` commands started at once, until all have exited and `ps -q`
 //     lists -count running containers;
 //   - memory: after -settle seconds idle, every monitor process of the engine
-//     (hull: `hull ... monitor ID` of this root; podman: conmon of this storage,
+//     (hull: `hull ... monitor ID` or its resident form `hull-monitor ... ID` of
+//     this root; podman: conmon of this storage,
 //     found by their command lines, and there must be -count of them) is read
 //     from /proc/PID/smaps_rollup: Rss, Pss (the fair share: the monitors share
 //     their binary's pages) and private pages (Private_Clean + Private_Dirty),
@@ -105,6 +108,7 @@ type bench struct {
 	tmp, hull, root, state string
 	podman                 *benchutil.Podman
 	hadLibpod              bool
+	waitIdle               bool // quiesce waits for an idle machine too
 	mu                     sync.Mutex
 	ids                    []string // hull containers made, for the cleanup
 }
@@ -116,6 +120,7 @@ func run(ctx context.Context) error {
 	rounds := flag.Int("rounds", 3, "rounds of part many")
 	stopTime := flag.Int("stop-time", 10, "stop -t in part many")
 	settle := flag.Duration("settle", 5*time.Second, "idle time before reading the monitors' memory")
+	waitIdle := flag.Bool("idle", true, "part run: before each run, wait (up to 1 s) until the CPUs are idle")
 	only := flag.String("only", "run,many", "parts to run")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -129,7 +134,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{tmp: tmp, hull: abs, root: filepath.Join(tmp, "hull-root"), state: filepath.Join(tmp, "hull-state")}
+	b := &bench{tmp: tmp, hull: abs, root: filepath.Join(tmp, "hull-root"), state: filepath.Join(tmp, "hull-state"), waitIdle: *waitIdle}
 	_, err = os.Stat("/sys/fs/cgroup/memory/libpod_parent")
 	b.hadLibpod = err == nil
 	defer b.cleanup()
@@ -143,7 +148,7 @@ func run(ctx context.Context) error {
 	if b.podman, err = benchutil.NewPodman(filepath.Join(tmp, "podman"), ""); err != nil {
 		return err
 	}
-	hullE := &engine{name: "hull", cmd: b.hullCmd, monitors: func() []int { return b.procs(b.root, "monitor") }}
+	hullE := &engine{name: "hull", cmd: b.hullCmd, monitors: func() []int { return append(b.procs(b.root, "monitor"), b.procs(b.root, "hull-monitor")...) }}
 	hullE.run = func(opts []string, argv ...string) []string {
 		return append(append(hullE.cmd(append([]string{"run", "--network", "none"}, opts...)...), "busybox"), argv...)
 	}
@@ -222,13 +227,45 @@ func (b *bench) single(ctx context.Context, engines []*engine, n int) error {
 // quiesce waits, up to 5 s, until no process of this benchmark's engines runs any
 // more (podman's `run --rm` exits before conmon and its double-forked `podman
 // container cleanup` are done), so the next measured run does not share the CPUs
-// with the last one's leftovers; it returns how long that took.
+// with the last one's leftovers; it returns how long that took. Then, not
+// counted, it waits (up to 1 s) for the machine to be idle (50 ms at 90% idle): the kernel finishes a
+// run's namespaces and cgroups in its workers after the processes are gone, and
+// that work is the run's, not the next one's.
 func (b *bench) quiesce() time.Duration {
 	t0 := time.Now()
 	for time.Since(t0) < 5*time.Second && len(benchutil.Procs(b.tmp)) > 0 {
 		time.Sleep(time.Millisecond)
 	}
-	return time.Since(t0)
+	d := time.Since(t0)
+	for t1 := time.Now(); b.waitIdle && time.Since(t1) < time.Second && !idle(50*time.Millisecond); {
+	}
+	return d
+}
+
+// idle tells whether the CPUs were at least 90% idle over the next window
+// (/proc/stat counts in 10 ms ticks).
+func idle(window time.Duration) bool {
+	busy0, total0 := cpuTicks()
+	time.Sleep(window)
+	busy1, total1 := cpuTicks()
+	return total1 > total0 && float64(busy1-busy0) <= 0.1*float64(total1-total0)
+}
+
+// cpuTicks reads the busy and total time of all CPUs from /proc/stat.
+func cpuTicks() (busy, total uint64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseUint(f, 10, 64)
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
 }
 
 // many is one round of part many for one engine.

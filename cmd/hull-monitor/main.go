@@ -9,17 +9,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime"
-	"runtime/debug"
 
 	"github.com/hullproject/hull/monitor/resident"
 )
 
 func main() {
-	// One P, and no GC before the heap is worth one: the resident allocates a
-	// little per log line and otherwise sleeps.
-	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(50)
 	s, err := resident.Load()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hull-monitor:", err)

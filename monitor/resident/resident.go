@@ -113,9 +113,10 @@ func Exec(exe string, args []string, s *State, env ...string) error {
 
 // ResidentEnv is the environment hull-monitor is started with, beside the
 // engine's: one P from the start (every P keeps a cache of heap spans and wants
-// a thread), and GOMAXPROCS not derived from the cgroup's CPU limit, which
-// would hold two cgroup files open for good and re-read them.
-var ResidentEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+// a thread); GOMAXPROCS not derived from the cgroup's CPU limit, which would
+// hold two cgroup files open for good and re-read them; and, for a chatty
+// container, a GC once the heap reaches 2 MB rather than Go's floor of 4 MB.
+var ResidentEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "GOGC=50"}
 
 // Load reads the State handed over to this process, and removes it from the
 // environment so children do not inherit it.
