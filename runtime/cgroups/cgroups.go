@@ -647,23 +647,33 @@ func (m *Manager) waitEmpty() error {
 
 // Freeze stops every process in the cgroup and waits until the kernel reports
 // them all frozen. The request is repeated while waiting: a v1 freezer can be
-// left in FREEZING by a task forked while the freeze ran.
+// left in FREEZING by a task forked while the freeze ran. And a task the freezer
+// cannot stop where it stands (one in the middle of an exec, waiting for its
+// other threads to die, which are frozen already) holds the cgroup in FREEZING
+// for good: after half a second the cgroup is thawed, which lets it through, and
+// frozen again (runc's v1 freezer retries the same way).
 func (m *Manager) Freeze() error {
 	h := m.procsHierarchy()
 	file, on, done := "freezer.state", "FROZEN", func() bool { s, _ := readFile(h.dir(), "freezer.state"); return s == "FROZEN" }
 	if h.v2() {
 		file, on, done = "cgroup.freeze", "1", func() bool { return m.eventsFrozen(h) }
 	}
-	for i := 0; i < 500; i++ {
-		if err := writeFile(h.dir(), file, on); err != nil {
+	for attempt := 0; attempt < 10; attempt++ {
+		deadline := time.Now().Add(500 * time.Millisecond)
+		for i := 0; time.Now().Before(deadline); i++ {
+			if err := writeFile(h.dir(), file, on); err != nil {
+				return fmt.Errorf("freeze: %w", err)
+			}
+			if done() {
+				return nil
+			}
+			time.Sleep(time.Duration(min(i+1, 10)) * time.Millisecond)
+		}
+		if err := m.Thaw(); err != nil {
 			return fmt.Errorf("freeze: %w", err)
 		}
-		if done() {
-			return nil
-		}
-		time.Sleep(time.Duration(min(i+1, 10)) * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
-	_ = m.Thaw()
 	return errors.New("freeze: the cgroup did not freeze within 5s")
 }
 
