@@ -14,7 +14,6 @@ package logs
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxLine is the longest piece of a line kept in one entry; a longer line is split
@@ -103,6 +103,7 @@ type Writer struct {
 	opt  Options
 	f    *os.File
 	size int64
+	buf  []byte // the entry being written
 }
 
 // Create opens (creating) the log file at path for appending.
@@ -124,24 +125,91 @@ func Create(path string, o Options) (*Writer, error) {
 
 // Write appends one entry.
 func (w *Writer) Write(e Entry) error {
-	line, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	line = append(line, '\n')
+	return w.write(e.Stream, []byte(e.Log), e.Time)
+}
+
+// write appends one entry, encoded into the writer's own buffer: a monitor logs
+// every line of its container, and that must not make garbage per line.
+func (w *Writer) write(stream string, log []byte, t time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {
 		return errors.New("log closed")
 	}
-	if w.opt.MaxSize > 0 && w.size > 0 && w.size+int64(len(line)) > w.opt.MaxSize {
+	w.buf = appendEntry(w.buf[:0], stream, log, t)
+	if w.opt.MaxSize > 0 && w.size > 0 && w.size+int64(len(w.buf)) > w.opt.MaxSize {
 		if err := w.rotate(); err != nil {
 			return err
 		}
 	}
-	n, err := w.f.Write(line)
+	n, err := w.f.Write(w.buf)
 	w.size += int64(n)
+	if cap(w.buf) > 4*MaxLine {
+		w.buf = nil // one odd entry does not keep a big buffer
+	}
 	return err
+}
+
+// appendEntry appends e's line in the json-file format: the JSON encoding/json
+// gives Entry, and a newline.
+func appendEntry(b []byte, stream string, log []byte, t time.Time) []byte {
+	b = append(b, `{"log":`...)
+	b = appendString(b, log)
+	b = append(b, `,"stream":`...)
+	b = appendString(b, []byte(stream))
+	b = append(b, `,"time":"`...)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, "\"}\n"...)
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json escapes it
+// (HTML-safe, U+2028 and U+2029 escaped, invalid UTF-8 as U+FFFD).
+func appendString(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // rotate shifts name.N-2 → name.N-1 ... name → name.1 and starts name afresh; with
@@ -209,7 +277,7 @@ func (w *Writer) CopyFrom(stream string, r io.Reader, tee io.Writer, pending []b
 					tee = nil
 				}
 			}
-			if e := w.Write(Entry{Log: string(line), Stream: stream, Time: time.Now().UTC()}); e != nil && werr == nil {
+			if e := w.write(stream, line, time.Now().UTC()); e != nil && werr == nil {
 				werr = e
 			}
 		}
