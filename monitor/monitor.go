@@ -30,6 +30,7 @@ import (
 
 	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/logs"
+	"github.com/hullproject/hull/monitor/resident"
 	"golang.org/x/sys/unix"
 )
 
@@ -278,7 +279,8 @@ func (p *pumps) stop() {
 func supervise(c Config, p *pumps, sigs <-chan os.Signal) (Exit, *Running, error) {
 	pid := p.r.Pid
 	suspend := c.Suspend
-	code := 0
+	var code int
+wait:
 	for {
 		waitMu.Lock()
 		got, done, orphan := sweep(pid)
@@ -302,18 +304,16 @@ func supervise(c Config, p *pumps, sigs <-chan os.Signal) (Exit, *Running, error
 				continue
 			}
 			p.stop()
-			// It may have ended as the copies stopped: then it is ours to finish.
 			waitMu.Lock()
 			got, done, _ = sweep(pid)
 			waitMu.Unlock()
 			if !done {
 				return Exit{}, p.r, nil
 			}
+			// It ended as the copies stopped: it is ours to finish.
 			code = got
 			p = startPumps(c, p.r)
-		}
-		if done {
-			break
+			break wait
 		}
 	}
 	ex := Exit{Code: code, At: time.Now().UTC()}
@@ -324,7 +324,7 @@ func supervise(c Config, p *pumps, sigs <-chan os.Signal) (Exit, *Running, error
 	go func() { p.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(2 * time.Second):
+	case <-time.After(resident.DrainTimeout):
 		p.closeAll()
 		<-done
 	}
