@@ -234,7 +234,6 @@ func (m *monitorRun) loop(r *resumed) error {
 		cfg.Console = func(f *os.File) { master = f }
 		var stopHealth func()
 		var startedAt time.Time // zero: it did not start
-		var suspend chan struct{}
 		var ex monitor.Exit
 		var susp *monitor.Running
 		var err error
@@ -267,8 +266,7 @@ func (m *monitorRun) loop(r *resumed) error {
 						hub.Serve(conn)
 					}
 				}
-				suspend = m.idle(c)
-				cfg.Suspend = suspend
+				cfg.Suspend = m.idle(c)
 				ex, susp, err = monitor.Resume(cfg, susp)
 			}
 			r = nil
@@ -316,8 +314,7 @@ func (m *monitorRun) loop(r *resumed) error {
 				stopHealth = e.startHealth(rec)
 				return nil
 			}
-			suspend = m.idle(c)
-			cfg.Suspend = suspend
+			cfg.Suspend = m.idle(c)
 			ex, susp, err = monitor.Run(cfg)
 		}
 		for susp != nil {
