@@ -123,18 +123,11 @@ func run(ctx context.Context) error {
 	waitIdle := flag.Bool("idle", true, "part run: before each run, wait (up to 1 s) until the CPUs are idle")
 	only := flag.String("only", "run,many", "parts to run")
 	flag.Parse()
-	if os.Geteuid() != 0 {
-		return errors.New("needs root")
-	}
-	abs, err := filepath.Abs(*hull)
+	tmp, err := benchutil.Start("engine", hull)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "hull-bench-engine-")
-	if err != nil {
-		return err
-	}
-	b := &bench{tmp: tmp, hull: abs, root: filepath.Join(tmp, "hull-root"), state: filepath.Join(tmp, "hull-state"), waitIdle: *waitIdle}
+	b := &bench{tmp: tmp, hull: *hull, root: filepath.Join(tmp, "hull-root"), state: filepath.Join(tmp, "hull-state"), waitIdle: *waitIdle}
 	_, err = os.Stat("/sys/fs/cgroup/memory/libpod_parent")
 	b.hadLibpod = err == nil
 	defer b.cleanup()

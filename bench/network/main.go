@@ -101,15 +101,7 @@ func run() error {
 	iperfSecs := flag.Int("iperf-secs", 5, "seconds of each iperf3 round")
 	only := flag.String("only", "start,iperf", "parts to run")
 	flag.Parse()
-	if os.Geteuid() != 0 {
-		return errors.New("needs root")
-	}
-	abs, err := filepath.Abs(*hull)
-	if err != nil {
-		return err
-	}
-	*hull = abs
-	tmp, err := os.MkdirTemp("", "hull-bench-network-")
+	tmp, err := benchutil.Start("network", hull)
 	if err != nil {
 		return err
 	}

@@ -93,23 +93,11 @@ func run() error {
 	only := flag.String("only", "", "comma-separated tool names to run (default all)")
 	serve := flag.Bool("serve", false, "only start the registry and push the image, print its name, and wait for end of input (for profiling by hand)")
 	flag.Parse()
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("needs root")
-	}
-	for _, p := range []*string{hull, base} {
-		if *p != "" {
-			abs, err := filepath.Abs(*p)
-			if err != nil {
-				return err
-			}
-			*p = abs
-		}
-	}
 	podman, err := exec.LookPath("podman")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "hull-bench-pull-")
+	tmp, err := benchutil.Start("pull", hull, base)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullproject/hull/bench/internal/benchutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,21 +87,11 @@ func main() {
 	only := flag.String("only", "", "comma-separated tool names to run (default all)")
 	rssRuns := flag.Int("rss-runs", 20, "runs of each tool under GNU time, for peak memory")
 	flag.Parse()
-	if os.Geteuid() != 0 {
-		fatal(fmt.Errorf("needs root"))
-	}
-	for _, p := range []*string{hullrt, base} {
-		if *p != "" {
-			abs, err := filepath.Abs(*p)
-			check(err)
-			*p = abs
-		}
-	}
+	tmp, err := benchutil.Start("runtime", hullrt, base)
+	check(err)
 	// Orphans of the runtimes (if any) come to us, and their CPU time is counted.
 	check(unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
 
-	tmp, err := os.MkdirTemp("", "hull-bench-runtime-")
-	check(err)
 	bundle := filepath.Join(tmp, "bundle")
 	check(makeBundle(bundle, *hullrt, *busybox))
 

@@ -5,6 +5,7 @@ package benchutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,23 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// Start is every benchmark's beginning: it needs root, makes the paths of the
+// binaries given absolute (an empty one stays empty), and makes the benchmark's
+// temporary directory, hull-bench-NAME-*.
+func Start(name string, bins ...*string) (tmp string, err error) {
+	if os.Geteuid() != 0 {
+		return "", errors.New("needs root")
+	}
+	for _, p := range bins {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return "", err
+			}
+		}
+	}
+	return os.MkdirTemp("", "hull-bench-"+name+"-")
+}
 
 // Out runs argv and returns its stdout; the error carries stderr.
 func Out(argv ...string) (string, error) { return OutContext(context.Background(), argv...) }
