@@ -90,7 +90,7 @@ func (e *Engine) RunMonitor(id string, sync *os.File, attached bool) error {
 		}
 		buf := make([]byte, 128)
 		n, err := m.starter.Read(buf)
-		if err != nil || n < 2 || buf[0] != monitor.MsgContainer || !validID(string(buf[1:n])) {
+		if err != nil || n < 2 || buf[0] != monitor.MsgContainer || !idRE.Match(buf[1:n]) {
 			return errors.New("no container to monitor")
 		}
 		id = string(buf[1:n])
@@ -131,19 +131,6 @@ func (e *Engine) ResumeMonitor(s *resident.State) error {
 type resumed struct {
 	s  *resident.State
 	ms monitorState
-}
-
-// validID says whether id is a container ID: 64 lowercase hex digits.
-func validID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	for _, r := range id {
-		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // send tells the starter how the start went; the first run's only.

@@ -346,8 +346,7 @@ func pollable(f *os.File) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	unix.SetNonblock(nfd, true)
-	return os.NewFile(uintptr(nfd), f.Name()), nil
+	return resident.File(nfd, f.Name()), nil
 }
 
 // reapLocked is reap for a caller that holds waitMu (init never started its
