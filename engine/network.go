@@ -570,30 +570,42 @@ func attachOptions(c *Container, name string) network.AttachOptions {
 
 // attachWithPorts attaches to the primary network with the published ports, host
 // port 0 replaced by a free port.
-//
-// A free port is found by binding port 0 on the host and closing the socket, so
-// another program may take it before a client connects (the DNAT rule then shadows
-// it for remote clients); and a port published by another container is a DNAT rule
-// with no socket, which the bind does not see: the attach then fails on the
-// conflict, and is retried with new ports.
 func attachWithPorts(m *network.Manager, netns string, c *Container, name string) (*network.Result, []network.PortMapping, error) {
+	o := attachOptions(c, name)
+	return attachPublishing(m, netns, c.ID, name, o, c.HostConfig.PortBindings)
+}
+
+// attachPublishing attaches with the ports of bindings, picking the free host ports
+// a range or port 0 asks for.
+//
+// A free port is one no endpoint publishes (a published port is a DNAT rule with
+// no socket, which no bind sees) and that binds on the host; the socket is closed
+// again, so another program may take it before a client connects (the DNAT rule
+// then shadows it for remote clients). Two attaches racing for one port: the
+// second fails on the conflict under the network lock and is retried with the
+// first's port now known.
+func attachPublishing(m *network.Manager, netns, id, name string, o network.AttachOptions, b map[string][]PortBinding) (*network.Result, []network.PortMapping, error) {
 	for try := 0; ; try++ {
-		ports, random, err := portMappings(c.HostConfig.PortBindings)
+		taken, err := m.Published()
 		if err != nil {
 			return nil, nil, err
 		}
-		o := attachOptions(c, name)
+		ports, random, err := portMappings(b, taken)
+		if err != nil {
+			return nil, nil, err
+		}
 		o.Ports = ports
-		res, err := m.Attach(netns, c.ID, name, o)
-		if err != nil && random && try < 5 && strings.Contains(err.Error(), "already published") {
+		res, err := m.Attach(netns, id, name, o)
+		if err != nil && random && try < 10 && strings.Contains(err.Error(), "already published") {
 			continue
 		}
 		return res, ports, err
 	}
 }
 
-// portMappings turns the bindings into mappings, picking free host ports.
-func portMappings(b map[string][]PortBinding) ([]network.PortMapping, bool, error) {
+// portMappings turns the bindings into mappings, picking free host ports: none of
+// taken, nor one picked for an earlier binding.
+func portMappings(b map[string][]PortBinding, taken []network.PortMapping) ([]network.PortMapping, bool, error) {
 	keys := make([]string, 0, len(b))
 	for k := range b {
 		keys = append(keys, k)
@@ -601,6 +613,15 @@ func portMappings(b map[string][]PortBinding) ([]network.PortMapping, bool, erro
 	sort.Strings(keys)
 	var out []network.PortMapping
 	random := false
+	free := func(p network.PortMapping) bool {
+		for _, q := range slices.Concat(taken, out) {
+			if p.Conflicts(q) {
+				return false
+			}
+		}
+		_, err := bindPort(p.Proto, p.HostIP, int(p.HostPort))
+		return err == nil
+	}
 	for _, k := range keys {
 		num, proto, _ := strings.Cut(k, "/")
 		cp, err := strconv.ParseUint(num, 10, 16)
@@ -619,16 +640,14 @@ func portMappings(b map[string][]PortBinding) ([]network.PortMapping, bool, erro
 				random = true
 				a, _ := strconv.Atoi(lo)
 				b, _ := strconv.Atoi(hi)
-				if p.HostPort, err = freePortIn(proto, p.HostIP, a, b); err != nil {
+				if p.HostPort, err = freePortIn(p, a, b, free); err != nil {
 					return nil, false, err
 				}
 			} else if pb.HostPort == "" || pb.HostPort == "0" {
 				random = true
-				hp, err := freePort(proto, p.HostIP)
-				if err != nil {
+				if p.HostPort, err = freePort(p, free); err != nil {
 					return nil, false, err
 				}
-				p.HostPort = hp
 			} else {
 				hp, err := strconv.ParseUint(pb.HostPort, 10, 16)
 				if err != nil {
@@ -642,23 +661,34 @@ func portMappings(b map[string][]PortBinding) ([]network.PortMapping, bool, erro
 	return out, random, nil
 }
 
-// freePortIn picks a port of lo-hi that binds, trying them from a random one on,
-// so that a retry after a conflict with another container's DNAT rule (which no
-// bind sees) likely picks another.
-func freePortIn(proto string, ip netip.Addr, lo, hi int) (uint16, error) {
+// freePortIn picks a free port of lo-hi, trying them in order from a random one
+// on, so that concurrent runs likely pick different ones.
+func freePortIn(p network.PortMapping, lo, hi int, free func(network.PortMapping) bool) (uint16, error) {
 	n := hi - lo + 1
 	start := mathrand.IntN(n)
 	for i := range n {
-		port := lo + (start+i)%n
-		if _, err := bindPort(proto, ip, port); err == nil {
-			return uint16(port), nil
+		p.HostPort = uint16(lo + (start+i)%n)
+		if free(p) {
+			return p.HostPort, nil
 		}
 	}
-	return 0, fmt.Errorf("no free %s port in %d-%d", proto, lo, hi)
+	return 0, fmt.Errorf("no free %s port in %d-%d", p.Proto, lo, hi)
 }
 
-// freePort asks the kernel for a free port by binding port 0 and releasing it.
-func freePort(proto string, ip netip.Addr) (uint16, error) { return bindPort(proto, ip, 0) }
+// freePort asks the kernel for a port (binding port 0), until it gives one that
+// is free.
+func freePort(p network.PortMapping, free func(network.PortMapping) bool) (uint16, error) {
+	for range 20 {
+		hp, err := bindPort(p.Proto, p.HostIP, 0)
+		if err != nil {
+			return 0, err
+		}
+		if p.HostPort = hp; free(p) {
+			return hp, nil
+		}
+	}
+	return 0, fmt.Errorf("no free %s port", p.Proto)
+}
 
 // bindPort binds port (0: any) and releases it, returning the port bound.
 func bindPort(proto string, ip netip.Addr, port int) (uint16, error) {

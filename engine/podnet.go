@@ -104,20 +104,7 @@ func (e *Engine) podNetworkUp(p *Pod, netns string) error {
 			return err
 		}
 	}
-	var res *network.Result
-	var ports []network.PortMapping
-	for try := 0; ; try++ {
-		var random bool
-		ports, random, err = portMappings(hc.PortBindings)
-		if err != nil {
-			return err
-		}
-		res, err = m.Attach(netns, p.ID, p.Network, network.AttachOptions{Name: p.Name, Ports: ports})
-		if err != nil && random && try < 5 && strings.Contains(err.Error(), "already published") {
-			continue
-		}
-		break
-	}
+	res, ports, err := attachPublishing(m, netns, p.ID, p.Network, network.AttachOptions{Name: p.Name}, hc.PortBindings)
 	if err != nil {
 		return fmt.Errorf("pod %s: %w", p.Name, err)
 	}

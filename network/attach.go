@@ -502,7 +502,7 @@ func (m *Manager) rulesetLocked(override map[string]*Leases) (nft.Ruleset, error
 		for _, e := range l.sorted() {
 			for _, p := range e.Ports {
 				for _, o := range published {
-					if o.p.conflicts(p) {
+					if o.p.Conflicts(p) {
 						return rs, fmt.Errorf("port %s of %s: host port already published by %s", p, e.ContainerID, o.id)
 					}
 				}
@@ -513,6 +513,32 @@ func (m *Manager) rulesetLocked(override map[string]*Leases) (nft.Ruleset, error
 		}
 	}
 	return rs, nil
+}
+
+// Published returns the host ports every endpoint of every network publishes, so
+// that a caller picking a free port can skip those: a published port is a DNAT rule
+// with no socket, which a test bind does not see.
+func (m *Manager) Published() ([]PortMapping, error) {
+	unlock, err := m.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	all, err := m.listLocked()
+	if err != nil {
+		return nil, err
+	}
+	var out []PortMapping
+	for _, n := range all {
+		l, err := m.readLeases(n.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range l.Endpoints {
+			out = append(out, e.Ports...)
+		}
+	}
+	return out, nil
 }
 
 func (m *Manager) syncLocked() error {

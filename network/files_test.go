@@ -35,7 +35,7 @@ func TestParsePort(t *testing.T) {
 	a, _ := ParsePort("8080:80")
 	b, _ := ParsePort("127.0.0.1:8080:81")
 	c, _ := ParsePort("8080:80/udp")
-	if !a[0].conflicts(b[0]) || a[0].conflicts(c[0]) {
+	if !a[0].Conflicts(b[0]) || a[0].Conflicts(c[0]) {
 		t.Error("conflicts")
 	}
 }

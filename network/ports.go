@@ -24,8 +24,8 @@ func (p PortMapping) String() string {
 	return fmt.Sprintf("%s%d->%d/%s", host, p.HostPort, p.ContainerPort, p.Proto)
 }
 
-// conflicts tells whether two mappings want the same host port.
-func (p PortMapping) conflicts(q PortMapping) bool {
+// Conflicts tells whether two mappings want the same host port.
+func (p PortMapping) Conflicts(q PortMapping) bool {
 	return p.Proto == q.Proto && p.HostPort == q.HostPort &&
 		(!p.HostIP.IsValid() || !q.HostIP.IsValid() || p.HostIP == q.HostIP)
 }
