@@ -197,8 +197,8 @@ func nftTables() map[string]bool {
 	return set
 }
 
-// procs lists processes that belong to hull's tests: anything running hull, hullrt or
-// a test binary, and anything whose root is not the host's (a container's process).
+// procs lists processes that belong to hull's tests: anything running hull, hullrt,
+// hull-monitor or a test binary, and anything whose root is not the host's (a container's process).
 func procs() map[string]bool {
 	set := map[string]bool{}
 	self := fmt.Sprint(os.Getpid())
@@ -220,7 +220,7 @@ func procs() map[string]bool {
 		exe, _ := os.Readlink("/proc/" + pid + "/exe")
 		root, _ := os.Readlink("/proc/" + pid + "/root")
 		base := filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
-		ours := base == "hull" || base == "hullrt" ||
+		ours := base == "hull" || base == "hullrt" || base == "hull-monitor" ||
 			strings.HasPrefix(exe, "/memfd:") || (root != "" && root != "/")
 		if ours {
 			cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
