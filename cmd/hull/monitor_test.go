@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -259,8 +260,10 @@ func (h *hullEnv) startOnPty(args ...string) *ptyRun {
 }
 
 // expect waits until the terminal showed s.
-func (p *ptyRun) expect(s string) bool {
-	return waitFor(10*time.Second, func() bool {
+func (p *ptyRun) expect(s string) bool { return p.expectWithin(10*time.Second, s) }
+
+func (p *ptyRun) expectWithin(d time.Duration, s string) bool {
+	return waitFor(d, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return strings.Contains(p.out.String(), s)
@@ -271,6 +274,24 @@ func (p *ptyRun) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.out.String()
+}
+
+// attached waits until every one of ps is attached to the shell they share: it
+// types an echo on the first, again and again, until each terminal shows one.
+func attached(t *testing.T, ps ...*ptyRun) {
+	t.Helper()
+	for n := 1; n <= 40; n++ {
+		fmt.Fprintf(ps[0].master, "echo sync-$((%d+0))\n", n)
+		mark := fmt.Sprintf("sync-%d\r\n", n)
+		all := true
+		for _, p := range ps {
+			all = all && p.expectWithin(250*time.Millisecond, mark)
+		}
+		if all {
+			return
+		}
+	}
+	t.Fatalf("terminals not attached: %q", ps[len(ps)-1].output())
 }
 
 // exit waits for hull to exit and returns its code.
@@ -295,7 +316,7 @@ func TestAttachTerminal(t *testing.T) {
 		// Two attachers at once: both see what either types.
 		a := h.startOnPty("attach", "sh")
 		b := h.startOnPty("attach", "--detach-keys", "ctrl-x", "sh")
-		time.Sleep(500 * time.Millisecond)
+		attached(t, a, b)
 		a.master.Write([]byte("echo hi-$((40+2)); stty size\n"))
 		for _, p := range []*ptyRun{a, b} {
 			if !p.expect("hi-42") || !p.expect("24 80") {
