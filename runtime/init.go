@@ -508,11 +508,14 @@ func setUser(u specs.User) error {
 			return fmt.Errorf("process.user.additionalGids: %w", err)
 		}
 	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
-		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	// Not unix.Setresgid and unix.Setresuid: those are the syscall package's,
+	// which change every thread of the process (with cgo, glibc signals each
+	// thread and waits for it to make the call).
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, e)
 	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
-		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, e)
 	}
 	return nil
 }
