@@ -89,6 +89,7 @@ type HostConfig struct {
 	ReadonlyRootfs bool            `json:"ReadonlyRootfs"`
 	CapAdd         []string        `json:"CapAdd"`
 	CapDrop        []string        `json:"CapDrop"`
+	GroupAdd       []string        `json:"GroupAdd"`
 	SecurityOpt    []string        `json:"SecurityOpt"`
 	Ulimits        []string        `json:"Ulimits"`
 	Memory         int64           `json:"Memory"`

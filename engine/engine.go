@@ -92,6 +92,7 @@ type CreateOptions struct {
 	ReadOnly    bool
 	Privileged  bool
 	CapAdd      []string
+	GroupAdd    []string // supplementary groups of every process, by name or number
 	CapDrop     []string
 	SecurityOpt []string
 	Ulimits     []string
@@ -163,7 +164,7 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 		},
 		HostConfig: HostConfig{
 			AutoRemove: o.AutoRemove, Privileged: o.Privileged, ReadonlyRootfs: o.ReadOnly,
-			CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, GroupAdd: o.GroupAdd, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
 			Memory: o.Memory, NanoCPUs: o.NanoCPUs, PidsLimit: o.PidsLimit, NetworkMode: o.Network,
 			Runtime: o.Runtime, LogConfig: LogConfig{Type: "json-file", Config: map[string]string{}},
 			MemorySwap: o.MemorySwap, CpuShares: o.CPUShares, CpusetCpus: o.CpusetCpus,

@@ -74,16 +74,23 @@ func TestResolveUser(t *testing.T) {
 		"4242:7":    {UID: 4242, GID: 7},
 	}
 	for in, want := range cases {
-		got, err := resolveUser(root, in)
+		got, err := resolveUser(root, in, nil)
 		if err != nil || got.UID != want.UID || got.GID != want.GID || !slices.Equal(got.AdditionalGids, want.AdditionalGids) {
 			t.Errorf("%q: %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	if _, err := resolveUser(root, "ghost"); err == nil {
+	if _, err := resolveUser(root, "ghost", nil); err == nil {
 		t.Error("unknown user name accepted")
 	}
-	if _, err := resolveUser(root, "app:ghost"); err == nil {
+	if _, err := resolveUser(root, "app:ghost", nil); err == nil {
 		t.Error("unknown group name accepted")
+	}
+	// --group-add: by name and number, a group the user has already counted once
+	if got, err := resolveUser(root, "app", []string{"wheel", "44", "root"}); err != nil || !slices.Equal(got.AdditionalGids, []uint32{10, 44, 0}) {
+		t.Errorf("app with --group-add wheel,44,root: %+v %v", got, err)
+	}
+	if _, err := resolveUser(root, "app", []string{"ghost"}); err == nil || !strings.Contains(err.Error(), "unable to find group ghost") {
+		t.Errorf("--group-add ghost: %v", err)
 	}
 	if home := homeOf(root, 1000); home != "/home/app" {
 		t.Errorf("home %q", home)
@@ -98,7 +105,7 @@ func TestResolveUserSymlinkStaysInRoot(t *testing.T) {
 	os.WriteFile(host, []byte("hostuser:x:4321:4321::/:/bin/sh\n"), 0o644)
 	os.Symlink(host, filepath.Join(root, "etc/passwd"))
 	os.Symlink("../../../../../../.."+host, filepath.Join(root, "etc/group"))
-	if _, err := resolveUser(root, "hostuser"); err == nil {
+	if _, err := resolveUser(root, "hostuser", nil); err == nil {
 		t.Fatal("user resolved through a symlink out of the rootfs")
 	}
 }

@@ -575,7 +575,7 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 	}
 	p.Env = mergeEnv(p.Env, o.Env)
 	if o.User != "" {
-		if p.User, err = resolveUser(c.Rootfs, o.User); err != nil {
+		if p.User, err = resolveUser(c.Rootfs, o.User, c.HostConfig.GroupAdd); err != nil {
 			return nil, err
 		}
 	}

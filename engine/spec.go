@@ -159,7 +159,7 @@ func parseUlimit(s string) (specs.POSIXRlimit, error) {
 // limit, and new pid, ipc, uts, mount, cgroup and (unless --network host) network
 // namespaces.
 func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *CreateOptions) (*specs.Spec, error) {
-	user, err := resolveUser(rootfs, c.Config.User)
+	user, err := resolveUser(rootfs, c.Config.User, c.HostConfig.GroupAdd)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,9 +64,10 @@ func readEtc(rootfs, file string, fn func(f []string) bool) error {
 }
 
 // resolveUser turns Docker's --user (uid, name, uid:gid, name:group) into ids, with
-// the user's supplementary groups, from the image's /etc/passwd and /etc/group. A
-// numeric user need not exist (gid 0 then, as Docker does).
-func resolveUser(rootfs, user string) (specs.User, error) {
+// the user's supplementary groups and those of --group-add (names or numbers), from
+// the image's /etc/passwd and /etc/group. A numeric user or group need not exist
+// (gid 0 then for a user, as Docker does).
+func resolveUser(rootfs, user string, groupAdd []string) (specs.User, error) {
 	var u specs.User
 	if user == "" {
 		user = "0"
@@ -100,24 +102,8 @@ func resolveUser(rootfs, user string) (specs.User, error) {
 		return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
 	}
 	if hasGroup {
-		if n, err := strconv.ParseUint(group, 10, 32); err == nil {
-			u.GID = uint32(n)
-		} else {
-			gfound := false
-			if err := readEtc(rootfs, "group", func(f []string) bool {
-				if len(f) >= 3 && f[0] == group {
-					if gid, err := strconv.ParseUint(f[2], 10, 32); err == nil {
-						u.GID, gfound = uint32(gid), true
-						return false
-					}
-				}
-				return true
-			}); err != nil {
-				return u, err
-			}
-			if !gfound {
-				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
-			}
+		if u.GID, err = resolveGroup(rootfs, group); err != nil {
+			return u, err
 		}
 	}
 	if userName != "" {
@@ -138,7 +124,41 @@ func resolveUser(rootfs, user string) (specs.User, error) {
 			return u, err
 		}
 	}
+	for _, g := range groupAdd {
+		gid, err := resolveGroup(rootfs, g)
+		if err != nil {
+			return u, err
+		}
+		if !slices.Contains(u.AdditionalGids, gid) {
+			u.AdditionalGids = append(u.AdditionalGids, gid)
+		}
+	}
 	return u, nil
+}
+
+// resolveGroup turns a group name or number into its gid, from the image's
+// /etc/group for a name.
+func resolveGroup(rootfs, group string) (uint32, error) {
+	if n, err := strconv.ParseUint(group, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	var gid uint32
+	found := false
+	if err := readEtc(rootfs, "group", func(f []string) bool {
+		if len(f) >= 3 && f[0] == group {
+			if n, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+				gid, found = uint32(n), true
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", group)
+	}
+	return gid, nil
 }
 
 // homeOf returns the home directory of uid from the image's /etc/passwd, or "/".

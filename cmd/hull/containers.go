@@ -69,6 +69,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set a label (KEY=VALUE)")
 	fl.BoolVar(&f.o.ReadOnly, "read-only", false, "mount the root filesystem read-only")
 	fl.StringSliceVar(&f.o.CapAdd, "cap-add", nil, "add capabilities")
+	fl.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "add a supplementary group, by name or number")
 	fl.StringSliceVar(&f.o.CapDrop, "cap-drop", nil, "drop capabilities")
 	fl.BoolVar(&f.o.Privileged, "privileged", false, "every capability, no seccomp, no masked paths")
 	fl.StringArrayVar(&f.o.SecurityOpt, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges")

@@ -426,12 +426,19 @@ func TestLogsFollow(t *testing.T) {
 
 func TestExec(t *testing.T) {
 	runtimes(t, func(t *testing.T, h *hullEnv) {
-		h.ok("run", "-d", "--name", "x", "-e", "A=1", "busybox", "sleep", "100")
-		if out := h.ok("exec", "x", "sh", "-c", "echo $A $B", "-n"); out != "1\n" {
+		h.ok("run", "-d", "--name", "x", "-e", "A=1", "--group-add", "nogroup", "--group-add", "44", "busybox", "sleep", "100")
+		if out := h.ok("exec", "x", "sh", "-c", "echo $A $B; id -G", "-n"); out != "1\n0 44 65534\n" { // the kernel sorts the list
 			t.Errorf("exec: %q", out)
 		}
-		if out := h.ok("exec", "-e", "B=2", "-u", "nobody", "-w", "/tmp", "x", "sh", "-c", "echo $A $B; id -u; pwd"); out != "1 2\n65534\n/tmp\n" {
+		// the container's --group-add holds for another user too, as Docker's
+		if out := h.ok("exec", "-e", "B=2", "-u", "nobody", "-w", "/tmp", "x", "sh", "-c", "echo $A $B; id -u; pwd; id -G"); out != "1 2\n65534\n/tmp\n65534 44\n" {
 			t.Errorf("exec -e -u -w: %q", out)
+		}
+		if _, stderr, code := h.run("run", "--rm", "--group-add", "ghost", "busybox", "true"); code != 125 || !strings.Contains(stderr, "unable to find group ghost") {
+			t.Errorf("--group-add ghost: exit %d %s", code, stderr)
+		}
+		if n := len(strings.Fields(h.ok("ps", "-aq"))); n != 1 {
+			t.Errorf("after a refused --group-add: %d containers", n)
 		}
 		if _, _, code := h.run("exec", "x", "sh", "-c", "exit 5"); code != 5 {
 			t.Errorf("exec exit code %d", code)
