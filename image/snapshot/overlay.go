@@ -3,19 +3,23 @@ package snapshot
 import (
 	"errors"
 	"fmt"
-	"github.com/hullproject/hull/internal/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
 
 	"github.com/hullproject/hull/image/layer"
+	"github.com/hullproject/hull/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
 // Overlay mounts snapshots with overlayfs through the new mount API: fsopen("overlay")
 // and one fsconfig "lowerdir+" per layer. Unlike the classic mount(2) option string,
 // which must fit in one page (4096 bytes, some 40-60 layers of long paths), lowerdir+
-// has no length limit (kernel ≥ 6.8).
+// has no length limit (kernel ≥ 6.8). On older kernels (Debian 12's 6.1, Ubuntu
+// 22.04's 5.15) it mounts with mount(2) and the option string.
 type Overlay struct{ base }
 
 // NewOverlay returns the overlay snapshotter keeping snapshots below dir.
@@ -69,8 +73,108 @@ func (o *Overlay) Mount(key string) (string, error) {
 	return rootfs, nil
 }
 
+// lowerdirPlus is whether the kernel's overlayfs takes "lowerdir+" (6.8 and later):
+// 0 not known yet, 1 yes, -1 no. A test sets -1 to exercise the classic mount.
+var lowerdirPlus atomic.Int32
+
 // mountOverlay mounts an overlay at target; lowers are lowest first.
 func mountOverlay(target string, lowers []string, upper, work string, ro bool) error {
+	if lowerdirPlus.Load() < 0 {
+		return mountOverlayClassic(target, lowers, upper, work, ro)
+	}
+	err := mountOverlayAPI(target, lowers, upper, work, ro)
+	switch {
+	case err == nil:
+		lowerdirPlus.Store(1)
+	case errors.Is(err, unix.EINVAL) && lowerdirPlus.Load() == 0:
+		// Before 6.5 overlayfs checks its options only at FSCONFIG_CMD_CREATE;
+		// from 6.5 to 6.7 it refuses "lowerdir+" at once. Either way: EINVAL.
+		if mountOverlayClassic(target, lowers, upper, work, ro) == nil {
+			lowerdirPlus.Store(-1)
+			return nil
+		}
+	}
+	return err
+}
+
+// overlayOptions are the options of every snapshot. A renamed lower directory must
+// be copied up whole (EXDEV to the renamer), not recorded as a redirect xattr: the
+// upper dir has to read as a plain layer diff.
+var overlayOptions = [][2]string{{"redirect_dir", "off"}, {"index", "off"}, {"metacopy", "off"}}
+
+// mountOverlayClassic mounts with mount(2): the lower directories, topmost first,
+// joined by ':' in one option string of at most a page. Lowers in one directory (a
+// store's layers are) are named relative to it, from a thread whose working
+// directory is that one: 65 bytes a layer, so some 60 layers fit. Paths holding the
+// option string's separators are refused rather than escaped.
+func mountOverlayClassic(target string, lowers []string, upper, work string, ro bool) error {
+	dir := filepath.Dir(lowers[0])
+	for _, l := range lowers {
+		if filepath.Dir(l) != dir || !filepath.IsAbs(l) {
+			dir = ""
+			break
+		}
+	}
+	var b strings.Builder
+	b.WriteString("lowerdir=")
+	for i := len(lowers) - 1; i >= 0; i-- {
+		if i != len(lowers)-1 {
+			b.WriteByte(':')
+		}
+		if dir != "" {
+			b.WriteString(filepath.Base(lowers[i]))
+		} else {
+			b.WriteString(lowers[i])
+		}
+	}
+	fmt.Fprintf(&b, ",upperdir=%s,workdir=%s", upper, work)
+	for _, kv := range overlayOptions {
+		fmt.Fprintf(&b, ",%s=%s", kv[0], kv[1])
+	}
+	for _, p := range append([]string{upper, work}, lowers...) {
+		if strings.ContainsAny(p, ",:\\") {
+			return fmt.Errorf("overlay: path %q has ',', ':' or '\\', which this kernel's overlayfs option string cannot hold (6.8 can)", p)
+		}
+	}
+	if b.Len() >= os.Getpagesize() {
+		return fmt.Errorf("overlay: %d layers make a %d-byte option string, more than this kernel's overlayfs takes (one page; 6.8 takes any number)", len(lowers), b.Len())
+	}
+	var flags uintptr
+	if ro {
+		flags = unix.MS_RDONLY
+	}
+	mount := func() error { return unix.Mount("overlay", target, "overlay", flags, b.String()) }
+	if dir != "" {
+		mount = func() error {
+			return inDir(dir, func() error { return unix.Mount("overlay", target, "overlay", flags, b.String()) })
+		}
+	}
+	if err := mount(); err != nil {
+		return fmt.Errorf("mount overlay: %w", err)
+	}
+	return nil
+}
+
+// inDir runs fn on a thread of its own whose working directory is dir; the rest of
+// the process keeps its own. The thread is never unlocked: it ends with fn.
+func inDir(dir string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unshare fs: %w", err)
+			return
+		}
+		if err := unix.Chdir(dir); err != nil {
+			errc <- err
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+func mountOverlayAPI(target string, lowers []string, upper, work string, ro bool) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("fsopen overlay: %w", err)
@@ -94,9 +198,7 @@ func mountOverlay(target string, lowers []string, upper, work string, ro bool) e
 	if err := set("workdir", work); err != nil {
 		return err
 	}
-	// A renamed lower directory must be copied up whole (EXDEV to the renamer), not
-	// recorded as a redirect xattr: the upper dir has to read as a plain layer diff.
-	for _, kv := range [][2]string{{"redirect_dir", "off"}, {"index", "off"}, {"metacopy", "off"}} {
+	for _, kv := range overlayOptions {
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
 		}
@@ -184,11 +286,17 @@ func unmount(dir string) error {
 // there. A success is remembered for the boot (dir/.overlay-ok holds the boot ID):
 // the probe costs a mount and an unmount, 5-10 ms, in every hull command that opens
 // the store, twice per `hull run --rm`.
+//
+// The file also holds which mount worked ("classic" before kernel 6.8), so that a
+// later command does not try "lowerdir+" again (each try logs a kernel message).
 func probeOverlay(dir string) error {
 	ok := filepath.Join(dir, ".overlay-ok")
 	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if len(boot) > 0 {
-		if got, err := os.ReadFile(ok); err == nil && string(got) == string(boot) {
+		if got, err := os.ReadFile(ok); err == nil && strings.HasPrefix(string(got), string(boot)) {
+			if strings.TrimPrefix(string(got), string(boot)) == "classic\n" {
+				lowerdirPlus.CompareAndSwap(0, -1)
+			}
 			return nil
 		}
 	}
@@ -196,6 +304,9 @@ func probeOverlay(dir string) error {
 		return err
 	}
 	if len(boot) > 0 {
+		if lowerdirPlus.Load() < 0 {
+			boot = append(boot, "classic\n"...)
+		}
 		// Only a cache: a failed write means the next command probes again.
 		atomicfile.WriteFile(ok, boot, 0o600)
 	}

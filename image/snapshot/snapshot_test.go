@@ -16,6 +16,13 @@ func TestOverlay(t *testing.T) {
 	snapshottest.Run(t, func(dir string) snapshot.Snapshotter { return snapshot.NewOverlay(dir) })
 }
 
+// The mount of kernels before 6.8 (no "lowerdir+"), forced on this one.
+func TestOverlayClassic(t *testing.T) {
+	testutil.RequireRoot(t)
+	snapshot.ClassicOverlay(t)
+	snapshottest.Run(t, func(dir string) snapshot.Snapshotter { return snapshot.NewOverlay(dir) })
+}
+
 func TestCopy(t *testing.T) {
 	testutil.RequireRoot(t)
 	snapshottest.Run(t, func(dir string) snapshot.Snapshotter { return snapshot.NewCopy(dir) })

@@ -237,6 +237,10 @@ func testManyLayers(t *testing.T, sn snapshot.Snapshotter, root string) {
 		t.Fatalf("test layers too short: %d bytes", n)
 	}
 	rootfs, err := sn.Prepare("many", layers)
+	if err != nil && strings.Contains(err.Error(), "more than this kernel's overlayfs takes") {
+		// mount(2)'s option string: a clear refusal is what such a kernel allows
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
