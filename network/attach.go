@@ -133,7 +133,10 @@ func (m *Manager) Attach(netnsPath, containerID, network string, opts AttachOpti
 		return nil, fmt.Errorf("attach %s: open netns %s: %w", containerID, netnsPath, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	// Only the routing family: links, addresses, routes. NewHandleAt with none
+	// opens xfrm and netfilter sockets too, and a kernel without xfrm_user
+	// (loaded) refuses the whole handle.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: netlink in %s: %w", containerID, netnsPath, err)
 	}
