@@ -2,8 +2,10 @@
 # test/vm/run.sh: run hull's Go tests inside a qemu VM whose kernel has cgroup v2 only.
 # See test/vm/README.md. Inputs (environment):
 #   PKGS             packages to test (default: test/vm/selftest... + ./runtime/... with
-#                    tests + ./test/hullrt, the runtime's integration suite)
-#   VM_TESTRUN       regex passed as -test.run
+#                    tests + ./test/hullrt, the runtime's integration suite + the
+#                    engine's tests that read or write cgroups, from ./cmd/hull); a
+#                    package may be given as PKG:REGEX to run only those tests of it
+#   VM_TESTRUN       regex passed as -test.run (to every package; it wins over :REGEX)
 #   VM_TESTARGS      extra arguments for every test binary
 #   VM_TIMEOUT       seconds for the whole VM run, boot to poweroff (default 900)
 #   VM_TEST_TIMEOUT  -test.timeout per binary (default: VM_TIMEOUT minus a minute)
@@ -35,6 +37,9 @@ nft_chain_nat nft_nat nft_masq nft_redir nft_ct nft_fib_inet nft_reject_inet nft
 nf_nat nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 libcrc32c}
 
 SELFTEST_PKGS="./test/vm/selftest ./test/vm/selftest/cgo"
+# The engine's tests whose code paths differ on cgroup v2: the OOM kill read from
+# memory.events, the freezer, limits written and read back, stats.
+ENGINE_PKG="./cmd/hull:^(TestOOMKilled|TestPauseUnpause|TestUpdateAndRestart|TestTopStats)$"
 
 log() { printf 'vm: %s\n' "$*" >&2; }
 die() { printf 'vm: error: %s\n' "$*" >&2; exit 2; }
@@ -176,6 +181,7 @@ default_pkgs() {
 	# Packages under ./runtime that have tests; ones that fail to list are left out.
 	(cd "$REPO" && go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./runtime/... ./test/hullrt 2>/dev/null) |
 		while read -r d; do [ -n "$d" ] && echo "./${d#"$REPO"/}"; done
+	echo "$ENGINE_PKG"
 }
 
 # ---------------------------------------------------------------- initramfs
@@ -233,7 +239,13 @@ build_initramfs() {
 	echo "$VM_MODULES" | tr ' ' '\n' | sed '/^$/d' >"$ROOT/hull-vm/modules"
 	MODULES_SHIPPED=$names
 
-	# helpers: hullrt and hull, static builds when their sources exist, else bin/
+	# helpers: hullrt and hull, static builds when their sources exist, else bin/;
+	# hull-monitor beside hull, built as make build does (no cgo, no jsonv2)
+	if (cd "$REPO" && CGO_ENABLED=0 GOEXPERIMENT= go build -trimpath -o "$WORK/hull-monitor" ./cmd/hull-monitor) >"$WORK/build-monitor.log" 2>&1; then
+		add_file "$WORK/hull-monitor" /bin/hull-monitor
+	else
+		log "warning: cmd/hull-monitor does not build"
+	fi
 	local tool
 	for tool in hullrt hull; do
 		if [ -d "$REPO/cmd/$tool" ] && (cd "$REPO" && go list "./cmd/$tool" >/dev/null 2>&1); then
@@ -265,7 +277,7 @@ build_initramfs() {
 	cp "$WORK"/bin/*.test "$ROOT/hull-vm/bin/"
 	cp "$WORK/tests" "$ROOT/hull-vm/tests"
 	local name dir
-	while read -r name dir; do
+	while read -r name dir _; do
 		mkdir -p "$ROOT$dir"
 		if [ -d "$REPO/${dir#/src/}/testdata" ]; then
 			cp -a "$REPO/${dir#/src/}/testdata" "$ROOT$dir/"
@@ -298,7 +310,9 @@ fi
 log "packages: $PKGS"
 : >"$WORK/tests"
 t_build=$(now_us)
-for pkg in $PKGS; do
+for spec in $PKGS; do
+	pkg=${spec%%:*} run=
+	[ "$pkg" != "$spec" ] && run=${spec#*:}
 	if ! dirs=$(cd "$REPO" && go list -e -f '{{.Dir}}' "$pkg" 2>"$WORK/list.log") || [ -z "$dirs" ]; then
 		cat "$WORK/list.log" >&2
 		[ $explicit = 1 ] && die "cannot list package $pkg"
@@ -317,7 +331,7 @@ for pkg in $PKGS; do
 			log "warning: skipping ./$rel: tests do not build"; continue
 		fi
 		[ -s "$WORK/build-$name.log" ] && grep -v 'statically linked applications requires at runtime' "$WORK/build-$name.log" | grep -v '^#' >&2 || true
-		echo "$name /src/$rel" >>"$WORK/tests"
+		echo "$name /src/$rel $run" >>"$WORK/tests"
 	done
 done
 [ -s "$WORK/tests" ] || die "no test binaries to run"
