@@ -659,6 +659,9 @@ func runMonitor(g *globals, id string, attached bool) error {
 // state in the environment (monitor/resident).
 func resumeMonitor(g *globals) error {
 	goruntime.GOMAXPROCS(1)
+	// The resident ran without transparent huge pages (engine.handOver); a
+	// container this monitor starts again must not inherit that.
+	unix.Prctl(unix.PR_SET_THP_DISABLE, 0, 0, 0, 0)
 	s, err := resident.Load()
 	if err != nil {
 		return err

@@ -49,6 +49,10 @@ func TestResidentMonitor(t *testing.T) {
 		if kb := anonKB(t, pid); kb > 1024 {
 			t.Errorf("resident monitor: %d KiB anonymous memory", kb)
 		}
+		// ... also where transparent huge pages are "always" (Debian's kernels)
+		if thp := statusField(pid, "THP_enabled"); thp != "0" {
+			t.Errorf("resident monitor: THP_enabled %q", thp)
+		}
 		// 0-2 (/dev/null), the container's stdin (both ends), stdout and stderr,
 		// the attach socket, init's pidfd, the log, and Go's epoll and eventfd.
 		if fds := openFiles(pid); len(fds) != 12 {
@@ -74,6 +78,17 @@ func TestResidentMonitor(t *testing.T) {
 		if got := h.inspect("rs", "{{.RestartCount}} {{.State.ExitCode}}"); got != "1 3" || h.ok("logs", "rs") != "run\nrun\n" {
 			t.Errorf("on-failure:1 through the resident: %s, logs %q", got, h.ok("logs", "rs"))
 		}
+		// A container started again by a monitor that came back from the resident
+		// does not inherit the resident's THP setting.
+		h.ok("run", "-d", "--name", "thp", "--restart", "on-failure:1", "busybox", "sh", "-c", "sleep 1.5; [ -e /tmp/again ] && exec sleep 100; touch /tmp/again; exit 3")
+		h.resident("thp")
+		if !waitFor(20*time.Second, func() bool { return h.inspect("thp", "{{.RestartCount}} {{.State.Status}}") == "1 running" }) {
+			t.Fatalf("restart: %s", h.inspect("thp", "{{.RestartCount}} {{.State.Status}}"))
+		}
+		if thp := statusField(h.inspect("thp", "{{.State.Pid}}"), "THP_enabled"); thp != "1" {
+			t.Errorf("a container restarted after the resident: THP_enabled %q", thp)
+		}
+		h.ok("rm", "-f", "thp")
 		// --rm, and a stop, through the resident.
 		id := strings.TrimSpace(h.ok("run", "-d", "--rm", "busybox", "sleep", "1000"))
 		h.resident(id)
@@ -152,4 +167,15 @@ func TestRunRefusedSpawnsNothing(t *testing.T) {
 	if out := h.ok("ps", "-aq"); strings.Count(out, "\n") != 1 {
 		t.Errorf("refused runs left containers: %q", out)
 	}
+}
+
+// statusField is a field of /proc/PID/status.
+func statusField(pid, name string) string {
+	data, _ := os.ReadFile("/proc/" + pid + "/status")
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
