@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,10 +27,7 @@ func TestImageCommands(t *testing.T) {
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("busybox-static not installed")
 	}
-	bin := filepath.Join(t.TempDir(), "hull")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	root := t.TempDir()
 	run := func(stdin io.Reader, args ...string) string {
 		t.Helper()

@@ -242,11 +242,16 @@ build_initramfs() {
 	MODULES_SHIPPED=$names
 
 	# helpers: hullrt and hull, static builds when their sources exist, else bin/;
-	# hull-monitor beside hull, built as make build does (no cgo, no jsonv2)
+	# hull-monitor and hull-init beside hull, built as make build does them
 	if (cd "$REPO" && CGO_ENABLED=0 GOEXPERIMENT= go build -trimpath -o "$WORK/hull-monitor" ./cmd/hull-monitor) >"$WORK/build-monitor.log" 2>&1; then
 		add_file "$WORK/hull-monitor" /bin/hull-monitor
 	else
 		log "warning: cmd/hull-monitor does not build"
+	fi
+	if (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$WORK/hull-init" ./cmd/hull-init) >"$WORK/build-init.log" 2>&1; then
+		add_file "$WORK/hull-init" /bin/hull-init
+	else
+		log "warning: cmd/hull-init does not build"
 	fi
 	local tool
 	for tool in hullrt hull; do
