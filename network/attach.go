@@ -481,7 +481,7 @@ func redump[T any](list func() ([]T, error)) ([]T, error) {
 // leases not yet written. It fails on two endpoints publishing the same host port.
 func (m *Manager) rulesetLocked(override map[string]*Leases) (nft.Ruleset, error) {
 	var rs nft.Ruleset
-	all, err := m.listLocked()
+	all, leases, err := m.leasesLocked(override)
 	if err != nil {
 		return rs, err
 	}
@@ -490,13 +490,8 @@ func (m *Manager) rulesetLocked(override map[string]*Leases) (nft.Ruleset, error
 		id string
 	}
 	var published []owner
-	for _, n := range all {
-		l := override[n.Name]
-		if l == nil {
-			if l, err = m.readLeases(n.Name); err != nil {
-				return rs, err
-			}
-		}
+	for i, n := range all {
+		l := leases[i]
 		if len(l.Endpoints) == 0 {
 			continue
 		}
@@ -527,21 +522,34 @@ func (m *Manager) Published() ([]PortMapping, error) {
 		return nil, err
 	}
 	defer unlock()
-	all, err := m.listLocked()
+	_, leases, err := m.leasesLocked(nil)
 	if err != nil {
 		return nil, err
 	}
 	var out []PortMapping
-	for _, n := range all {
-		l, err := m.readLeases(n.Name)
-		if err != nil {
-			return nil, err
-		}
+	for _, l := range leases {
 		for _, e := range l.Endpoints {
 			out = append(out, e.Ports...)
 		}
 	}
 	return out, nil
+}
+
+// leasesLocked returns every network and its leases (override's where it has them).
+func (m *Manager) leasesLocked(override map[string]*Leases) ([]*Network, []*Leases, error) {
+	all, err := m.listLocked()
+	if err != nil {
+		return nil, nil, err
+	}
+	leases := make([]*Leases, len(all))
+	for i, n := range all {
+		if leases[i] = override[n.Name]; leases[i] == nil {
+			if leases[i], err = m.readLeases(n.Name); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return all, leases, nil
 }
 
 func (m *Manager) syncLocked() error {

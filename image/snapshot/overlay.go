@@ -144,12 +144,13 @@ func mountOverlayClassic(target string, lowers []string, upper, work string, ro 
 		flags = unix.MS_RDONLY
 	}
 	mount := func() error { return unix.Mount("overlay", target, "overlay", flags, b.String()) }
+	var err error
 	if dir != "" {
-		mount = func() error {
-			return inDir(dir, func() error { return unix.Mount("overlay", target, "overlay", flags, b.String()) })
-		}
+		err = inDir(dir, mount)
+	} else {
+		err = mount()
 	}
-	if err := mount(); err != nil {
+	if err != nil {
 		return fmt.Errorf("mount overlay: %w", err)
 	}
 	return nil
