@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hullproject/hull/runtime/nsenter"
 	"golang.org/x/sys/unix"
@@ -116,7 +117,18 @@ func sealedCopy() (*os.File, error) {
 		return nil, fmt.Errorf("copy own binary: %w", err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+	// F_SEAL_WRITE fails with EBUSY while any page of the file has a reference
+	// beyond the page cache's; just-copied pages can hold one for a moment (a
+	// per-CPU LRU batch, the copy's pipe), longer than the kernel's own short wait
+	// under load. Nothing else has the file, so trying again is safe.
+	for try := 0; ; try++ {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals)
+		if !errors.Is(err, unix.EBUSY) || try == 50 {
+			break
+		}
+		time.Sleep(time.Duration(min(try+1, 10)) * time.Millisecond)
+	}
+	if err != nil {
 		dst.Close()
 		return nil, fmt.Errorf("seal own binary: %w", err)
 	}
