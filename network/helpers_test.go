@@ -3,12 +3,14 @@ package network
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -18,6 +20,7 @@ import (
 	"github.com/hullproject/hull/internal/testutil"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -72,16 +75,51 @@ func newManager(t *testing.T) *Manager {
 
 var nsN atomic.Int32
 
-// newNetns makes a named network namespace (a "container") with ip(8), as test
-// setup may, and removes it at cleanup. It returns its path.
+// newNetns makes a network namespace (a "container") and removes it at cleanup.
+// It returns its path: a file in the test's temporary directory that the new
+// namespace is bind-mounted on. No ip(8): `ip netns add` keeps its namespaces in
+// /run/netns, which it turns into a bind mount of itself on first use and never
+// unmounts, host state that outlives the tests.
 func newNetns(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("hullt-%d-%d", os.Getpid(), nsN.Add(1))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("netns%d", nsN.Add(1)))
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	return "/run/netns/" + name
+	// cleanup before t.TempDir's own: a mounted file cannot be removed
+	t.Cleanup(func() { delNetns(t, path) })
+	errc := make(chan error, 1)
+	go func() {
+		// The namespace is made on a thread of its own, which never unlocks: Go
+		// ends a locked thread with its goroutine, so no goroutine ever runs in
+		// the new namespace. The bind mount keeps the namespace alive after it.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare netns: %w", err)
+			return
+		}
+		if err := unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("bind netns on %s: %w", path, err)
+			return
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// delNetns removes a namespace newNetns made: the namespace dies (and with it the
+// links inside) when its mount is gone and no process or fd holds it.
+func delNetns(t testing.TB, path string) {
+	t.Helper()
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		t.Errorf("unmount netns %s: %v", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("remove %s: %v", path, err)
+	}
 }
 
 // inNetns runs f on an OS thread moved into the namespace at path. Sockets made in
@@ -195,22 +233,39 @@ func who(t testing.TB, nsPath, proto, addr string, timeout time.Duration) (strin
 // TEST-NET-1 is not used. It returns the namespace's path.
 func outside(t *testing.T) string {
 	t.Helper()
-	ns := newNetns(t)
+	path := newNetns(t)
 	hostEnd := fmt.Sprintf("hto%d", nsN.Add(1))
-	run := func(args ...string) {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	must := func(what string, err error) {
 		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	name := strings.TrimPrefix(ns, "/run/netns/")
-	run("link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", name)
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", hostEnd).Run() })
-	run("addr", "add", "198.51.100.1/24", "dev", hostEnd)
-	run("link", "set", hostEnd, "up")
-	run("-n", name, "addr", "add", "198.51.100.2/24", "dev", "eth0")
-	run("-n", name, "link", "set", "eth0", "up")
-	run("-n", name, "link", "set", "lo", "up")
+	must("add veth "+hostEnd, netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostEnd, Flags: net.FlagUp},
+		PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}))
+	t.Cleanup(func() { _ = deleteLink(hostEnd) })
+	host, err := netlink.LinkByName(hostEnd)
+	must("find "+hostEnd, err)
+	must("address "+hostEnd, netlink.AddrAdd(host, mustAddr("198.51.100.1/24")))
+	must("set "+hostEnd+" up", netlink.LinkSetUp(host))
+	for _, name := range []string{"eth0", "lo"} {
+		l, err := h.LinkByName(name)
+		must("find "+name, err)
+		if name == "eth0" {
+			must("address eth0", h.AddrAdd(l, mustAddr("198.51.100.2/24")))
+		}
+		must("set "+name+" up", h.LinkSetUp(l))
+	}
 	// the safety rule: traffic to 198.51.100.2 must leave by this veth, never by
 	// the host's uplink
 	routes, err := netlink.RouteGet(net.ParseIP("198.51.100.2"))
@@ -220,7 +275,15 @@ func outside(t *testing.T) string {
 	if l, err := netlink.LinkByIndex(routes[0].LinkIndex); err != nil || l.Attrs().Name != hostEnd {
 		t.Fatalf("198.51.100.2 would not go by %s", hostEnd)
 	}
-	return ns
+	return path
+}
+
+func mustAddr(cidr string) *netlink.Addr {
+	a, err := netlink.ParseAddr(cidr)
+	if err != nil {
+		panic(err)
+	}
+	return a
 }
 
 // ctxT is a context that ends with the test.

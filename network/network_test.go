@@ -555,19 +555,13 @@ func TestAttachCost(t *testing.T) {
 // died, its monitor was killed) before Detach; Detach still frees everything.
 func TestDetachAfterContainerGone(t *testing.T) {
 	m := newManager(t)
-	name := fmt.Sprintf("hullt-%d-gone", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	ns := newNetns(t)
 	ports, _ := ParsePort("17300:80")
-	r, err := m.Attach("/run/netns/"+name, "gone", DefaultNetwork, AttachOptions{Ports: ports})
+	r, err := m.Attach(ns, "gone", DefaultNetwork, AttachOptions{Ports: ports})
 	if err != nil {
-		_ = exec.Command("ip", "netns", "del", name).Run()
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	delNetns(t, ns)
 	if err := m.Detach("gone", DefaultNetwork); err != nil {
 		t.Fatal(err)
 	}

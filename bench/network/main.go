@@ -66,6 +66,7 @@ import (
 
 	"github.com/hullproject/hull/bench/internal/benchutil"
 	"github.com/hullproject/hull/image"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -276,63 +277,72 @@ func (b *bench) iperf(runs, secs int) error {
 		return err
 	}
 	table = strings.NewReplacer(nets[0].Bridge, "br0", nets[0].Subnet, brNet).Replace(table)
-	// bare: a veth pair between two namespaces of our own
-	nsA, nsB, nsC := fmt.Sprintf("hbench%da", os.Getpid()), fmt.Sprintf("hbench%db", os.Getpid()), fmt.Sprintf("hbench%dc", os.Getpid())
-	nsD := fmt.Sprintf("hbench%dd", os.Getpid())
-	for _, ns := range []string{nsA, nsB, nsC, nsD} {
-		if _, err := benchutil.Out("ip", "netns", "add", ns); err != nil {
+	// bare: a veth pair between two namespaces of our own, each bind-mounted on a
+	// file in the temporary directory by unshare(1) (not `ip netns add`, which
+	// leaves /run/netns a mount on the host for good)
+	var nsA, nsB, nsC, nsD string
+	for _, ns := range []*string{&nsA, &nsB, &nsC, &nsD} {
+		*ns = filepath.Join(b.tmp, fmt.Sprintf("netns%d", len(b.netns)))
+		if err := os.WriteFile(*ns, nil, 0o600); err != nil {
 			return err
 		}
-		b.netns = append(b.netns, ns)
-		if _, err := benchutil.Out("ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
+		if _, err := benchutil.Out("unshare", "--net="+*ns, "true"); err != nil {
+			return err
+		}
+		b.netns = append(b.netns, *ns)
+		if _, err := benchutil.Out("nsenter", "--net="+*ns, "ip", "link", "set", "lo", "up"); err != nil {
 			return err
 		}
 	}
+	// ip -n takes only names under /run/netns; ip link's "netns" takes a path
+	in := func(ns string, args ...string) []string {
+		return append([]string{"nsenter", "--net=" + ns, "ip"}, args...)
+	}
 	steps := [][]string{
 		{"ip", "link", "add", "bva", "netns", nsA, "mtu", mtu, "type", "veth", "peer", "name", "bvb", "netns", nsB, "mtu", mtu},
-		{"ip", "-n", nsA, "addr", "add", vethA + "/30", "dev", "bva"},
-		{"ip", "-n", nsB, "addr", "add", vethB + "/30", "dev", "bvb"},
-		{"ip", "-n", nsA, "link", "set", "bva", "up"},
-		{"ip", "-n", nsB, "link", "set", "bvb", "up"},
+		in(nsA, "addr", "add", vethA+"/30", "dev", "bva"),
+		in(nsB, "addr", "add", vethB+"/30", "dev", "bvb"),
+		in(nsA, "link", "set", "bva", "up"),
+		in(nsB, "link", "set", "bvb", "up"),
 		// and a bridge in a third namespace with one veth to each: hull's topology
 		// without hull's nftables table (and with no netfilter rule at all)
-		{"ip", "-n", nsC, "link", "add", "br0", "type", "bridge"},
-		{"ip", "-n", nsC, "link", "set", "br0", "up"},
+		in(nsC, "link", "add", "br0", "type", "bridge"),
+		in(nsC, "link", "set", "br0", "up"),
 		{"ip", "link", "add", "bba", "netns", nsA, "mtu", mtu, "type", "veth", "peer", "name", "pa", "netns", nsC, "mtu", mtu},
 		{"ip", "link", "add", "bbb", "netns", nsB, "mtu", mtu, "type", "veth", "peer", "name", "pb", "netns", nsC, "mtu", mtu},
-		{"ip", "-n", nsC, "link", "set", "pa", "master", "br0", "up"},
-		{"ip", "-n", nsC, "link", "set", "pb", "master", "br0", "up"},
-		{"ip", "-n", nsA, "addr", "add", brA + "/24", "dev", "bba"},
-		{"ip", "-n", nsB, "addr", "add", brB + "/24", "dev", "bbb"},
-		{"ip", "-n", nsA, "link", "set", "bba", "up"},
-		{"ip", "-n", nsB, "link", "set", "bbb", "up"},
+		in(nsC, "link", "set", "pa", "master", "br0", "up"),
+		in(nsC, "link", "set", "pb", "master", "br0", "up"),
+		in(nsA, "addr", "add", brA+"/24", "dev", "bba"),
+		in(nsB, "addr", "add", brB+"/24", "dev", "bbb"),
+		in(nsA, "link", "set", "bba", "up"),
+		in(nsB, "link", "set", "bbb", "up"),
 		// the same once more through a fourth namespace that holds a copy of
 		// hull's table and nothing else: hull's rules without the host's other
 		// tables (br_netfilter's net.bridge.bridge-nf-call-iptables is 1 in a new
 		// namespace)
-		{"ip", "-n", nsD, "link", "add", "br0", "type", "bridge"},
-		{"ip", "-n", nsD, "link", "set", "br0", "up"},
+		in(nsD, "link", "add", "br0", "type", "bridge"),
+		in(nsD, "link", "set", "br0", "up"),
 		{"ip", "link", "add", "bda", "netns", nsA, "mtu", mtu, "type", "veth", "peer", "name", "pa", "netns", nsD, "mtu", mtu},
 		{"ip", "link", "add", "bdb", "netns", nsB, "mtu", mtu, "type", "veth", "peer", "name", "pb", "netns", nsD, "mtu", mtu},
-		{"ip", "-n", nsD, "link", "set", "pa", "master", "br0", "up"},
-		{"ip", "-n", nsD, "link", "set", "pb", "master", "br0", "up"},
-		{"ip", "-n", nsA, "addr", "add", brtA + "/24", "dev", "bda"},
-		{"ip", "-n", nsB, "addr", "add", brtB + "/24", "dev", "bdb"},
-		{"ip", "-n", nsA, "link", "set", "bda", "up"},
-		{"ip", "-n", nsB, "link", "set", "bdb", "up"},
+		in(nsD, "link", "set", "pa", "master", "br0", "up"),
+		in(nsD, "link", "set", "pb", "master", "br0", "up"),
+		in(nsA, "addr", "add", brtA+"/24", "dev", "bda"),
+		in(nsB, "addr", "add", brtB+"/24", "dev", "bdb"),
+		in(nsA, "link", "set", "bda", "up"),
+		in(nsB, "link", "set", "bdb", "up"),
 	}
 	for _, s := range steps {
 		if _, err := benchutil.Out(s...); err != nil {
 			return err
 		}
 	}
-	load := exec.Command("ip", "netns", "exec", nsD, "nft", "-f", "-")
+	load := exec.Command("nsenter", "--net="+nsD, "nft", "-f", "-")
 	load.Stdin = strings.NewReader(table)
 	if o, err := load.CombinedOutput(); err != nil {
 		return fmt.Errorf("load hull's table in %s: %v: %s", nsD, err, o)
 	}
 	hullNS := func(pid int) string { return fmt.Sprintf("--net=/proc/%d/ns/net", pid) }
-	bareNS := func(ns string) string { return "--net=/run/netns/" + ns }
+	bareNS := func(ns string) string { return "--net=" + ns }
 	paths := []struct {
 		name           string
 		server, client string
@@ -450,8 +460,7 @@ func (b *bench) cleanup() {
 		fmt.Fprintln(os.Stderr, "cleanup: a hull network dns process of", b.root, "still runs")
 	}
 	for _, ns := range b.netns {
-		_, err := benchutil.Out("ip", "netns", "del", ns)
-		warn(err)
+		warn(unix.Unmount(ns, unix.MNT_DETACH))
 	}
 	if b.podman != nil {
 		b.podman.Cleanup()
