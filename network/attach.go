@@ -185,6 +185,11 @@ func (m *Manager) lease(netnsPath, containerID, network, ifname string, opts Att
 	if _, ok := l.Endpoints[containerID]; ok {
 		return nil, nil, fmt.Errorf("attach %s to %s: %w", containerID, network, ErrAttached)
 	}
+	if len(l.Endpoints) == 0 {
+		if n, err = m.claimLocked(n); err != nil {
+			return nil, nil, fmt.Errorf("attach %s to %s: %w", containerID, network, err)
+		}
+	}
 	pool := ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway}
 	used := map[netip.Addr]bool{}
 	for _, e := range l.Endpoints {

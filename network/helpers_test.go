@@ -50,9 +50,19 @@ func nextSubnet() string { return fmt.Sprintf("10.213.%d.0/24", (subnetN.Add(1)-
 // so every bridge and the nftables table.
 func newManager(t *testing.T) *Manager {
 	t.Helper()
+	return newManagerWith(t, Config{DefaultSubnet: nextSubnet()})
+}
+
+// newManagerWith is newManager with cfg, on a root of the test's and, unless cfg
+// names one, the test process's default bridge.
+func newManagerWith(t *testing.T, cfg Config) *Manager {
+	t.Helper()
 	testutil.RequireRoot(t)
-	m, err := New(Config{Root: t.TempDir(), DefaultBridge: fmt.Sprintf("hullt%d", os.Getpid()%100000),
-		DefaultSubnet: nextSubnet()})
+	cfg.Root = t.TempDir()
+	if cfg.DefaultBridge == "" {
+		cfg.DefaultBridge = fmt.Sprintf("hullt%d", os.Getpid()%100000)
+	}
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,6 +294,36 @@ func mustAddr(cidr string) *netlink.Addr {
 		panic(err)
 	}
 	return a
+}
+
+// standIn makes a bridge standing in for another engine's (podman's cni-podman0,
+// docker's docker0, libvirt's virbr0) with the addresses given, up and without
+// ports, and deletes it at cleanup. Its name is not hull's (hull's firewall
+// matches its own bridges by prefix).
+func standIn(t *testing.T, addrs ...string) netlink.Link {
+	t.Helper()
+	name := fmt.Sprintf("hts%d-%d", os.Getpid()%100000, nsN.Add(1))
+	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+		t.Fatalf("add bridge %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := deleteLink(name); err != nil {
+			t.Error(err)
+		}
+	})
+	br, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if err := netlink.AddrAdd(br, mustAddr(a)); err != nil {
+			t.Fatalf("add %s to %s: %v", a, name, err)
+		}
+	}
+	if err := netlink.LinkSetUp(br); err != nil {
+		t.Fatal(err)
+	}
+	return br
 }
 
 // ctxT is a context that ends with the test.

@@ -16,9 +16,14 @@
 //	dns/<name>.lock      flock held by the network's running resolver, its pid inside
 //	ip_forward           present when hull turned net.ipv4.ip_forward on (when, why)
 //
-// The default network "bridge" (bridge hull0, 10.88.0.0/16, gateway .1, no
-// resolver) is written on first use from Config; user networks get a bridge
-// hull-<8 hex of the id>, a resolver, and by default the first free 10.89.N.0/24.
+// The default network "bridge" (bridge hull0, gateway .1, no resolver) is written
+// on first use from Config; user networks get a bridge hull-<8 hex of the id> and a
+// resolver. A network's subnet, unless given, is the first free one of hull's
+// address pools (DefaultPools: the default network's first choice is
+// 10.144.0.0/16; NetworkPools: a user network's is 10.152.0.0/24): free means
+// that it overlaps no other network of the root and no address or route of the
+// host (every table) when the network is defined. A subnet given by the caller
+// is refused when it overlaps one of those.
 //
 // # Kernel state is derived
 //
@@ -66,9 +71,11 @@ package network
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -80,6 +87,7 @@ import (
 	"github.com/hullproject/hull/network/ipam"
 	"github.com/hullproject/hull/network/nft"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
 )
@@ -100,10 +108,14 @@ var (
 type Config struct {
 	Root string // engine state root; network state goes to Root/networks
 	// DefaultSubnet and DefaultBridge shape the default network when its record
-	// is first written; after that the record wins. Defaults "10.88.0.0/16",
-	// "hull0"; the bridge name must start with "hull".
+	// is first written; after that the record wins. Defaults: the first free
+	// subnet of DefaultPools, "hull0"; the bridge name must start with "hull".
 	DefaultSubnet string
 	DefaultBridge string
+	// DefaultPools and Pools are where the default network (without
+	// DefaultSubnet) and a user network created without a subnet take theirs.
+	// Defaults: the package's DefaultPools and NetworkPools.
+	DefaultPools, Pools []Pool
 	// Table names hull's nftables table (family inet). Default: "hull" for the
 	// root /var/lib/hull, "hull-<8 hex of the root path>" for any other root, so
 	// that two state roots (tests) never rewrite each other's rules.
@@ -126,7 +138,7 @@ type Network struct {
 
 // CreateOptions are `hull network create`'s flags.
 type CreateOptions struct {
-	Subnet   string // empty: the first free 10.89.N.0/24
+	Subnet   string // empty: the first free subnet of the pools (10.152.N.0/24 first)
 	Gateway  string // empty: the subnet's first address
 	Internal bool
 	Labels   map[string]string
@@ -143,8 +155,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Root == "" {
 		return nil, errors.New("network: no state root")
 	}
-	if cfg.DefaultSubnet == "" {
-		cfg.DefaultSubnet = "10.88.0.0/16"
+	if cfg.DefaultPools == nil {
+		cfg.DefaultPools = DefaultPools
+	}
+	if cfg.Pools == nil {
+		cfg.Pools = NetworkPools
 	}
 	if cfg.DefaultBridge == "" {
 		cfg.DefaultBridge = "hull0"
@@ -211,17 +226,8 @@ func (m *Manager) Create(name string, opts CreateOptions) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	subnet := opts.Subnet
-	if subnet == "" {
-		if subnet, err = freeSubnet(all); err != nil {
-			return nil, err
-		}
-	}
-	pool, err := ipam.NewPool(subnet, opts.Gateway)
+	pool, err := newPool(opts.Subnet, opts.Gateway, m.cfg.Pools, all)
 	if err != nil {
-		return nil, fmt.Errorf("create network %s: %w", name, err)
-	}
-	if err := checkOverlap(pool.Subnet, all); err != nil {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
 	id := randomID()
@@ -259,7 +265,11 @@ func (m *Manager) getLocked(name string) (*Network, error) {
 	if name != DefaultNetwork {
 		return nil, fmt.Errorf("network %s: %w", name, ErrNotFound)
 	}
-	pool, err := ipam.NewPool(m.cfg.DefaultSubnet, "")
+	all, err := m.listLocked()
+	if err != nil {
+		return nil, err
+	}
+	pool, err := newPool(m.cfg.DefaultSubnet, "", m.cfg.DefaultPools, all)
 	if err != nil {
 		return nil, fmt.Errorf("default network: %w", err)
 	}
@@ -388,42 +398,201 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// freeSubnet picks the first 10.89.N.0/24 that no network and no host route uses.
-func freeSubnet(all []*Network) (string, error) {
-	for i := 0; i < 256; i++ {
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 89, byte(i), 0}), 24)
-		if checkOverlap(p, all) == nil {
-			return p.String(), nil
+// claimLocked runs before a network's bridge is made, for its first endpoint: it
+// checks that the host has not taken the subnet since the network was defined
+// (podman's cni-podman0 came up, a VPN connected), since two connected routes for
+// one subnet leave every container of the network unreachable. A default network
+// whose subnet hull chose (no Config.DefaultSubnet), such as one defined by an
+// older hull in 10.88.0.0/16, podman's, moves to the first free subnet of the
+// pools instead: with no endpoint, nothing holds the old one. Its name, ID and
+// bridge stay.
+func (m *Manager) claimLocked(n *Network) (*Network, error) {
+	if _, err := netlink.LinkByName(n.Bridge); err == nil {
+		return n, nil // the network holds its subnet already
+	}
+	host, err := hostNets()
+	if err != nil {
+		return nil, err
+	}
+	err = checkOverlap(n.Subnet, nil, host)
+	if err == nil {
+		return n, nil
+	}
+	if n.Name != DefaultNetwork || m.cfg.DefaultSubnet != "" {
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	all, lerr := m.listLocked()
+	if lerr != nil {
+		return nil, lerr
+	}
+	var others []*Network
+	for _, o := range all {
+		if o.Name != n.Name {
+			others = append(others, o)
 		}
 	}
-	return "", errors.New("no free subnet in 10.89.0.0/16, give --subnet")
+	sub, ferr := freeSubnet(m.cfg.DefaultPools, others, host)
+	if ferr != nil {
+		return nil, fmt.Errorf("network %s: %w; %w", n.Name, err, ferr)
+	}
+	pool, perr := ipam.NewPool(sub, "")
+	if perr != nil {
+		return nil, perr
+	}
+	moved := *n
+	moved.Subnet, moved.Gateway = pool.Subnet, pool.Gateway
+	if err := writeJSON(m.netPath(n.Name), &moved); err != nil {
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	return &moved, nil
 }
 
-// checkOverlap refuses a subnet that overlaps another hull network's or a route
-// of the host (other than the default route): its traffic would go astray.
-func checkOverlap(p netip.Prefix, all []*Network) error {
+// Pool is a range networks take their subnets from: the subnets of Size bits that
+// Base holds, tried in order (docker's default-address-pools).
+type Pool struct {
+	Base netip.Prefix
+	Size int
+}
+
+// hull's pools. The other engines on a host either never look before they take
+// their default subnet (podman: 10.88.0.0/16, Kubernetes' and libvirt's fixed
+// defaults) or look only at what exists at that moment, and a hull network's
+// bridge exists only while the network has containers. So hull keeps out of the
+// ranges the others take first: podman's 10.88.0.0/16 and its pool (10.89.0.0/24
+// onwards), docker's (172.17.0.0/16..172.31.0.0/16, then 192.168.0.0/16 in /20s),
+// libvirt's 192.168.122.0/24, Kubernetes' service range 10.96.0.0/12, the pod
+// ranges of flannel (10.244.0.0/16), k3s (10.42.0.0/16, 10.43.0.0/16), microk8s
+// (10.1.0.0/16), OpenShift (10.128.0.0/14) and cilium (10.0.0.0/8 from 10.0.0.0/24
+// up), and the home and office LANs at the low end of 10/8 and 192.168/16. It
+// takes 10.144.0.0/12 instead: the default network a /16 (room for as many
+// containers as docker's docker0 and podman's podman network give), user
+// networks a /24 each (podman's size). When a VPN or cluster route covers all
+// of that (10.0.0.0/8 is a common one), the fallback is 172.16.0.0/12 in /24s:
+// docker's networks there are seen when their bridges are up, and docker starts
+// at 172.17.
+var (
+	DefaultPools = []Pool{{netip.MustParsePrefix("10.144.0.0/13"), 16}, {netip.MustParsePrefix("172.16.0.0/12"), 24}}
+	NetworkPools = []Pool{{netip.MustParsePrefix("10.152.0.0/13"), 24}, {netip.MustParsePrefix("172.16.0.0/12"), 24}}
+)
+
+// newPool returns the subnet and gateway of a network being defined: subnet if
+// given, else the first free subnet of pools. Either must overlap none of the
+// networks in others and nothing on the host.
+func newPool(subnet, gateway string, pools []Pool, others []*Network) (ipam.Pool, error) {
+	host, err := hostNets()
+	if err != nil {
+		return ipam.Pool{}, err
+	}
+	if subnet == "" {
+		if subnet, err = freeSubnet(pools, others, host); err != nil {
+			return ipam.Pool{}, err
+		}
+	}
+	pool, err := ipam.NewPool(subnet, gateway)
+	if err != nil {
+		return ipam.Pool{}, err
+	}
+	if err := checkOverlap(pool.Subnet, others, host); err != nil {
+		return ipam.Pool{}, err
+	}
+	return pool, nil
+}
+
+// freeSubnet picks the first subnet of pools that overlaps no network and nothing
+// on the host.
+func freeSubnet(pools []Pool, all []*Network, host []hostNet) (string, error) {
+	var tried []string
+	for _, p := range pools {
+		base := p.Base.Masked()
+		if !base.Addr().Is4() || p.Size < base.Bits() || p.Size > 30 {
+			return "", fmt.Errorf("address pool %s/%d: not an IPv4 range split in subnets of 30 bits or less", p.Base, p.Size)
+		}
+		tried = append(tried, base.String())
+		a := base.Addr().As4()
+		first := binary.BigEndian.Uint32(a[:])
+		step := uint64(1) << (32 - p.Size)
+		for i := uint64(0); i < uint64(1)<<(p.Size-base.Bits()); i++ {
+			binary.BigEndian.PutUint32(a[:], first+uint32(i*step))
+			sub := netip.PrefixFrom(netip.AddrFrom4(a), p.Size)
+			if checkOverlap(sub, all, host) == nil {
+				return sub.String(), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no free subnet in %s: the host's addresses and routes or other networks overlap them all", strings.Join(tried, ", "))
+}
+
+// hostNet is a range the host uses: an interface's address (masked to its
+// prefix) or a route's destination.
+type hostNet struct {
+	Prefix netip.Prefix
+	Link   string // the interface that holds it; "" for a route without one
+}
+
+// hostNets lists the host's IPv4 addresses and the destinations of its IPv4 routes
+// in every table (policy routing tables of VPNs and CNI plugins too), but the
+// default routes.
+func hostNets() ([]hostNet, error) {
+	links, err := redump(netlink.LinkList)
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	addrs, err := redump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	// RT_TABLE_UNSPEC with the table filter: every table, not only main
+	routes, err := redump(func() ([]netlink.Route, error) {
+		return netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	var out []hostNet
+	add := func(n *net.IPNet, link int) {
+		if n == nil {
+			return
+		}
+		ones, bits := n.Mask.Size()
+		a, ok := netip.AddrFromSlice(n.IP.To4())
+		if !ok || bits != 32 || ones == 0 {
+			return
+		}
+		out = append(out, hostNet{netip.PrefixFrom(a, ones).Masked(), names[link]})
+	}
+	for _, a := range addrs {
+		add(a.IPNet, a.LinkIndex)
+	}
+	for _, r := range routes {
+		link := r.LinkIndex
+		if link == 0 && len(r.MultiPath) > 0 {
+			link = r.MultiPath[0].LinkIndex
+		}
+		add(r.Dst, link)
+	}
+	return out, nil
+}
+
+// checkOverlap refuses a subnet that overlaps another hull network's or a range
+// the host uses: its traffic would go astray.
+func checkOverlap(p netip.Prefix, all []*Network, host []hostNet) error {
 	for _, n := range all {
 		if n.Subnet.Overlaps(p) {
 			return fmt.Errorf("subnet %s overlaps network %s (%s)", p, n.Name, n.Subnet)
 		}
 	}
-	routes, err := redump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
-	if err != nil {
-		return fmt.Errorf("list routes: %w", err)
-	}
-	for _, r := range routes {
-		if r.Dst == nil {
+	for _, h := range host {
+		if !h.Prefix.Overlaps(p) {
 			continue
 		}
-		ones, _ := r.Dst.Mask.Size()
-		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
-		if !ok || ones == 0 {
-			continue
+		if h.Link == "" {
+			return fmt.Errorf("subnet %s overlaps the host's route to %s", p, h.Prefix)
 		}
-		rp := netip.PrefixFrom(a, ones)
-		if rp.Overlaps(p) {
-			return fmt.Errorf("subnet %s overlaps the host's route to %s", p, rp)
-		}
+		return fmt.Errorf("subnet %s overlaps %s on %s", p, h.Prefix, h.Link)
 	}
 	return nil
 }

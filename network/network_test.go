@@ -74,7 +74,7 @@ func TestStore(t *testing.T) {
 	if _, err := m.Create("../x", CreateOptions{}); err == nil {
 		t.Fatal("bad name accepted")
 	}
-	if _, err := m.Create("back", CreateOptions{}); err != nil { // a free 10.89.N.0/24
+	if _, err := m.Create("back", CreateOptions{}); err != nil { // the first free subnet of NetworkPools
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(m.cfg.Root, "networks", "front.json")); err != nil {

@@ -69,7 +69,7 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 			return nil
 		},
 	}
-	create.Flags().StringVar(&subnet, "subnet", "", "the network's IPv4 subnet (default: the first free 10.89.N.0/24)")
+	create.Flags().StringVar(&subnet, "subnet", "", "the network's IPv4 subnet (default: the first free one of 10.152.0.0/13 in /24s)")
 	create.Flags().StringVar(&gateway, "gateway", "", "the bridge's address (default: the subnet's first)")
 	create.Flags().BoolVar(&internal, "internal", false, "no traffic leaves the network, no ports published")
 	create.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
@@ -130,7 +130,9 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 			}
 			type out struct {
 				*network.Network
-				Containers map[string]ctr `json:"Containers"`
+				// docker's place for the bridge's name, where its users' scripts look
+				Options    map[string]string `json:"Options"`
+				Containers map[string]ctr    `json:"Containers"`
 			}
 			var all []out
 			for _, a := range args {
@@ -138,7 +140,7 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 				if err != nil {
 					return err
 				}
-				o := out{Network: n, Containers: map[string]ctr{}}
+				o := out{Network: n, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Containers: map[string]ctr{}}
 				for _, ep := range eps {
 					c := ctr{Name: ep.Name, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, n.Subnet.Bits()), MacAddress: ep.MAC, Aliases: ep.Aliases}
 					for _, p := range ep.Ports {

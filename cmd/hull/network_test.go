@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -716,5 +717,79 @@ func TestNetworkFixedAddress(t *testing.T) {
 	}
 	if eps := h.ok("network", "inspect", "fixed"); strings.Count(eps, "IPv4Address") != 1 {
 		t.Errorf("leases after refused runs: %s", eps)
+	}
+}
+
+// TestNetworkAvoidsHost: another engine's bridge (a stand-in for podman's
+// cni-podman0, which holds 10.88.0.0/16 on a host where podman ran) holds hull's
+// first choices: 10.144.0.0/16 for the default network and 10.152.0.0/24 for a user
+// network. With no subnet given, both networks take free ones of hull's pools, a
+// container on each is reached through its port published on 127.0.0.1, `network
+// inspect` names each one's real bridge as docker does, and a --subnet that
+// overlaps the stand-in or the user network is refused, naming it.
+func TestNetworkAvoidsHost(t *testing.T) {
+	h := netEnv(t, "hull")
+	t.Setenv("HULL_DEFAULT_SUBNET", "") // hull's own choice, as for a user
+	standIn := fmt.Sprintf("hts%d", os.Getpid()%100000)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	ip("link", "add", standIn, "type", "bridge")
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", standIn).Run() })
+	ip("addr", "add", "10.144.0.1/16", "dev", standIn)
+	ip("addr", "add", "10.152.0.1/24", "dev", standIn)
+	ip("link", "set", standIn, "up")
+
+	h.ok("network", "create", "avoid")
+	for _, c := range []struct{ network, pool, taken string }{
+		{"bridge", "10.144.0.0/13", "10.144.0.0/16"},
+		{"avoid", "10.152.0.0/13", "10.152.0.0/24"},
+	} {
+		var nets []struct {
+			Subnet  netip.Prefix      `json:"subnet"`
+			Options map[string]string `json:"Options"`
+		}
+		if err := json.Unmarshal([]byte(h.ok("network", "inspect", c.network)), &nets); err != nil || len(nets) != 1 {
+			t.Fatalf("network inspect %s: %v", c.network, err)
+		}
+		n := nets[0]
+		if n.Subnet.Overlaps(netip.MustParsePrefix(c.taken)) || !netip.MustParsePrefix(c.pool).Contains(n.Subnet.Addr()) {
+			t.Errorf("network %s took %s; want a subnet of %s beside the host's %s", c.network, n.Subnet, c.pool, c.taken)
+		}
+		name := "web-" + c.network
+		h.ok("run", "-d", "--name", name, "--network", c.network, "-p", "127.0.0.1::8080", "busybox", "httpd", "-f", "-p", "8080", "-h", "/etc")
+		addr := strings.TrimSpace(h.ok("port", name, "8080"))
+		if body, err := httpGet(addr, "/hostname"); err != nil || body != h.inspect(name, "{{.Config.Hostname}}")+"\n" {
+			t.Errorf("%s on %s (%s) through %s: %q %v", name, c.network, n.Subnet, addr, body, err)
+		}
+		// the bridge inspect names is the one the container's veth is on
+		bridge := n.Options["com.docker.network.bridge.name"]
+		if links := rootLinks(h.root); bridge == "" || !slices.Contains(links, bridge) {
+			t.Errorf("inspect %s: bridge %q, the root's links are %v", c.network, bridge, links)
+		}
+		if ipAddr := h.inspect(name, "{{.NetworkSettings.Networks."+c.network+".IPAddress}}"); !n.Subnet.Contains(netip.MustParseAddr(ipAddr)) {
+			t.Errorf("%s has %s, not in %s", name, ipAddr, n.Subnet)
+		}
+	}
+
+	var avoid []struct {
+		Subnet string `json:"subnet"`
+	}
+	json.Unmarshal([]byte(h.ok("network", "inspect", "avoid")), &avoid)
+	for _, c := range []struct{ subnet, want string }{
+		{"10.144.0.0/16", "subnet 10.144.0.0/16 overlaps 10.144.0.0/16 on " + standIn},
+		{"10.152.0.0/16", "subnet 10.152.0.0/16 overlaps network avoid (" + avoid[0].Subnet + ")"},
+		{"10.152.0.128/25", "subnet 10.152.0.128/25 overlaps 10.152.0.0/24 on " + standIn},
+	} {
+		_, stderr, code := h.run("network", "create", "--subnet", c.subnet, "clash")
+		if code == 0 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("network create --subnet %s: exit %d, %q; want one line with %q", c.subnet, code, stderr, c.want)
+		}
+	}
+	if _, _, code := h.run("network", "inspect", "clash"); code == 0 {
+		t.Error("a refused network exists")
 	}
 }
