@@ -408,7 +408,8 @@ var rlimitTypes = map[string]int{
 // The seccomp filter (if not loaded already) comes last, right before execve, when
 // no_new_privs allows loading it unprivileged; without no_new_privs loading needs
 // CAP_SYS_ADMIN, so it is loaded before the user and capabilities change, and the
-// profile must allow the few calls that remain.
+// profile must allow the few calls that remain. Descriptors are marked
+// close-on-exec before either: a profile older than close_range(2) refuses it.
 func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *seccomp.Filter) error {
 	if tty != nil {
 		if _, err := unix.Setsid(); err != nil {
@@ -436,6 +437,11 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 		if _, err := unix.KeyctlJoinSessionKeyring(b.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
+	}
+	// Nothing but stdio and the preserved descriptors may cross into the program;
+	// nothing below opens one that is not close-on-exec.
+	if err := markCloexec(3 + b.PreserveFds); err != nil {
+		return fmt.Errorf("close descriptors: %w", err)
 	}
 	set, err := caps.Parse(p.Capabilities)
 	if err != nil {
@@ -477,10 +483,6 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
-	}
-	// Nothing but stdio and the preserved descriptors may cross into the program.
-	if err := unix.CloseRange(uint(3+b.PreserveFds), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close descriptors: %w", err)
 	}
 	if filter != nil {
 		if _, err := filter.Load(); err != nil {

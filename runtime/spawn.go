@@ -245,8 +245,63 @@ func sameNamespace(f *os.File, typ string) bool {
 // except stdio and the first n after it (--preserve-fds), so that nothing else the
 // caller left open can reach the container.
 func MarkInheritedCloexec(n int) error {
-	if err := unix.CloseRange(uint(3+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := markCloexec(3 + n); err != nil {
 		return fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	return nil
+}
+
+// markCloexec sets close-on-exec on every descriptor numbered from on. It asks
+// close_range(2) first. Where that is refused -- a kernel before 5.11 knows no
+// CLOSE_RANGE_CLOEXEC (EINVAL), one before 5.9 no close_range (ENOSYS), and a
+// seccomp filter written before it answers with whatever errno its profile chose --
+// it walks /proc/self/fd and sets the flag with fcntl(2), calls every profile
+// allows. If neither works it fails: a descriptor must never stay open across
+// execve by default.
+func markCloexec(from int) error {
+	err := unix.CloseRange(uint(from), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	if perr := markCloexecProc(from); perr != nil {
+		return fmt.Errorf("close_range: %v; /proc/self/fd: %w", err, perr)
+	}
+	return nil
+}
+
+// markCloexecProc is markCloexec through /proc/self/fd. The directory must be a
+// procfs: in a container /proc is whatever the spec mounted there, or else the
+// image's own directory, whose list of descriptors could say anything.
+func markCloexecProc(from int) error {
+	fd, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	dir := os.NewFile(uintptr(fd), "/proc/self/fd")
+	defer dir.Close()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return err
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return errors.New("not a procfs")
+	}
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		n, err := strconv.Atoi(name)
+		if err != nil {
+			return fmt.Errorf("unexpected entry %q", name)
+		}
+		if n < from || n == fd {
+			continue
+		}
+		// EBADF: closed meanwhile (by another thread of the Go runtime).
+		if _, err := unix.FcntlInt(uintptr(n), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
+			return fmt.Errorf("descriptor %d: %w", n, err)
+		}
 	}
 	return nil
 }
