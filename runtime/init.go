@@ -41,19 +41,35 @@ func Init() {
 	}
 	ch := &channel{os.NewFile(uintptr(fd), "sync")}
 	err = initMain(ch)
-	if err != nil {
+	var late *afterStart
+	switch {
+	case err == nil:
+	case errors.As(err, &late):
+		if _, werr := late.fifo.Write(encodeFifoError(late.err)); werr != nil {
+			// `hullrt start` is gone: stderr is all there is.
+			fmt.Fprintln(os.Stderr, "hullrt init:", late.err)
+		}
+	case errors.Is(err, errEOF):
 		// EOF or EPIPE: the parent gave up on us (it reports why) and closed the
 		// channel before killing us; a second message here would be noise.
-		if errors.Is(err, errEOF) {
-			os.Exit(1)
-		}
+	default:
 		if serr := ch.send(message{Type: msgError, Error: err.Error()}); serr != nil && !errors.Is(serr, unix.EPIPE) {
-			// The parent is gone (after start): stderr is all there is.
 			fmt.Fprintln(os.Stderr, "hullrt init:", err)
 		}
 	}
 	os.Exit(1)
 }
+
+// afterStart is a failure of init after it answered `hullrt start`: the sync
+// channel is closed by then, and the error goes to start through exec.fifo (see
+// sync.go).
+type afterStart struct {
+	fifo *os.File // the write end of exec.fifo
+	err  error
+}
+
+func (e *afterStart) Error() string { return e.err.Error() }
+func (e *afterStart) Unwrap() error { return e.err }
 
 func initMain(ch *channel) error {
 	os.Unsetenv(nsenter.InitEnv)
@@ -156,7 +172,9 @@ func initContainer(ch *channel, b *bootstrap) error {
 
 	// Wait for `hullrt start`: opening the fifo for writing blocks until a reader
 	// opens it. The fifo was passed as an O_PATH descriptor; reopening it through
-	// /proc gives a real one.
+	// /proc gives a real one. The write end stays open, close-on-exec: start reads
+	// until EOF, which comes with execve, or with this process's death, after it
+	// wrote its error there.
 	fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(b.FifoFd), os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
@@ -164,9 +182,16 @@ func initContainer(ch *channel, b *bootstrap) error {
 	if _, err := fifo.Write([]byte("0")); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	fifo.Close()
 	unix.Close(b.FifoFd)
+	if err := startProgram(spec, p, exe, ttySlave, b, filter); err != nil {
+		return &afterStart{fifo: fifo, err: err}
+	}
+	return nil
+}
 
+// startProgram is what init does once started: the startContainer hooks, then
+// finish.
+func startProgram(spec *specs.Spec, p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *seccomp.Filter) error {
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
 		st := specs.State{Version: specs.Version, ID: b.ID, Status: StatusCreated, Pid: b.Pid, Bundle: b.Bundle, Annotations: spec.Annotations}
 		if err := runHooks("startContainer", spec.Hooks.StartContainer, st); err != nil {
@@ -178,7 +203,7 @@ func initContainer(ch *channel, b *bootstrap) error {
 			return err
 		}
 	}
-	return finish(p, exe, ttySlave, b, filter)
+	return finish(p, exe, tty, b, filter)
 }
 
 // loadNotifyFilter compiles the container's seccomp filter. One with a NOTIFY action

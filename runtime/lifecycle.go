@@ -62,8 +62,9 @@ func (c *Container) frozen() bool {
 	return err == nil && f
 }
 
-// Start lets a created container's init exec the user's program, then runs the
-// poststart hooks.
+// Start lets a created container's init exec the user's program, waits until it
+// has, then runs the poststart hooks. If init fails on its way (a startContainer
+// hook, the user, execve), the container is stopped and Start returns init's error.
 func (c *Container) Start() error {
 	unlock, err := c.lock()
 	if err != nil {
@@ -87,6 +88,14 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
+	if err := waitExec(f, c); err != nil {
+		// init exits (status 1) once it reported; whatever is left of it is
+		// killed. The container is stopped before start returns, as the
+		// runtime-spec wants after a failed startContainer hook.
+		c.awaitInitExit(5 * time.Second)
+		c.waitInitGone()
+		return err
+	}
 	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
 		if err := runHooks("poststart", h.Poststart, c.specState(StatusRunning)); err != nil {
 			// The program is already running; like runc, the container is stopped
@@ -96,6 +105,51 @@ func (c *Container) Start() error {
 		}
 	}
 	return nil
+}
+
+// waitExec reads exec.fifo after init's "0" until EOF, which comes when init execs
+// the program or dies, and returns the error init wrote before it died (sync.go).
+func waitExec(f *os.File, c *Container) error {
+	var out []byte
+	buf := make([]byte, 4096)
+	gone := false
+	for {
+		n, err := unix.Read(int(f.Fd()), buf)
+		switch {
+		case err == nil && n > 0:
+			out = append(out, buf[:n]...)
+			continue
+		case err == nil:
+			return parseFifo(out)
+		case err == unix.EINTR:
+			continue
+		case err != unix.EAGAIN:
+			return fmt.Errorf("read exec fifo: %w", err)
+		case gone:
+			// Only init holds the write end, and its exit closed it: EOF must
+			// have come. Should anything else hold it, no wait for it.
+			return parseFifo(out)
+		}
+		// One more read once init is seen gone: what it wrote is all there is.
+		gone = !c.initAlive()
+		pfd := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+		if _, err := unix.Poll(pfd, 100); err != nil && err != unix.EINTR {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+	}
+}
+
+// awaitInitExit waits up to d for init to exit on its own.
+func (c *Container) awaitInitExit(d time.Duration) {
+	pidfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(pidfd)
+	if c.initAlive() {
+		// A pidfd polls readable once the process exited.
+		unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, int(d.Milliseconds()))
+	}
 }
 
 // waitFifo waits until init wrote its byte into the fifo.

@@ -26,9 +26,29 @@ package runtime
 //	  hand it to linux.seccomp.listenerPath     filter is loaded here, before ready)
 //	  ◄──────────────────────── msgReady ────
 //	  write state, exit                       block opening exec.fifo for writing
-//	                                          ... `hullrt start` reads the fifo ...
-//	                                          startContainer hooks, user, caps,
+//
+// `hullrt start` (a later process) and init then meet at exec.fifo, a byte stream:
+//
+//	start                                   init
+//	  open exec.fifo for reading,
+//	  without blocking ───────────────────►  its open returns; write "0" and keep
+//	  read the "0" (up to 10 s, or init         the write end, close-on-exec
+//	  died); remove exec.fifo: running
+//	                                          startContainer hooks, descriptors
+//	                                          marked close-on-exec, user, caps,
 //	                                          no_new_privs, seccomp, execve
+//	  read to EOF ◄──────────────── EOF ────  execve (or death) closes the write end
+//	              ◄───── msgError (JSON) ───  or, on failure: the error, then exit 1
+//	  EOF alone: the program runs; run the
+//	  poststart hooks. msgError: wait until
+//	  init is gone (stopped), fail with it.
+//
+// Nothing bounds the second wait but init itself: it lasts as long as the
+// startContainer hooks (each with its own timeout, if the spec gives one). If start
+// is gone by then, init's write fails (EPIPE: Go raises no SIGPIPE for such a
+// descriptor) and the error goes to the container's stderr; the exit status of
+// init tells the rest. The error is cut to fifoErrorMax bytes, so that it fits
+// the pipe's buffer and the write never blocks on a reader that stopped reading.
 //
 // For exec the child has already joined the container's namespaces in nsenter's
 // constructor (rootless, where a pid namespace is joined, its intermediate sends
@@ -156,3 +176,31 @@ func (c *channel) recv() (message, int, error) {
 }
 
 func (c *channel) close() { c.f.Close() }
+
+// fifoErrorMax bounds the error init writes into exec.fifo: one page, far below a
+// pipe's buffer (64 KiB; at least one page even when the pipe-user-pages limits
+// shrink it), so the write completes without a reader's help.
+const fifoErrorMax = 4000
+
+// encodeFifoError is what init writes into exec.fifo when it fails after start.
+func encodeFifoError(err error) []byte {
+	msg := err.Error()
+	if len(msg) > fifoErrorMax {
+		msg = msg[:fifoErrorMax]
+	}
+	b, _ := json.Marshal(message{Type: msgError, Error: msg})
+	return b
+}
+
+// parseFifo reads what init wrote into exec.fifo after its "0": nothing when it
+// exec'd the program, or its error.
+func parseFifo(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var m message
+	if err := json.Unmarshal(data, &m); err != nil || m.Type != msgError {
+		return fmt.Errorf("bad message from init in exec fifo: %q", data)
+	}
+	return errors.New(m.Error)
+}

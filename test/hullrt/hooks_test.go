@@ -108,3 +108,37 @@ func TestHookTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestPoststartAfterExec: poststart hooks run once the program runs -- after the
+// startContainer hooks and execve, not when init passes the exec fifo. A slow
+// startContainer hook holds init between the two; the poststart hook reads what
+// the state's pid runs, and gets status running.
+func TestPoststartAfterExec(t *testing.T) {
+	e := newEnv(t)
+	out := t.TempDir()
+	b := e.bundle([]string{"sleep", "100"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			StartContainer: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "1"}}},
+			Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+				"cat > " + out + "/state.json; pid=$(grep -o '\"pid\":[0-9]*' " + out + "/state.json | cut -d: -f2); " +
+					// cmdline reads empty for a moment in execve, after the exec
+					// fifo's write end closed and before the new arguments are set.
+					"for i in 1 2 3 4 5; do tr '\\0' ' ' < /proc/$pid/cmdline > " + out + "/cmdline; " +
+					"[ -s " + out + "/cmdline ] && break; sleep 0.1; done"}}},
+		}
+	})
+	id := cid("post-exec")
+	e.must("create", "--bundle", b, id)
+	pid := e.state(id).Pid
+	e.must("start", id)
+	var st specs.State
+	if err := json.Unmarshal([]byte(waitFile(t, filepath.Join(out, "state.json"))), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != specs.StateRunning || st.Pid != pid {
+		t.Errorf("poststart hook got status %q pid %d, want running and %d", st.Status, st.Pid, pid)
+	}
+	if got := waitFile(t, filepath.Join(out, "cmdline")); got != "sleep 100 " {
+		t.Errorf("when the poststart hook ran, the container's pid ran %q, not the program", got)
+	}
+}

@@ -173,7 +173,7 @@ func TestInitDescriptors(t *testing.T) {
 		t.Errorf("init's exe (%s) opens for writing", exe)
 	}
 	e.must("start", id)
-	// start returns once init passed the fifo; the program runs a moment later.
+	// start returns once init exec'd the program.
 	for i := 0; i < 200; i++ {
 		if c, _ := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/cmdline"); string(c) == "sleep\x00100\x00" {
 			break
