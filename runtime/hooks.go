@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"time"
@@ -28,6 +29,30 @@ func runHooks(kind string, hooks []specs.Hook, st specs.State) error {
 		}
 	}
 	return nil
+}
+
+// runHooksWarn runs every hook in order, with the state on stdin as runHooks does,
+// but a failing hook is logged as a warning: for poststart and poststop hooks the
+// runtime-spec says "the runtime MUST log a warning, but the remaining hooks and
+// lifecycle continue as if the hook had succeeded".
+func (c *Container) runHooksWarn(kind string, hooks []specs.Hook, st specs.State) {
+	if len(hooks) == 0 {
+		return
+	}
+	log := c.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		log.Warn(fmt.Sprintf("%s hooks: %v", kind, err), "id", c.ID)
+		return
+	}
+	for i, h := range hooks {
+		if err := runHook(h, state); err != nil {
+			log.Warn(fmt.Sprintf("%s hook #%d (%s): %v", kind, i, h.Path, err), "id", c.ID)
+		}
+	}
 }
 
 func runHook(h specs.Hook, state []byte) error {

@@ -96,13 +96,8 @@ func (c *Container) Start() error {
 		c.waitInitGone()
 		return err
 	}
-	if h := c.State.Config.Hooks; h != nil && len(h.Poststart) > 0 {
-		if err := runHooks("poststart", h.Poststart, c.specState(StatusRunning)); err != nil {
-			// The program is already running; like runc, the container is stopped
-			// rather than left half started.
-			c.signal(unix.SIGKILL, true)
-			return err
-		}
+	if h := c.State.Config.Hooks; h != nil {
+		c.runHooksWarn("poststart", h.Poststart, c.specState(StatusRunning))
 	}
 	return nil
 }
@@ -232,8 +227,8 @@ func (c *Container) cgroupHasProcs() bool {
 }
 
 // Delete removes a stopped container (or a created one, whose init is killed). With
-// force a running container is killed first. The poststop hooks run last; their
-// failure is reported but the container is gone regardless.
+// force a running container is killed first. The poststop hooks run last; a failing
+// one is logged as a warning (runtime-spec), the container is gone regardless.
 func (c *Container) Delete(force bool) error {
 	unlock, err := c.lock()
 	if err != nil {
@@ -270,14 +265,13 @@ func (c *Container) Delete(force bool) error {
 	if !c.State.Damaged {
 		c.waitInitGone()
 	}
-	var hookErr error
 	if cfg := c.State.Config; cfg != nil && cfg.Hooks != nil && !c.State.Damaged {
-		hookErr = runHooks("poststop", cfg.Hooks.Poststop, c.specState(StatusStopped))
+		c.runHooksWarn("poststop", cfg.Hooks.Poststop, c.specState(StatusStopped))
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state: %w", err)
 	}
-	return hookErr
+	return nil
 }
 
 // waitInitGone kills init (it may be outside the cgroup if it never joined it) and

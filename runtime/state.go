@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,6 +36,10 @@ type Container struct {
 	dir   string
 	State State
 	init  *os.Process // set in the process that created the container
+	// Log receives the warnings of the lifecycle: what the runtime-spec wants
+	// logged rather than failed (a failing poststart or poststop hook). Nil means
+	// slog.Default().
+	Log *slog.Logger
 }
 
 // State is what state.json holds.

@@ -57,7 +57,12 @@ func load(args []string) (*runtime.Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runtime.Load(g.root, id)
+	c, err := runtime.Load(g.root, id)
+	if err != nil {
+		return nil, err
+	}
+	c.Log = warnLog()
+	return c, nil
 }
 
 // createFlags are shared by create and run.
@@ -130,6 +135,7 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
+		c.Log = warnLog()
 		if err := c.Start(); err != nil {
 			c.Delete(true)
 			return err

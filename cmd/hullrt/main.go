@@ -169,23 +169,35 @@ func setupLog() error {
 	if err != nil {
 		return fmt.Errorf("--log: %w", err)
 	}
+	if g.logFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(f, logOptions()))
+	} else {
+		logger = slog.New(slog.NewTextHandler(f, logOptions()))
+	}
+	logger.Log(context.Background(), slog.LevelDebug, "hullrt", "args", os.Args)
+	return nil
+}
+
+func logOptions() *slog.HandlerOptions {
 	level := slog.LevelInfo
 	if g.debug {
 		level = slog.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+	return &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.LevelKey && len(groups) == 0 {
 			return slog.String(slog.LevelKey, strings.ToLower(a.Value.String()))
 		}
 		return a
 	}}
-	if g.logFormat == "json" {
-		logger = slog.New(slog.NewJSONHandler(f, opts))
-	} else {
-		logger = slog.New(slog.NewTextHandler(f, opts))
+}
+
+// warnLog is where the runtime library's warnings go: the --log file, or stderr
+// without one (as runc's do).
+func warnLog() *slog.Logger {
+	if logger != nil {
+		return logger
 	}
-	logger.Log(context.Background(), slog.LevelDebug, "hullrt", "args", os.Args)
-	return nil
+	return slog.New(slog.NewTextHandler(os.Stderr, logOptions()))
 }
 
 func usage(w io.Writer) {

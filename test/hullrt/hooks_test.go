@@ -142,3 +142,63 @@ func TestPoststartAfterExec(t *testing.T) {
 		t.Errorf("when the poststart hook ran, the container's pid ran %q, not the program", got)
 	}
 }
+
+// TestPoststartFailure: a failing poststart hook is a warning in the log; the hooks
+// after it run, start exits 0, and the container keeps running.
+func TestPoststartFailure(t *testing.T) {
+	e := newEnv(t)
+	out := t.TempDir()
+	b := e.bundle([]string{"sleep", "100"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook broke >&2; exit 3"}},
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "echo ran > " + out + "/second"}},
+		}}
+	})
+	id := cid("post-fail")
+	e.must("create", "--bundle", b, id)
+	log := filepath.Join(t.TempDir(), "log.json")
+	if _, stderr, code := e.run("--log", log, "--log-format", "json", "start", id); code != 0 {
+		t.Fatalf("start: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "second")); err != nil {
+		t.Errorf("the poststart hook after the failing one did not run: %v", err)
+	}
+	if st := e.state(id); st.Status != "running" {
+		t.Errorf("after a failing poststart hook the container is %s", st.Status)
+	}
+	data, _ := os.ReadFile(log)
+	found := false
+	for _, l := range lines(string(data)) {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["level"] == "warn" {
+			msg, _ := m["msg"].(string)
+			found = found || strings.Contains(msg, "poststart hook #0 (/bin/sh): exit status 3: hook broke")
+		}
+	}
+	if !found {
+		t.Errorf("no warning for the failing hook in the log:\n%s", data)
+	}
+}
+
+// TestPoststopFailure: a failing poststop hook is a warning (on stderr, without
+// --log); the hooks after it run, and delete succeeds and leaves nothing.
+func TestPoststopFailure(t *testing.T) {
+	e := newEnv(t)
+	out := t.TempDir()
+	b := e.bundle([]string{"sleep", "100"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststop: []specs.Hook{
+			{Path: "/bin/false"},
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "echo ran > " + out + "/second"}},
+		}}
+	})
+	id := cid("stop-fail")
+	e.startDetached(b, id)
+	_, stderr, code := e.run("delete", "--force", id)
+	if code != 0 || !strings.Contains(stderr, "level=warn") || !strings.Contains(stderr, "poststop hook #0 (/bin/false): exit status 1") {
+		t.Errorf("delete: exit %d, stderr %q; want 0 and a warning", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "second")); err != nil {
+		t.Errorf("the poststop hook after the failing one did not run: %v", err)
+	}
+	e.checkNothingLeft(id)
+}
