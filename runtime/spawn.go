@@ -232,6 +232,20 @@ func (s *spawnSpec) release() {
 	}
 }
 
+// joinsUserNS tells whether the child lives in a user namespace other than this
+// process's: a new one, or one it joins.
+func (s *spawnSpec) joinsUserNS() bool {
+	if s.cmd.SysProcAttr != nil && s.cmd.SysProcAttr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		return true
+	}
+	for _, j := range s.childJoins {
+		if j.typ == "user" {
+			return true
+		}
+	}
+	return false
+}
+
 // sameNamespace tells whether the file names the namespace this process is in.
 func sameNamespace(f *os.File, typ string) bool {
 	var a, b unix.Stat_t

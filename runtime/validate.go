@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hullproject/hull/runtime/caps"
 	"github.com/hullproject/hull/runtime/cgroups"
 	"github.com/hullproject/hull/runtime/rootfs"
 	"github.com/hullproject/hull/runtime/seccomp"
@@ -138,9 +137,6 @@ func validateProcess(p *specs.Process) error {
 	}
 	if p.User.Username != "" {
 		return errors.New("process.user.username: is for Windows")
-	}
-	if _, err := caps.Parse(p.Capabilities); err != nil {
-		return err
 	}
 	seen := map[string]bool{}
 	for i, r := range p.Rlimits {

@@ -84,7 +84,7 @@ func cmdCreate(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		o.Root, o.ID, o.Rootless = g.root, id, g.isRootless
+		o.Root, o.ID, o.Rootless, o.Log = g.root, id, g.isRootless, warnLog()
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
@@ -123,7 +123,7 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		o.Root, o.ID, o.Rootless = g.root, id, g.isRootless
+		o.Root, o.ID, o.Rootless, o.Log = g.root, id, g.isRootless, warnLog()
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
@@ -285,6 +285,11 @@ func cmdExec(fs *flag.FlagSet) func([]string) error {
 			pc.Bounding = append(pc.Bounding, capsAdd...)
 			pc.Effective = append(pc.Effective, capsAdd...)
 			pc.Permitted = append(pc.Permitted, capsAdd...)
+			// Ambient too, so that a user other than root keeps them, where the
+			// spec has an inheritable set they can come from (as runc does).
+			if pc.Inheritable != nil {
+				pc.Ambient = append(pc.Ambient, capsAdd...)
+			}
 		}
 		if noNewPrivs {
 			p.NoNewPrivileges = true
@@ -298,7 +303,7 @@ func cmdExec(fs *flag.FlagSet) func([]string) error {
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
 		}
-		o.Process = &p
+		o.Process, o.Log = &p, warnLog()
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		fg := attach(detach, o.ConsoleSocket, &o.Console)
 		defer fg.stop()

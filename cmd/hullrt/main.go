@@ -169,35 +169,41 @@ func setupLog() error {
 	if err != nil {
 		return fmt.Errorf("--log: %w", err)
 	}
-	if g.logFormat == "json" {
-		logger = slog.New(slog.NewJSONHandler(f, logOptions()))
-	} else {
-		logger = slog.New(slog.NewTextHandler(f, logOptions()))
-	}
+	logger = newLogger(f)
 	logger.Log(context.Background(), slog.LevelDebug, "hullrt", "args", os.Args)
 	return nil
 }
 
-func logOptions() *slog.HandlerOptions {
+// newLogger logs to w in --log-format. Levels are written as runc's logrus writes
+// them: lower case, and "warning" for a warning.
+func newLogger(w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	if g.debug {
 		level = slog.LevelDebug
 	}
-	return &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.LevelKey && len(groups) == 0 {
-			return slog.String(slog.LevelKey, strings.ToLower(a.Value.String()))
+			l := strings.ToLower(a.Value.String())
+			if l == "warn" {
+				l = "warning"
+			}
+			return slog.String(slog.LevelKey, l)
 		}
 		return a
 	}}
+	if g.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// warnLog is where the runtime library's warnings go: the --log file, or stderr
-// without one (as runc's do).
+// warnLog is where the runtime's warnings go: the --log file, or stderr without
+// one (as runc logs them).
 func warnLog() *slog.Logger {
 	if logger != nil {
 		return logger
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, logOptions()))
+	return newLogger(os.Stderr)
 }
 
 func usage(w io.Writer) {

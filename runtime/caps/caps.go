@@ -8,6 +8,7 @@ package caps
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -52,33 +53,108 @@ type Set struct {
 	Bounding, Effective, Inheritable, Permitted, Ambient uint64
 }
 
-// Parse checks every name in c and returns the bit sets. An unknown name is an error
-// that names the set and the capability.
-func Parse(c *specs.LinuxCapabilities) (*Set, error) {
-	s := &Set{}
+// Parse reads c into bit sets. A name this package does not know is left out, with a
+// warning for the caller to log: runtime-spec wants a value that cannot be mapped to
+// the kernel logged, not refused (runc and crun skip it the same way).
+func Parse(c *specs.LinuxCapabilities) (s *Set, warnings []string) {
+	s = &Set{}
 	if c == nil {
 		return s, nil
 	}
+	var unknown []string
 	for _, set := range []struct {
-		name string
 		list []string
 		dst  *uint64
 	}{
-		{"bounding", c.Bounding, &s.Bounding},
-		{"effective", c.Effective, &s.Effective},
-		{"inheritable", c.Inheritable, &s.Inheritable},
-		{"permitted", c.Permitted, &s.Permitted},
-		{"ambient", c.Ambient, &s.Ambient},
+		{c.Bounding, &s.Bounding}, {c.Effective, &s.Effective}, {c.Inheritable, &s.Inheritable},
+		{c.Permitted, &s.Permitted}, {c.Ambient, &s.Ambient},
 	} {
 		for _, n := range set.list {
 			v, ok := names[strings.ToUpper(n)]
 			if !ok {
-				return nil, fmt.Errorf("process.capabilities.%s: unknown capability %q", set.name, n)
+				if !slices.Contains(unknown, n) {
+					unknown = append(unknown, n)
+				}
+				continue
 			}
 			*set.dst |= 1 << v
 		}
 	}
-	return s, nil
+	if len(unknown) > 0 {
+		warnings = append(warnings, fmt.Sprintf("process.capabilities: %s not a known capability; left out", strings.Join(unknown, ", ")))
+	}
+	return s, warnings
+}
+
+// Supported is the set of every capability the running kernel knows (0 to Last).
+func Supported() uint64 {
+	last := Last()
+	if last >= 63 {
+		return ^uint64(0)
+	}
+	return 1<<(last+1) - 1
+}
+
+// Bounding reads the bounding set of the calling thread.
+func Bounding() uint64 {
+	var b uint64
+	for c := 0; c <= Last(); c++ {
+		if on, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); on == 1 {
+			b |= 1 << c
+		}
+	}
+	return b
+}
+
+// Grantable returns the part of s that a process can be given whose bounding and
+// permitted sets hold held when it applies s, and a warning for each capability it
+// leaves out, naming the set and why. Apply cannot fail on what it returns, and it
+// keeps the kernel's rules even where the kernel would not check them:
+//
+//   - nothing the kernel does not support, nothing outside held;
+//   - effective within permitted (capset(2) refuses more);
+//   - inheritable within bounding: a root program gets its inheritable set as
+//     permitted at execve, and an ambient capability survives execve whatever
+//     the bounding set says, so an inheritable one outside it would escape it;
+//   - ambient within permitted and inheritable (PR_CAP_AMBIENT_RAISE refuses more).
+//
+// This is runtime-spec's rule: a capability that cannot be granted is logged as a
+// warning, and the container runs without it. (runc 1.1 and crun leave out an
+// ambient capability they cannot raise without a word, and fail on the others.)
+func (s *Set) Grantable(held uint64) (*Set, []string) {
+	g := *s
+	all := []*uint64{&g.Bounding, &g.Effective, &g.Inheritable, &g.Permitted, &g.Ambient}
+	var warnings []string
+	dropEverywhere := func(allowed uint64, why string) {
+		var lost uint64
+		for _, bits := range all {
+			lost |= *bits &^ allowed
+			*bits &= allowed
+		}
+		if lost != 0 {
+			warnings = append(warnings, fmt.Sprintf("process.capabilities: %s %s; left out", strings.Join(List(lost), ", "), why))
+		}
+	}
+	drop := func(set string, bits *uint64, allowed uint64, why string) {
+		if lost := *bits &^ allowed; lost != 0 {
+			warnings = append(warnings, fmt.Sprintf("process.capabilities.%s: %s %s; left out", set, strings.Join(List(lost), ", "), why))
+			*bits &= allowed
+		}
+	}
+	dropEverywhere(Supported(), "not supported by this kernel")
+	dropEverywhere(held, "not held by the runtime (outside its bounding set)")
+	drop("effective", &g.Effective, g.Permitted, "not in the permitted set")
+	drop("inheritable", &g.Inheritable, g.Bounding, "not in the bounding set")
+	drop("ambient", &g.Ambient, g.Permitted&g.Inheritable, "not in both the permitted and inheritable sets")
+	return &g, warnings
+}
+
+// Spec turns s back into the runtime-spec's lists of names.
+func (s *Set) Spec() *specs.LinuxCapabilities {
+	return &specs.LinuxCapabilities{
+		Bounding: List(s.Bounding), Effective: List(s.Effective), Inheritable: List(s.Inheritable),
+		Permitted: List(s.Permitted), Ambient: List(s.Ambient),
+	}
 }
 
 // DropBounding removes from the bounding set every capability not in s.Bounding. It
@@ -102,7 +178,8 @@ func (s *Set) DropBounding() error {
 
 // Apply sets the effective, permitted and inheritable sets of the calling thread and
 // raises the ambient set. Call it after the user change (with PR_SET_KEEPCAPS set
-// across the change, so the permitted set survives it).
+// across the change, so the permitted set survives it), on a set from Grantable: the
+// kernel refuses the whole capset for one capability that cannot be granted.
 func (s *Set) Apply() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -116,7 +193,7 @@ func (s *Set) Apply() error {
 	}
 	// The ambient set is cleared first so that nothing inherited from the runtime's
 	// own process survives; then each requested capability is raised. The kernel
-	// requires it to be both permitted and inheritable.
+	// requires it to be both permitted and inheritable (Grantable sees to that).
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
@@ -144,10 +221,8 @@ func Current() (*Set, error) {
 		s.Permitted |= uint64(data[i].Permitted) << (32 * i)
 		s.Inheritable |= uint64(data[i].Inheritable) << (32 * i)
 	}
+	s.Bounding = Bounding()
 	for c := 0; c <= Last(); c++ {
-		if on, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); on == 1 {
-			s.Bounding |= 1 << c
-		}
 		if on, _ := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, uintptr(c), 0, 0); on == 1 {
 			s.Ambient |= 1 << c
 		}

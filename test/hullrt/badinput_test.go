@@ -40,9 +40,6 @@ func TestBadInput(t *testing.T) {
 		{"truncated json", "", nil, raw(func(s string) string { return s[:len(s)/2] })},
 		{"empty config", "", nil, raw(func(string) string { return "" })},
 		{"args empty", "", nil, edit(func(s *specs.Spec) { s.Process.Args = nil })},
-		{"unknown capability", "", nil, edit(func(s *specs.Spec) {
-			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOPE")
-		})},
 		{"relative mount destination", "", nil, edit(func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "mnt", Type: "tmpfs", Source: "tmpfs"})
 		})},
