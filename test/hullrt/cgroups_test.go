@@ -552,3 +552,67 @@ func TestCgroupPsKillAll(t *testing.T) {
 	e.must("delete", id)
 	cgGone(t, id)
 }
+
+// TestCgroupDeviceOrder: the last device rule for a device wins, as runtime-spec
+// reads the list, even where the v1 controller cannot take the rules as written
+// (a deny of part of what an earlier, broader rule allows); devices.list shows the
+// allow-list the rules mean. The rules every container needs come right after the
+// deny-all rule, so the spec's own rules after them decide.
+func TestCgroupDeviceOrder(t *testing.T) {
+	e := newEnv(t)
+	dev := func(allow bool, typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		r := specs.LinuxDeviceCgroup{Allow: allow, Type: typ, Access: access}
+		if major != -1 {
+			r.Major = &major
+		}
+		if minor != -1 {
+			r.Minor = &minor
+		}
+		return r
+	}
+	script := `cat /sys/fs/cgroup/devices/devices.list 2>&- | sort
+for t in "null-r:cat /dev/null" "null-w:echo x >/dev/null" "zero-w:echo x >/dev/zero"; do
+  if (eval "${t#*:}") 2>&-; then echo "${t%%:*} ok"; else echo "${t%%:*} denied"; fi
+done`
+	defaults := []string{"c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 136:* rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm"}
+	for i, c := range []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+		list  []string // devices.list on a v1 host
+		probe string
+	}{{
+		"deny after allow",
+		[]specs.LinuxDeviceCgroup{dev(true, "c", 1, 3, "rwm"), dev(false, "c", 1, 3, "w")},
+		append([]string{"c 1:3 rm"}, defaults...),
+		"null-r ok\nnull-w denied\nzero-w ok\n",
+	}, {
+		// v1 holds this only as allow-by-default with deny exceptions, which
+		// devices.list does not show.
+		"deny inside a wildcard allow",
+		[]specs.LinuxDeviceCgroup{dev(true, "c", -1, -1, "rwm"), dev(false, "c", 1, 3, "w")},
+		[]string{"a *:* rwm"},
+		"null-r ok\nnull-w denied\nzero-w ok\n",
+	}, {
+		"wildcard deny after allows",
+		[]specs.LinuxDeviceCgroup{dev(true, "c", -1, -1, "m"), dev(true, "b", -1, -1, "m"), dev(false, "c", -1, -1, "w")},
+		[]string{"b *:* m", "c *:* m", "c 1:3 rm", "c 1:5 rm", "c 1:7 rm", "c 1:8 rm", "c 1:9 rm", "c 136:* rm", "c 5:0 rm", "c 5:1 rm", "c 5:2 rm"},
+		"null-r ok\nnull-w denied\nzero-w denied\n",
+	}} {
+		b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, c.rules...)
+		})
+		out, stderr, code := e.runIn(b, nil, "run", cgID(t)+strconv.Itoa(i))
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", c.name, code, stderr)
+			continue
+		}
+		want := c.probe
+		if !cgV2() {
+			sort.Strings(c.list) // as sort(1) does in the C locale
+			want = strings.Join(c.list, "\n") + "\n" + want
+		}
+		if out != want {
+			t.Errorf("%s: got\n%swant\n%s", c.name, out, want)
+		}
+	}
+}
