@@ -195,6 +195,9 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if c.State.PidStart, _, err = procStat(c.State.Pid); err != nil {
 		return nil, fmt.Errorf("init exited at once: %w", err)
 	}
+	if err := c.saveInitRecord(); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
 	if cg != nil {
 		if err := cg.Set(withDefaultDevices(spec)); err != nil {
 			return nil, err

@@ -235,7 +235,8 @@ func (c *Container) Delete(force bool) error {
 		return err
 	}
 	defer unlock()
-	st := c.Status()
+	// A damaged record's init may still run: without force, it stays.
+	st := c.status()
 	switch {
 	case st == StatusCreated, st == StatusStopped:
 	case force:
@@ -243,10 +244,11 @@ func (c *Container) Delete(force bool) error {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
 	cg, cgErr := c.cgroup()
-	if c.State.Damaged {
-		// state.json is unreadable, but a container made without
-		// linux.cgroupsPath has its processes in the default cgroup: they go
-		// with the record rather than run on unseen.
+	if c.State.Damaged && c.State.Pid == 0 {
+		// Neither state.json nor init.json can be read (a record older than
+		// init.json): a container made without linux.cgroupsPath has its
+		// processes in the default cgroup, and they go with the record
+		// rather than run on unseen.
 		cg, cgErr = cgroups.Load(cgroups.DefaultParent + "/" + c.ID)
 	}
 	if cgErr == nil {
@@ -262,9 +264,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
-	if !c.State.Damaged {
-		c.waitInitGone()
-	}
+	c.waitInitGone()
 	if cfg := c.State.Config; cfg != nil && cfg.Hooks != nil && !c.State.Damaged {
 		c.runHooksWarn("poststop", cfg.Hooks.Poststop, c.specState(StatusStopped))
 	}

@@ -22,9 +22,12 @@ import (
 // Container is one container's record in the state root.
 //
 // On disk it is the directory <root>/<id> holding state.json (written to a temporary
-// file, fsynced and renamed, so a reader sees the old or the new record, never half)
-// and, while the container is created but not started, exec.fifo. Commands that
-// change a container hold an exclusive flock on its directory; readers take none.
+// file and renamed, so a reader sees the old or the new record, never half),
+// init.json (what it takes to remove the container: written once at create, the
+// same way, and never again, so that nothing that damages state.json takes it
+// along) and, while the container is created but not started, exec.fifo. Commands
+// that change a container hold an exclusive flock on its directory; readers take
+// none.
 //
 // The status is never stored: it is derived from kernel facts each time it is asked
 // for. The init process is alive if /proc/<pid>/stat exists, is not a zombie, and
@@ -56,8 +59,29 @@ type State struct {
 	Cgroup      string            `json:"cgroup"`
 	Config      *specs.Spec       `json:"config"`
 	// Damaged is set when state.json could not be read: the record is kept so that
-	// list shows it and delete --force can remove it.
+	// list shows it and delete --force can remove it, with the init process and
+	// cgroup that init.json names (Pid, PidStart and Cgroup are then all that is
+	// known, or nothing if init.json is gone too).
 	Damaged bool `json:"-"`
+}
+
+// initRecord is init.json: the init process (pid and start time, which tell it
+// from a later process with its pid) and the cgroup, all delete --force needs.
+type initRecord struct {
+	Pid      int    `json:"pid"`
+	PidStart uint64 `json:"start"`
+	Cgroup   string `json:"cgroup"`
+}
+
+const initRecordFile = "init.json"
+
+// saveInitRecord writes init.json, once, at create.
+func (c *Container) saveInitRecord() error {
+	data, err := json.Marshal(initRecord{Pid: c.State.Pid, PidStart: c.State.PidStart, Cgroup: c.State.Cgroup})
+	if err != nil {
+		return err
+	}
+	return atomicfile.Replace(filepath.Join(c.dir, initRecordFile), data, 0o600)
 }
 
 // Status values, as the runtime-spec names them.
@@ -100,6 +124,10 @@ func Load(root, id string) (*Container, error) {
 	}
 	if err != nil || json.Unmarshal(data, &c.State) != nil || c.State.ID != id {
 		c.State = State{ID: id, Damaged: true}
+		var r initRecord
+		if data, err := os.ReadFile(filepath.Join(c.dir, initRecordFile)); err == nil && json.Unmarshal(data, &r) == nil && r.Pid > 0 {
+			c.State.Pid, c.State.PidStart, c.State.Cgroup = r.Pid, r.PidStart, r.Cgroup
+		}
 	}
 	return c, nil
 }
@@ -164,9 +192,19 @@ func (c *Container) lock() (func(), error) {
 	return func() { unix.Close(fd) }, nil
 }
 
-// Status derives the container's status from the kernel.
+// Status derives the container's status from the kernel. A damaged record is
+// "stopped": nothing but delete (and kill --all) may act on it.
 func (c *Container) Status() string {
-	if c.State.Damaged || !c.initAlive() {
+	if c.State.Damaged {
+		return StatusStopped
+	}
+	return c.status()
+}
+
+// status is Status from kernel facts alone, for a damaged record too (its init
+// process and cgroup come from init.json).
+func (c *Container) status() string {
+	if !c.initAlive() {
 		return StatusStopped
 	}
 	if _, err := os.Lstat(filepath.Join(c.dir, "exec.fifo")); err == nil {

@@ -385,6 +385,11 @@ func cmdList(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
+		for _, c := range list {
+			if c.State.Damaged {
+				warnLog().Warn(fmt.Sprintf("container %s: state is damaged (shown as stopped); delete it with --force", c.ID))
+			}
+		}
 		if quiet {
 			for _, c := range list {
 				fmt.Println(c.ID)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,4 +286,135 @@ func TestKillAll(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.root, cid("ka"))); err == nil {
 		t.Errorf("delete left the state directory")
 	}
+}
+
+// TestDamagedStateCgroupsPath: a container with its own linux.cgroupsPath (as
+// podman, containerd and hull's engine give one), whose state.json is truncated or
+// overwritten with garbage, is listed, and delete --force removes every process of
+// it (init and its children alike: no pid namespace here), its cgroup on every
+// hierarchy and its state, as for a healthy one.
+func TestDamagedStateCgroupsPath(t *testing.T) {
+	for _, damage := range []struct {
+		name string
+		do   func(data []byte) []byte
+	}{
+		{"truncated", func(data []byte) []byte { return data[:len(data)/2] }},
+		{"garbage", func([]byte) []byte { return []byte("\x00\x01 not a state record {{{") }},
+		{"empty", func([]byte) []byte { return nil }},
+		{"removed", nil}, // as when create was killed before it wrote the record
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := cid("dcp-" + damage.name)
+			cgName := "hulldmg-" + id
+			b := e.bundle([]string{"sh", "-c", "sleep 1000 & sleep 1000 & wait"}, func(s *specs.Spec) {
+				dropNamespace(s, specs.PIDNamespace)
+				s.Linux.CgroupsPath = "/" + cgName
+			})
+			// Whatever a failed delete leaves goes when the test ends.
+			t.Cleanup(func() {
+				for _, d := range cgroupDirsNamed(t, cgName) {
+					data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+					for _, f := range strings.Fields(string(data)) {
+						if pid, err := strconv.Atoi(f); err == nil {
+							syscall.Kill(pid, syscall.SIGKILL)
+						}
+					}
+				}
+				for _, d := range cgroupDirsNamed(t, cgName) {
+					for i := 0; i < 100 && os.Remove(d) != nil; i++ {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
+			})
+			e.startDetached(b, id)
+			var pids []int
+			for i := 0; i < 200 && len(pids) < 3; i++ {
+				pids = nil
+				json.Unmarshal([]byte(e.must("ps", "--format", "json", id)), &pids)
+				time.Sleep(10 * time.Millisecond)
+			}
+			if len(pids) != 3 {
+				t.Fatalf("ps %v: want init and two sleeps", pids)
+			}
+			if dirs := cgroupDirsNamed(t, cgName); len(dirs) == 0 {
+				t.Fatalf("no cgroup named %s", cgName)
+			}
+			p := filepath.Join(e.root, id, "state.json")
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if damage.do == nil {
+				err = os.Remove(p)
+			} else {
+				err = os.WriteFile(p, damage.do(data), 0o600)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			out, stderr, code := e.run("list")
+			if code != 0 || !strings.Contains(out, id) || !strings.Contains(stderr, "container "+id+": state is damaged") {
+				t.Errorf("list: exit %d, %q, %q", code, out, stderr)
+			}
+			if _, stderr, code := e.run("state", id); code != 1 || len(lines(stderr)) != 1 || !strings.Contains(stderr, "damaged") {
+				t.Errorf("state: exit %d, %q", code, stderr)
+			}
+			if _, stderr, code := e.run("delete", id); code != 1 || !strings.Contains(stderr, "not stopped: running") {
+				t.Errorf("delete without --force of a running container: exit %d, %q", code, stderr)
+			}
+			if _, stderr, code := e.run("delete", "--force", id); code != 0 {
+				t.Fatalf("delete --force: exit %d: %s", code, stderr)
+			}
+			for i := 0; i < 100; i++ {
+				alive := false
+				for _, pid := range pids {
+					alive = alive || pidAlive(pid)
+				}
+				if !alive {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, pid := range pids {
+				if pidAlive(pid) {
+					t.Errorf("process %d survived delete --force", pid)
+				}
+			}
+			if dirs := cgroupDirsNamed(t, cgName); len(dirs) > 0 {
+				t.Errorf("cgroups left: %v", dirs)
+			}
+			if ents, _ := os.ReadDir(e.root); len(ents) > 0 {
+				t.Errorf("state root holds %v", ents)
+			}
+			mi, _ := os.ReadFile("/proc/self/mountinfo")
+			for _, l := range lines(string(mi)) {
+				if strings.Contains(l, e.root) || strings.Contains(l, b) || strings.Contains(l, cgName) {
+					t.Errorf("mount left: %s", l)
+				}
+			}
+		})
+	}
+}
+
+// cgroupDirsNamed lists the cgroup directories named name on every hierarchy.
+func cgroupDirsNamed(t *testing.T, name string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if d.Name() == name {
+			out = append(out, p)
+			return filepath.SkipDir
+		}
+		// The containers' cgroups sit right below a hierarchy's root here.
+		if strings.Count(strings.TrimPrefix(p, "/sys/fs/cgroup"), "/") >= 2 {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return out
 }
