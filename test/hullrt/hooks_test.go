@@ -170,7 +170,7 @@ func TestPoststartFailure(t *testing.T) {
 	found := false
 	for _, l := range lines(string(data)) {
 		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && m["level"] == "warn" {
+		if json.Unmarshal([]byte(l), &m) == nil && m["level"] == "warning" {
 			msg, _ := m["msg"].(string)
 			found = found || strings.Contains(msg, "poststart hook #0 (/bin/sh): exit status 3: hook broke")
 		}
@@ -194,7 +194,7 @@ func TestPoststopFailure(t *testing.T) {
 	id := cid("stop-fail")
 	e.startDetached(b, id)
 	_, stderr, code := e.run("delete", "--force", id)
-	if code != 0 || !strings.Contains(stderr, "level=warn") || !strings.Contains(stderr, "poststop hook #0 (/bin/false): exit status 1") {
+	if code != 0 || !strings.Contains(stderr, "level=warning") || !strings.Contains(stderr, "poststop hook #0 (/bin/false): exit status 1") {
 		t.Errorf("delete: exit %d, stderr %q; want 0 and a warning", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "second")); err != nil {
