@@ -204,10 +204,10 @@ func parseDetachKeys(s string) ([]byte, error) {
 			case strings.IndexByte("@[\\]^_", c) >= 0:
 				keys = append(keys, c-'@')
 			default:
-				return nil, fmt.Errorf("invalid detach key %q", k)
+				return nil, badUsage(fmt.Errorf("invalid detach key %q", k))
 			}
 		default:
-			return nil, fmt.Errorf("invalid detach key %q: want a character or ctrl-X", k)
+			return nil, badUsage(fmt.Errorf("invalid detach key %q: want a character or ctrl-X", k))
 		}
 	}
 	return keys, nil

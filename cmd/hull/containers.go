@@ -137,12 +137,12 @@ func (f *createFlags) options(c *cobra.Command, args []string) (engine.CreateOpt
 	if f.memory != "" {
 		n, err := logs.ParseSize(f.memory)
 		if err != nil || n <= 0 {
-			return o, fmt.Errorf("invalid memory %q", f.memory)
+			return o, badUsage(fmt.Errorf("invalid memory %q", f.memory))
 		}
 		o.Memory = n
 	}
 	if f.cpus < 0 {
-		return o, errors.New("--cpus must be positive")
+		return o, badUsage(errors.New("--cpus must be positive"))
 	}
 	o.NanoCPUs = int64(f.cpus * 1e9)
 	if o.Tty {
@@ -283,7 +283,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			}
 			if startAttach {
 				if len(args) != 1 {
-					return errors.New("-a takes one container")
+					return badUsage(errors.New("-a takes one container"))
 				}
 				c, err := e.Get(args[0])
 				if err != nil {
@@ -334,7 +334,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			}
 			sig, err := runtime.ParseSignal(killSig)
 			if err != nil {
-				return err
+				return badUsage(err)
 			}
 			return eachAtOnce(args, func(a string) error { return e.Kill(a, sig) })
 		},
@@ -381,7 +381,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			}
 			list, all, err := psOpts.apply(list, psAll)
 			if err != nil {
-				return err
+				return badUsage(err)
 			}
 			return printPs(list, all, psQuiet, psNoTrunc, psFormat)
 		},
@@ -424,6 +424,24 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 		Short: "show a container's output",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			o := logs.ReadOptions{Tail: -1, Follow: follow}
+			if tail != "all" && tail != "" {
+				if o.Tail, err = strconv.Atoi(tail); err != nil || o.Tail < 0 {
+					return badUsage(fmt.Errorf("--tail %q: want a number or all", tail))
+				}
+			}
+			if since != "" {
+				if o.Since, err = parseSince(since); err != nil {
+					return badUsage(err)
+				}
+			}
+			var end time.Time
+			if until != "" {
+				if end, err = parseSince(until); err != nil {
+					return badUsage(fmt.Errorf("--until %q: want an RFC 3339 time, a duration or a unix time", until))
+				}
+			}
 			e, err := openEngine(g)
 			if err != nil {
 				return err
@@ -431,23 +449,6 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			c, err := e.Get(args[0])
 			if err != nil {
 				return err
-			}
-			o := logs.ReadOptions{Tail: -1, Follow: follow}
-			if tail != "all" && tail != "" {
-				if o.Tail, err = strconv.Atoi(tail); err != nil || o.Tail < 0 {
-					return fmt.Errorf("--tail %q: want a number or all", tail)
-				}
-			}
-			if since != "" {
-				if o.Since, err = parseSince(since); err != nil {
-					return err
-				}
-			}
-			var end time.Time
-			if until != "" {
-				if end, err = parseSince(until); err != nil {
-					return fmt.Errorf("--until %q: want an RFC 3339 time, a duration or a unix time", until)
-				}
 			}
 			o.Done = func() bool {
 				c, err := e.Get(c.ID)

@@ -149,6 +149,15 @@ func (h *hullEnv) ok(args ...string) string {
 	return out
 }
 
+// errorLine is stderr without what follows the error line of a usage error (the
+// command's usage and where its help is): the error itself, which is one line.
+func errorLine(stderr string) string {
+	if i := strings.Index(stderr, "\n\nUsage:  "); i >= 0 {
+		return stderr[:i+1]
+	}
+	return stderr
+}
+
 func (h *hullEnv) inspect(ref, format string) string {
 	h.t.Helper()
 	return strings.TrimSpace(h.ok("inspect", "-f", format, ref))

@@ -240,7 +240,7 @@ func addImageCommands(root *cobra.Command, g *globals) {
 				var img *image.Image
 				if busybox {
 					if len(args) > 1 {
-						return fmt.Errorf("import --busybox takes at most a name")
+						return badUsage(fmt.Errorf("import --busybox takes at most a name"))
 					}
 					ref := "busybox:latest"
 					if len(args) == 1 {
@@ -249,7 +249,7 @@ func addImageCommands(root *cobra.Command, g *globals) {
 					img, err = image.BusyboxImage(context.Background(), s, ref)
 				} else {
 					if len(args) == 0 {
-						return fmt.Errorf("import needs a file, a directory or -")
+						return badUsage(fmt.Errorf("import needs a file, a directory or -"))
 					}
 					ref := ""
 					if len(args) == 2 {
@@ -257,7 +257,7 @@ func addImageCommands(root *cobra.Command, g *globals) {
 					}
 					opt := image.ImportOptions{}
 					if err := applyChanges(&opt.Config, changes); err != nil {
-						return err
+						return badUsage(err)
 					}
 					if st, serr := os.Stat(args[0]); serr == nil && st.IsDir() {
 						img, err = s.ImportDir(args[0], ref, opt)
@@ -417,7 +417,7 @@ func listImages(s *image.Store, quiet, digests bool, format string) error {
 	if format != "" {
 		tmpl, err := template.New("format").Parse(format)
 		if err != nil {
-			return fmt.Errorf("bad --format: %w", err)
+			return badUsage(fmt.Errorf("bad --format: %w", err))
 		}
 		for _, r := range rows {
 			if err := tmpl.Execute(os.Stdout, r); err != nil {

@@ -77,7 +77,7 @@ func addContainerImageCommands(root *cobra.Command, g *globals) {
 				}
 				o := engine.CommitOptions{Comment: message}
 				if len(changes) > 0 {
-					o.Change = func(cfg *ocispec.ImageConfig) error { return applyChanges(cfg, changes) }
+					o.Change = func(cfg *ocispec.ImageConfig) error { return badUsage(applyChanges(cfg, changes)) }
 				}
 				img, err := e.Commit(args[0], ref, o)
 				if err != nil {

@@ -22,7 +22,7 @@ func newListing(header, format string, quiet bool) (*listing, error) {
 	if format != "" {
 		t, err := template.New("format").Parse(format)
 		if err != nil {
-			return nil, err
+			return nil, badUsage(fmt.Errorf("bad --format: %w", err))
 		}
 		l.tmpl = t
 	}

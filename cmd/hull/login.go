@@ -31,7 +31,7 @@ func addLoginCommands(root *cobra.Command) {
 				pass = strings.TrimRight(string(b), "\r\n")
 			}
 			if user == "" || pass == "" {
-				return fmt.Errorf("login needs --username and --password or --password-stdin")
+				return badUsage(fmt.Errorf("login needs --username and --password or --password-stdin"))
 			}
 			cf, err := config.Load(config.Dir())
 			if err != nil {

@@ -40,6 +40,36 @@ func (e *exitError) Error() string {
 	return e.err.Error()
 }
 
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError is a mistake in how hull was called: an unknown flag, a flag's bad
+// value, a missing or invalid argument. As docker's, it exits 125 (126 and 127
+// stay the container's command's), and main prints the command's usage and where
+// its help is.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// badUsage marks err as a usageError; nil stays nil.
+func badUsage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &usageError{err}
+}
+
+// usageArgs makes every argument check below c, cobra's own included, return a
+// usageError.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error { return badUsage(check(cmd, args)) }
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+}
+
 type globals struct {
 	root  string
 	state string
@@ -81,6 +111,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badUsage(err) })
 	defRoot := "/var/lib/hull"
 	if v := os.Getenv("HULL_ROOT"); v != "" {
 		defRoot = v
@@ -99,7 +130,14 @@ func main() {
 	// Keep these two last: they find the commands added above by name.
 	addCompletions(cmd, g) // completion.go
 	addGroups(cmd)
-	if err := cmd.Execute(); err != nil {
+	usageArgs(cmd)
+	if c, err := cmd.ExecuteC(); err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			// docker's form: the error, the usage, where the help is.
+			fmt.Fprintf(os.Stderr, "hull: %v\n\nUsage:  %s\n\nRun '%s --help' for more information\n", ue.err, c.UseLine(), c.CommandPath())
+			os.Exit(125)
+		}
 		var ee *exitError
 		if errors.As(err, &ee) {
 			if ee.err != nil {

@@ -57,7 +57,7 @@ func parseMemory(flag, s string, minusOne bool) (int64, error) {
 	}
 	n, err := logs.ParseSize(s)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("invalid %s %q: want a size such as 64m", flag, s)
+		return 0, badUsage(fmt.Errorf("invalid %s %q: want a size such as 64m", flag, s))
 	}
 	return n, nil
 }
@@ -86,7 +86,7 @@ func ensureImage(c *cobra.Command, e *engine.Engine, policy, ref string) error {
 		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
 	case "always":
 	default:
-		return fmt.Errorf("invalid pull policy %q: want always, missing or never", policy)
+		return badUsage(fmt.Errorf("invalid pull policy %q: want always, missing or never", policy))
 	}
 	pull, _, err := c.Root().Find([]string{"pull"})
 	if err != nil || pull.Name() != "pull" {
@@ -246,7 +246,7 @@ func addManageCommands(root *cobra.Command, g *globals) {
 				return fail125(err)
 			}
 			if cpus < 0 {
-				return fail125(errors.New("invalid --cpus: it must be positive"))
+				return badUsage(errors.New("invalid --cpus: it must be positive"))
 			}
 			o.NanoCPUs, o.CPUShares, o.CpusetCpus = int64(cpus*1e9), lf.cpuShares, lf.cpusetCpus
 			if cmd.Flags().Changed("pids-limit") && o.PidsLimit == 0 {
@@ -294,9 +294,9 @@ func addManageCommands(root *cobra.Command, g *globals) {
 			dref, dst, toCtr := split(args[1])
 			switch {
 			case fromCtr && toCtr:
-				return errors.New("copying between containers is not supported")
+				return badUsage(errors.New("copying between containers is not supported"))
 			case !fromCtr && !toCtr:
-				return errors.New("must specify at least one container source")
+				return badUsage(errors.New("must specify at least one container source"))
 			case fromCtr && dst == "-":
 				return e.ArchiveFrom(sref, src, os.Stdout, co)
 			case fromCtr:
@@ -326,16 +326,16 @@ func addManageCommands(root *cobra.Command, g *globals) {
 				o := engine.EventOptions{Follow: true}
 				if since != "" {
 					if o.Since, err = parseSince(since); err != nil {
-						return err
+						return badUsage(err)
 					}
 				}
 				if until != "" {
 					if o.Until, err = parseSince(until); err != nil {
-						return fmt.Errorf("--until %q: want an RFC 3339 time, a duration or a unix time", until)
+						return badUsage(fmt.Errorf("--until %q: want an RFC 3339 time, a duration or a unix time", until))
 					}
 				}
 				if o.Filter, err = engine.ParseEventFilter(filters); err != nil {
-					return err
+					return badUsage(err)
 				}
 				// Without --since only what happens from now on, as docker's.
 				if since == "" {
@@ -388,14 +388,14 @@ func addManageCommands(root *cobra.Command, g *globals) {
 					switch k {
 					case "until":
 						if f.Until, err = parseSince(v); err != nil {
-							return err
+							return badUsage(err)
 						}
 					case "label":
 						f.Label = append(f.Label, v)
 					case "label!":
 						f.NotLabel = append(f.NotLabel, v)
 					default:
-						return fmt.Errorf("invalid filter %q: want until=, label= or label!=", kv)
+						return badUsage(fmt.Errorf("invalid filter %q: want until=, label= or label!=", kv))
 					}
 				}
 				if !force && !confirm("WARNING! This will remove all stopped containers.") {

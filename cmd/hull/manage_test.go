@@ -450,7 +450,7 @@ func TestNewRunFlags(t *testing.T) {
 			{[]string{"--cpu-shares", "-5"}, "cpu-shares"},
 		} {
 			_, stderr, code := h.run(append(append([]string{"run", "--rm", "--network", "none"}, c.args...), "busybox", "true")...)
-			if code != 125 || !strings.Contains(stderr, c.msg) || strings.Count(stderr, "\n") != 1 {
+			if code != 125 || !strings.Contains(stderr, c.msg) || strings.Count(errorLine(stderr), "\n") != 1 {
 				t.Errorf("run %v: exit %d %q", c.args, code, stderr)
 			}
 		}

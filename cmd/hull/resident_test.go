@@ -157,7 +157,7 @@ func TestRunRefusedSpawnsNothing(t *testing.T) {
 		{"run", "-d", "--pull", "never", "nosuch:image", "true"},
 	} {
 		_, stderr, code := h.run(args...)
-		if code != 125 || strings.Count(stderr, "\n") != 1 {
+		if code != 125 || strings.Count(errorLine(stderr), "\n") != 1 {
 			t.Errorf("%v: exit %d, %q", args, code, stderr)
 		}
 		if p := h.procs(nil, false); len(p) != 0 {

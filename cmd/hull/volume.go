@@ -63,7 +63,7 @@ func addVolumeCommands(root *cobra.Command, g *globals) {
 			for _, l := range labels {
 				k, v, _ := strings.Cut(l, "=")
 				if k == "" {
-					return fmt.Errorf("--label %q: no key", l)
+					return badUsage(fmt.Errorf("--label %q: no key", l))
 				}
 				o.Labels[k] = v
 			}
@@ -97,7 +97,7 @@ func addVolumeCommands(root *cobra.Command, g *globals) {
 			}
 			f, err := volume.ParseFilters(lsFilters)
 			if err != nil {
-				return err
+				return badUsage(err)
 			}
 			list, err := s.List(f)
 			if err != nil {
@@ -180,10 +180,10 @@ func addVolumeCommands(root *cobra.Command, g *globals) {
 			}
 			f, err := volume.ParseFilters(pruneFilters)
 			if err != nil {
-				return err
+				return badUsage(err)
 			}
 			if f.Dangling != nil {
-				return errors.New("prune takes no dangling filter: it only removes unused volumes")
+				return badUsage(errors.New("prune takes no dangling filter: it only removes unused volumes"))
 			}
 			f.All = f.All || pruneAll
 			if !pruneForce {
