@@ -65,6 +65,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/filter"
 )
 
 // Driver is the only volume driver: a directory under the engine's root.
@@ -244,7 +245,7 @@ func readVolume(dir string) (*Volume, error) {
 
 // Filters select volumes for List and Prune (docker's --filter).
 type Filters struct {
-	Names     []string // name=: the name contains one of them
+	Names     []string // name=: one of them, a regular expression, matches the name (filter.MatchName)
 	Labels    []string // label=: has every key, or key=value
 	NotLabels []string // label!=: has none of them
 	Driver    string   // driver=
@@ -263,6 +264,9 @@ func ParseFilters(args []string) (Filters, error) {
 		}
 		switch k {
 		case "name":
+			if err := filter.CheckName(v); err != nil {
+				return f, err
+			}
 			f.Names = append(f.Names, v)
 		case "label":
 			f.Labels = append(f.Labels, v)
@@ -289,7 +293,7 @@ func ParseFilters(args []string) (Filters, error) {
 
 // match tells whether v passes every filter but Dangling and All.
 func (f Filters) match(v *Volume) bool {
-	if len(f.Names) > 0 && !slices.ContainsFunc(f.Names, func(n string) bool { return strings.Contains(v.Name, n) }) {
+	if len(f.Names) > 0 && !slices.ContainsFunc(f.Names, func(n string) bool { return filter.MatchName(n, v.Name) }) {
 		return false
 	}
 	if f.Driver != "" && f.Driver != v.Driver {

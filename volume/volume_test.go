@@ -288,6 +288,11 @@ func TestListFilters(t *testing.T) {
 		{[]string{"dangling=false"}, []string{"web-data"}},
 		{[]string{"driver=local", "name=scratch"}, []string{"scratch"}},
 		{[]string{"driver=nfs"}, nil},
+		// name= is a regular expression, as docker's: anchored, it selects one.
+		{[]string{"name=^db-data$"}, []string{"db-data"}},
+		{[]string{"name=^data$"}, nil},
+		{[]string{"name=^(web|db)-"}, []string{"db-data", "web-data"}},
+		{[]string{"name=s.r"}, []string{"scratch"}},
 	} {
 		f, err := ParseFilters(c.filters)
 		if err != nil {
@@ -305,7 +310,7 @@ func TestListFilters(t *testing.T) {
 			t.Errorf("filters %v: got %v, want %v", c.filters, names, c.want)
 		}
 	}
-	for _, bad := range []string{"name", "colour=red", "dangling=maybe", "all=2"} {
+	for _, bad := range []string{"name", "colour=red", "dangling=maybe", "all=2", "name=[", "name=(x"} {
 		if _, err := ParseFilters([]string{bad}); err == nil {
 			t.Errorf("filter %q accepted", bad)
 		}

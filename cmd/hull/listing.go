@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"text/template"
+
+	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/internal/filter"
 )
 
 // listing prints the rows of an ls command the way docker's do: with -q only each
@@ -53,3 +57,24 @@ func (l *listing) row(id string, data any, cols ...any) error {
 }
 
 func (l *listing) flush() error { return l.w.Flush() }
+
+// parseFilters reads an ls command's --filter KEY=VALUE flags, keys among keys.
+// A name= value is a regular expression, as docker's (internal/filter).
+func parseFilters(args []string, keys ...string) (engine.Filter, error) {
+	f := engine.Filter{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		switch {
+		case !ok:
+			return nil, badUsage(fmt.Errorf("bad filter %q: want KEY=VALUE", a))
+		case !slices.Contains(keys, k):
+			return nil, badUsage(fmt.Errorf("invalid filter %q: want %s", k, strings.Join(keys, "=, ")+"="))
+		case k == "name":
+			if err := filter.CheckName(v); err != nil {
+				return nil, badUsage(err)
+			}
+		}
+		f[k] = append(f[k], v)
+	}
+	return f, nil
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/internal/filter"
 	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/volume"
 	"github.com/spf13/cobra"
@@ -127,6 +128,10 @@ func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Contain
 			if _, err := strconv.Atoi(v); err != nil {
 				return nil, false, fmt.Errorf("invalid filter 'exited=%s'", v)
 			}
+		case k == "name":
+			if err := filter.CheckName(v); err != nil {
+				return nil, false, err
+			}
 		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor"}, k):
 			return nil, false, fmt.Errorf("invalid filter %q", k)
 		}
@@ -145,7 +150,9 @@ func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Contain
 			break
 		}
 		if match("status", func(v string) bool { return v == c.State.Status }) &&
-			match("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) &&
+			// docker's names start with "/", and it matches both forms: name=^web$
+			// and name=^/web$ select web.
+			match("name", func(v string) bool { return filter.MatchName(v, c.Name) || filter.MatchName(v, "/"+c.Name) }) &&
 			match("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
 			match("label", func(v string) bool { return engine.HasLabel(c.Config.Labels, v) }) &&
 			match("exited", func(v string) bool {

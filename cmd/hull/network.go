@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/internal/filter"
 	"github.com/hullproject/hull/network"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -77,12 +78,17 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 
 	var lsQuiet bool
 	var lsFormat string
+	var lsFilters []string
 	ls := &cobra.Command{
-		Use:     "ls [-q] [--format TEMPLATE]",
+		Use:     "ls [-q] [--filter K=V] [--format TEMPLATE]",
 		Aliases: []string{"list"},
 		Short:   "list networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := parseFilters(lsFilters, "name", "id", "label", "driver")
+			if err != nil {
+				return err
+			}
 			m, err := openNetworks(g)
 			if err != nil {
 				return err
@@ -99,6 +105,12 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 				return err
 			}
 			for _, n := range list {
+				if !f.Match("name", func(v string) bool { return filter.MatchName(v, n.Name) }) ||
+					!f.Match("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
+					!f.Match("label", func(v string) bool { return engine.HasLabel(n.Labels, v) }) ||
+					!f.Match("driver", func(v string) bool { return v == n.Driver }) {
+					continue
+				}
 				row := map[string]any{"ID": n.ID[:12], "Name": n.Name, "Driver": n.Driver, "Subnet": n.Subnet.String(),
 					"Internal": n.Internal, "Labels": n.Labels}
 				if err := l.row(n.ID[:12], row, n.ID[:12], n.Name, n.Driver, n.Subnet, n.Internal); err != nil {
@@ -109,6 +121,7 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 		},
 	}
 	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only IDs")
+	ls.Flags().StringArrayVarP(&lsFilters, "filter", "f", nil, "name= (a regular expression), id=, label=, driver=")
 	ls.Flags().StringVar(&lsFormat, "format", "", "Go template: .ID .Name .Driver .Subnet .Internal .Labels")
 	netCmd.AddCommand(ls)
 

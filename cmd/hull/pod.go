@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/internal/filter"
 	"github.com/spf13/cobra"
 )
 
@@ -83,12 +84,17 @@ func addPodCommands(root *cobra.Command, g *globals) {
 	pod.AddCommand(create)
 
 	var lsQuiet bool
+	var lsFilters []string
 	ls := &cobra.Command{
-		Use:     "ls [-q]",
+		Use:     "ls [-q] [--filter K=V]",
 		Aliases: []string{"list", "ps"},
 		Short:   "list pods",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := parseFilters(lsFilters, "name", "id", "label")
+			if err != nil {
+				return err
+			}
 			e, err := openEngine(g)
 			if err != nil {
 				return err
@@ -99,6 +105,11 @@ func addPodCommands(root *cobra.Command, g *globals) {
 			}
 			l, _ := newListing("POD ID\tNAME\tSTATUS\tCREATED\t# OF CONTAINERS", "", lsQuiet)
 			for _, p := range pods {
+				if !f.Match("name", func(v string) bool { return filter.MatchName(v, p.Name) }) ||
+					!f.Match("id", func(v string) bool { return strings.HasPrefix(p.ID, v) }) ||
+					!f.Match("label", func(v string) bool { return engine.HasLabel(p.Labels, v) }) {
+					continue
+				}
 				if lsQuiet {
 					l.row(p.ID[:12], nil)
 					continue
@@ -110,6 +121,7 @@ func addPodCommands(root *cobra.Command, g *globals) {
 		},
 	}
 	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only IDs")
+	ls.Flags().StringArrayVarP(&lsFilters, "filter", "f", nil, "name= (a regular expression), id=, label=")
 	pod.AddCommand(ls)
 
 	var inspFormat string
