@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -137,5 +138,25 @@ func TestUsageErrors(t *testing.T) {
 	// An error of the engine, not of the call, stays 1, as docker's.
 	if _, stderr, code := h.run("rm", "nosuchcontainer"); code != 1 || strings.Contains(stderr, "Usage:") {
 		t.Errorf("rm nosuchcontainer: exit %d: %s", code, stderr)
+	}
+}
+
+// TestVersionFlag: --version and -v print docker's one line ("Docker version 28.2.2,
+// build e6534b4"), the version command keeps its long form.
+func TestVersionFlag(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	long := regexp.MustCompile(`^hull version (\S+) \(commit (\S+)\)\n$`).FindStringSubmatch(h.ok("version"))
+	if long == nil {
+		t.Fatalf("version: %q", h.ok("version"))
+	}
+	want := "hull version " + long[1] + ", build " + long[2] + "\n"
+	for _, flag := range []string{"--version", "-v"} {
+		if out, stderr, code := h.run(flag); code != 0 || out != want || stderr != "" {
+			t.Errorf("hull %s: exit %d, %q %q; want %q", flag, code, out, stderr, want)
+		}
+	}
+	// -v of a command is still the command's own: run's volume.
+	if out := h.ok("run", "--rm", "-v", "/data", "busybox", "sh", "-c", "test -d /data && echo ok"); out != "ok\n" {
+		t.Errorf("run -v: %q", out)
 	}
 }

@@ -110,7 +110,10 @@ func main() {
 		Short:         "a daemonless container engine",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version and -v: docker's one line (`hull version` has the long form).
+		Version: version,
 	}
+	cmd.SetVersionTemplate("hull version {{.Version}}, build " + commit + "\n")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badUsage(err) })
 	defRoot := "/var/lib/hull"
 	if v := os.Getenv("HULL_ROOT"); v != "" {
