@@ -24,6 +24,11 @@ import (
 // ErrDigest is returned when content does not match its digest or size.
 var ErrDigest = errors.New("content does not match its digest")
 
+// digestError is ErrDigest for content whose digest is got where want was due.
+func digestError(want, got digest.Digest) error {
+	return fmt.Errorf("%w: want %s, got %s", ErrDigest, want, got)
+}
+
 // checkDigest accepts only well-formed sha256 digests, so that a digest can name a
 // file: "sha256:../../x" never becomes a path.
 func checkDigest(d digest.Digest) error {
@@ -80,7 +85,8 @@ func (s *Store) ReadBlob(d digest.Digest, limit int64) ([]byte, error) {
 
 // WriteBlob stores r under digest want. size is the expected size, or -1 if unknown
 // (then at most maxSize bytes are read). The content goes to ingest/ and is renamed
-// into blobs/ only when digest and size match.
+// into blobs/ only when digest and size match; otherwise nothing is kept, and the
+// error (ErrDigest) names the digest of what came.
 func (s *Store) WriteBlob(r io.Reader, want digest.Digest, size int64) error {
 	if err := checkDigest(want); err != nil {
 		return err
@@ -100,14 +106,31 @@ func (s *Store) WriteBlob(r io.Reader, want digest.Digest, size int64) error {
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, limit+1))
+	if err == nil && n > limit {
+		if size < 0 {
+			return fmt.Errorf("%w: want %s, got more than %d bytes", ErrDigest, want, limit)
+		}
+		// More than is due: what follows is hashed, not stored, to name what
+		// came, for at most as much again (a MiB at least).
+		extra := max(size, 1<<20)
+		var m int64
+		if m, err = io.Copy(h, io.LimitReader(r, extra)); err == nil && m == extra {
+			return fmt.Errorf("%w: want %s (%d bytes), got more than %d bytes", ErrDigest, want, size, n+m-1)
+		}
+		n += m
+	}
+	if errors.Is(err, ErrDigest) {
+		return err // the registry's transport checked it (guard)
+	}
 	if err != nil {
 		return fmt.Errorf("write blob %s: %w", want, err)
 	}
-	if n > limit || (size >= 0 && n != size) {
-		return fmt.Errorf("blob %s: %w: size %d, want %d", want, ErrDigest, n, limit)
+	got := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
+	if got != want {
+		return digestError(want, got)
 	}
-	if got := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))); got != want {
-		return fmt.Errorf("blob %s: %w: got %s", want, ErrDigest, got)
+	if size >= 0 && n != size {
+		return fmt.Errorf("%w: %s is %d bytes, not %d", ErrDigest, want, n, size)
 	}
 	if err := f.Sync(); err != nil {
 		return err

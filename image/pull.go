@@ -2,11 +2,15 @@ package image
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -86,8 +90,9 @@ func (o RegistryOptions) remote(ctx context.Context) []remote.Option {
 
 // guard enforces the store's transport policy below go-containerregistry: plain HTTP
 // only to loopback and registries marked insecure (go-containerregistry itself would
-// also fall back to HTTP for private RFC 1918 addresses), and no manifest larger than
-// maxManifestSize is read.
+// also fall back to HTTP for private RFC 1918 addresses), no manifest larger than
+// maxManifestSize is read, and what is served under a digest (a blob, a manifest by
+// digest) is checked against it as it comes (checked).
 type guard struct {
 	base http.RoundTripper
 	opt  RegistryOptions
@@ -98,8 +103,14 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("refusing plain http to %s: not an insecure registry", req.URL.Host)
 	}
 	resp, err := g.base.RoundTrip(req)
-	if err != nil || !strings.Contains(req.URL.Path, "/manifests/") {
+	if err != nil {
 		return resp, err
+	}
+	if d, ok := servedDigest(req); ok && req.Method == http.MethodGet && resp.StatusCode == http.StatusOK {
+		resp.Body = &checked{ReadCloser: resp.Body, want: d, h: sha256.New(), left: resp.ContentLength}
+	}
+	if !strings.Contains(req.URL.Path, "/manifests/") {
+		return resp, nil
 	}
 	if resp.ContentLength > maxManifestSize {
 		resp.Body.Close()
@@ -122,6 +133,50 @@ func (g *guard) plainOK(host string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// servedDigest is the digest a request asks content by: the last element of
+// /v2/NAME/blobs/DIGEST or /v2/NAME/manifests/DIGEST, in its URL or in the one it
+// was redirected from (blobs are often served from elsewhere).
+func servedDigest(req *http.Request) (digest.Digest, bool) {
+	for r := req; r != nil; {
+		dir, last := path.Split(r.URL.Path)
+		if strings.HasSuffix(dir, "/blobs/") || strings.HasSuffix(dir, "/manifests/") {
+			d := digest.Digest(last)
+			return d, checkDigest(d) == nil
+		}
+		if r.Response == nil {
+			break
+		}
+		r = r.Response.Request
+	}
+	return "", false
+}
+
+// checked is a body served under the digest want. Once it is complete its reads
+// end with ErrDigest if it is not that content, naming what it is: before
+// go-containerregistry's own check, whose error is untyped and cannot be told from
+// a failed transfer. go-containerregistry stops reading at the Content-Length
+// without asking for the end, so the read that brings the last byte tells.
+type checked struct {
+	io.ReadCloser
+	want digest.Digest
+	h    hash.Hash
+	left int64 // bytes due by the Content-Length; -1: unknown
+}
+
+func (c *checked) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.h.Write(p[:n])
+	if c.left >= 0 {
+		c.left -= int64(n)
+	}
+	if err == io.EOF || err == nil && c.left == 0 {
+		if got := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(c.h.Sum(nil))); got != c.want {
+			return n, digestError(c.want, got)
+		}
+	}
+	return n, err
 }
 
 type capped struct {
@@ -162,7 +217,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opt PullOptions) (*Image, 
 	raw, mt := desc.Manifest, string(desc.MediaType)
 	top := digestOf(raw)
 	if d, ok := r.(name.Digest); ok && d.DigestStr() != top.String() {
-		return nil, fmt.Errorf("pull %s: %w: manifest is %s", ref, ErrDigest, top)
+		return nil, fmt.Errorf("pull %s: manifest: %w", ref, digestError(digest.Digest(d.DigestStr()), top))
 	}
 	var index digest.Digest
 	if isIndex(mt) {
@@ -180,8 +235,8 @@ func (s *Store) Pull(ctx context.Context, ref string, opt PullOptions) (*Image, 
 			return nil, fmt.Errorf("pull %s: %w", ref, oneLine(err))
 		}
 		raw, mt = d2.Manifest, string(d2.MediaType)
-		if digestOf(raw) != m.Digest {
-			return nil, fmt.Errorf("pull %s: %w: manifest %s", ref, ErrDigest, m.Digest)
+		if got := digestOf(raw); got != m.Digest {
+			return nil, fmt.Errorf("pull %s: manifest: %w", ref, digestError(m.Digest, got))
 		}
 		if m.MediaType != "" && m.MediaType != mt {
 			return nil, fmt.Errorf("pull %s: manifest served as %q, index says %q", ref, mt, m.MediaType)

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -461,4 +463,171 @@ func matchAny(s, alts string) bool {
 		}
 	}
 	return false
+}
+
+// served is what a test registry answers for a manifest reference.
+type served struct {
+	mt   string
+	data []byte
+}
+
+// serveAnything is a registry that answers whatever it is given: manifests by
+// reference (tag or digest) and blobs by digest, whether or not the bytes are the
+// content the digest names. With redirect, a blob is answered by a redirect to
+// another URL of the server, as registries send blobs to a CDN.
+func serveAnything(t *testing.T, manifests map[string]served, blobs map[digest.Digest][]byte, redirect bool) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dir, last := path.Split(r.URL.Path)
+		switch {
+		case r.URL.Path == "/v2/":
+			w.WriteHeader(200)
+		case strings.HasSuffix(dir, "/manifests/"):
+			m, ok := manifests[last]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", m.mt)
+			w.Header().Set("Content-Length", fmt.Sprint(len(m.data)))
+			if r.Method == http.MethodGet {
+				w.Write(m.data)
+			}
+		case strings.HasSuffix(dir, "/blobs/") && redirect:
+			http.Redirect(w, r, "/cdn/"+strings.TrimPrefix(last, "sha256:"), http.StatusTemporaryRedirect)
+		case strings.HasSuffix(dir, "/blobs/") || dir == "/cdn/":
+			b, ok := blobs[digest.Digest(last)]
+			if dir == "/cdn/" {
+				b, ok = blobs[digest.NewDigestFromEncoded(digest.SHA256, last)]
+			}
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+			w.Write(b)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// TestPullWrongBytes: a registry that serves other bytes than the digest names (a
+// config, a layer, a manifest by digest or from an index; as long, shorter,
+// longer; straight or through a redirect) fails the pull with ErrDigest naming
+// the digest due and the digest of what came, in one line, and the store keeps
+// nothing of it.
+func TestPullWrongBytes(t *testing.T) {
+	testutil.RequireRoot(t)
+	layerTar := tarOf(tf{name: "f", body: "data"})
+	layerD := digest.FromBytes(layerTar)
+	cfg, _ := json.Marshal(ocispec.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerD}}})
+	cfgD := digest.FromBytes(cfg)
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest,
+		Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cfgD, Size: int64(len(cfg))},
+		Layers: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayer, Digest: layerD, Size: int64(len(layerTar))}}}
+	m.SchemaVersion = 2
+	man, _ := json.Marshal(m)
+	manD := digest.FromBytes(man)
+	otherMan, _ := json.MarshalIndent(m, "", " ") // the same manifest, other bytes
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageManifest,
+		Digest: manD, Size: int64(len(man)), Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}}}}
+	idx.SchemaVersion = 2
+	index, _ := json.Marshal(idx)
+	oci := ocispec.MediaTypeImageManifest
+	with := func(d digest.Digest, b []byte) map[digest.Digest][]byte {
+		blobs := map[digest.Digest][]byte{cfgD: cfg, layerD: layerTar}
+		blobs[d] = b
+		return blobs
+	}
+	good := with(layerD, layerTar)
+	sameSize := bytes.Replace(layerTar, []byte("data"), []byte("DATA"), 1)
+	cases := []struct {
+		name      string
+		ref       string // tag or @digest
+		manifests map[string]served
+		blobs     map[digest.Digest][]byte
+		redirect  bool
+		want      digest.Digest
+		got       []byte // what was served for want; nil: too much to name
+	}{
+		{"config, as long", ":v1", map[string]served{"v1": {oci, man}}, with(cfgD, bytes.Replace(cfg, []byte("amd64"), []byte("arm64"), 1)), false, cfgD, bytes.Replace(cfg, []byte("amd64"), []byte("arm64"), 1)},
+		{"config, longer", ":v1", map[string]served{"v1": {oci, man}}, with(cfgD, append(slices.Clone(cfg), "  "...)), false, cfgD, append(slices.Clone(cfg), "  "...)},
+		{"config, shorter", ":v1", map[string]served{"v1": {oci, man}}, with(cfgD, cfg[:len(cfg)-1]), false, cfgD, cfg[:len(cfg)-1]},
+		{"layer, as long", ":v1", map[string]served{"v1": {oci, man}}, with(layerD, sameSize), false, layerD, sameSize},
+		{"layer, shorter", ":v1", map[string]served{"v1": {oci, man}}, with(layerD, layerTar[:1024]), false, layerD, layerTar[:1024]},
+		{"layer, longer", ":v1", map[string]served{"v1": {oci, man}}, with(layerD, append(slices.Clone(layerTar), make([]byte, 4096)...)), false, layerD, append(slices.Clone(layerTar), make([]byte, 4096)...)},
+		{"layer, far longer", ":v1", map[string]served{"v1": {oci, man}}, with(layerD, make([]byte, 3<<20)), false, layerD, nil},
+		{"layer, redirected", ":v1", map[string]served{"v1": {oci, man}}, with(layerD, sameSize), true, layerD, sameSize},
+		{"manifest by digest", "@" + manD.String(), map[string]served{manD.String(): {oci, otherMan}}, good, false, manD, otherMan},
+		{"manifest of an index", ":v1", map[string]served{"v1": {ocispec.MediaTypeImageIndex, index}, manD.String(): {oci, otherMan}}, good, false, manD, otherMan},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			host := serveAnything(t, c.manifests, c.blobs, c.redirect)
+			s := newStore(t)
+			_, err := s.Pull(context.Background(), host+"/evil/img"+c.ref, anon)
+			if err == nil {
+				t.Fatal("pulled")
+			}
+			msg := err.Error()
+			if !errors.Is(err, ErrDigest) || strings.Contains(msg, "\n") || !strings.Contains(msg, "want "+c.want.String()) {
+				t.Errorf("error does not name the digest due: %v", err)
+			}
+			if c.got != nil && !strings.Contains(msg, "got "+digest.FromBytes(c.got).String()) {
+				t.Errorf("error does not name the digest of what came (%s): %v", digest.FromBytes(c.got), err)
+			}
+			if c.got == nil && !strings.Contains(msg, "got more than") {
+				t.Errorf("error does not say it is too long: %v", err)
+			}
+			if imgs, _ := s.List(); len(imgs) != 0 {
+				t.Errorf("registered: %+v", imgs)
+			}
+			if s.HasBlob(c.want) || c.got != nil && s.HasBlob(digest.FromBytes(c.got)) {
+				t.Error("the wrong content is stored")
+			}
+			if ents, _ := os.ReadDir(filepath.Join(s.Root(), "ingest")); len(ents) != 0 {
+				t.Errorf("ingest/ keeps %d entries", len(ents))
+			}
+			if s.HasLayer(layerD) && c.want == layerD {
+				t.Error("the wrong layer is unpacked")
+			}
+		})
+	}
+}
+
+// TestWriteBlobNamesWhatCame: WriteBlob itself (a reader with no registry's
+// transport below it) names the digest of what came, longer or shorter than due,
+// and keeps nothing.
+func TestWriteBlobNamesWhatCame(t *testing.T) {
+	s := newStore(t)
+	due := []byte("the content due")
+	want := digest.FromBytes(due)
+	for _, c := range []struct {
+		name string
+		data []byte
+		size int64
+		msg  string
+	}{
+		{"other", []byte("other content!!"), int64(len(due)), "want " + want.String() + ", got " + digest.FromString("other content!!").String()},
+		{"longer", []byte("the content due, and more"), int64(len(due)), "got " + digest.FromString("the content due, and more").String()},
+		{"shorter", due[:4], int64(len(due)), "got " + digest.FromBytes(due[:4]).String()},
+		{"far longer", make([]byte, 3<<20), int64(len(due)), "got more than"},
+		{"size wrong", due, int64(len(due)) + 1, fmt.Sprintf("%s is %d bytes, not %d", want, len(due), len(due)+1)},
+	} {
+		err := s.WriteBlob(bytes.NewReader(c.data), want, c.size)
+		if !errors.Is(err, ErrDigest) || !strings.Contains(fmt.Sprint(err), c.msg) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.msg)
+		}
+		if s.HasBlob(want) || s.HasBlob(digest.FromBytes(c.data)) {
+			t.Errorf("%s: stored", c.name)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.Root(), "ingest")); len(ents) != 0 {
+		t.Errorf("ingest/ keeps %d entries", len(ents))
+	}
+	if err := s.WriteBlob(bytes.NewReader(due), want, int64(len(due))); err != nil || !s.HasBlob(want) {
+		t.Fatalf("the content due: %v", err)
+	}
 }
