@@ -70,7 +70,15 @@ func (c *Copy) Mount(key string) (string, error) {
 		return "", err
 	}
 	rootfs := filepath.Join(p, "rootfs")
-	if !in.ReadOnly || mounted(rootfs) {
+	if !in.ReadOnly {
+		return rootfs, nil
+	}
+	unlock, err := lockMount(p)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if mounted(rootfs) {
 		return rootfs, nil
 	}
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND, ""); err != nil {
@@ -88,6 +96,11 @@ func (c *Copy) Unmount(key string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockMount(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return unmount(filepath.Join(p, "rootfs"))
 }
 

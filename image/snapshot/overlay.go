@@ -59,6 +59,11 @@ func (o *Overlay) Mount(key string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	unlock, err := lockMount(p)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	rootfs := filepath.Join(p, "rootfs")
 	if mounted(rootfs) {
 		return rootfs, nil
@@ -227,6 +232,11 @@ func (o *Overlay) Unmount(key string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockMount(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return unmount(filepath.Join(p, "rootfs"))
 }
 

@@ -20,11 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+
+	"github.com/hullproject/hull/internal/atomicfile"
 )
 
 // Snapshotter makes and removes container root filesystems.
@@ -132,6 +135,18 @@ func (b base) info(key string) (Info, string, error) {
 		return Info{}, "", fmt.Errorf("snapshot %s: %w", key, err)
 	}
 	return in, p, nil
+}
+
+// lockMount serializes mounting and unmounting the snapshot in p between
+// processes: two commands that mount a snapshot at once (two `hull cp` of a
+// stopped container) would both find it unmounted and stack two mounts. A
+// snapshot that is gone has nothing to lock (unlock is then a no-op).
+func lockMount(p string) (func(), error) {
+	unlock, err := atomicfile.Lock(filepath.Join(p, "mount.lock"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return func() {}, nil
+	}
+	return unlock, err
 }
 
 func (b base) List() ([]Info, error) {

@@ -25,6 +25,7 @@ func Run(t *testing.T, newSn func(dir string) snapshot.Snapshotter) {
 		"Diff":       testDiff,
 		"View":       testView,
 		"Remount":    testRemount,
+		"MountRace":  testMountRace,
 		"Keys":       testKeys,
 		"ManyLayers": testManyLayers,
 		"NoLayers":   testNoLayers,
@@ -210,6 +211,68 @@ func testRemount(t *testing.T, sn snapshot.Snapshotter, root string) {
 	}
 	if read(t, filepath.Join(r2, "kept")) != "k" || read(t, filepath.Join(r2, "a")) != "a2" {
 		t.Error("data lost over unmount and mount")
+	}
+}
+
+// mounts counts the mounts on dir in this process's mount namespace.
+func mounts(t *testing.T, dir string) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == dir {
+			n++
+		}
+	}
+	return n
+}
+
+// testMountRace mounts one unmounted snapshot from many goroutines (flock
+// excludes them as it excludes processes: two `hull cp` of a stopped container):
+// one mount, not one each stacked, and one Unmount leaves none.
+func testMountRace(t *testing.T, sn snapshot.Snapshotter, root string) {
+	for _, view := range []bool{false, true} {
+		key, create := "rw", sn.Prepare
+		if view {
+			key, create = "ro", sn.View
+		}
+		rootfs, err := create(key, twoLayers(t, root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sn.Unmount(key); err != nil {
+			t.Fatal(err)
+		}
+		start := make(chan struct{})
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				<-start
+				_, err := sn.Mount(key)
+				errs <- err
+			}()
+		}
+		close(start)
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := mounts(t, rootfs); n > 1 {
+			t.Errorf("%s: %d mounts stacked by concurrent Mounts", key, n)
+		}
+		if read(t, filepath.Join(rootfs, "a")) != "a2" {
+			t.Errorf("%s: not mounted", key)
+		}
+		if err := sn.Unmount(key); err != nil {
+			t.Fatal(err)
+		}
+		if n := mounts(t, rootfs); n != 0 {
+			t.Errorf("%s: %d mounts left after Unmount", key, n)
+		}
 	}
 }
 
