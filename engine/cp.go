@@ -45,7 +45,8 @@ type CopyOptions struct {
 // tree is one side of a copy: a container's root (confined) or the host's (paths
 // resolved as usual: they are the user's own).
 type tree struct {
-	root *rootfs.Root // nil: the host
+	root    *rootfs.Root // nil: the host
+	release func()       // ends the use of the container's rootfs (Engine.Rootfs)
 }
 
 func (t tree) open(p string, flags int) (int, error) {
@@ -75,20 +76,22 @@ func (e *Engine) containerTree(ref string, write bool) (tree, error) {
 	if write && c.HostConfig.ReadonlyRootfs {
 		return tree{}, fmt.Errorf("container %s: its root filesystem is read-only", c.Name)
 	}
-	dir, err := e.Rootfs(c.ID)
+	dir, release, err := e.Rootfs(c.ID)
 	if err != nil {
 		return tree{}, err
 	}
 	r, err := rootfs.OpenRoot(dir)
 	if err != nil {
+		release()
 		return tree{}, err
 	}
-	return tree{root: r}, nil
+	return tree{root: r, release: release}, nil
 }
 
 func (t tree) close() {
 	if t.root != nil {
-		t.root.Close()
+		t.root.Close() // first: an open descriptor would keep the mount busy
+		t.release()
 	}
 }
 

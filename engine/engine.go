@@ -292,6 +292,9 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	if err := e.save(c); err != nil {
 		return nil, err
 	}
+	// The rootfs was needed for the user, the copy-up of volumes and the spec;
+	// a start mounts it again.
+	e.unmountIdle(id)
 	e.event(c, "create")
 	return c, nil
 }

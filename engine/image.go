@@ -1,19 +1,35 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"slices"
 
 	"github.com/hullproject/hull/image"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // A container's root filesystem is the image store's snapshot whose key is the
 // container's ID (Create prepares it, removal deletes it). Export and commit read it
 // from the host side: the mounts a container adds (proc, volumes, /etc/hosts) live in
 // its own mount namespace and are not part of it, as with docker.
+//
+// The snapshot is mounted (at the path the bundle's root.path names) only while
+// something uses it, as with docker and podman, so that a host of stopped
+// containers is not a host of mounts. A user holds <container dir>/rootfs.lock
+// shared from before it mounts until it is done (Rootfs): start until the
+// container runs, the monitor through each run of it, cp, export. When a user
+// is done, when the container ends for good (its monitor; finalize for a dead
+// monitor's) and after Create, unmountIdle takes the lock exclusively without
+// waiting and unmounts, unless someone holds it (who unmounts when done) or the
+// record says the container runs (running, paused, or restarting: a resident
+// monitor holds no lock, and a restart reuses the mount). Mounting twice at once
+// is the snapshotter's to prevent. Commit and the size of a container's changes
+// read the snapshot's upper directory: no mount.
 
 // SnapshotKey returns the key of the container's rootfs snapshot.
 func (e *Engine) SnapshotKey(ref string) (string, error) {
@@ -24,26 +40,62 @@ func (e *Engine) SnapshotKey(ref string) (string, error) {
 	return c.ID, nil
 }
 
-// Rootfs returns the container's mounted root filesystem, mounting its snapshot again
-// if it is not (mounts do not survive a reboot; the snapshot does).
-func (e *Engine) Rootfs(ref string) (string, error) {
+// Rootfs mounts the container's root filesystem if it is not (after it stopped,
+// or a reboot) and returns it with the release that ends this use of it.
+func (e *Engine) Rootfs(ref string) (string, func(), error) {
 	key, err := e.SnapshotKey(ref)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	unlock, err := flockHow(e.rootfsLock(key), unix.LOCK_SH)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return "", nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
+		}
+		return "", nil, fmt.Errorf("container %s: lock its rootfs: %w", ref, err)
+	}
+	release := func() {
+		unlock()
+		e.unmountIdle(key)
 	}
 	rootfs, err := e.Images.Snapshotter().Mount(key)
 	if err != nil {
-		return "", fmt.Errorf("container %s: %w", ref, err)
+		release()
+		return "", nil, fmt.Errorf("container %s: %w", ref, err)
 	}
-	return rootfs, nil
+	return rootfs, release, nil
+}
+
+func (e *Engine) rootfsLock(id string) string { return filepath.Join(e.dir(id), "rootfs.lock") }
+
+// unmountIdle unmounts the container's rootfs unless a command uses it or the
+// container runs. Without waiting: a user holding the lock unmounts when done.
+func (e *Engine) unmountIdle(id string) error {
+	unlock, err := flockHow(e.rootfsLock(id), unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return nil // in use, or gone with the container
+	}
+	defer unlock()
+	// A start holds the lock until its container runs: none can begin now, and
+	// the record tells whether one did.
+	c, err := e.load(id)
+	if err != nil {
+		return nil
+	}
+	e.refresh(c)
+	if c.State.Running() {
+		return nil
+	}
+	return e.Images.Snapshotter().Unmount(id)
 }
 
 // Export writes the container's filesystem, running or not, as a tar to w.
 func (e *Engine) Export(ref string, w io.Writer) error {
-	rootfs, err := e.Rootfs(ref)
+	rootfs, release, err := e.Rootfs(ref)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := image.Export(rootfs, w); err != nil {
 		return fmt.Errorf("export %s: %w", ref, err)
 	}

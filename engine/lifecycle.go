@@ -172,11 +172,14 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 			e.networkDown(id)
 		}
 	}
-	// After a reboot the snapshot is no longer mounted: the bundle's root.path
-	// would be an empty directory.
-	if _, err := e.Rootfs(id); err != nil {
+	// A container that does not run has its rootfs unmounted (engine/image.go):
+	// the bundle's root.path would be an empty directory. It stays in use until
+	// the monitor has the container running (or failed).
+	_, release, err := e.Rootfs(id)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	// The namespaces it joins (--pid container:, --pod ...) are found now.
 	if err := e.prepareStart(c); err != nil {
 		return nil, err
@@ -299,6 +302,7 @@ func (e *Engine) finalize(id string) {
 	if rt != nil {
 		rt.Delete(id, true)
 	}
+	e.unmountIdle(id)
 }
 
 // waitStopped waits up to d for the container to end and its end to be recorded.

@@ -302,7 +302,14 @@ func (m *monitorRun) loop(r *resumed) error {
 				return nil
 			}
 			cfg.Suspend = m.idle(c)
-			ex, susp, err = monitor.Run(cfg)
+			// The rootfs is in use from before the runtime creates the container
+			// (the start that mounted it may be gone, and a restart has none)
+			// until its run ends: nobody unmounts it meanwhile (engine/image.go).
+			var release func()
+			if _, release, err = e.Rootfs(id); err == nil {
+				ex, susp, err = monitor.Run(cfg)
+				release()
+			}
 		}
 		for susp != nil {
 			// Idle: the resident form takes over, in this process's place.
@@ -332,6 +339,8 @@ func (m *monitorRun) loop(r *resumed) error {
 				})
 				if c.HostConfig.AutoRemove {
 					e.removeFiles(id, rt)
+				} else {
+					e.unmountIdle(id)
 				}
 				m.send(monitor.Control{Error: err.Error(), Code: code})
 				return err
@@ -378,6 +387,8 @@ func (m *monitorRun) loop(r *resumed) error {
 		}
 		if !restart && autoRemove {
 			e.removeFiles(id, rt)
+		} else if !restart {
+			e.unmountIdle(id) // it ended for good: no mount for a stopped container
 		}
 		hub.End(code)
 		if !restart {
@@ -391,6 +402,7 @@ func (m *monitorRun) loop(r *resumed) error {
 				}
 				return nil
 			})
+			e.unmountIdle(id)
 			return nil
 		}
 	}
