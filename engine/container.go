@@ -39,17 +39,17 @@ import (
 // is not, the status is derived from the runtime (see Engine.refresh), so a monitor
 // killed with SIGKILL leaves `hull ps` truthful.
 type Container struct {
-	ID         string     `json:"Id"`
-	Name       string     `json:"Name"`
-	Created    time.Time  `json:"Created"`
-	Image      string     `json:"Image"`    // the image's ID (config digest)
-	ImageRef   string     `json:"ImageRef"` // the name given to run/create
-	Path       string     `json:"Path"`
-	Args       []string   `json:"Args"`
-	Config     Config     `json:"Config"`
-	HostConfig HostConfig `json:"HostConfig"`
-	State      State      `json:"State"`
-	Rootfs     string     `json:"Rootfs"`
+	ID         string         `json:"Id"`
+	Name       string         `json:"Name"`
+	Created    time.Time      `json:"Created"`
+	Image      string         `json:"Image"`    // the image's ID (config digest)
+	ImageRef   string         `json:"ImageRef"` // the name given to run/create
+	Path       string         `json:"Path"`
+	Args       []string       `json:"Args"`
+	Config     Config         `json:"Config"`
+	HostConfig HostConfig     `json:"HostConfig"`
+	State      ContainerState `json:"State"`
+	Rootfs     string         `json:"Rootfs"`
 	// NetworkSettings: the container's networks and, while it runs, its addresses
 	// (engine/network.go).
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
@@ -125,8 +125,8 @@ const (
 	StatusRestarting = "restarting"
 )
 
-// State is the container's state as the record keeps it.
-type State struct {
+// ContainerState is the container's state as the record keeps it.
+type ContainerState struct {
 	Status       string    `json:"Status"`
 	Pid          int       `json:"Pid"`
 	ExitCode     int       `json:"ExitCode"`
@@ -145,7 +145,7 @@ type State struct {
 
 // Running tells whether the status is running, paused or restarting (as Docker's:
 // a restarting container is stopped, removed or waited for like a running one).
-func (s State) Running() bool {
+func (s ContainerState) Running() bool {
 	return s.Status == StatusRunning || s.Status == StatusPaused || s.Status == StatusRestarting
 }
 
@@ -173,7 +173,7 @@ func newID() string {
 
 func (e *Engine) containersDir() string     { return filepath.Join(e.Root, "containers") }
 func (e *Engine) dir(id string) string      { return filepath.Join(e.Root, "containers", id) }
-func (e *Engine) stateDir(id string) string { return filepath.Join(e.State, "containers", id) }
+func (e *Engine) stateDir(id string) string { return filepath.Join(e.StateDir, "containers", id) }
 func (e *Engine) bundle(id string) string   { return filepath.Join(e.Root, "containers", id, "bundle") }
 
 // LogPath is the container's json-file log.

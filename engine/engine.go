@@ -24,9 +24,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/logs"
+	"github.com/hullproject/hull/ociruntime"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -35,9 +35,9 @@ import (
 // Engine is one engine root (records, images) and state directory (bundles, runtime
 // state).
 type Engine struct {
-	Root   string
-	State  string
-	Images *image.Store
+	Root     string
+	StateDir string
+	Images   *image.Store
 	// Exe is the hull binary the monitor is started from (`Exe monitor ID`).
 	Exe string
 	// NetDefaults shape the default network at its first use (engine/network.go).
@@ -55,7 +55,7 @@ func New(root, state string) (*Engine, error) {
 		return nil, err
 	}
 	exe, _ := os.Executable()
-	e := &Engine{Root: root, State: state, Images: s, Exe: exe}
+	e := &Engine{Root: root, StateDir: state, Images: s, Exe: exe}
 	s.InUse = e.imageUsers
 	return e, nil
 }
@@ -121,7 +121,7 @@ type CreateOptions struct {
 
 // Runtime returns the OCI runtime a container uses.
 func (e *Engine) Runtime(c *Container) (ociruntime.Runtime, error) {
-	return ociruntime.New(c.HostConfig.Runtime, filepath.Join(e.State, "runtime"))
+	return ociruntime.New(c.HostConfig.Runtime, filepath.Join(e.StateDir, "runtime"))
 }
 
 // Create makes a container: its record, its rootfs (a snapshot of the image) and its
@@ -144,7 +144,7 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ociruntime.New(o.Runtime, e.State); err != nil {
+	if _, err := ociruntime.New(o.Runtime, e.StateDir); err != nil {
 		return nil, err
 	}
 	img, err := e.Images.Get(o.Image)
@@ -169,7 +169,7 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 			Runtime: o.Runtime, LogConfig: LogConfig{Type: "json-file", Config: map[string]string{}},
 			MemorySwap: o.MemorySwap, CpuShares: o.CPUShares, CpusetCpus: o.CpusetCpus,
 		},
-		State: State{Status: StatusCreated},
+		State: ContainerState{Status: StatusCreated},
 	}
 	if c.HostConfig.Devices, err = o.checkLimits(); err != nil {
 		return nil, err

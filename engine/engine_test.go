@@ -30,7 +30,7 @@ func TestCheckName(t *testing.T) {
 
 // fakeRecords writes bare records, as Create would, for resolution tests.
 func fakeRecords(t *testing.T, recs map[string]string) *Engine {
-	e := &Engine{Root: t.TempDir(), State: t.TempDir()}
+	e := &Engine{Root: t.TempDir(), StateDir: t.TempDir()}
 	for id, name := range recs {
 		os.MkdirAll(e.dir(id), 0o700)
 		if err := e.save(&Container{ID: id, Name: name, Created: time.Now()}); err != nil {

@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/monitor"
+	"github.com/hullproject/hull/ociruntime"
 	"golang.org/x/sys/unix"
 )
 

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/monitor"
+	"github.com/hullproject/hull/ociruntime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -120,7 +120,7 @@ func (e *Engine) spawnMonitor(attached bool, id string) (*Session, *exec.Cmd, er
 		return nil, nil, fmt.Errorf("monitor socket: %w", err)
 	}
 	s := &Session{conn: fc.(*net.UnixConn)}
-	args := []string{"--root", e.Root, "--state", e.State, "monitor"}
+	args := []string{"--root", e.Root, "--state", e.StateDir, "monitor"}
 	if attached {
 		args = append(args, "--attached")
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hullproject/hull/engine/ociruntime"
+	"github.com/hullproject/hull/ociruntime"
 	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/runtime/caps"
 	specs "github.com/opencontainers/runtime-spec/specs-go"

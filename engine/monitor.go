@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/monitor"
 	"github.com/hullproject/hull/monitor/resident"
+	"github.com/hullproject/hull/ociruntime"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,7 +41,7 @@ func (e *Engine) ResidentPath() string {
 }
 
 // monitorState is what the engine's monitor carries across its resident form, in
-// resident.State.Engine.
+// resident.Handover.Engine.
 type monitorState struct {
 	Run       int           `json:"run"`
 	StartedAt time.Time     `json:"startedAt"`
@@ -114,7 +114,7 @@ func (e *Engine) RunMonitor(id string, sync *os.File, attached bool) error {
 
 // ResumeMonitor is the body of `hull monitor --resume ID`: the engine's monitor
 // taking the container back from its resident form (s, from the environment).
-func (e *Engine) ResumeMonitor(s *resident.State) error {
+func (e *Engine) ResumeMonitor(s *resident.Handover) error {
 	m := &monitorRun{e: e, id: s.ID, hub: &monitor.Hub{}}
 	var ms monitorState
 	if err := json.Unmarshal(s.Engine, &ms); err != nil {
@@ -129,7 +129,7 @@ func (e *Engine) ResumeMonitor(s *resident.State) error {
 
 // resumed is where a resumed monitor's first round starts.
 type resumed struct {
-	s  *resident.State
+	s  *resident.Handover
 	ms monitorState
 }
 
@@ -151,7 +151,7 @@ func (m *monitorRun) fail(err error) error {
 
 // setup loads the container and opens its log and attach socket; from s (a
 // resumption) the socket is the one handed over.
-func (m *monitorRun) setup(s *resident.State) error {
+func (m *monitorRun) setup(s *resident.Handover) error {
 	// Before any record says "restarting" (markStopped sends it then).
 	m.wake = make(chan os.Signal, 1)
 	signal.Notify(m.wake, wakeSignal)
@@ -284,7 +284,7 @@ func (m *monitorRun) loop(r *resumed) error {
 					if run > 0 && c.HasBeenManuallyStopped {
 						return errStoppedMeanwhile
 					}
-					c.State = State{Status: StatusRunning, Pid: pid, StartedAt: now, MonitorPid: os.Getpid(), MonitorStart: m.myStart}
+					c.State = ContainerState{Status: StatusRunning, Pid: pid, StartedAt: now, MonitorPid: os.Getpid(), MonitorStart: m.myStart}
 					if args, _ := c.Config.Healthcheck.args(); args != nil {
 						c.State.Health = &Health{Status: HealthStarting, Log: []HealthResult{}}
 					}
@@ -455,9 +455,9 @@ func (m *monitorRun) handOver(cfg monitor.Config, r *monitor.Running, stdin *os.
 	if err != nil {
 		return err
 	}
-	s := &resident.State{
+	s := &resident.Handover{
 		Exe:  m.e.Exe,
-		Args: []string{m.e.Exe, "--root", m.e.Root, "--state", m.e.State, "monitor", "--resume", m.id},
+		Args: []string{m.e.Exe, "--root", m.e.Root, "--state", m.e.StateDir, "monitor", "--resume", m.id},
 		ID:   m.id, Pid: r.Pid,
 		Out: resident.Fd(r.Out), Err: -1, Listener: resident.Fd(lf), Keep: keep,
 		LogPath: m.e.LogPath(m.id), LogOpts: m.logOpts, Pending: r.Pending, Engine: engine,
@@ -473,7 +473,7 @@ func (m *monitorRun) handOver(cfg monitor.Config, r *monitor.Running, stdin *os.
 	// page, and it would sit at 2.2 MB instead of 0.65 MB. `monitor --resume` turns
 	// it back on before it starts anything.
 	unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0)
-	err = resident.Exec(exe, []string{exe, "--root", m.e.Root, "--state", m.e.State, m.id}, s, resident.ResidentEnv...)
+	err = resident.Exec(exe, []string{exe, "--root", m.e.Root, "--state", m.e.StateDir, m.id}, s, resident.ResidentEnv...)
 	unix.Prctl(unix.PR_SET_THP_DISABLE, 0, 0, 0, 0)
 	return err
 }

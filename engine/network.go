@@ -757,7 +757,7 @@ func (s *NetworkSettings) primary(mode string) {
 // container's first lookup does not race it.
 func (e *Engine) ensureResolver(m *network.Manager, name string, gw netip.Addr) error {
 	if _, ok := m.ResolverRunning(name); !ok {
-		cmd := exec.Command(e.Exe, "--root", e.Root, "--state", e.State, "network", "dns", name)
+		cmd := exec.Command(e.Exe, "--root", e.Root, "--state", e.StateDir, "network", "dns", name)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		cmd.Dir = "/"
 		if err := cmd.Start(); err != nil {

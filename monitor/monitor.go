@@ -28,9 +28,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/monitor/resident"
+	"github.com/hullproject/hull/ociruntime"
 	"golang.org/x/sys/unix"
 )
 

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/internal/testutil"
 	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/monitor"
+	"github.com/hullproject/hull/ociruntime"
 	"github.com/hullproject/hull/runtime"
 	_ "github.com/hullproject/hull/runtime/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"

@@ -125,12 +125,12 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.State = State{
+	c.Record = Record{
 		OCIVersion: spec.Version, ID: o.ID, Bundle: bundle, Rootfs: rootfs,
 		Created: time.Now().UTC(), Annotations: spec.Annotations, Config: spec,
 	}
 	if cg != nil {
-		c.State.Cgroup = cg.Path()
+		c.Record.Cgroup = cg.Path()
 	}
 	fifo := filepath.Join(dir, "exec.fifo")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
@@ -186,13 +186,13 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	c.State.Pid = child.Process.Pid
+	c.Record.Pid = child.Process.Pid
 	if s.mapRelease != nil {
-		if err := writeIDMaps(c.State.Pid, spec, s.mapRelease); err != nil {
+		if err := writeIDMaps(c.Record.Pid, spec, s.mapRelease); err != nil {
 			return nil, err
 		}
 	}
-	if c.State.PidStart, _, err = procStat(c.State.Pid); err != nil {
+	if c.Record.PidStart, _, err = procStat(c.Record.Pid); err != nil {
 		return nil, fmt.Errorf("init exited at once: %w", err)
 	}
 	if err := c.saveInitRecord(); err != nil {
@@ -205,12 +205,12 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	if spec.Process.OOMScoreAdj != nil {
 		adj := []byte(strconv.Itoa(*spec.Process.OOMScoreAdj))
-		if err := os.WriteFile("/proc/"+strconv.Itoa(c.State.Pid)+"/oom_score_adj", adj, 0); err != nil {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(c.Record.Pid)+"/oom_score_adj", adj, 0); err != nil {
 			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}
-	b.Pid = c.State.Pid
-	if err := sendIDMapped(parentEnd, b.Mounts, c.State.Pid); err != nil {
+	b.Pid = c.Record.Pid
+	if err := sendIDMapped(parentEnd, b.Mounts, c.Record.Pid); err != nil {
 		return nil, err
 	}
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
@@ -223,7 +223,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
+		if err := writePidFile(o.PidFile, c.Record.Pid); err != nil {
 			return nil, err
 		}
 	}
@@ -409,7 +409,7 @@ func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error
 				return fmt.Errorf("resume init: %w", err)
 			}
 		case msgSeccomp:
-			if err := c.sendSeccompListener(fd, c.State.Pid); err != nil {
+			if err := c.sendSeccompListener(fd, c.Record.Pid); err != nil {
 				return err
 			}
 		case msgReady:
@@ -556,7 +556,7 @@ func (c *Container) sendSeccompListener(fd, pid int) error {
 		return errors.New("no seccomp notify fd")
 	}
 	defer unix.Close(fd)
-	sc := c.State.Config.Linux.Seccomp
+	sc := c.Record.Config.Linux.Seccomp
 	payload, err := seccomp.ListenerPayload(sc, c.specState(StatusCreating), pid)
 	if err != nil {
 		return err

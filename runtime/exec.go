@@ -31,8 +31,8 @@ type ExecOpts struct {
 // terminal and without arguments.
 func (c *Container) ExecDefaults() specs.Process {
 	p := specs.Process{Cwd: "/"}
-	if c.State.Config != nil && c.State.Config.Process != nil {
-		p = *c.State.Config.Process
+	if c.Record.Config != nil && c.Record.Config.Process != nil {
+		p = *c.Record.Config.Process
 	}
 	p.Terminal = false
 	p.Args = nil
@@ -86,7 +86,7 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 	// to enter a joined pid namespace.
 	rootless := unprivileged()
 	for _, typ := range []string{"user", "mnt", "time", "cgroup", "pid", "net", "ipc", "uts"} {
-		f, err := os.Open("/proc/" + strconv.Itoa(c.State.Pid) + "/ns/" + typ)
+		f, err := os.Open("/proc/" + strconv.Itoa(c.Record.Pid) + "/ns/" + typ)
 		if err != nil {
 			if typ == "time" && errors.Is(err, os.ErrNotExist) {
 				continue
@@ -139,14 +139,14 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 			return nil, err
 		}
 	}
-	if c.State.Cgroup != "" {
+	if c.Record.Cgroup != "" {
 		if cg, err := c.cgroup(); err != nil {
 			return fail(err)
 		} else if err := cg.Apply(proc.Pid); err != nil {
 			return fail(err)
 		}
 	}
-	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.State.Config, Process: *p, Pid: proc.Pid, PreserveFds: o.PreserveFds, Bundle: c.State.Bundle}
+	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.Record.Config, Process: *p, Pid: proc.Pid, PreserveFds: o.PreserveFds, Bundle: c.Record.Bundle}
 	grantCaps(&b.Process, s.joinsUserNS(), logger(o.Log))
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
 		return fail(fmt.Errorf("send bootstrap: %w", err))

@@ -20,16 +20,16 @@ var ErrNotRunning = errors.New("container not running")
 var errNoCgroup = errors.New("the container has no cgroup (rootless, and no delegated cgroup was writable)")
 
 func (c *Container) cgroup() (*cgroups.Manager, error) {
-	if c.State.Cgroup == "" {
+	if c.Record.Cgroup == "" {
 		return nil, errNoCgroup
 	}
-	return cgroups.Load(c.State.Cgroup)
+	return cgroups.Load(c.Record.Cgroup)
 }
 
 // nsPids lists the processes of init's pid namespace: for a container without a
 // cgroup (rootless) the kernel groups them by nothing else.
 func (c *Container) nsPids() ([]int, error) {
-	ns, err := os.Readlink("/proc/" + strconv.Itoa(c.State.Pid) + "/ns/pid")
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(c.Record.Pid) + "/ns/pid")
 	if err != nil || !c.initAlive() {
 		return nil, nil
 	}
@@ -96,7 +96,7 @@ func (c *Container) Start() error {
 		c.waitInitGone()
 		return err
 	}
-	if h := c.State.Config.Hooks; h != nil {
+	if h := c.Record.Config.Hooks; h != nil {
 		c.runHooksWarn("poststart", h.Poststart, c.specState(StatusRunning))
 	}
 	return nil
@@ -136,7 +136,7 @@ func waitExec(f *os.File, c *Container) error {
 
 // awaitInitExit waits up to d for init to exit on its own.
 func (c *Container) awaitInitExit(d time.Duration) {
-	pidfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	pidfd, err := unix.PidfdOpen(c.Record.Pid, 0)
 	if err != nil {
 		return
 	}
@@ -179,7 +179,7 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 }
 
 func (c *Container) signal(sig unix.Signal, all bool) error {
-	if all && c.State.Cgroup == "" {
+	if all && c.Record.Cgroup == "" {
 		pids, err := c.nsPids()
 		for _, pid := range pids {
 			if e := unix.Kill(pid, sig); e != nil && !errors.Is(e, unix.ESRCH) {
@@ -200,7 +200,7 @@ func (c *Container) signal(sig unix.Signal, all bool) error {
 	}
 	// A pidfd pins the process: once it is open and the start time still matches,
 	// the signal cannot reach a recycled pid.
-	pidfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	pidfd, err := unix.PidfdOpen(c.Record.Pid, 0)
 	if err != nil {
 		return ErrNotRunning
 	}
@@ -244,7 +244,7 @@ func (c *Container) Delete(force bool) error {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, st)
 	}
 	cg, cgErr := c.cgroup()
-	if c.State.Damaged && c.State.Pid == 0 {
+	if c.Record.Damaged && c.Record.Pid == 0 {
 		// Neither state.json nor init.json can be read (a record older than
 		// init.json): a container made without linux.cgroupsPath has its
 		// processes in the default cgroup, and they go with the record
@@ -265,7 +265,7 @@ func (c *Container) Delete(force bool) error {
 		}
 	}
 	c.waitInitGone()
-	if cfg := c.State.Config; cfg != nil && cfg.Hooks != nil && !c.State.Damaged {
+	if cfg := c.Record.Config; cfg != nil && cfg.Hooks != nil && !c.Record.Damaged {
 		c.runHooksWarn("poststop", cfg.Hooks.Poststop, c.specState(StatusStopped))
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
@@ -280,7 +280,7 @@ func (c *Container) waitInitGone() {
 	if !c.initAlive() {
 		return
 	}
-	pidfd, err := unix.PidfdOpen(c.State.Pid, 0)
+	pidfd, err := unix.PidfdOpen(c.Record.Pid, 0)
 	if err != nil || !c.initAlive() {
 		return
 	}
@@ -294,7 +294,7 @@ func (c *Container) waitInitGone() {
 
 // Pids lists the host pids of every process in the container's cgroup.
 func (c *Container) Pids() ([]int, error) {
-	if c.State.Cgroup == "" {
+	if c.Record.Cgroup == "" {
 		return c.nsPids()
 	}
 	cg, err := c.cgroup()

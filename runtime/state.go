@@ -35,18 +35,18 @@ import (
 // a live init with exec.fifo still present is "created", one whose cgroup is frozen
 // is "paused", any other live one is "running", and everything else is "stopped".
 type Container struct {
-	ID    string
-	dir   string
-	State State
-	init  *os.Process // set in the process that created the container
+	ID     string
+	dir    string
+	Record Record
+	init   *os.Process // set in the process that created the container
 	// Log receives the warnings of the lifecycle: what the runtime-spec wants
 	// logged rather than failed (a failing poststart or poststop hook). Nil means
 	// slog.Default().
 	Log *slog.Logger
 }
 
-// State is what state.json holds.
-type State struct {
+// Record is what state.json holds.
+type Record struct {
 	OCIVersion  string            `json:"ociVersion"`
 	ID          string            `json:"id"`
 	Pid         int               `json:"init_process_pid"`
@@ -77,7 +77,7 @@ const initRecordFile = "init.json"
 
 // saveInitRecord writes init.json, once, at create.
 func (c *Container) saveInitRecord() error {
-	data, err := json.Marshal(initRecord{Pid: c.State.Pid, PidStart: c.State.PidStart, Cgroup: c.State.Cgroup})
+	data, err := json.Marshal(initRecord{Pid: c.Record.Pid, PidStart: c.Record.PidStart, Cgroup: c.Record.Cgroup})
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func CheckID(id string) error {
 }
 
 // Load reads the record of id under root. A record whose state.json is damaged is
-// returned with State.Damaged set rather than as an error.
+// returned with Record.Damaged set rather than as an error.
 func Load(root, id string) (*Container, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
@@ -122,11 +122,11 @@ func Load(root, id string) (*Container, error) {
 			return nil, fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
 		}
 	}
-	if err != nil || json.Unmarshal(data, &c.State) != nil || c.State.ID != id {
-		c.State = State{ID: id, Damaged: true}
+	if err != nil || json.Unmarshal(data, &c.Record) != nil || c.Record.ID != id {
+		c.Record = Record{ID: id, Damaged: true}
 		var r initRecord
 		if data, err := os.ReadFile(filepath.Join(c.dir, initRecordFile)); err == nil && json.Unmarshal(data, &r) == nil && r.Pid > 0 {
-			c.State.Pid, c.State.PidStart, c.State.Cgroup = r.Pid, r.PidStart, r.Cgroup
+			c.Record.Pid, c.Record.PidStart, c.Record.Cgroup = r.Pid, r.PidStart, r.Cgroup
 		}
 	}
 	return c, nil
@@ -156,7 +156,7 @@ func List(root string) ([]*Container, error) {
 // save writes state.json atomically. Not durably: a runtime's state describes
 // processes of this boot, meaningless after a crash (runc's is not synced either).
 func (c *Container) save() error {
-	data, err := json.Marshal(&c.State)
+	data, err := json.Marshal(&c.Record)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (c *Container) lock() (func(), error) {
 	}
 	// Re-read: another command may have changed the record while we waited.
 	if fresh, err := Load(filepath.Dir(c.dir), c.ID); err == nil {
-		c.State = fresh.State
+		c.Record = fresh.Record
 	}
 	return func() { unix.Close(fd) }, nil
 }
@@ -195,7 +195,7 @@ func (c *Container) lock() (func(), error) {
 // Status derives the container's status from the kernel. A damaged record is
 // "stopped": nothing but delete (and kill --all) may act on it.
 func (c *Container) Status() string {
-	if c.State.Damaged {
+	if c.Record.Damaged {
 		return StatusStopped
 	}
 	return c.status()
@@ -218,11 +218,11 @@ func (c *Container) status() string {
 
 // initAlive tells whether the recorded init process still runs.
 func (c *Container) initAlive() bool {
-	if c.State.Pid <= 0 {
+	if c.Record.Pid <= 0 {
 		return false
 	}
-	start, state, err := procStat(c.State.Pid)
-	return err == nil && start == c.State.PidStart && state != 'Z' && state != 'X'
+	start, state, err := procStat(c.Record.Pid)
+	return err == nil && start == c.Record.PidStart && state != 'Z' && state != 'X'
 }
 
 // procStat reads a process's start time (field 22, in clock ticks since boot) and its
@@ -247,29 +247,20 @@ func procStat(pid int) (uint64, byte, error) {
 	return start, fields[0][0], err
 }
 
-// OCIState is the state the runtime-spec defines, as `hullrt state` prints it (with
-// runc's extra fields rootfs, created and owner).
+// OCIState is the state the runtime-spec defines, as `hullrt state` prints it, with
+// runc's extra fields rootfs, created and owner.
 type OCIState struct {
-	OCIVersion  string            `json:"ociVersion"`
-	ID          string            `json:"id"`
-	Pid         int               `json:"pid"`
-	Status      string            `json:"status"`
-	Bundle      string            `json:"bundle"`
-	Rootfs      string            `json:"rootfs"`
-	Created     time.Time         `json:"created"`
-	Owner       string            `json:"owner"`
-	Annotations map[string]string `json:"annotations,omitempty"`
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
 }
 
 // OCI returns the container's state in the runtime-spec's shape.
 func (c *Container) OCI() OCIState {
-	s := OCIState{
-		OCIVersion: specs.Version, ID: c.ID, Status: c.Status(), Bundle: c.State.Bundle,
-		Rootfs: c.State.Rootfs, Created: c.State.Created, Owner: c.State.Owner,
-		Annotations: c.State.Annotations,
-	}
-	if s.Status != StatusStopped {
-		s.Pid = c.State.Pid
+	s := OCIState{State: c.specState(c.Status()), Rootfs: c.Record.Rootfs, Created: c.Record.Created, Owner: c.Record.Owner}
+	if s.Status == StatusStopped {
+		s.Pid = 0
 	}
 	return s
 }
@@ -277,7 +268,7 @@ func (c *Container) OCI() OCIState {
 // specState is the state given to hooks.
 func (c *Container) specState(status string) specs.State {
 	return specs.State{
-		Version: specs.Version, ID: c.ID, Status: specs.ContainerState(status), Pid: c.State.Pid,
-		Bundle: c.State.Bundle, Annotations: c.State.Annotations,
+		Version: specs.Version, ID: c.ID, Status: specs.ContainerState(status), Pid: c.Record.Pid,
+		Bundle: c.Record.Bundle, Annotations: c.Record.Annotations,
 	}
 }

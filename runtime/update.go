@@ -30,13 +30,13 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	defer unlock()
-	if c.State.Damaged {
+	if c.Record.Damaged {
 		return fmt.Errorf("container %s: state is damaged; delete it with --force", c.ID)
 	}
 	if st := c.Status(); st == StatusStopped {
 		return fmt.Errorf("cannot update container %s: it is stopped", c.ID)
 	}
-	spec := c.State.Config
+	spec := c.Record.Config
 	if spec == nil || spec.Linux == nil {
 		return fmt.Errorf("container %s: no linux config saved", c.ID)
 	}

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/engine"
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/monitor"
 	"github.com/hullproject/hull/monitor/resident"
+	"github.com/hullproject/hull/ociruntime"
 	"github.com/hullproject/hull/runtime/console"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -605,7 +605,7 @@ func addContainerCommands(root *cobra.Command, g *globals) {
 			}
 			fmt.Printf("Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(list), running, len(list)-running, len(imgs))
 			fmt.Printf("Storage driver: %s\nLogging driver: json-file\nCgroup version: %s\n", e.Images.Snapshotter().Name(), cg)
-			fmt.Printf("Default runtime: hull\nKernel version: %s\nRoot dir: %s\nState dir: %s\n", unix.ByteSliceToString(u.Release[:]), e.Root, e.State)
+			fmt.Printf("Default runtime: hull\nKernel version: %s\nRoot dir: %s\nState dir: %s\n", unix.ByteSliceToString(u.Release[:]), e.Root, e.StateDir)
 			return nil
 		},
 	})

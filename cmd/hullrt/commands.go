@@ -354,7 +354,7 @@ func cmdState(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		if c.State.Damaged {
+		if c.Record.Damaged {
 			return fmt.Errorf("container %s: state is damaged; delete it with --force", c.ID)
 		}
 		return printJSON(c.OCI())
@@ -386,7 +386,7 @@ func cmdList(fs *flag.FlagSet) func([]string) error {
 			return err
 		}
 		for _, c := range list {
-			if c.State.Damaged {
+			if c.Record.Damaged {
 				warnLog().Warn(fmt.Sprintf("container %s: state is damaged (shown as stopped); delete it with --force", c.ID))
 			}
 		}

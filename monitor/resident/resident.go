@@ -11,7 +11,7 @@
 // work only that can do: the container ended (Reason "exited", with its code), or
 // a client attached (Reason "attach", with the client's connection).
 //
-// What crosses each exec is a State, as JSON in the environment, and the
+// What crosses each exec is a Handover, as JSON in the environment, and the
 // descriptors it names, inherited (their close-on-exec flag cleared). Output read
 // but not logged yet (a line without its newline) travels in Pending, so the log
 // never splits a line because its reader changed.
@@ -31,7 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Env is the environment variable a State travels in.
+// Env is the environment variable a Handover travels in.
 const Env = "HULL_MONITOR_STATE"
 
 // Reasons for waking the engine's monitor.
@@ -40,10 +40,10 @@ const (
 	ReasonAttach = "attach"
 )
 
-// State is what the two forms of the monitor hand each other.
-type State struct {
+// Handover is what the two forms of the monitor hand each other.
+type Handover struct {
 	// Exe and Args are the engine's monitor: the command Wake execs, with the
-	// State in Env.
+	// Handover in Env.
 	Exe  string   `json:"exe"`
 	Args []string `json:"args"`
 	ID   string   `json:"id"`
@@ -74,7 +74,7 @@ type State struct {
 // Only the descriptors s names stay open. The environment is s.Environ (or this
 // process's, if that is empty), less GOMAXPROCS and GODEBUG when env says them.
 // It returns only on failure, and then every descriptor is as it was.
-func Exec(exe string, args []string, s *State, env ...string) error {
+func Exec(exe string, args []string, s *Handover, env ...string) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -118,15 +118,15 @@ func Exec(exe string, args []string, s *State, env ...string) error {
 // container, a GC once the heap reaches 2 MB rather than Go's floor of 4 MB.
 var ResidentEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "GOGC=50"}
 
-// Load reads the State handed over to this process, and removes it from the
+// Load reads the Handover handed over to this process, and removes it from the
 // environment so children do not inherit it.
-func Load() (*State, error) {
+func Load() (*Handover, error) {
 	data, ok := os.LookupEnv(Env)
 	if !ok {
 		return nil, errors.New("no monitor state in $" + Env)
 	}
 	os.Unsetenv(Env)
-	s := &State{}
+	s := &Handover{}
 	if err := json.Unmarshal([]byte(data), s); err != nil {
 		return nil, fmt.Errorf("monitor state: %w", err)
 	}
@@ -146,7 +146,7 @@ const DrainTimeout = 2 * time.Second
 
 // Serve is the resident monitor: it runs until the engine's monitor must take
 // over, and then execs it (it returns only if that fails).
-func Serve(s *State) error {
+func Serve(s *Handover) error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return err
 	}

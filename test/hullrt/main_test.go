@@ -170,7 +170,7 @@ func (e *env) state(id string) runtime.OCIState {
 func (e *env) waitStatus(id, status string) {
 	e.t.Helper()
 	for i := 0; i < 200; i++ {
-		if e.state(id).Status == status {
+		if string(e.state(id).Status) == status {
 			return
 		}
 		time.Sleep(25 * time.Millisecond)

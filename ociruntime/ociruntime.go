@@ -14,7 +14,7 @@
 //	_ = rt.Delete(id, false)                    // state, cgroup gone; force kills first
 //
 // Exec runs another process in a running container. There are two implementations:
-// Hull (the runtime package, in-process) and Binary (any runc-compatible command,
+// InProcess (the runtime package, called in this process) and Binary (any runc-compatible command,
 // invoked as containerd and conmon invoke it). Both must pass the suite in
 // ociruntime/testsuite.
 package ociruntime
@@ -41,13 +41,6 @@ type IO struct {
 	Console               func(master *os.File)
 }
 
-// State is what State reports.
-type State struct {
-	ID     string
-	Pid    int
-	Status string // created, running, paused, stopped
-}
-
 // Runtime drives containers of one runtime, with its state in one directory.
 type Runtime interface {
 	// Name is "hull" or the binary's name ("runc", "crun", ...).
@@ -59,7 +52,7 @@ type Runtime interface {
 	Start(id string) error
 	// State reports the container's status; ErrNotExist if the runtime has no
 	// record of it.
-	State(id string) (State, error)
+	State(id string) (specs.State, error)
 	// Kill sends sig to init, or with all to every process of the container.
 	Kill(id string, sig unix.Signal, all bool) error
 	// Delete removes a stopped container; force kills a running one first.
@@ -88,7 +81,7 @@ var ErrNotExist = errors.New("container does not exist in the runtime")
 // own library, anything else a runc-compatible binary found in $PATH (or a path).
 func New(name, stateDir string) (Runtime, error) {
 	if name == "" || name == "hull" {
-		return &Hull{Root: filepath.Join(stateDir, "hull")}, nil
+		return &InProcess{Root: filepath.Join(stateDir, "hull")}, nil
 	}
 	bin, err := exec.LookPath(name)
 	if err != nil {

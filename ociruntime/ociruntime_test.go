@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hullproject/hull/engine/ociruntime"
-	"github.com/hullproject/hull/engine/ociruntime/testsuite"
 	"github.com/hullproject/hull/internal/testutil"
+	"github.com/hullproject/hull/ociruntime"
+	"github.com/hullproject/hull/ociruntime/testsuite"
 	"github.com/hullproject/hull/runtime"
 	_ "github.com/hullproject/hull/runtime/nsenter"
 	"golang.org/x/sys/unix"

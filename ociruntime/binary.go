@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/runtime/console"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -140,26 +141,22 @@ func (b *Binary) Start(id string) error {
 	return err
 }
 
-func (b *Binary) State(id string) (State, error) {
+func (b *Binary) State(id string) (specs.State, error) {
 	out, err := b.run(nil, "state", id)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not exist") || strings.Contains(err.Error(), "not exist") {
-			return State{}, ErrNotExist
+			return specs.State{}, ErrNotExist
 		}
-		return State{}, err
+		return specs.State{}, err
 	}
-	var s struct {
-		ID     string `json:"id"`
-		Pid    int    `json:"pid"`
-		Status string `json:"status"`
-	}
+	var s specs.State
 	if err := json.Unmarshal(out, &s); err != nil {
-		return State{}, fmt.Errorf("%s state: %w", b.Name(), err)
+		return specs.State{}, fmt.Errorf("%s state: %w", b.Name(), err)
 	}
-	if s.Status == "stopped" {
+	if s.Status == specs.StateStopped {
 		s.Pid = 0
 	}
-	return State{ID: s.ID, Pid: s.Pid, Status: s.Status}, nil
+	return s, nil
 }
 
 func (b *Binary) Kill(id string, sig unix.Signal, all bool) error {
@@ -331,4 +328,65 @@ func (cs *consoleSocket) wait() error {
 func (cs *consoleSocket) close() {
 	cs.l.Close()
 	os.RemoveAll(cs.dir)
+}
+
+// Pause, Resume and Update are runc's `pause`, `resume` and `update --resources -`
+// (the resources as JSON on stdin), which crun and hullrt accept too.
+func (b *Binary) Pause(id string) error {
+	_, err := b.run(nil, "pause", id)
+	return err
+}
+
+func (b *Binary) Resume(id string) error {
+	_, err := b.run(nil, "resume", id)
+	return err
+}
+
+func (b *Binary) Update(id string, r *specs.LinuxResources) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(b.Path, "--root", b.Root, "update", "--resources", "-", id)
+	cmd.Stdin = bytes.NewReader(data)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		msg := string(bytes.TrimSpace(out))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fmt.Errorf("%s update: %s", b.Name(), runtimeMessage(msg))
+	}
+	return nil
+}
+
+// Pids and Stats ask the binary as containerd does (`ps --format json`, `events
+// --stats`), whose answers have the same shape as the runtime library's.
+func (b *Binary) Pids(id string) ([]int, error) {
+	out, err := b.run(nil, "ps", "--format", "json", id)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	if err := json.Unmarshal(out, &pids); err != nil {
+		return nil, fmt.Errorf("%s ps: %w", b.Name(), err)
+	}
+	return pids, nil
+}
+
+func (b *Binary) Stats(id string) (*runtime.Stats, error) {
+	out, err := b.run(nil, "events", "--stats", id)
+	if err != nil {
+		return nil, err
+	}
+	var ev struct {
+		Type string         `json:"type"`
+		Data *runtime.Stats `json:"data"`
+	}
+	if err := json.Unmarshal(out, &ev); err != nil {
+		return nil, fmt.Errorf("%s events: %w", b.Name(), err)
+	}
+	if ev.Type != "stats" || ev.Data == nil {
+		return nil, fmt.Errorf("%s events: no stats in %q", b.Name(), out)
+	}
+	return ev.Data, nil
 }

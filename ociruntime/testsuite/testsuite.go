@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hullproject/hull/engine/ociruntime"
 	"github.com/hullproject/hull/internal/testutil"
+	"github.com/hullproject/hull/ociruntime"
 	"github.com/hullproject/hull/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -123,7 +123,7 @@ func (s *suite) status(id string) string {
 	if err != nil {
 		s.t.Fatalf("state %s: %v", id, err)
 	}
-	return st.Status
+	return string(st.Status)
 }
 
 func testCreateStartExit(t *testing.T, s *suite) {

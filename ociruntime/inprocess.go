@@ -8,16 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Hull is hull's own runtime library, called in-process. The container's init is a
+// InProcess is hull's own runtime library, called in-process. The container's init is a
 // child of the calling process: the program must call runtime.Init when
 // runtime.IsInit() (see cmd/hull), since init is this same binary re-executed.
-type Hull struct {
+type InProcess struct {
 	Root string // the runtime's state root
 }
 
-func (h *Hull) Name() string { return "hull" }
+func (h *InProcess) Name() string { return "hull" }
 
-func (h *Hull) Create(id, bundle string, o IO) (int, error) {
+func (h *InProcess) Create(id, bundle string, o IO) (int, error) {
 	o, done, err := o.devNull()
 	if err != nil {
 		return 0, err
@@ -27,10 +27,10 @@ func (h *Hull) Create(id, bundle string, o IO) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return c.State.Pid, nil
+	return c.Record.Pid, nil
 }
 
-func (h *Hull) load(id string) (*runtime.Container, error) {
+func (h *InProcess) load(id string) (*runtime.Container, error) {
 	c, err := runtime.Load(h.Root, id)
 	if errors.Is(err, runtime.ErrNotExist) {
 		return nil, ErrNotExist
@@ -38,7 +38,7 @@ func (h *Hull) load(id string) (*runtime.Container, error) {
 	return c, err
 }
 
-func (h *Hull) Start(id string) error {
+func (h *InProcess) Start(id string) error {
 	c, err := h.load(id)
 	if err != nil {
 		return err
@@ -46,16 +46,15 @@ func (h *Hull) Start(id string) error {
 	return c.Start()
 }
 
-func (h *Hull) State(id string) (State, error) {
+func (h *InProcess) State(id string) (specs.State, error) {
 	c, err := h.load(id)
 	if err != nil {
-		return State{}, err
+		return specs.State{}, err
 	}
-	s := c.OCI()
-	return State{ID: id, Pid: s.Pid, Status: s.Status}, nil
+	return c.OCI().State, nil
 }
 
-func (h *Hull) Kill(id string, sig unix.Signal, all bool) error {
+func (h *InProcess) Kill(id string, sig unix.Signal, all bool) error {
 	c, err := h.load(id)
 	if err != nil {
 		return err
@@ -63,7 +62,7 @@ func (h *Hull) Kill(id string, sig unix.Signal, all bool) error {
 	return c.Kill(sig, all)
 }
 
-func (h *Hull) Delete(id string, force bool) error {
+func (h *InProcess) Delete(id string, force bool) error {
 	c, err := h.load(id)
 	if errors.Is(err, ErrNotExist) {
 		return nil
@@ -74,7 +73,7 @@ func (h *Hull) Delete(id string, force bool) error {
 	return c.Delete(force)
 }
 
-func (h *Hull) Exec(id string, p *specs.Process, o IO, detach bool) (func() (int, error), error) {
+func (h *InProcess) Exec(id string, p *specs.Process, o IO, detach bool) (func() (int, error), error) {
 	c, err := h.load(id)
 	if err != nil {
 		return nil, err
@@ -101,4 +100,44 @@ func (h *Hull) Exec(id string, p *specs.Process, o IO, detach bool) (func() (int
 	}, nil
 }
 
-var _ Runtime = (*Hull)(nil)
+var _ Runtime = (*InProcess)(nil)
+
+func (h *InProcess) Pause(id string) error {
+	c, err := h.load(id)
+	if err != nil {
+		return err
+	}
+	return c.Pause()
+}
+
+func (h *InProcess) Resume(id string) error {
+	c, err := h.load(id)
+	if err != nil {
+		return err
+	}
+	return c.Resume()
+}
+
+func (h *InProcess) Update(id string, r *specs.LinuxResources) error {
+	c, err := h.load(id)
+	if err != nil {
+		return err
+	}
+	return c.Update(r)
+}
+
+func (h *InProcess) Pids(id string) ([]int, error) {
+	c, err := h.load(id)
+	if err != nil {
+		return nil, err
+	}
+	return c.Pids()
+}
+
+func (h *InProcess) Stats(id string) (*runtime.Stats, error) {
+	c, err := h.load(id)
+	if err != nil {
+		return nil, err
+	}
+	return c.Stats()
+}
