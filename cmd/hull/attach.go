@@ -15,17 +15,6 @@ import (
 	"golang.org/x/term"
 )
 
-// addMonitorFlags adds the create flags the container's monitor applies.
-func addMonitorFlags(fl *pflag.FlagSet, o *engine.MonitorOptions) {
-	fl.StringVar(&o.Restart, "restart", "no", "restart policy: no, on-failure[:N], always or unless-stopped (not after a reboot: hull has no daemon)")
-	fl.StringVar(&o.HealthCmd, "health-cmd", "", "command to run to check health (with /bin/sh -c)")
-	fl.DurationVar(&o.HealthInterval, "health-interval", 0, "time between health checks (default 30s)")
-	fl.DurationVar(&o.HealthTimeout, "health-timeout", 0, "maximum time a health check may take (default 30s)")
-	fl.DurationVar(&o.HealthStartPeriod, "health-start-period", 0, "time to start before failed checks count (default 0s)")
-	fl.IntVar(&o.HealthRetries, "health-retries", 0, "failures in a row that make it unhealthy (default 3)")
-	fl.BoolVar(&o.NoHealthcheck, "no-healthcheck", false, "disable the image's health check")
-}
-
 // attachOpts are the flags of a command that attaches to a container.
 type attachOpts struct {
 	detachKeys string
@@ -38,13 +27,14 @@ func (o *attachOpts) add(fl *pflag.FlagSet) {
 	fl.BoolVar(&o.sigProxy, "sig-proxy", true, "forward the signals hull receives to the container (without a terminal)")
 }
 
-func addAttachCommand(root *cobra.Command, g *globals) {
+func attachCommand(g *globals) *cobra.Command {
 	var o attachOpts
-	cmd := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "attach [OPTIONS] CONTAINER",
 		Short: "attach to a running container's output and input",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The keys are judged before the engine is opened.
 			keys, err := parseDetachKeys(o.detachKeys)
 			if err != nil {
 				return &exitError{125, err}
@@ -71,9 +61,9 @@ func addAttachCommand(root *cobra.Command, g *globals) {
 			return stream(s, func() (int, error) { return s.Wait(os.Stdout, os.Stderr) }, c.Config.Tty, stdin, keys, sigs)
 		},
 	}
-	o.add(cmd.Flags())
-	cmd.Flags().BoolVar(&o.noStdin, "no-stdin", false, "do not attach stdin")
-	root.AddCommand(cmd)
+	o.add(c.Flags())
+	c.Flags().BoolVar(&o.noStdin, "no-stdin", false, "do not attach stdin")
+	return c
 }
 
 // startAttached starts container c in the foreground (run, start -a): its output
@@ -100,6 +90,21 @@ func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachO
 		return startErr(err)
 	}
 	return stream(h.Session, h.Wait, c.Config.Tty, stdin, keys, sigs)
+}
+
+// rawTerminal puts hull's terminal in raw mode for a container with a terminal of
+// its own, before it starts (its first output must not be cooked twice); the
+// returned function restores it.
+func rawTerminal(tty bool) func() {
+	in := int(os.Stdin.Fd())
+	if !tty || !term.IsTerminal(in) {
+		return func() {}
+	}
+	st, err := term.MakeRaw(in)
+	if err != nil {
+		return func() {}
+	}
+	return func() { term.Restore(in, st) }
 }
 
 // proxySignals catches the signals --sig-proxy forwards; nil when not on. It is
@@ -239,15 +244,4 @@ func (d *detacher) feed(p []byte) ([]byte, bool) {
 		out = append(out, b)
 	}
 	return out, false
-}
-
-// healthStatus is what `hull ps` adds to a running container's status.
-func healthStatus(h *engine.Health) string {
-	switch {
-	case h == nil:
-		return ""
-	case h.Status == engine.HealthStarting:
-		return " (health: starting)"
-	}
-	return " (" + h.Status + ")"
 }

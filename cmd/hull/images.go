@@ -1,306 +1,96 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"text/template"
 	"time"
 
+	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/image"
 	"github.com/spf13/cobra"
 )
 
-// addImageCommands adds the image verbs: pull, push, images, rmi, tag, save, load,
-// import, login, logout, and the "image" group (ls, inspect, history, prune, rm, ...).
-func addImageCommands(root *cobra.Command, g *globals) {
-	var insecure []string
-	root.PersistentFlags().StringSliceVar(&insecure, "insecure-registry", nil, "registry (host:port) that may be spoken to over plain http")
-	// The engine's store: its InUse keeps images that containers use.
-	open := func() (*image.Store, error) { return openStore(g) }
-	regOpts := func() image.RegistryOptions {
-		o := image.RegistryOptions{Insecure: insecure}
-		// <root>/config.json: {"insecureRegistries": ["host:port"]}
-		var cfg struct {
-			InsecureRegistries []string `json:"insecureRegistries"`
-		}
-		if data, err := os.ReadFile(filepath.Join(g.root, "config.json")); err == nil && json.Unmarshal(data, &cfg) == nil {
-			o.Insecure = append(o.Insecure, cfg.InsecureRegistries...)
-		}
-		return o
-	}
+// The image verbs on the local store: images, rmi, tag, history, and the `hull
+// image` group (ls, rm, inspect, prune, and the verbs of pull.go and save.go).
+// The engine's store is the one they use: its InUse keeps images that containers
+// use.
 
-	pull := func() *cobra.Command {
-		var platform string
-		var quiet bool
-		c := &cobra.Command{
-			Use:   "pull NAME[:TAG|@DIGEST]",
-			Short: "pull an image from a registry",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := open()
+// imageCommand is the `hull image` group.
+func imageCommand(g *globals) *cobra.Command {
+	grp := &cobra.Command{Use: "image", Short: "manage images"}
+	grp.AddCommand(imagesCommand(g, "ls"), rmiCommand(g, "rm"), pullCommand(g), saveCommand(g), loadCommand(g), importCommand(g),
+		imageInspectCommand(g), historyCommand(g), imagePruneCommand(g), tagCommand(g))
+	return grp
+}
+
+// imagesCommand is `hull images`, or `hull image ls` with use "ls".
+func imagesCommand(g *globals, use string) *cobra.Command {
+	var quiet, digests, all bool
+	var format string
+	c := &cobra.Command{
+		Use:   use,
+		Short: "list images",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			return listImages(e.Images, quiet, digests, format)
+		}),
+	}
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
+	c.Flags().BoolVar(&digests, "digests", false, "show digests")
+	c.Flags().BoolVarP(&all, "all", "a", false, "all images (accepted for docker compatibility)")
+	c.Flags().StringVar(&format, "format", "", "Go template per image: .ID .Repository .Tag .Digest .Size .CreatedAt")
+	return c
+}
+
+// rmiCommand is `hull rmi`, or `hull image rm` with use "rm".
+func rmiCommand(g *globals, use string) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   use + " IMAGE...",
+		Short: "remove images",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				out, err := e.Images.Remove(a, force)
 				if err != nil {
 					return err
 				}
-				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
-				prog, wait := newProgress(quiet)
-				opt := image.PullOptions{RegistryOptions: regOpts(), Platform: platform}
-				if prog != nil {
-					opt.Progress = prog
+				for _, l := range out {
+					fmt.Println(l)
 				}
-				img, err := s.Pull(ctx, args[0], opt)
-				wait()
-				if err != nil {
-					return err
-				}
-				if quiet {
-					fmt.Println(img.Names[0])
-					return nil
-				}
-				fmt.Printf("Digest: %s\nStatus: pulled %s\n", img.Manifest, strings.Join(img.Names, ", "))
-				return nil
-			},
-		}
-		c.Flags().StringVar(&platform, "platform", "linux/amd64", "os/arch[/variant] to pick from a multi-platform image")
-		c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
-		return c
-	}
-	root.AddCommand(pull())
-
-	root.AddCommand(&cobra.Command{
-		Use:   "push NAME[:TAG] [DEST]",
-		Short: "push an image to a registry",
-		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open()
-			if err != nil {
-				return err
 			}
-			dest := ""
-			if len(args) == 2 {
-				dest = args[1]
-			}
-			return s.Push(cmd.Context(), args[0], dest, regOpts())
-		},
-	})
-
-	ls := func(use string) *cobra.Command {
-		var quiet, digests, all bool
-		var format string
-		c := &cobra.Command{
-			Use:   use,
-			Short: "list images",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := open()
-				if err != nil {
-					return err
-				}
-				return listImages(s, quiet, digests, format)
-			},
-		}
-		c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
-		c.Flags().BoolVar(&digests, "digests", false, "show digests")
-		c.Flags().BoolVarP(&all, "all", "a", false, "all images (accepted for docker compatibility)")
-		c.Flags().StringVar(&format, "format", "", "Go template per image: .ID .Repository .Tag .Digest .Size .CreatedAt")
-		return c
+			return nil
+		}),
 	}
-	root.AddCommand(ls("images"))
+	c.Flags().BoolVarP(&force, "force", "f", false, "remove all names; keep an image still in use as dangling")
+	return c
+}
 
-	rmi := func(use string) *cobra.Command {
-		var force bool
-		c := &cobra.Command{
-			Use:   use + " IMAGE...",
-			Short: "remove images",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := open()
-				if err != nil {
-					return err
-				}
-				for _, a := range args {
-					out, err := s.Remove(a, force)
-					if err != nil {
-						return err
-					}
-					for _, l := range out {
-						fmt.Println(l)
-					}
-				}
-				return nil
-			},
-		}
-		c.Flags().BoolVarP(&force, "force", "f", false, "remove all names; keep an image still in use as dangling")
-		return c
-	}
-	root.AddCommand(rmi("rmi"))
-
-	tag := &cobra.Command{
+func tagCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "tag SOURCE TARGET",
 		Short: "give an image another name",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open()
-			if err != nil {
-				return err
-			}
-			return s.Tag(args[0], args[1])
-		},
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			return e.Images.Tag(args[0], args[1])
+		}),
 	}
-	root.AddCommand(tag)
+}
 
-	save := func() *cobra.Command {
-		var output, format string
-		c := &cobra.Command{
-			Use:   "save IMAGE...",
-			Short: "write images to a tar archive (docker-archive or OCI layout)",
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := open()
-				if err != nil {
-					return err
-				}
-				var w io.Writer = os.Stdout
-				if output != "" {
-					f, err := os.Create(output)
-					if err != nil {
-						return err
-					}
-					defer f.Close()
-					w = f
-				}
-				return s.Save(w, args, format)
-			},
-		}
-		c.Flags().StringVarP(&output, "output", "o", "", "file to write (default stdout)")
-		c.Flags().StringVar(&format, "format", "docker", "docker or oci")
-		return c
-	}
-	root.AddCommand(save())
-
-	load := func() *cobra.Command {
-		var input string
-		c := &cobra.Command{
-			Use:   "load",
-			Short: "load images from a docker-archive or OCI layout tar",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := open()
-				if err != nil {
-					return err
-				}
-				var r io.Reader = os.Stdin
-				if input != "" {
-					f, err := os.Open(input)
-					if err != nil {
-						return err
-					}
-					defer f.Close()
-					r = f
-				}
-				imgs, err := s.Load(context.Background(), r)
-				if err != nil {
-					return err
-				}
-				for _, img := range imgs {
-					n := img.Config.String()
-					if len(img.Names) > 0 {
-						n = img.Names[0]
-					}
-					fmt.Println("Loaded image:", n)
-				}
-				return nil
-			},
-		}
-		c.Flags().StringVarP(&input, "input", "i", "", "file to read (default stdin)")
-		return c
-	}
-	root.AddCommand(load())
-
-	imp := func() *cobra.Command {
-		var busybox bool
-		var changes []string
-		c := &cobra.Command{
-			Use:   "import (FILE|DIR|-) [NAME] | import --busybox [NAME]",
-			Short: "make a one-layer image of a rootfs tarball or directory, or of the host's busybox",
-			Args:  cobra.RangeArgs(0, 2),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := open()
-				if err != nil {
-					return err
-				}
-				var img *image.Image
-				if busybox {
-					if len(args) > 1 {
-						return badUsage(fmt.Errorf("import --busybox takes at most a name"))
-					}
-					ref := "busybox:latest"
-					if len(args) == 1 {
-						ref = args[0]
-					}
-					img, err = image.BusyboxImage(context.Background(), s, ref)
-				} else {
-					if len(args) == 0 {
-						return badUsage(fmt.Errorf("import needs a file, a directory or -"))
-					}
-					ref := ""
-					if len(args) == 2 {
-						ref = args[1]
-					}
-					opt := image.ImportOptions{}
-					if err := applyChanges(&opt.Config, changes); err != nil {
-						return badUsage(err)
-					}
-					if st, serr := os.Stat(args[0]); serr == nil && st.IsDir() {
-						img, err = s.ImportDir(args[0], ref, opt)
-					} else {
-						var r io.Reader = os.Stdin
-						if args[0] != "-" {
-							f, err := os.Open(args[0])
-							if err != nil {
-								return err
-							}
-							defer f.Close()
-							r = f
-						}
-						img, err = s.Import(r, ref, opt)
-					}
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Println(img.Config)
-				return nil
-			},
-		}
-		c.Flags().BoolVar(&busybox, "busybox", false, "build the image from the host's /bin/busybox (busybox-static), no network")
-		c.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply (as commit's)")
-		return c
-	}
-	root.AddCommand(imp())
-
-	grp := &cobra.Command{Use: "image", Short: "manage images"}
-	grp.AddCommand(ls("ls"), rmi("rm"), pull(), save(), load(), imp())
-	grp.AddCommand(&cobra.Command{
+// imageInspectCommand is `hull image inspect`.
+func imageInspectCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "inspect IMAGE...",
 		Short: "show images as JSON, Docker-shaped",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open()
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			var out []any
 			for _, a := range args {
-				v, err := s.Inspect(a)
+				v, err := e.Images.Inspect(a)
 				if err != nil {
 					return err
 				}
@@ -309,17 +99,17 @@ func addImageCommands(root *cobra.Command, g *globals) {
 			enc := json.NewEncoder(os.Stdout)
 			enc.SetIndent("", "    ")
 			return enc.Encode(out)
-		},
-	})
-	history := &cobra.Command{
+		}),
+	}
+}
+
+func historyCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "history IMAGE",
 		Short: "show an image's history",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := open()
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			s := e.Images
 			img, err := s.Get(args[0])
 			if err != nil {
 				return err
@@ -339,35 +129,27 @@ func addImageCommands(root *cobra.Command, g *globals) {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", created, h.CreatedBy, h.Comment)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
-	root.AddCommand(history)
-	grp.AddCommand(&cobra.Command{Use: history.Use, Short: history.Short, Args: history.Args, RunE: history.RunE})
-	prune := func() *cobra.Command {
-		var all bool
-		c := &cobra.Command{
-			Use:   "prune",
-			Short: "remove dangling images (with -a every image no container uses)",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				s, err := open()
-				if err != nil {
-					return err
-				}
-				ids, err := s.Prune(all)
-				for _, id := range ids {
-					fmt.Println("Deleted:", id)
-				}
-				return err
-			},
-		}
-		c.Flags().BoolVarP(&all, "all", "a", false, "remove every unused image, not only dangling ones")
-		return c
+}
+
+// imagePruneCommand is `hull image prune`.
+func imagePruneCommand(g *globals) *cobra.Command {
+	var all bool
+	c := &cobra.Command{
+		Use:   "prune",
+		Short: "remove dangling images (with -a every image no container uses)",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			ids, err := e.Images.Prune(all)
+			for _, id := range ids {
+				fmt.Println("Deleted:", id)
+			}
+			return err
+		}),
 	}
-	grp.AddCommand(prune())
-	grp.AddCommand(&cobra.Command{Use: tag.Use, Short: tag.Short, Args: tag.Args, RunE: tag.RunE})
-	root.AddCommand(grp)
-	addLoginCommands(root)
+	c.Flags().BoolVarP(&all, "all", "a", false, "remove every unused image, not only dangling ones")
+	return c
 }
 
 func listImages(s *image.Store, quiet, digests bool, format string) error {

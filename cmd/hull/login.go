@@ -12,10 +12,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// addLoginCommands adds login and logout. Credentials go where Docker keeps them
+// `hull login` and `hull logout`. Credentials go where Docker keeps them
 // (~/.docker/config.json or its credential helper), so pulls find them through the
 // default keychain.
-func addLoginCommands(root *cobra.Command) {
+
+func loginCommand() *cobra.Command {
 	var user, pass string
 	var passStdin bool
 	login := &cobra.Command{
@@ -51,8 +52,11 @@ func addLoginCommands(root *cobra.Command) {
 	login.Flags().StringVarP(&user, "username", "u", "", "user name")
 	login.Flags().StringVarP(&pass, "password", "p", "", "password")
 	login.Flags().BoolVar(&passStdin, "password-stdin", false, "read the password from stdin")
-	root.AddCommand(login)
-	root.AddCommand(&cobra.Command{
+	return login
+}
+
+func logoutCommand() *cobra.Command {
+	return &cobra.Command{
 		Use:   "logout REGISTRY",
 		Short: "forget the credentials for a registry",
 		Args:  cobra.ExactArgs(1),
@@ -67,7 +71,7 @@ func addLoginCommands(root *cobra.Command) {
 			}
 			return cf.Save()
 		},
-	})
+	}
 }
 
 // registryHost maps Docker Hub's names to the key Docker uses for it.

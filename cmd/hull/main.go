@@ -4,8 +4,10 @@
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
 
-// Command hull is the container engine a person types. Each command group lives in
-// its own file; this one holds the root command and the global flags.
+// Command hull is the container engine a person types. Each command, or small group
+// of related commands, lives in its own file with its flags (command.go holds what
+// they share); this one holds the root command, the global flags and docker's
+// `hull container VERB` and `hull image VERB` forms.
 package main
 
 import (
@@ -71,8 +73,9 @@ func usageArgs(c *cobra.Command) {
 }
 
 type globals struct {
-	root  string
-	state string
+	root     string
+	state    string
+	insecure []string // --insecure-registry
 }
 
 func main() {
@@ -121,15 +124,25 @@ func main() {
 	}
 	cmd.PersistentFlags().StringVar(&g.root, "root", defRoot, "engine state directory (images, layers, containers) [$HULL_ROOT]")
 	cmd.PersistentFlags().StringVar(&g.state, "state", "/run/hull", "runtime state directory")
-	addImageCommands(cmd, g)
-	addContainerCommands(cmd, g)
-	addContainerImageCommands(cmd, g) // images_container.go
-	addNetworkCommands(cmd, g)
-	addVolumeCommands(cmd, g) // volume.go
-	addPodCommands(cmd, g)    // pod.go
-	addTopCommands(cmd, g)    // top.go
-	addAttachCommand(cmd, g)  // attach.go
-	addManageCommands(cmd, g) // manage.go
+	cmd.PersistentFlags().StringSliceVar(&g.insecure, "insecure-registry", nil, "registry (host:port) that may be spoken to over plain http")
+	cmd.AddCommand(
+		runCommand(g), createCommand(g), // run.go
+		startCommand(g), stopCommand(g), restartCommand(g), killCommand(g), pauseCommand(g), unpauseCommand(g),
+		waitCommand(g), rmCommand(g), // lifecycle.go
+		execCommand(g), attachCommand(g), psCommand(g), inspectCommand(g), logsCommand(g),
+		topCommand(g), statsCommand(g), // top.go
+		updateCommand(g), renameCommand(g), // update.go
+		cpCommand(g), exportCommand(g), commitCommand(g), // cp.go, images_container.go
+		portCommand(g), networkCommand(g), // network.go
+		imagesCommand(g, "images"), rmiCommand(g, "rmi"), tagCommand(g), historyCommand(g), imageCommand(g), // images.go
+		pullCommand(g), pushCommand(g), loginCommand(), logoutCommand(), // pull.go, login.go
+		saveCommand(g), loadCommand(g), importCommand(g), // save.go
+		volumeCommand(g), podCommand(g),
+		eventsCommand(g), infoCommand(g), versionCommand(), systemCommand(g), // events.go, system.go
+		monitorCommand(g), podInfraCommand(), // hidden: started by hull itself
+	)
+	// `hull container prune` (lifecycle.go); addGroups adds the group's other verbs.
+	groupCommand(cmd, "container", "manage containers").AddCommand(containerPruneCommand(g))
 	// Keep these two last: they find the commands added above by name.
 	addCompletions(cmd, g) // completion.go
 	addGroups(cmd)
@@ -166,7 +179,7 @@ func addGroups(root *cobra.Command) {
 		{"image", "manage images", "ls=images rm=rmi pull push tag inspect history save load import prune"},
 	}
 	for _, gr := range groups {
-		grp := groupCommand(root, gr.use, gr.short) // manage.go
+		grp := groupCommand(root, gr.use, gr.short)
 		for _, v := range strings.Fields(gr.verbs) {
 			verb, name, ok := strings.Cut(v, "=")
 			if !ok {
@@ -177,6 +190,18 @@ func addGroups(root *cobra.Command) {
 			}
 		}
 	}
+}
+
+// groupCommand returns root's command group name, made if it is not there yet.
+func groupCommand(root *cobra.Command, name, short string) *cobra.Command {
+	for _, c := range root.Commands() {
+		if c.Name() == name {
+			return c
+		}
+	}
+	grp := &cobra.Command{Use: name, Short: short}
+	root.AddCommand(grp)
+	return grp
 }
 
 // lookup is the command at path below parent, or nil.

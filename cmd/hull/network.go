@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/signal"
 	"strings"
 
@@ -13,47 +12,40 @@ import (
 	"github.com/hullproject/hull/internal/filter"
 	"github.com/hullproject/hull/network"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 )
 
-// netDefaults reads the default network's shape for a fresh engine root from the
-// environment: HULL_DEFAULT_SUBNET and HULL_DEFAULT_BRIDGE (used when the default
-// network is first written; after that its record wins). The tests give each of
-// their roots a subnet of its own this way.
-func netDefaults() engine.NetDefaults {
-	return engine.NetDefaults{Subnet: os.Getenv("HULL_DEFAULT_SUBNET"), Bridge: os.Getenv("HULL_DEFAULT_BRIDGE")}
-}
+// The `hull network` group (create, ls, inspect, rm, prune, connect, disconnect,
+// and the hidden dns) and `hull port`. (run's network flags are in run.go.)
 
-// addNetFlags adds the network flags of run and create.
-func addNetFlags(fl *pflag.FlagSet, o *engine.NetOptions) {
-	fl.StringArrayVar(&o.NetworkAliases, "network-alias", nil, "another name of the container on its network")
-	fl.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [ip:][hostport:]containerport[/tcp|udp], ranges with -")
-	fl.BoolVarP(&o.PublishAll, "publish-all", "P", false, "publish every port the image exposes on a free host port")
-	fl.StringArrayVar(&o.ExtraHosts, "add-host", nil, "add a line to /etc/hosts (name:ip, ip may be host-gateway)")
-	fl.StringArrayVar(&o.DNS, "dns", nil, "a DNS server")
-	fl.StringArrayVar(&o.DNSSearch, "dns-search", nil, "a DNS search domain")
-	fl.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolv.conf option")
-	fl.StringVar(&o.IP, "ip", "", "the container's IPv4 address on its network")
-	fl.StringVar(&o.MacAddress, "mac-address", "", "the container's MAC address on its network")
-}
-
-func addNetworkCommands(root *cobra.Command, g *globals) {
+func networkCommand(g *globals) *cobra.Command {
 	netCmd := &cobra.Command{Use: "network", Short: "manage networks"}
-	root.AddCommand(netCmd)
+	netCmd.AddCommand(networkCreateCommand(g), networkLsCommand(g), networkInspectCommand(g), networkRmCommand(g),
+		networkPruneCommand(g), networkConnectCommand(g), networkDisconnectCommand(g), networkDNSCommand(g))
+	return netCmd
+}
 
+// withNetworks is withEngine for the network commands: fn gets the engine's
+// networks.
+func withNetworks(g *globals, fn func(m *network.Manager, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+		m, err := e.Networks()
+		if err != nil {
+			return err
+		}
+		return fn(m, cmd, args)
+	})
+}
+
+func networkCreateCommand(g *globals) *cobra.Command {
 	var subnet, gateway string
 	var internal bool
 	var labels []string
-	create := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "create [--subnet CIDR] [--gateway IP] [--internal] [-l KEY=VALUE] NAME",
 		Short: "create a network",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := openNetworks(g)
-			if err != nil {
-				return err
-			}
+		RunE: withNetworks(g, func(m *network.Manager, cmd *cobra.Command, args []string) error {
 			o := network.CreateOptions{Subnet: subnet, Gateway: gateway, Internal: internal}
 			for _, l := range labels {
 				if o.Labels == nil {
@@ -68,28 +60,35 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 			}
 			fmt.Println(n.ID)
 			return nil
-		},
+		}),
 	}
-	create.Flags().StringVar(&subnet, "subnet", "", "the network's IPv4 subnet (default: the first free one of 10.152.0.0/13 in /24s)")
-	create.Flags().StringVar(&gateway, "gateway", "", "the bridge's address (default: the subnet's first)")
-	create.Flags().BoolVar(&internal, "internal", false, "no traffic leaves the network, no ports published")
-	create.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
-	netCmd.AddCommand(create)
+	c.Flags().StringVar(&subnet, "subnet", "", "the network's IPv4 subnet (default: the first free one of 10.152.0.0/13 in /24s)")
+	c.Flags().StringVar(&gateway, "gateway", "", "the bridge's address (default: the subnet's first)")
+	c.Flags().BoolVar(&internal, "internal", false, "no traffic leaves the network, no ports published")
+	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	return c
+}
 
-	var lsQuiet bool
-	var lsFormat string
-	var lsFilters []string
-	ls := &cobra.Command{
+func networkLsCommand(g *globals) *cobra.Command {
+	var quiet bool
+	var format string
+	var filters []string
+	c := &cobra.Command{
 		Use:     "ls [-q] [--filter K=V] [--format TEMPLATE]",
 		Aliases: []string{"list"},
 		Short:   "list networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := parseFilters(lsFilters, "name", "id", "label", "driver")
+			// The filters are judged before the engine is opened.
+			f, err := parseFilters(filters, "name", "id", "label", "driver")
 			if err != nil {
 				return err
 			}
-			m, err := openNetworks(g)
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			m, err := e.Networks()
 			if err != nil {
 				return err
 			}
@@ -100,7 +99,7 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			l, err := newListing("NETWORK ID\tNAME\tDRIVER\tSUBNET\tINTERNAL", lsFormat, lsQuiet)
+			l, err := newListing("NETWORK ID\tNAME\tDRIVER\tSUBNET\tINTERNAL", format, quiet)
 			if err != nil {
 				return err
 			}
@@ -120,20 +119,18 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 			return l.flush()
 		},
 	}
-	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only IDs")
-	ls.Flags().StringArrayVarP(&lsFilters, "filter", "f", nil, "name= (a regular expression), id=, label=, driver=")
-	ls.Flags().StringVar(&lsFormat, "format", "", "Go template: .ID .Name .Driver .Subnet .Internal .Labels")
-	netCmd.AddCommand(ls)
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "name= (a regular expression), id=, label=, driver=")
+	c.Flags().StringVar(&format, "format", "", "Go template: .ID .Name .Driver .Subnet .Internal .Labels")
+	return c
+}
 
-	netCmd.AddCommand(&cobra.Command{
+func networkInspectCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "inspect NETWORK...",
 		Short: "show networks and their containers as JSON",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := openNetworks(g)
-			if err != nil {
-				return err
-			}
+		RunE: withNetworks(g, func(m *network.Manager, cmd *cobra.Command, args []string) error {
 			type ctr struct {
 				Name        string   `json:"Name"`
 				IPv4Address string   `json:"IPv4Address"`
@@ -166,19 +163,17 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 			data, _ := json.MarshalIndent(all, "", "    ")
 			fmt.Println(string(data))
 			return nil
-		},
-	})
+		}),
+	}
+}
 
-	netCmd.AddCommand(&cobra.Command{
+func networkRmCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:     "rm NETWORK...",
 		Aliases: []string{"remove"},
 		Short:   "remove networks",
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			return each(args, func(a string) error {
 				if err := e.RemoveNetwork(a); err != nil {
 					return err
@@ -186,84 +181,74 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 				fmt.Println(a)
 				return nil
 			})
-		},
-	})
+		}),
+	}
+}
 
-	netCmd.AddCommand(&cobra.Command{
+func networkPruneCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "prune",
 		Short: "free the addresses of dead containers and remove unused networks",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			gone, err := e.PruneNetworks()
 			for _, n := range gone {
 				fmt.Println(n)
 			}
 			return err
-		},
-	})
+		}),
+	}
+}
 
+func networkConnectCommand(g *globals) *cobra.Command {
 	var aliases []string
-	connect := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "connect [--alias NAME] NETWORK CONTAINER",
 		Short: "connect a container to a network",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			return e.Connect(args[1], args[0], aliases)
-		},
+		}),
 	}
-	connect.Flags().StringArrayVar(&aliases, "alias", nil, "another name of the container on the network")
-	netCmd.AddCommand(connect)
+	c.Flags().StringArrayVar(&aliases, "alias", nil, "another name of the container on the network")
+	return c
+}
 
-	netCmd.AddCommand(&cobra.Command{
+func networkDisconnectCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "disconnect NETWORK CONTAINER",
 		Short: "disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			return e.Disconnect(args[1], args[0])
-		},
-	})
+		}),
+	}
+}
 
-	netCmd.AddCommand(&cobra.Command{
+func networkDNSCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:    "dns NETWORK",
 		Short:  "serve a network's container names (started by run and start)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := openNetworks(g)
-			if err != nil {
-				return err
-			}
+		RunE: withNetworks(g, func(m *network.Manager, cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, unix.SIGINT)
 			defer stop()
-			err = m.ServeDNS(ctx, args[0], network.ResolverOptions{})
+			err := m.ServeDNS(ctx, args[0], network.ResolverOptions{})
 			if errors.Is(err, network.ErrResolverRunning) || errors.Is(err, context.Canceled) {
 				return nil
 			}
 			return err
-		},
-	})
+		}),
+	}
+}
 
-	root.AddCommand(&cobra.Command{
+func portCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
 		Short: "list a container's published ports",
 		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			only := ""
 			if len(args) == 2 {
 				only = args[1]
@@ -276,14 +261,6 @@ func addNetworkCommands(root *cobra.Command, g *globals) {
 				fmt.Println(l)
 			}
 			return nil
-		},
-	})
-}
-
-func openNetworks(g *globals) (*network.Manager, error) {
-	e, err := openEngine(g)
-	if err != nil {
-		return nil, err
+		}),
 	}
-	return e.Networks()
 }

@@ -3,12 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/hullproject/hull/runtime"
 	"os"
 	"strings"
 
 	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/internal/filter"
+	"github.com/hullproject/hull/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -34,23 +34,23 @@ func podInfo(e *engine.Engine, p *engine.Pod) podJSON {
 	return out
 }
 
-func addPodCommands(root *cobra.Command, g *globals) {
+func podCommand(g *globals) *cobra.Command {
 	pod := &cobra.Command{Use: "pod", Short: "manage pods: containers that share namespaces"}
-	root.AddCommand(pod)
-	addPodTopCommands(pod, g) // top.go
+	pod.AddCommand(podTopCommand(g), podStatsCommand(g)) // top.go
+	pod.AddCommand(podCreateCommand(g), podLsCommand(g), podInspectCommand(g), podStartCommand(g), podStopCommand(g),
+		podRestartCommand(g), podKillCommand(g), podRmCommand(g))
+	return pod
+}
 
+func podCreateCommand(g *globals) *cobra.Command {
 	var co engine.PodOptions
 	var share string
 	var labels []string
-	create := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "create [--name NAME] [--hostname H] [--share net,ipc,uts,pid] [--network NAME] [-p PORT]",
 		Short: "create a pod",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			o := co
 			if cmd.Flags().Changed("share") {
 				o.Share = []string{}
@@ -73,25 +73,28 @@ func addPodCommands(root *cobra.Command, g *globals) {
 			}
 			fmt.Println(p.ID)
 			return nil
-		},
+		}),
 	}
-	create.Flags().StringVar(&co.Name, "name", "", "the pod's name")
-	create.Flags().StringVar(&co.Hostname, "hostname", "", "the pod's host name (default: its name)")
-	create.Flags().StringVar(&share, "share", "net,ipc,uts", "namespaces the pod's containers share: net, ipc, uts, pid")
-	create.Flags().StringVar(&co.Network, "network", "", "the network the pod joins when it shares net: a network's name (default: bridge, the default network) or none (loopback only)")
-	create.Flags().StringArrayVarP(&co.Ports, "publish", "p", nil, "publish a port of the pod: [ip:][hostport:]port[/tcp|udp]")
-	create.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
-	pod.AddCommand(create)
+	c.Flags().StringVar(&co.Name, "name", "", "the pod's name")
+	c.Flags().StringVar(&co.Hostname, "hostname", "", "the pod's host name (default: its name)")
+	c.Flags().StringVar(&share, "share", "net,ipc,uts", "namespaces the pod's containers share: net, ipc, uts, pid")
+	c.Flags().StringVar(&co.Network, "network", "", "the network the pod joins when it shares net: a network's name (default: bridge, the default network) or none (loopback only)")
+	c.Flags().StringArrayVarP(&co.Ports, "publish", "p", nil, "publish a port of the pod: [ip:][hostport:]port[/tcp|udp]")
+	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	return c
+}
 
-	var lsQuiet bool
-	var lsFilters []string
-	ls := &cobra.Command{
+func podLsCommand(g *globals) *cobra.Command {
+	var quiet bool
+	var filters []string
+	c := &cobra.Command{
 		Use:     "ls [-q] [--filter K=V]",
 		Aliases: []string{"list", "ps"},
 		Short:   "list pods",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := parseFilters(lsFilters, "name", "id", "label")
+			// The filters are judged before the engine is opened.
+			f, err := parseFilters(filters, "name", "id", "label")
 			if err != nil {
 				return err
 			}
@@ -103,14 +106,14 @@ func addPodCommands(root *cobra.Command, g *globals) {
 			if err != nil {
 				return err
 			}
-			l, _ := newListing("POD ID\tNAME\tSTATUS\tCREATED\t# OF CONTAINERS", "", lsQuiet)
+			l, _ := newListing("POD ID\tNAME\tSTATUS\tCREATED\t# OF CONTAINERS", "", quiet)
 			for _, p := range pods {
 				if !f.Match("name", func(v string) bool { return filter.MatchName(v, p.Name) }) ||
 					!f.Match("id", func(v string) bool { return strings.HasPrefix(p.ID, v) }) ||
 					!f.Match("label", func(v string) bool { return engine.HasLabel(p.Labels, v) }) {
 					continue
 				}
-				if lsQuiet {
+				if quiet {
 					l.row(p.ID[:12], nil)
 					continue
 				}
@@ -120,20 +123,18 @@ func addPodCommands(root *cobra.Command, g *globals) {
 			return l.flush()
 		},
 	}
-	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only IDs")
-	ls.Flags().StringArrayVarP(&lsFilters, "filter", "f", nil, "name= (a regular expression), id=, label=")
-	pod.AddCommand(ls)
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "name= (a regular expression), id=, label=")
+	return c
+}
 
-	var inspFormat string
-	inspect := &cobra.Command{
+func podInspectCommand(g *globals) *cobra.Command {
+	var format string
+	c := &cobra.Command{
 		Use:   "inspect [-f TEMPLATE] POD...",
 		Short: "show pods as JSON",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			var out []podJSON
 			for _, a := range args {
 				p, err := e.GetPod(a)
@@ -142,78 +143,105 @@ func addPodCommands(root *cobra.Command, g *globals) {
 				}
 				out = append(out, podInfo(e, p))
 			}
-			return printJSONOrTemplate(out, inspFormat)
-		},
+			return printJSONOrTemplate(out, format)
+		}),
 	}
-	inspect.Flags().StringVarP(&inspFormat, "format", "f", "", "Go template")
-	pod.AddCommand(inspect)
+	c.Flags().StringVarP(&format, "format", "f", "", "Go template")
+	return c
+}
 
-	// verb makes a command that applies fn to each pod named.
-	verb := func(use, short string, fn func(e *engine.Engine, ref string) (*engine.Pod, error)) *cobra.Command {
-		return &cobra.Command{
-			Use:   use,
-			Short: short,
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				e, err := openEngine(g)
-				if err != nil {
-					return err
-				}
-				return each(args, func(a string) error {
-					p, err := fn(e, a)
-					if err != nil {
-						return err
-					}
-					fmt.Println(p.ID)
-					return nil
-				})
-			},
-		}
-	}
-	pod.AddCommand(verb("start POD...", "start pods: their infra, then their containers",
-		func(e *engine.Engine, ref string) (*engine.Pod, error) { return e.StartPod(ref) }))
+// onEachPod makes the RunE of a pod verb: fn on each pod named in turn, each
+// pod's ID on success.
+func onEachPod(g *globals, fn func(e *engine.Engine, cmd *cobra.Command, ref string) (*engine.Pod, error)) func(*cobra.Command, []string) error {
+	return withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+		return each(args, func(a string) error {
+			p, err := fn(e, cmd, a)
+			if err != nil {
+				return err
+			}
+			fmt.Println(p.ID)
+			return nil
+		})
+	})
+}
 
-	var stopTime int
-	var stopCmd, restartCmd *cobra.Command
-	timeout := func(c *cobra.Command) *int {
-		if c.Flags().Changed("time") {
-			return &stopTime
-		}
-		return nil
+func podStartCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start POD...",
+		Short: "start pods: their infra, then their containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: onEachPod(g, func(e *engine.Engine, _ *cobra.Command, ref string) (*engine.Pod, error) {
+			return e.StartPod(ref)
+		}),
 	}
-	stopCmd = verb("stop [-t SECONDS] POD...", "stop pods: their containers, then their infra",
-		func(e *engine.Engine, ref string) (*engine.Pod, error) { return e.StopPod(ref, timeout(stopCmd)) })
-	stopCmd.Flags().IntVarP(&stopTime, "time", "t", 10, "seconds to wait before SIGKILL")
-	pod.AddCommand(stopCmd)
-	restartCmd = verb("restart [-t SECONDS] POD...", "stop and start pods",
-		func(e *engine.Engine, ref string) (*engine.Pod, error) {
-			if _, err := e.StopPod(ref, timeout(restartCmd)); err != nil {
+}
+
+func podStopCommand(g *globals) *cobra.Command {
+	var t int
+	c := &cobra.Command{
+		Use:   "stop [-t SECONDS] POD...",
+		Short: "stop pods: their containers, then their infra",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: onEachPod(g, func(e *engine.Engine, cmd *cobra.Command, ref string) (*engine.Pod, error) {
+			return e.StopPod(ref, timeFlag(cmd, &t))
+		}),
+	}
+	c.Flags().IntVarP(&t, "time", "t", 10, "seconds to wait before SIGKILL")
+	return c
+}
+
+func podRestartCommand(g *globals) *cobra.Command {
+	var t int
+	c := &cobra.Command{
+		Use:   "restart [-t SECONDS] POD...",
+		Short: "stop and start pods",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: onEachPod(g, func(e *engine.Engine, cmd *cobra.Command, ref string) (*engine.Pod, error) {
+			if _, err := e.StopPod(ref, timeFlag(cmd, &t)); err != nil {
 				return nil, err
 			}
 			return e.StartPod(ref)
-		})
-	restartCmd.Flags().IntVarP(&stopTime, "time", "t", 10, "seconds to wait before SIGKILL")
-	pod.AddCommand(restartCmd)
+		}),
+	}
+	c.Flags().IntVarP(&t, "time", "t", 10, "seconds to wait before SIGKILL")
+	return c
+}
 
-	var killSig string
-	kill := verb("kill [-s SIGNAL] POD...", "send a signal to the containers of pods",
-		func(e *engine.Engine, ref string) (*engine.Pod, error) {
-			sig, err := runtime.ParseSignal(killSig)
+func podKillCommand(g *globals) *cobra.Command {
+	var signal string
+	c := &cobra.Command{
+		Use:   "kill [-s SIGNAL] POD...",
+		Short: "send a signal to the containers of pods",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: onEachPod(g, func(e *engine.Engine, _ *cobra.Command, ref string) (*engine.Pod, error) {
+			sig, err := runtime.ParseSignal(signal)
 			if err != nil {
 				return nil, err
 			}
 			return e.KillPod(ref, sig)
-		})
-	kill.Flags().StringVarP(&killSig, "signal", "s", "KILL", "signal to send")
-	pod.AddCommand(kill)
+		}),
+	}
+	c.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send")
+	return c
+}
 
-	var rmForce bool
-	rm := verb("rm [-f] POD...", "remove pods with their containers (-f: running ones too)",
-		func(e *engine.Engine, ref string) (*engine.Pod, error) { return e.RemovePod(ref, rmForce) })
-	rm.Flags().BoolVarP(&rmForce, "force", "f", false, "kill running containers first")
-	pod.AddCommand(rm)
+func podRmCommand(g *globals) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "rm [-f] POD...",
+		Short: "remove pods with their containers (-f: running ones too)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: onEachPod(g, func(e *engine.Engine, _ *cobra.Command, ref string) (*engine.Pod, error) {
+			return e.RemovePod(ref, force)
+		}),
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "kill running containers first")
+	return c
+}
 
-	root.AddCommand(&cobra.Command{
+// podInfraCommand is the process that holds a pod's namespaces.
+func podInfraCommand() *cobra.Command {
+	return &cobra.Command{
 		Use:    "pod-infra HOSTNAME",
 		Short:  "hold a pod's namespaces (started by hull)",
 		Hidden: true,
@@ -228,5 +256,5 @@ func addPodCommands(root *cobra.Command, g *globals) {
 			}
 			return nil
 		},
-	})
+	}
 }

@@ -20,36 +20,30 @@ import (
 
 // `hull top`, `hull stats` and their pod forms (added to `hull pod` by pod.go).
 
-func addTopCommands(root *cobra.Command, g *globals) {
-	top := &cobra.Command{
+func topCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "show a container's processes (host ps, default -ef)",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			pids, err := e.Top(args[0])
 			if err != nil {
 				return err
 			}
 			return psFiltered(os.Stdout, args[1:], [][]int{pids}, nil)
-		},
+		}),
 	}
 	// The ps options are ps's, not hull's.
-	top.Flags().SetInterspersed(false)
-	root.AddCommand(top)
+	c.Flags().SetInterspersed(false)
+	return c
+}
 
+func statsCommand(g *globals) *cobra.Command {
 	var so statsOptions
-	stats := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "stats [--no-stream] [--format TEMPLATE] [CONTAINER...]",
 		Short: "show the resource use of running containers",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			return streamStats(e, so, func() ([]statsTarget, error) {
 				if len(args) > 0 {
 					var ts []statsTarget
@@ -60,22 +54,19 @@ func addTopCommands(root *cobra.Command, g *globals) {
 				}
 				return runningTargets(e, nil)
 			})
-		},
+		}),
 	}
-	so.add(stats)
-	root.AddCommand(stats)
+	so.add(c)
+	return c
 }
 
-func addPodTopCommands(pod *cobra.Command, g *globals) {
-	top := &cobra.Command{
+// podTopCommand is `hull pod top`.
+func podTopCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{
 		Use:   "top POD [ps OPTIONS]",
 		Short: "show the processes of a pod's containers, under a header each",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			p, err := e.GetPod(args[0])
 			if err != nil {
 				return err
@@ -101,20 +92,19 @@ func addPodTopCommands(pod *cobra.Command, g *globals) {
 				return fmt.Errorf("pod %s has no running container", p.Name)
 			}
 			return psFiltered(os.Stdout, args[1:], groups, headers)
-		},
+		}),
 	}
-	top.Flags().SetInterspersed(false)
-	pod.AddCommand(top)
+	c.Flags().SetInterspersed(false)
+	return c
+}
 
+// podStatsCommand is `hull pod stats`.
+func podStatsCommand(g *globals) *cobra.Command {
 	var so statsOptions
-	stats := &cobra.Command{
+	c := &cobra.Command{
 		Use:   "stats [--no-stream] [--format TEMPLATE] [POD...]",
 		Short: "show the resource use of the containers of pods (default: every pod)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			so.pods = true
 			var pods []*engine.Pod
 			for _, a := range args {
@@ -134,10 +124,10 @@ func addPodTopCommands(pod *cobra.Command, g *globals) {
 				}
 				return runningTargets(e, ps)
 			})
-		},
+		}),
 	}
-	so.add(stats)
-	pod.AddCommand(stats)
+	so.add(c)
+	return c
 }
 
 // psFiltered runs the host's ps with opts (default -ef) once, and writes its header

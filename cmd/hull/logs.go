@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hullproject/hull/logs"
+	"github.com/spf13/cobra"
+)
+
+// `hull logs`, and the time flags logs, events and prune read (parseSince).
+
+func logsCommand(g *globals) *cobra.Command {
+	var follow, timestamps bool
+	var tail, since, until string
+	c := &cobra.Command{
+		Use:   "logs [-f] [--tail N] [-t] [--since TIME] CONTAINER",
+		Short: "show a container's output",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// The flags are judged before the engine is opened.
+			var err error
+			o := logs.ReadOptions{Tail: -1, Follow: follow}
+			if tail != "all" && tail != "" {
+				if o.Tail, err = strconv.Atoi(tail); err != nil || o.Tail < 0 {
+					return badUsage(fmt.Errorf("--tail %q: want a number or all", tail))
+				}
+			}
+			if since != "" {
+				if o.Since, err = parseSince(since); err != nil {
+					return badUsage(err)
+				}
+			}
+			var end time.Time
+			if until != "" {
+				if end, err = parseSince(until); err != nil {
+					return badUsage(fmt.Errorf("--until %q: want an RFC 3339 time, a duration or a unix time", until))
+				}
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			ctr, err := e.Get(args[0])
+			if err != nil {
+				return err
+			}
+			o.Done = func() bool {
+				c, err := e.Get(ctr.ID)
+				return err != nil || !c.State.Running()
+			}
+			stdout, stderr := bufio.NewWriter(os.Stdout), bufio.NewWriter(os.Stderr)
+			defer stdout.Flush()
+			defer stderr.Flush()
+			return logs.Read(e.LogPath(ctr.ID), o, func(en logs.Entry) error {
+				if !end.IsZero() && en.Time.After(end) {
+					return nil
+				}
+				w := stdout
+				if en.Stream == "stderr" {
+					w = stderr
+				}
+				if timestamps {
+					w.WriteString(en.Time.Format(time.RFC3339Nano) + " ")
+				}
+				_, err := w.WriteString(en.Log)
+				if follow {
+					w.Flush()
+				}
+				return err
+			})
+		},
+	}
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "follow the output until the container stops")
+	c.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
+	c.Flags().StringVar(&tail, "tail", "all", "number of lines from the end")
+	c.Flags().StringVar(&since, "since", "", "only lines since a time (RFC 3339) or a duration ago (10m)")
+	c.Flags().StringVar(&until, "until", "", "only lines before a time (RFC 3339) or a duration ago (10m)")
+	return c
+}
+
+func parseSince(s string) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time, a duration or a unix time", s)
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/template"
+)
+
+// How the commands print (beside listing.go's tables): inspect's JSON or template,
+// prune's reports and question, sizes.
+
+// printJSONOrTemplate prints v as indented JSON, or each element of it through a
+// Go template.
+func printJSONOrTemplate[T any](v []T, format string) error {
+	if format == "" {
+		data, _ := json.MarshalIndent(v, "", "    ")
+		fmt.Println(string(data))
+		return nil
+	}
+	tmpl, err := template.New("f").Funcs(template.FuncMap{"json": func(v any) string { b, _ := json.Marshal(v); return string(b) }}).Parse(format)
+	if err != nil {
+		return err
+	}
+	for _, o := range v {
+		if err := tmpl.Execute(os.Stdout, o); err != nil {
+			return err
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+// confirm asks on the terminal; anything but y or yes is no.
+func confirm(question string) bool {
+	fmt.Fprint(os.Stderr, question+"\nAre you sure you want to continue? [y/N] ")
+	var answer string
+	fmt.Scanln(&answer)
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
+}
+
+func printDeleted(title string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	fmt.Println(title)
+	for _, n := range names {
+		fmt.Println(n)
+	}
+	fmt.Println()
+}
+
+func humanBytes(n uint64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.3g%s", f, units[i])
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/internal/filter"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// `hull ps`: the container listing, and the status words it shows.
+
+func psCommand(g *globals) *cobra.Command {
+	var all, quiet, noTrunc bool
+	var format string
+	var o psOptions
+	c := &cobra.Command{
+		Use:   "ps [-a] [-q] [--no-trunc] [--format TEMPLATE]",
+		Short: "list containers",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			list, err := e.List()
+			if err != nil {
+				return err
+			}
+			list, showAll, err := o.apply(list, all)
+			if err != nil {
+				return badUsage(err)
+			}
+			return printPs(list, showAll, quiet, noTrunc, format)
+		}),
+	}
+	c.Flags().BoolVarP(&all, "all", "a", false, "all containers, not only running ones")
+	o.add(c.Flags())
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
+	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate")
+	c.Flags().StringVar(&format, "format", "", "Go template: .ID .Image .Command .CreatedAt .RunningFor .Status .State .Names .Labels")
+	return c
+}
+
+// psOptions are ps's -n, -l and --filter.
+type psOptions struct {
+	last    int
+	latest  bool
+	filters []string
+}
+
+func (p *psOptions) add(fl *pflag.FlagSet) {
+	fl.IntVarP(&p.last, "last", "n", -1, "show the last N created containers (any state)")
+	fl.BoolVarP(&p.latest, "latest", "l", false, "show the last created container (any state)")
+	fl.StringArrayVarP(&p.filters, "filter", "f", nil, "status=, name=, id=, label=, exited=, ancestor=")
+}
+
+// apply filters list (newest first) and tells whether stopped ones are shown: -n,
+// -l and a status or exited filter imply -a, as docker's.
+func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Container, bool, error) {
+	byKey := engine.Filter{}
+	for _, f := range p.filters {
+		k, v, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, false, fmt.Errorf("bad filter %q: want KEY=VALUE", f)
+		case k == "status" && !slices.Contains([]string{engine.StatusCreated, engine.StatusRunning, engine.StatusPaused, engine.StatusExited, "restarting", "removing", "dead"}, v):
+			return nil, false, fmt.Errorf("invalid filter 'status=%s'", v)
+		case k == "exited":
+			if _, err := strconv.Atoi(v); err != nil {
+				return nil, false, fmt.Errorf("invalid filter 'exited=%s'", v)
+			}
+		case k == "name":
+			if err := filter.CheckName(v); err != nil {
+				return nil, false, err
+			}
+		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor"}, k):
+			return nil, false, fmt.Errorf("invalid filter %q", k)
+		}
+		byKey[k] = append(byKey[k], v)
+	}
+	if p.latest {
+		p.last = 1
+	}
+	if p.last >= 0 || byKey["status"] != nil || byKey["exited"] != nil {
+		all = true
+	}
+	match := byKey.Match
+	var out []*engine.Container
+	for _, c := range list {
+		if p.last >= 0 && len(out) >= p.last {
+			break
+		}
+		if match("status", func(v string) bool { return v == c.State.Status }) &&
+			// docker's names start with "/", and it matches both forms: name=^web$
+			// and name=^/web$ select web.
+			match("name", func(v string) bool { return filter.MatchName(v, c.Name) || filter.MatchName(v, "/"+c.Name) }) &&
+			match("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
+			match("label", func(v string) bool { return engine.HasLabel(c.Config.Labels, v) }) &&
+			match("exited", func(v string) bool {
+				return c.State.Status == engine.StatusExited && strconv.Itoa(c.State.ExitCode) == v
+			}) &&
+			match("ancestor", func(v string) bool {
+				return v == c.ImageRef || strings.HasPrefix(c.Image, v) || strings.HasPrefix(c.Image, "sha256:"+v)
+			}) {
+			out = append(out, c)
+		}
+	}
+	return out, all, nil
+}
+
+type psRow struct {
+	ID, Image, Command, CreatedAt, RunningFor, Status, State, Names, Labels string
+}
+
+func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) error {
+	l, err := newListing("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES", format, quiet)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if !all && !c.State.Running() {
+			continue
+		}
+		id := c.ID
+		command := strings.Join(append([]string{c.Path}, c.Args...), " ")
+		if !noTrunc {
+			id = id[:12]
+			if len(command) > 20 {
+				command = command[:19] + "…"
+			}
+		}
+		if quiet {
+			l.row(id, nil)
+			continue
+		}
+		var labels []string
+		for k, v := range c.Config.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		row := psRow{
+			ID: id, Image: c.ImageRef, Command: strconv.Quote(command), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+			RunningFor: ago(c.Created), Status: status(c), State: c.State.Status, Names: c.Name, Labels: strings.Join(labels, ","),
+		}
+		if err := l.row(id, row, row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Names); err != nil {
+			return err
+		}
+	}
+	return l.flush()
+}
+
+func ago(t time.Time) string { return human(time.Since(t)) + " ago" }
+
+func human(d time.Duration) string {
+	switch {
+	case d < 2*time.Second:
+		return "Less than a second"
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func status(c *engine.Container) string {
+	switch c.State.Status {
+	case engine.StatusRunning:
+		return "Up " + human(time.Since(c.State.StartedAt)) + healthStatus(c.State.Health)
+	case engine.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", c.State.ExitCode, ago(c.State.FinishedAt))
+	case engine.StatusPaused:
+		return "Up " + human(time.Since(c.State.StartedAt)) + " (Paused)"
+	case engine.StatusExited:
+		return fmt.Sprintf("Exited (%d) %s", c.State.ExitCode, ago(c.State.FinishedAt))
+	}
+	return "Created"
+}
+
+// healthStatus is what `hull ps` adds to a running container's status.
+func healthStatus(h *engine.Health) string {
+	switch {
+	case h == nil:
+		return ""
+	case h.Status == engine.HealthStarting:
+		return " (health: starting)"
+	}
+	return " (" + h.Status + ")"
+}

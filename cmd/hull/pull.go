@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/image"
+	"github.com/spf13/cobra"
+)
+
+// `hull pull` and `hull push`: images to and from a registry (login.go stores the
+// credentials they use).
+
+func pullCommand(g *globals) *cobra.Command {
+	var platform string
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "pull NAME[:TAG|@DIGEST]",
+		Short: "pull an image from a registry",
+		Args:  cobra.ExactArgs(1),
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			prog, wait := newProgress(quiet)
+			opt := image.PullOptions{RegistryOptions: registryOptions(g), Platform: platform}
+			if prog != nil {
+				opt.Progress = prog
+			}
+			img, err := e.Images.Pull(ctx, args[0], opt)
+			wait()
+			if err != nil {
+				return err
+			}
+			if quiet {
+				fmt.Println(img.Names[0])
+				return nil
+			}
+			fmt.Printf("Digest: %s\nStatus: pulled %s\n", img.Manifest, strings.Join(img.Names, ", "))
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&platform, "platform", "linux/amd64", "os/arch[/variant] to pick from a multi-platform image")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	return c
+}
+
+func pushCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "push NAME[:TAG] [DEST]",
+		Short: "push an image to a registry",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			dest := ""
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			return e.Images.Push(cmd.Context(), args[0], dest, registryOptions(g))
+		}),
+	}
+}
+
+// registryOptions are how pull and push speak to registries: over plain http to
+// those of --insecure-registry and of <root>/config.json.
+func registryOptions(g *globals) image.RegistryOptions {
+	o := image.RegistryOptions{Insecure: g.insecure}
+	// <root>/config.json: {"insecureRegistries": ["host:port"]}
+	var cfg struct {
+		InsecureRegistries []string `json:"insecureRegistries"`
+	}
+	if data, err := os.ReadFile(filepath.Join(g.root, "config.json")); err == nil && json.Unmarshal(data, &cfg) == nil {
+		o.Insecure = append(o.Insecure, cfg.InsecureRegistries...)
+	}
+	return o
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/logs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// `hull run` and `hull create`, and the flags they share.
+
+func runCommand(g *globals) *cobra.Command {
+	var detach bool
+	var attach attachOpts
+	f := &createFlags{}
+	c := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "create and start a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine125(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			if !detach {
+				// Refused before anything is made.
+				if _, err := parseDetachKeys(attach.detachKeys); err != nil {
+					return &exitError{125, err}
+				}
+			}
+			// The monitor's program starts while the container is made (nil if
+			// it cannot be spawned now: the start then spawns its own).
+			m, _ := e.SpawnMonitor(!detach)
+			ctr, err := f.create(e, cmd, args)
+			if err != nil {
+				m.Abort()
+				return &exitError{125, err}
+			}
+			if detach {
+				if _, err := e.StartWith(ctr.ID, nil, m); err != nil {
+					return startErr(err)
+				}
+				fmt.Println(ctr.ID)
+				return nil
+			}
+			return startAttached(e, ctr, f.o.Interactive, &attach, m) // attach.go
+		}),
+	}
+	f.add(c)
+	attach.add(c.Flags())
+	c.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container's ID")
+	return c
+}
+
+func createCommand(g *globals) *cobra.Command {
+	f := &createFlags{}
+	c := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "create a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withEngine125(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			ctr, err := f.create(e, cmd, args)
+			if err != nil {
+				return &exitError{125, err}
+			}
+			fmt.Println(ctr.ID)
+			return nil
+		}),
+	}
+	f.add(c)
+	return c
+}
+
+// startErr turns a failure to start into run's exit code.
+func startErr(err error) error {
+	var se *engine.StartError
+	if errors.As(err, &se) {
+		return &exitError{se.Code, err}
+	}
+	return &exitError{125, err}
+}
+
+// createFlags are the flags `run` and `create` share.
+type createFlags struct {
+	o           engine.CreateOptions
+	envFiles    []string
+	entrypoint  string
+	labels      []string
+	memory      string
+	cpus        float64
+	cidfile     string
+	stopTimeout int
+	limits      limitFlags
+	pull        string
+}
+
+func (f *createFlags) add(c *cobra.Command) {
+	fl := c.Flags()
+	fl.SetInterspersed(false)
+	fl.StringVar(&f.o.Name, "name", "", "the container's name")
+	fl.StringArrayVarP(&f.o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to take it from here)")
+	fl.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file")
+	fl.StringVarP(&f.o.WorkingDir, "workdir", "w", "", "working directory inside the container")
+	fl.StringVarP(&f.o.User, "user", "u", "", "user[:group], by name or number")
+	fl.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's entrypoint")
+	fl.StringVar(&f.o.Hostname, "hostname", "", "the container's host name")
+	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	fl.BoolVar(&f.o.ReadOnly, "read-only", false, "mount the root filesystem read-only")
+	fl.StringSliceVar(&f.o.CapAdd, "cap-add", nil, "add capabilities")
+	fl.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "add a supplementary group, by name or number")
+	fl.StringSliceVar(&f.o.CapDrop, "cap-drop", nil, "drop capabilities")
+	fl.BoolVar(&f.o.Privileged, "privileged", false, "every capability, no seccomp, no masked paths")
+	fl.StringArrayVar(&f.o.SecurityOpt, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges")
+	fl.StringArrayVar(&f.o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD]")
+	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
+	fl.Float64Var(&f.cpus, "cpus", 0, "number of CPUs")
+	fl.Int64Var(&f.o.PidsLimit, "pids-limit", 0, fmt.Sprintf("process limit (-1 for none; default %d)", engine.DefaultPidsLimit))
+	fl.StringVar(&f.o.Network, "network", "bridge", "network: bridge (the default network), a network's name, none, host or container:NAME")
+	addNetFlags(fl, &f.o.NetOptions)
+	addMonitorFlags(fl, &f.o.MonitorOptions)
+	addSharingFlags(fl, &f.o)
+	fl.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: hull (built in), runc, crun or a path")
+	fl.StringArrayVar(&f.o.LogOpts, "log-opt", nil, "log option: max-size=SIZE, max-file=N")
+	fl.StringVar(&f.cidfile, "cidfile", "", "write the container's ID to this file")
+	fl.StringVar(&f.o.StopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
+	fl.IntVar(&f.stopTimeout, "stop-timeout", -1, "seconds to wait for the stop signal before SIGKILL")
+	fl.BoolVarP(&f.o.Interactive, "interactive", "i", false, "keep stdin open")
+	fl.BoolVarP(&f.o.Tty, "tty", "t", false, "allocate a terminal")
+	fl.BoolVar(&f.o.AutoRemove, "rm", false, "remove the container when it exits")
+	f.limits.add(fl)
+	fl.StringArrayVar(&f.o.Devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm]")
+	fl.StringVar(&f.pull, "pull", "missing", "pull the image: always, missing or never")
+	fl.BoolVar(&f.o.Init, "init", false, "run hull-init as PID 1: it forwards signals and reaps zombies [$HULL_INIT]")
+}
+
+// addNetFlags adds the network flags of run and create.
+func addNetFlags(fl *pflag.FlagSet, o *engine.NetOptions) {
+	fl.StringArrayVar(&o.NetworkAliases, "network-alias", nil, "another name of the container on its network")
+	fl.StringArrayVarP(&o.Publish, "publish", "p", nil, "publish a port: [ip:][hostport:]containerport[/tcp|udp], ranges with -")
+	fl.BoolVarP(&o.PublishAll, "publish-all", "P", false, "publish every port the image exposes on a free host port")
+	fl.StringArrayVar(&o.ExtraHosts, "add-host", nil, "add a line to /etc/hosts (name:ip, ip may be host-gateway)")
+	fl.StringArrayVar(&o.DNS, "dns", nil, "a DNS server")
+	fl.StringArrayVar(&o.DNSSearch, "dns-search", nil, "a DNS search domain")
+	fl.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolv.conf option")
+	fl.StringVar(&o.IP, "ip", "", "the container's IPv4 address on its network")
+	fl.StringVar(&o.MacAddress, "mac-address", "", "the container's MAC address on its network")
+}
+
+// addMonitorFlags adds the create flags the container's monitor applies.
+func addMonitorFlags(fl *pflag.FlagSet, o *engine.MonitorOptions) {
+	fl.StringVar(&o.Restart, "restart", "no", "restart policy: no, on-failure[:N], always or unless-stopped (not after a reboot: hull has no daemon)")
+	fl.StringVar(&o.HealthCmd, "health-cmd", "", "command to run to check health (with /bin/sh -c)")
+	fl.DurationVar(&o.HealthInterval, "health-interval", 0, "time between health checks (default 30s)")
+	fl.DurationVar(&o.HealthTimeout, "health-timeout", 0, "maximum time a health check may take (default 30s)")
+	fl.DurationVar(&o.HealthStartPeriod, "health-start-period", 0, "time to start before failed checks count (default 0s)")
+	fl.IntVar(&o.HealthRetries, "health-retries", 0, "failures in a row that make it unhealthy (default 3)")
+	fl.BoolVar(&o.NoHealthcheck, "no-healthcheck", false, "disable the image's health check")
+}
+
+// addSharingFlags adds the volume, mount and namespace flags of run and create.
+func addSharingFlags(fl *pflag.FlagSet, o *engine.CreateOptions) {
+	fl.StringArrayVarP(&o.Volumes, "volume", "v", nil, "mount a volume: /host:/ctr[:ro|rw][,z|Z], NAME:/ctr[:opts] or /ctr (anonymous)")
+	fl.StringArrayVar(&o.Mounts, "mount", nil, "mount: type=bind|volume|tmpfs,source=...,target=...[,readonly]")
+	fl.StringArrayVar(&o.Tmpfs, "tmpfs", nil, "mount a tmpfs: /ctr[:size=64m,mode=1777,...]")
+	fl.StringArrayVar(&o.VolumesFrom, "volumes-from", nil, "mount another container's volumes: CONTAINER[:ro|rw]")
+	fl.StringVar(&o.Pid, "pid", "", "pid namespace: host or container:NAME")
+	fl.StringVar(&o.IPC, "ipc", "", "ipc namespace: private, shareable, host or container:NAME")
+	fl.StringVar(&o.UTS, "uts", "", "uts namespace: host or container:NAME")
+	fl.StringVar(&o.Cgroupns, "cgroupns", "", "cgroup namespace: private or host")
+	fl.StringVar(&o.Userns, "userns", "", "user namespace: host (others are not supported yet)")
+	fl.StringVar(&o.Pod, "pod", "", "run the container in a pod: it joins the pod's shared namespaces")
+}
+
+// limitFlags are the resource flags run, create and update share beyond -m, --cpus
+// and --pids-limit.
+type limitFlags struct {
+	memorySwap string
+	cpuShares  int64
+	cpusetCpus string
+}
+
+func (f *limitFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit (e.g. 128m; -1 for unlimited swap)")
+	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs to run on (0-3, 0,1)")
+}
+
+// apply puts the flags into the create options.
+func (f *limitFlags) apply(o *engine.CreateOptions) error {
+	swap, err := parseMemory("--memory-swap", f.memorySwap, true)
+	if err != nil {
+		return err
+	}
+	o.MemorySwap, o.CPUShares, o.CpusetCpus = swap, f.cpuShares, f.cpusetCpus
+	return nil
+}
+
+// parseMemory reads a size (64m) or, with minusOne, -1 for unlimited.
+func parseMemory(flag, s string, minusOne bool) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if s == "-1" && minusOne {
+		return -1, nil
+	}
+	n, err := logs.ParseSize(s)
+	if err != nil || n <= 0 {
+		return 0, badUsage(fmt.Errorf("invalid %s %q: want a size such as 64m", flag, s))
+	}
+	return n, nil
+}
+
+// options completes the options from the flags and the arguments IMAGE [CMD...].
+func (f *createFlags) options(c *cobra.Command, args []string) (engine.CreateOptions, error) {
+	o := f.o
+	o.Image, o.Cmd = args[0], args[1:]
+	if c.Flags().Changed("entrypoint") {
+		ep := []string{f.entrypoint}
+		o.Entrypoint = &ep
+	}
+	var env []string
+	for _, file := range f.envFiles {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return o, fmt.Errorf("env file: %w", err)
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				env = append(env, l)
+			}
+		}
+	}
+	env = append(env, o.Env...)
+	o.Env = nil
+	for _, kv := range env {
+		if !strings.Contains(kv, "=") {
+			v, ok := os.LookupEnv(kv)
+			if !ok {
+				continue
+			}
+			kv += "=" + v
+		}
+		o.Env = append(o.Env, kv)
+	}
+	if len(f.labels) > 0 {
+		o.Labels = map[string]string{}
+		for _, l := range f.labels {
+			k, v, _ := strings.Cut(l, "=")
+			o.Labels[k] = v
+		}
+	}
+	if f.memory != "" {
+		n, err := logs.ParseSize(f.memory)
+		if err != nil || n <= 0 {
+			return o, badUsage(fmt.Errorf("invalid memory %q", f.memory))
+		}
+		o.Memory = n
+	}
+	if f.cpus < 0 {
+		return o, badUsage(errors.New("--cpus must be positive"))
+	}
+	o.NanoCPUs = int64(f.cpus * 1e9)
+	if o.Tty {
+		if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
+			o.ConsoleSize = &specs.Box{Height: uint(h), Width: uint(w)}
+		}
+	}
+	if f.stopTimeout >= 0 {
+		t := f.stopTimeout
+		o.StopTimeout = &t
+	}
+	sharingOptions(c, &o)
+	return o, f.limits.apply(&o)
+}
+
+// sharingOptions completes the options of addSharingFlags.
+func sharingOptions(c *cobra.Command, o *engine.CreateOptions) {
+	o.Warn = func(note string) { fmt.Fprintln(os.Stderr, "hull: "+note) }
+	// A pod sharing its network decides it, unless the user said otherwise.
+	if o.Pod != "" && !c.Flags().Changed("network") {
+		o.Network = ""
+	}
+}
+
+func (f *createFlags) create(e *engine.Engine, c *cobra.Command, args []string) (*engine.Container, error) {
+	o, err := f.options(c, args)
+	if err != nil {
+		return nil, err
+	}
+	if f.cidfile != "" {
+		if _, err := os.Stat(f.cidfile); err == nil {
+			return nil, fmt.Errorf("container ID file %s exists", f.cidfile)
+		}
+	}
+	if err := ensureImage(c, e, f.pull, o.Image); err != nil {
+		return nil, err
+	}
+	ctr, err := e.Create(o)
+	if err != nil {
+		return nil, err
+	}
+	if f.cidfile != "" {
+		if err := os.WriteFile(f.cidfile, []byte(ctr.ID), 0o644); err != nil {
+			e.Remove(ctr.ID, true)
+			return nil, err
+		}
+	}
+	return ctr, nil
+}
+
+// ensureImage applies run's and create's --pull (always, missing or never) with
+// the pull command itself; its report goes to stderr, as docker's, so that stdout
+// keeps only the container's ID or output.
+func ensureImage(c *cobra.Command, e *engine.Engine, policy, ref string) error {
+	switch policy {
+	case "never":
+		return nil
+	case "", "missing":
+		if _, err := e.Images.Get(ref); err == nil {
+			return nil
+		}
+		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+	case "always":
+	default:
+		return badUsage(fmt.Errorf("invalid pull policy %q: want always, missing or never", policy))
+	}
+	pull, _, err := c.Root().Find([]string{"pull"})
+	if err != nil || pull.Name() != "pull" {
+		return errors.New("no pull command")
+	}
+	stdout := os.Stdout
+	os.Stdout = os.Stderr
+	defer func() { os.Stdout = stdout }()
+	pull.Flags().Set("quiet", "true")
+	return pull.RunE(pull, []string{ref})
+}
