@@ -299,30 +299,6 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	return c, nil
 }
 
-// writeEtc writes the files bind-mounted over the container's /etc/hostname,
-// /etc/hosts and /etc/resolv.conf.
-func (e *Engine) writeEtc(c *Container) error {
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	resolv := ""
-	if c.HostConfig.NetworkMode == "host" {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-		}
-		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			resolv = string(b)
-		}
-	} else {
-		hosts += "127.0.1.1\t" + c.Config.Hostname + "\n"
-	}
-	files := map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hosts, "resolv.conf": resolv}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(e.dir(c.ID), name), []byte(data), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 var adjectives = []string{"brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "sharp", "tender", "vivid", "witty", "zealous"}
 var nouns = []string{"hopper", "lovelace", "turing", "ritchie", "thompson", "torvalds", "knuth", "liskov", "hamilton", "kay", "pike", "cerf", "babbage", "noether", "curie", "shannon"}
 

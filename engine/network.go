@@ -352,20 +352,13 @@ func (e *Engine) netSpec(c *Container, s *specs.Spec) error {
 }
 
 // writeNetEtc writes the container's /etc/hostname, /etc/hosts and
-// /etc/resolv.conf, in place: the container's bind mounts hold the files' inodes,
-// so a rewrite after the container was created (its addresses are known only
-// then) is what it sees. ips are its addresses; resolver is a network resolver's
-// address (invalid: none).
+// /etc/resolv.conf (network.WriteEtc: in place, for the bind mounts). ips are its
+// addresses; resolver is a network resolver's address (invalid: none). A
+// container in another's namespace has that one's files mounted; its own are
+// written all the same.
 func (e *Engine) writeNetEtc(c *Container, ips []netip.Addr, gateway, resolver netip.Addr) error {
-	if err := e.writeEtc(c); err != nil {
-		return err
-	}
 	hc := c.HostConfig.NetHostConfig
 	kind := networkKind(c.HostConfig.NetworkMode)
-	if kind == "container" {
-		return nil
-	}
-	dir := e.dir(c.ID)
 	if !gateway.IsValid() && kind == "network" {
 		// before the attach (create): the primary network's, for host-gateway
 		if m, err := e.Networks(); err == nil {
@@ -374,36 +367,13 @@ func (e *Engine) writeNetEtc(c *Container, ips []netip.Addr, gateway, resolver n
 			}
 		}
 	}
-	if kind != "host" {
-		hosts, err := network.Hosts(network.HostsOptions{Hostname: c.Config.Hostname, IPs: ips,
-			ExtraHosts: hc.ExtraHosts, HostGateway: gateway})
-		if err != nil {
-			return err
-		}
-		if len(ips) == 0 {
-			hosts = append(hosts, "127.0.1.1\t"+c.Config.Hostname+"\n"...)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "hosts"), hosts, 0o644); err != nil {
-			return err
-		}
-	} else if len(hc.ExtraHosts) > 0 {
-		data, _ := os.ReadFile(filepath.Join(dir, "hosts"))
-		extra, err := network.Hosts(network.HostsOptions{ExtraHosts: hc.ExtraHosts, HostGateway: netip.AddrFrom4([4]byte{127, 0, 0, 1})})
-		if err != nil {
-			return err
-		}
-		// Hosts starts with the localhost lines, which the host's file has already
-		_, tail, _ := strings.Cut(string(extra), "ff02::2\tip6-allrouters\n")
-		if err := os.WriteFile(filepath.Join(dir, "hosts"), append(data, tail...), 0o644); err != nil {
-			return err
-		}
-	}
-	if kind == "host" && len(hc.Dns) == 0 && len(hc.DnsSearch) == 0 && len(hc.DnsOptions) == 0 {
-		return nil // the host's own, as writeEtc copied it
-	}
-	host, _ := os.ReadFile("/etc/resolv.conf")
-	conf := network.ResolvConf(host, resolver, network.ResolvOptions{Nameservers: hc.Dns, Search: hc.DnsSearch, Options: hc.DnsOptions})
-	return os.WriteFile(filepath.Join(dir, "resolv.conf"), conf, 0o644)
+	return network.WriteEtc(e.dir(c.ID), network.EtcOptions{
+		Hosts: network.HostsOptions{Hostname: c.Config.Hostname, IPs: ips,
+			ExtraHosts: hc.ExtraHosts, HostGateway: gateway},
+		Resolv:      network.ResolvOptions{Nameservers: hc.Dns, Search: hc.DnsSearch, Options: hc.DnsOptions},
+		Resolver:    resolver,
+		HostNetwork: kind == "host",
+	})
 }
 
 // netNames lists the networks of a container, its primary network first.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -13,19 +14,44 @@ import (
 type HostsOptions struct {
 	Hostname string       // the container's host name, mapped to its addresses
 	Domain   string       // --domainname: adds hostname.domain first
-	IPs      []netip.Addr // the container's addresses (Result.IP.Addr())
+	IPs      []netip.Addr // the container's address on each network; none: Hostname is 127.0.1.1
 	// ExtraHosts are --add-host values, "name:ip" (or "name=ip"); the ip
 	// "host-gateway" stands for HostGateway.
 	ExtraHosts  []string
 	HostGateway netip.Addr
 }
 
-// Hosts renders /etc/hosts.
+const (
+	loopbackHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	ip6Hosts      = "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+)
+
+// Hosts renders /etc/hosts: the localhost names, ExtraHosts, and the
+// container's own names.
 func Hosts(o HostsOptions) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	b.WriteString("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-	for _, h := range o.ExtraHosts {
+	b := []byte(loopbackHosts + ip6Hosts)
+	b, err := appendExtraHosts(b, o.ExtraHosts, o.HostGateway)
+	if err != nil {
+		return nil, err
+	}
+	if o.Hostname != "" {
+		names := o.Hostname
+		if o.Domain != "" {
+			names = o.Hostname + "." + o.Domain + " " + o.Hostname
+		}
+		for _, ip := range o.IPs {
+			b = fmt.Appendf(b, "%s\t%s\n", ip, names)
+		}
+		if len(o.IPs) == 0 {
+			b = fmt.Appendf(b, "127.0.1.1\t%s\n", o.Hostname)
+		}
+	}
+	return b, nil
+}
+
+// appendExtraHosts appends the --add-host lines.
+func appendExtraHosts(b []byte, extra []string, gateway netip.Addr) ([]byte, error) {
+	for _, h := range extra {
 		name, ip, ok := strings.Cut(h, ":")
 		if i := strings.IndexByte(h, '='); i >= 0 && (!ok || i < len(name)) {
 			name, ip, ok = h[:i], h[i+1:], true
@@ -34,25 +60,67 @@ func Hosts(o HostsOptions) ([]byte, error) {
 			return nil, fmt.Errorf("invalid --add-host %q: want name:ip", h)
 		}
 		if ip == "host-gateway" {
-			if !o.HostGateway.IsValid() {
+			if !gateway.IsValid() {
 				return nil, fmt.Errorf("--add-host %q: no host gateway on this network", h)
 			}
-			ip = o.HostGateway.String()
+			ip = gateway.String()
 		} else if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil {
 			return nil, fmt.Errorf("invalid --add-host %q: %w", h, err)
 		}
-		fmt.Fprintf(&b, "%s\t%s\n", strings.Trim(ip, "[]"), name)
+		b = fmt.Appendf(b, "%s\t%s\n", strings.Trim(ip, "[]"), name)
 	}
-	if o.Hostname != "" {
-		names := o.Hostname
-		if o.Domain != "" {
-			names = o.Hostname + "." + o.Domain + " " + o.Hostname
-		}
-		for _, ip := range o.IPs {
-			fmt.Fprintf(&b, "%s\t%s\n", ip, names)
+	return b, nil
+}
+
+// EtcOptions describe the files a container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf are bind-mounted from.
+type EtcOptions struct {
+	Hosts    HostsOptions
+	Resolv   ResolvOptions
+	Resolver netip.Addr // the network's resolver (Result.DNS: at its Gateway); zero: none
+	// HostNetwork: the container is in the host's network namespace. Its hosts
+	// file is the host's plus ExtraHosts (host-gateway: 127.0.0.1), with no names
+	// of its own; its resolv.conf is the host's, unless Resolv asks for more.
+	HostNetwork bool
+}
+
+// WriteEtc writes a container's hostname, hosts and resolv.conf files into dir,
+// in place: the container's bind mounts hold the files' inodes, so a rewrite
+// after the container was created (its addresses are known only when it
+// starts) is what it sees. A rename would leave the container the old file.
+func WriteEtc(dir string, o EtcOptions) error {
+	hosts, resolv, err := etcFiles(o)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"hostname", Hostname(o.Hosts.Hostname)}, {"hosts", hosts}, {"resolv.conf", resolv}} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+			return err
 		}
 	}
-	return b.Bytes(), nil
+	return nil
+}
+
+func etcFiles(o EtcOptions) (hosts, resolv []byte, err error) {
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+	if o.HostNetwork {
+		if hosts, err = os.ReadFile("/etc/hosts"); err != nil {
+			hosts = []byte(loopbackHosts)
+		}
+		hosts, err = appendExtraHosts(hosts, o.Hosts.ExtraHosts, netip.AddrFrom4([4]byte{127, 0, 0, 1}))
+		if r := o.Resolv; err == nil && len(r.Nameservers) == 0 && len(r.Search) == 0 && len(r.Options) == 0 {
+			return hosts, hostResolv, nil // the host's own
+		}
+	} else {
+		hosts, err = Hosts(o.Hosts)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return hosts, ResolvConf(hostResolv, o.Resolver, o.Resolv), nil
 }
 
 // Hostname renders /etc/hostname.

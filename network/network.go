@@ -40,10 +40,10 @@
 //	m, _ := network.New(network.Config{Root: root})
 //	ports, _ := network.ParsePort("8080:80")             // per -p
 //	res, _ := m.Attach(netnsPath, id, "bridge", network.AttachOptions{Name: name, Ports: ports})
-//	hosts, _ := network.Hosts(network.HostsOptions{Hostname: h, IPs: []netip.Addr{res.IP.Addr()}})
 //	resolver := netip.Addr{}                             // default bridge: host's servers
 //	if res.DNS { resolver = res.Gateway }                // user network: its resolver
-//	conf := network.ResolvConf(hostResolvConf, resolver, network.ResolvOptions{})
+//	network.WriteEtc(dir, network.EtcOptions{Hosts: network.HostsOptions{Hostname: h,
+//		IPs: []netip.Addr{res.IP.Addr()}}, Resolver: resolver}) // hostname, hosts, resolv.conf
 //	if res.DNS { if _, ok := m.ResolverRunning(net); !ok { start `hull network dns <net>` } }
 //	...
 //	m.Detach(id, "bridge")      // at container stop, idempotent
