@@ -199,25 +199,18 @@ func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.Ima
 		c.NetworkSettings.Networks = map[string]*EndpointSettings{mode: {IPAMConfig: ipam, Aliases: o.NetworkAliases, NetworkID: n.ID}}
 	}
 	hc.PublishAllPorts = o.PublishAll
-	for _, p := range o.Publish {
-		if err := addPublish(hc, p); err != nil {
-			return err
-		}
+	ports, err := parsePublish(o.Publish)
+	if err != nil {
+		return err
 	}
 	if o.PublishAll {
-		for p := range img.ExposedPorts {
-			num, proto, _ := strings.Cut(p, "/")
-			if proto == "" {
-				proto = "tcp"
-			}
-			key := num + "/" + proto
-			if _, ok := hc.PortBindings[key]; !ok {
-				if err := addPublish(hc, key); err != nil {
-					return fmt.Errorf("image's exposed port: %w", err)
-				}
-			}
+		all, err := network.PublishAll(img.ExposedPorts, ports)
+		if err != nil {
+			return err
 		}
+		ports = append(ports, all...)
 	}
+	hc.PortBindings = portBindings(ports)
 	return nil
 }
 
@@ -247,84 +240,31 @@ func endpointConfig(n *network.Network, ip, mac string) (*EndpointIPAMConfig, er
 	return &EndpointIPAMConfig{IPv4Address: ip, MacAddress: mac}, nil
 }
 
-// addPublish adds one -p value to the bindings: docker's
-// [ip:][host[-end]:]container[-end][/tcp|udp]; no host port (or 0) asks for a
-// free one at start, and so does a host range for one container port (a free
-// one of the range).
-func addPublish(hc *NetHostConfig, spec string) error {
-	rest, proto, _ := strings.Cut(spec, "/")
-	if proto == "" {
-		proto = "tcp"
+// parsePublish parses -p values (package network has the grammar).
+func parsePublish(specs []string) ([]network.PortMapping, error) {
+	var out []network.PortMapping
+	for _, spec := range specs {
+		ps, err := network.ParsePublish(spec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
 	}
-	parts := strings.Split(rest, ":")
-	var ip, host, ctr string
-	switch len(parts) {
-	case 1:
-		ctr = parts[0]
-	case 2:
-		host, ctr = parts[0], parts[1]
-	case 3:
-		ip, host, ctr = parts[0], parts[1], parts[2]
-	default:
-		return fmt.Errorf("invalid port %q: want [ip:][hostport:]containerport", spec)
+	return out, nil
+}
+
+// portBindings records port requests in the record's shape (nil: none); a host
+// port left to Attach is "" or a range.
+func portBindings(ports []network.PortMapping) map[string][]PortBinding {
+	if len(ports) == 0 {
+		return nil
 	}
-	var maps []network.PortMapping
-	hostRange := ""
-	if lo, hi, ok := strings.Cut(host, "-"); ok && !strings.Contains(ctr, "-") {
-		// a host range for one container port: any free port of it, at start
-		a, err1 := strconv.ParseUint(lo, 10, 16)
-		b, err2 := strconv.ParseUint(hi, 10, 16)
-		if err1 != nil || err2 != nil || a == 0 || b < a {
-			return fmt.Errorf("invalid port %q: bad host range", spec)
-		}
-		var err error
-		if maps, err = network.ParsePort(ip + ":" + lo + ":" + ctr + "/" + proto); err != nil {
-			return fmt.Errorf("invalid port %q: %w", spec, err)
-		}
-		hostRange = fmt.Sprintf("%d-%d", a, b)
-	} else if host == "" || host == "0" {
-		// validate through ParsePort with a stand-in host range of the same length
-		lo, hi, ok := strings.Cut(ctr, "-")
-		stand := "1"
-		if ok {
-			a, err1 := strconv.Atoi(lo)
-			b, err2 := strconv.Atoi(hi)
-			if err1 != nil || err2 != nil || b < a {
-				return fmt.Errorf("invalid port %q: bad container range", spec)
-			}
-			stand = "1-" + strconv.Itoa(1+b-a)
-		}
-		var err error
-		if maps, err = network.ParsePort(ip + ":" + stand + ":" + ctr + "/" + proto); err != nil {
-			return fmt.Errorf("invalid port %q: %w", spec, err)
-		}
-		for i := range maps {
-			maps[i].HostPort = 0
-		}
-	} else {
-		var err error
-		if maps, err = network.ParsePort(spec); err != nil {
-			return err
-		}
+	out := map[string][]PortBinding{}
+	for _, p := range ports {
+		k, ip, hp := p.Binding()
+		out[k] = append(out[k], PortBinding{HostIp: ip, HostPort: hp})
 	}
-	if hc.PortBindings == nil {
-		hc.PortBindings = map[string][]PortBinding{}
-	}
-	for _, p := range maps {
-		b := PortBinding{}
-		if p.HostIP.IsValid() {
-			b.HostIp = p.HostIP.String()
-		}
-		if p.HostPort != 0 {
-			b.HostPort = strconv.Itoa(int(p.HostPort))
-		}
-		if hostRange != "" {
-			b.HostPort = hostRange
-		}
-		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
-		hc.PortBindings[key] = append(hc.PortBindings[key], b)
-	}
-	return nil
+	return out
 }
 
 // netSpec makes the spec join another container's network namespace and use its

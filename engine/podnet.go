@@ -64,11 +64,8 @@ func (e *Engine) podNetworkOption(share []string, o PodOptions) (string, error) 
 	if _, err := m.Get(name); err != nil {
 		return "", err
 	}
-	var hc NetHostConfig
-	for _, p := range o.Ports {
-		if err := addPublish(&hc, p); err != nil {
-			return "", err
-		}
+	if _, err := parsePublish(o.Ports); err != nil {
+		return "", err
 	}
 	return name, nil
 }
@@ -98,12 +95,11 @@ func (e *Engine) podNetworkUp(p *Pod, netns string) error {
 	if err := m.Detach(p.ID, p.Network); err != nil {
 		return err
 	}
-	var hc NetHostConfig
-	for _, spec := range p.Ports {
-		if err := addPublish(&hc, spec); err != nil {
-			return err
-		}
+	reqs, err := parsePublish(p.Ports)
+	if err != nil {
+		return err
 	}
+	hc := NetHostConfig{PortBindings: portBindings(reqs)}
 	res, ports, err := attachPublishing(m, netns, p.ID, p.Network, network.AttachOptions{Name: p.Name}, hc.PortBindings)
 	if err != nil {
 		return fmt.Errorf("pod %s: %w", p.Name, err)

@@ -8,40 +8,6 @@ import (
 	"testing"
 )
 
-func TestParsePort(t *testing.T) {
-	for spec, want := range map[string]string{
-		"8080:80":                      "8080->80/tcp",
-		"127.0.0.1:8080:80/udp":        "127.0.0.1:8080->80/udp",
-		"0.0.0.0:53:53/udp":            "53->53/udp",
-		"8000-8002:9000-9002":          "8000->9000/tcp 8001->9001/tcp 8002->9002/tcp",
-		"10.0.0.1:7000-7001:7000-7001": "10.0.0.1:7000->7000/tcp 10.0.0.1:7001->7001/tcp",
-	} {
-		ps, err := ParsePort(spec)
-		if err != nil {
-			t.Errorf("%s: %v", spec, err)
-			continue
-		}
-		var got []string
-		for _, p := range ps {
-			got = append(got, p.String())
-		}
-		if strings.Join(got, " ") != want {
-			t.Errorf("%s: got %v, want %s", spec, got, want)
-		}
-	}
-	for _, bad := range []string{"80", "0:80", "8080:80/sctp", "8000-8001:80", "8001-8000:80-81", "::1:80:80", "a:b", "70000:80"} {
-		if _, err := ParsePort(bad); err == nil {
-			t.Errorf("%s accepted", bad)
-		}
-	}
-	a, _ := ParsePort("8080:80")
-	b, _ := ParsePort("127.0.0.1:8080:81")
-	c, _ := ParsePort("8080:80/udp")
-	if !a[0].Conflicts(b[0]) || a[0].Conflicts(c[0]) {
-		t.Error("conflicts")
-	}
-}
-
 func TestHosts(t *testing.T) {
 	out, err := Hosts(HostsOptions{Hostname: "web", Domain: "example.test",
 		IPs:         []netip.Addr{netip.MustParseAddr("10.88.0.2")},

@@ -38,7 +38,7 @@
 // # Caller sequence (the engine)
 //
 //	m, _ := network.New(network.Config{Root: root})
-//	ports, _ := network.ParsePort("8080:80")             // per -p
+//	ports, _ := network.ParsePort("8080:80")             // per -p (ParsePublish: with ports left to pick)
 //	res, _ := m.Attach(netnsPath, id, "bridge", network.AttachOptions{Name: name, Ports: ports})
 //	resolver := netip.Addr{}                             // default bridge: host's servers
 //	if res.DNS { resolver = res.Gateway }                // user network: its resolver

@@ -1,17 +1,30 @@
 package network
 
+// Published ports: docker's -p grammar, its PortBindings form and -P.
+// Everything that reads or writes a -p value or a binding goes through here; the
+// engine only carries the strings in its records.
+
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 )
 
 // PortMapping is one published port: HostIP:HostPort on the host to ContainerPort
 // of the container, for one protocol.
+//
+// As a request (ParsePublish, ParseBinding) it may leave the host port to be
+// picked when the container starts: HostPort 0 asks for a free port, and
+// HostPortEnd (when not 0) for a free one of HostPort-HostPortEnd. Attach takes
+// only mappings with the host port picked (HostPortEnd 0).
 type PortMapping struct {
 	HostIP        netip.Addr `json:"hostIP,omitzero"` // zero: every local address
 	HostPort      uint16     `json:"hostPort"`
+	HostPortEnd   uint16     `json:"hostPortEnd,omitzero"`
 	ContainerPort uint16     `json:"containerPort"`
 	Proto         string     `json:"proto"` // "tcp" or "udp"
 }
@@ -20,6 +33,9 @@ func (p PortMapping) String() string {
 	host := ""
 	if p.HostIP.IsValid() {
 		host = p.HostIP.String() + ":"
+	}
+	if p.HostPortEnd != 0 {
+		return fmt.Sprintf("%s%d-%d->%d/%s", host, p.HostPort, p.HostPortEnd, p.ContainerPort, p.Proto)
 	}
 	return fmt.Sprintf("%s%d->%d/%s", host, p.HostPort, p.ContainerPort, p.Proto)
 }
@@ -30,49 +46,176 @@ func (p PortMapping) Conflicts(q PortMapping) bool {
 		(!p.HostIP.IsValid() || !q.HostIP.IsValid() || p.HostIP == q.HostIP)
 }
 
-// ParsePort parses one -p value, `[ip:]host[-end]:container[-end][/tcp|udp]`, and
-// expands a range into one mapping per port. Both sides of a range have the same
-// length; a single container port with a host range is refused, as it would be
-// ambiguous. hull needs the host port: it does not pick free ones.
-func ParsePort(spec string) ([]PortMapping, error) {
-	bad := func(why string) error { return fmt.Errorf("invalid port %q: %s", spec, why) }
+// ParsePublish parses one -p value, docker's
+//
+//	[ip:][hostPort[-hostPortEnd]:]containerPort[-containerPortEnd][/proto]
+//
+// into one request per container port, in order. The host address is IPv4,
+// 0.0.0.0 or none for every address: hull has no IPv6, and refuses an address in
+// docker's brackets (for IPv6) or with colons. The host side:
+//
+//	none, or 0        a free port for each container port, picked at start
+//	ports             as many as the container side has, port to port
+//	a range, for a container port written as one port: a free one of the range
+//
+// The protocol is tcp (the default) or udp; docker's sctp is refused.
+func ParsePublish(spec string) ([]PortMapping, error) {
 	rest, proto, _ := strings.Cut(spec, "/")
+	parts := strings.Split(rest, ":")
+	n := len(parts)
+	var ip, host string
+	switch n {
+	case 1:
+	case 2:
+		host = parts[0]
+	default:
+		// the address is what stands before the last two: an IPv6 one has colons
+		ip, host = strings.Join(parts[:n-2], ":"), parts[n-2]
+	}
+	ps, err := publish(ip, host, parts[n-1], proto)
+	if err != nil {
+		return nil, fmt.Errorf("invalid port %q: %w", spec, err)
+	}
+	return ps, nil
+}
+
+// ParsePort is ParsePublish for mappings whose host ports are given: it refuses
+// a value that leaves one to be picked (no host port, port 0, a host range for one
+// container port).
+func ParsePort(spec string) ([]PortMapping, error) {
+	ps, err := ParsePublish(spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if p.HostPort == 0 || p.HostPortEnd != 0 {
+			return nil, fmt.Errorf("invalid port %q: want [ip:]hostport:containerport, a host port given", spec)
+		}
+	}
+	return ps, nil
+}
+
+// Binding is p in the shape of docker's PortBindings (a container's
+// HostConfig.PortBindings, also the Docker API's): the key "80/tcp", the host
+// address ("" for every address) and the host port ("" for a free one, "8080",
+// or "8000-8010" for a free one of the range). ParseBinding reads it back.
+func (p PortMapping) Binding() (port, hostIP, hostPort string) {
+	port = strconv.Itoa(int(p.ContainerPort)) + "/" + p.Proto
+	if p.HostIP.IsValid() {
+		hostIP = p.HostIP.String()
+	}
+	switch {
+	case p.HostPortEnd != 0:
+		hostPort = fmt.Sprintf("%d-%d", p.HostPort, p.HostPortEnd)
+	case p.HostPort != 0:
+		hostPort = strconv.Itoa(int(p.HostPort))
+	}
+	return port, hostIP, hostPort
+}
+
+// ParseBinding parses one entry of docker's PortBindings: port is the key
+// ("80/tcp"), hostIP and hostPort are a binding's HostIp and HostPort.
+func ParseBinding(port, hostIP, hostPort string) (PortMapping, error) {
+	num, proto, _ := strings.Cut(port, "/")
+	ps, err := publish(hostIP, hostPort, num, proto)
+	if err == nil && len(ps) != 1 {
+		err = errors.New("want one container port")
+	}
+	if err != nil {
+		return PortMapping{}, fmt.Errorf("invalid port binding %s -> %s: %w", port, net.JoinHostPort(hostIP, hostPort), err)
+	}
+	return ps[0], nil
+}
+
+// PublishAll is -P: a free host port for each port the image exposes (its
+// config's ExposedPorts: "80/tcp", "53/udp", "8080" for tcp) that none of
+// published is for already.
+func PublishAll(exposed map[string]struct{}, published []PortMapping) ([]PortMapping, error) {
+	have := map[string]bool{}
+	for _, p := range published {
+		k, _, _ := p.Binding()
+		have[k] = true
+	}
+	keys := make([]string, 0, len(exposed))
+	for k := range exposed {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []PortMapping
+	for _, k := range keys {
+		num, proto, _ := strings.Cut(k, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		if have[num+"/"+proto] {
+			continue
+		}
+		ps, err := ParsePublish(num + "/" + proto)
+		if err != nil {
+			return nil, fmt.Errorf("image's exposed port: %w", err)
+		}
+		for _, p := range ps {
+			k, _, _ := p.Binding()
+			have[k] = true
+		}
+		out = append(out, ps...)
+	}
+	return out, nil
+}
+
+// publish makes the requests of a -p value or a binding from its parts.
+func publish(ip, host, ctr, proto string) ([]PortMapping, error) {
 	if proto == "" {
 		proto = "tcp"
 	}
 	if proto != "tcp" && proto != "udp" {
-		return nil, bad("protocol must be tcp or udp")
+		return nil, errors.New("protocol must be tcp or udp")
 	}
-	var ipStr, hostStr, ctrStr string
-	switch parts := strings.Split(rest, ":"); len(parts) {
-	case 2:
-		hostStr, ctrStr = parts[0], parts[1]
-	case 3:
-		ipStr, hostStr, ctrStr = parts[0], parts[1], parts[2]
-	default:
-		return nil, bad("want [ip:]hostport:containerport")
-	}
-	var ip netip.Addr
-	if ipStr != "" && ipStr != "0.0.0.0" {
-		var err error
-		if ip, err = netip.ParseAddr(ipStr); err != nil || !ip.Is4() {
-			return nil, bad("host address must be IPv4")
+	var hostIP netip.Addr
+	if inner, ok := strings.CutPrefix(ip, "["); ok {
+		// docker's brackets, for an IPv6 address
+		if inner, ok = strings.CutSuffix(inner, "]"); !ok {
+			return nil, fmt.Errorf("host address %q lacks its closing bracket", ip)
 		}
+		return nil, fmt.Errorf("host address %q must be IPv4, without brackets", inner)
 	}
-	hLo, hHi, err := portRange(hostStr)
+	if ip != "" && ip != "0.0.0.0" {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("host address %q must be IPv4", ip)
+		}
+		hostIP = a
+	}
+	if ctr == "" {
+		return nil, errors.New("no container port: want [ip:][hostport:]containerport")
+	}
+	cLo, cHi, err := portRange(ctr)
 	if err != nil {
-		return nil, bad(err.Error())
-	}
-	cLo, cHi, err := portRange(ctrStr)
-	if err != nil {
-		return nil, bad(err.Error())
-	}
-	if hHi-hLo != cHi-cLo {
-		return nil, bad("host and container ranges differ in length")
+		return nil, err
 	}
 	var out []PortMapping
-	for i := 0; i <= int(hHi-hLo); i++ {
-		out = append(out, PortMapping{HostIP: ip, HostPort: hLo + uint16(i), ContainerPort: cLo + uint16(i), Proto: proto})
+	switch {
+	case host == "" || host == "0":
+		for c := int(cLo); c <= int(cHi); c++ {
+			out = append(out, PortMapping{HostIP: hostIP, ContainerPort: uint16(c), Proto: proto})
+		}
+	case strings.Contains(host, "-") && !strings.Contains(ctr, "-"):
+		hLo, hHi, err := portRange(host)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PortMapping{HostIP: hostIP, HostPort: hLo, HostPortEnd: hHi, ContainerPort: cLo, Proto: proto})
+	default:
+		hLo, hHi, err := portRange(host)
+		if err != nil {
+			return nil, err
+		}
+		if hHi-hLo != cHi-cLo {
+			return nil, errors.New("host and container ranges differ in length")
+		}
+		for i := 0; i <= int(hHi-hLo); i++ {
+			out = append(out, PortMapping{HostIP: hostIP, HostPort: hLo + uint16(i), ContainerPort: cLo + uint16(i), Proto: proto})
+		}
 	}
 	return out, nil
 }
