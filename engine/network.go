@@ -34,7 +34,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mathrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -267,6 +266,27 @@ func portBindings(ports []network.PortMapping) map[string][]PortBinding {
 	return out
 }
 
+// portRequests reads the record's bindings back into requests for Attach, in
+// the order of their keys.
+func portRequests(b map[string][]PortBinding) ([]network.PortMapping, error) {
+	keys := make([]string, 0, len(b))
+	for k := range b {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []network.PortMapping
+	for _, k := range keys {
+		for _, pb := range b[k] {
+			p, err := network.ParseBinding(k, pb.HostIp, pb.HostPort)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // netSpec makes the spec join another container's network namespace and use its
 // /etc files, for --network container:<id>.
 func (e *Engine) netSpec(c *Container, s *specs.Spec) error {
@@ -383,12 +403,14 @@ func (e *Engine) networkUp(id string, pid int) error {
 	results := map[string]*network.Result{}
 	var ports []network.PortMapping
 	for i, name := range c.netNames() {
-		var res *network.Result
+		o := attachOptions(c, name)
 		if i == 0 {
-			res, ports, err = attachWithPorts(m, netns, c, name)
-		} else {
-			res, err = m.Attach(netns, id, name, attachOptions(c, name))
+			// the published ports are on the primary network
+			if o.Ports, err = portRequests(c.HostConfig.PortBindings); err != nil {
+				return err
+			}
 		}
+		res, err := m.Attach(netns, id, name, o)
 		if err != nil {
 			for _, d := range done {
 				m.Detach(id, d)
@@ -397,6 +419,9 @@ func (e *Engine) networkUp(id string, pid int) error {
 		}
 		done = append(done, name)
 		results[name] = res
+		if i == 0 {
+			ports = res.Ports
+		}
 	}
 	if err := e.afterAttach(m, c, results); err != nil {
 		for _, d := range done {
@@ -406,7 +431,7 @@ func (e *Engine) networkUp(id string, pid int) error {
 	}
 	_, err = e.update(id, func(c *Container) error {
 		c.NetworkSettings.SandboxKey = netns
-		c.NetworkSettings.Ports = portsOf(c, ports)
+		c.NetworkSettings.Ports = portsOf(c.HostConfig.PortBindings, ports)
 		for name, res := range results {
 			if ep := c.NetworkSettings.Networks[name]; ep != nil {
 				setEndpoint(ep, res)
@@ -478,163 +503,19 @@ func attachOptions(c *Container, name string) network.AttachOptions {
 	return o
 }
 
-// attachWithPorts attaches to the primary network with the published ports, host
-// port 0 replaced by a free port.
-func attachWithPorts(m *network.Manager, netns string, c *Container, name string) (*network.Result, []network.PortMapping, error) {
-	o := attachOptions(c, name)
-	return attachPublishing(m, netns, c.ID, name, o, c.HostConfig.PortBindings)
-}
-
-// attachPublishing attaches with the ports of bindings, picking the free host ports
-// a range or port 0 asks for.
-//
-// A free port is one no endpoint publishes (a published port is a DNAT rule with
-// no socket, which no bind sees) and that binds on the host; the socket is closed
-// again, so another program may take it before a client connects (the DNAT rule
-// then shadows it for remote clients). Two attaches racing for one port: the
-// second fails on the conflict under the network lock and is retried with the
-// first's port now known.
-func attachPublishing(m *network.Manager, netns, id, name string, o network.AttachOptions, b map[string][]PortBinding) (*network.Result, []network.PortMapping, error) {
-	for try := 0; ; try++ {
-		taken, err := m.Published()
-		if err != nil {
-			return nil, nil, err
-		}
-		ports, random, err := portMappings(b, taken)
-		if err != nil {
-			return nil, nil, err
-		}
-		o.Ports = ports
-		res, err := m.Attach(netns, id, name, o)
-		if err != nil && random && try < 10 && strings.Contains(err.Error(), "already published") {
-			continue
-		}
-		return res, ports, err
-	}
-}
-
-// portMappings turns the bindings into mappings, picking free host ports: none of
-// taken, nor one picked for an earlier binding.
-func portMappings(b map[string][]PortBinding, taken []network.PortMapping) ([]network.PortMapping, bool, error) {
-	keys := make([]string, 0, len(b))
-	for k := range b {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out []network.PortMapping
-	random := false
-	free := func(p network.PortMapping) bool {
-		for _, q := range slices.Concat(taken, out) {
-			if p.Conflicts(q) {
-				return false
-			}
-		}
-		_, err := bindPort(p.Proto, p.HostIP, int(p.HostPort))
-		return err == nil
-	}
-	for _, k := range keys {
-		num, proto, _ := strings.Cut(k, "/")
-		cp, err := strconv.ParseUint(num, 10, 16)
-		if err != nil {
-			return nil, false, fmt.Errorf("bad port binding %q", k)
-		}
-		for _, pb := range b[k] {
-			p := network.PortMapping{ContainerPort: uint16(cp), Proto: proto}
-			if pb.HostIp != "" && pb.HostIp != "0.0.0.0" {
-				if p.HostIP, err = netip.ParseAddr(pb.HostIp); err != nil {
-					return nil, false, fmt.Errorf("bad port binding %q: %w", k, err)
-				}
-			}
-			if lo, hi, isRange := strings.Cut(pb.HostPort, "-"); isRange {
-				// docker's -p 8000-8010:80: any free port of the range
-				random = true
-				a, _ := strconv.Atoi(lo)
-				b, _ := strconv.Atoi(hi)
-				if p.HostPort, err = freePortIn(p, a, b, free); err != nil {
-					return nil, false, err
-				}
-			} else if pb.HostPort == "" || pb.HostPort == "0" {
-				random = true
-				if p.HostPort, err = freePort(p, free); err != nil {
-					return nil, false, err
-				}
-			} else {
-				hp, err := strconv.ParseUint(pb.HostPort, 10, 16)
-				if err != nil {
-					return nil, false, fmt.Errorf("bad port binding %q: %w", k, err)
-				}
-				p.HostPort = uint16(hp)
-			}
-			out = append(out, p)
-		}
-	}
-	return out, random, nil
-}
-
-// freePortIn picks a free port of lo-hi, trying them in order from a random one
-// on, so that concurrent runs likely pick different ones.
-func freePortIn(p network.PortMapping, lo, hi int, free func(network.PortMapping) bool) (uint16, error) {
-	n := hi - lo + 1
-	start := mathrand.IntN(n)
-	for i := range n {
-		p.HostPort = uint16(lo + (start+i)%n)
-		if free(p) {
-			return p.HostPort, nil
-		}
-	}
-	return 0, fmt.Errorf("no free %s port in %d-%d", p.Proto, lo, hi)
-}
-
-// freePort asks the kernel for a port (binding port 0), until it gives one that
-// is free.
-func freePort(p network.PortMapping, free func(network.PortMapping) bool) (uint16, error) {
-	for range 20 {
-		hp, err := bindPort(p.Proto, p.HostIP, 0)
-		if err != nil {
-			return 0, err
-		}
-		if p.HostPort = hp; free(p) {
-			return hp, nil
-		}
-	}
-	return 0, fmt.Errorf("no free %s port", p.Proto)
-}
-
-// bindPort binds port (0: any) and releases it, returning the port bound.
-func bindPort(proto string, ip netip.Addr, port int) (uint16, error) {
-	host := "0.0.0.0"
-	if ip.IsValid() {
-		host = ip.String()
-	}
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	if proto == "udp" {
-		c, err := net.ListenPacket("udp4", addr)
-		if err != nil {
-			return 0, fmt.Errorf("find a free udp port: %w", err)
-		}
-		defer c.Close()
-		return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
-	}
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return 0, fmt.Errorf("find a free tcp port: %w", err)
-	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port), nil
-}
-
-func portsOf(c *Container, ports []network.PortMapping) map[string][]PortBinding {
+// portsOf is NetworkSettings.Ports: the ports Attach published, by key, each
+// key of bindings at least with none.
+func portsOf(bindings map[string][]PortBinding, ports []network.PortMapping) map[string][]PortBinding {
 	out := map[string][]PortBinding{}
-	for k := range c.HostConfig.PortBindings {
+	for k := range bindings {
 		out[k] = nil
 	}
 	for _, p := range ports {
-		k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
-		ip := "0.0.0.0"
-		if p.HostIP.IsValid() {
-			ip = p.HostIP.String()
+		k, ip, hp := p.Binding()
+		if ip == "" {
+			ip = "0.0.0.0"
 		}
-		out[k] = append(out[k], PortBinding{HostIp: ip, HostPort: strconv.Itoa(int(p.HostPort))})
+		out[k] = append(out[k], PortBinding{HostIp: ip, HostPort: hp})
 	}
 	if len(out) == 0 {
 		return nil

@@ -95,12 +95,11 @@ func (e *Engine) podNetworkUp(p *Pod, netns string) error {
 	if err := m.Detach(p.ID, p.Network); err != nil {
 		return err
 	}
-	reqs, err := parsePublish(p.Ports)
+	ports, err := parsePublish(p.Ports)
 	if err != nil {
 		return err
 	}
-	hc := NetHostConfig{PortBindings: portBindings(reqs)}
-	res, ports, err := attachPublishing(m, netns, p.ID, p.Network, network.AttachOptions{Name: p.Name}, hc.PortBindings)
+	res, err := m.Attach(netns, p.ID, p.Network, network.AttachOptions{Name: p.Name, Ports: ports})
 	if err != nil {
 		return fmt.Errorf("pod %s: %w", p.Name, err)
 	}
@@ -117,7 +116,7 @@ func (e *Engine) podNetworkUp(p *Pod, netns string) error {
 	if !res.Internal {
 		st.Gateway = res.Gateway.String()
 	}
-	st.Ports = portsOf(&Container{HostConfig: HostConfig{NetHostConfig: hc}}, ports)
+	st.Ports = portsOf(nil, res.Ports)
 	p.NetworkSettings = st
 	if err := e.savePod(p); err != nil {
 		m.Detach(p.ID, p.Network)

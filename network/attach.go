@@ -28,7 +28,7 @@ var ErrAttached = errors.New("container already attached to network")
 type AttachOptions struct {
 	Name    string        // container name, resolvable on user networks
 	Aliases []string      // --network-alias
-	Ports   []PortMapping // -p
+	Ports   []PortMapping // -p requests: Attach picks the host ports they leave to it
 	MAC     net.HardwareAddr
 	IP      netip.Addr // --ip; zero: the next free address
 	DNS     []string   // --dns: upstreams the network's resolver uses for this container
@@ -76,6 +76,7 @@ type Result struct {
 	MTU       int
 	DNS       bool // the network has a resolver at Gateway:53
 	Internal  bool
+	Ports     []PortMapping // AttachOptions.Ports, with the host ports picked
 }
 
 func (m *Manager) leasesPath(name string) string {
@@ -118,7 +119,8 @@ func hook(stage string) {
 // a lease, a veth pair (host end veth<8 hex> on the network's bridge, the other end
 // created inside the namespace as eth0, or ethN when eth0 is taken), the address,
 // lo up, a default route via the gateway (except on internal networks), and the
-// firewall rules for opts.Ports. On failure everything done is undone. After a
+// firewall rules for opts.Ports, with the free host ports they ask for picked
+// (pickPorts). On failure everything done is undone. After a
 // crash anywhere in it, Detach or Reconcile cleans up; a second Attach of the same
 // container to the same network fails with ErrAttached until then.
 //
@@ -210,13 +212,23 @@ func (m *Manager) lease(netnsPath, containerID, network, ifname string, opts Att
 		a := ip.As4()
 		mac = net.HardwareAddr{0x02, 0x42, a[0], a[1], a[2], a[3]}
 	}
+	all, leases, err := m.leasesLocked(map[string]*Leases{network: l})
+	if err != nil {
+		return nil, nil, err
+	}
+	// the free ports are picked here, under the lock, from what every endpoint
+	// publishes: a concurrent attach sees them in the lease written below
+	ports, err := pickPorts(opts.Ports, published(leases))
+	if err != nil {
+		return nil, nil, fmt.Errorf("attach %s: %w", containerID, err)
+	}
 	ep := &Endpoint{ContainerID: containerID, Name: opts.Name, Aliases: opts.Aliases, IP: ip,
 		MAC: mac.String(), HostVeth: vethName(n.ID, containerID), Interface: ifname,
-		Netns: netnsPath, Ports: opts.Ports, DNS: opts.DNS, Created: time.Now().UTC()}
+		Netns: netnsPath, Ports: ports, DNS: opts.DNS, Created: time.Now().UTC()}
 	l.Endpoints[containerID] = ep
 	l.Last = ip
 	// build the rules first: a port conflict fails here, before anything is written
-	rs, err := m.rulesetLocked(map[string]*Leases{network: l})
+	rs, err := ruleset(all, leases)
 	if err != nil {
 		return nil, nil, fmt.Errorf("attach %s: %w", containerID, err)
 	}
@@ -299,7 +311,8 @@ func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Li
 	}
 	waitForwarding(ep.HostVeth)
 	return &Result{Network: n.Name, IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), Gateway: n.Gateway,
-		MAC: mac, HostVeth: ep.HostVeth, Interface: ep.Interface, MTU: mtu, DNS: n.DNS, Internal: n.Internal}, nil
+		MAC: mac, HostVeth: ep.HostVeth, Interface: ep.Interface, MTU: mtu, DNS: n.DNS, Internal: n.Internal,
+		Ports: ep.Ports}, nil
 }
 
 // waitForwarding waits (briefly) until the bridge forwards through the host veth.
@@ -482,14 +495,10 @@ func redump[T any](list func() ([]T, error)) ([]T, error) {
 	}
 }
 
-// rulesetLocked builds the firewall from every network's leases; override holds
-// leases not yet written. It fails on two endpoints publishing the same host port.
-func (m *Manager) rulesetLocked(override map[string]*Leases) (nft.Ruleset, error) {
+// ruleset builds the firewall from every network (all) and its leases. It fails on
+// two endpoints publishing the same host port.
+func ruleset(all []*Network, leases []*Leases) (nft.Ruleset, error) {
 	var rs nft.Ruleset
-	all, leases, err := m.leasesLocked(override)
-	if err != nil {
-		return rs, err
-	}
 	type owner struct {
 		p  PortMapping
 		id string
@@ -518,26 +527,15 @@ func (m *Manager) rulesetLocked(override map[string]*Leases) (nft.Ruleset, error
 	return rs, nil
 }
 
-// Published returns the host ports every endpoint of every network publishes, so
-// that a caller picking a free port can skip those: a published port is a DNAT rule
-// with no socket, which a test bind does not see.
-func (m *Manager) Published() ([]PortMapping, error) {
-	unlock, err := m.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	_, leases, err := m.leasesLocked(nil)
-	if err != nil {
-		return nil, err
-	}
+// published returns the host ports every endpoint publishes.
+func published(leases []*Leases) []PortMapping {
 	var out []PortMapping
 	for _, l := range leases {
 		for _, e := range l.Endpoints {
 			out = append(out, e.Ports...)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // leasesLocked returns every network and its leases (override's where it has them).
@@ -558,7 +556,11 @@ func (m *Manager) leasesLocked(override map[string]*Leases) ([]*Network, []*Leas
 }
 
 func (m *Manager) syncLocked() error {
-	rs, err := m.rulesetLocked(nil)
+	all, leases, err := m.leasesLocked(nil)
+	if err != nil {
+		return err
+	}
+	rs, err := ruleset(all, leases)
 	if err != nil {
 		return err
 	}

@@ -38,8 +38,9 @@
 // # Caller sequence (the engine)
 //
 //	m, _ := network.New(network.Config{Root: root})
-//	ports, _ := network.ParsePort("8080:80")             // per -p (ParsePublish: with ports left to pick)
+//	ports, _ := network.ParsePublish("8080:80")          // per -p; -P: PublishAll
 //	res, _ := m.Attach(netnsPath, id, "bridge", network.AttachOptions{Name: name, Ports: ports})
+//	                                                     // res.Ports: with the free host ports picked
 //	resolver := netip.Addr{}                             // default bridge: host's servers
 //	if res.DNS { resolver = res.Gateway }                // user network: its resolver
 //	network.WriteEtc(dir, network.EtcOptions{Hosts: network.HostsOptions{Hostname: h,

@@ -1,14 +1,16 @@
 package network
 
-// Published ports: docker's -p grammar, its PortBindings form and -P.
-// Everything that reads or writes a -p value or a binding goes through here; the
-// engine only carries the strings in its records.
+// Published ports: docker's -p grammar, its PortBindings form, -P, and the
+// picking of free host ports. Everything that reads or writes a -p value or a
+// binding goes through here; the engine only carries the strings in its records.
 
 import (
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,10 +19,10 @@ import (
 // PortMapping is one published port: HostIP:HostPort on the host to ContainerPort
 // of the container, for one protocol.
 //
-// As a request (ParsePublish, ParseBinding) it may leave the host port to be
-// picked when the container starts: HostPort 0 asks for a free port, and
-// HostPortEnd (when not 0) for a free one of HostPort-HostPortEnd. Attach takes
-// only mappings with the host port picked (HostPortEnd 0).
+// As a request (ParsePublish, ParseBinding, AttachOptions.Ports) it may leave the
+// host port to Attach: HostPort 0 asks for a free port, and HostPortEnd (when not
+// 0) for a free one of HostPort-HostPortEnd. What Attach returns and records has
+// the port it picked and HostPortEnd 0.
 type PortMapping struct {
 	HostIP        netip.Addr `json:"hostIP,omitzero"` // zero: every local address
 	HostPort      uint16     `json:"hostPort"`
@@ -54,7 +56,7 @@ func (p PortMapping) Conflicts(q PortMapping) bool {
 // 0.0.0.0 or none for every address: hull has no IPv6, and refuses an address in
 // docker's brackets (for IPv6) or with colons. The host side:
 //
-//	none, or 0        a free port for each container port, picked at start
+//	none, or 0        a free port for each container port (Attach picks them)
 //	ports             as many as the container side has, port to port
 //	a range, for a container port written as one port: a free one of the range
 //
@@ -80,7 +82,7 @@ func ParsePublish(spec string) ([]PortMapping, error) {
 }
 
 // ParsePort is ParsePublish for mappings whose host ports are given: it refuses
-// a value that leaves one to be picked (no host port, port 0, a host range for one
+// a value that leaves one to Attach (no host port, port 0, a host range for one
 // container port).
 func ParsePort(spec string) ([]PortMapping, error) {
 	ps, err := ParsePublish(spec)
@@ -243,4 +245,102 @@ func port(s string) (uint16, error) {
 		return 0, fmt.Errorf("port %q must be 1-65535", s)
 	}
 	return uint16(n), nil
+}
+
+// pickPorts gives the requests that leave the host port to Attach one: a port
+// no endpoint publishes (taken), no other request of the attach holds, and that
+// binds on the host now. A published port is a DNAT rule with no socket, which a
+// bind does not see: hence taken. The test socket is closed again, so another
+// program may take the port before a client connects (the DNAT rule then shadows
+// it for remote clients). Attach calls it under the network lock, with taken
+// from every network's leases, so two attaches never pick the same port.
+func pickPorts(reqs, taken []PortMapping) ([]PortMapping, error) {
+	held := slices.Clone(taken)
+	for _, p := range reqs {
+		if p.HostPort != 0 && p.HostPortEnd == 0 {
+			held = append(held, p)
+		}
+	}
+	free := func(p PortMapping) bool {
+		for _, q := range held {
+			if p.Conflicts(q) {
+				return false
+			}
+		}
+		_, err := bindPort(p.Proto, p.HostIP, int(p.HostPort))
+		return err == nil
+	}
+	out := make([]PortMapping, 0, len(reqs))
+	for _, p := range reqs {
+		var err error
+		switch {
+		case p.HostPortEnd != 0:
+			p.HostPort, err = freePortIn(p, free)
+			p.HostPortEnd = 0
+		case p.HostPort == 0:
+			p.HostPort, err = freePort(p, free)
+		default:
+			out = append(out, p)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		held = append(held, p)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// freePortIn picks a free port of HostPort-HostPortEnd, trying them in order from
+// a random one on, so that runs of other state roots likely pick different ones.
+func freePortIn(p PortMapping, free func(PortMapping) bool) (uint16, error) {
+	lo, hi := int(p.HostPort), int(p.HostPortEnd)
+	n := hi - lo + 1
+	start := mathrand.IntN(n)
+	for i := range n {
+		p.HostPort = uint16(lo + (start+i)%n)
+		if free(p) {
+			return p.HostPort, nil
+		}
+	}
+	return 0, fmt.Errorf("no free %s port in %d-%d", p.Proto, lo, hi)
+}
+
+// freePort asks the kernel for a port (binding port 0), until it gives one that
+// is free.
+func freePort(p PortMapping, free func(PortMapping) bool) (uint16, error) {
+	for range 20 {
+		hp, err := bindPort(p.Proto, p.HostIP, 0)
+		if err != nil {
+			return 0, err
+		}
+		if p.HostPort = hp; free(p) {
+			return hp, nil
+		}
+	}
+	return 0, fmt.Errorf("no free %s port", p.Proto)
+}
+
+// bindPort binds port (0: any) and releases it, returning the port bound.
+func bindPort(proto string, ip netip.Addr, port int) (uint16, error) {
+	host := "0.0.0.0"
+	if ip.IsValid() {
+		host = ip.String()
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			return 0, fmt.Errorf("find a free udp port: %w", err)
+		}
+		defer c.Close()
+		return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+	}
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return 0, fmt.Errorf("find a free tcp port: %w", err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port), nil
 }

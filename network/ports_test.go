@@ -2,8 +2,13 @@ package network
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestParsePort(t *testing.T) {
@@ -41,7 +46,7 @@ func TestParsePort(t *testing.T) {
 }
 
 // TestParsePublish: every form of docker's -p that hull publishes, and a clear
-// error for the others. A host port of 0 is one picked at start ("0->"), a host
+// error for the others. A host port of 0 is one Attach picks ("0->"), a host
 // range for one container port a free one of the range.
 func TestParsePublish(t *testing.T) {
 	for _, c := range []struct{ spec, want string }{
@@ -166,5 +171,145 @@ func TestPublishAll(t *testing.T) {
 	}
 	if _, err := PublishAll(map[string]struct{}{"80/sctp": {}}, nil); err == nil || !strings.HasPrefix(err.Error(), "image's exposed port: ") {
 		t.Errorf("exposed 80/sctp: %v", err)
+	}
+}
+
+// A port another container publishes has no socket; the picker must skip it
+// anyway, every time, not by luck of a random start.
+func TestPickPortsSkipPublished(t *testing.T) {
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if base > 65000 {
+		t.Skip("no room above the port the kernel gave")
+	}
+	lo, hi := base, base+2
+	if _, err := bindPort("tcp", netip.Addr{}, hi); err != nil {
+		t.Skipf("port %d: %v", hi, err)
+	}
+	taken := []PortMapping{{HostPort: uint16(lo), ContainerPort: 80, Proto: "tcp"}}
+	// lo+1 is bound by someone else
+	busy, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(lo+1)))
+	if err != nil {
+		t.Skipf("port %d: %v", lo+1, err)
+	}
+	defer busy.Close()
+	b := []PortMapping{{HostPort: uint16(lo), HostPortEnd: uint16(hi), ContainerPort: 8080, Proto: "tcp"}}
+	for range 30 {
+		ports, err := pickPorts(b, taken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ports) != 1 || int(ports[0].HostPort) != hi || ports[0].HostPortEnd != 0 {
+			t.Fatalf("%d-%d with %d published and %d bound: %v", lo, hi, lo, lo+1, ports)
+		}
+	}
+	// udp on the same number is another port
+	taken[0].Proto = "udp"
+	seen := map[uint16]bool{}
+	for range 30 {
+		ports, err := pickPorts(b, taken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[ports[0].HostPort] = true
+	}
+	if !seen[uint16(lo)] || seen[uint16(lo+1)] {
+		t.Errorf("ports picked with only lo+1 bound: %v", seen)
+	}
+	// every port of the range taken
+	taken = append(taken, PortMapping{HostPort: uint16(hi), Proto: "tcp"}, PortMapping{HostPort: uint16(lo), Proto: "tcp"})
+	if _, err := pickPorts(b, taken); err == nil {
+		t.Error("a range with no free port gave one")
+	}
+	// a port the kernel hands out for -p :80 is never a published one
+	b = []PortMapping{{ContainerPort: 80, Proto: "tcp"}, {ContainerPort: 81, Proto: "tcp"}}
+	ports, err := pickPorts(b, taken)
+	if err != nil || len(ports) != 2 || ports[0].HostPort == ports[1].HostPort {
+		t.Errorf("two random ports: %v %v", ports, err)
+	}
+	// nor one the same attach asks for by number, later in its list
+	b = []PortMapping{{HostPort: uint16(lo), HostPortEnd: uint16(hi), ContainerPort: 80, Proto: "udp"},
+		{HostPort: uint16(hi), ContainerPort: 81, Proto: "udp"}, {HostPort: uint16(lo), ContainerPort: 82, Proto: "udp"}}
+	taken = nil
+	for range 30 {
+		ports, err := pickPorts(b, taken)
+		if err != nil || ports[0].HostPort != uint16(lo+1) || ports[1] != b[1] || ports[2] != b[2] {
+			t.Fatalf("range beside fixed ports of its own: %v %v", ports, err)
+		}
+	}
+}
+
+// TestAttachPicksPorts: Attach picks the host ports requests leave to it under the
+// network lock, so attaches racing for one range get distinct ports of it (and
+// one finds none left) with no retry; a port picked for port 0 is reported in
+// Result.Ports, recorded, and published.
+func TestAttachPicksPorts(t *testing.T) {
+	m := newManager(t)
+	const lo, hi = 17410, 17411
+	for p := lo; p <= hi; p++ {
+		if _, err := bindPort("tcp", netip.Addr{}, p); err != nil {
+			t.Skipf("port %d: %v", p, err)
+		}
+	}
+	req := []PortMapping{{HostPort: lo, HostPortEnd: hi, ContainerPort: 7000, Proto: "tcp"}}
+	const n = 3
+	nss := make([]string, n)
+	for i := range nss {
+		nss[i] = newNetns(t)
+	}
+	res := make([]*Result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res[i], errs[i] = m.Attach(nss[i], fmt.Sprint("r", i), DefaultNetwork, AttachOptions{Ports: req})
+		})
+	}
+	wg.Wait()
+	got := map[uint16]bool{}
+	failed := 0
+	for i := range n {
+		if errs[i] != nil {
+			if !strings.Contains(errs[i].Error(), fmt.Sprintf("no free tcp port in %d-%d", lo, hi)) {
+				t.Errorf("attach %d: %v", i, errs[i])
+			}
+			failed++
+			continue
+		}
+		if ps := res[i].Ports; len(ps) != 1 || ps[0].HostPort < lo || ps[0].HostPort > hi || ps[0].HostPortEnd != 0 {
+			t.Errorf("attach %d published %v", i, ps)
+		} else {
+			got[ps[0].HostPort] = true
+		}
+	}
+	if failed != 1 || len(got) != 2 {
+		t.Errorf("%d of %d attaches to %d-%d failed, ports %v", failed, n, lo, hi, got)
+	}
+
+	ns := newNetns(t)
+	r, err := m.Attach(ns, "any", DefaultNetwork, AttachOptions{Ports: []PortMapping{{ContainerPort: 7000, Proto: "tcp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Ports) != 1 || r.Ports[0].HostPort == 0 {
+		t.Fatalf("port 0 published as %v", r.Ports)
+	}
+	_, eps, err := m.Inspect(DefaultNetwork)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range eps {
+		if e.ContainerID == "any" && (len(e.Ports) != 1 || e.Ports[0] != r.Ports[0]) {
+			t.Errorf("lease records %v, Attach returned %v", e.Ports, r.Ports)
+		}
+	}
+	whoServer(t, ns, ":7000")
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(r.Ports[0].HostPort)))
+	if got, err := who(t, "", "tcp4", addr, 2*time.Second); err != nil || got == "" {
+		t.Errorf("%s: %q %v", addr, got, err)
 	}
 }
