@@ -388,7 +388,7 @@ func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error
 			if fd >= 0 {
 				unix.Close(fd)
 			}
-			return errors.New(m.Error)
+			return m.err()
 		case msgConsole:
 			if fd < 0 {
 				return errors.New("init sent no terminal")

@@ -172,7 +172,7 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 				return fail(err)
 			}
 		case msgError:
-			return fail(errors.New(m.Error))
+			return fail(m.err())
 		default:
 			return fail(fmt.Errorf("unexpected message %q from exec process", m.Type))
 		}

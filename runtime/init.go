@@ -53,7 +53,7 @@ func Init() {
 		// EOF or EPIPE: the parent gave up on us (it reports why) and closed the
 		// channel before killing us; a second message here would be noise.
 	default:
-		if serr := ch.send(message{Type: msgError, Error: err.Error()}); serr != nil && !errors.Is(serr, unix.EPIPE) {
+		if serr := ch.send(errorMessage(err)); serr != nil && !errors.Is(serr, unix.EPIPE) {
 			fmt.Fprintln(os.Stderr, "hullrt init:", err)
 		}
 	}
@@ -154,7 +154,7 @@ func initContainer(ch *channel, b *bootstrap) error {
 	// (on a read-only root this fails, and create with it).
 	if _, err := os.Stat(p.Cwd); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
-			return fmt.Errorf("process.cwd: %w", err)
+			return programError(fmt.Errorf("process.cwd: %w", err))
 		}
 	}
 	exe, err := lookPath(p.Args[0], p.Env)
@@ -492,7 +492,7 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 		return err
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+		return programError(fmt.Errorf("process.cwd %s: %w", p.Cwd, err))
 	}
 	// The cwd must be inside the container: a directory reached through a leaked
 	// host descriptor would show as unreachable (CVE-2024-21626).
@@ -513,7 +513,7 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 		}
 	}
 	if err := unix.Exec(exe, p.Args, p.Env); err != nil {
-		return fmt.Errorf("exec %s: %w", p.Args[0], err)
+		return programError(fmt.Errorf("exec %s: %w", p.Args[0], err))
 	}
 	return nil
 }
@@ -551,11 +551,12 @@ func setgroupsDenied() bool {
 }
 
 // lookPath finds the program as execve will: a name with a slash is used as is,
-// anything else is searched in the container's PATH.
+// anything else is searched in the container's PATH. Its errors have their kind
+// (errkind.go).
 func lookPath(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		if err := checkExec(name); err != nil {
-			return "", fmt.Errorf("exec %q: %w", name, err)
+			return "", programError(fmt.Errorf("exec %q: %w", name, err))
 		}
 		return name, nil
 	}
@@ -574,19 +575,20 @@ func lookPath(name string, env []string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("exec %q: executable file not found in $PATH", name)
+	return "", withKind(fmt.Errorf("exec %q: executable file not found in $PATH", name), kindNotFound)
 }
 
+// checkExec tells, with execve's errno, why p could not be executed.
 func checkExec(p string) error {
 	var st unix.Stat_t
 	if err := unix.Stat(p, &st); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return errors.New("is a directory")
+		return unix.EISDIR
 	}
 	if st.Mode&0o111 == 0 {
-		return errors.New("permission denied")
+		return unix.EACCES
 	}
 	return nil
 }

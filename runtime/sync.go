@@ -38,8 +38,8 @@ package runtime
 //	                                          marked close-on-exec, user, caps,
 //	                                          no_new_privs, seccomp, execve
 //	  read to EOF ◄──────────────── EOF ────  execve (or death) closes the write end
-//	              ◄───── msgError (JSON) ───  or, on failure: the error, then exit 1
-//	  EOF alone: the program runs; run the
+//	              ◄─ msgError{error,kind} ──  or, on failure: the error, then exit 1
+//	  EOF alone: the program runs; run the    (one JSON message, as on the socket)
 //	  poststart hooks. msgError: wait until
 //	  init is gone (stopped), fail with it.
 //
@@ -54,8 +54,13 @@ package runtime
 // constructor (rootless, where a pid namespace is joined, its intermediate sends
 // msgPid{pid} first and exits, and that pid goes on as the exec'd process); it gets msgBootstrap, may send msgConsole, and sends msgReady just
 // before execve (the socket is close-on-exec, so the parent sees EOF next).
-// Any failure in the child is sent as msgError{Error} and the child exits; the parent
-// reports that error as its own. EOF before msgReady means the child died.
+// Any failure in the child is sent as msgError{Error, Kind} and the child exits; the
+// parent reports that error as its own. EOF before msgReady means the child died.
+//
+// An error's kind (errkind.go) says whether the process's program (or its working
+// directory) was not found or cannot be executed; it is left out for any other
+// failure. The parent's error has init's text exactly, and errors.Is finds the kind's
+// sentinel (ErrNotFound, ErrNotExecutable) in it: no caller reads a kind from text.
 
 import (
 	"encoding/json"
@@ -84,6 +89,7 @@ const (
 type message struct {
 	Type      msgType    `json:"type"`
 	Error     string     `json:"error,omitempty"`
+	Kind      errorKind  `json:"kind,omitempty"` // msgError: what the error means to the caller (errkind.go)
 	Bootstrap *bootstrap `json:"bootstrap,omitempty"`
 	Index     int        `json:"index,omitempty"` // msgMount: the mount's index in bootstrap.Mounts
 	Pid       int        `json:"pid,omitempty"`   // msgPid: the process that goes on after nsenter forked
@@ -177,6 +183,16 @@ func (c *channel) recv() (message, int, error) {
 
 func (c *channel) close() { c.f.Close() }
 
+// errorMessage is the msgError that reports err, with its kind.
+func errorMessage(err error) message {
+	return message{Type: msgError, Error: err.Error(), Kind: kindOf(err)}
+}
+
+// err is the error a msgError reports: its text, and its kind for errors.Is.
+func (m message) err() error {
+	return withKind(errors.New(m.Error), m.Kind)
+}
+
 // fifoErrorMax bounds the error init writes into exec.fifo: one page, far below a
 // pipe's buffer (64 KiB; at least one page even when the pipe-user-pages limits
 // shrink it), so the write completes without a reader's help.
@@ -184,11 +200,11 @@ const fifoErrorMax = 4000
 
 // encodeFifoError is what init writes into exec.fifo when it fails after start.
 func encodeFifoError(err error) []byte {
-	msg := err.Error()
-	if len(msg) > fifoErrorMax {
-		msg = msg[:fifoErrorMax]
+	m := errorMessage(err)
+	if len(m.Error) > fifoErrorMax {
+		m.Error = m.Error[:fifoErrorMax]
 	}
-	b, _ := json.Marshal(message{Type: msgError, Error: msg})
+	b, _ := json.Marshal(m)
 	return b
 }
 
@@ -202,5 +218,5 @@ func parseFifo(data []byte) error {
 	if err := json.Unmarshal(data, &m); err != nil || m.Type != msgError {
 		return fmt.Errorf("bad message from init in exec fifo: %q", data)
 	}
-	return errors.New(m.Error)
+	return m.err()
 }
