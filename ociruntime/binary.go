@@ -51,9 +51,77 @@ func (b *Binary) run(o *IO, args ...string) ([]byte, error) {
 		if msg == "" {
 			msg = err.Error()
 		}
-		return out.Bytes(), fmt.Errorf("%s %s: %s", b.Name(), args[0], runtimeMessage(msg))
+		return out.Bytes(), b.failed(args[0], runtimeMessage(msg))
 	}
 	return out.Bytes(), nil
+}
+
+// failed is the error of the runtime's command cmd that said msg: the runtime's
+// text, in which errors.Is finds runtime.ErrNotFound or runtime.ErrNotExecutable
+// when msg says so (programErrorKind).
+func (b *Binary) failed(cmd, msg string) error {
+	return &runtimeError{msg: fmt.Sprintf("%s %s: %s", b.Name(), cmd, msg), kind: programErrorKind(msg)}
+}
+
+type runtimeError struct {
+	msg  string
+	kind error // nil, runtime.ErrNotFound or runtime.ErrNotExecutable
+}
+
+func (e *runtimeError) Error() string { return e.msg }
+func (e *runtimeError) Unwrap() error { return e.kind }
+
+// programErrorKind reads in the message of a runc-compatible runtime whether the
+// process it was to start failed because its program (or its working directory) is
+// not there (runtime.ErrNotFound) or cannot be executed (runtime.ErrNotExecutable),
+// the kinds hull's own init sends beside its error. runc and crun say it only in
+// text, after the place that failed; the errno at the end decides, as in init:
+//
+//	runc 1.1   exec: "x": executable file not found in $PATH
+//	           exec: "/x": stat /x: no such file or directory
+//	           exec: "/etc": permission denied             (a directory, or no x bit;
+//	                                                        is a directory since Go 1.20)
+//	           chdir to cwd ("/x") set in config.json failed: no such file or directory
+//	crun 1.8   executable file `x` not found in $PATH: No such file or directory
+//	           open executable: Permission denied          (no x bit)
+//	           open executable: Operation not permitted    (a directory)
+//	           exec container process (missing dynamic library?) `/x`: No such file or directory
+//	           exec: Exec format error                     (exec)
+//	           chdir `/x`: No such file or directory
+//	hullrt     exec "x": executable file not found in $PATH
+//	           exec "/etc": is a directory,  exec /x: exec format error
+//	           process.cwd /x: no such file or directory
+//
+// The same errno about anything else (a mount's missing source) is no kind: the
+// runtime's own failure.
+func programErrorKind(msg string) error {
+	m := strings.ToLower(strings.TrimSpace(msg))
+	i := strings.LastIndex(m, ": ")
+	if i < 0 {
+		return nil
+	}
+	place, errno := m[:i], m[i+2:]
+	// The place names the program's lookup, its execve or the working directory...
+	program := false
+	for _, p := range []string{`exec: "`, `exec "`, "executable file", "open executable", "exec container process", "chdir to cwd (", "chdir `", "process.cwd"} {
+		program = program || strings.Contains(place, p)
+	}
+	// ... or ends with execve's own step: "exec /x" (hullrt), "exec" (crun).
+	last := place
+	if j := strings.LastIndex(place, ": "); j >= 0 {
+		last = place[j+2:]
+	}
+	program = program || last == "exec" || strings.HasPrefix(last, "exec ") && last != "exec failed"
+	switch {
+	case !program:
+		return nil
+	case strings.Contains(m, "not found in $path"), errno == "no such file or directory":
+		return runtime.ErrNotFound
+	case errno == "permission denied", errno == "is a directory", errno == "exec format error",
+		errno == "operation not permitted" && strings.HasSuffix(place, "open executable"):
+		return runtime.ErrNotExecutable
+	}
+	return nil
 }
 
 // runtimeMessage pulls the msg out of runc's logrus lines
@@ -100,7 +168,7 @@ func (b *Binary) Create(id, bundle string, o IO) (int, error) {
 	cmd := exec.Command(b.Path, append(args, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%s create: %s", b.Name(), lastLogError(logFile, err))
+		return 0, b.failed("create", lastLogError(logFile, err))
 	}
 	if cs != nil {
 		if err := cs.wait(); err != nil {
@@ -227,7 +295,7 @@ func (b *Binary) Exec(id string, p *specs.Process, o IO, detach bool) (func() (i
 	if detach {
 		defer cleanup()
 		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("%s exec: %s", b.Name(), lastLogError(logFile, err))
+			return nil, b.failed("exec", lastLogError(logFile, err))
 		}
 		return func() (int, error) { return 0, nil }, nil
 	}
@@ -243,14 +311,14 @@ func (b *Binary) Exec(id string, p *specs.Process, o IO, detach bool) (func() (i
 			cmd.Process.Kill()
 			cmd.Wait()
 			cleanup()
-			return nil, fmt.Errorf("%s exec: %s", b.Name(), lastLogError(logFile, err))
+			return nil, b.failed("exec", lastLogError(logFile, err))
 		}
 	}
 	return func() (int, error) {
 		err := cmd.Wait()
 		defer cleanup()
 		if msg := logError(logFile); msg != "" && err != nil {
-			return -1, fmt.Errorf("%s exec: %s", b.Name(), msg)
+			return -1, b.failed("exec", msg)
 		}
 		if err == nil {
 			return 0, nil

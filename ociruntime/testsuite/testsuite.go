@@ -43,6 +43,7 @@ func Run(t *testing.T, newRT func(t *testing.T, stateDir string) ociruntime.Runt
 		{"PauseResumeUpdate", testPauseResumeUpdate},
 		{"Unknown", testUnknown},
 		{"CreateFailsClean", testCreateFailsClean},
+		{"ErrorKinds", testErrorKinds},
 	}
 	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	testutil.BusyboxRootfs(t, rootfs)
@@ -374,4 +375,80 @@ func testCreateFailsClean(t *testing.T, s *suite) {
 	if _, err := s.rt.State(id); !errors.Is(err, ociruntime.ErrNotExist) {
 		t.Errorf("state after a failed create: %v", err)
 	}
+}
+
+// testErrorKinds: a failure to start a process says, through runtime's sentinels,
+// whether its program (or working directory) is not there or cannot be executed;
+// the runtime's text stays as it was. A bind mount's missing source fails create
+// with neither, though its text says "no such file or directory" too.
+func testErrorKinds(t *testing.T, s *suite) {
+	kinds := []error{runtime.ErrNotFound, runtime.ErrNotExecutable}
+	check := func(what string, err, want error) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("%s succeeded", what)
+			return
+		}
+		for _, k := range kinds {
+			if errors.Is(err, k) != (k == want) {
+				t.Errorf("%s: %q: errors.Is(%v) is %v", what, err, k, errors.Is(err, k))
+			}
+		}
+	}
+	for _, c := range []struct {
+		what string
+		args []string
+		want error
+	}{
+		{"create of a missing program", []string{"/no/such/program"}, runtime.ErrNotFound},
+		{"create of a program not in PATH", []string{"no-such-program"}, runtime.ErrNotFound},
+		{"create of a directory", []string{"/etc"}, runtime.ErrNotExecutable},
+	} {
+		id, b := s.bundle(c.args...)
+		_, err := s.rt.Create(id, b, ociruntime.IO{})
+		check(c.what, err, c.want)
+	}
+
+	id, b := s.bundle("true")
+	var spec specs.Spec
+	data, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(t.TempDir(), "gone")
+	spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/tmp", Type: "bind", Source: gone, Options: []string{"rbind"}})
+	if err := writeJSON(filepath.Join(b, "config.json"), spec); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.rt.Create(id, b, ociruntime.IO{})
+	check("create with a missing bind source", err, nil)
+	if err != nil && !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("create with a missing bind source: %q does not say why", err)
+	}
+
+	id, b = s.bundle("sleep", "100")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	startExec := func(p *specs.Process) error {
+		wait, err := s.rt.Exec(id, p, ociruntime.IO{}, false)
+		if err == nil {
+			_, err = wait()
+		}
+		return err
+	}
+	p := runtime.DefaultSpec(false).Process
+	p.Terminal = false
+	p.Args = []string{"/no/such/program"}
+	check("exec of a missing program", startExec(p), runtime.ErrNotFound)
+	p.Args = []string{"/etc"}
+	check("exec of a directory", startExec(p), runtime.ErrNotExecutable)
+	p.Args, p.Cwd = []string{"true"}, "/no/such/dir"
+	check("exec in a missing directory", startExec(p), runtime.ErrNotFound)
+	s.rt.Kill(id, unix.SIGKILL, true)
+	reap(t, pid)
 }
