@@ -332,13 +332,14 @@ func (e *Engine) readSpec(id string) (*specs.Spec, string, error) {
 
 // ExitCodeOf is the exit code `hull run` and `hull exec` return when the container's
 // process could not be started, as Docker's: 127 when the program is not found, 126
-// when it cannot be invoked, 125 for any other failure of hull itself.
+// when it cannot be invoked, 125 for any other failure of hull itself. The runtime
+// says which (its sentinels, from hull's init or from an external runtime's message
+// in ociruntime.Binary).
 func ExitCodeOf(err error) int {
-	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+	case errors.Is(err, runtime.ErrNotFound):
 		return 127
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
+	case errors.Is(err, runtime.ErrNotExecutable):
 		return 126
 	}
 	return 125

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/internal/testutil"
+	"github.com/hullproject/hull/runtime"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -193,16 +196,21 @@ func TestMakeSpecDefaults(t *testing.T) {
 	}
 }
 
+// TestExitCodeOf: the runtime's kind decides the code, never the text: a missing
+// bind-mount source says "no such file or directory" and is hull's own failure.
 func TestExitCodeOf(t *testing.T) {
-	for msg, want := range map[string]int{
-		`exec "x": executable file not found in $PATH`: 127,
-		`exec "/x": no such file or directory`:         127,
-		`exec "/etc": is a directory`:                  126,
-		`exec "/etc": permission denied`:               126,
-		`cgroup: something`:                            125,
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{fmt.Errorf("start: %w", runtime.ErrNotFound), 127},
+		{fmt.Errorf("start: %w", runtime.ErrNotExecutable), 126},
+		{errors.New(`mount /x: bind source: stat /src: no such file or directory`), 125},
+		{errors.New(`exec "/etc": permission denied`), 125},
+		{errors.New(`cgroup: something`), 125},
 	} {
-		if got := ExitCodeOf(&StartError{Msg: msg}); got != want {
-			t.Errorf("%s: %d", msg, got)
+		if got := ExitCodeOf(c.err); got != c.want {
+			t.Errorf("%s: %d, want %d", c.err, got, c.want)
 		}
 	}
 }

@@ -608,8 +608,8 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 
 // execErr is the error of an exec into c that failed: if c stopped or went
 // meanwhile (a stop or rm racing the exec), that, rather than what the runtime
-// tripped over (an init's vanished /proc/PID/ns file, whose "no such file" would
-// read as exit 127, command not found).
+// tripped over (an init's vanished /proc/PID/ns file: "no such file or directory",
+// which would read as a missing program).
 func (e *Engine) execErr(c *Container, err error) error {
 	if rt, rerr := e.Runtime(c); rerr == nil {
 		// An init on its way out has lost its namespaces before it stops
