@@ -42,7 +42,9 @@ func TestStoppedRootfsUnmounted(t *testing.T) {
 				t.Errorf("%s: %d mounts of its rootfs", what, n)
 			}
 		}
-		id := strings.TrimSpace(h.ok("create", "--network", "none", "busybox", "sh", "-c", "cat /in; echo ran >/ran"))
+		// /ran is replaced whole (a rename): a cp racing a start reads the file
+		// before or after, never the one a redirection has just truncated.
+		id := strings.TrimSpace(h.ok("create", "--network", "none", "busybox", "sh", "-c", "cat /in; echo ran >/ran.new && mv /ran.new /ran"))
 		unmounted("created", id)
 		host := t.TempDir()
 		os.WriteFile(filepath.Join(host, "in"), []byte("copied in\n"), 0o644)
