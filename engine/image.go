@@ -25,10 +25,12 @@ import (
 // container runs, the monitor through each run of it, cp, export. When a user
 // is done, when the container ends for good (its monitor; finalize for a dead
 // monitor's) and after Create, unmountIdle takes the lock exclusively without
-// waiting and unmounts, unless someone holds it (who unmounts when done) or the
-// record says the container runs (running, paused, or restarting: a resident
-// monitor holds no lock, and a restart reuses the mount). Mounting twice at once
-// is the snapshotter's to prevent. Commit and the size of a container's changes
+// waiting and unmounts, unless someone holds it (who decides again when done) or
+// the record says the container runs (running, paused, or restarting: a resident
+// monitor holds no lock, and a restart reuses the mount; who records the end
+// decides again after). Those decisions take turns, so the last to come sees the
+// last user gone and the last record. Mounting twice at once is the
+// snapshotter's to prevent. Commit and the size of a container's changes
 // read the snapshot's upper directory: no mount.
 
 // SnapshotKey returns the key of the container's rootfs snapshot.
@@ -69,8 +71,17 @@ func (e *Engine) Rootfs(ref string) (string, func(), error) {
 func (e *Engine) rootfsLock(id string) string { return filepath.Join(e.dir(id), "rootfs.lock") }
 
 // unmountIdle unmounts the container's rootfs unless a command uses it or the
-// container runs. Without waiting: a user holding the lock unmounts when done.
+// container runs. Without waiting for users: one holding the lock decides again
+// when done. The deciders take turns (rootfs-idle.lock), so that the rootfs lock
+// found taken always means a user: were two to try it at once, one reading a
+// record that still said running would keep the lock from the other, the
+// monitor that has just recorded the end, and neither would unmount.
 func (e *Engine) unmountIdle(id string) error {
+	turn, err := flock(filepath.Join(e.dir(id), "rootfs-idle.lock"))
+	if err != nil {
+		return nil // gone with the container
+	}
+	defer turn()
 	unlock, err := flockHow(e.rootfsLock(id), unix.LOCK_EX|unix.LOCK_NB)
 	if err != nil {
 		return nil // in use, or gone with the container
