@@ -75,7 +75,7 @@ func TestUnmountIdleDecidersTakeTurns(t *testing.T) {
 		t.Fatalf("mounted for its run: %d mounts", n)
 	}
 	if _, err := e.update(c.ID, func(c *Container) error {
-		c.State = State{Status: StatusRunning, Pid: 1, StartedAt: time.Now().UTC()}
+		c.State = ContainerState{Status: StatusRunning, Pid: 1, StartedAt: time.Now().UTC()}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
