@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hullproject/hull/runtime"
-	"github.com/hullproject/hull/runtime/cgroups"
 	"io"
 	"net"
 	"os"
@@ -433,8 +432,8 @@ func (e *Engine) Remove(ref string, force bool) error {
 	}
 	// Only a user's rm can meet a container its runtime lost; a monitor removing
 	// its own (--rm) has just seen the runtime delete it.
-	if err := killCgroup(c.ID); err != nil {
-		return err
+	if err := ociruntime.KillCgroup(e.bundle(c.ID)); err != nil {
+		return fmt.Errorf("kill what is left of container %s: %w", c.ID, err)
 	}
 	if err := e.removeFiles(c.ID, rt); err != nil {
 		return err
@@ -485,22 +484,6 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 		return e.removeAnonymous(c) // --rm takes them along, as docker's
 	}
 	return nil
-}
-
-// killCgroup kills whatever still runs in the container's cgroup and removes it.
-// A runtime can lose a container: a monitor killed during the runtime's create,
-// before the runtime recorded its state, leaves an init that no runtime knows,
-// waiting to be started and holding the container's namespaces. The cgroup, named
-// by hull (see makeSpec), still holds it.
-func killCgroup(id string) error {
-	m, err := cgroups.Load("/hull-" + id)
-	if err != nil {
-		return err
-	}
-	if err := m.Kill(unix.SIGKILL); err != nil {
-		return fmt.Errorf("kill what is left of container %s: %w", id, err)
-	}
-	return m.Destroy()
 }
 
 // Wait waits until the container is not running and returns its exit code.

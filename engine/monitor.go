@@ -214,7 +214,7 @@ func (m *monitorRun) loop(r *resumed) error {
 	}
 	for ; ; run++ {
 		cfg := monitor.Config{
-			Runtime: rt, ID: id, Bundle: e.bundle(id), Log: m.lw, Cgroup: "/hull-" + id,
+			Runtime: rt, ID: id, Bundle: e.bundle(id), Log: m.lw,
 			Tty: c.Config.Tty, TeeStdout: hub.Stdout(), TeeStderr: hub.Stderr(),
 		}
 		var master, stdin *os.File

@@ -51,9 +51,6 @@ type Config struct {
 	// (for the attached clients' input and window sizes).
 	Tty     bool
 	Console func(master *os.File)
-	// Cgroup names the container's cgroup, relative to each hierarchy's root, for
-	// reading OOM kills.
-	Cgroup string
 	// Created (may be nil) is called once the container exists and before its
 	// program starts, with init's host pid: the engine wires its network then.
 	Created func(pid int) error
@@ -197,10 +194,11 @@ func Resume(c Config, r *Running) (Exit, *Running, error) {
 	return supervise(c, startPumps(c, r), sigs)
 }
 
-// Finish is the end of a supervision: it reads whether the OOM killer struck and
-// deletes the container from the runtime.
+// Finish is the end of a supervision: it reads whether the OOM killer struck (in
+// the cgroup the bundle names, before the runtime removes it) and deletes the
+// container from the runtime.
 func Finish(c Config, ex Exit) (Exit, error) {
-	ex.OOMKilled = oomKilled(c.Cgroup)
+	ex.OOMKilled, _ = ociruntime.OOMKilled(c.Bundle)
 	var err error
 	OwnChildren(func() { err = c.Runtime.Delete(c.ID, true) })
 	if err != nil {
@@ -433,27 +431,4 @@ func alive(pid int) bool {
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
-// oomKilled reads the OOM kill counter of the container's memory cgroup: memory.events
-// on cgroup v2, memory.oom_control on v1 (oom_kill, kernel 4.13+).
-func oomKilled(cgroup string) bool {
-	if cgroup == "" {
-		return false
-	}
-	for _, f := range []string{
-		"/sys/fs/cgroup" + cgroup + "/memory.events",
-		"/sys/fs/cgroup/memory" + cgroup + "/memory.oom_control",
-	} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, l := range strings.Split(string(data), "\n") {
-			if n, ok := strings.CutPrefix(l, "oom_kill "); ok && strings.TrimSpace(n) != "0" {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -62,7 +62,7 @@ func TestRun(t *testing.T) {
 			started := 0
 			ex, _, err := monitor.Run(monitor.Config{
 				Runtime: rt, ID: "mon-" + name, Bundle: bundle, Log: lw, TeeStdout: &tee,
-				Cgroup: spec.Linux.CgroupsPath, Started: func(pid int) error { started = pid; return nil },
+				Started: func(pid int) error { started = pid; return nil },
 			})
 			lw.Close()
 			if err != nil {

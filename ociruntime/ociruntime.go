@@ -11,7 +11,9 @@
 //	stats, _ := rt.Stats(id)                    // its cgroup's counters (hull stats)
 //	_ = rt.Kill(id, unix.SIGTERM, false)        // or all=true for every process
 //	... the caller reaps init: it is its child (hull) or reparented to it (a subreaper) ...
+//	oom, _ := ociruntime.OOMKilled(bundle)       // before Delete: the cgroup counts them
 //	_ = rt.Delete(id, false)                    // state, cgroup gone; force kills first
+//	_ = ociruntime.KillCgroup(bundle)           // what is left of one a runtime lost (cgroup.go)
 //
 // Exec runs another process in a running container. There are two implementations:
 // InProcess (the runtime package, called in this process) and Binary (any runc-compatible command,

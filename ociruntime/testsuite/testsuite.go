@@ -44,28 +44,37 @@ func Run(t *testing.T, newRT func(t *testing.T, stateDir string) ociruntime.Runt
 		{"Unknown", testUnknown},
 		{"CreateFailsClean", testCreateFailsClean},
 		{"ErrorKinds", testErrorKinds},
+		{"OOMKilled", testOOMKilled},
+		{"KillCgroupLost", testKillCgroupLost},
 	}
 	rootfs := filepath.Join(t.TempDir(), "rootfs")
 	testutil.BusyboxRootfs(t, rootfs)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			testutil.RequireRoot(t)
-			s := &suite{t: t, rootfs: rootfs, rt: newRT(t, t.TempDir())}
+			s := &suite{t: t, rootfs: rootfs, stateDir: t.TempDir()}
+			s.rt = newRT(t, s.stateDir)
 			tc.fn(t, s)
 		})
 	}
 }
 
 type suite struct {
-	t      *testing.T
-	rootfs string
-	rt     ociruntime.Runtime
-	n      int
+	t        *testing.T
+	rootfs   string
+	stateDir string // the runtime's (newRT's)
+	rt       ociruntime.Runtime
+	n        int
 }
 
 // bundle writes a bundle running args and returns its id and directory; the container
 // is deleted (forced) when the test ends.
 func (s *suite) bundle(args ...string) (string, string) {
+	return s.bundleWith(nil, args...)
+}
+
+// bundleWith is bundle with edit applied to the spec (nil: none).
+func (s *suite) bundleWith(edit func(*specs.Spec), args ...string) (string, string) {
 	s.t.Helper()
 	s.n++
 	id := strings.ReplaceAll(s.t.Name(), "/", "-") + "-" + string(rune('a'+s.n))
@@ -75,6 +84,9 @@ func (s *suite) bundle(args ...string) (string, string) {
 	spec.Process.Args = args
 	spec.Root = &specs.Root{Path: s.rootfs, Readonly: true}
 	spec.Linux.CgroupsPath = "/hull-suite-" + id
+	if edit != nil {
+		edit(spec)
+	}
 	if err := writeJSON(filepath.Join(dir, "config.json"), spec); err != nil {
 		s.t.Fatal(err)
 	}
@@ -451,4 +463,96 @@ func testErrorKinds(t *testing.T, s *suite) {
 	check("exec in a missing directory", startExec(p), runtime.ErrNotFound)
 	s.rt.Kill(id, unix.SIGKILL, true)
 	reap(t, pid)
+}
+
+// cgroupDirs lists the directories of the cgroup at path (absolute from each
+// hierarchy's root) on every hierarchy mounted under /sys/fs/cgroup.
+func cgroupDirs(path string) []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + path)
+	if st, err := os.Stat("/sys/fs/cgroup" + path); err == nil && st.IsDir() {
+		dirs = append(dirs, "/sys/fs/cgroup"+path)
+	}
+	return dirs
+}
+
+// OOMKilled reads the OOM killer's count from the container's cgroup, named by its
+// bundle, once init exited and before Delete: true for a container the OOM killer
+// ended, false for one that exited.
+func testOOMKilled(t *testing.T, s *suite) {
+	limit := int64(16 << 20)
+	// busybox tail keeps the last lines of /dev/zero, which has no line end: it
+	// grows until the kernel stops it.
+	id, b := s.bundleWith(func(spec *specs.Spec) {
+		spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	}, "tail", "/dev/zero")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	if code := reap(t, pid); code != 137 {
+		t.Errorf("exit code %d, want 137 (SIGKILL by the OOM killer)", code)
+	}
+	if oom, err := ociruntime.OOMKilled(b); err != nil || !oom {
+		t.Errorf("OOMKilled after the OOM killer: %v, %v", oom, err)
+	}
+	if err := s.rt.Delete(id, false); err != nil {
+		t.Fatal(err)
+	}
+
+	id, b = s.bundleWith(func(spec *specs.Spec) {
+		spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	}, "sh", "-c", "exit 3")
+	if pid, err = s.rt.Create(id, b, ociruntime.IO{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Start(id); err != nil {
+		t.Fatal(err)
+	}
+	if code := reap(t, pid); code != 3 {
+		t.Errorf("exit code %d, want 3", code)
+	}
+	if oom, err := ociruntime.OOMKilled(b); err != nil || oom {
+		t.Errorf("OOMKilled after exit 3: %v, %v", oom, err)
+	}
+}
+
+// KillCgroup kills and removes what is left of a container the runtime lost: its
+// init, created and waiting to be started, with no state of the runtime left to
+// find it by (as when the runtime's caller was killed before the runtime recorded
+// it).
+func testKillCgroupLost(t *testing.T, s *suite) {
+	id, b := s.bundle("sleep", "100")
+	pid, err := s.rt.Create(id, b, ociruntime.IO{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/hull-suite-" + id
+	// Whatever the outcome, nothing of it stays.
+	t.Cleanup(func() { runtime.KillCgroup(path) })
+	if len(cgroupDirs(path)) == 0 {
+		t.Fatalf("no cgroup %s for the created container", path)
+	}
+	// The runtime forgets every container it had.
+	if err := os.RemoveAll(s.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.rt.State(id); !errors.Is(err, ociruntime.ErrNotExist) {
+		t.Fatalf("state of a lost container: %v", err)
+	}
+	if err := ociruntime.KillCgroup(b); err != nil {
+		t.Fatal(err)
+	}
+	if code := reap(t, pid); code != 137 {
+		t.Errorf("init's exit code %d, want 137", code)
+	}
+	if left := cgroupDirs(path); len(left) > 0 {
+		t.Errorf("cgroup left: %v", left)
+	}
+	// A bundle without a spec has nothing to kill.
+	if err := ociruntime.KillCgroup(t.TempDir()); err != nil {
+		t.Errorf("a bundle without a spec: %v", err)
+	}
 }
