@@ -60,7 +60,7 @@ type Container struct {
 	Pod string `json:"Pod,omitempty"`
 	// RestartCount counts the monitor's restarts since the last start by the user;
 	// HasBeenManuallyStopped says the user stopped or killed it, so that it is not
-	// restarted (engine/restart.go). Both as Docker's.
+	// restarted (monitor/restart.go). Both as Docker's.
 	RestartCount           int  `json:"RestartCount"`
 	HasBeenManuallyStopped bool `json:"HasBeenManuallyStopped"`
 }
@@ -79,7 +79,7 @@ type Config struct {
 	OpenStdin   bool              `json:"OpenStdin"`
 	StopSignal  string            `json:"StopSignal,omitempty"`
 	StopTimeout *int              `json:"StopTimeout,omitempty"`
-	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"` // engine/health.go
+	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"` // monitor/health.go
 }
 
 // HostConfig is the part Docker calls HostConfig.
@@ -103,7 +103,7 @@ type HostConfig struct {
 	Runtime        string          `json:"Runtime"`
 	LogConfig      LogConfig       `json:"LogConfig"`
 	Init           bool            `json:"Init,omitempty"`
-	RestartPolicy  RestartPolicy   `json:"RestartPolicy"` // engine/restart.go
+	RestartPolicy  RestartPolicy   `json:"RestartPolicy"` // monitor/restart.go
 
 	NetHostConfig     // engine/network.go
 	SharingHostConfig // engine/volumes.go, engine/namespaces.go
@@ -139,7 +139,7 @@ type ContainerState struct {
 	// Stopping records the signal stop/kill sent, so that the exit code can be
 	// told (128+signal) when the monitor is gone and cannot report it.
 	Stopping int `json:"Stopping,omitempty"`
-	// Health is the health check's state, while the container has one (health.go).
+	// Health is the health check's state, while the container has one (monitor/health.go).
 	Health *Health `json:"Health,omitempty"`
 }
 

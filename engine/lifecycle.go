@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -79,7 +78,7 @@ type SpawnedMonitor struct {
 // SpawnMonitor starts a monitor that waits for StartWith to name its container;
 // attached as for Start with an Attach. Abort ends it if no container comes.
 func (e *Engine) SpawnMonitor(attached bool) (*SpawnedMonitor, error) {
-	s, cmd, err := e.spawnMonitor(attached, "-")
+	s, cmd, err := e.spawnMonitor(attached, monitor.NamedLater)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +101,9 @@ func (m *SpawnedMonitor) Abort() {
 	}
 }
 
-// spawnMonitor forks `hull monitor ID` with one end of a socket pair; id "-" makes
-// it wait for its container's ID as the first message.
+// spawnMonitor forks the container's monitor (monitor.Args) with one end of a
+// socket pair; id monitor.NamedLater makes it wait for its container's ID as the
+// first message.
 func (e *Engine) spawnMonitor(attached bool, id string) (*Session, *exec.Cmd, error) {
 	// SOCK_SEQPACKET: one message per read (monitor/attach.go).
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -119,11 +119,8 @@ func (e *Engine) spawnMonitor(attached bool, id string) (*Session, *exec.Cmd, er
 		return nil, nil, fmt.Errorf("monitor socket: %w", err)
 	}
 	s := &Session{conn: fc.(*net.UnixConn)}
-	args := []string{"--root", e.Root, "--state", e.StateDir, "monitor"}
-	if attached {
-		args = append(args, "--attached")
-	}
-	cmd := exec.Command(e.Exe, append(args, id)...)
+	args := monitor.Args{Root: e.Root, State: e.StateDir, ID: id, Attached: attached}
+	cmd := exec.Command(e.Exe, args.Encode()...)
 	cmd.ExtraFiles = []*os.File{w}
 	// A session of its own: the monitor outlives the command and its terminal
 	// (no SIGHUP when the terminal closes, no signals from its process group).
@@ -218,32 +215,6 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 		s.Close()
 	}
 	return h, nil
-}
-
-// backoffWait waits d before a restart, and reaps what exits meanwhile; false if
-// the user stopped the container (markStopped wakes it) or removed it.
-func (e *Engine) backoffWait(id string, d time.Duration, wake <-chan os.Signal) bool {
-	chld := make(chan os.Signal, 1)
-	signal.Notify(chld, unix.SIGCHLD)
-	defer signal.Stop(chld)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	stopped := func() bool {
-		c, err := e.load(id)
-		return err != nil || c.HasBeenManuallyStopped
-	}
-	for {
-		if stopped() {
-			return false
-		}
-		select {
-		case <-t.C:
-			return !stopped()
-		case <-wake:
-		case <-chld:
-			monitor.Sweep()
-		}
-	}
 }
 
 // refresh makes a running record truthful when its monitor is gone (killed): the

@@ -8,26 +8,22 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/monitor"
 	"golang.org/x/sys/unix"
 )
 
-// Restart policies, as Docker's. The container's monitor applies them: it stays
-// alive across restarts and re-creates the container through the runtime after a
-// backoff. hull has no daemon, so nothing brings a container back after a reboot or
-// after its monitor was killed: "always" and "unless-stopped" differ only there in
-// Docker, and behave alike here.
+// Restart policies and health checks are the monitor's (package monitor, which
+// applies them); the engine parses the options that set them (here, health.go) and
+// keeps them in the container's record.
 const (
-	RestartNo            = "no"
-	RestartOnFailure     = "on-failure"
-	RestartAlways        = "always"
-	RestartUnlessStopped = "unless-stopped"
+	RestartNo            = monitor.RestartNo
+	RestartOnFailure     = monitor.RestartOnFailure
+	RestartAlways        = monitor.RestartAlways
+	RestartUnlessStopped = monitor.RestartUnlessStopped
 )
 
-// RestartPolicy is Docker's HostConfig.RestartPolicy.
-type RestartPolicy struct {
-	Name              string `json:"Name"`
-	MaximumRetryCount int    `json:"MaximumRetryCount"`
-}
+// RestartPolicy is Docker's HostConfig.RestartPolicy (monitor/restart.go).
+type RestartPolicy = monitor.RestartPolicy
 
 // MonitorOptions are the create options the monitor applies: the restart policy
 // (here) and the health check (health.go).
@@ -90,39 +86,6 @@ func (e *Engine) planMonitor(c *Container, o *MonitorOptions, img *image.Image) 
 	return nil
 }
 
-// shouldRestart is Docker's decision after the container ended with code, having
-// been restarted restarts times: never after a stop or kill by the user.
-func (p RestartPolicy) shouldRestart(code, restarts int, manual bool) bool {
-	if manual {
-		return false
-	}
-	switch p.Name {
-	case RestartAlways, RestartUnlessStopped:
-		return true
-	case RestartOnFailure:
-		return code != 0 && (p.MaximumRetryCount == 0 || restarts < p.MaximumRetryCount)
-	}
-	return false
-}
-
-// backoff is Docker's delay before a restart: 100 ms, doubled at each restart up to
-// a minute, back to 100 ms once the container ran for 10 s.
-type backoff struct{ d time.Duration }
-
-func (b *backoff) next(ran time.Duration) time.Duration {
-	if ran >= 10*time.Second {
-		b.d = 0
-	}
-	switch {
-	case b.d == 0:
-		b.d = 100 * time.Millisecond
-	case b.d < time.Minute:
-		b.d *= 2
-	}
-	b.d = min(b.d, time.Minute)
-	return b.d
-}
-
 // markStopped records that the user stopped or killed the container, so that its
 // monitor does not restart it, and wakes a monitor waiting to restart it.
 func (e *Engine) markStopped(id string, sig unix.Signal) {
@@ -132,9 +95,6 @@ func (e *Engine) markStopped(id string, sig unix.Signal) {
 		return nil
 	})
 	if err == nil && c.State.Status == StatusRestarting && alive(c.State.MonitorPid, c.State.MonitorStart) {
-		unix.Kill(c.State.MonitorPid, wakeSignal)
+		unix.Kill(c.State.MonitorPid, monitor.WakeSignal)
 	}
 }
-
-// wakeSignal tells a monitor to read its record again (a stop during its backoff).
-const wakeSignal = unix.SIGUSR1

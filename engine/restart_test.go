@@ -20,38 +20,6 @@ func TestRestartPolicy(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	onFailure2 := RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}
-	cases := []struct {
-		p       RestartPolicy
-		code, n int
-		manual  bool
-		want    bool
-	}{
-		{RestartPolicy{Name: "no"}, 1, 0, false, false},
-		{onFailure2, 1, 0, false, true},
-		{onFailure2, 1, 2, false, false},
-		{onFailure2, 0, 0, false, false},
-		{RestartPolicy{Name: "on-failure"}, 1, 100, false, true},
-		{RestartPolicy{Name: "always"}, 0, 100, false, true},
-		{RestartPolicy{Name: "always"}, 0, 0, true, false},
-		{RestartPolicy{Name: "unless-stopped"}, 137, 0, true, false},
-	}
-	for _, c := range cases {
-		if got := c.p.shouldRestart(c.code, c.n, c.manual); got != c.want {
-			t.Errorf("%+v exit %d after %d restarts (manual %v): %v", c.p, c.code, c.n, c.manual, got)
-		}
-	}
-	var b backoff
-	var got []time.Duration
-	for range 12 {
-		got = append(got, b.next(time.Second))
-	}
-	if got[0] != 100*time.Millisecond || got[1] != 200*time.Millisecond || got[9] != 51200*time.Millisecond || got[10] != time.Minute || got[11] != time.Minute {
-		t.Errorf("backoff %v", got)
-	}
-	if d := b.next(11 * time.Second); d != 100*time.Millisecond {
-		t.Errorf("after a 10 s run: %v", d)
-	}
 }
 
 func TestHealthConfigMerge(t *testing.T) {
@@ -60,19 +28,19 @@ func TestHealthConfigMerge(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(hc, &HealthConfig{Test: []string{"CMD", "check", "--fast"}, Interval: 5 * time.Second, Retries: 4}) {
 		t.Errorf("the image's: %+v %v", hc, err)
 	}
-	if args, _ := hc.args(); !reflect.DeepEqual(args, []string{"check", "--fast"}) {
+	if args, _ := hc.Args(); !reflect.DeepEqual(args, []string{"check", "--fast"}) {
 		t.Errorf("args %q", args)
 	}
 	hc, err = healthConfig(&MonitorOptions{HealthCmd: "curl -f x", HealthTimeout: time.Second}, img)
 	if err != nil || !reflect.DeepEqual(hc, &HealthConfig{Test: []string{"CMD-SHELL", "curl -f x"}, Interval: 5 * time.Second, Timeout: time.Second, Retries: 4}) {
 		t.Errorf("flags over the image's: %+v %v", hc, err)
 	}
-	if args, _ := hc.args(); !reflect.DeepEqual(args, []string{"/bin/sh", "-c", "curl -f x"}) {
+	if args, _ := hc.Args(); !reflect.DeepEqual(args, []string{"/bin/sh", "-c", "curl -f x"}) {
 		t.Errorf("args %q", args)
 	}
 	if hc, err := healthConfig(&MonitorOptions{NoHealthcheck: true}, img); err != nil || hc.Test[0] != "NONE" {
 		t.Errorf("--no-healthcheck: %+v %v", hc, err)
-	} else if args, _ := hc.args(); args != nil {
+	} else if args, _ := hc.Args(); args != nil {
 		t.Errorf("NONE runs %q", args)
 	}
 	if hc, err := healthConfig(&MonitorOptions{}, []byte(`{"config":{}}`)); hc != nil || err != nil {

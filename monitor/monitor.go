@@ -1,8 +1,22 @@
 // Package monitor is the per-container supervisor that replaces a daemon (conmon's
-// job): one monitor process per running container. It owns the container's stdio
-// (pipes), writes them to the log, reaps the container's init, reads the exit status
-// and whether the OOM killer struck, deletes the container from the runtime and
-// reports the exit; then it exits.
+// job): one monitor process per running container, the engine's binary run again
+// (its command line: Args, args.go). It owns the container's stdio (pipes), writes
+// them to the log, reaps the container's init, reads the exit status and whether
+// the OOM killer struck, deletes the container from the runtime and records the
+// exit; it restarts the container as its restart policy says (restart.go, Docker's
+// policies and backoff) and runs its health check (health.go); then it exits.
+//
+// The monitor's life (supervisor.go): Main starts it; each run of the container is
+// a round, begun by run (create and start through the runtime) or, in a monitor
+// that took the container back from its resident form, by resume; afterExit ends
+// it: the exit recorded, the restart decided, --rm applied, the clients told.
+// While the container runs with nobody attached, the monitor execs hull-monitor in
+// its own place (monitor/resident), which execs it back when there is work.
+//
+// The monitor keeps no record of its own: what it reads and writes of the
+// container's record, network, rootfs and files it asks of the engine through the
+// Engine interface (engine.go), which the engine implements. The engine imports
+// this package, never the other way round.
 //
 // The monitor is a child subreaper (PR_SET_CHILD_SUBREAPER): with hull's own runtime
 // the container's init is its child; with an external runtime `runc create` starts
@@ -13,7 +27,7 @@
 // inside OwnChildren, and the reaping loop only sweeps, on SIGCHLD, while nobody does.
 //
 // A Hub (attach.go) serves the container's output and takes its input for the
-// attached clients; the engine drives restarts and health checks around Run.
+// attached clients.
 package monitor
 
 import (

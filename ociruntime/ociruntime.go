@@ -92,6 +92,9 @@ func New(name, stateDir string) (Runtime, error) {
 	return &Binary{Path: bin, Root: filepath.Join(stateDir, filepath.Base(name))}, nil
 }
 
+// LoadSpec reads the OCI spec of bundle (its config.json).
+func LoadSpec(bundle string) (*specs.Spec, error) { return runtime.LoadSpec(bundle) }
+
 // devNull fills nil stdio with /dev/null, and returns what to close.
 func (o IO) devNull() (IO, func(), error) {
 	if o.Stdin != nil && o.Stdout != nil && o.Stderr != nil {

@@ -17,10 +17,10 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/hullproject/hull/monitor"
 	"github.com/hullproject/hull/runtime"
 	_ "github.com/hullproject/hull/runtime/nsenter"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -83,26 +83,11 @@ func main() {
 		runtime.Init()
 		return
 	}
-	// A container's monitor, exactly as the engine starts it: without cobra (see
-	// runMonitor). Any other form of the command goes through cobra below.
-	if a := os.Args; len(a) >= 7 && len(a) <= 8 && a[1] == "--root" && a[3] == "--state" && a[5] == "monitor" &&
-		(len(a) == 7 || a[6] == "--attached" || a[6] == "--resume") {
-		// The monitor outlives its caller: descriptors the caller leaked to it
-		// (a shell's, a test's) must not live on in it, nor pass to what it
-		// starts or execs. Its own sync socket is fd 3.
-		unix.CloseRange(4, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-		g := &globals{root: a[2], state: a[4]}
-		var err error
-		if a[6] == "--resume" {
-			err = resumeMonitor(g)
-		} else {
-			err = runMonitor(g, a[len(a)-1], len(a) == 8)
-		}
-		var ee *exitError
-		if err != nil && !errors.As(err, &ee) {
+	// A container's monitor, as the engine starts it (monitor.Args): without
+	// cobra, whose command tree would stay on the monitor's heap for good.
+	if a, ok := monitor.ParseArgs(os.Args[1:]); ok {
+		if err := monitor.Main(a, openMonitorEngine); err != nil {
 			fmt.Fprintln(os.Stderr, "hull:", err)
-		}
-		if err != nil {
 			os.Exit(1)
 		}
 		return
@@ -139,7 +124,7 @@ func main() {
 		saveCommand(g), loadCommand(g), importCommand(g), // save.go
 		volumeCommand(g), podCommand(g),
 		eventsCommand(g), infoCommand(g), versionCommand(), systemCommand(g), // events.go, system.go
-		monitorCommand(g), podInfraCommand(), // hidden: started by hull itself
+		podInfraCommand(), // hidden: started by hull itself
 	)
 	// `hull container prune` (lifecycle.go); addGroups adds the group's other verbs.
 	groupCommand(cmd, "container", "manage containers").AddCommand(containerPruneCommand(g))
