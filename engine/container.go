@@ -222,27 +222,7 @@ func (e *Engine) writeRecord(id string, data []byte, durable bool) error {
 }
 
 // flock takes an exclusive lock on file (created if missing).
-func flock(file string) (func(), error) { return flockHow(file, unix.LOCK_EX) }
-
-// flockHow takes a flock on file (created if missing): how is LOCK_EX or LOCK_SH,
-// with LOCK_NB not to wait.
-func flockHow(file string, how int) (func(), error) {
-	fd, err := unix.Open(file, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(fd, how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return func() { unix.Close(fd) }, nil
-}
+func flock(file string) (func(), error) { return atomicfile.Lock(file, atomicfile.Exclusive) }
 
 // lock takes a container's lock. A record removed meanwhile is reported as gone.
 func (e *Engine) lock(id string) (func(), error) {

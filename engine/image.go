@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/internal/atomicfile"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +50,7 @@ func (e *Engine) Rootfs(ref string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	unlock, err := flockHow(e.rootfsLock(key), unix.LOCK_SH)
+	unlock, err := atomicfile.Lock(e.rootfsLock(key), atomicfile.Shared)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return "", nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
@@ -82,7 +83,7 @@ func (e *Engine) unmountIdle(id string) error {
 		return nil // gone with the container
 	}
 	defer turn()
-	unlock, err := flockHow(e.rootfsLock(id), unix.LOCK_EX|unix.LOCK_NB)
+	unlock, err := atomicfile.Lock(e.rootfsLock(id), atomicfile.Exclusive|atomicfile.Try)
 	if err != nil {
 		return nil // in use, or gone with the container
 	}

@@ -46,11 +46,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/network"
 	"github.com/hullproject/hull/network/ipam"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // NetOptions are the network flags of `hull run` and `hull create`.
@@ -353,22 +353,8 @@ func (c *Container) netNames() []string {
 
 // reconcileLock takes <root>/networks.reconcile: shared by attaches, exclusive
 // for reconcileNetworks.
-func (e *Engine) reconcileLock(how int) (func(), error) {
-	fd, err := unix.Open(filepath.Join(e.Root, "networks.reconcile"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(fd, how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return func() { unix.Close(fd) }, nil
+func (e *Engine) reconcileLock(mode atomicfile.Mode) (func(), error) {
+	return atomicfile.Lock(filepath.Join(e.Root, "networks.reconcile"), mode)
 }
 
 // networkUp attaches the container whose init (host pid) was just created to its
@@ -382,7 +368,7 @@ func (e *Engine) networkUp(id string, pid int) error {
 	if networkKind(c.HostConfig.NetworkMode) != "network" || len(c.NetworkSettings.Networks) == 0 {
 		return nil
 	}
-	unlock, err := e.reconcileLock(unix.LOCK_SH)
+	unlock, err := e.reconcileLock(atomicfile.Shared)
 	if err != nil {
 		return err
 	}
@@ -624,7 +610,7 @@ func (e *Engine) detachNetworks(c *Container) error {
 // reconcileNetworks frees every lease whose container (or pod's infra) is not
 // alive: after a killed monitor, a crash or a reboot.
 func (e *Engine) reconcileNetworks() error {
-	unlock, err := e.reconcileLock(unix.LOCK_EX)
+	unlock, err := e.reconcileLock(atomicfile.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -702,7 +688,7 @@ func (e *Engine) Connect(ref, name string, aliases []string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := e.reconcileLock(unix.LOCK_SH)
+	unlock, err := e.reconcileLock(atomicfile.Shared)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/network"
-	"golang.org/x/sys/unix"
 )
 
 // PodNetworkState is what a running pod got from its network.
@@ -82,7 +82,7 @@ func (e *Engine) podNetworkUp(p *Pod, netns string) error {
 	if !podAttached(p) {
 		return nil
 	}
-	unlock, err := e.reconcileLock(unix.LOCK_SH)
+	unlock, err := e.reconcileLock(atomicfile.Shared)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -111,19 +112,16 @@ func (s *Store) Prune(all bool) ([]digest.Digest, error) {
 // files. It runs only when no writer is active (a pull in flight holds gc.lock
 // shared); then it returns at once and the next GC collects.
 func (s *Store) GC() error {
-	f, err := os.OpenFile(filepath.Join(s.root, "gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	unlockGC, err := s.lock("gc.lock", atomicfile.Exclusive|atomicfile.Try)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("gc: %w", err)
 	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil
-		}
-		return fmt.Errorf("lock gc: %w", err)
-	}
+	defer unlockGC()
 	// Hold images.lock too, so no record appears between reading and sweeping.
-	unlock, err := s.lock("images.lock", unix.LOCK_EX)
+	unlock, err := s.lock("images.lock", atomicfile.Exclusive)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,6 @@ import (
 	"github.com/hullproject/hull/image/snapshot"
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 )
 
 // Store is an image store rooted in one directory.
@@ -102,27 +101,13 @@ func (s *Store) Snapshotter() snapshot.Snapshotter {
 func (s *Store) SetSnapshotter(sn snapshot.Snapshotter) { s.snap = sn }
 
 // lock takes an flock on <root>/<name>.
-func (s *Store) lock(name string, how int) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.root, name), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", name, err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", name, err)
-	}
-	return func() { f.Close() }, nil
+func (s *Store) lock(name string, mode atomicfile.Mode) (func(), error) {
+	return atomicfile.Lock(filepath.Join(s.root, name), mode)
 }
 
 // writer marks a writer in progress, so that GC leaves ingest files and unreferenced
 // blobs and layers alone until the writer registered what it wrote.
-func (s *Store) writer() (func(), error) { return s.lock("gc.lock", unix.LOCK_SH) }
+func (s *Store) writer() (func(), error) { return s.lock("gc.lock", atomicfile.Shared) }
 
 func (s *Store) load() (*records, error) {
 	r := &records{Images: map[digest.Digest]*Record{}, Refs: map[string]digest.Digest{}}
@@ -147,7 +132,7 @@ func (s *Store) load() (*records, error) {
 
 // update runs fn on the records under images.lock and saves them if fn succeeds.
 func (s *Store) update(fn func(*records) error) error {
-	unlock, err := s.lock("images.lock", unix.LOCK_EX)
+	unlock, err := s.lock("images.lock", atomicfile.Exclusive)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/network/dns"
 	"golang.org/x/sys/unix"
 )
@@ -59,7 +60,7 @@ func (m *Manager) ServeDNS(ctx context.Context, network string, opts ResolverOpt
 		return err
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+	if err := atomicfile.LockFd(int(f.Fd()), atomicfile.Exclusive|atomicfile.Try); errors.Is(err, unix.EWOULDBLOCK) {
 		return fmt.Errorf("network %s: %w", network, ErrResolverRunning)
 	} else if err != nil {
 		return err
@@ -163,7 +164,7 @@ func (m *Manager) ResolverRunning(network string) (int, bool) {
 		return 0, false
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
+	if err := atomicfile.LockFd(int(f.Fd()), atomicfile.Shared|atomicfile.Try); err == nil {
 		return 0, false
 	}
 	data, _ := os.ReadFile(f.Name())

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/hullproject/hull/internal/atomicfile"
 )
 
 // writeJSON writes v to path atomically: temp file in the same directory, fsync,
@@ -26,25 +27,11 @@ func write(path string, v any, durable bool) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this is a no-op
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
+	data = append(data, '\n')
 	if durable {
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
-			return err
-		}
+		return atomicfile.WriteFile(path, data, 0o600)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Replace(path, data, 0o600)
 }
 
 // readJSON reads path into v; a missing file leaves v alone and reports ok=false.

@@ -170,13 +170,7 @@ func (c *Container) lock() (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s does not exist: %w", c.ID, ErrNotExist)
 	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := atomicfile.LockFd(fd, atomicfile.Exclusive); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
 	}

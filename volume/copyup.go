@@ -48,7 +48,7 @@ func CopyUp(v *Volume, rootfs, dir string) error {
 	if v.dir == "" {
 		return fmt.Errorf("copy up into volume %s: not a volume of a store", v.Name)
 	}
-	unlock, err := atomicfile.Lock(filepath.Join(v.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(v.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return fmt.Errorf("copy up into volume %s: %w", v.Name, err)
 	}

@@ -161,7 +161,7 @@ func (s *Store) Create(name string, o CreateOptions) (*Volume, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (s *Store) Get(name string) (*Volume, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +404,7 @@ func (s *Store) Remove(name string, force bool) error {
 	if err := ValidName(name); err != nil {
 		return err
 	}
-	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -423,7 +423,7 @@ func (s *Store) Remove(name string, force bool) error {
 // remove deletes v unless it is in use, under the store's lock; it returns the
 // bytes freed.
 func (s *Store) remove(v *Volume) (uint64, error) {
-	unlockV, err := atomicfile.Lock(filepath.Join(v.dir, ".lock"))
+	unlockV, err := atomicfile.Lock(filepath.Join(v.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return 0, err
 	}
@@ -492,7 +492,7 @@ type PruneReport struct {
 // only, unless f.All, as docker ≥ 23. It also clears what a crashed Create left.
 func (s *Store) Prune(f Filters) (PruneReport, error) {
 	var r PruneReport
-	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return r, err
 	}

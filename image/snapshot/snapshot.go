@@ -142,7 +142,7 @@ func (b base) info(key string) (Info, string, error) {
 // stopped container) would both find it unmounted and stack two mounts. A
 // snapshot that is gone has nothing to lock (unlock is then a no-op).
 func lockMount(p string) (func(), error) {
-	unlock, err := atomicfile.Lock(filepath.Join(p, "mount.lock"))
+	unlock, err := atomicfile.Lock(filepath.Join(p, "mount.lock"), atomicfile.Exclusive)
 	if errors.Is(err, fs.ErrNotExist) {
 		return func() {}, nil
 	}

@@ -61,24 +61,46 @@ func SyncDir(dir string) error {
 	return f.Sync()
 }
 
-// Lock takes an exclusive flock on path, creating the file, and returns the unlock.
+// Mode says how Lock locks: Exclusive or Shared, with Try added not to wait.
+type Mode int
+
+const (
+	// Exclusive excludes every other lock of the file, shared or exclusive.
+	Exclusive Mode = unix.LOCK_EX
+	// Shared coexists with other shared locks and excludes an exclusive one.
+	Shared Mode = unix.LOCK_SH
+	// Try fails at once, with an error that errors.Is unix.EWOULDBLOCK, where the
+	// lock would wait.
+	Try Mode = unix.LOCK_NB
+)
+
+// Lock takes a flock on path, creating the file, and returns the unlock. The
+// error of a file that cannot be opened wraps the open's (os.ErrNotExist when
+// its directory is gone).
+//
 // flock locks belong to the open file description, so two goroutines of one process
 // exclude each other as two processes do; closing the file drops the lock, also
 // when the process dies.
-func Lock(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+func Lock(path string, mode Mode) (unlock func(), err error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
+	if err := LockFd(fd, mode); err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { f.Close() }, nil
+	return func() { unix.Close(fd) }, nil
+}
+
+// LockFd takes a flock on the open file fd (a directory too), for a caller that
+// opens the file its own way; closing fd drops the lock. A signal that interrupts
+// the wait does not end it.
+func LockFd(fd int, mode Mode) error {
+	for {
+		err := unix.Flock(fd, int(mode))
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
