@@ -21,7 +21,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hullproject/hull/image"
@@ -29,7 +28,6 @@ import (
 	"github.com/hullproject/hull/ociruntime"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // Engine is one engine root (records, images) and state directory (bundles, runtime
@@ -352,60 +350,3 @@ type StartError struct {
 }
 
 func (e *StartError) Error() string { return e.Msg }
-
-// alive tells whether pid is still the process that started at start (clock ticks
-// since boot, /proc/<pid>/stat field 22), and not a zombie.
-func alive(pid int, start uint64) bool {
-	if pid <= 0 {
-		return false
-	}
-	s, st, err := procStat(pid)
-	return err == nil && s == start && st != 'Z' && st != 'X'
-}
-
-// procStat reads a process's start time and state letter.
-func procStat(pid int) (uint64, byte, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 || i+2 >= len(data) {
-		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(data[i+2:]))
-	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	var start uint64
-	fmt.Sscan(f[19], &start)
-	return start, f[0][0], nil
-}
-
-// waitGone waits until pid (started at start) is gone, or timeout. A pidfd polls
-// readable when its process exits, whoever its parent is.
-func waitGone(pid int, start uint64, timeout time.Duration) bool {
-	if !alive(pid, start) {
-		return true
-	}
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return true
-	}
-	defer unix.Close(fd)
-	if !alive(pid, start) {
-		return true
-	}
-	deadline := time.Now().Add(timeout)
-	for {
-		ms := int(time.Until(deadline).Milliseconds())
-		if ms < 0 {
-			ms = 0
-		}
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
-		if err == unix.EINTR {
-			continue
-		}
-		return n > 0 || !alive(pid, start)
-	}
-}

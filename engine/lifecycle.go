@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/proc"
 )
 
 // The command that starts a container forks its monitor with one end of a
@@ -148,7 +149,7 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 	}
 	c, err := e.update(id, func(c *Container) error {
 		e.refresh(c)
-		if c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
+		if c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 			return fmt.Errorf("container %s is already running", c.Name)
 		}
 		// A start by the user begins the restart policy afresh, as Docker's.
@@ -220,7 +221,7 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 // refresh makes a running record truthful when its monitor is gone (killed): the
 // runtime tells whether the container still runs. It changes c, not the record.
 func (e *Engine) refresh(c *Container) {
-	if !c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
+	if !c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 		return
 	}
 	if c.State.Status == StatusRestarting {
@@ -257,7 +258,7 @@ func (e *Engine) refresh(c *Container) {
 func (e *Engine) finalize(id string) {
 	var rt ociruntime.Runtime
 	e.update(id, func(c *Container) error {
-		if !c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
+		if !c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 			return nil
 		}
 		e.refresh(c)
@@ -278,8 +279,8 @@ func (e *Engine) finalize(id string) {
 // waitStopped waits up to d for the container to end and its end to be recorded.
 func (e *Engine) waitStopped(c *Container, d time.Duration) bool {
 	deadline := time.Now().Add(d)
-	if alive(c.State.MonitorPid, c.State.MonitorStart) {
-		if waitGone(c.State.MonitorPid, c.State.MonitorStart, d) {
+	if proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
+		if proc.WaitGone(c.State.MonitorPid, c.State.MonitorStart, d) {
 			return true
 		}
 		// The monitor may be alive yet the container gone: it is finishing.
@@ -470,7 +471,7 @@ func (e *Engine) Wait(ref string) (int, error) {
 			return -1, err
 		}
 		if c.State.Status == StatusExited {
-			if !alive(c.State.MonitorPid, c.State.MonitorStart) {
+			if !proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 				e.finalize(id)
 			}
 			return c.State.ExitCode, nil
@@ -481,9 +482,9 @@ func (e *Engine) Wait(ref string) (int, error) {
 		} else if c.RestartCount != restarts {
 			return c.State.ExitCode, nil
 		}
-		if c.State.Running() && alive(c.State.MonitorPid, c.State.MonitorStart) {
+		if c.State.Running() && proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 			if p := c.HostConfig.RestartPolicy.Name; p == "" || p == RestartNo {
-				waitGone(c.State.MonitorPid, c.State.MonitorStart, time.Hour)
+				proc.WaitGone(c.State.MonitorPid, c.State.MonitorStart, time.Hour)
 				continue
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/ociruntime"
 	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/runtime/caps"
@@ -499,7 +500,7 @@ func (e *Engine) PruneContainers(f PruneFilter) ([]string, uint64, error) {
 	var space uint64
 	var errs []error
 	for _, c := range list {
-		if c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
+		if c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 			continue
 		}
 		if !f.Until.IsZero() && !c.Created.Before(f.Until) {

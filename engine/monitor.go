@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/monitor"
 	"github.com/hullproject/hull/ociruntime"
 )
@@ -78,7 +79,7 @@ func (m *monitorEngine) NetworkDown(id string) { m.e.networkDown(id) }
 
 func (m *monitorEngine) Started(id string, s monitor.Start) error {
 	if m.start == 0 {
-		m.start, _, _ = procStat(os.Getpid())
+		m.start, _ = proc.StartTime(os.Getpid())
 	}
 	rec, err := m.e.update(id, func(c *Container) error {
 		if s.Restart && c.HasBeenManuallyStopped {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hullproject/hull/internal/proc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -278,7 +279,7 @@ func (e *Engine) ownerPid(mode string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if !alive(p.Infra.Pid, p.Infra.Start) {
+	if !proc.Alive(p.Infra.Pid, p.Infra.Start) {
 		return 0, fmt.Errorf("pod %s is not running", p.Name)
 	}
 	return p.Infra.Pid, nil
@@ -325,7 +326,7 @@ func (e *Engine) Namespaces(c *Container) map[string]NamespaceInfo {
 	}
 	if pods, err := e.ListPods(); err == nil {
 		for _, p := range pods {
-			if alive(p.Infra.Pid, p.Infra.Start) {
+			if proc.Alive(p.Infra.Pid, p.Infra.Start) {
 				others["pod:"+p.Name] = nsInodes(p.Infra.Pid)
 			}
 		}

@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/network"
 	"github.com/hullproject/hull/network/ipam"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -373,7 +374,7 @@ func (e *Engine) networkUp(id string, pid int) error {
 		return err
 	}
 	defer unlock()
-	myStart, _, _ := procStat(os.Getpid())
+	myStart, _ := proc.StartTime(os.Getpid())
 	if _, err := e.update(id, func(c *Container) error {
 		c.State.MonitorPid, c.State.MonitorStart = os.Getpid(), myStart
 		return nil
@@ -626,7 +627,7 @@ func (e *Engine) reconcileNetworks() error {
 			continue
 		}
 		e.refresh(c)
-		if c.State.Running() || alive(c.State.MonitorPid, c.State.MonitorStart) {
+		if c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 			live = append(live, id)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/network"
 )
 
@@ -175,7 +176,7 @@ func (e *Engine) livePods() []string {
 	pods, _ := e.ListPods()
 	var out []string
 	for _, p := range pods {
-		if alive(p.Infra.Pid, p.Infra.Start) {
+		if proc.Alive(p.Infra.Pid, p.Infra.Start) {
 			out = append(out, p.ID)
 		}
 	}

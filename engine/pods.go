@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/proc"
 )
 
 // A pod is a group of containers that share namespaces (by default net, ipc and
@@ -249,7 +250,7 @@ func (e *Engine) PodContainers(p *Pod) ([]*Container, error) {
 
 // PodStatus derives the pod's status from its infra and its containers.
 func (e *Engine) PodStatus(p *Pod) string {
-	if !alive(p.Infra.Pid, p.Infra.Start) {
+	if !proc.Alive(p.Infra.Pid, p.Infra.Start) {
 		if p.Infra.Start == 0 {
 			return PodCreated
 		}
@@ -275,7 +276,7 @@ func (e *Engine) startInfra(id string) error {
 	if err != nil {
 		return err
 	}
-	if alive(p.Infra.Pid, p.Infra.Start) {
+	if proc.Alive(p.Infra.Pid, p.Infra.Start) {
 		return nil
 	}
 	r, w, err := os.Pipe()
@@ -304,7 +305,7 @@ func (e *Engine) startInfra(id string) error {
 		}
 		return fmt.Errorf("start pod %s: infra: %s", p.Name, msg)
 	}
-	start, _, err := procStat(cmd.Process.Pid)
+	start, err := proc.StartTime(cmd.Process.Pid)
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -348,22 +349,16 @@ func (e *Engine) killInfraLocked(p *Pod) error {
 }
 
 func (e *Engine) killInfraProcess(p *Pod) error {
-	if !alive(p.Infra.Pid, p.Infra.Start) {
-		return nil
-	}
 	// By pidfd, opened and then checked, so a recycled pid is never signalled.
-	fd, err := unix.PidfdOpen(p.Infra.Pid, 0)
+	pidfd, err := proc.Open(p.Infra.Pid, p.Infra.Start)
 	if err != nil {
 		return nil // gone
 	}
-	defer unix.Close(fd)
-	if !alive(p.Infra.Pid, p.Infra.Start) {
-		return nil
-	}
-	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && err != unix.ESRCH {
+	defer pidfd.Close()
+	if err := pidfd.Signal(unix.SIGKILL); err != nil && err != unix.ESRCH {
 		return fmt.Errorf("kill pod %s infra: %w", p.Name, err)
 	}
-	if !waitGone(p.Infra.Pid, p.Infra.Start, 10*time.Second) {
+	if !pidfd.Wait(10 * time.Second) {
 		return fmt.Errorf("pod %s: infra process %d did not die", p.Name, p.Infra.Pid)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/monitor"
 	"golang.org/x/sys/unix"
 )
@@ -94,7 +95,7 @@ func (e *Engine) markStopped(id string, sig unix.Signal) {
 		c.HasBeenManuallyStopped = true
 		return nil
 	})
-	if err == nil && c.State.Status == StatusRestarting && alive(c.State.MonitorPid, c.State.MonitorStart) {
+	if err == nil && c.State.Status == StatusRestarting && proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
 		unix.Kill(c.State.MonitorPid, monitor.WakeSignal)
 	}
 }

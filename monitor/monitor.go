@@ -36,12 +36,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/monitor/resident"
 	"github.com/hullproject/hull/ociruntime"
@@ -424,25 +423,11 @@ func waitExit(pid int) {
 
 // isChild says whether pid's parent is this process.
 func isChild(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return false
-	}
-	f := strings.Fields(s[i+1:]) // state, ppid, ...
-	return len(f) > 1 && f[1] == strconv.Itoa(os.Getpid())
+	st, err := proc.ReadStat(pid)
+	return err == nil && st.PPid == os.Getpid()
 }
 
 func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
+	st, err := proc.ReadStat(pid)
+	return err == nil && st.State != 'Z'
 }

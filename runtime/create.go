@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/proc"
 )
 
 // CreateOpts are the options of `hullrt create` (and of `run`, which creates first).
@@ -192,7 +193,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 			return nil, err
 		}
 	}
-	if c.Record.PidStart, _, err = procStat(c.Record.Pid); err != nil {
+	if c.Record.PidStart, err = proc.StartTime(c.Record.Pid); err != nil {
 		return nil, fmt.Errorf("init exited at once: %w", err)
 	}
 	if err := c.saveInitRecord(); err != nil {

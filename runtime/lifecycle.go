@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/runtime/cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -136,15 +137,7 @@ func waitExec(f *os.File, c *Container) error {
 
 // awaitInitExit waits up to d for init to exit on its own.
 func (c *Container) awaitInitExit(d time.Duration) {
-	pidfd, err := unix.PidfdOpen(c.Record.Pid, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(pidfd)
-	if c.initAlive() {
-		// A pidfd polls readable once the process exited.
-		unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, int(d.Milliseconds()))
-	}
+	proc.WaitGone(c.Record.Pid, c.Record.PidStart, d)
 }
 
 // waitFifo waits until init wrote its byte into the fifo.
@@ -195,20 +188,14 @@ func (c *Container) signal(sig unix.Signal, all bool) error {
 		}
 		return cg.Kill(sig)
 	}
-	if !c.initAlive() {
-		return ErrNotRunning
-	}
 	// A pidfd pins the process: once it is open and the start time still matches,
 	// the signal cannot reach a recycled pid.
-	pidfd, err := unix.PidfdOpen(c.Record.Pid, 0)
+	pidfd, err := proc.Open(c.Record.Pid, c.Record.PidStart)
 	if err != nil {
 		return ErrNotRunning
 	}
-	defer unix.Close(pidfd)
-	if !c.initAlive() {
-		return ErrNotRunning
-	}
-	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+	defer pidfd.Close()
+	if err := pidfd.Signal(sig); err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return ErrNotRunning
 		}
@@ -277,19 +264,14 @@ func (c *Container) Delete(force bool) error {
 // waitInitGone kills init (it may be outside the cgroup if it never joined it) and
 // waits up to a few seconds for it to be gone.
 func (c *Container) waitInitGone() {
-	if !c.initAlive() {
+	pidfd, err := proc.Open(c.Record.Pid, c.Record.PidStart)
+	if err != nil {
 		return
 	}
-	pidfd, err := unix.PidfdOpen(c.Record.Pid, 0)
-	if err != nil || !c.initAlive() {
-		return
-	}
-	defer unix.Close(pidfd)
-	unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-	// A pidfd polls readable once the process exited (it may stay a zombie of
-	// its parent, which initAlive treats as gone).
-	pfd := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-	unix.Poll(pfd, 5000)
+	defer pidfd.Close()
+	pidfd.Signal(unix.SIGKILL)
+	// It may stay a zombie of its parent, which counts as gone.
+	pidfd.Wait(5 * time.Second)
 }
 
 // Pids lists the host pids of every process in the container's cgroup.

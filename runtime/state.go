@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,14 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/proc"
 )
 
 // Container is one container's record in the state root.
@@ -211,35 +209,7 @@ func (c *Container) status() string {
 }
 
 // initAlive tells whether the recorded init process still runs.
-func (c *Container) initAlive() bool {
-	if c.Record.Pid <= 0 {
-		return false
-	}
-	start, state, err := procStat(c.Record.Pid)
-	return err == nil && start == c.Record.PidStart && state != 'Z' && state != 'X'
-}
-
-// procStat reads a process's start time (field 22, in clock ticks since boot) and its
-// state letter from /proc/<pid>/stat.
-func procStat(pid int) (uint64, byte, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	// The command name (field 2) may hold spaces and parentheses: split after the
-	// last ')'.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 || i+2 >= len(data) {
-		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	fields := strings.Fields(string(data[i+2:]))
-	// fields[0] is field 3 (state); field 22 is fields[19].
-	if len(fields) < 20 {
-		return 0, 0, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	start, err := strconv.ParseUint(fields[19], 10, 64)
-	return start, fields[0][0], err
-}
+func (c *Container) initAlive() bool { return proc.Alive(c.Record.Pid, c.Record.PidStart) }
 
 // OCIState is the state the runtime-spec defines, as `hullrt state` prints it, with
 // runc's extra fields rootfs, created and owner.
