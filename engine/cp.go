@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/hullproject/hull/image/layer"
-	"github.com/hullproject/hull/runtime/rootfs"
+	"github.com/hullproject/hull/internal/fsroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +24,7 @@ import (
 // The container's tree is the image's and the container's to shape, so no path into
 // it is ever handed to the kernel as a joined string: every container-side path is
 // resolved by openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) below a descriptor of
-// the root (rootfs.Root), and everything below it is read and written relative to
+// the root (fsroot.Root), and everything below it is read and written relative to
 // descriptors (layer.Write walks by fd without following symlinks, layer.Apply
 // creates every entry with *at calls below an openat2-confined parent). A symlink
 // in the container, absolute or with "..", therefore resolves inside the container
@@ -45,7 +45,7 @@ type CopyOptions struct {
 // tree is one side of a copy: a container's root (confined) or the host's (paths
 // resolved as usual: they are the user's own).
 type tree struct {
-	root    *rootfs.Root // nil: the host
+	root    *fsroot.Root // nil: the host
 	release func()       // ends the use of the container's rootfs (Engine.Rootfs)
 }
 
@@ -80,7 +80,7 @@ func (e *Engine) containerTree(ref string, write bool) (tree, error) {
 	if err != nil {
 		return tree{}, err
 	}
-	r, err := rootfs.OpenRoot(dir)
+	r, err := fsroot.Open(dir)
 	if err != nil {
 		release()
 		return tree{}, err
@@ -146,12 +146,9 @@ func archive(fd int, name string, w io.Writer, fix func(*tar.Header) error) erro
 		}
 		link := ""
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			buf := make([]byte, unix.PathMax)
-			n, err := unix.Readlinkat(fd, "", buf)
-			if err != nil {
+			if link, err = fsroot.Readlink(fd, ""); err != nil {
 				return fmt.Errorf("readlink %s: %w", name, err)
 			}
-			link = string(buf[:n])
 		}
 		hdr, err := tar.FileInfoHeader(fi, link)
 		if err != nil {

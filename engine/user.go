@@ -9,23 +9,22 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hullproject/hull/internal/fsroot"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // openInRoot opens name inside the directory tree rootfs as if rootfs were "/": every
-// symlink, absolute or "..", is resolved inside it (openat2 RESOLVE_IN_ROOT), so an
-// image's /etc/passwd that links to the host's /etc/shadow reads nothing of the host.
+// symlink, absolute or "..", is resolved inside it (fsroot), so an image's
+// /etc/passwd that links to the host's /etc/shadow reads nothing of the host; nor
+// does the lookup cross a mount point (RESOLVE_NO_XDEV).
 func openInRoot(rootfs, name string) (*os.File, error) {
-	dfd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := fsroot.Open(rootfs)
 	if err != nil {
-		return nil, fmt.Errorf("open rootfs: %w", err)
+		return nil, err
 	}
-	defer unix.Close(dfd)
-	fd, err := unix.Openat2(dfd, strings.TrimPrefix(name, "/"), &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-	})
+	defer root.Close()
+	fd, err := fsroot.OpenIn(root.Fd(), name, unix.O_RDONLY, unix.RESOLVE_NO_XDEV)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/fsroot"
 )
 
 // CopyUp fills the volume v with the content of dir in the container's rootfs, the
@@ -80,12 +81,14 @@ func copyUp(v *Volume, rootfs, dir string) error {
 		return save()
 	}
 
-	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := fsroot.Open(rootfs)
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return err
 	}
-	defer unix.Close(root)
-	src, err := openInRoot(root, dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	defer root.Close()
+	// As the container will see it: ".." stops at rootfs, absolute symlinks start
+	// from it, /proc's magic links are refused.
+	src, err := root.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) {
 		// Nothing in the image there: the volume stays empty, and this mount was
 		// its first all the same.
@@ -93,7 +96,7 @@ func copyUp(v *Volume, rootfs, dir string) error {
 		return save()
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("open %s in rootfs: %w", fsroot.Clean(dir), err)
 	}
 	defer unix.Close(src)
 
@@ -169,31 +172,6 @@ func isEmpty(dir string) (bool, error) {
 	return false, err
 }
 
-// openInRoot opens p below the directory root as the container will see it:
-// ".." stops at root, absolute symlinks start from it, /proc's magic links (which
-// jump anywhere) are refused. The same discipline as runtime/rootfs.
-func openInRoot(root int, p string, flags int) (int, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC),
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	p = strings.TrimLeft(path.Clean("/"+p), "/")
-	if p == "" {
-		p = "."
-	}
-	for {
-		fd, err := unix.Openat2(root, p, &how)
-		if err == unix.EINTR || err == unix.EAGAIN {
-			// EAGAIN: a rename raced the lookup; the kernel asks us to retry.
-			continue
-		}
-		if err != nil {
-			return -1, fmt.Errorf("open %s in rootfs: %w", p, err)
-		}
-		return fd, nil
-	}
-}
-
 // copier copies one tree into another by descriptors.
 type copier struct {
 	top int // the copy's top directory
@@ -249,7 +227,7 @@ func (c *copier) copyEntry(src, dst int, name, rel string) error {
 		err = copyFile(src, dst, name, &st)
 	case unix.S_IFLNK:
 		var target string
-		if target, err = readlinkat(src, name); err == nil {
+		if target, err = fsroot.Readlink(src, name); err == nil {
 			err = unix.Symlinkat(target, dst, name)
 		}
 	case unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK:
@@ -442,14 +420,4 @@ func readNames(fd int) ([]string, error) {
 	names, err := f.Readdirnames(-1)
 	sort.Strings(names)
 	return names, err
-}
-
-// readlinkat reads the symlink name in the directory dirfd.
-func readlinkat(dirfd int, name string) (string, error) {
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(dirfd, name, buf)
-	if err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
 }

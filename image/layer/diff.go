@@ -2,7 +2,6 @@ package layer
 
 import (
 	"archive/tar"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hullproject/hull/internal/fsroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -120,10 +120,9 @@ func same(bfd, nfd int, name string, b, n *unix.Stat_t) bool {
 		return false
 	}
 	if b.Mode&unix.S_IFMT == unix.S_IFLNK {
-		bb, nb := make([]byte, unix.PathMax), make([]byte, unix.PathMax)
-		x, _ := unix.Readlinkat(bfd, name, bb)
-		y, _ := unix.Readlinkat(nfd, name, nb)
-		if !bytes.Equal(bb[:max(x, 0)], nb[:max(y, 0)]) {
+		x, _ := fsroot.Readlink(bfd, name)
+		y, _ := fsroot.Readlink(nfd, name)
+		if x != y {
 			return false
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hullproject/hull/internal/fsroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,12 +148,11 @@ func (wr *writer) entry(pfd int, prel, name string) error {
 		return nil
 	case unix.S_IFLNK:
 		hdr.Typeflag = tar.TypeSymlink
-		buf := make([]byte, unix.PathMax)
-		n, err := unix.Readlinkat(pfd, name, buf)
+		target, err := fsroot.Readlink(pfd, name)
 		if err != nil {
 			return fmt.Errorf("readlink %s: %w", rel, err)
 		}
-		hdr.Linkname = string(buf[:n])
+		hdr.Linkname = target
 	case unix.S_IFCHR, unix.S_IFBLK:
 		hdr.Typeflag = tar.TypeChar
 		if typ == unix.S_IFBLK {

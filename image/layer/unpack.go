@@ -4,7 +4,7 @@
 //
 // Unpacking is confined to the target directory by file descriptor. Every path of
 // the tar is resolved with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) below a
-// descriptor of the target, and the last component is created with mkdirat,
+// descriptor of the target (internal/fsroot), and the last component is created with mkdirat,
 // symlinkat, linkat, mknodat or openat(O_NOFOLLOW|O_EXCL) relative to its parent's
 // descriptor. A symlink in the tree can therefore point anywhere as data, but the
 // unpacker itself never follows it out of the target.
@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hullproject/hull/internal/fsroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,7 +78,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 type unpacker struct {
-	root  int // O_PATH descriptor of the target directory
+	root  *fsroot.Root // the target directory
 	owner bool
 	merge bool
 	dirs  []dirTime
@@ -109,11 +110,11 @@ func apply(dir string, r io.Reader, lim Limits, merge bool) (Stats, error) {
 	if lim.MaxEntries <= 0 {
 		lim.MaxEntries = DefaultLimits.MaxEntries
 	}
-	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := fsroot.Open(dir)
 	if err != nil {
-		return Stats{}, fmt.Errorf("open %s: %w", dir, err)
+		return Stats{}, err
 	}
-	defer unix.Close(root)
+	defer root.Close()
 	u := &unpacker{root: root, owner: os.Geteuid() == 0, merge: merge}
 	cr := &countReader{r: r, limit: lim.MaxBytes}
 	tr := tar.NewReader(cr)
@@ -175,14 +176,8 @@ func ts(t time.Time) unix.Timespec {
 }
 
 // open resolves rel inside the root.
-func (u *unpacker) open(rel string, flags uint64) (int, error) {
-	if rel == "" {
-		rel = "."
-	}
-	fd, err := unix.Openat2(u.root, rel, &unix.OpenHow{
-		Flags:   flags | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+func (u *unpacker) open(rel string, flags int) (int, error) {
+	fd, err := u.root.Open(rel, flags)
 	if err != nil {
 		return -1, fmt.Errorf("open %s in layer: %w", rel, err)
 	}
@@ -196,10 +191,7 @@ func (u *unpacker) parent(rel string) (int, error) {
 	if dir == "." {
 		dir = ""
 	}
-	fd, err := unix.Openat2(u.root, orDot(dir), &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	fd, err := u.root.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err == nil {
 		return fd, nil
 	}
@@ -207,7 +199,7 @@ func (u *unpacker) parent(rel string) (int, error) {
 		return -1, fmt.Errorf("open %s in layer: %w", dir, err)
 	}
 	// Tars may omit parent directories: make them one component at a time.
-	cur, err := unix.Openat2(u.root, ".", &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC})
+	cur, err := u.root.Open(".", unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return -1, err
 	}
@@ -216,10 +208,8 @@ func (u *unpacker) parent(rel string) (int, error) {
 			unix.Close(cur)
 			return -1, fmt.Errorf("mkdir %s in layer: %w", c, err)
 		}
-		next, err := unix.Openat2(cur, c, &unix.OpenHow{
-			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		})
+		// Confined below cur, itself inside the root.
+		next, err := fsroot.OpenIn(cur, c, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 		unix.Close(cur)
 		if err != nil {
 			return -1, fmt.Errorf("open %s in layer: %w", c, err)

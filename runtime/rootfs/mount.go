@@ -538,7 +538,7 @@ func (r *Root) Pivot() error {
 		return fmt.Errorf("open old root: %w", err)
 	}
 	defer unix.Close(old)
-	if err := unix.Fchdir(r.fd); err != nil {
+	if err := unix.Fchdir(r.Fd()); err != nil {
 		return fmt.Errorf("chdir to rootfs: %w", err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
@@ -560,7 +560,7 @@ func (r *Root) Pivot() error {
 // it. The old root stays reachable to anyone who can escape a chroot, which is why
 // pivot_root is the default.
 func (r *Root) MoveRoot() error {
-	if err := unix.Fchdir(r.fd); err != nil {
+	if err := unix.Fchdir(r.Fd()); err != nil {
 		return fmt.Errorf("chdir to rootfs: %w", err)
 	}
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
