@@ -9,15 +9,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hullproject/hull/engine/spec"
 	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/runtime/caps"
-	"github.com/hullproject/hull/runtime/seccomp"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// DefaultCaps are Docker's 14 default capabilities.
-var DefaultCaps = seccomp.DockerDefaultCaps
 
 // DefaultPidsLimit bounds the processes of a container unless --pids-limit says
 // otherwise (podman's default; a fork bomb stays inside its container).
@@ -95,7 +92,7 @@ func capsFor(privileged bool, add, drop []string) ([]string, error) {
 		return n, nil
 	}
 	set := map[string]bool{}
-	for _, c := range DefaultCaps {
+	for _, c := range spec.DefaultCaps {
 		set[c] = true
 	}
 	for _, d := range drop {
@@ -282,7 +279,7 @@ func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *
 	switch {
 	case o.Privileged || seccompProfile == "unconfined":
 	case seccompProfile == "default":
-		s.Linux.Seccomp = seccomp.DefaultProfileFor(capList)
+		s.Linux.Seccomp = spec.DefaultSeccompFor(capList)
 	default:
 		data, err := os.ReadFile(seccompProfile)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hullproject/hull/engine/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -173,7 +174,7 @@ func TestTables(t *testing.T) {
 }
 
 func TestDockerProfile(t *testing.T) {
-	p := DefaultProfile()
+	p := spec.DefaultSeccomp()
 	f := compile(t, p)
 	t.Logf("Docker's default profile: %d instructions", len(f.Prog))
 	enosys := errnoRet(unix.ENOSYS)
@@ -253,7 +254,7 @@ func TestDockerProfile(t *testing.T) {
 }
 
 func TestDockerProfileCaps(t *testing.T) {
-	f := compile(t, DefaultProfileFor([]string{"sys_admin", "CAP_SYS_PTRACE"}))
+	f := compile(t, spec.DefaultSeccompFor([]string{"sys_admin", "CAP_SYS_PTRACE"}))
 	check(t, f, []expect{
 		{x64("mount"), retAllow},
 		{x64("unshare", unix.CLONE_NEWUSER), retAllow},
@@ -268,7 +269,7 @@ func TestDockerProfileCaps(t *testing.T) {
 		"CAP_SYS_PTRACE", "CAP_SYS_RAWIO", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_SYS_NICE",
 		"CAP_SYSLOG", "CAP_BPF", "CAP_PERFMON", "CAP_DAC_READ_SEARCH"}
 	for _, caps := range [][]string{nil, all} {
-		p := DefaultProfileFor(caps)
+		p := spec.DefaultSeccompFor(caps)
 		f := compile(t, p)
 		t.Logf("Docker's profile with caps %v: %d instructions", caps, len(f.Prog))
 		// Every name of the profile is an x86_64 syscall, or a syscall of another
@@ -755,7 +756,7 @@ func TestRandomProfiles(t *testing.T) {
 }
 
 func BenchmarkCompileDocker(b *testing.B) {
-	p := DefaultProfile()
+	p := spec.DefaultSeccomp()
 	var n int
 	for b.Loop() {
 		f, err := Compile(p)

@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hullproject/hull/engine/spec"
 	"github.com/hullproject/hull/internal/int80"
 	"github.com/hullproject/hull/internal/testutil"
 )
@@ -76,8 +77,8 @@ var profiles = map[string]func() *specs.LinuxSeccomp{
 			Syscalls: []specs.LinuxSyscall{{Names: []string{"getpid"}, Action: specs.ActErrno, ErrnoRet: uptr(42)}}}
 	},
 	"big":           bigProfile,
-	"docker":        DefaultProfile,
-	"docker_x86_64": func() *specs.LinuxSeccomp { p := DefaultProfile(); p.Architectures = nil; return p },
+	"docker":        spec.DefaultSeccomp,
+	"docker_x86_64": func() *specs.LinuxSeccomp { p := spec.DefaultSeccomp(); p.Architectures = nil; return p },
 	"notify":        notifyProfile,
 }
 

@@ -27,10 +27,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullproject/hull/engine/spec"
 	"github.com/hullproject/hull/internal/testutil"
 	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/runtime/caps"
-	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -217,7 +217,7 @@ func (r *rt) tempFile() *os.File {
 }
 
 // dockerCaps is Docker's default capability set.
-func dockerCaps() []string { return slices.Clone(seccomp.DockerDefaultCaps) }
+func dockerCaps() []string { return slices.Clone(spec.DefaultCaps) }
 
 // dockerCapMask is dockerCaps as the hex mask /proc/PID/status shows.
 const dockerCapMask = "00000000a80425fb"
@@ -237,7 +237,7 @@ func dockerSpec(args []string) *specs.Spec {
 	p.NoNewPrivileges = false
 	caps := dockerCaps()
 	p.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
-	s.Linux.Seccomp = seccomp.DefaultProfileFor(caps)
+	s.Linux.Seccomp = spec.DefaultSeccompFor(caps)
 	s.Linux.MaskedPaths = slices.Clone(runtime.DefaultMaskedPaths)
 	s.Linux.ReadonlyPaths = slices.Clone(runtime.DefaultReadonlyPaths)
 	s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}

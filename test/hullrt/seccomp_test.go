@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullproject/hull/engine/spec"
 	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -363,13 +364,13 @@ func dockerProbes(defaultErrno unix.Errno) []probe {
 }
 
 // TestSeccompDockerProfile runs dockerProbes under Docker's default profile as the
-// engine applies it (seccomp.DefaultProfile), and under the same profile with a
+// engine applies it (spec.DefaultSeccomp), and under the same profile with a
 // defaultErrnoRet of its own and an ALLOW rule added for acct: the call then
 // reaches the kernel, which refuses it for want of CAP_SYS_PACCT (EPERM, not the
 // default's EADDRNOTAVAIL). Both in init and in an exec'd process.
 func TestSeccompDockerProfile(t *testing.T) {
 	custom := func() *specs.LinuxSeccomp {
-		p := seccomp.DefaultProfile()
+		p := spec.DefaultSeccomp()
 		p.DefaultErrnoRet = uintp(uint(unix.EADDRNOTAVAIL))
 		p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{"acct"}, Action: specs.ActAllow})
 		return p
@@ -381,7 +382,7 @@ func TestSeccompDockerProfile(t *testing.T) {
 		profile func() *specs.LinuxSeccomp
 		probes  []probe
 	}{
-		{"docker", seccomp.DefaultProfile, dockerProbes(unix.EPERM)},
+		{"docker", spec.DefaultSeccomp, dockerProbes(unix.EPERM)},
 		{"defaultErrnoRet", custom, customProbes},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,4 +1,10 @@
-package seccomp
+// Package spec holds the engine's policy for the OCI specs it writes: Docker's
+// defaults (capabilities, seccomp profile) that `hull run` applies, and that
+// anything else building a container the way Docker does (the Dockerfile
+// builder's RUN) must apply the same. It is data and pure functions: it imports no
+// engine verb and no runtime part (runtime/seccomp compiles whatever profile it is
+// given; the choice of Docker's is the engine's).
+package spec
 
 import (
 	"slices"
@@ -11,21 +17,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DockerDefaultCaps is Docker's default capability set, the one DefaultProfile
+// DefaultCaps is Docker's default capability set (14), the one DefaultSeccomp
 // assumes.
-var DockerDefaultCaps = []string{
+var DefaultCaps = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
 	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// DefaultProfile returns Docker's default seccomp profile for an x86_64 container
-// with Docker's default capabilities (DockerDefaultCaps).
-func DefaultProfile() *specs.LinuxSeccomp {
-	return DefaultProfileFor(DockerDefaultCaps)
+// DefaultSeccomp returns Docker's default seccomp profile for an x86_64 container
+// with Docker's default capabilities (DefaultCaps).
+func DefaultSeccomp() *specs.LinuxSeccomp {
+	return DefaultSeccompFor(DefaultCaps)
 }
 
-// DefaultProfileFor returns Docker's default seccomp profile (from
+// DefaultSeccompFor returns Docker's default seccomp profile (from
 // github.com/moby/profiles/seccomp) for an x86_64 container whose bounding set is
 // caps, resolved the way Docker resolves it: an entry with includes.caps is kept
 // only when the container has all those capabilities (CAP_SYS_ADMIN adds mount,
@@ -36,7 +42,7 @@ func DefaultProfile() *specs.LinuxSeccomp {
 //
 // The profile lists SCMP_ARCH_X86_64, SCMP_ARCH_X86 and SCMP_ARCH_X32, as Docker's
 // does on x86_64. Each call returns a new value the caller may modify.
-func DefaultProfileFor(caps []string) *specs.LinuxSeccomp {
+func DefaultSeccompFor(caps []string) *specs.LinuxSeccomp {
 	have := map[string]bool{}
 	for _, c := range caps {
 		c = strings.ToUpper(c)
