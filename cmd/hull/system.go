@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/volume"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -49,7 +50,7 @@ func infoCommand(g *globals) *cobra.Command {
 			var u unix.Utsname
 			unix.Uname(&u)
 			cg := "v1 (hybrid)"
-			if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			if runtime.HostCgroupMode() == runtime.CgroupUnified {
 				cg = "v2"
 			}
 			fmt.Printf("Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(list), running, len(list)-running, len(imgs))
