@@ -8,8 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hullproject/hull/internal/proc"
 )
 
 // RequireRoot skips t unless the test runs as root. In CI the tests run as root, so
@@ -208,12 +211,12 @@ func procs() map[string]bool {
 		if pid[0] < '0' || pid[0] > '9' || pid == self {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		n, _ := strconv.Atoi(pid)
+		st, err := proc.ReadStat(n)
 		if err != nil {
 			continue
 		}
-		s := string(stat)
-		if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) && s[i+2] == 'Z' {
+		if st.State == 'Z' {
 			// a zombie is its parent's business, and the parent is checked
 			continue
 		}
