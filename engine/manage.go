@@ -12,7 +12,6 @@ import (
 	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/ociruntime"
 	"github.com/hullproject/hull/runtime"
-	"github.com/hullproject/hull/runtime/caps"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -553,11 +552,7 @@ func privilegedExec(p *specs.Process, privileged bool) error {
 	if !privileged {
 		return nil
 	}
-	cur, err := caps.Current()
-	if err != nil {
-		return err
-	}
-	all := caps.List(cur.Bounding)
+	_, all := runtime.Capabilities()
 	p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hullproject/hull/engine/spec"
 	"github.com/hullproject/hull/runtime"
-	"github.com/hullproject/hull/runtime/caps"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -62,19 +61,10 @@ func mergeEnv(base, over []string) []string {
 // capsFor applies --cap-add and --cap-drop (names with or without CAP_, any case,
 // ALL) to the default set.
 func capsFor(privileged bool, add, drop []string) ([]string, error) {
-	all := []string{}
-	for i, n := range caps.Names() {
-		if i <= caps.Last() {
-			all = append(all, n)
-		}
-	}
 	// Everything means everything hull itself holds: asking the kernel for a
 	// capability outside the caller's bounding set fails (a sandboxed host may lack
 	// some), so --privileged and --cap-add ALL get that set, as podman's do.
-	held := all
-	if cur, err := caps.Current(); err == nil {
-		held = caps.List(cur.Bounding)
-	}
+	all, held := runtime.Capabilities()
 	if privileged {
 		return held, nil
 	}

@@ -41,3 +41,11 @@ func logger(l *slog.Logger) *slog.Logger {
 	}
 	return l
 }
+
+// Capabilities lists, by name, every capability the running kernel supports and
+// those this process holds in its bounding set: the most a container started by
+// this process can be given without a user namespace of its own. An engine asks
+// for --privileged and --cap-add ALL.
+func Capabilities() (supported, held []string) {
+	return caps.List(caps.Supported()), caps.List(caps.Bounding())
+}
