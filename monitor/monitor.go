@@ -408,16 +408,14 @@ func sweep(pid int) (code int, done, orphan bool) {
 	}
 }
 
-// waitExit waits until pid is gone: its pidfd polls readable when it exits,
-// whoever its parent is.
+// waitExit waits until pid is gone (a process that is not our child: its pidfd
+// polls readable when it exits, whoever its parent is).
 func waitExit(pid int) {
-	fd, err := unix.PidfdOpen(pid, 0)
+	start, err := proc.StartTime(pid)
 	if err != nil {
 		return
 	}
-	defer unix.Close(fd)
-	for alive(pid) {
-		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 1000)
+	for !proc.WaitGone(pid, start, time.Hour) {
 	}
 }
 
