@@ -14,6 +14,7 @@ import (
 	"github.com/hullproject/hull/runtime"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
@@ -110,6 +111,32 @@ func TestResolveUserSymlinkStaysInRoot(t *testing.T) {
 	os.Symlink("../../../../../../.."+host, filepath.Join(root, "etc/group"))
 	if _, err := resolveUser(root, "hostuser", nil); err == nil {
 		t.Fatal("user resolved through a symlink out of the rootfs")
+	}
+}
+
+// An image whose /etc/passwd or /etc/group is a FIFO (or any file that is not a
+// regular one) must not hang the lookup: opening a FIFO for reading waits for a
+// writer that never comes.
+func TestResolveUserFifoDoesNotHang(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	for _, f := range []string{"passwd", "group"} {
+		if err := unix.Mkfifo(filepath.Join(root, "etc", f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := resolveUser(root, "1000:1000", []string{"wheel"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("group wheel resolved from a FIFO")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("resolveUser hangs on an image whose /etc/passwd is a FIFO")
 	}
 }
 

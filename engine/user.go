@@ -17,14 +17,16 @@ import (
 // openInRoot opens name inside the directory tree rootfs as if rootfs were "/": every
 // symlink, absolute or "..", is resolved inside it (fsroot), so an image's
 // /etc/passwd that links to the host's /etc/shadow reads nothing of the host; nor
-// does the lookup cross a mount point (RESOLVE_NO_XDEV).
+// does the lookup cross a mount point (RESOLVE_NO_XDEV). O_NONBLOCK: opening a FIFO
+// (or a device) an image put there would otherwise wait for a writer forever;
+// readEtc reads regular files only.
 func openInRoot(rootfs, name string) (*os.File, error) {
 	root, err := fsroot.Open(rootfs)
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	fd, err := fsroot.OpenIn(root.Fd(), name, unix.O_RDONLY, unix.RESOLVE_NO_XDEV)
+	fd, err := fsroot.OpenIn(root.Fd(), name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, unix.RESOLVE_NO_XDEV)
 	if err != nil {
 		return nil, err
 	}
