@@ -84,7 +84,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	c = &Container{ID: o.ID, dir: dir}
+	c = &Container{ID: o.ID, dir: dir, Log: o.Log}
 	unlock, err := c.lock()
 	if err != nil {
 		os.RemoveAll(dir)

@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -23,8 +22,6 @@ type ExecOpts struct {
 	Stdin, Stdout, Stderr *os.File
 	// Console receives the pty master in the foreground (see CreateOpts.Console).
 	Console func(master *os.File)
-	// Log receives warnings (see CreateOpts.Log).
-	Log *slog.Logger
 }
 
 // ExecDefaults is the process an exec starts from: the container's own, without a
@@ -147,7 +144,7 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 		}
 	}
 	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.Record.Config, Process: *p, Pid: proc.Pid, PreserveFds: o.PreserveFds, Bundle: c.Record.Bundle}
-	grantCaps(&b.Process, s.joinsUserNS(), logger(o.Log))
+	grantCaps(&b.Process, s.joinsUserNS(), logger(c.Log))
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
 		return fail(fmt.Errorf("send bootstrap: %w", err))
 	}

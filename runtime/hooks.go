@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"time"
@@ -39,10 +38,7 @@ func (c *Container) runHooksWarn(kind string, hooks []specs.Hook, st specs.State
 	if len(hooks) == 0 {
 		return
 	}
-	log := c.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := logger(c.Log)
 	state, err := json.Marshal(st)
 	if err != nil {
 		log.Warn(fmt.Sprintf("%s hooks: %v", kind, err), "id", c.ID)

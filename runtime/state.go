@@ -38,8 +38,9 @@ type Container struct {
 	Record Record
 	init   *os.Process // set in the process that created the container
 	// Log receives the warnings of the lifecycle: what the runtime-spec wants
-	// logged rather than failed (a failing poststart or poststop hook). Nil means
-	// slog.Default().
+	// logged rather than failed (a failing poststart or poststop hook, a
+	// capability an exec asks for and cannot have). Nil drops them. Create sets it
+	// from CreateOpts.Log.
 	Log *slog.Logger
 }
 

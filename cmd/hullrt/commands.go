@@ -57,6 +57,11 @@ func load(args []string) (*runtime.Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadID(id)
+}
+
+// loadID loads the container id, logging its warnings where hullrt logs.
+func loadID(id string) (*runtime.Container, error) {
 	c, err := runtime.Load(g.root, id)
 	if err != nil {
 		return nil, err
@@ -135,7 +140,6 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		c.Log = warnLog()
 		if err := c.Start(); err != nil {
 			c.Delete(true)
 			return err
@@ -240,7 +244,7 @@ func cmdExec(fs *flag.FlagSet) func([]string) error {
 		if len(args) == 0 {
 			return errors.New("expects a container id")
 		}
-		c, err := runtime.Load(g.root, args[0])
+		c, err := loadID(args[0])
 		if err != nil {
 			return err
 		}
@@ -303,7 +307,7 @@ func cmdExec(fs *flag.FlagSet) func([]string) error {
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
 		}
-		o.Process, o.Log = &p, warnLog()
+		o.Process = &p
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		fg := attach(detach, o.ConsoleSocket, &o.Console)
 		defer fg.stop()
