@@ -95,7 +95,7 @@ type HostConfig struct {
 	Memory         int64           `json:"Memory"`
 	NanoCPUs       int64           `json:"NanoCpus"`
 	PidsLimit      int64           `json:"PidsLimit"`
-	MemorySwap     int64           `json:"MemorySwap"` // engine/manage.go
+	MemorySwap     int64           `json:"MemorySwap"` // engine/resources.go
 	CpuShares      int64           `json:"CpuShares"`
 	CpusetCpus     string          `json:"CpusetCpus"`
 	Devices        []DeviceMapping `json:"Devices"`
@@ -157,6 +157,50 @@ func CheckName(name string) error {
 	if !nameRE.MatchString(name) || len(name) > 128 {
 		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", name)
 	}
+	return nil
+}
+
+// Rename gives a container a new name, unique as create's are.
+func (e *Engine) Rename(ref, name string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	unlock, err := flock(filepath.Join(e.Root, "containers.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	if taken, _ := e.Resolve(name); taken != "" {
+		if other, err := e.load(taken); err == nil && other.Name == name {
+			if taken == id {
+				return fmt.Errorf("container %s is already named %s", ref, name)
+			}
+			return fmt.Errorf("the container name %q is already in use by container %s", name, taken)
+		}
+	}
+	old := ""
+	c, err := e.update(id, func(c *Container) error {
+		old, c.Name = c.Name, name
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Its addresses on user networks answer to the new name at once.
+	if c.netAttached() {
+		m, err := e.Networks()
+		if err == nil {
+			err = m.Rename(id, name)
+		}
+		if err != nil {
+			return fmt.Errorf("rename %s on its networks: %w", old, err)
+		}
+	}
+	e.event(c, "rename", "oldName", "/"+old)
 	return nil
 }
 

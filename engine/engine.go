@@ -97,7 +97,7 @@ type CreateOptions struct {
 	Memory      int64
 	NanoCPUs    int64
 	PidsLimit   int64    // 0: DefaultPidsLimit; < 0: none
-	MemorySwap  int64    // memory plus swap; -1: unlimited (engine/manage.go)
+	MemorySwap  int64    // memory plus swap; -1: unlimited (engine/resources.go)
 	CPUShares   int64    // relative CPU weight
 	CpusetCpus  string   // CPUs to run on (0-3,5)
 	Devices     []string // HOST[:CONTAINER][:rwm]

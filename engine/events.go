@@ -108,6 +108,13 @@ func (f Filter) Match(key string, ok func(v string) bool) bool {
 	return false
 }
 
+// HasLabel tells whether labels match a filter's KEY or KEY=VALUE.
+func HasLabel(labels map[string]string, l string) bool {
+	k, v, withValue := strings.Cut(l, "=")
+	got, ok := labels[k]
+	return ok && (!withValue || got == v)
+}
+
 // EventFilter is `events --filter`. Keys: container (ID, ID prefix or name), event
 // (the action), type, image, label (KEY or KEY=VALUE).
 type EventFilter struct{ Filter }

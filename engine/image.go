@@ -159,3 +159,18 @@ func (e *Engine) Commit(ref, newRef string, o CommitOptions) (*image.Image, erro
 	// The snapshot's diff is read from its upper (or copied) tree: no mount needed.
 	return e.Images.Commit(c.ID, parent.Manifest.String(), newRef, image.ImportOptions{Config: cfg, Comment: o.Comment})
 }
+
+// ContainerSize is the size of what the container wrote to its root filesystem (its
+// snapshot's changes, measured as a layer tar).
+func (e *Engine) ContainerSize(id string) uint64 {
+	var n countWriter
+	e.Images.Snapshotter().Diff(id, &n)
+	return uint64(n)
+}
+
+type countWriter int64
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	*w += countWriter(len(p))
+	return len(p), nil
+}

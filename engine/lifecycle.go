@@ -382,6 +382,45 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 	return nil
 }
 
+// Restart stops a container (as Stop, with its timeout) and starts it again; a
+// container that is not running is just started. It stays the same container: ID,
+// name, rootfs and log.
+func (e *Engine) Restart(ref string, timeout *int) error {
+	id, err := e.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	// A --rm container survives its restart, as docker's does: its monitor reads
+	// the flag from the record when the container ends, so it is off meanwhile.
+	var autoRemove bool
+	if _, err := e.update(id, func(c *Container) error {
+		autoRemove, c.HostConfig.AutoRemove = c.HostConfig.AutoRemove, false
+		return nil
+	}); err != nil {
+		return err
+	}
+	restore := func() {
+		if autoRemove {
+			e.update(id, func(c *Container) error { c.HostConfig.AutoRemove = true; return nil })
+		}
+	}
+	// Stop returns once the monitor recorded the end (and, stopped by the user,
+	// does not apply the restart policy).
+	if err := e.Stop(id, timeout); err != nil {
+		restore()
+		return err
+	}
+	_, err = e.Start(id, nil)
+	restore()
+	if err != nil {
+		return err
+	}
+	if c, err := e.load(id); err == nil {
+		e.event(c, "restart")
+	}
+	return nil
+}
+
 // Remove deletes a container: record, log, snapshot, bundle. A running one is refused
 // unless force, which kills it first.
 func (e *Engine) Remove(ref string, force bool) error {
@@ -499,7 +538,7 @@ type ExecOptions struct {
 	User       string
 	WorkingDir string
 	Detach     bool
-	Privileged bool // every capability (engine/manage.go)
+	Privileged bool // every capability (privilegedExec)
 	Tty        bool
 	// ConsoleSize is the terminal's initial size (with Tty).
 	ConsoleSize *specs.Box
@@ -559,6 +598,19 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 		}
 		return code, err
 	}, nil
+}
+
+// privilegedExec gives an exec'd process every capability hull itself may hand out
+// (exec --privileged): those of its bounding set, as podman's, since asking for
+// more fails (a sandbox may lack some). The container's seccomp filter, which the
+// kernel never lifts, still applies.
+func privilegedExec(p *specs.Process, privileged bool) error {
+	if !privileged {
+		return nil
+	}
+	_, all := runtime.Capabilities()
+	p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
+	return nil
 }
 
 // execErr is the error of an exec into c that failed: if c stopped or went

@@ -14,7 +14,7 @@ import (
 )
 
 // `hull version`, `hull info` and the `hull system` group: info, events, df and
-// prune (engine/manage.go).
+// prune (engine/prune.go).
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
 var (
