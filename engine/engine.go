@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/logs"
 	"github.com/hullproject/hull/ociruntime"
 	"github.com/opencontainers/go-digest"
@@ -257,6 +258,19 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The record is visible from here: a cp or export of this container may mount
+	// its rootfs too and, done with it, unmount it under the copy-up of volumes
+	// below. So Create holds the rootfs in use, as every user does (image.go),
+	// from before it is mounted until Create is done.
+	unlockRootfs, err := atomicfile.Lock(e.rootfsLock(id), atomicfile.Shared)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlockRootfs()
+		}
+	}()
 	rootfs, err := e.Images.Prepare(id, img.ID().String())
 	if err != nil {
 		return nil, err
@@ -292,6 +306,7 @@ func (e *Engine) Create(o CreateOptions) (c *Container, err error) {
 	}
 	// The rootfs was needed for the user, the copy-up of volumes and the spec;
 	// a start mounts it again.
+	unlockRootfs()
 	e.unmountIdle(id)
 	e.event(c, "create")
 	return c, nil

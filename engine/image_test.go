@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/image/snapshot"
 	"github.com/hullproject/hull/internal/testutil"
 )
 
@@ -105,5 +107,102 @@ func TestUnmountIdleDecidersTakeTurns(t *testing.T) {
 	}
 	if n := mounts(); n != 0 {
 		t.Errorf("the stopped container's rootfs: %d mounts", n)
+	}
+}
+
+// pausingSnapshotter is the store's snapshotter with a pause after Prepare has
+// mounted a new rootfs: Create's slow part (copy-up, spec) held open.
+type pausingSnapshotter struct {
+	snapshot.Snapshotter
+	prepared chan string // the rootfs, once mounted
+	resume   chan struct{}
+}
+
+func (s *pausingSnapshotter) Prepare(key string, layers []string) (string, error) {
+	dir, err := s.Snapshotter.Prepare(key, layers)
+	s.prepared <- dir
+	<-s.resume
+	return dir, err
+}
+
+// TestCreateHoldsItsRootfs: a container's record is visible while Create still
+// works in its new rootfs; a cp or export of it meanwhile (Rootfs, then its
+// release) must not unmount the rootfs under Create's copy-up of volumes.
+func TestCreateHoldsItsRootfs(t *testing.T) {
+	testutil.RequireRoot(t)
+	if _, err := os.Stat(testutil.Busybox); err != nil {
+		t.Skip("busybox-static not installed")
+	}
+	e, err := New(t.TempDir(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := image.BusyboxImage(context.Background(), e.Images, "busybox"); err != nil {
+		t.Fatal(err)
+	}
+	sn := &pausingSnapshotter{Snapshotter: e.Images.Snapshotter(), prepared: make(chan string, 1), resume: make(chan struct{})}
+	e.Images.SetSnapshotter(sn)
+	resume := sync.OnceFunc(func() { close(sn.resume) })
+	t.Cleanup(resume)
+	type result struct {
+		c   *Container
+		err error
+	}
+	created := make(chan result, 1)
+	go func() {
+		c, err := e.Create(CreateOptions{Image: "busybox", Cmd: []string{"true"}, Network: "none",
+			VolumeOptions: VolumeOptions{Volumes: []string{"/etc"}}})
+		created <- result{c, err}
+	}()
+	var rootfs string
+	select {
+	case rootfs = <-sn.prepared:
+	case r := <-created:
+		t.Fatalf("create ended before its rootfs was prepared: %v", r.err)
+	}
+	mounted := func() bool {
+		data, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && f[4] == rootfs {
+				return true
+			}
+		}
+		return false
+	}
+	list, err := e.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("the record of the container being created: %d, %v", len(list), err)
+	}
+	// What cp and export do.
+	if _, release, err := e.Rootfs(list[0].ID); err != nil {
+		t.Fatal(err)
+	} else {
+		release()
+	}
+	if !mounted() {
+		t.Error("a cp during create unmounted the rootfs create works in")
+	}
+	resume()
+	r := <-created
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { e.RemoveWithVolumes(r.c.ID, true) })
+	if mounted() {
+		t.Error("the rootfs stays mounted after create")
+	}
+	vs, err := e.Volumes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vs.Get(r.c.Mounts[0].Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(v.Mountpoint, "passwd")); err != nil {
+		t.Errorf("the image's /etc was not copied up into its volume: %v", err)
 	}
 }
