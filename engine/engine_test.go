@@ -141,19 +141,19 @@ func TestResolveUserFifoDoesNotHang(t *testing.T) {
 }
 
 func TestCapsFor(t *testing.T) {
-	c, err := capsFor(false, nil, nil)
-	if err != nil || len(c) != 14 {
-		t.Fatalf("defaults: %v %v", c, err)
+	c := capsFor(false, nil, nil)
+	if len(c) != 14 {
+		t.Fatalf("defaults: %v", c)
 	}
-	c, _ = capsFor(false, []string{"sys_admin"}, []string{"CAP_NET_RAW", "chown"})
+	c = capsFor(false, []string{"sys_admin"}, []string{"CAP_NET_RAW", "chown"})
 	if !slices.Contains(c, "CAP_SYS_ADMIN") || slices.Contains(c, "CAP_NET_RAW") || slices.Contains(c, "CAP_CHOWN") || len(c) != 13 {
 		t.Errorf("add/drop: %v", c)
 	}
-	c, _ = capsFor(false, []string{"KILL"}, []string{"ALL"})
+	c = capsFor(false, []string{"KILL"}, []string{"ALL"})
 	if !slices.Equal(c, []string{"CAP_KILL"}) {
 		t.Errorf("drop ALL add KILL: %v", c)
 	}
-	if _, err := capsFor(false, []string{"CAP_BOGUS"}, nil); err == nil {
+	if err := (&CreateOptions{CapAdd: []string{"CAP_BOGUS"}}).Validate(); err == nil {
 		t.Error("unknown capability accepted")
 	}
 }
@@ -178,7 +178,15 @@ func TestCommandAndEnv(t *testing.T) {
 func TestMakeSpecDefaults(t *testing.T) {
 	root := t.TempDir()
 	c := &Container{ID: strings.Repeat("a", 64), Path: "sh", Config: Config{Hostname: "h"}, HostConfig: HostConfig{NetworkMode: "none"}}
-	s, err := makeSpec(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{})
+	// makeSpec takes judged options, as Create's plan has them.
+	specOf := func(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *CreateOptions) (*specs.Spec, error) {
+		set, err := o.parse()
+		if err != nil {
+			return nil, err
+		}
+		return makeSpec(&createPlan{c: c, config: img, o: o, createSettings: set}, rootfs, recDir, specs.User{})
+	}
+	s, err := specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +214,7 @@ func TestMakeSpecDefaults(t *testing.T) {
 		t.Error("no 64 MiB /dev/shm")
 	}
 	c.HostConfig.NetworkMode = "host"
-	s, _ = makeSpec(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{Privileged: true, Memory: 1 << 20, NanoCPUs: 5e8, Ulimits: []string{"nofile=10:20"}, SecurityOpt: []string{"no-new-privileges"}})
+	s, _ = specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{Privileged: true, Memory: 8 << 20, NanoCPUs: 5e8, Ulimits: []string{"nofile=10:20"}, SecurityOpt: []string{"no-new-privileges"}})
 	for _, n := range s.Linux.Namespaces {
 		if n.Type == specs.NetworkNamespace {
 			t.Error("--network host has a network namespace")
@@ -215,10 +223,10 @@ func TestMakeSpecDefaults(t *testing.T) {
 	if s.Linux.Seccomp != nil || s.Linux.MaskedPaths != nil || len(s.Process.Capabilities.Bounding) < 38 {
 		t.Error("--privileged still confined")
 	}
-	if *s.Linux.Resources.Memory.Limit != 1<<20 || *s.Linux.Resources.CPU.Quota != 50000 || s.Process.Rlimits[0].Hard != 20 || !s.Process.NoNewPrivileges {
+	if *s.Linux.Resources.Memory.Limit != 8<<20 || *s.Linux.Resources.CPU.Quota != 50000 || s.Process.Rlimits[0].Hard != 20 || !s.Process.NoNewPrivileges {
 		t.Error("limits not applied")
 	}
-	if _, err := makeSpec(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"apparmor=x"}}); err == nil {
+	if _, err := specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"apparmor=x"}}); err == nil {
 		t.Error("unsupported security-opt accepted")
 	}
 }

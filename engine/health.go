@@ -2,9 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"time"
 
 	"github.com/hullproject/hull/monitor"
 )
@@ -28,21 +25,11 @@ const (
 	HealthUnhealthy = monitor.HealthUnhealthy
 )
 
-// healthConfig merges the health flags over the image's Healthcheck (config blob
-// img), as Docker does: each flag that is set replaces the image's value.
+// healthConfig merges the health flags (judged in options.go) over the image's
+// Healthcheck (config blob img), as Docker does: each flag that is set replaces
+// the image's value. The image's own check may still be refused.
 func healthConfig(o *MonitorOptions, img []byte) (*HealthConfig, error) {
-	for name, d := range map[string]time.Duration{"interval": o.HealthInterval, "timeout": o.HealthTimeout, "start-period": o.HealthStartPeriod} {
-		if d < 0 || (d > 0 && d < time.Millisecond) {
-			return nil, fmt.Errorf("--health-%s must be at least 1ms", name)
-		}
-	}
-	if o.HealthRetries < 0 {
-		return nil, errors.New("--health-retries cannot be negative")
-	}
 	if o.NoHealthcheck {
-		if o.HealthCmd != "" || o.HealthInterval != 0 || o.HealthTimeout != 0 || o.HealthStartPeriod != 0 || o.HealthRetries != 0 {
-			return nil, errors.New("conflicting options: --no-healthcheck and --health-*")
-		}
 		return &HealthConfig{Test: []string{"NONE"}}, nil
 	}
 	var ic struct {

@@ -547,6 +547,9 @@ type ExecOptions struct {
 // Exec runs a process in a running container; without Detach the returned function
 // waits for it and gives its exit code.
 func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int, error), error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	c, err := e.Get(ref)
 	if err != nil {
 		return nil, err
@@ -556,9 +559,6 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 	}
 	if c.State.Status != StatusRunning {
 		return nil, fmt.Errorf("container %s is not running", c.Name)
-	}
-	if len(o.Args) == 0 {
-		return nil, errors.New("exec needs a command")
 	}
 	spec, _, err := e.readSpec(c.ID)
 	if err != nil {

@@ -102,95 +102,73 @@ func namespaceFor(c *Container, t specs.LinuxNamespaceType) (ns specs.LinuxNames
 	return specs.LinuxNamespace{Type: t}, true
 }
 
-// planNamespaces checks the namespace options and records them as modes (a
-// container named by its ID, so a rename cannot change what is joined).
+// planNamespaces records the namespace options (judged in options.go) as modes, a
+// container named by its ID, so that a rename cannot change what is joined; and
+// judges what needs the containers or the pod they name.
 func (e *Engine) planNamespaces(c *Container, o *CreateOptions) error {
-	switch o.Userns {
-	case "", "host":
-	default:
-		return errors.New("user namespaces in hull run are not supported yet")
-	}
+	var r refusals
 	h := &c.HostConfig
 	h.UsernsMode = o.Userns
-	norm := func(flag, mode string, allowed ...string) (string, error) {
-		if ref, ok := strings.CutPrefix(mode, "container:"); ok {
-			id, err := e.Resolve(ref)
-			if err != nil {
-				return "", fmt.Errorf("--%s %s: %w", flag, mode, err)
-			}
-			return "container:" + id, nil
+	join := func(field, flag, mode string) string {
+		ref, ok := strings.CutPrefix(mode, "container:")
+		if !ok {
+			return mode
 		}
-		if mode == "" || slices.Contains(allowed, mode) {
-			return mode, nil
+		id, err := e.Resolve(ref)
+		if err != nil {
+			r.add(field, fmt.Errorf("--%s %s: %w", flag, mode, err))
+			return ""
 		}
-		return "", fmt.Errorf("--%s %q: want %s or container:NAME", flag, mode, strings.Join(allowed, ", "))
+		return "container:" + id
 	}
-	var err error
-	if h.PidMode, err = norm("pid", o.Pid, "host", "private"); err != nil {
-		return err
-	}
-	if h.IpcMode, err = norm("ipc", o.IPC, "host", "private", "shareable"); err != nil {
-		return err
-	}
-	if h.UTSMode, err = norm("uts", o.UTS, "host", "private"); err != nil {
-		return err
-	}
-	switch o.Cgroupns {
-	case "", "private", "host":
-		h.CgroupnsMode = o.Cgroupns
-	default:
-		return fmt.Errorf("--cgroupns %q: want host or private", o.Cgroupns)
-	}
+	h.PidMode = join("Pid", "pid", o.Pid)
+	h.IpcMode = join("IPC", "ipc", o.IPC)
+	h.UTSMode = join("UTS", "uts", o.UTS)
+	h.CgroupnsMode = o.Cgroupns
 	if o.Pod != "" {
 		p, err := e.GetPod(o.Pod)
 		if err != nil {
-			return err
+			r.add("Pod", err)
+			return r.err()
 		}
 		c.Pod = p.ID
 		for _, t := range p.Share {
 			mode := "pod:" + p.ID
 			switch t {
 			case "pid":
-				err = setJoin(&h.PidMode, o.Pid, "pid", mode)
+				r.add("Pid", setJoin(&h.PidMode, o.Pid, "pid", mode))
 			case "ipc":
-				err = setJoin(&h.IpcMode, o.IPC, "ipc", mode)
+				r.add("IPC", setJoin(&h.IpcMode, o.IPC, "ipc", mode))
 			case "uts":
-				err = setJoin(&h.UTSMode, o.UTS, "uts", mode)
+				r.add("UTS", setJoin(&h.UTSMode, o.UTS, "uts", mode))
 			case "net":
 				net := o.Network
 				if net == "none" {
 					net = "" // the flag's default
 				}
-				err = setJoin(&h.NetworkMode, net, "network", mode)
-			}
-			if err != nil {
-				return err
+				r.add("Network", setJoin(&h.NetworkMode, net, "network", mode))
 			}
 		}
 		if strings.HasPrefix(h.UTSMode, "pod:") {
 			if o.Hostname != "" {
-				return errors.New("--hostname conflicts with --pod: the pod's uts namespace is shared")
+				r.add("Hostname", errors.New("--hostname conflicts with --pod: the pod's uts namespace is shared"))
 			}
 			c.Config.Hostname = p.Hostname
 		}
 	}
+	// --hostname with these is refused by the options' judgement.
 	switch {
 	case h.UTSMode == "host":
-		if o.Hostname != "" {
-			return errors.New("conflicting options: --hostname and --uts host")
-		}
 		c.Config.Hostname, _ = os.Hostname()
 	case strings.HasPrefix(h.UTSMode, "container:"):
-		if o.Hostname != "" {
-			return errors.New("conflicting options: --hostname and --uts container")
-		}
 		other, err := e.load(strings.TrimPrefix(h.UTSMode, "container:"))
 		if err != nil {
-			return err
+			r.add("UTS", err)
+			break
 		}
 		c.Config.Hostname = other.Config.Hostname
 	}
-	return nil
+	return r.err()
 }
 
 func setJoin(dst *string, given, flag, mode string) error {

@@ -50,7 +50,6 @@ import (
 	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/network"
 	"github.com/hullproject/hull/network/ipam"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -148,37 +147,26 @@ func networkKind(mode string) string {
 	return "network"
 }
 
-// prepareNetwork checks the network options of create and records them in c.
-func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.ImageConfig) error {
+// planNetwork records the network options in a new record, and judges what needs
+// the container (--network container:) or the network they name, or the ports the
+// image exposes (-P).
+func (e *Engine) planNetwork(p *createPlan) error {
+	c, o := p.c, p.o
 	mode := c.HostConfig.NetworkMode
-	kind := networkKind(mode)
 	hc := &c.HostConfig.NetHostConfig
 	hc.ExtraHosts, hc.Dns, hc.DnsSearch, hc.DnsOptions = o.ExtraHosts, o.DNS, o.DNSSearch, o.DNSOptions
-	for _, d := range o.DNS {
-		if _, err := netip.ParseAddr(d); err != nil {
-			return fmt.Errorf("invalid --dns %q: %w", d, err)
-		}
-	}
-	if _, err := network.Hosts(network.HostsOptions{ExtraHosts: o.ExtraHosts, HostGateway: netip.IPv4Unspecified()}); err != nil {
-		return err
-	}
-	if kind != "network" && (len(o.Publish) > 0 || o.PublishAll || len(o.NetworkAliases) > 0 || o.IP != "" || o.MacAddress != "") {
-		return fmt.Errorf("--network %s: ports, aliases, --ip and --mac-address need a network", mode)
-	}
-	switch kind {
+	refuse := func(err error) error { return &OptionError{Field: "Network", Err: err} }
+	switch networkKind(mode) {
 	case "container":
-		if o.Hostname != "" || len(o.ExtraHosts) > 0 || len(o.DNS) > 0 || len(o.DNSSearch) > 0 {
-			return fmt.Errorf("--network %s: the other container's hostname, hosts and DNS are used", mode)
-		}
 		other, err := e.Get(strings.TrimPrefix(mode, "container:"))
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		if other.State.Status != StatusRunning || other.State.Pid == 0 {
-			return fmt.Errorf("--network %s: container %s is not running", mode, other.Name)
+			return refuse(fmt.Errorf("--network %s: container %s is not running", mode, other.Name))
 		}
 		if k := networkKind(other.HostConfig.NetworkMode); k == "container" || k == "host" {
-			return fmt.Errorf("--network %s: container %s has network mode %s", mode, other.Name, other.HostConfig.NetworkMode)
+			return refuse(fmt.Errorf("--network %s: container %s has network mode %s", mode, other.Name, other.HostConfig.NetworkMode))
 		}
 		c.HostConfig.NetworkMode = "container:" + other.ID
 		c.Config.Hostname = other.Config.Hostname
@@ -190,23 +178,20 @@ func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.Ima
 		}
 		n, err := m.Get(mode)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
-		ipam, err := endpointConfig(n, o.IP, o.MacAddress)
+		ipam, err := endpointConfig(n, p.ip, p.mac)
 		if err != nil {
 			return err
 		}
 		c.NetworkSettings.Networks = map[string]*EndpointSettings{mode: {IPAMConfig: ipam, Aliases: o.NetworkAliases, NetworkID: n.ID}}
 	}
 	hc.PublishAllPorts = o.PublishAll
-	ports, err := parsePublish(o.Publish)
-	if err != nil {
-		return err
-	}
+	ports := p.ports
 	if o.PublishAll {
-		all, err := network.PublishAll(img.ExposedPorts, ports)
+		all, err := network.PublishAll(p.config.ExposedPorts, ports)
 		if err != nil {
-			return err
+			return &OptionError{Field: "PublishAll", Err: err}
 		}
 		ports = append(ports, all...)
 	}
@@ -214,30 +199,24 @@ func (e *Engine) prepareNetwork(c *Container, o *CreateOptions, img *ocispec.Ima
 	return nil
 }
 
-// endpointConfig checks --ip and --mac-address against the network. Whether the
-// address is free is known only when the container starts (Attach).
-func endpointConfig(n *network.Network, ip, mac string) (*EndpointIPAMConfig, error) {
-	if ip == "" && mac == "" {
+// endpointConfig judges --ip against the network, and records it and
+// --mac-address (the options judged them). Whether the address is free is known
+// only when the container starts (Attach).
+func endpointConfig(n *network.Network, ip netip.Addr, mac net.HardwareAddr) (*EndpointIPAMConfig, error) {
+	if !ip.IsValid() && mac == nil {
 		return nil, nil
 	}
-	if ip != "" {
-		a, err := netip.ParseAddr(ip)
-		if err != nil || !a.Is4() {
-			return nil, fmt.Errorf("invalid --ip %q: want an IPv4 address", ip)
+	cfg := &EndpointIPAMConfig{}
+	if ip.IsValid() {
+		if !(ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway}).Contains(ip) {
+			return nil, &OptionError{Field: "IP", Err: fmt.Errorf("invalid --ip %s: not a host address of network %s (%s, gateway %s)", ip, n.Name, n.Subnet, n.Gateway)}
 		}
-		if !(ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway}).Contains(a) {
-			return nil, fmt.Errorf("invalid --ip %s: not a host address of network %s (%s, gateway %s)", a, n.Name, n.Subnet, n.Gateway)
-		}
-		ip = a.String()
+		cfg.IPv4Address = ip.String()
 	}
-	if mac != "" {
-		hw, err := net.ParseMAC(mac)
-		if err != nil || len(hw) != 6 || hw[0]&1 != 0 {
-			return nil, fmt.Errorf("invalid --mac-address %q: want a unicast ethernet address", mac)
-		}
-		mac = hw.String()
+	if mac != nil {
+		cfg.MacAddress = mac.String()
 	}
-	return &EndpointIPAMConfig{IPv4Address: ip, MacAddress: mac}, nil
+	return cfg, nil
 }
 
 // parsePublish parses -p values (package network has the grammar).

@@ -23,25 +23,36 @@ type Resources struct {
 	CpusetCpus                                         string
 }
 
-// check refuses what docker refuses; mem is the memory limit in force with r.
-func (r *Resources) check(mem int64) error {
+// validate judges the limits by themselves, as docker does; a refusal names its
+// field as CreateOptions and UpdateOptions do.
+func (r *Resources) validate(rs *refusals) {
 	switch {
 	case r.Memory < 0:
-		return errors.New("invalid memory limit: it must be positive")
+		rs.add("Memory", errors.New("invalid memory limit: it must be positive"))
 	case r.Memory > 0 && r.Memory < 6<<20:
-		return errors.New("minimum memory limit allowed is 6MB")
+		rs.add("Memory", errors.New("minimum memory limit allowed is 6MB"))
+	}
+	if r.MemorySwap < -1 {
+		rs.add("MemorySwap", errors.New("invalid memory-swap limit: want bytes or -1"))
+	}
+	if r.CPUShares < 0 {
+		rs.add("CPUShares", errors.New("invalid cpu-shares: it must be positive"))
+	}
+	if r.NanoCPUs < 0 {
+		rs.add("NanoCPUs", errors.New("invalid --cpus: it must be positive"))
+	}
+	rs.add("CpusetCpus", checkCpuset(r.CpusetCpus))
+}
+
+// checkSwap judges the swap limit against mem, the memory limit in force with r.
+func (r *Resources) checkSwap(mem int64) error {
+	switch {
 	case r.MemorySwap > 0 && mem == 0:
 		return errors.New("you should always set the memory limit when using a memory-swap limit")
 	case r.MemorySwap > 0 && r.MemorySwap < mem:
 		return errors.New("minimum memory-swap limit should be larger than the memory limit, see usage")
-	case r.MemorySwap < -1:
-		return errors.New("invalid memory-swap limit: want bytes or -1")
-	case r.CPUShares < 0:
-		return errors.New("invalid cpu-shares: it must be positive")
-	case r.NanoCPUs < 0:
-		return errors.New("invalid cpus: it must be positive")
 	}
-	return checkCpuset(r.CpusetCpus)
+	return nil
 }
 
 // checkCpuset checks a cpu list (0-3,5) against the CPUs this host has.
@@ -118,23 +129,6 @@ func (o *CreateOptions) resources() Resources {
 	return Resources{Memory: o.Memory, MemorySwap: o.MemorySwap, NanoCPUs: o.NanoCPUs, CPUShares: o.CPUShares, CpusetCpus: o.CpusetCpus}
 }
 
-// checkLimits checks create's limits and devices before anything is made.
-func (o *CreateOptions) checkLimits() ([]DeviceMapping, error) {
-	r := o.resources()
-	if err := r.check(o.Memory); err != nil {
-		return nil, err
-	}
-	var devs []DeviceMapping
-	for _, s := range o.Devices {
-		d, err := ParseDevice(s)
-		if err != nil {
-			return nil, err
-		}
-		devs = append(devs, d)
-	}
-	return devs, nil
-}
-
 // UpdateOptions are the options of `hull update`.
 type UpdateOptions struct {
 	Resources
@@ -144,8 +138,13 @@ type UpdateOptions struct {
 }
 
 // Update changes a container's limits: at once through the runtime when it runs,
-// and in its record and bundle, so that its next start has them too.
+// and in its record and bundle, so that its next start has them too. It judges the
+// options (Validate), then what depends on the container.
 func (e *Engine) Update(ref string, o UpdateOptions) error {
+	policy, err := o.parse()
+	if err != nil {
+		return err
+	}
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return err
@@ -157,21 +156,19 @@ func (e *Engine) Update(ref string, o UpdateOptions) error {
 		if o.Memory > 0 {
 			mem = o.Memory
 		}
-		if err := o.Resources.check(mem); err != nil {
-			return err
-		}
+		var r refusals
+		r.add("MemorySwap", o.Resources.checkSwap(mem))
 		if o.Restart != "" {
-			p, err := ParseRestartPolicy(o.Restart)
-			if err != nil {
-				return err
+			if policy.Name != RestartNo && hc.AutoRemove {
+				r.add("Restart", errors.New("restart policy cannot be updated because autoremove is enabled for the container"))
 			}
-			if p.Name != RestartNo && hc.AutoRemove {
-				return errors.New("restart policy cannot be updated because autoremove is enabled for the container")
-			}
-			hc.RestartPolicy = p
+			hc.RestartPolicy = policy
 		}
 		if o.Memory > 0 && o.MemorySwap == 0 && hc.MemorySwap > 0 && o.Memory > hc.MemorySwap {
-			return errors.New("memory limit should be smaller than the memory-swap limit in force: update --memory-swap too")
+			r.add("Memory", errors.New("memory limit should be smaller than the memory-swap limit in force: update --memory-swap too"))
+		}
+		if err := r.err(); err != nil {
+			return err
 		}
 		if o.Resources == (Resources{}) {
 			return nil // only the restart policy

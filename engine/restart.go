@@ -1,21 +1,20 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/monitor"
 	"golang.org/x/sys/unix"
 )
 
 // Restart policies and health checks are the monitor's (package monitor, which
-// applies them); the engine parses the options that set them (here, health.go) and
-// keeps them in the container's record.
+// applies them); the engine parses the options that set them (here, health.go),
+// judges them with the others (options.go) and keeps them in the container's
+// record.
 const (
 	RestartNo            = monitor.RestartNo
 	RestartOnFailure     = monitor.RestartOnFailure
@@ -64,26 +63,20 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	return p, nil
 }
 
-// planMonitor puts the restart policy and the health check into a new record.
-func (e *Engine) planMonitor(c *Container, o *MonitorOptions, img *image.Image) error {
-	p, err := ParseRestartPolicy(o.Restart)
-	if err != nil {
-		return err
-	}
-	if p.Name != RestartNo && c.HostConfig.AutoRemove {
-		return errors.New("conflicting options: --restart and --rm")
-	}
-	c.HostConfig.RestartPolicy = p
+// planMonitor puts the restart policy and the health check, merged over the
+// image's, into a new record.
+func (e *Engine) planMonitor(p *createPlan) error {
+	p.c.HostConfig.RestartPolicy = p.restart
 	// image-spec's config has no Healthcheck; Docker's images carry it there.
-	blob, err := e.Images.ReadBlob(img.Config, 4<<20)
+	blob, err := e.Images.ReadBlob(p.img.Config, 4<<20)
 	if err != nil {
 		return err
 	}
-	hc, err := healthConfig(o, blob)
+	hc, err := healthConfig(&p.o.MonitorOptions, blob)
 	if err != nil {
 		return err
 	}
-	c.Config.Healthcheck = hc
+	p.c.Config.Healthcheck = hc
 	return nil
 }
 

@@ -47,7 +47,7 @@ func TestHealthConfigMerge(t *testing.T) {
 		t.Errorf("no check: %+v %v", hc, err)
 	}
 	for _, o := range []MonitorOptions{{HealthInterval: -time.Second}, {HealthRetries: -1}, {NoHealthcheck: true, HealthCmd: "true"}} {
-		if _, err := healthConfig(&o, img); err == nil {
+		if err := (&CreateOptions{MonitorOptions: o}).Validate(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
 	}

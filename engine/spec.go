@@ -58,48 +58,45 @@ func mergeEnv(base, over []string) []string {
 	return out
 }
 
-// capsFor applies --cap-add and --cap-drop (names with or without CAP_, any case,
-// ALL) to the default set.
-func capsFor(privileged bool, add, drop []string) ([]string, error) {
+// capName is a --cap-add or --cap-drop name (with or without CAP_, any case, or
+// ALL) as the spec has it, refused unless the kernel has it (all).
+func capName(n string, all []string) (string, error) {
+	n = strings.ToUpper(n)
+	if n == "ALL" {
+		return n, nil
+	}
+	if !strings.HasPrefix(n, "CAP_") {
+		n = "CAP_" + n
+	}
+	if !slices.Contains(all, n) {
+		return "", fmt.Errorf("unknown capability %q", n)
+	}
+	return n, nil
+}
+
+// capsFor applies --cap-add and --cap-drop (judged in options.go) to the default
+// set.
+func capsFor(privileged bool, add, drop []string) []string {
 	// Everything means everything hull itself holds: asking the kernel for a
 	// capability outside the caller's bounding set fails (a sandboxed host may lack
 	// some), so --privileged and --cap-add ALL get that set, as podman's do.
 	all, held := runtime.Capabilities()
 	if privileged {
-		return held, nil
-	}
-	norm := func(n string) (string, error) {
-		n = strings.ToUpper(n)
-		if n == "ALL" {
-			return n, nil
-		}
-		if !strings.HasPrefix(n, "CAP_") {
-			n = "CAP_" + n
-		}
-		if !slices.Contains(all, n) {
-			return "", fmt.Errorf("unknown capability %q", n)
-		}
-		return n, nil
+		return held
 	}
 	set := map[string]bool{}
 	for _, c := range spec.DefaultCaps {
 		set[c] = true
 	}
 	for _, d := range drop {
-		n, err := norm(d)
-		if err != nil {
-			return nil, err
-		}
+		n, _ := capName(d, all)
 		if n == "ALL" {
 			clear(set)
 		}
 		delete(set, n)
 	}
 	for _, a := range add {
-		n, err := norm(a)
-		if err != nil {
-			return nil, err
-		}
+		n, _ := capName(a, all)
 		if n == "ALL" {
 			for _, c := range held {
 				set[c] = true
@@ -113,7 +110,7 @@ func capsFor(privileged bool, add, drop []string) ([]string, error) {
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // parseUlimit reads Docker's --ulimit name=soft[:hard].
@@ -140,20 +137,14 @@ func parseUlimit(s string) (specs.POSIXRlimit, error) {
 	return specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: soft, Hard: hard}, nil
 }
 
-// makeSpec builds the container's OCI spec from the image config and the options,
-// with Docker's defaults: its 14 capabilities, its seccomp profile for them, masked
-// and read-only /proc and /sys paths, a private /dev with a 64 MiB /dev/shm, a pids
-// limit, and new pid, ipc, uts, mount, cgroup and (unless --network host) network
-// namespaces.
-func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *CreateOptions) (*specs.Spec, error) {
-	user, err := resolveUser(rootfs, c.Config.User, c.HostConfig.GroupAdd)
-	if err != nil {
-		return nil, err
-	}
-	capList, err := capsFor(o.Privileged, o.CapAdd, o.CapDrop)
-	if err != nil {
-		return nil, err
-	}
+// makeSpec builds the container's OCI spec from the plan (the record, the image
+// config and the judged options) and its user, with Docker's defaults: its 14
+// capabilities, its seccomp profile for them, masked and read-only /proc and /sys
+// paths, a private /dev with a 64 MiB /dev/shm, a pids limit, and new pid, ipc,
+// uts, mount, cgroup and (unless --network host) network namespaces.
+func makeSpec(p *createPlan, rootfs, recDir string, user specs.User) (*specs.Spec, error) {
+	c, img, o := p.c, p.config, p.o
+	capList := capsFor(o.Privileged, o.CapAdd, o.CapDrop)
 	env := mergeEnv(img.Env, c.Config.Env)
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
 		env = append([]string{defaultPath}, env...)
@@ -246,43 +237,14 @@ func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *
 	if err := addDevices(s, c.HostConfig.Devices); err != nil {
 		return nil, err
 	}
-	for _, u := range o.Ulimits {
-		rl, err := parseUlimit(u)
-		if err != nil {
-			return nil, err
-		}
-		s.Process.Rlimits = append(s.Process.Rlimits, rl)
-	}
-	seccompProfile := "default"
-	for _, opt := range o.SecurityOpt {
-		k, v, _ := strings.Cut(opt, "=")
-		if k == "no-new-privileges" && (v == "" || v == "true") {
-			s.Process.NoNewPrivileges = true
-			continue
-		}
-		if k == "seccomp" && v != "" {
-			seccompProfile = v
-			continue
-		}
-		return nil, fmt.Errorf("unsupported --security-opt %q", opt)
-	}
+	s.Process.Rlimits = append(s.Process.Rlimits, p.rlimits...)
+	s.Process.NoNewPrivileges = p.noNewPrivileges
 	switch {
-	case o.Privileged || seccompProfile == "unconfined":
-	case seccompProfile == "default":
+	case o.Privileged || p.seccomp == "unconfined":
+	case p.seccomp == "default":
 		s.Linux.Seccomp = spec.DefaultSeccompFor(capList)
 	default:
-		data, err := os.ReadFile(seccompProfile)
-		if err != nil {
-			return nil, fmt.Errorf("seccomp profile: %w", err)
-		}
-		var p specs.LinuxSeccomp
-		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("seccomp profile %s: %w", seccompProfile, err)
-		}
-		if len(p.Architectures) == 0 {
-			p.Architectures = []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
-		}
-		s.Linux.Seccomp = &p
+		s.Linux.Seccomp = p.profile
 	}
 	return s, nil
 }
@@ -291,29 +253,49 @@ func makeSpec(c *Container, img *ocispec.ImageConfig, rootfs, recDir string, o *
 // /sbin/docker-init).
 const InitPath = "/sbin/hull-init"
 
-// addInit makes hull-init the container's PID 1, running the container's command.
-// It is mounted read-only (and nosuid): the container sees it as /proc/1/exe and
-// must not be able to write through it to the host's file, which every --init
-// container shares.
-func (e *Engine) addInit(c *Container, s *specs.Spec) error {
+// readSeccomp reads the seccomp profile of --security-opt seccomp=FILE.
+func readSeccomp(file string) (*specs.LinuxSeccomp, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	var p specs.LinuxSeccomp
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("seccomp profile %s: %w", file, err)
+	}
+	if len(p.Architectures) == 0 {
+		p.Architectures = []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
+	}
+	return &p, nil
+}
+
+// initBinary is the hull-init --init mounts: Engine.Init, or hull-init beside Exe.
+func (e *Engine) initBinary() (string, error) {
 	bin := e.Init
 	if bin == "" {
 		bin = filepath.Join(filepath.Dir(e.Exe), "hull-init")
 	}
 	bin, err := filepath.Abs(bin)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if st, err := os.Stat(bin); err != nil || !st.Mode().IsRegular() {
-		return fmt.Errorf("--init: no hull-init at %s (make build puts it beside hull; or set $HULL_INIT)", bin)
+		return "", fmt.Errorf("--init: no hull-init at %s (make build puts it beside hull; or set $HULL_INIT)", bin)
 	}
+	return bin, nil
+}
+
+// addInit makes hull-init (bin) the container's PID 1, running the container's
+// command. It is mounted read-only (and nosuid): the container sees it as
+// /proc/1/exe and must not be able to write through it to the host's file, which
+// every --init container shares.
+func addInit(c *Container, s *specs.Spec, bin string) {
 	s.Mounts = append(s.Mounts, specs.Mount{
 		Destination: InitPath, Type: "bind", Source: bin,
 		Options: []string{"bind", "ro", "nosuid", "nodev", "rprivate"},
 	})
 	s.Process.Args = append([]string{InitPath, "--"}, s.Process.Args...)
 	c.HostConfig.Init = true
-	return nil
 }
 
 // defaultDeviceRules are Docker's device cgroup rules: nothing but the standard

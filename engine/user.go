@@ -67,7 +67,8 @@ func readEtc(rootfs, file string, fn func(f []string) bool) error {
 // resolveUser turns Docker's --user (uid, name, uid:gid, name:group) into ids, with
 // the user's supplementary groups and those of --group-add (names or numbers), from
 // the image's /etc/passwd and /etc/group. A numeric user or group need not exist
-// (gid 0 then for a user, as Docker does).
+// (gid 0 then for a user, as Docker does). A user or group it cannot find is an
+// *OptionError of User or GroupAdd.
 func resolveUser(rootfs, user string, groupAdd []string) (specs.User, error) {
 	var u specs.User
 	if user == "" {
@@ -100,11 +101,11 @@ func resolveUser(rootfs, user string, groupAdd []string) (specs.User, error) {
 		return u, err
 	}
 	if !uidKnown && !found {
-		return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)
+		return u, &OptionError{Field: "User", Err: fmt.Errorf("unable to find user %s: no matching entries in passwd file", name)}
 	}
 	if hasGroup {
 		if u.GID, err = resolveGroup(rootfs, group); err != nil {
-			return u, err
+			return u, &OptionError{Field: "User", Err: err}
 		}
 	}
 	if userName != "" {
@@ -128,7 +129,7 @@ func resolveUser(rootfs, user string, groupAdd []string) (specs.User, error) {
 	for _, g := range groupAdd {
 		gid, err := resolveGroup(rootfs, g)
 		if err != nil {
-			return u, err
+			return u, &OptionError{Field: "GroupAdd", Err: err}
 		}
 		if !slices.Contains(u.AdditionalGids, gid) {
 			u.AdditionalGids = append(u.AdditionalGids, gid)

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/hullproject/hull/volume"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -100,39 +99,15 @@ func anonymousName() string {
 	return hex.EncodeToString(b[:])
 }
 
-// planMounts fills c.Mounts from the options and the image's VOLUMEs. Precedence,
-// as docker's: the user's -v/--mount/--tmpfs, then --volumes-from, then the image.
-func (e *Engine) planMounts(c *Container, o *CreateOptions, img *ocispec.ImageConfig) error {
-	var user []volume.Mount
-	warned := false
-	for _, v := range o.Volumes {
-		m, note, err := volume.ParseVolume(v)
-		if err != nil {
-			return err
-		}
-		if note != "" && !warned && o.Warn != nil {
-			o.Warn(note)
-			warned = true
-		}
-		user = append(user, m)
+// planMounts fills c.Mounts from the options (judged in options.go) and the
+// image's VOLUMEs, and finds the containers --volumes-from names. Precedence, as
+// docker's: the user's -v/--mount/--tmpfs, then --volumes-from, then the image.
+func (e *Engine) planMounts(p *createPlan) error {
+	c, o := p.c, p.o
+	if p.note != "" && o.Warn != nil {
+		o.Warn(p.note)
 	}
-	for _, s := range o.Mounts {
-		m, err := volume.ParseMount(s)
-		if err != nil {
-			return err
-		}
-		user = append(user, m)
-	}
-	for _, s := range o.Tmpfs {
-		m, err := volume.ParseTmpfs(s)
-		if err != nil {
-			return err
-		}
-		user = append(user, m)
-	}
-	if err := volume.CheckDestinations(user); err != nil {
-		return err
-	}
+	var r refusals
 	taken := map[string]bool{}
 	var out []MountRecord
 	add := func(m MountRecord) {
@@ -145,19 +120,15 @@ func (e *Engine) planMounts(c *Container, o *CreateOptions, img *ocispec.ImageCo
 		}
 		out = append(out, m)
 	}
-	for _, m := range user {
+	for _, m := range p.mounts {
 		add(MountRecord{Mount: m})
 	}
 	for _, from := range o.VolumesFrom {
 		ref, mode, _ := strings.Cut(from, ":")
-		switch mode {
-		case "", "ro", "rw":
-		default:
-			return fmt.Errorf("--volumes-from %s: mode must be ro or rw", from)
-		}
 		other, err := e.Get(ref)
 		if err != nil {
-			return fmt.Errorf("--volumes-from %s: %w", ref, err)
+			r.add("VolumesFrom", fmt.Errorf("--volumes-from %s: %w", ref, err))
+			continue
 		}
 		for _, m := range other.Mounts {
 			if m.Type == volume.TypeTmpfs {
@@ -171,8 +142,8 @@ func (e *Engine) planMounts(c *Container, o *CreateOptions, img *ocispec.ImageCo
 		}
 		c.HostConfig.VolumesFrom = append(c.HostConfig.VolumesFrom, from)
 	}
-	dests := make([]string, 0, len(img.Volumes))
-	for d := range img.Volumes {
+	dests := make([]string, 0, len(p.config.Volumes))
+	for d := range p.config.Volumes {
 		dests = append(dests, d)
 	}
 	sort.Strings(dests)
@@ -188,7 +159,7 @@ func (e *Engine) planMounts(c *Container, o *CreateOptions, img *ocispec.ImageCo
 	})
 	c.Mounts = out
 	c.HostConfig.Binds = o.Volumes
-	return nil
+	return r.err()
 }
 
 // applyMounts creates the container's volumes (the record names them already),

@@ -142,13 +142,25 @@ func main() {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			if ee.err != nil {
-				fmt.Fprintln(os.Stderr, "hull:", ee.err)
+				printError(ee.err)
 			}
 			os.Exit(ee.code)
 		}
 		fmt.Fprintln(os.Stderr, "hull:", err)
 		os.Exit(1)
 	}
+}
+
+// printError prints hull's error, an error of several (errors.Join: the engine
+// refuses every bad option of a create at once) one line each.
+func printError(err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && errors.Join(j.Unwrap()...).Error() == err.Error() {
+		for _, err := range j.Unwrap() {
+			printError(err)
+		}
+		return
+	}
+	fmt.Fprintln(os.Stderr, "hull:", err)
 }
 
 // addGroups adds docker's `hull container VERB` and `hull image VERB` forms of the

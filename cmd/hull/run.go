@@ -259,9 +259,6 @@ func (f *createFlags) options(c *cobra.Command, args []string) (engine.CreateOpt
 		}
 		o.Memory = n
 	}
-	if f.cpus < 0 {
-		return o, badUsage(errors.New("--cpus must be positive"))
-	}
 	o.NanoCPUs = int64(f.cpus * 1e9)
 	if o.Tty {
 		if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
@@ -288,6 +285,10 @@ func sharingOptions(c *cobra.Command, o *engine.CreateOptions) {
 func (f *createFlags) create(e *engine.Engine, c *cobra.Command, args []string) (*engine.Container, error) {
 	o, err := f.options(c, args)
 	if err != nil {
+		return nil, err
+	}
+	// Refused before the pull; Create judges them again, and the rest.
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	if f.cidfile != "" {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/hullproject/hull/engine"
 	"github.com/spf13/cobra"
 )
@@ -27,12 +25,13 @@ func updateCommand(g *globals) *cobra.Command {
 			if o.MemorySwap, err = parseMemory("--memory-swap", lf.memorySwap, true); err != nil {
 				return fail125(err)
 			}
-			if cpus < 0 {
-				return badUsage(errors.New("invalid --cpus: it must be positive"))
-			}
 			o.NanoCPUs, o.CPUShares, o.CpusetCpus = int64(cpus*1e9), lf.cpuShares, lf.cpusetCpus
 			if cmd.Flags().Changed("pids-limit") && o.PidsLimit == 0 {
 				o.PidsLimit = -1 // docker: 0 or -1 is unlimited
+			}
+			// Refused once, before any container; Update judges the rest.
+			if err := o.Validate(); err != nil {
+				return fail125(err)
 			}
 			if err := eachAtOnce(args, func(a string) error { return e.Update(a, o) }); err != nil {
 				return &exitError{code: 1}

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/internal/atomicfile"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Create goes in two steps. plan judges the options (CreateOptions.Validate, in
+// options.go), resolves the image, and judges what needs the image's config or the
+// engine's other containers, pods and networks, collecting every refusal; it
+// writes nothing. create then makes the planned container: record, rootfs,
+// /etc files, volumes, bundle. It can fail only for the host, and for the user
+// and groups, which need the image's files.
+
+// createPlan is a container Create has judged and will make: its record (complete
+// but for its rootfs, and its name if the options give none) and what its spec
+// takes from the options and the image.
+type createPlan struct {
+	c      *Container
+	img    *image.Image
+	config *ocispec.ImageConfig // the image's
+	o      *CreateOptions
+	*createSettings
+	profile *specs.LinuxSeccomp // --security-opt seccomp=FILE, read
+	init    string              // hull-init, for --init
+}
+
+// Create makes a container: its record, its rootfs (a snapshot of the image) and its
+// bundle. Nothing runs until Start. Bad options are refused, all at once (each an
+// *OptionError), before anything is made; on any error nothing is left.
+func (e *Engine) Create(o CreateOptions) (*Container, error) {
+	p, err := e.plan(&o)
+	if err != nil {
+		return nil, err
+	}
+	return e.create(p)
+}
+
+// plan judges the options, the image and what they name, and returns the container
+// to make, or every refusal.
+func (e *Engine) plan(o *CreateOptions) (*createPlan, error) {
+	set, err := o.parse()
+	if err != nil {
+		return nil, err
+	}
+	img, err := e.Images.Get(o.Image)
+	if err != nil {
+		return nil, err
+	}
+	icfg, err := e.Images.Config(img)
+	if err != nil {
+		return nil, err
+	}
+	id := newID()
+	c := &Container{
+		ID: id, Name: o.Name, Created: time.Now().UTC(), Image: img.ID().String(), ImageRef: o.Image,
+		Config: Config{
+			Hostname: o.Hostname, User: o.User, Env: o.Env, WorkingDir: o.WorkingDir, Labels: o.Labels,
+			Image: o.Image, Tty: o.Tty, OpenStdin: o.Interactive, StopSignal: o.StopSignal, StopTimeout: o.StopTimeout,
+		},
+		HostConfig: HostConfig{
+			AutoRemove: o.AutoRemove, Privileged: o.Privileged, ReadonlyRootfs: o.ReadOnly,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, GroupAdd: o.GroupAdd, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
+			Memory: o.Memory, NanoCPUs: o.NanoCPUs, PidsLimit: o.PidsLimit, NetworkMode: o.Network,
+			Runtime: o.Runtime, LogConfig: LogConfig{Type: "json-file", Config: map[string]string{}},
+			MemorySwap: o.MemorySwap, CpuShares: o.CPUShares, CpusetCpus: o.CpusetCpus,
+			Devices: set.devices,
+		},
+		State: ContainerState{Status: StatusCreated},
+	}
+	p := &createPlan{c: c, img: img, config: &icfg.Config, o: o, createSettings: set}
+	var errs []error
+	if c.HostConfig.NetworkMode == "" {
+		c.HostConfig.NetworkMode = "none"
+	}
+	errs = append(errs, e.planNetwork(p))
+	if set.logs.MaxSize > 0 {
+		c.HostConfig.LogConfig.Config["max-size"] = fmt.Sprint(set.logs.MaxSize)
+	}
+	if set.logs.MaxFile > 1 {
+		c.HostConfig.LogConfig.Config["max-file"] = fmt.Sprint(set.logs.MaxFile)
+	}
+	if c.Config.WorkingDir == "" {
+		c.Config.WorkingDir = icfg.Config.WorkingDir
+	}
+	if c.Config.User == "" {
+		c.Config.User = icfg.Config.User
+	}
+	if c.Config.Hostname == "" {
+		if o.Network == "host" {
+			c.Config.Hostname, _ = os.Hostname()
+		} else {
+			c.Config.Hostname = id[:12]
+		}
+	}
+	if c.Config.StopSignal == "" {
+		c.Config.StopSignal = icfg.Config.StopSignal
+	}
+	c.Config.Entrypoint, c.Config.Cmd = command(&icfg.Config, o)
+	errs = append(errs, e.planMonitor(p))
+	if argv := append(append([]string{}, c.Config.Entrypoint...), c.Config.Cmd...); len(argv) == 0 {
+		errs = append(errs, &OptionError{Field: "Cmd", Err: errors.New("no command specified")})
+	} else {
+		c.Path, c.Args = argv[0], argv[1:]
+	}
+	c.Config.Env = mergeEnv(icfg.Config.Env, o.Env)
+	errs = append(errs, e.planNamespaces(c, o))
+	// Before the record is first written: it must name its volumes (volumes.go).
+	errs = append(errs, e.planMounts(p))
+	if !o.Privileged && set.seccomp != "default" && set.seccomp != "unconfined" {
+		if p.profile, err = readSeccomp(set.seccomp); err != nil {
+			errs = append(errs, &OptionError{Field: "SecurityOpt", Err: err})
+		}
+	}
+	if o.Init {
+		if p.init, err = e.initBinary(); err != nil {
+			errs = append(errs, &OptionError{Field: "Init", Err: err})
+		}
+	}
+	if err := joinErrors(errs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// create makes the container p plans. On error nothing of it is left.
+func (e *Engine) create(p *createPlan) (c *Container, err error) {
+	c = p.c
+	id := c.ID
+	// The record goes in under the names lock, so that two creates cannot take
+	// one name.
+	if err := os.MkdirAll(e.containersDir(), 0o711); err != nil {
+		return nil, err
+	}
+	unlock, err := flock(filepath.Join(e.Root, "containers.lock"))
+	if err != nil {
+		return nil, err
+	}
+	if c.Name == "" {
+		c.Name = e.freeName()
+	} else if taken, _ := e.Resolve(c.Name); taken != "" {
+		if other, err := e.load(taken); err == nil && other.Name == c.Name {
+			unlock()
+			return nil, fmt.Errorf("the container name %q is already in use by container %s", c.Name, taken)
+		}
+	}
+	if err := os.Mkdir(e.dir(id), 0o711); err != nil {
+		unlock()
+		return nil, err
+	}
+	// This record holds the name; the complete one below is the durable one.
+	var data []byte
+	if data, err = encodeRecord(c); err == nil {
+		err = e.writeRecord(id, data, false)
+	}
+	unlock()
+	rec := c // c, the result, is nil by the time the deferred cleanup runs
+	defer func() {
+		if err != nil {
+			e.Images.RemoveSnapshot(id)
+			os.RemoveAll(e.stateDir(id))
+			os.RemoveAll(e.dir(id))
+			e.removeAnonymous(rec)
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	// The record is visible from here: a cp or export of this container may mount
+	// its rootfs too and, done with it, unmount it under the copy-up of volumes
+	// below. So Create holds the rootfs in use, as every user does (image.go),
+	// from before it is mounted until Create is done.
+	unlockRootfs, err := atomicfile.Lock(e.rootfsLock(id), atomicfile.Shared)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			unlockRootfs()
+		}
+	}()
+	rootfs, err := e.Images.Prepare(id, p.img.ID().String())
+	if err != nil {
+		return nil, err
+	}
+	c.Rootfs = rootfs
+	// The one judgement that needs the image's files.
+	user, err := resolveUser(rootfs, c.Config.User, c.HostConfig.GroupAdd)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.writeNetEtc(c, nil, netip.Addr{}, netip.Addr{}); err != nil {
+		return nil, err
+	}
+	spec, err := makeSpec(p, rootfs, e.dir(id), user)
+	if err != nil {
+		return nil, err
+	}
+	if p.o.Init {
+		addInit(c, spec, p.init)
+	}
+	if err := e.netSpec(c, spec); err != nil {
+		return nil, err
+	}
+	applyNamespaces(c, spec)
+	if err := e.applyMounts(c, spec, rootfs); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(e.bundle(id), 0o711); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(e.bundle(id), "config.json"), spec); err != nil {
+		return nil, err
+	}
+	if err := e.save(c); err != nil {
+		return nil, err
+	}
+	// The rootfs was needed for the user, the copy-up of volumes and the spec;
+	// a start mounts it again.
+	unlockRootfs()
+	e.unmountIdle(id)
+	e.event(c, "create")
+	return c, nil
+}
+
+var adjectives = []string{"brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "sharp", "tender", "vivid", "witty", "zealous"}
+var nouns = []string{"hopper", "lovelace", "turing", "ritchie", "thompson", "torvalds", "knuth", "liskov", "hamilton", "kay", "pike", "cerf", "babbage", "noether", "curie", "shannon"}
+
+// freeName picks an unused adjective_noun name (the names lock is held).
+func (e *Engine) freeName() string {
+	for i := 0; ; i++ {
+		b := []byte(newID())
+		n := adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)]
+		if i > 10 {
+			n += "_" + string(b[2:6])
+		}
+		if id, _ := e.Resolve(n); id == "" {
+			return n
+		}
+	}
+}

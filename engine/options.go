@@ -1,0 +1,418 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hullproject/hull/logs"
+	"github.com/hullproject/hull/network"
+	"github.com/hullproject/hull/ociruntime"
+	"github.com/hullproject/hull/runtime"
+	"github.com/hullproject/hull/volume"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The options of create, update and exec, and the one place they are judged.
+//
+// Every option a front door can give (hull's flags, the Docker API's JSON) is judged
+// here, before any work: Validate returns every refusal at once (errors.Join), each
+// an *OptionError that names the field it came from. Create, Update and Exec call it
+// themselves; a front door calls it first when it has work of its own to do before
+// (run's pull). The grammars are their owners' (network.ParsePublish,
+// volume.ParseVolume, logs.ParseOptions, ParseRestartPolicy, ParseDevice ...).
+//
+// What needs more than the options Create's plan judges (create.go), still before
+// anything is written: the image's config (its command, health check, exposed
+// ports), the containers, pods and networks the options name, and the host files
+// they name (a seccomp profile, hull-init). After that a create fails only for the
+// host (disk, mounts, the kernel), and for the one judgement that needs the image's
+// files: the user and groups, looked up in its /etc/passwd and /etc/group once its
+// rootfs is mounted.
+
+// OptionError is the refusal of one option. Field is the option's name in
+// CreateOptions, UpdateOptions or ExecOptions (a promoted field by its own name:
+// Memory, Publish, HealthInterval ...), from which each front door names it in its
+// own words (the Docker API's HostConfig.Memory). The text is hull's own, as
+// before: it names the CLI's flag where that helps (invalid --dns "x").
+type OptionError struct {
+	Field string
+	Err   error
+}
+
+func (e *OptionError) Error() string { return e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// OptionErrors lists the refusals of options in err, in order: each of a join
+// (Validate's and Create's errors), or the one err wraps; none if it holds none.
+func OptionErrors(err error) []*OptionError {
+	var out []*OptionError
+	var walk func(error)
+	walk = func(err error) {
+		var oe *OptionError
+		switch x := err.(type) {
+		case nil:
+		case *OptionError:
+			out = append(out, x)
+		case interface{ Unwrap() []error }:
+			for _, err := range x.Unwrap() {
+				walk(err)
+			}
+		default:
+			if errors.As(err, &oe) {
+				out = append(out, oe)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// refusals collects the refusals of one judgement.
+type refusals []error
+
+// add records err, unless nil, as a refusal of field.
+func (r *refusals) add(field string, err error) {
+	if err != nil {
+		*r = append(*r, &OptionError{Field: field, Err: err})
+	}
+}
+
+// err is every refusal, or nil.
+func (r refusals) err() error { return joinErrors(r) }
+
+// joinErrors is errors.Join, but one error is itself.
+func joinErrors(errs []error) error {
+	errs = slices.DeleteFunc(slices.Clone(errs), func(err error) bool { return err == nil })
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// CreateOptions are the options of `hull create` and `hull run`.
+type CreateOptions struct {
+	Name        string
+	Image       string
+	Cmd         []string
+	Entrypoint  *[]string // nil: the image's; [""]: none
+	Env         []string
+	WorkingDir  string
+	User        string
+	Hostname    string
+	Labels      map[string]string
+	Tty         bool
+	ConsoleSize *specs.Box // the terminal's initial size (rows=Height, columns=Width)
+	Interactive bool
+	ReadOnly    bool
+	Privileged  bool
+	CapAdd      []string
+	GroupAdd    []string // supplementary groups of every process, by name or number
+	CapDrop     []string
+	SecurityOpt []string
+	Ulimits     []string
+	Memory      int64
+	NanoCPUs    int64
+	PidsLimit   int64    // 0: DefaultPidsLimit; < 0: none
+	MemorySwap  int64    // memory plus swap; -1: unlimited (engine/resources.go)
+	CPUShares   int64    // relative CPU weight
+	CpusetCpus  string   // CPUs to run on (0-3,5)
+	Devices     []string // HOST[:CONTAINER][:rwm]
+	Network     string
+	Runtime     string
+	LogOpts     []string
+	AutoRemove  bool
+	StopSignal  string
+	StopTimeout *int
+	Init        bool // hull-init as PID 1 (engine/spec.go)
+
+	// Network is none, host, container:NAME, or a network: bridge (the default
+	// network) or a user network's name; NetOptions are the rest (engine/network.go).
+	NetOptions
+	VolumeOptions    // engine/volumes.go
+	NamespaceOptions // engine/namespaces.go
+	MonitorOptions   // engine/restart.go, engine/health.go
+}
+
+// createSettings are create's options as Create uses them, parsed once by their
+// judgement.
+type createSettings struct {
+	logs    logs.Options
+	devices []DeviceMapping
+	restart RestartPolicy
+	ports   []network.PortMapping // -p
+	ip      netip.Addr            // --ip
+	mac     net.HardwareAddr      // --mac-address
+	mounts  []volume.Mount        // -v, --mount and --tmpfs, in that order
+	note    string                // for Warn: the first of -v's notes
+	rlimits []specs.POSIXRlimit
+	// noNewPrivileges and seccomp are --security-opt's; seccomp is "default",
+	// "unconfined" or a profile's file.
+	noNewPrivileges bool
+	seccomp         string
+}
+
+// Validate judges the options by themselves, and against this host where they
+// name a part of it (a device, CPUs, a runtime): every refusal at once. Create
+// calls it, then judges the rest against the image and the engine's containers,
+// pods and networks.
+func (o *CreateOptions) Validate() error {
+	_, err := o.parse()
+	return err
+}
+
+// parse is Validate, with the options parsed.
+func (o *CreateOptions) parse() (*createSettings, error) {
+	s := &createSettings{}
+	var r refusals
+	if o.Name != "" {
+		r.add("Name", CheckName(o.Name))
+	}
+	if o.Network == "container:" || o.Network == "default" {
+		r.add("Network", fmt.Errorf("network %q: want none, host, container:NAME or a network", o.Network))
+	}
+	if o.StopSignal != "" {
+		_, err := runtime.ParseSignal(o.StopSignal)
+		r.add("StopSignal", err)
+	}
+	var err error
+	s.logs, err = logs.ParseOptions(o.LogOpts)
+	r.add("LogOpts", err)
+	_, err = ociruntime.New(o.Runtime, "")
+	r.add("Runtime", err)
+	limits := o.resources()
+	limits.validate(&r)
+	r.add("MemorySwap", limits.checkSwap(o.Memory))
+	for _, d := range o.Devices {
+		m, err := ParseDevice(d)
+		if err != nil {
+			r.add("Devices", err)
+			continue
+		}
+		s.devices = append(s.devices, m)
+	}
+	o.parseNetwork(s, &r)
+	o.parseMonitor(s, &r)
+	o.parseNamespaces(&r)
+	o.parseMounts(s, &r)
+	o.parseSecurity(s, &r)
+	return s, r.err()
+}
+
+// parseNetwork judges the network options (engine/network.go).
+func (o *CreateOptions) parseNetwork(s *createSettings, r *refusals) {
+	mode := o.Network
+	if mode == "" {
+		mode = "none"
+	}
+	kind := networkKind(mode)
+	for _, d := range o.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			r.add("DNS", fmt.Errorf("invalid --dns %q: %w", d, err))
+		}
+	}
+	if len(o.ExtraHosts) > 0 {
+		_, err := network.Hosts(network.HostsOptions{ExtraHosts: o.ExtraHosts, HostGateway: netip.IPv4Unspecified()})
+		r.add("ExtraHosts", err)
+	}
+	if kind != "network" && (len(o.Publish) > 0 || o.PublishAll || len(o.NetworkAliases) > 0 || o.IP != "" || o.MacAddress != "") {
+		r.add("Network", fmt.Errorf("--network %s: ports, aliases, --ip and --mac-address need a network", mode))
+	}
+	if kind == "container" && (o.Hostname != "" || len(o.ExtraHosts) > 0 || len(o.DNS) > 0 || len(o.DNSSearch) > 0) {
+		r.add("Network", fmt.Errorf("--network %s: the other container's hostname, hosts and DNS are used", mode))
+	}
+	if o.IP != "" {
+		if a, err := netip.ParseAddr(o.IP); err != nil || !a.Is4() {
+			r.add("IP", fmt.Errorf("invalid --ip %q: want an IPv4 address", o.IP))
+		} else {
+			s.ip = a
+		}
+	}
+	if o.MacAddress != "" {
+		if hw, err := net.ParseMAC(o.MacAddress); err != nil || len(hw) != 6 || hw[0]&1 != 0 {
+			r.add("MacAddress", fmt.Errorf("invalid --mac-address %q: want a unicast ethernet address", o.MacAddress))
+		} else {
+			s.mac = hw
+		}
+	}
+	for _, p := range o.Publish {
+		ps, err := network.ParsePublish(p)
+		r.add("Publish", err)
+		s.ports = append(s.ports, ps...)
+	}
+}
+
+// parseMonitor judges the restart policy and the health check's options
+// (engine/restart.go, engine/health.go).
+func (o *CreateOptions) parseMonitor(s *createSettings, r *refusals) {
+	p, err := ParseRestartPolicy(o.Restart)
+	r.add("Restart", err)
+	if err == nil && p.Name != RestartNo && o.AutoRemove {
+		r.add("Restart", errors.New("conflicting options: --restart and --rm"))
+	}
+	s.restart = p
+	for _, d := range []struct {
+		field, flag string
+		d           time.Duration
+	}{
+		{"HealthInterval", "interval", o.HealthInterval},
+		{"HealthTimeout", "timeout", o.HealthTimeout},
+		{"HealthStartPeriod", "start-period", o.HealthStartPeriod},
+	} {
+		if d.d < 0 || (d.d > 0 && d.d < time.Millisecond) {
+			r.add(d.field, fmt.Errorf("--health-%s must be at least 1ms", d.flag))
+		}
+	}
+	if o.HealthRetries < 0 {
+		r.add("HealthRetries", errors.New("--health-retries cannot be negative"))
+	}
+	if o.NoHealthcheck && (o.HealthCmd != "" || o.HealthInterval != 0 || o.HealthTimeout != 0 || o.HealthStartPeriod != 0 || o.HealthRetries != 0) {
+		r.add("NoHealthcheck", errors.New("conflicting options: --no-healthcheck and --health-*"))
+	}
+}
+
+// parseNamespaces judges the namespace modes (engine/namespaces.go); the
+// containers and the pod they name are the plan's to find.
+func (o *CreateOptions) parseNamespaces(r *refusals) {
+	switch o.Userns {
+	case "", "host":
+	default:
+		r.add("Userns", errors.New("user namespaces in hull run are not supported yet"))
+	}
+	mode := func(field, flag, mode string, allowed ...string) {
+		if mode != "" && !strings.HasPrefix(mode, "container:") && !slices.Contains(allowed, mode) {
+			r.add(field, fmt.Errorf("--%s %q: want %s or container:NAME", flag, mode, strings.Join(allowed, ", ")))
+		}
+	}
+	mode("Pid", "pid", o.Pid, "host", "private")
+	mode("IPC", "ipc", o.IPC, "host", "private", "shareable")
+	mode("UTS", "uts", o.UTS, "host", "private")
+	switch o.Cgroupns {
+	case "", "private", "host":
+	default:
+		r.add("Cgroupns", fmt.Errorf("--cgroupns %q: want host or private", o.Cgroupns))
+	}
+	switch {
+	case o.Hostname == "":
+	case o.UTS == "host":
+		r.add("Hostname", errors.New("conflicting options: --hostname and --uts host"))
+	case strings.HasPrefix(o.UTS, "container:"):
+		r.add("Hostname", errors.New("conflicting options: --hostname and --uts container"))
+	}
+}
+
+// parseMounts judges -v, --mount, --tmpfs and --volumes-from's modes
+// (engine/volumes.go); the containers --volumes-from names are the plan's to find.
+func (o *CreateOptions) parseMounts(s *createSettings, r *refusals) {
+	var fields []string // of each of s.mounts
+	for _, v := range o.Volumes {
+		m, note, err := volume.ParseVolume(v)
+		if err != nil {
+			r.add("Volumes", err)
+			continue
+		}
+		if s.note == "" {
+			s.note = note
+		}
+		s.mounts, fields = append(s.mounts, m), append(fields, "Volumes")
+	}
+	for _, v := range o.Mounts {
+		m, err := volume.ParseMount(v)
+		if err != nil {
+			r.add("Mounts", err)
+			continue
+		}
+		s.mounts, fields = append(s.mounts, m), append(fields, "Mounts")
+	}
+	for _, v := range o.Tmpfs {
+		m, err := volume.ParseTmpfs(v)
+		if err != nil {
+			r.add("Tmpfs", err)
+			continue
+		}
+		s.mounts, fields = append(s.mounts, m), append(fields, "Tmpfs")
+	}
+	// The refusal names the option of the first mount that repeats a destination.
+	for i := range s.mounts {
+		if err := volume.CheckDestinations(s.mounts[:i+1]); err != nil {
+			r.add(fields[i], err)
+			break
+		}
+	}
+	for _, from := range o.VolumesFrom {
+		switch _, mode, _ := strings.Cut(from, ":"); mode {
+		case "", "ro", "rw":
+		default:
+			r.add("VolumesFrom", fmt.Errorf("--volumes-from %s: mode must be ro or rw", from))
+		}
+	}
+}
+
+// parseSecurity judges the capabilities, ulimits and security options
+// (engine/spec.go).
+func (o *CreateOptions) parseSecurity(s *createSettings, r *refusals) {
+	// --privileged gets every capability, whatever these say.
+	if !o.Privileged && len(o.CapAdd)+len(o.CapDrop) > 0 {
+		all, _ := runtime.Capabilities()
+		for _, c := range o.CapAdd {
+			_, err := capName(c, all)
+			r.add("CapAdd", err)
+		}
+		for _, c := range o.CapDrop {
+			_, err := capName(c, all)
+			r.add("CapDrop", err)
+		}
+	}
+	for _, u := range o.Ulimits {
+		rl, err := parseUlimit(u)
+		if err != nil {
+			r.add("Ulimits", err)
+			continue
+		}
+		s.rlimits = append(s.rlimits, rl)
+	}
+	s.seccomp = "default"
+	for _, opt := range o.SecurityOpt {
+		k, v, _ := strings.Cut(opt, "=")
+		switch {
+		case k == "no-new-privileges" && (v == "" || v == "true"):
+			s.noNewPrivileges = true
+		case k == "seccomp" && v != "":
+			s.seccomp = v
+		default:
+			r.add("SecurityOpt", fmt.Errorf("unsupported --security-opt %q", opt))
+		}
+	}
+}
+
+// Validate judges update's options by themselves: every refusal at once. What
+// depends on the container (the memory limit in force, --rm) Update judges.
+func (o *UpdateOptions) Validate() error {
+	_, err := o.parse()
+	return err
+}
+
+// parse is Validate, with the restart policy parsed.
+func (o *UpdateOptions) parse() (RestartPolicy, error) {
+	var r refusals
+	o.Resources.validate(&r)
+	var p RestartPolicy
+	if o.Restart != "" {
+		var err error
+		p, err = ParseRestartPolicy(o.Restart)
+		r.add("Restart", err)
+	}
+	return p, r.err()
+}
+
+// Validate judges exec's options by themselves.
+func (o *ExecOptions) Validate() error {
+	if len(o.Args) == 0 {
+		return &OptionError{Field: "Args", Err: errors.New("exec needs a command")}
+	}
+	return nil
+}
