@@ -10,13 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/filter"
 )
 
 // Container is hull's record of one container.
@@ -392,6 +395,55 @@ func (e *Engine) List() ([]*Container, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// ContainerFilter is `ps --filter`, docker's container list filters: status, name
+// (a regular expression, internal/filter), id (a prefix), label (KEY or
+// KEY=VALUE), exited (an exit code) and ancestor (the image's name, or a prefix of
+// its ID).
+type ContainerFilter struct{ Filter }
+
+// ParseContainerFilter reads --filter KEY=VALUE flags.
+func ParseContainerFilter(args []string) (ContainerFilter, error) {
+	f := ContainerFilter{Filter{}}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		switch {
+		case !ok:
+			return f, fmt.Errorf("bad filter %q: want KEY=VALUE", a)
+		case k == "status" && !slices.Contains([]string{StatusCreated, StatusRunning, StatusPaused, StatusExited, "restarting", "removing", "dead"}, v):
+			return f, fmt.Errorf("invalid filter 'status=%s'", v)
+		case k == "exited":
+			if _, err := strconv.Atoi(v); err != nil {
+				return f, fmt.Errorf("invalid filter 'exited=%s'", v)
+			}
+		case k == "name":
+			if err := filter.CheckName(v); err != nil {
+				return f, err
+			}
+		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor"}, k):
+			return f, fmt.Errorf("invalid filter %q", k)
+		}
+		f.Filter[k] = append(f.Filter[k], v)
+	}
+	return f, nil
+}
+
+// Match tells whether c passes the filter.
+func (f ContainerFilter) Match(c *Container) bool {
+	match := f.Filter.Match
+	return match("status", func(v string) bool { return v == c.State.Status }) &&
+		// docker's names start with "/", and it matches both forms: name=^web$
+		// and name=^/web$ select web.
+		match("name", func(v string) bool { return filter.MatchName(v, c.Name) || filter.MatchName(v, "/"+c.Name) }) &&
+		match("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
+		match("label", func(v string) bool { return HasLabel(c.Config.Labels, v) }) &&
+		match("exited", func(v string) bool {
+			return c.State.Status == StatusExited && strconv.Itoa(c.State.ExitCode) == v
+		}) &&
+		match("ancestor", func(v string) bool {
+			return v == c.ImageRef || strings.HasPrefix(c.Image, v) || strings.HasPrefix(c.Image, "sha256:"+v)
+		})
 }
 
 // sweep removes a record directory without a record: a create killed between

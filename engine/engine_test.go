@@ -249,3 +249,38 @@ func TestExitCodeOf(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerFilter: ps's filters, as the Docker API's container list will take
+// them: bad ones refused, the rest matched as docker does.
+func TestContainerFilter(t *testing.T) {
+	for _, bad := range []string{"bogus", "colour=red", "status=sleepy", "exited=x", "name=["} {
+		if _, err := ParseContainerFilter([]string{bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	c := &Container{ID: "abc123" + strings.Repeat("0", 58), Name: "web", Image: "sha256:feed", ImageRef: "busybox",
+		Config: Config{Labels: map[string]string{"tier": "front"}}, State: ContainerState{Status: StatusExited, ExitCode: 3}}
+	for _, c2 := range []struct {
+		filters []string
+		want    bool
+	}{
+		{nil, true},
+		{[]string{"status=exited", "status=running"}, true},
+		{[]string{"status=running"}, false},
+		{[]string{"name=^/web$"}, true},
+		{[]string{"name=^we"}, true},
+		{[]string{"name=db"}, false},
+		{[]string{"id=abc1"}, true},
+		{[]string{"label=tier=front", "exited=3"}, true},
+		{[]string{"label=tier=back"}, false},
+		{[]string{"exited=0"}, false},
+		{[]string{"ancestor=busybox"}, true},
+		{[]string{"ancestor=fee"}, true},
+		{[]string{"ancestor=alpine"}, false},
+	} {
+		f, err := ParseContainerFilter(c2.filters)
+		if err != nil || f.Match(c) != c2.want {
+			t.Errorf("%v: match %v (%v), want %v", c2.filters, f.Match(c), err, c2.want)
+		}
+	}
+}

@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hullproject/hull/engine"
-	"github.com/hullproject/hull/internal/filter"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -59,51 +57,22 @@ func (p *psOptions) add(fl *pflag.FlagSet) {
 // apply filters list (newest first) and tells whether stopped ones are shown: -n,
 // -l and a status or exited filter imply -a, as docker's.
 func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Container, bool, error) {
-	byKey := engine.Filter{}
-	for _, f := range p.filters {
-		k, v, ok := strings.Cut(f, "=")
-		switch {
-		case !ok:
-			return nil, false, fmt.Errorf("bad filter %q: want KEY=VALUE", f)
-		case k == "status" && !slices.Contains([]string{engine.StatusCreated, engine.StatusRunning, engine.StatusPaused, engine.StatusExited, "restarting", "removing", "dead"}, v):
-			return nil, false, fmt.Errorf("invalid filter 'status=%s'", v)
-		case k == "exited":
-			if _, err := strconv.Atoi(v); err != nil {
-				return nil, false, fmt.Errorf("invalid filter 'exited=%s'", v)
-			}
-		case k == "name":
-			if err := filter.CheckName(v); err != nil {
-				return nil, false, err
-			}
-		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor"}, k):
-			return nil, false, fmt.Errorf("invalid filter %q", k)
-		}
-		byKey[k] = append(byKey[k], v)
+	f, err := engine.ParseContainerFilter(p.filters)
+	if err != nil {
+		return nil, false, err
 	}
 	if p.latest {
 		p.last = 1
 	}
-	if p.last >= 0 || byKey["status"] != nil || byKey["exited"] != nil {
+	if p.last >= 0 || f.Filter["status"] != nil || f.Filter["exited"] != nil {
 		all = true
 	}
-	match := byKey.Match
 	var out []*engine.Container
 	for _, c := range list {
 		if p.last >= 0 && len(out) >= p.last {
 			break
 		}
-		if match("status", func(v string) bool { return v == c.State.Status }) &&
-			// docker's names start with "/", and it matches both forms: name=^web$
-			// and name=^/web$ select web.
-			match("name", func(v string) bool { return filter.MatchName(v, c.Name) || filter.MatchName(v, "/"+c.Name) }) &&
-			match("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
-			match("label", func(v string) bool { return engine.HasLabel(c.Config.Labels, v) }) &&
-			match("exited", func(v string) bool {
-				return c.State.Status == engine.StatusExited && strconv.Itoa(c.State.ExitCode) == v
-			}) &&
-			match("ancestor", func(v string) bool {
-				return v == c.ImageRef || strings.HasPrefix(c.Image, v) || strings.HasPrefix(c.Image, "sha256:"+v)
-			}) {
+		if f.Match(c) {
 			out = append(out, c)
 		}
 	}
