@@ -1,8 +1,11 @@
 // Package engine is hull's container engine without a daemon: container records,
 // spec generation from an image's config and the user's options, and the lifecycle
-// verbs. Every verb is a library call made by a short-lived `hull` command; a
-// per-container monitor process (package monitor, run as the hidden `hull monitor`)
-// is the only thing that stays behind while a container runs.
+// verbs. Every verb is a library call made by a short-lived `hull` command (or, soon,
+// the Docker API's handler); a per-container monitor process (package monitor; its
+// command line is monitor.Args, and the engine serves it through monitor.Engine,
+// engine/monitor.go) is the only thing that stays behind while a container runs.
+// Options are judged in one step (CreateOptions.Validate, options.go) before any
+// work; the engine reaches the kernel only through ociruntime.
 //
 // A container's life:
 //
