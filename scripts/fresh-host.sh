@@ -47,6 +47,11 @@ for root in /var/lib/hull /run/hull /run/hullrt; do
 	rm -rf "$root" && say "removed $root"
 done
 
+# The peers' default state roots, left (empty) by runs that passed no --root.
+for d in /run/runc /run/crun; do
+	[ -d "$d" ] && rmdir "$d" 2>/dev/null && say "removed $d"
+done
+
 # Named network namespaces: a fresh machine has no /run/netns at all. `ip netns add`
 # makes it a bind mount of itself the first time it runs.
 if [ -d /run/netns ]; then

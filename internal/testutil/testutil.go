@@ -83,7 +83,8 @@ func MakeBusyboxRootfs(dir string) error {
 }
 
 // Snapshot is the part of the host's state a test can leak: mounts, cgroups, links,
-// network namespaces, nftables tables and processes.
+// network namespaces, nftables tables, processes, and the default state
+// directories of hull and the runtimes (a fresh machine has none).
 type Snapshot struct {
 	Mounts    map[string]bool
 	Cgroups   map[string]bool
@@ -91,6 +92,7 @@ type Snapshot struct {
 	Netns     map[string]bool
 	NftTables map[string]bool
 	Procs     map[string]bool
+	State     map[string]bool
 }
 
 // Take reads the host's state now.
@@ -102,6 +104,7 @@ func Take() Snapshot {
 		Netns:     entries("/run/netns"),
 		NftTables: nftTables(),
 		Procs:     procs(),
+		State:     existing(stateDirs),
 	}
 }
 
@@ -121,6 +124,7 @@ func Leaks(before, after Snapshot) []string {
 	diff("netns", before.Netns, after.Netns)
 	diff("nftables table", before.NftTables, after.NftTables)
 	diff("process", before.Procs, after.Procs)
+	diff("state directory", before.State, after.State)
 	sort.Strings(out)
 	return out
 }
@@ -145,6 +149,23 @@ func Main(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// stateDirs are the default state directories of hull, hullrt and the peers the
+// tests drive: a fresh machine has none of them, and a test that makes one (a
+// command run without --root, a peer that passes its runtime none) leaves state a
+// user's machine would not have.
+var stateDirs = []string{"/var/lib/hull", "/run/hull", "/run/hullrt", "/run/runc", "/run/crun", "/run/netns"}
+
+// existing lists the paths of paths that exist.
+func existing(paths []string) map[string]bool {
+	set := map[string]bool{}
+	for _, p := range paths {
+		if _, err := os.Lstat(p); err == nil {
+			set[p] = true
+		}
+	}
+	return set
 }
 
 func mounts() map[string]bool {

@@ -55,6 +55,9 @@ runroot = %q
 	// the image copy's blob-info cache has no setting and goes to
 	// /var/lib/containers, which is removed again when the test made it.
 	cleanupIfNew(t, "/var/lib/containers/cache/blob-info-cache-v1.boltdb", "/var/lib/containers/cache", "/var/lib/containers")
+	// Podman passes a runtime no --root as root: runc's and hullrt's state goes to
+	// their defaults, /run/runc and /run/hullrt, left empty when the test is done.
+	cleanupIfNew(t, "/run/"+rt.name)
 	p := &podman{
 		t: t,
 		env: []string{
