@@ -294,7 +294,7 @@ func addDevices(s *specs.Spec, devs []DeviceMapping) error {
 		})
 		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
 			specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: d.CgroupPermissions})
-		// Not m: mknod of any device is allowed anyway (defaultDeviceRules), and
+		// Not m: mknod of any device is allowed anyway (spec.DefaultDeviceRules), and
 		// cgroup v1 cannot take it back from one device under that wildcard.
 		deny := ""
 		for _, p := range "rw" {

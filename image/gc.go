@@ -108,7 +108,7 @@ func (s *Store) Prune(all bool) ([]digest.Digest, error) {
 	return out, s.GC()
 }
 
-// GC deletes blobs and layers no image or snapshot references, and stale ingest
+// GC deletes blobs and layers no image, hold or snapshot references, and stale ingest
 // files. It runs only when no writer is active (a pull in flight holds gc.lock
 // shared); then it returns at once and the next GC collects.
 func (s *Store) GC() error {
@@ -139,6 +139,9 @@ func (s *Store) GC() error {
 			blobs[l.Blob.Encoded()] = true
 			layers[l.DiffID.Encoded()] = true
 		}
+	}
+	if err := s.held(blobs, layers); err != nil {
+		return err
 	}
 	infos, err := s.Snapshotter().List()
 	if err != nil {

@@ -11,6 +11,7 @@
 //	                       holds gc.lock shared
 //	layers/<diffid hex>/   fs/ (one layer unpacked, whiteouts as char 0/0) and size
 //	snapshots/<key>/       see package snapshot
+//	holds/<kind>/<name>.json  what keeps blobs and layers without an image (hold.go)
 //	images.json            the records: {"images": {manifest: record}, "refs": {name: manifest}}
 //	images.lock            flock guarding read-modify-write of images.json
 //	gc.lock                shared by every writer (pull, load, import, prepare), exclusive for GC

@@ -1,9 +1,10 @@
 // Package spec holds the engine's policy for the OCI specs it writes: Docker's
-// defaults (capabilities, seccomp profile) that `hull run` applies, and that
-// anything else building a container the way Docker does (the Dockerfile
-// builder's RUN) must apply the same. It is data and pure functions: it imports no
-// engine verb and no runtime part (runtime/seccomp compiles whatever profile it is
-// given; the choice of Docker's is the engine's).
+// defaults (capabilities, seccomp profile, mounts, device rules) and the lookup of
+// a user in an image's /etc/passwd, that `hull run` applies, and that anything else
+// building a container the way Docker does (the Dockerfile builder's RUN) must apply
+// the same. It is data and pure functions: it imports no engine verb and no runtime
+// part (runtime/seccomp compiles whatever profile it is given; the choice of
+// Docker's is the engine's).
 package spec
 
 import (
