@@ -153,13 +153,26 @@ func (s *Store) Writer() (func(), error) { return s.writer() }
 // letting go.
 func (s *Store) AddLayer(r io.Reader) (LayerRecord, error) { return s.ingestLayer(r) }
 
-// NewImage writes the config and manifest of an image made of layers (already in the
-// store) and names it. cfg's rootfs is filled from layers.
-func (s *Store) NewImage(cfg *ocispec.Image, layers []LayerRecord, names ...string) (*Image, error) {
+// NewImage writes config (an image config, JSON) and the manifest of an image made
+// of layers (already in the store) and names it. The config's rootfs must list the
+// layers' diff IDs.
+func (s *Store) NewImage(config []byte, layers []LayerRecord, names ...string) (*Image, error) {
+	var cfg ocispec.Image
+	if err := json.Unmarshal(config, &cfg); err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(layers) {
+		return nil, fmt.Errorf("image config: %d diff ids for %d layers", len(cfg.RootFS.DiffIDs), len(layers))
+	}
+	for i, l := range layers {
+		if cfg.RootFS.DiffIDs[i] != l.DiffID {
+			return nil, fmt.Errorf("image config: diff id %d is %s, the layer's is %s", i, cfg.RootFS.DiffIDs[i], l.DiffID)
+		}
+	}
 	done, err := s.writer()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return s.newImage(cfg, layers, names...)
+	return s.newImageConfig(config, layers, names...)
 }

@@ -79,6 +79,11 @@ func (s *Store) newImage(cfg *ocispec.Image, layers []LayerRecord, names ...stri
 	if err != nil {
 		return nil, err
 	}
+	return s.newImageConfig(cdata, layers, names...)
+}
+
+// newImageConfig is newImage for a config already encoded.
+func (s *Store) newImageConfig(cdata []byte, layers []LayerRecord, names ...string) (*Image, error) {
 	cd, err := s.PutBlob(cdata)
 	if err != nil {
 		return nil, err
