@@ -124,7 +124,8 @@ func main() {
 		saveCommand(g), loadCommand(g), importCommand(g), // save.go
 		volumeCommand(g), podCommand(g),
 		eventsCommand(g), infoCommand(g), versionCommand(), systemCommand(g), // events.go, system.go
-		podInfraCommand(), // hidden: started by hull itself
+		podInfraCommand(),                  // hidden: started by hull itself
+		buildCommand(g), builderCommand(g), // build.go
 	)
 	// `hull container prune` (lifecycle.go); addGroups adds the group's other verbs.
 	groupCommand(cmd, "container", "manage containers").AddCommand(containerPruneCommand(g))
@@ -173,7 +174,7 @@ func addGroups(root *cobra.Command) {
 	}{
 		{"container", "manage containers", "create run start stop restart kill rm ls=ps inspect logs exec wait top " +
 			"stats export commit port pause unpause update cp rename attach prune diff"},
-		{"image", "manage images", "ls=images rm=rmi pull push tag inspect history save load import prune"},
+		{"image", "manage images", "ls=images rm=rmi pull push tag inspect history save load import prune build"},
 	}
 	for _, gr := range groups {
 		grp := groupCommand(root, gr.use, gr.short)

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hullproject/hull/build"
+	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/ociruntime"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// `hull build` (package build) and `hull builder prune`.
+
+type buildFlags struct {
+	tags      []string
+	file      string
+	buildArgs []string
+	target    string
+	noCache   bool
+	pull      bool
+	network   string
+	labels    []string
+	platform  string
+	quiet     bool
+	iidfile   string
+	outputs   []string
+	progress  string
+	secrets   []string
+}
+
+func buildCommand(g *globals) *cobra.Command {
+	var f buildFlags
+	c := &cobra.Command{
+		Use:   "build [OPTIONS] CONTEXT",
+		Short: "build an image from a Dockerfile",
+		Long: "Build an image from a Dockerfile. CONTEXT is a directory, a tar archive (plain or\n" +
+			"compressed), or - for a tar or a Dockerfile on stdin.",
+		Args: cobra.ExactArgs(1),
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			return runBuild(g, e, &f, args[0])
+		}),
+	}
+	fl := c.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name (and tag) of the image, NAME[:TAG]")
+	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile; - for stdin)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "a build argument, KEY=VALUE (KEY alone: from the environment)")
+	fl.StringVar(&f.target, "target", "", "the stage to build")
+	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the layer cache")
+	fl.BoolVar(&f.pull, "pull", false, "pull every image FROM names")
+	fl.StringVar(&f.network, "network", "none", "RUN's network: none or host")
+	fl.StringArrayVar(&f.labels, "label", nil, "a label of the image, KEY=VALUE")
+	fl.StringVar(&f.platform, "platform", "", "the target platform (this host's only)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress; print the image ID")
+	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "also write the image: type=oci|docker,dest=FILE")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE")
+	return c
+}
+
+// buildOutput is one -o.
+type buildOutput struct{ typ, dest string }
+
+func parseOutput(s string) (buildOutput, error) {
+	var o buildOutput
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return o, fmt.Errorf("--output %q: want type=oci|docker,dest=FILE", s)
+		}
+		switch k {
+		case "type":
+			o.typ = v
+		case "dest":
+			o.dest = v
+		default:
+			return o, fmt.Errorf("--output %q: unknown key %q", s, k)
+		}
+	}
+	if o.typ != "oci" && o.typ != "docker" {
+		return o, fmt.Errorf("--output %q: type must be oci or docker", s)
+	}
+	if o.dest == "" {
+		return o, fmt.Errorf("--output %q: dest is needed", s)
+	}
+	return o, nil
+}
+
+// flagKeyValues reads KEY=VALUE flags; a KEY alone takes its value from the environment
+// if env is set (docker's --build-arg), else is an error.
+func flagKeyValues(flag string, list []string, env bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("--%s %q: want KEY=VALUE", flag, kv)
+		}
+		if !ok {
+			if !env {
+				return nil, fmt.Errorf("--%s %q: want KEY=VALUE", flag, kv)
+			}
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) error {
+	args, err := flagKeyValues("build-arg", f.buildArgs, true)
+	if err != nil {
+		return badUsage(err)
+	}
+	labels, err := flagKeyValues("label", f.labels, false)
+	if err != nil {
+		return badUsage(err)
+	}
+	secrets := map[string]string{}
+	for _, s := range f.secrets {
+		var id, src string
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				src = v
+			default:
+				return badUsage(fmt.Errorf("--secret %q: want id=ID,src=FILE", s))
+			}
+		}
+		if id == "" || src == "" {
+			return badUsage(fmt.Errorf("--secret %q: want id=ID,src=FILE", s))
+		}
+		secrets[id] = src
+	}
+	var outputs []buildOutput
+	for _, o := range f.outputs {
+		out, err := parseOutput(o)
+		if err != nil {
+			return badUsage(err)
+		}
+		outputs = append(outputs, out)
+	}
+	var prog build.Progress
+	mode := f.progress
+	if f.quiet {
+		mode = "quiet"
+	}
+	switch mode {
+	case "auto":
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			prog = build.TTYProgress(os.Stderr)
+		} else {
+			prog = build.PlainProgress(os.Stderr)
+		}
+	case "tty":
+		prog = build.TTYProgress(os.Stderr)
+	case "plain":
+		prog = build.PlainProgress(os.Stderr)
+	case "quiet":
+		prog = build.QuietProgress()
+	default:
+		return badUsage(fmt.Errorf("--progress %q: want auto, plain, tty or quiet", f.progress))
+	}
+	opts := build.Options{Tags: f.tags, BuildArgs: args, Target: f.target, NoCache: f.noCache, Pull: f.pull,
+		Network: f.network, Labels: labels, Platform: f.platform, Secrets: secrets, Progress: prog}
+
+	// The context: a directory, a tar file, or stdin (a tar or a Dockerfile).
+	tmp := filepath.Join(g.state, "build")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return err
+	}
+	var bctx *build.Context
+	switch st, err := os.Stat(contextArg); {
+	case contextArg == "-":
+		if f.file == "-" {
+			return badUsage(errors.New("the context and the Dockerfile cannot both be stdin"))
+		}
+		c, df, err := build.ReadContext(bufio.NewReader(os.Stdin), tmp)
+		if err != nil {
+			return err
+		}
+		bctx, opts.DockerfileData = c, df
+	case err != nil:
+		return fmt.Errorf("build context: %w", err)
+	case st.IsDir():
+		if bctx, err = build.DirContext(contextArg); err != nil {
+			return err
+		}
+	default:
+		file, err := os.Open(contextArg)
+		if err != nil {
+			return err
+		}
+		c, df, err := build.ReadContext(file, tmp)
+		file.Close()
+		if err != nil {
+			return err
+		}
+		if df != nil {
+			c.Close()
+			return fmt.Errorf("build context %s: not a directory nor a tar archive", contextArg)
+		}
+		bctx = c
+	}
+	defer bctx.Close()
+	opts.Context = bctx
+	switch {
+	case f.file == "-":
+		data, err := io.ReadAll(io.LimitReader(os.Stdin, 16<<20))
+		if err != nil {
+			return err
+		}
+		opts.DockerfileData = data
+	case f.file != "" && opts.DockerfileData == nil:
+		// docker's rule: -f is a path from here, and may lie outside the context.
+		abs, _ := filepath.Abs(f.file)
+		ctxAbs, _ := filepath.Abs(bctx.Dir())
+		if rel, err := filepath.Rel(ctxAbs, abs); err == nil && !strings.HasPrefix(rel, "..") && st(contextArg) {
+			opts.Dockerfile = rel
+		} else if st(contextArg) || contextArg == "-" {
+			data, err := os.ReadFile(f.file)
+			if err != nil {
+				return fmt.Errorf("read dockerfile: %w", err)
+			}
+			opts.DockerfileData = data
+		} else {
+			opts.Dockerfile = f.file // a path inside the tar
+		}
+	}
+	rt, err := ociruntime.New("hull", filepath.Join(g.state, "runtime"))
+	if err != nil {
+		return err
+	}
+	b := &build.Builder{Store: e.Images, Runtime: rt, StateDir: g.state,
+		Pull: func(ctx context.Context, ref, platform string) (*image.Image, error) {
+			if platform == "" {
+				platform = "linux/amd64"
+			}
+			return e.Images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(g), Platform: platform})
+		}}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	img, err := b.Build(ctx, opts)
+	if err != nil {
+		var be *build.Error
+		if errors.As(err, &be) && be.ExitCode != 0 {
+			if be.Output != "" && mode == "quiet" {
+				fmt.Fprintln(os.Stderr, be.Output)
+			}
+			return &exitError{code: 1, err: err}
+		}
+		return err
+	}
+	_ = start
+	id := img.Config.String()
+	if f.quiet {
+		fmt.Println(id)
+	}
+	if f.iidfile != "" {
+		if err := os.WriteFile(f.iidfile, []byte(id), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, o := range outputs {
+		name := id
+		if len(f.tags) > 0 {
+			name = f.tags[0]
+		}
+		if err := writeOutput(e, o, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// st tells whether p is a directory (the context kinds whose -f is a host path).
+func st(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// writeOutput writes the image built as an archive (-o type=oci|docker,dest=F).
+func writeOutput(e *engine.Engine, o buildOutput, name string) error {
+	var w io.Writer = os.Stdout
+	if o.dest != "-" {
+		file, err := os.Create(o.dest)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		w = file
+	}
+	if err := e.Images.Save(w, []string{name}, o.typ); err != nil {
+		return fmt.Errorf("--output %s: %w", o.dest, err)
+	}
+	return nil
+}
+
+func builderCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "builder", Short: "manage the build cache"}
+	var all bool
+	var keep time.Duration
+	prune := &cobra.Command{
+		Use:   "prune",
+		Short: "remove the build cache",
+		Args:  cobra.NoArgs,
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			r, err := build.Prune(e.Images, build.PruneOptions{KeepNewerThan: keep})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Deleted build cache objects: %d\nTotal reclaimed space: %s\n", r.Entries, humanSize(r.Reclaimed))
+			return nil
+		}),
+	}
+	prune.Flags().BoolVarP(&all, "all", "a", false, "remove all of the cache (the only kind there is)")
+	prune.Flags().BoolP("force", "f", false, "do not ask (hull never asks)")
+	prune.Flags().DurationVar(&keep, "keep-duration", 0, "keep what is younger than this")
+	c.AddCommand(prune)
+	return c
+}
