@@ -36,6 +36,7 @@ type env struct {
 	b     *build.Builder
 	ctx   string
 	out   bytes.Buffer
+	views map[string]string
 }
 
 func newEnv(t *testing.T) *env {
@@ -56,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: s, b: &build.Builder{Store: s, Runtime: rt, StateDir: state}, ctx: t.TempDir()}
+	e := &env{t: t, store: s, b: &build.Builder{Store: s, Runtime: rt, StateDir: state}, ctx: t.TempDir(), views: map[string]string{}}
 	t.Cleanup(func() {
 		snaps, _ := s.Snapshotter().List()
 		if len(snaps) != 0 {
@@ -128,10 +129,14 @@ func (e *env) config(img *image.Image) *dockerspec.DockerOCIImage {
 func (e *env) rootfs(img *image.Image) string {
 	e.t.Helper()
 	key := "view-" + img.Config.Encoded()[:12]
+	if p, ok := e.views[key]; ok {
+		return p
+	}
 	p, err := e.store.View(key, img.Config.String())
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.views[key] = p
 	e.t.Cleanup(func() { e.store.RemoveSnapshot(key) })
 	return p
 }
