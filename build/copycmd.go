@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
@@ -577,8 +578,40 @@ func unpackArchive(t *tree, it copyItem, root *fsroot.Root) error {
 		return fmt.Errorf("unpack %s: %w", it.src, err)
 	}
 	defer zr.Close()
-	if _, err := layer.ApplyMerge(fmt.Sprintf("/proc/self/fd/%d", fd), zr, layer.DefaultLimits); err != nil {
+	dir := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if _, err := layer.ApplyMerge(dir, zr, layer.DefaultLimits); err != nil {
 		return fmt.Errorf("unpack %s: %w", it.src, err)
 	}
-	return nil
+	return archiveRootMeta(t, it, dir)
+}
+
+// archiveRootMeta gives the destination directory the metadata of the archive's
+// root entry ("./"), as Docker's ADD does; the layer unpacker leaves a root alone.
+// Only a first entry is looked at: tar writes the root first.
+func archiveRootMeta(t *tree, it copyItem, dir string) error {
+	f, err := it.open(t)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := decompressor(f)
+	if err != nil {
+		return nil
+	}
+	defer zr.Close()
+	hdr, err := tar.NewReader(zr).Next()
+	if err != nil || hdr.Typeflag != tar.TypeDir {
+		return nil
+	}
+	if rel, err := layer.Clean(hdr.Name); err != nil || rel != "" {
+		return nil
+	}
+	if err := unix.Chown(dir, hdr.Uid, hdr.Gid); err != nil {
+		return fmt.Errorf("unpack %s: %w", it.src, err)
+	}
+	if err := unix.Chmod(dir, uint32(hdr.Mode)&0o7777); err != nil {
+		return fmt.Errorf("unpack %s: %w", it.src, err)
+	}
+	ts := unix.NsecToTimespec(hdr.ModTime.UnixNano())
+	return unix.UtimesNanoAt(unix.AT_FDCWD, dir, []unix.Timespec{ts, ts}, 0)
 }
