@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBuildCommand(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	ctx := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(ctx, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM busybox\nARG MSG=default\nCOPY msg /msg\nRUN echo \"$MSG\" >> /msg\nCMD [\"cat\", \"/msg\"]\n")
+	write("msg", "from the context\n")
+	iid := filepath.Join(t.TempDir(), "iid")
+	out := h.ok("build", "-q", "-t", "built:1", "--build-arg", "MSG=given", "--label", "l=v", "--iidfile", iid, ctx)
+	id := strings.TrimSpace(out)
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("build -q printed %q", out)
+	}
+	if data, _ := os.ReadFile(iid); string(data) != id {
+		t.Errorf("iidfile %q, printed %q", data, id)
+	}
+	// Runnable at once.
+	if got := h.ok("run", "--rm", "built:1"); got != "from the context\ngiven\n" {
+		t.Errorf("run of the built image: %q", got)
+	}
+	var insp []struct{ Config struct{ Labels map[string]string } }
+	if err := json.Unmarshal([]byte(h.ok("image", "inspect", "built:1")), &insp); err != nil || len(insp) != 1 || insp[0].Config.Labels["l"] != "v" {
+		t.Errorf("label: %v %+v", err, insp)
+	}
+	// A failing RUN: exit 1, the step and the exit code on stderr, plain progress.
+	write("Dockerfile", "FROM busybox\nRUN echo output-of-the-step; exit 3\n")
+	_, stderr, code := h.run("build", "--progress=plain", ctx)
+	if code != 1 || !strings.Contains(stderr, "step 2/2: RUN echo output-of-the-step; exit 3: exit code 3") || !strings.Contains(stderr, "output-of-the-step") {
+		t.Errorf("failing build: exit %d\n%s", code, stderr)
+	}
+	if s := h.snapshots(); len(s) != 0 {
+		t.Errorf("a failed build left snapshots %v", s)
+	}
+	// A Dockerfile on stdin, no context; -o writes an OCI archive.
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	_, stderr, code = h.runIn(strings.NewReader("FROM busybox\nRUN echo stdin > /s\n"), "build", "-t", "fromstdin", "-o", "type=oci,dest="+archive, "-")
+	if code != 0 {
+		t.Fatalf("build -: %s", stderr)
+	}
+	if fi, err := os.Stat(archive); err != nil || fi.Size() == 0 {
+		t.Errorf("-o archive: %v", err)
+	}
+	// Bad flags: usage errors, exit 125.
+	for _, args := range [][]string{
+		{"build", "--progress=fancy", ctx},
+		{"build", "-o", "type=zip,dest=x", ctx},
+		{"build", "--platform", "linux/arm64", ctx},
+	} {
+		if _, stderr, code := h.run(args...); code == 0 || stderr == "" {
+			t.Errorf("%v: exit %d %q", args, code, stderr)
+		}
+	}
+	// The cache: builder prune removes it, the images stay.
+	out = h.ok("builder", "prune", "-f")
+	if !strings.Contains(out, "Deleted build cache objects: ") || strings.Contains(out, "objects: 0\n") {
+		t.Errorf("builder prune: %q", out)
+	}
+	if got := h.ok("run", "--rm", "built:1"); got != "from the context\ngiven\n" {
+		t.Errorf("after prune: %q", got)
+	}
+}
