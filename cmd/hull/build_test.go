@@ -32,7 +32,9 @@ func TestBuildCommand(t *testing.T) {
 	if got := h.ok("run", "--rm", "built:1"); got != "from the context\ngiven\n" {
 		t.Errorf("run of the built image: %q", got)
 	}
-	var insp []struct{ Config struct{ Labels map[string]string } }
+	var insp []struct {
+		Config struct{ Labels map[string]string }
+	}
 	if err := json.Unmarshal([]byte(h.ok("image", "inspect", "built:1")), &insp); err != nil || len(insp) != 1 || insp[0].Config.Labels["l"] != "v" {
 		t.Errorf("label: %v %+v", err, insp)
 	}
