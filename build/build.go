@@ -19,9 +19,37 @@
 //     of what did not change runs nothing, and `hull builder prune` drops the cache;
 //   - the result is an ordinary image of the store, named by Options.Tags.
 //
-// A build through the Docker API (POST /build) is the same call: ReadContext reads
-// the request's tar body as the context, and JSONProgress writes docker's JSON
-// message stream.
+// # Calling it: the CLI and the Docker API
+//
+// `hull build` and the Docker API's POST /build (docker's classic builder path, and
+// `docker compose build`) make the same call:
+//
+//	bctx, dockerfile, err := build.ReadContext(body, tmpDir) // the request's tar (plain, gzip, zstd) or a bare Dockerfile
+//	if err != nil { ... }                                     // a bad context: nothing was built
+//	defer bctx.Close()                                        // removes the unpacked context
+//	js := build.JSONProgress(w)                               // docker's JSON messages
+//	img, err := b.Build(ctx, build.Options{
+//		Context: bctx, Dockerfile: q.Get("dockerfile"), DockerfileData: dockerfile,
+//		Tags: q["t"], BuildArgs: args, Target: q.Get("target"), NoCache: ..., Pull: ...,
+//		Network: q.Get("networkmode"), Labels: labels, Platform: q.Get("platform"),
+//		Progress: js,
+//	})
+//	js.Fail(err) // the error message, unless a failed step already wrote it
+//	// else img.Config is the image ID ({"aux":{"ID":...}} is already in the stream)
+//
+// Options.Validate judges the options alone (a handler may call it first, to answer
+// 400); Build calls it again. Build's errors: those before the first step (options,
+// the Dockerfile's syntax, an unknown target) are plain errors and reach no
+// Progress; a step that fails is an *Error (its step, instruction, and for RUN the
+// exit code and last output lines) and was reported to Progress.Done first. Cancel
+// ctx to stop a build (a client gone): a running RUN is killed, and nothing of the
+// build is left (containers, snapshots, mounts; the cache keeps the steps done).
+//
+// The process that calls Build is the parent of RUN's containers (Builder.Runtime
+// is ociruntime.InProcess) and waits for each by its pid: it must not reap children
+// it did not start (no wait on any child, no SIGCHLD set to be ignored), and its
+// main must hand over to runtime.Init when runtime.IsInit (cmd/hull's does).
+// Builds may run at once, in one process or several, on one store.
 //
 // External libraries: BuildKit's Dockerfile packages, moby/patternmatcher
 // (.dockerignore, docker's matching), moby/docker-image-spec (the config's Docker

@@ -199,10 +199,25 @@ func (t *tty) Result(id string, tags []string) {
 
 // JSONProgress writes docker's JSON message stream, as the classic builder sends it
 // from POST /build: {"stream": ...} lines for steps and output, {"aux": {"ID": ...}}
-// for the image, and {"errorDetail": ..., "error": ...} for a failed step.
-func JSONProgress(w io.Writer) Progress { return &jsonProg{enc: json.NewEncoder(w)} }
+// for the image, and {"errorDetail": ..., "error": ...} for a failed step. Fail
+// writes the error of a build that failed before any step (see the package doc).
+func JSONProgress(w io.Writer) *JSONStream { return &JSONStream{enc: json.NewEncoder(w)} }
 
-type jsonProg struct{ enc *json.Encoder }
+// JSONStream is JSONProgress's Progress.
+type JSONStream struct {
+	enc    *json.Encoder
+	failed bool // an error message was written
+}
+
+// Fail writes err as docker's error message unless a failed step's message is
+// already in the stream: a handler calls it with whatever Build returned.
+func (j *JSONStream) Fail(err error) {
+	if err == nil || j.failed {
+		return
+	}
+	j.failed = true
+	j.enc.Encode(jsonMessage{Error: err.Error(), ErrorDetail: &jsonError{Message: err.Error()}})
+}
 
 type jsonMessage struct {
 	Stream      string     `json:"stream,omitempty"`
@@ -220,21 +235,22 @@ type jsonAuxID struct {
 	ID string `json:"ID"`
 }
 
-func (j *jsonProg) stream(s string) { j.enc.Encode(jsonMessage{Stream: s}) }
+func (j *JSONStream) stream(s string) { j.enc.Encode(jsonMessage{Stream: s}) }
 
-func (j *jsonProg) Step(s StepInfo) {
+func (j *JSONStream) Step(s StepInfo) {
 	j.stream(fmt.Sprintf("Step %d/%d : %s\n", s.Step, s.Total, s.Text))
 }
 
-func (j *jsonProg) Output(_ int, data []byte) { j.stream(string(data)) }
+func (j *JSONStream) Output(_ int, data []byte) { j.stream(string(data)) }
 
-func (j *jsonProg) Done(_ int, r StepResult) {
+func (j *JSONStream) Done(_ int, r StepResult) {
 	switch {
 	case r.Err != nil:
 		code := 1
 		if be, ok := r.Err.(*Error); ok && be.ExitCode != 0 {
 			code = be.ExitCode
 		}
+		j.failed = true
 		j.enc.Encode(jsonMessage{Error: r.Err.Error(), ErrorDetail: &jsonError{Code: code, Message: r.Err.Error()}})
 	case r.Cached:
 		j.stream(" ---> Using cache\n")
@@ -244,9 +260,9 @@ func (j *jsonProg) Done(_ int, r StepResult) {
 	}
 }
 
-func (j *jsonProg) Message(text string) { j.stream(text + "\n") }
+func (j *JSONStream) Message(text string) { j.stream(text + "\n") }
 
-func (j *jsonProg) Result(id string, tags []string) {
+func (j *JSONStream) Result(id string, tags []string) {
 	j.enc.Encode(jsonMessage{Aux: &jsonAuxID{ID: id}})
 	j.stream("Successfully built " + shortID(id) + "\n")
 	for _, t := range tags {
