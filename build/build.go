@@ -96,6 +96,11 @@ type Builder struct {
 	Pull func(ctx context.Context, ref, platform string) (*image.Image, error)
 	// HTTPClient fetches ADD's URLs; nil is http.DefaultClient.
 	HTTPClient *http.Client
+	// AttachNetwork attaches the network namespace netnsPath of a RUN container
+	// (created, not yet started; id is its ID) to the named network (Options.Network
+	// "bridge"), and returns the resolv.conf for it and detach, called once the
+	// container is gone. Nil: RUN has no network but none and the host's.
+	AttachNetwork func(netnsPath, id, network string) (resolvConf []byte, detach func() error, err error)
 }
 
 // Options are one build's.
@@ -111,7 +116,8 @@ type Options struct {
 	Target         string
 	NoCache        bool
 	Pull           bool
-	// Network is RUN's network: "" or "none" (loopback only), or "host".
+	// Network is RUN's network: "" or "none" (loopback only), "host", or "bridge"
+	// (the default network, through Builder.AttachNetwork).
 	Network  string
 	Labels   map[string]string
 	Platform string // "" or this host's (linux/amd64)
@@ -162,9 +168,9 @@ func (o *Options) Validate() error {
 		return err
 	}
 	switch o.Network {
-	case "", "none", "default", "host":
+	case "", "none", "default", "host", "bridge":
 	default:
-		return fmt.Errorf("network %q: a build's RUN has none or host", o.Network)
+		return fmt.Errorf("network %q: a build's RUN has none, host or bridge", o.Network)
 	}
 	for _, t := range o.Tags {
 		if _, err := image.Normalize(t); err != nil {
@@ -211,6 +217,9 @@ type build struct {
 func (b *Builder) Build(ctx context.Context, o Options) (*image.Image, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	if o.Network == "bridge" && b.AttachNetwork == nil {
+		return nil, errors.New("network bridge: this builder has no networks")
 	}
 	prog := o.Progress
 	if prog == nil {

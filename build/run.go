@@ -309,7 +309,7 @@ func (st *stage) bindSource(from, src string) (string, string, error) {
 // runContainer runs RUN's command in a container on the stage's snapshot, as `hull
 // run` would: Docker's capabilities, seccomp profile, mounts and device rules, new
 // pid, ipc, uts, mount and cgroup namespaces, and a network namespace with only
-// loopback unless the network is the host's. Its output goes to the progress. The
+// loopback, or attached to the bridge, unless the network is the host's. Its output goes to the progress. The
 // mount points the runtime had to make in the rootfs (for /etc/hosts, a --mount
 // target, ...) are removed after, so they are not in the layer.
 func (st *stage) runContainer(root *fsroot.Root, rs *runSpec) error {
@@ -363,6 +363,9 @@ func (st *stage) runContainer(root *fsroot.Root, rs *runSpec) error {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 	etc := map[string]string{"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"}
+	if rs.network == "bridge" {
+		etc["resolv.conf"] = "" // written once attached (start)
+	}
 	if rs.network == "host" {
 		etc = map[string]string{}
 		for _, n := range []string{"hosts", "resolv.conf"} {
@@ -412,7 +415,7 @@ func (st *stage) runContainer(root *fsroot.Root, rs *runSpec) error {
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
 		return err
 	}
-	code, out, err := st.start(id, bundle)
+	code, out, err := st.start(id, bundle, rs.network)
 	if rerr := removeMade(root, made); err == nil && rerr != nil {
 		err = rerr
 	}
@@ -588,7 +591,11 @@ const maxOutputTail = 4 << 10
 
 // start creates, starts and waits for the container, streaming its output to the
 // progress; the container is deleted whatever happens.
-func (st *stage) start(id, bundle string) (int, string, error) {
+//
+// On a network (bridge), the container is attached between its creation and its
+// start, and detached once it is deleted; its resolv.conf, bind-mounted from the
+// bundle, is written in place then (the mount holds the file's inode).
+func (st *stage) start(id, bundle, network string) (code int, output string, err error) {
 	bd := st.bd
 	rt := bd.b.Runtime
 	r, w, err := os.Pipe()
@@ -602,7 +609,27 @@ func (st *stage) start(id, bundle string) (int, string, error) {
 		rt.Delete(id, true)
 		return -1, "", err
 	}
+	var detach func() error
+	defer func() {
+		if detach != nil {
+			if derr := detach(); err == nil && derr != nil {
+				err = fmt.Errorf("detach from %s: %w", network, derr)
+			}
+		}
+	}()
 	defer rt.Delete(id, true)
+	if network == "bridge" {
+		resolv, d, err := bd.b.AttachNetwork(fmt.Sprintf("/proc/%d/ns/net", pid), id, network)
+		if err == nil {
+			detach = d
+			err = os.WriteFile(filepath.Join(bundle, "resolv.conf"), resolv, 0o644)
+		}
+		if err != nil {
+			rt.Kill(id, unix.SIGKILL, true)
+			reap(pid)
+			return -1, "", err
+		}
+	}
 	tail := &tailBuffer{}
 	copied := make(chan struct{})
 	go func() {
@@ -628,7 +655,7 @@ func (st *stage) start(id, bundle string) (int, string, error) {
 		<-copied
 		return -1, "", err
 	}
-	code := reap(pid)
+	code = reap(pid)
 	<-copied
 	if bd.ctx.Err() != nil {
 		return -1, "", bd.ctx.Err()

@@ -611,6 +611,7 @@ func (e *Engine) reconcileNetworks() error {
 		}
 	}
 	live = append(live, e.livePods()...)
+	live = append(live, e.liveBuilds()...)
 	m, err := e.Networks()
 	if err != nil {
 		return err

@@ -59,7 +59,7 @@ func buildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.target, "target", "", "the stage to build")
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the layer cache")
 	fl.BoolVar(&f.pull, "pull", false, "pull every image FROM names")
-	fl.StringVar(&f.network, "network", "none", "RUN's network: none or host")
+	fl.StringVar(&f.network, "network", "none", "RUN's network: none, host or bridge")
 	fl.StringArrayVar(&f.labels, "label", nil, "a label of the image, KEY=VALUE")
 	fl.StringVar(&f.platform, "platform", "", "the target platform (this host's only)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress; print the image ID")
@@ -247,7 +247,7 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 	if err != nil {
 		return err
 	}
-	b := &build.Builder{Store: e.Images, Runtime: rt, StateDir: g.state,
+	b := &build.Builder{Store: e.Images, Runtime: rt, StateDir: g.state, AttachNetwork: e.AttachBuild,
 		Pull: func(ctx context.Context, ref, platform string) (*image.Image, error) {
 			if platform == "" {
 				platform = "linux/amd64"

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBuildCommand(t *testing.T) {
@@ -73,5 +74,72 @@ func TestBuildCommand(t *testing.T) {
 	}
 	if got := h.ok("run", "--rm", "built:1"); got != "from the context\ngiven\n" {
 		t.Errorf("after prune: %q", got)
+	}
+}
+
+// TestBuildBridgeNetwork: --network bridge gives RUN an interface on the default
+// network with a default route and a resolv.conf, and its lease survives a network
+// reconcile while the build runs (a build's RUN is no container: without the build
+// lease record, `network prune` would free it and take RUN's eth0 away). After the
+// build no lease, record or veth is left.
+func TestBuildBridgeNetwork(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	ctx := t.TempDir()
+	df := `FROM busybox
+RUN --mount=type=bind,target=/c cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' ' | sort > /devs && \
+    ip route | grep '^default via' > /route && cp /etc/resolv.conf /resolv && \
+    i=0; while [ ! -e /c/go ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; \
+    cat /sys/class/net/eth0/operstate > /after
+`
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	leases := filepath.Join(h.root, "build-leases")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer os.WriteFile(filepath.Join(ctx, "go"), nil, 0o644)
+		for range 300 {
+			if ents, _ := os.ReadDir(leases); len(ents) > 0 {
+				h.run("network", "prune")
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Error("the build's lease record never appeared")
+	}()
+	_, stderr, code := h.run("build", "--progress=plain", "--network", "bridge", "-t", "netted", ctx)
+	<-done
+	if code != 0 {
+		t.Fatalf("build --network bridge: exit %d\n%s", code, stderr)
+	}
+	h.ok("image", "inspect", "netted")
+	cat := func(p string) string { return h.ok("run", "--rm", "netted", "cat", p) }
+	if got := cat("/devs"); got != "eth0\nlo\n" {
+		t.Errorf("RUN's interfaces %q", got)
+	}
+	if got := cat("/route"); !strings.HasPrefix(got, "default via ") {
+		t.Errorf("RUN's default route %q", got)
+	}
+	if got := cat("/resolv"); !strings.Contains(got, "nameserver ") {
+		t.Errorf("RUN's resolv.conf %q", got)
+	}
+	if got := cat("/after"); got != "up\n" {
+		t.Errorf("eth0 after a network prune during the RUN: %q", got)
+	}
+	if ents, _ := os.ReadDir(leases); len(ents) != 0 {
+		t.Errorf("lease records left: %v", ents)
+	}
+	data, _ := os.ReadFile(filepath.Join(h.root, "networks", "leases", "bridge.json"))
+	if strings.Contains(string(data), "build-") {
+		t.Errorf("a build's lease is left: %s", data)
+	}
+	// Without a network the default stays none.
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' ' > /devs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("build", "-q", "-t", "unnetted", ctx)
+	if got := h.ok("run", "--rm", "unnetted", "cat", "/devs"); got != "lo\n" {
+		t.Errorf("RUN's interfaces without --network: %q", got)
 	}
 }
