@@ -28,7 +28,9 @@ import (
 // does not make the volume's directory (buildah does). podman builds with --format
 // docker: in its OCI format buildah drops SHELL; and buildah's SHELL applies to RUN
 // only, Docker's to ENTRYPOINT's and CMD's shell form too (build's own tests check
-// that), so the case sets ENTRYPOINT before SHELL.
+// that), so the case sets ENTRYPOINT before SHELL. A RUN as USER uid:gid has no
+// supplementary groups in Docker (BuildKit) and hull, buildah gives it gid, so the
+// case does not print them.
 
 // buildCases are the Dockerfiles compared; each gets the same context.
 var buildCases = map[string]string{
@@ -53,6 +55,41 @@ RUN mkdir -p /out/sub && echo artifact > /out/sub/a && ln -s sub/a /out/link
 FROM ` + imageRef + `
 COPY --from=build /out /app
 RUN rm -rf /etc/group /tmp && mkdir /tmp && chmod 1777 /tmp
+`,
+	"args": `ARG G=global
+FROM ` + imageRef + `
+ARG G
+ARG L=local-$G
+ENV E1="a b" E2=${L}:suffix E3=${UNSET:-dflt} E4=${G:+set} E5='$G'
+RUN echo "$G $L|$E1|$E2|$E3|$E4|$E5" > /vals
+WORKDIR rel
+WORKDIR sub
+RUN pwd > /pwd && echo "$HOME" > /home
+USER 65534:65534
+RUN id -u > /tmp/id && id -g >> /tmp/id
+USER root
+ENTRYPOINT ["/bin/echo"]
+CMD ["x"]
+`,
+	"copysemantics": `FROM ` + imageRef + `
+COPY hello.txt /newdir/renamed
+COPY tree /treecopy
+COPY tree/* /globbed/
+COPY t*e/d /globdir/
+COPY bin/run.sh hello.txt /multi/
+COPY . /whole/
+WORKDIR /w
+COPY hello.txt rel
+COPY hello.txt ./
+`,
+	"user": `FROM ` + imageRef + `
+RUN mkdir -p /home/nobody && chown 65534:65534 /home/nobody
+USER nobody
+WORKDIR /home/nobody
+RUN touch mine && echo "$HOME" > home && id -u > uid
+COPY --chown=nobody:nogroup hello.txt ./
+USER root
+COPY --chown=65534 hello.txt /numeric
 `,
 	"metadata": `FROM ` + imageRef + `
 ENTRYPOINT exec echo hello
