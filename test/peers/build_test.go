@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,79 +222,147 @@ func TestBuildLikePodman(t *testing.T) {
 			ctx := filepath.Join(dir, "ctx-"+name)
 			os.MkdirAll(ctx, 0o755)
 			buildContext(t, ctx)
-			if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(buildCases[name]), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			tag := "localhost/cmp/" + name + ":1"
-			p.must("build", "--format", "docker", "--network", "none", "--cgroup-parent", p.cgroup, "-q", "-t", tag, ctx)
-			hullRun("build", "-q", "-t", tag, ctx)
-
-			// The configs.
-			var pc []struct{ Config imageConfig }
-			if err := json.Unmarshal([]byte(p.must("image", "inspect", tag)), &pc); err != nil || len(pc) != 1 {
-				t.Fatalf("podman image inspect: %v", err)
-			}
-			var hc []struct{ Config imageConfig }
-			if err := json.Unmarshal([]byte(hullRun("image", "inspect", tag)), &hc); err != nil || len(hc) != 1 {
-				t.Fatalf("hull image inspect: %v", err)
-			}
-			want, got := pc[0].Config, hc[0].Config
-			// ENV replaces a variable in place, as Docker does; buildah moves it to
-			// the end. The set is compared.
-			sort.Strings(want.Env)
-			sort.Strings(got.Env)
-			delete(want.Labels, "io.buildah.version") // buildah's own
-			if len(want.Labels) == 0 {
-				want.Labels = nil
-			}
-			if len(got.Labels) == 0 {
-				got.Labels = nil
-			}
-			if w, g := fmt.Sprintf("%+v", want), fmt.Sprintf("%+v", got); w != g {
-				t.Errorf("config:\n podman %s\n hull   %s", w, g)
-			}
-
-			// The trees: podman's image mounted by podman, hull's by hull's store.
-			pm := strings.TrimSpace(p.must("image", "mount", tag))
-			defer p.run("image", "unmount", tag)
-			store, err := image.Open(root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hm, err := store.View("cmp-"+name, tag)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.RemoveSnapshot("cmp-" + name)
-			wantTree, gotTree := treeOf(t, pm), treeOf(t, hm)
-			var diffs []string
-			// The root's own metadata is no layer's (podman's mount point shows
-			// its storage's), and buildah leaves RUN's /etc/hostname mount point in
-			// the image, empty; Docker does not.
-			delete(wantTree, ".")
-			delete(gotTree, ".")
-			if e, ok := wantTree["etc/hostname"]; ok && e.size == 0 {
-				if _, ok := gotTree["etc/hostname"]; !ok {
-					delete(wantTree, "etc/hostname")
-				}
-			}
-			for p, w := range wantTree {
-				g, ok := gotTree[p]
-				if !ok {
-					diffs = append(diffs, "missing in hull's: "+p)
-				} else if w != g {
-					diffs = append(diffs, fmt.Sprintf("%s: podman %+v, hull %+v", p, w, g))
-				}
-			}
-			for p := range gotTree {
-				if _, ok := wantTree[p]; !ok {
-					diffs = append(diffs, "only in hull's: "+p)
-				}
-			}
-			sort.Strings(diffs)
-			if len(diffs) > 0 {
-				t.Errorf("file trees differ:\n  %s", strings.Join(diffs, "\n  "))
-			}
+			compareBuild(t, p, hullRun, root, name, ctx, buildCases[name])
 		})
+	}
+}
+
+// compareBuild builds dockerfile in ctx with podman and with hull (hullRun, on the
+// store at root) and compares the images' configs and file trees.
+func compareBuild(t *testing.T, p *podman, hullRun func(args ...string) string, root, name, ctx, dockerfile string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := "localhost/cmp/" + name + ":1"
+	p.must("build", "--format", "docker", "--network", "none", "--cgroup-parent", p.cgroup, "-q", "-t", tag, ctx)
+	hullRun("build", "-q", "-t", tag, ctx)
+
+	// The configs.
+	var pc []struct{ Config imageConfig }
+	if err := json.Unmarshal([]byte(p.must("image", "inspect", tag)), &pc); err != nil || len(pc) != 1 {
+		t.Fatalf("podman image inspect: %v", err)
+	}
+	var hc []struct{ Config imageConfig }
+	if err := json.Unmarshal([]byte(hullRun("image", "inspect", tag)), &hc); err != nil || len(hc) != 1 {
+		t.Fatalf("hull image inspect: %v", err)
+	}
+	want, got := pc[0].Config, hc[0].Config
+	// ENV replaces a variable in place, as Docker does; buildah moves it to
+	// the end. The set is compared.
+	sort.Strings(want.Env)
+	sort.Strings(got.Env)
+	delete(want.Labels, "io.buildah.version") // buildah's own
+	if len(want.Labels) == 0 {
+		want.Labels = nil
+	}
+	if len(got.Labels) == 0 {
+		got.Labels = nil
+	}
+	if w, g := fmt.Sprintf("%+v", want), fmt.Sprintf("%+v", got); w != g {
+		t.Errorf("config:\n podman %s\n hull   %s", w, g)
+	}
+
+	// The trees: podman's image mounted by podman, hull's by hull's store.
+	pm := strings.TrimSpace(p.must("image", "mount", tag))
+	defer p.run("image", "unmount", tag)
+	store, err := image.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hm, err := store.View("cmp-"+name, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.RemoveSnapshot("cmp-" + name)
+	wantTree, gotTree := treeOf(t, pm), treeOf(t, hm)
+	var diffs []string
+	// The root's own metadata is no layer's (podman's mount point shows
+	// its storage's), and buildah leaves RUN's /etc/hostname mount point in
+	// the image, empty; Docker does not.
+	delete(wantTree, ".")
+	delete(gotTree, ".")
+	if e, ok := wantTree["etc/hostname"]; ok && e.size == 0 {
+		if _, ok := gotTree["etc/hostname"]; !ok {
+			delete(wantTree, "etc/hostname")
+		}
+	}
+	for p, w := range wantTree {
+		g, ok := gotTree[p]
+		if !ok {
+			diffs = append(diffs, "missing in hull's: "+p)
+		} else if w != g {
+			diffs = append(diffs, fmt.Sprintf("%s: podman %+v, hull %+v", p, w, g))
+		}
+	}
+	for p := range gotTree {
+		if _, ok := wantTree[p]; !ok {
+			diffs = append(diffs, "only in hull's: "+p)
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Errorf("file trees differ:\n  %s", strings.Join(diffs, "\n  "))
+	}
+}
+
+// debianMirror is where the Debian test's debootstrap fetches from.
+const debianMirror = "http://deb.debian.org/debian"
+
+// TestBuildDebianLikePodman builds on a minimal Debian made here with debootstrap
+// (the seed's way to a base image: `hull import` of the rootfs) with hull and with
+// podman, and compares the results as TestBuildLikePodman does: a real
+// distribution's users and groups (useradd, USER and --chown by name), its shell
+// and its package database. Skipped with the reason when debootstrap or the
+// mirror is not there.
+func TestBuildDebianLikePodman(t *testing.T) {
+	needBinaries(t, "podman", "conmon", "debootstrap")
+	if testing.Short() {
+		t.Skip("debootstrap takes a minute: not in -short")
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(debianMirror + "/dists/bookworm/Release")
+	if err != nil {
+		t.Skipf("the Debian mirror is not reachable: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Skipf("the Debian mirror answers %s", resp.Status)
+	}
+	rts := runtimes(t)
+	p := newPodman(t, rts[0])
+	dir := workDir(t)
+	rootfs := filepath.Join(dir, "rootfs")
+	must(t, nil, 10*time.Minute, "debootstrap", "--variant=minbase", "bookworm", rootfs, debianMirror)
+	const ref = "localhost/hullpeers/debian:bookworm"
+	archive := filepath.Join(dir, "debian.tar")
+	must(t, nil, 2*time.Minute, "tar", "-C", rootfs, "-cf", archive, ".")
+	p.must("import", archive, ref)
+	hull := hullBinary(t, dir)
+	root, state := filepath.Join(dir, "hroot"), filepath.Join(dir, "hstate")
+	hullRun := func(args ...string) string {
+		t.Helper()
+		return must(t, nil, 5*time.Minute, hull, append([]string{"--root", root, "--state", state}, args...)...)
+	}
+	hullRun("import", rootfs, ref)
+	os.RemoveAll(rootfs)
+	ctx := filepath.Join(dir, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	buildContext(t, ctx)
+	compareBuild(t, p, hullRun, root, "debian", ctx, `FROM `+ref+`
+ENV DEBIAN_FRONTEND=noninteractive
+RUN useradd -m -u 1500 -s /bin/bash app && mkdir -p /srv/data && chown app:app /srv/data
+COPY --chown=app:app hello.txt /home/app/
+COPY --chown=app tree /srv/tree/
+USER app
+WORKDIR /home/app/work
+RUN id -u > uid && id -g > gid && echo "$HOME $SHELL" > env && ls -ln /srv/tree | tail -n +2 | awk '{print $1,$3,$4,$9}' > tree.txt
+USER root
+RUN dpkg-query -W -f '${Package}\n' | sort > /pkgs
+ENTRYPOINT ["/bin/bash", "-c"]
+CMD ["cat /pkgs"]
+`)
+	if got := hullRun("run", "--rm", "localhost/cmp/debian:1", "cat /home/app/work/uid /home/app/work/env"); got != "1500\n/home/app \n" {
+		t.Errorf("the built image's files: %q", got)
 	}
 }
