@@ -66,6 +66,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
@@ -129,8 +130,12 @@ type Options struct {
 // Error is a failed step: which, and for RUN its exit code and the last lines of its
 // output (they went to the progress as it ran).
 type Error struct {
-	Step     int
-	Total    int
+	Step  int
+	Total int
+	// File and Line are where the instruction is: the Dockerfile's name and the
+	// line it starts on (an ONBUILD trigger's: its FROM's).
+	File     string
+	Line     int
 	Text     string // the instruction
 	ExitCode int    // RUN's, 0 otherwise
 	Output   string // RUN's last output lines
@@ -138,10 +143,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.ExitCode != 0 {
-		return fmt.Sprintf("step %d/%d: %s: exit code %d", e.Step, e.Total, e.Text, e.ExitCode)
+	where := fmt.Sprintf("step %d/%d", e.Step, e.Total)
+	if e.Line > 0 {
+		where += fmt.Sprintf(" (%s:%d)", e.File, e.Line)
 	}
-	return fmt.Sprintf("step %d/%d: %s: %v", e.Step, e.Total, e.Text, e.Err)
+	if e.ExitCode != 0 {
+		return fmt.Sprintf("%s: %s: exit code %d", where, e.Text, e.ExitCode)
+	}
+	return fmt.Sprintf("%s: %s: %v", where, e.Text, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -205,6 +214,8 @@ type build struct {
 	results map[int]*stage
 	step    int
 	total   int
+	file    string // the Dockerfile's name, for errors
+	line    int    // where the step running starts in it
 	// used are the build args some ARG declared.
 	used  map[string]bool
 	snaps []string // snapshots to remove at the end
@@ -253,7 +264,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*image.Image, error) {
 	idb := make([]byte, 8)
 	rand.Read(idb)
 	bd := &build{b: b, o: o, ctx: ctx, id: hex.EncodeToString(idb), lex: shell.NewLex(res.EscapeToken),
-		stages: stages, results: map[int]*stage{}, used: map[string]bool{}, views: map[string]string{}, prog: prog}
+		stages: stages, results: map[int]*stage{}, used: map[string]bool{}, views: map[string]string{}, prog: prog,
+		file: path.Base(name)}
 	if err := bd.globalArgs(metaArgs); err != nil {
 		return nil, err
 	}

@@ -335,7 +335,9 @@ func TestBuildFailingRunLeavesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.write(map[string]string{"Dockerfile": `FROM busybox
 RUN echo kept > /kept
-RUN echo "about to fail"; echo "on stderr" >&2; sleep 60 & exit 7
+# the step that fails starts on line 4
+RUN echo "about to fail"; \
+    echo "on stderr" >&2; sleep 60 & exit 7
 `})
 	start := time.Now()
 	_, err := e.build(build.Options{Tags: []string{"never"}})
@@ -346,7 +348,10 @@ RUN echo "about to fail"; echo "on stderr" >&2; sleep 60 & exit 7
 	if be.Step != 3 || be.Total != 3 || be.ExitCode != 7 || !strings.Contains(be.Output, "about to fail") || !strings.Contains(be.Output, "on stderr") {
 		t.Errorf("error %+v", be)
 	}
-	if !strings.Contains(err.Error(), "step 3/3") || !strings.Contains(err.Error(), "exit code 7") {
+	if be.File != "Dockerfile" || be.Line != 4 {
+		t.Errorf("error at %s:%d, want Dockerfile:4", be.File, be.Line)
+	}
+	if !strings.Contains(err.Error(), "step 3/3 (Dockerfile:4): ") || !strings.Contains(err.Error(), "exit code 7") {
 		t.Errorf("message %q", err)
 	}
 	// The background sleep dies with the container's pid namespace.

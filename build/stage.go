@@ -52,6 +52,7 @@ func (bd *build) runStage(i int) (*stage, error) {
 		text += " AS " + s.Name
 	}
 	bd.prog.Step(StepInfo{Step: bd.step, Total: bd.total, Stage: s.Name, Text: text})
+	bd.line = startLine(s.Location)
 	start := time.Now()
 	if err := st.from(bd.bases[i]); err != nil {
 		return nil, bd.fail(text, err)
@@ -70,6 +71,7 @@ func (bd *build) runStage(i int) (*stage, error) {
 		}
 	}
 	for _, c := range s.Commands {
+		bd.line = startLine(c.Location())
 		if err := st.dispatch(c, commandText(c), true); err != nil {
 			return nil, err
 		}
@@ -102,6 +104,14 @@ func parseLine(line string) (instructions.Command, error) {
 	return cmd, nil
 }
 
+// startLine is the line an instruction starts on (0: not known).
+func startLine(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
+	}
+	return loc[0].Start.Line
+}
+
 // commandText is an instruction as the Dockerfile has it, on one line.
 func commandText(c instructions.Command) string {
 	if s, ok := c.(fmt.Stringer); ok {
@@ -116,7 +126,7 @@ func (bd *build) fail(text string, err error) error {
 	if errors.As(err, &be) {
 		return err
 	}
-	e := &Error{Step: bd.step, Total: bd.total, Text: text, Err: err}
+	e := &Error{Step: bd.step, Total: bd.total, File: bd.file, Line: bd.line, Text: text, Err: err}
 	var re *runError
 	if errors.As(err, &re) {
 		e.ExitCode, e.Output = re.code, re.output

@@ -42,7 +42,7 @@ func TestBuildCommand(t *testing.T) {
 	// A failing RUN: exit 1, the step and the exit code on stderr, plain progress.
 	write("Dockerfile", "FROM busybox\nRUN echo output-of-the-step; exit 3\n")
 	_, stderr, code := h.run("build", "--progress=plain", ctx)
-	if code != 1 || !strings.Contains(stderr, "step 2/2: RUN echo output-of-the-step; exit 3: exit code 3") || !strings.Contains(stderr, "output-of-the-step") {
+	if code != 1 || !strings.Contains(stderr, "step 2/2 (Dockerfile:2): RUN echo output-of-the-step; exit 3: exit code 3") || !strings.Contains(stderr, "output-of-the-step") {
 		t.Errorf("failing build: exit %d\n%s", code, stderr)
 	}
 	if s := h.snapshots(); len(s) != 0 {
