@@ -186,6 +186,7 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		return err
 	}
 	var bctx *build.Context
+	isDir := false // the context is a directory: -f is a path from here
 	switch st, err := os.Stat(contextArg); {
 	case contextArg == "-":
 		if f.file == "-" {
@@ -195,6 +196,10 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		if err != nil {
 			return err
 		}
+		if df != nil && f.file != "" {
+			c.Close()
+			return badUsage(errors.New("ambiguous Dockerfile source: both stdin and -f name a Dockerfile"))
+		}
 		bctx, opts.DockerfileData = c, df
 	case err != nil:
 		return fmt.Errorf("build context: %w", err)
@@ -202,6 +207,7 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		if bctx, err = build.DirContext(contextArg); err != nil {
 			return err
 		}
+		isDir = true
 	default:
 		file, err := os.Open(contextArg)
 		if err != nil {
@@ -227,21 +233,21 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 			return err
 		}
 		opts.DockerfileData = data
-	case f.file != "" && opts.DockerfileData == nil:
+	case f.file != "" && isDir:
 		// docker's rule: -f is a path from here, and may lie outside the context.
 		abs, _ := filepath.Abs(f.file)
 		ctxAbs, _ := filepath.Abs(bctx.Dir())
-		if rel, err := filepath.Rel(ctxAbs, abs); err == nil && !strings.HasPrefix(rel, "..") && st(contextArg) {
+		if rel, err := filepath.Rel(ctxAbs, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 			opts.Dockerfile = rel
-		} else if st(contextArg) || contextArg == "-" {
+		} else {
 			data, err := os.ReadFile(f.file)
 			if err != nil {
 				return fmt.Errorf("read dockerfile: %w", err)
 			}
 			opts.DockerfileData = data
-		} else {
-			opts.Dockerfile = f.file // a path inside the tar
 		}
+	case f.file != "":
+		opts.Dockerfile = f.file // a tar context, on stdin or in a file: a path inside it
 	}
 	rt, err := ociruntime.New("hull", filepath.Join(g.state, "runtime"))
 	if err != nil {
@@ -288,12 +294,6 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		}
 	}
 	return nil
-}
-
-// st tells whether p is a directory (the context kinds whose -f is a host path).
-func st(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }
 
 // writeOutput writes the image built as an archive (-o type=oci|docker,dest=F).

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -56,6 +58,21 @@ func TestBuildCommand(t *testing.T) {
 	}
 	if fi, err := os.Stat(archive); err != nil || fi.Size() == 0 {
 		t.Errorf("-o archive: %v", err)
+	}
+	// A tar context on stdin: -f is a path inside it (as docker has it), not one
+	// from here; a Dockerfile on stdin and -f too is ambiguous.
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	for name, content := range map[string]string{"sub/Df": "FROM busybox\nCOPY in-tar /in-tar\n", "in-tar": "x\n"} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(content))
+	}
+	tw.Close()
+	if _, stderr, code := h.runIn(&tarball, "build", "-q", "-f", "sub/Df", "-t", "tarstdin", "-"); code != 0 {
+		t.Errorf("build -f sub/Df - < tar: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := h.runIn(strings.NewReader("FROM busybox\n"), "build", "-f", filepath.Join(ctx, "Dockerfile"), "-"); code != 125 || !strings.Contains(stderr, "ambiguous") {
+		t.Errorf("a Dockerfile on stdin and -f: exit %d: %s", code, stderr)
 	}
 	// Bad flags: usage errors, exit 125.
 	for _, args := range [][]string{
