@@ -65,7 +65,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path"
 	"path/filepath"
 	goruntime "runtime"
@@ -122,8 +121,10 @@ type Options struct {
 	Network  string
 	Labels   map[string]string
 	Platform string // "" or this host's (linux/amd64)
-	// Secrets are RUN --mount=type=secret's sources: id → file on the host.
-	Secrets  map[string]string
+	// Secrets are RUN --mount=type=secret's: id → content (from a file or an
+	// environment variable, `hull build --secret`). They reach no layer and no
+	// cache key.
+	Secrets  map[string][]byte
 	Progress Progress
 }
 
@@ -186,12 +187,9 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("tag %q: %w", t, err)
 		}
 	}
-	for id, f := range o.Secrets {
+	for id := range o.Secrets {
 		if id == "" || strings.ContainsAny(id, "/\x00") {
 			return fmt.Errorf("secret id %q: bad id", id)
-		}
-		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("secret %s: %w", id, err)
 		}
 	}
 	return nil

@@ -613,8 +613,6 @@ ADD --chown=65534:65534 pkg.tar.gz /notunpacked/
 
 func TestBuildRunMountsAndNetwork(t *testing.T) {
 	e := newEnv(t)
-	secret := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(secret, []byte("s3cret"), 0o600)
 	e.write(map[string]string{"data/in.txt": "bound\n", "Dockerfile": `FROM busybox
 RUN --mount=type=cache,target=/cache echo run >> /cache/runs && wc -l < /cache/runs > /runs
 RUN --mount=type=bind,source=data,target=/mnt cat /mnt/in.txt > /bound
@@ -624,7 +622,7 @@ RUN --mount=type=secret,id=token cat /run/secrets/token > /secret-was-read && te
 RUN --mount=type=secret,id=token,env=TOKEN echo "$TOKEN" > /secret-env
 RUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /netdevs
 `})
-	img := e.mustBuild(build.Options{Secrets: map[string]string{"token": secret}})
+	img := e.mustBuild(build.Options{Secrets: map[string][]byte{"token": []byte("s3cret")}})
 	root := e.rootfs(img)
 	checks := map[string]string{"runs": "1\n", "bound": "bound\n", "scribbled": "scribble\n", "secret-was-read": "s3cret", "secret-env": "s3cret\n", "netdevs": "lo\n"}
 	for f, want := range checks {
@@ -641,8 +639,8 @@ RUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /netdevs
 		}
 	}
 	// The cache mount outlives the build; the layer cache does not look at it.
-	e.mustBuild(build.Options{NoCache: true, Secrets: map[string]string{"token": secret}})
-	img = e.mustBuild(build.Options{NoCache: true, Secrets: map[string]string{"token": secret}})
+	e.mustBuild(build.Options{NoCache: true, Secrets: map[string][]byte{"token": []byte("s3cret")}})
+	img = e.mustBuild(build.Options{NoCache: true, Secrets: map[string][]byte{"token": []byte("s3cret")}})
 	if got := e.readFile(img, "runs"); got != "3\n" {
 		t.Errorf("cache mount after three builds: %q", got)
 	}

@@ -51,7 +51,8 @@ type runSpec struct {
 // runMount is one --mount, its source resolved.
 type runMount struct {
 	m      *instructions.Mount
-	source string // host path (bind, cache, secret)
+	source string // host path (bind, cache)
+	secret []byte // a secret's content
 	key    string // what the cache key takes of it
 	rw     bool
 }
@@ -221,7 +222,7 @@ func (st *stage) mount(m *instructions.Mount) (*runMount, error) {
 		if id == "" {
 			id = path.Base(m.Target)
 		}
-		src, ok := bd.o.Secrets[id]
+		data, ok := bd.o.Secrets[id]
 		if !ok {
 			if m.Required {
 				return nil, fmt.Errorf("secret %s: no --secret with that id", id)
@@ -235,7 +236,7 @@ func (st *stage) mount(m *instructions.Mount) (*runMount, error) {
 			m.Target = ""
 		}
 		// The secret's content is not an input either, and never reaches a layer.
-		return &runMount{m: m, source: src, key: "secret " + id + " " + m.Target}, nil
+		return &runMount{m: m, secret: data, key: "secret " + id + " " + m.Target}, nil
 	case instructions.MountTypeSSH:
 		return nil, errors.New("RUN --mount=type=ssh is not supported")
 	}
@@ -485,10 +486,7 @@ func (st *stage) addMounts(s *specs.Spec, rs *runSpec, bundle string, env *[]str
 			}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
 		case instructions.MountTypeSecret:
-			data, err := os.ReadFile(rm.source)
-			if err != nil {
-				return done, fmt.Errorf("secret: %w", err)
-			}
+			data := rm.secret
 			if m.Env != nil {
 				*env = setEnv(*env, *m.Env, string(data))
 			}

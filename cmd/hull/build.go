@@ -66,8 +66,84 @@ func buildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "also write the image: type=oci|docker,dest=FILE")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
-	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	return c
+}
+
+// maxSecret bounds a secret's size.
+const maxSecret = 1 << 20
+
+// readSecret reads one --secret as docker (buildx) takes it:
+// id=ID[,type=file|env][,src=FILE|,env=VAR]. With neither src nor env, the
+// environment variable named ID if it is set, else the file named ID.
+func readSecret(s string) (string, []byte, error) {
+	var id, typ, src, env string
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "id":
+			id = v
+		case "type":
+			typ = v
+		case "src", "source":
+			src = v
+		case "env":
+			env = v
+		default:
+			return "", nil, fmt.Errorf("--secret %q: unknown key %q", s, k)
+		}
+	}
+	if id == "" {
+		return "", nil, fmt.Errorf("--secret %q: want id=ID[,src=FILE|,env=VAR]", s)
+	}
+	switch typ {
+	case "":
+		switch {
+		case src != "" && env != "":
+			return "", nil, fmt.Errorf("--secret %q: src and env both given", s)
+		case src == "" && env == "":
+			if _, ok := os.LookupEnv(id); ok {
+				env = id
+			} else {
+				src = id
+			}
+		}
+	case "env":
+		if env == "" {
+			env = src
+		}
+		if env == "" {
+			env = id
+		}
+		src = ""
+	case "file":
+		if src == "" {
+			src = id
+		}
+		env = ""
+	default:
+		return "", nil, fmt.Errorf("--secret %q: type must be file or env", s)
+	}
+	if env != "" {
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return "", nil, fmt.Errorf("--secret %s: environment variable %s is not set", id, env)
+		}
+		return id, []byte(v), nil
+	}
+	file, err := os.Open(src)
+	if err != nil {
+		return "", nil, fmt.Errorf("--secret %s: %w", id, err)
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxSecret+1))
+	if err == nil && len(data) > maxSecret {
+		err = fmt.Errorf("larger than %d bytes", maxSecret)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("--secret %s: %w", id, err)
+	}
+	return id, data, nil
 }
 
 // buildOutput is one -o.
@@ -129,24 +205,13 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 	if err != nil {
 		return badUsage(err)
 	}
-	secrets := map[string]string{}
+	secrets := map[string][]byte{}
 	for _, s := range f.secrets {
-		var id, src string
-		for _, kv := range strings.Split(s, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "id":
-				id = v
-			case "src", "source":
-				src = v
-			default:
-				return badUsage(fmt.Errorf("--secret %q: want id=ID,src=FILE", s))
-			}
+		id, data, err := readSecret(s)
+		if err != nil {
+			return badUsage(err)
 		}
-		if id == "" || src == "" {
-			return badUsage(fmt.Errorf("--secret %q: want id=ID,src=FILE", s))
-		}
-		secrets[id] = src
+		secrets[id] = data
 	}
 	var outputs []buildOutput
 	for _, o := range f.outputs {

@@ -74,6 +74,23 @@ func TestBuildCommand(t *testing.T) {
 	if _, stderr, code := h.runIn(strings.NewReader("FROM busybox\n"), "build", "-f", filepath.Join(ctx, "Dockerfile"), "-"); code != 125 || !strings.Contains(stderr, "ambiguous") {
 		t.Errorf("a Dockerfile on stdin and -f: exit %d: %s", code, stderr)
 	}
+	// Secrets: from a file, from a variable named by env=, from the variable
+	// named by the id; in RUN, not in the image.
+	secretFile := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(secretFile, []byte("from-file"), 0o600)
+	t.Setenv("HULL_TEST_SECRET_VAR", "from-env")
+	t.Setenv("HULL_TEST_SECRET_ID", "from-id")
+	write("Dockerfile", "FROM busybox\n"+
+		"RUN --mount=type=secret,id=f --mount=type=secret,id=e --mount=type=secret,id=HULL_TEST_SECRET_ID "+
+		"cat /run/secrets/f /run/secrets/e /run/secrets/HULL_TEST_SECRET_ID > /seen\n")
+	h.ok("build", "-q", "-t", "secrets", "--secret", "id=f,src="+secretFile, "--secret", "id=e,env=HULL_TEST_SECRET_VAR",
+		"--secret", "id=HULL_TEST_SECRET_ID", ctx)
+	if got := h.ok("run", "--rm", "secrets", "cat", "/seen"); got != "from-filefrom-envfrom-id" {
+		t.Errorf("secrets seen by RUN: %q", got)
+	}
+	if _, stderr, code := h.run("build", "--secret", "id=x,env=HULL_TEST_NOT_SET", ctx); code != 125 || !strings.Contains(stderr, "HULL_TEST_NOT_SET is not set") {
+		t.Errorf("a secret from an unset variable: exit %d: %s", code, stderr)
+	}
 	// Bad flags: usage errors, exit 125.
 	for _, args := range [][]string{
 		{"build", "--progress=fancy", ctx},
