@@ -37,6 +37,10 @@
 //	js.Fail(err) // the error message, unless a failed step already wrote it
 //	// else img.Config is the image ID ({"aux":{"ID":...}} is already in the stream)
 //
+// Docker builds on its bridge network unless told otherwise (networkmode "default");
+// hull's default is none. A handler that wants docker's behaviour passes "bridge"
+// for "default" or none given, and sets Builder.AttachNetwork (engine.AttachBuild).
+//
 // Options.Validate judges the options alone (a handler may call it first, to answer
 // 400); Build calls it again. Build's errors: those before the first step (options,
 // the Dockerfile's syntax, an unknown target) are plain errors and reach no
