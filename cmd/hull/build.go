@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -321,7 +322,7 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 	b := &build.Builder{Store: e.Images, Runtime: rt, StateDir: g.state, AttachNetwork: e.AttachBuild,
 		Pull: func(ctx context.Context, ref, platform string) (*image.Image, error) {
 			if platform == "" {
-				platform = "linux/amd64"
+				platform = "linux/" + goruntime.GOARCH
 			}
 			return e.Images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(g), Platform: platform})
 		}}
