@@ -45,6 +45,7 @@ bench: build
 	$(GO) run ./bench/pull -hull bin/hull
 	$(GO) run ./bench/network -hull bin/hull
 	$(GO) run ./bench/engine -hull bin/hull
+	$(GO) run ./bench/build -hull bin/hull
 
 # The whole suite: the host's, then the cgroup v2 VM's.
 check: test test-cgroupv2
