@@ -293,6 +293,12 @@ func (b *Builder) Build(ctx context.Context, o Options) (*image.Image, error) {
 		return nil, err
 	}
 	defer done()
+	b.sweep()
+	disown, err := b.own(bd.id)
+	if err != nil {
+		return nil, err
+	}
+	defer disown()
 	defer bd.cleanup()
 	var last *stage
 	for _, i := range needed {

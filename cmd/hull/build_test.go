@@ -2,7 +2,9 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -175,5 +177,45 @@ RUN --mount=type=bind,target=/c cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d '
 	h.ok("build", "-q", "-t", "unnetted", ctx)
 	if got := h.ok("run", "--rm", "unnetted", "cat", "/devs"); got != "lo\n" {
 		t.Errorf("RUN's interfaces without --network: %q", got)
+	}
+}
+
+// TestBuildAfterKilledBuild: a build killed by SIGKILL in the middle of a RUN
+// leaves the RUN's container running, its bundle and the build's snapshots; the
+// next build on the same state sweeps them all.
+func TestBuildAfterKilledBuild(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	ctx := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo running-now; sleep 300\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := h.command(context.Background(), "build", "--progress=plain", ctx)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && sc.Text() != "running-now" {
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	bundles, _ := filepath.Glob(filepath.Join(h.state, "build", "build-*"))
+	if len(bundles) != 1 || !inCgroup(filepath.Base(bundles[0])) || len(h.snapshots()) == 0 {
+		t.Fatalf("the killed build left no running RUN to sweep: bundles %v, snapshots %v", bundles, h.snapshots())
+	}
+	id := filepath.Base(bundles[0])
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN true\n"), 0o644)
+	h.ok("build", "-q", ctx)
+	if inCgroup(id) {
+		t.Errorf("the killed build's RUN still runs")
+	}
+	if s := h.snapshots(); len(s) != 0 {
+		t.Errorf("snapshots left: %v", s)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(h.state, "build")); len(ents) != 0 {
+		t.Errorf("left in the build state: %v", ents)
 	}
 }
