@@ -4,10 +4,12 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"strings"
 
@@ -47,11 +49,11 @@ func DirContext(dir string) (*Context, error) {
 // maxContextDockerfile bounds a Dockerfile read from a stream instead of a context.
 const maxContextDockerfile = 16 << 20
 
-// ReadContext reads a context from r as `docker build -` does: a tar (plain, gzip
-// or zstd) is the context, unpacked below tmpDir; anything else is the Dockerfile
-// itself, returned as dockerfile, with an empty context.
+// ReadContext reads a context from r as `docker build -` does: a tar (plain, gzip,
+// bzip2, xz or zstd) is the context, unpacked below tmpDir; anything else is the
+// Dockerfile itself, returned as dockerfile, with an empty context.
 func ReadContext(r io.Reader, tmpDir string) (ctx *Context, dockerfile []byte, err error) {
-	zr, err := image.Decompress(r)
+	zr, err := decompress(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build context: %w", err)
 	}
@@ -81,6 +83,67 @@ func ReadContext(r io.Reader, tmpDir string) (ctx *Context, dockerfile []byte, e
 		return nil, nil, fmt.Errorf("build context: %w", err)
 	}
 	return ctx, nil, nil
+}
+
+// decompress undoes the compressions docker's POST /build takes for a context:
+// gzip and zstd (image.Decompress), bzip2, and xz, which Go's library lacks and
+// docker too leaves to the xz program.
+func decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(6)
+	switch {
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return io.NopCloser(bzip2.NewReader(br)), nil
+	case bytes.Equal(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
+		return xzReader(br)
+	}
+	return image.Decompress(br)
+}
+
+// xzReader runs `xz -d` on r.
+func xzReader(r io.Reader) (io.ReadCloser, error) {
+	cmd := exec.Command("xz", "-d", "-c", "-q")
+	cmd.Stdin = r
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("xz: %w", err)
+	}
+	return &xzCloser{ReadCloser: out, cmd: cmd, stderr: &stderr}, nil
+}
+
+type xzCloser struct {
+	io.ReadCloser
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	eof    bool
+}
+
+// Read reports xz's failure (a corrupt stream) at the end of its output, where it
+// would otherwise look like a short tar.
+func (x *xzCloser) Read(p []byte) (int, error) {
+	n, err := x.ReadCloser.Read(p)
+	if err == io.EOF && !x.eof {
+		x.eof = true
+		if werr := x.cmd.Wait(); werr != nil {
+			return n, fmt.Errorf("xz: %v: %s", werr, bytes.TrimSpace(x.stderr.Bytes()))
+		}
+	}
+	return n, err
+}
+
+func (x *xzCloser) Close() error {
+	x.ReadCloser.Close()
+	if !x.eof {
+		x.eof = true
+		x.cmd.Process.Kill()
+		x.cmd.Wait()
+	}
+	return nil
 }
 
 // isTar tells whether block is the first header block of a tar archive: a ustar or

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -500,6 +501,37 @@ func TestBuildTarContext(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("the unpacked context stays: %v", ents)
+	}
+	// bzip2 and xz, which docker's POST /build takes too (by the programs here,
+	// to make them).
+	plain := tarOf(t, [][2]string{{"Dockerfile", "FROM busybox\nCOPY app/ /app/\n"}, {"app/", ""}, {"app/main", "packed\n"}})
+	for _, z := range []string{"bzip2", "xz"} {
+		if _, err := exec.LookPath(z); err != nil {
+			t.Logf("%s is not installed: not tried", z)
+			continue
+		}
+		cmd := exec.Command(z, "-c")
+		cmd.Stdin = bytes.NewReader(plain)
+		packed, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, df, err := build.ReadContext(bytes.NewReader(packed), tmp)
+		if err != nil || df != nil {
+			t.Fatalf("%s context: %v %q", z, err, df)
+		}
+		img, err := e.b.Build(context.Background(), build.Options{Context: c})
+		c.Close()
+		if err != nil || e.readFile(img, "app/main") != "packed\n" {
+			t.Errorf("build from a %s context: %v", z, err)
+		}
+		// Cut short: an error, not a context with less in it.
+		if _, _, err := build.ReadContext(bytes.NewReader(packed[:len(packed)/2]), tmp); err == nil {
+			t.Errorf("a truncated %s context was read", z)
+		}
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("contexts left: %v", ents)
 	}
 	// A Dockerfile on stdin, no context.
 	c, df, err = build.ReadContext(strings.NewReader("FROM busybox\nRUN echo stdin > /s\n"), tmp)
