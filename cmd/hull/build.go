@@ -68,6 +68,15 @@ func buildCommand(g *globals) *cobra.Command {
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "also write the image: type=oci|docker,dest=FILE")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
+	// docker's classic builder's flags that scripts still pass and that mean
+	// nothing here: hull keeps no intermediate container (--rm, --force-rm) and
+	// sends the context to no daemon (--compress).
+	fl.Bool("rm", true, "")
+	fl.Bool("force-rm", false, "")
+	fl.Bool("compress", false, "")
+	for _, n := range []string{"rm", "force-rm", "compress"} {
+		fl.MarkHidden(n)
+	}
 	return c
 }
 

@@ -25,7 +25,8 @@ func TestBuildCommand(t *testing.T) {
 	write("Dockerfile", "FROM busybox\nARG MSG=default\nCOPY msg /msg\nRUN echo \"$MSG\" >> /msg\nCMD [\"cat\", \"/msg\"]\n")
 	write("msg", "from the context\n")
 	iid := filepath.Join(t.TempDir(), "iid")
-	out := h.ok("build", "-q", "-t", "built:1", "--build-arg", "MSG=given", "--label", "l=v", "--iidfile", iid, ctx)
+	// (--rm and --force-rm: docker's flags that old scripts pass, accepted.)
+	out := h.ok("build", "-q", "--rm", "--force-rm", "-t", "built:1", "--build-arg", "MSG=given", "--label", "l=v", "--iidfile", iid, ctx)
 	id := strings.TrimSpace(out)
 	if !strings.HasPrefix(id, "sha256:") {
 		t.Fatalf("build -q printed %q", out)
