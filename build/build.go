@@ -69,6 +69,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"path"
 	"path/filepath"
 	goruntime "runtime"
@@ -122,9 +123,11 @@ type Options struct {
 	Pull           bool
 	// Network is RUN's network: "" or "none" (loopback only), "host", or "bridge"
 	// (the default network, through Builder.AttachNetwork).
-	Network  string
-	Labels   map[string]string
-	Platform string // "" or this host's (linux/amd64)
+	Network string
+	// ExtraHosts are lines for RUN's /etc/hosts, "name:ip" (docker's --add-host).
+	ExtraHosts []string
+	Labels     map[string]string
+	Platform   string // "" or this host's (linux/amd64)
 	// Secrets are RUN --mount=type=secret's: id → content (from a file or an
 	// environment variable, `hull build --secret`). They reach no layer and no
 	// cache key.
@@ -189,6 +192,15 @@ func (o *Options) Validate() error {
 	for _, t := range o.Tags {
 		if _, err := image.Normalize(t); err != nil {
 			return fmt.Errorf("tag %q: %w", t, err)
+		}
+	}
+	for _, h := range o.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t\n") {
+			return fmt.Errorf("add-host %q: want name:ip", h)
+		}
+		if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil {
+			return fmt.Errorf("add-host %q: %w", h, err)
 		}
 	}
 	for id := range o.Secrets {

@@ -686,6 +686,21 @@ RUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' ' > /netdevs
 	if n := strings.TrimSpace(e.readFile(img, "n")); n == "3" {
 		t.Errorf("--network host sees only loopback")
 	}
+	// --add-host: lines in RUN's /etc/hosts, and in the RUN's cache key.
+	e.write(map[string]string{"Dockerfile": "FROM busybox\nRUN grep -E 'registry|v6' /etc/hosts > /seen || true\n"})
+	img = e.mustBuild(build.Options{ExtraHosts: []string{"registry.local:10.1.2.3", "v6:[fd00::1]"}})
+	if got := e.readFile(img, "seen"); got != "10.1.2.3\tregistry.local\nfd00::1\tv6\n" {
+		t.Errorf("RUN's /etc/hosts with extra hosts: %q", got)
+	}
+	img = e.mustBuild(build.Options{})
+	if got := e.readFile(img, "seen"); got != "" {
+		t.Errorf("the extra hosts' RUN came from the cache without them: %q", got)
+	}
+	for _, bad := range []string{"noip", "name:999.1.1.1", ":1.2.3.4"} {
+		if _, err := e.build(build.Options{ExtraHosts: []string{bad}}); err == nil || !strings.Contains(err.Error(), "add-host") {
+			t.Errorf("add-host %q: %v", bad, err)
+		}
+	}
 }
 
 func sha256hex(s string) string {

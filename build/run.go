@@ -127,7 +127,7 @@ func (st *stage) run(c *instructions.RunCommand, text string) (bool, error) {
 		}
 	}
 	parts := []string{st.key, text, strings.Join(rs.args, "\x00"), strings.Join(rs.env, "\x00"),
-		st.img.Config.User, st.img.Config.WorkingDir, rs.network}
+		st.img.Config.User, st.img.Config.WorkingDir, rs.network, strings.Join(st.bd.o.ExtraHosts, "\x00")}
 	for _, m := range rs.mounts {
 		parts = append(parts, m.key)
 	}
@@ -374,6 +374,10 @@ func (st *stage) runContainer(root *fsroot.Root, rs *runSpec) error {
 				etc[n] = string(data)
 			}
 		}
+	}
+	for _, h := range st.bd.o.ExtraHosts {
+		name, ip, _ := strings.Cut(h, ":") // checked by Options.Validate
+		etc["hosts"] += strings.Trim(ip, "[]") + "\t" + name + "\n"
 	}
 	for n, content := range etc {
 		p := filepath.Join(bundle, n)

@@ -39,6 +39,7 @@ type buildFlags struct {
 	outputs   []string
 	progress  string
 	secrets   []string
+	addHosts  []string
 }
 
 func buildCommand(g *globals) *cobra.Command {
@@ -68,6 +69,7 @@ func buildCommand(g *globals) *cobra.Command {
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "also write the image: type=oci|docker,dest=FILE")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
+	fl.StringArrayVar(&f.addHosts, "add-host", nil, "a line for RUN's /etc/hosts, NAME:IP")
 	// docker's classic builder's flags that scripts still pass and that mean
 	// nothing here: hull keeps no intermediate container (--rm, --force-rm) and
 	// sends the context to no daemon (--compress).
@@ -253,7 +255,7 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		return badUsage(fmt.Errorf("--progress %q: want auto, plain, tty or quiet", f.progress))
 	}
 	opts := build.Options{Tags: f.tags, BuildArgs: args, Target: f.target, NoCache: f.noCache, Pull: f.pull,
-		Network: f.network, Labels: labels, Platform: f.platform, Secrets: secrets, Progress: prog}
+		Network: f.network, Labels: labels, Platform: f.platform, Secrets: secrets, ExtraHosts: f.addHosts, Progress: prog}
 
 	// The context: a directory, a tar file, or stdin (a tar or a Dockerfile).
 	tmp := filepath.Join(g.state, "build")
