@@ -17,7 +17,9 @@
 //   - every step that makes a layer is cached under a key of (its parent's key, the
 //     instruction, its inputs' content) as an image store hold (cache.go): a rebuild
 //     of what did not change runs nothing, and `hull builder prune` drops the cache;
-//   - the result is an ordinary image of the store, named by Options.Tags.
+//   - the result is an ordinary image of the store, named by Options.Tags;
+//   - what a killed build left (a RUN still running, snapshots) is swept by the
+//     next build on the same state directory (sweep.go).
 //
 // # Calling it: the CLI and the Docker API
 //
