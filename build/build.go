@@ -307,7 +307,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*image.Image, error) {
 		return nil, err
 	}
 	defer done()
-	b.sweep()
+	b.Sweep()
 	disown, err := b.own(bd.id)
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ import (
 // running, with its cgroups and bundle, and the build's snapshots, mounted. Every
 // build therefore records its owner, <StateDir>/build/owner-<id> ("pid start",
 // written before anything else, removed after everything), and the next build on
-// the same state directory sweeps what the builds whose owner is gone left: the
+// the same state directory (and `hull builder prune`) sweeps what the builds whose owner is gone left: the
 // containers build-<id>-N (killed and deleted through the runtime), their bundles,
 // and the snapshots build-<id>-*. A build of another state directory is never
 // touched: it has no record here.
@@ -41,8 +41,9 @@ func (b *Builder) own(id string) (func(), error) {
 	return func() { os.Remove(p) }, nil
 }
 
-// sweep removes what killed builds left (see above); best effort.
-func (b *Builder) sweep() {
+// Sweep removes what the killed builds of the builder's state directory left (see
+// above), best effort. Build calls it first; `hull builder prune` does too.
+func (b *Builder) Sweep() {
 	ents, err := os.ReadDir(b.buildDir())
 	if err != nil {
 		return

@@ -399,6 +399,12 @@ func builderCommand(g *globals) *cobra.Command {
 		Short: "remove the build cache",
 		Args:  cobra.NoArgs,
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			// what killed builds left first: their snapshots hold layers too
+			rt, err := ociruntime.New("hull", filepath.Join(g.state, "runtime"))
+			if err != nil {
+				return err
+			}
+			(&build.Builder{Store: e.Images, Runtime: rt, StateDir: g.state}).Sweep()
 			r, err := build.Prune(e.Images, build.PruneOptions{KeepNewerThan: keep})
 			if err != nil {
 				return err

@@ -183,10 +183,17 @@ RUN --mount=type=bind,target=/c cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d '
 
 // TestBuildAfterKilledBuild: a build killed by SIGKILL in the middle of a RUN
 // leaves the RUN's container running, its bundle and the build's snapshots; the
-// next build on the same state sweeps them all.
+// next build on the same state sweeps them all, and so does builder prune.
 func TestBuildAfterKilledBuild(t *testing.T) {
 	h := newHullEnv(t, "hull")
 	ctx := t.TempDir()
+	t.Run("build", func(t *testing.T) { killedBuild(t, h, ctx, "build", "-q", ctx) })
+	t.Run("builder prune", func(t *testing.T) { killedBuild(t, h, ctx, "builder", "prune") })
+}
+
+// killedBuild kills a build in the middle of a RUN, then runs hull with sweep,
+// and checks that nothing of the killed build is left.
+func killedBuild(t *testing.T, h *hullEnv, ctx string, sweep ...string) {
 	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo running-now; sleep 300\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +216,7 @@ func TestBuildAfterKilledBuild(t *testing.T) {
 	}
 	id := filepath.Base(bundles[0])
 	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN true\n"), 0o644)
-	h.ok("build", "-q", ctx)
+	h.ok(sweep...)
 	if inCgroup(id) {
 		t.Errorf("the killed build's RUN still runs")
 	}
