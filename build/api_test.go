@@ -89,6 +89,23 @@ func TestBuildAPIEntry(t *testing.T) {
 			t.Errorf("%q %+v: %v, messages %v", c.df, c.o, err, msgs)
 		}
 	}
+	// Quiet (q=1): no steps and no RUN output, the ID; errors as ever.
+	var qw bytes.Buffer
+	bctx, _, err := build.ReadContext(bytes.NewReader(tarOf(t, [][2]string{{"Dockerfile", "FROM busybox\nRUN echo noisy\n"}})), tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := build.JSONProgress(&qw)
+	js.Quiet = true
+	img, err := e.b.Build(context.Background(), build.Options{Context: bctx, Progress: js, NoCache: true})
+	bctx.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	qmsgs := jsonMessages(t, qw.Bytes())
+	if len(qmsgs) != 2 || qmsgs[1]["stream"] != img.Config.String()+"\n" || strings.Contains(qw.String(), "noisy") {
+		t.Errorf("quiet stream: %s", qw.String())
+	}
 	// Two builds at once on one builder: both images right, nothing left.
 	var wg sync.WaitGroup
 	ids := make([]string, 2)

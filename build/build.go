@@ -30,6 +30,7 @@
 //	if err != nil { ... }                                     // a bad context: nothing was built
 //	defer bctx.Close()                                        // removes the unpacked context
 //	js := build.JSONProgress(w)                               // docker's JSON messages
+//	js.Quiet = q.Get("q") == "1"                              // only the ID (and errors)
 //	img, err := b.Build(ctx, build.Options{
 //		Context: bctx, Dockerfile: q.Get("dockerfile"), DockerfileData: dockerfile,
 //		Tags: q["t"], BuildArgs: args, Target: q.Get("target"), NoCache: ..., Pull: ...,

@@ -205,6 +205,9 @@ func JSONProgress(w io.Writer) *JSONStream { return &JSONStream{enc: json.NewEnc
 
 // JSONStream is JSONProgress's Progress.
 type JSONStream struct {
+	// Quiet is POST /build's q=1: no steps, output or notes; the image ID as a
+	// stream line at the end (and the aux message), errors as ever.
+	Quiet  bool
 	enc    *json.Encoder
 	failed bool // an error message was written
 }
@@ -235,7 +238,11 @@ type jsonAuxID struct {
 	ID string `json:"ID"`
 }
 
-func (j *JSONStream) stream(s string) { j.enc.Encode(jsonMessage{Stream: s}) }
+func (j *JSONStream) stream(s string) {
+	if !j.Quiet {
+		j.enc.Encode(jsonMessage{Stream: s})
+	}
+}
 
 func (j *JSONStream) Step(s StepInfo) {
 	j.stream(fmt.Sprintf("Step %d/%d : %s\n", s.Step, s.Total, s.Text))
@@ -264,6 +271,10 @@ func (j *JSONStream) Message(text string) { j.stream(text + "\n") }
 
 func (j *JSONStream) Result(id string, tags []string) {
 	j.enc.Encode(jsonMessage{Aux: &jsonAuxID{ID: id}})
+	if j.Quiet {
+		j.enc.Encode(jsonMessage{Stream: id + "\n"})
+		return
+	}
 	j.stream("Successfully built " + shortID(id) + "\n")
 	for _, t := range tags {
 		j.stream("Successfully tagged " + t + "\n")
