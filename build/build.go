@@ -89,6 +89,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // Builder builds images into one store.
@@ -114,7 +115,8 @@ type Builder struct {
 // Options are one build's.
 type Options struct {
 	Context *Context
-	// Dockerfile is the Dockerfile's path in the context ("Dockerfile" if empty);
+	// Dockerfile is the Dockerfile's path in the context (if empty: "Dockerfile",
+	// or "Containerfile" when there is only that, as podman reads it);
 	// DockerfileData, if set, is the Dockerfile itself (from stdin, or outside the
 	// context).
 	Dockerfile     string
@@ -260,7 +262,14 @@ func (b *Builder) Build(ctx context.Context, o Options) (*image.Image, error) {
 	}
 	if data == nil {
 		var err error
-		if data, err = o.Context.readFile(name, maxDockerfile); err != nil {
+		data, err = o.Context.readFile(name, maxDockerfile)
+		if errors.Is(err, unix.ENOENT) && o.Dockerfile == "" {
+			// podman's name for it, when there is no Dockerfile
+			if d, cerr := o.Context.readFile("Containerfile", maxDockerfile); cerr == nil {
+				data, name, err = d, "Containerfile", nil
+			}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("read dockerfile: %w", err)
 		}
 	}

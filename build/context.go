@@ -197,9 +197,10 @@ func (c *Context) readFile(p string, limit int64) ([]byte, error) {
 }
 
 // loadIgnore reads the context's ignore file: <dockerfile>.dockerignore beside the
-// Dockerfile if there is one (BuildKit's rule), else .dockerignore at the root.
+// Dockerfile if there is one (BuildKit's rule), else .dockerignore at the root,
+// else podman's .containerignore.
 func (c *Context) loadIgnore(dockerfile string) error {
-	names := []string{".dockerignore"}
+	names := []string{".dockerignore", ".containerignore"}
 	if dockerfile != "" {
 		names = append([]string{dockerfile + ".dockerignore"}, names...)
 	}

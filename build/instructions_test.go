@@ -258,6 +258,17 @@ func TestBuildDockerignore(t *testing.T) {
 	if got := e.readFile(img, "list"); got != want {
 		t.Errorf("copied:\n%s\nwant:\n%s", got, want)
 	}
+	// podman's names: a Containerfile when there is no Dockerfile, and
+	// .containerignore when there is no .dockerignore.
+	os.Remove(filepath.Join(e.ctx, "Dockerfile"))
+	os.Remove(filepath.Join(e.ctx, ".dockerignore"))
+	e.write(map[string]string{"Containerfile": "FROM busybox\nCOPY . /ctx/\nRUN find /ctx -name '*.log' | sort > /list\n", ".containerignore": "*.log\n"})
+	if got := e.readFile(e.mustBuild(build.Options{}), "list"); got != "" {
+		t.Errorf("built from the Containerfile, with .containerignore: %q", got)
+	}
+	os.Remove(filepath.Join(e.ctx, "Containerfile"))
+	os.Remove(filepath.Join(e.ctx, ".containerignore"))
+	e.write(map[string]string{"Dockerfile": "FROM busybox\nCOPY . /ctx/\nRUN find /ctx | sort > /list\n", ".dockerignore": "# comment\n*.log\nsecret/\nnode_modules\n!keep.log\ndocs/**/*.md\n"})
 	// An ignored file changing does not break the cache.
 	e.write(map[string]string{"debug.log": "changed\n"})
 	e.mustBuild(build.Options{})
