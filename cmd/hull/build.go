@@ -17,6 +17,7 @@ import (
 	"github.com/hullproject/hull/build"
 	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/image/layer"
 	"github.com/hullproject/hull/ociruntime"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -66,7 +67,7 @@ func buildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.platform, "platform", "", "the target platform (this host's only)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress; print the image ID")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
-	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "also write the image: type=oci|docker,dest=FILE")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "also write the image: type=oci|docker|tar,dest=FILE (- for stdout), or its files: type=local,dest=DIR (short: -o DIR, -o -)")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "a line for RUN's /etc/hosts, NAME:IP")
@@ -163,10 +164,17 @@ type buildOutput struct{ typ, dest string }
 
 func parseOutput(s string) (buildOutput, error) {
 	var o buildOutput
+	if !strings.Contains(s, "=") {
+		// buildx's short forms: -o DIR (the files), -o - (a tar of them on stdout)
+		if s == "-" {
+			return buildOutput{typ: "tar", dest: "-"}, nil
+		}
+		return buildOutput{typ: "local", dest: s}, nil
+	}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return o, fmt.Errorf("--output %q: want type=oci|docker,dest=FILE", s)
+			return o, fmt.Errorf("--output %q: want type=oci|docker|tar|local,dest=PATH", s)
 		}
 		switch k {
 		case "type":
@@ -177,11 +185,16 @@ func parseOutput(s string) (buildOutput, error) {
 			return o, fmt.Errorf("--output %q: unknown key %q", s, k)
 		}
 	}
-	if o.typ != "oci" && o.typ != "docker" {
-		return o, fmt.Errorf("--output %q: type must be oci or docker", s)
+	switch o.typ {
+	case "oci", "docker", "tar", "local":
+	default:
+		return o, fmt.Errorf("--output %q: type must be oci, docker, tar or local", s)
 	}
 	if o.dest == "" {
 		return o, fmt.Errorf("--output %q: dest is needed", s)
+	}
+	if o.typ == "local" && o.dest == "-" {
+		return o, fmt.Errorf("--output %q: a local output is a directory, not stdout", s)
 	}
 	return o, nil
 }
@@ -363,8 +376,8 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 	}
 	for _, o := range outputs {
 		name := id
-		if len(f.tags) > 0 {
-			name = f.tags[0]
+		if len(f.tags) > 0 && (o.typ == "oci" || o.typ == "docker") {
+			name = f.tags[0] // the archive names the image
 		}
 		if err := writeOutput(e, o, name); err != nil {
 			return err
@@ -373,8 +386,24 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 	return nil
 }
 
-// writeOutput writes the image built as an archive (-o type=oci|docker,dest=F).
-func writeOutput(e *engine.Engine, o buildOutput, name string) error {
+// writeOutput writes the image built (-o): as an image archive (type=oci|docker),
+// or its files, merged from its layers, as a tar (type=tar) or into a directory
+// (type=local; by package layer's confined unpacker: a symlink in the image never
+// leads a write out of dest).
+func writeOutput(e *engine.Engine, o buildOutput, id string) error {
+	if o.typ == "local" {
+		if err := os.MkdirAll(o.dest, 0o755); err != nil {
+			return fmt.Errorf("--output %s: %w", o.dest, err)
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(exportFiles(e, id, pw)) }()
+		_, err := layer.ApplyMerge(o.dest, pr, layer.DefaultLimits)
+		pr.CloseWithError(err)
+		if err != nil {
+			return fmt.Errorf("--output %s: %w", o.dest, err)
+		}
+		return nil
+	}
 	var w io.Writer = os.Stdout
 	if o.dest != "-" {
 		file, err := os.Create(o.dest)
@@ -384,10 +413,27 @@ func writeOutput(e *engine.Engine, o buildOutput, name string) error {
 		defer file.Close()
 		w = file
 	}
-	if err := e.Images.Save(w, []string{name}, o.typ); err != nil {
+	var err error
+	if o.typ == "tar" {
+		err = exportFiles(e, id, w)
+	} else {
+		err = e.Images.Save(w, []string{id}, o.typ)
+	}
+	if err != nil {
 		return fmt.Errorf("--output %s: %w", o.dest, err)
 	}
 	return nil
+}
+
+// exportFiles writes the files of image ref as a tar, from a read-only view of it.
+func exportFiles(e *engine.Engine, ref string, w io.Writer) error {
+	key := fmt.Sprintf("output-%d", os.Getpid())
+	view, err := e.Images.View(key, ref)
+	if err != nil {
+		return err
+	}
+	defer e.Images.RemoveSnapshot(key)
+	return image.Export(view, w)
 }
 
 func builderCommand(g *globals) *cobra.Command {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +62,28 @@ func TestBuildCommand(t *testing.T) {
 	}
 	if fi, err := os.Stat(archive); err != nil || fi.Size() == 0 {
 		t.Errorf("-o archive: %v", err)
+	}
+	// The files of the image, not an image: -o DIR (buildx's local output), and
+	// type=tar.
+	write("Dockerfile", "FROM busybox AS b\nRUN mkdir /out && echo artifact > /out/art && ln -s /etc/passwd /out/abs\n"+
+		"FROM scratch\nCOPY --from=b /out /\n")
+	outDir := filepath.Join(t.TempDir(), "out")
+	tarFile := filepath.Join(t.TempDir(), "files.tar")
+	h.ok("build", "-q", "-o", outDir, "-o", "type=tar,dest="+tarFile, ctx)
+	if data, err := os.ReadFile(filepath.Join(outDir, "art")); err != nil || string(data) != "artifact\n" {
+		t.Errorf("-o DIR: art %q %v", data, err)
+	}
+	if l, err := os.Readlink(filepath.Join(outDir, "abs")); err != nil || l != "/etc/passwd" {
+		t.Errorf("-o DIR: abs %q %v", l, err)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 2 {
+		t.Errorf("-o DIR holds %d entries, want 2", len(ents))
+	}
+	if list, err := exec.Command("tar", "-tf", tarFile).Output(); err != nil || !strings.Contains(string(list), "art") {
+		t.Errorf("-o type=tar: %q %v", list, err)
+	}
+	if s := h.snapshots(); len(s) != 0 {
+		t.Errorf("the outputs left snapshots %v", s)
 	}
 	// A tar context on stdin: -f is a path inside it (as docker has it), not one
 	// from here; a Dockerfile on stdin and -f too is ambiguous.
