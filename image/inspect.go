@@ -1,23 +1,24 @@
 package image
 
 import (
+	"encoding/json"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
 // InspectInfo is an image as `docker image inspect` shows it.
 type InspectInfo struct {
-	ID           string              `json:"Id"`
-	RepoTags     []string            `json:"RepoTags"`
-	RepoDigests  []string            `json:"RepoDigests"`
-	Created      string              `json:"Created,omitempty"`
-	Author       string              `json:"Author,omitempty"`
-	Architecture string              `json:"Architecture"`
-	Variant      string              `json:"Variant,omitempty"`
-	Os           string              `json:"Os"`
-	Size         int64               `json:"Size"`
-	Config       ocispec.ImageConfig `json:"Config"`
+	ID           string                          `json:"Id"`
+	RepoTags     []string                        `json:"RepoTags"`
+	RepoDigests  []string                        `json:"RepoDigests"`
+	Created      string                          `json:"Created,omitempty"`
+	Author       string                          `json:"Author,omitempty"`
+	Architecture string                          `json:"Architecture"`
+	Variant      string                          `json:"Variant,omitempty"`
+	Os           string                          `json:"Os"`
+	Size         int64                           `json:"Size"`
+	Config       dockerspec.DockerOCIImageConfig `json:"Config"` // with Docker's fields: Healthcheck, OnBuild, Shell
 	RootFS       struct {
 		Type   string   `json:"Type"`
 		Layers []string `json:"Layers"`
@@ -40,8 +41,17 @@ func (s *Store) Inspect(name string) (*InspectInfo, error) {
 		return nil, err
 	}
 	in := &InspectInfo{ID: img.Config.String(), RepoTags: []string{}, RepoDigests: []string{}, Author: cfg.Author,
-		Architecture: cfg.Architecture, Variant: cfg.Variant, Os: cfg.OS, Size: s.Size(img), Config: cfg.Config,
+		Architecture: cfg.Architecture, Variant: cfg.Variant, Os: cfg.OS, Size: s.Size(img),
+		Config:   dockerspec.DockerOCIImageConfig{ImageConfig: cfg.Config},
 		Manifest: img.Manifest.String(), MediaType: img.MediaType}
+	// image-spec's config type has no Docker fields; the blob has them (docker
+	// build's, hull build's HEALTHCHECK, ONBUILD, SHELL)
+	if data, err := s.ReadBlob(img.Config, maxConfigSize); err == nil {
+		var dc dockerspec.DockerOCIImage
+		if json.Unmarshal(data, &dc) == nil {
+			in.Config = dc.Config
+		}
+	}
 	if cfg.Created != nil {
 		in.Created = cfg.Created.Format(time.RFC3339Nano)
 	}
