@@ -98,6 +98,7 @@ SHELL ["/bin/sh", "-ec"]
 LABEL a=b c="d e"
 EXPOSE 80 53/udp
 STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=5s --timeout=2s --start-period=1s --retries=4 CMD wget -q -O- localhost:80 || exit 1
 WORKDIR /w/x
 RUN echo "$0 $-" > /shell
 VOLUME /data
@@ -150,6 +151,20 @@ type imageConfig struct {
 	ExposedPorts map[string]struct{}
 	Volumes      map[string]struct{}
 	StopSignal   string
+	Healthcheck  *healthcheck
+}
+
+// healthcheck is HEALTHCHECK's part of a config (durations in nanoseconds).
+type healthcheck struct {
+	Test                                    []string
+	Interval, Timeout, StartPeriod, Retries int64
+}
+
+func (h *healthcheck) String() string {
+	if h == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%+v", *h)
 }
 
 // fileEntry is one path of an image's tree, without its times.
@@ -239,7 +254,10 @@ func compareBuild(t *testing.T, p *podman, hullRun func(args ...string) string, 
 	hullRun("build", "-q", "-t", tag, ctx)
 
 	// The configs.
-	var pc []struct{ Config imageConfig }
+	var pc []struct {
+		Config      imageConfig
+		Healthcheck *healthcheck // podman has it here, not in Config
+	}
 	if err := json.Unmarshal([]byte(p.must("image", "inspect", tag)), &pc); err != nil || len(pc) != 1 {
 		t.Fatalf("podman image inspect: %v", err)
 	}
@@ -248,6 +266,7 @@ func compareBuild(t *testing.T, p *podman, hullRun func(args ...string) string, 
 		t.Fatalf("hull image inspect: %v", err)
 	}
 	want, got := pc[0].Config, hc[0].Config
+	want.Healthcheck = pc[0].Healthcheck
 	// ENV replaces a variable in place, as Docker does; buildah moves it to
 	// the end. The set is compared.
 	sort.Strings(want.Env)
