@@ -180,9 +180,9 @@ func (e *Engine) Rename(ref, name string) error {
 	if taken, _ := e.Resolve(name); taken != "" {
 		if other, err := e.load(taken); err == nil && other.Name == name {
 			if taken == id {
-				return fmt.Errorf("container %s is already named %s", ref, name)
+				return conflictf("container %s is already named %s", ref, name)
 			}
-			return fmt.Errorf("the container name %q is already in use by container %s", name, taken)
+			return conflictf("the container name %q is already in use by container %s", name, taken)
 		}
 	}
 	old := ""

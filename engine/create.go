@@ -150,7 +150,7 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 	} else if taken, _ := e.Resolve(c.Name); taken != "" {
 		if other, err := e.load(taken); err == nil && other.Name == c.Name {
 			unlock()
-			return nil, fmt.Errorf("the container name %q is already in use by container %s", c.Name, taken)
+			return nil, conflictf("the container name %q is already in use by container %s", c.Name, taken)
 		}
 	}
 	if err := os.Mkdir(e.dir(id), 0o711); err != nil {

@@ -150,7 +150,7 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 	c, err := e.update(id, func(c *Container) error {
 		e.refresh(c)
 		if c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
-			return fmt.Errorf("container %s is already running", c.Name)
+			return notModifiedf("container %s is already running", c.Name)
 		}
 		// A start by the user begins the restart policy afresh, as Docker's.
 		c.HasBeenManuallyStopped, c.RestartCount = false, 0
@@ -434,7 +434,7 @@ func (e *Engine) Remove(ref string, force bool) error {
 	}
 	if c.State.Running() {
 		if !force {
-			return fmt.Errorf("cannot remove container %s: it is running: stop it first, or use force", c.Name)
+			return conflictf("cannot remove container %s: it is running: stop it first, or use force", c.Name)
 		}
 		e.markStopped(c.ID, unix.SIGKILL)
 		rt.Kill(c.ID, unix.SIGKILL, true)
