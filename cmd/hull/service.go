@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hullproject/hull/api/docker"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // `hull system service`: the Docker Engine API (package api/docker) on a socket,
@@ -96,6 +98,12 @@ func serve(g *globals, o serveOptions) error {
 	if err != nil {
 		return fail125(err)
 	}
+	// Whatever this process inherited beyond stdio (a descriptor its parent
+	// leaked) would pass on to every container monitor it starts, and keep the
+	// parent's pipe or file open for the container's life: none outlives an
+	// exec. Go's own descriptors are close-on-exec already; the activated
+	// sockets were taken over (dup'd) above.
+	unix.CloseRange(3, math.MaxUint, unix.CLOSE_RANGE_CLOEXEC)
 	e, err := openEngine(g)
 	if err != nil {
 		for _, l := range ls {

@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,10 +107,13 @@ type Options struct {
 	NoBusybox bool
 	// Env is added to the service's environment (and to Hull's).
 	Env []string
-	// ExtraFiles are passed to the service from fd 3 on (socket activation).
-	ExtraFiles []*os.File
-	// Wrap runs the service through another program: argv is Wrap, then hull's.
-	Wrap []string
+	// Activate is a listening socket passed to the service by socket
+	// activation, as systemd passes it: fd 3, LISTEN_FDS=1, LISTEN_PID the
+	// service's. URI then names it (for Host) and is not given to the service.
+	Activate *os.File
+	// Inherit are passed to the service from fd 3 on (after Activate), open
+	// across the exec as a careless parent leaves descriptors.
+	Inherit []*os.File
 	// NoWait returns at once, not when the service answers /_ping (its Host is
 	// then only known when URI is given).
 	NoWait bool
@@ -170,14 +174,21 @@ func Start(t testing.TB, o Options) *Service {
 	}
 	args := []string{"--root", s.Root, "--state", s.State, "system", "service"}
 	args = append(args, o.Args...)
-	if o.URI != "" {
+	if o.URI != "" && o.Activate == nil {
 		args = append(args, o.URI)
 	}
-	argv := append(append([]string{}, o.Wrap...), s.Bin)
+	argv := []string{s.Bin}
+	if o.Activate != nil {
+		// LISTEN_PID is the service's own pid: the shell's, which exec keeps.
+		argv = []string{"sh", "-c", `export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"`, "sh", s.Bin}
+	}
 	s.Cmd = exec.Command(argv[0], append(argv[1:], args...)...)
 	s.Cmd.Env = append(os.Environ(), s.env...)
 	s.Cmd.Stderr = &s.stderr
-	s.Cmd.ExtraFiles = o.ExtraFiles
+	if o.Activate != nil {
+		s.Cmd.ExtraFiles = []*os.File{o.Activate}
+	}
+	s.Cmd.ExtraFiles = append(s.Cmd.ExtraFiles, o.Inherit...)
 	if err := s.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -405,3 +416,34 @@ func (b *syncBuffer) String() string {
 }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// Inheritable lists the descriptors of process pid above stdio that are not
+// close-on-exec, each as "fd N (what it is)": what anything pid starts (a
+// container's monitor) would hold open.
+func Inheritable(pid int) ([]string, error) {
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		if fd <= 2 {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "flags:"); ok {
+				if flags, _ := strconv.ParseUint(strings.TrimSpace(v), 8, 64); flags&syscall.O_CLOEXEC == 0 {
+					target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+					out = append(out, fmt.Sprintf("fd %d (%s)", fd, target))
+				}
+			}
+		}
+	}
+	return out, nil
+}
