@@ -70,19 +70,27 @@ type Container struct {
 
 // Config is the part of the record Docker calls Config.
 type Config struct {
-	Hostname    string            `json:"Hostname"`
-	User        string            `json:"User"`
-	Env         []string          `json:"Env"`
-	Cmd         []string          `json:"Cmd"`
-	Entrypoint  []string          `json:"Entrypoint"`
-	WorkingDir  string            `json:"WorkingDir"`
-	Labels      map[string]string `json:"Labels"`
-	Image       string            `json:"Image"`
-	Tty         bool              `json:"Tty"`
-	OpenStdin   bool              `json:"OpenStdin"`
-	StopSignal  string            `json:"StopSignal,omitempty"`
-	StopTimeout *int              `json:"StopTimeout,omitempty"`
-	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"` // monitor/health.go
+	Hostname   string `json:"Hostname"`
+	Domainname string `json:"Domainname"`
+	User       string `json:"User"`
+	// AttachStdin, AttachStdout and AttachStderr are the streams run attached
+	// (docker's -a), as docker's record has them.
+	AttachStdin  bool `json:"AttachStdin"`
+	AttachStdout bool `json:"AttachStdout"`
+	AttachStderr bool `json:"AttachStderr"`
+	// ExposedPorts are the image's, --expose's and -p's ports ("80/tcp": {}).
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Labels       map[string]string   `json:"Labels"`
+	Image        string              `json:"Image"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"` // monitor/health.go
 }
 
 // HostConfig is the part Docker calls HostConfig.
@@ -107,12 +115,26 @@ type HostConfig struct {
 	LogConfig      LogConfig       `json:"LogConfig"`
 	Init           bool            `json:"Init,omitempty"`
 	RestartPolicy  RestartPolicy   `json:"RestartPolicy"` // monitor/restart.go
+	// Links are --link's, as docker shows them: "/NAME:/THIS/ALIAS".
+	Links        []string          `json:"Links"`
+	Annotations  map[string]string `json:"Annotations,omitempty"`
+	Isolation    string            `json:"Isolation"`
+	VolumeDriver string            `json:"VolumeDriver"`
 
-	NetHostConfig     // engine/network.go
-	SharingHostConfig // engine/volumes.go, engine/namespaces.go
+	NetHostConfig      // engine/network.go
+	SharingHostConfig  // engine/volumes.go, engine/namespaces.go
+	ResourceHostConfig // engine/resourceopts.go
 }
 
-// LogConfig is the json-file driver's options.
+// The log drivers (CreateOptions.LogDriver): LogLocal keeps the json-file
+// format, with docker's local driver's rotation defaults; LogNone keeps nothing.
+const (
+	LogJSONFile = "json-file"
+	LogLocal    = "local"
+	LogNone     = "none"
+)
+
+// LogConfig is the log driver and its options.
 type LogConfig struct {
 	Type   string            `json:"Type"`
 	Config map[string]string `json:"Config"`

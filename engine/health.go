@@ -52,6 +52,9 @@ func healthConfig(o *MonitorOptions, img []byte) (*HealthConfig, error) {
 	if o.HealthStartPeriod != 0 {
 		hc.StartPeriod = o.HealthStartPeriod
 	}
+	if o.HealthStartInterval != 0 {
+		hc.StartInterval = o.HealthStartInterval
+	}
 	if o.HealthRetries != 0 {
 		hc.Retries = o.HealthRetries
 	}

@@ -542,6 +542,11 @@ type ExecOptions struct {
 	Tty        bool
 	// ConsoleSize is the terminal's initial size (with Tty).
 	ConsoleSize *specs.Box
+	// DetachKeys end the user's attachment to an exec with a terminal, leaving
+	// it running (--detach-keys; ExecConfig.DetachKeys): ParseDetachKeys' grammar,
+	// "" for docker's ctrl-p,ctrl-q. The front door watches the input for them;
+	// Validate judges them.
+	DetachKeys string
 }
 
 // Exec runs a process in a running container; without Detach the returned function

@@ -33,8 +33,12 @@ type MonitorOptions struct {
 	HealthInterval    time.Duration
 	HealthTimeout     time.Duration
 	HealthStartPeriod time.Duration
-	HealthRetries     int
-	NoHealthcheck     bool
+	// HealthStartInterval is the time between checks during the start period
+	// (--health-start-interval; Config.Healthcheck.StartInterval); docker's
+	// default 5s.
+	HealthStartInterval time.Duration
+	HealthRetries       int
+	NoHealthcheck       bool
 }
 
 // ParseRestartPolicy parses --restart.
