@@ -420,3 +420,16 @@ func (s *Store) fetchLayer(ctx context.Context, l ocispec.Descriptor, diffID dig
 	}
 	return nil
 }
+
+// Tags lists the tags of repo's repository in its registry (pull --all-tags).
+func (s *Store) Tags(ctx context.Context, repo string, opt RegistryOptions) ([]string, error) {
+	r, err := opt.parse(repo)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := remote.List(r.Context(), opt.remote(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("list the tags of %s: %w", r.Context().Name(), oneLine(err))
+	}
+	return tags, nil
+}
