@@ -70,6 +70,9 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {
 	var o inspectJSON
 	o.Id, o.Created, o.Path, o.Args, o.Image, o.Name = c.ID, c.Created, c.Path, c.Args, c.Image, "/"+c.Name
 	o.LogPath, o.Driver = e.LogPath(c.ID), e.Images.Snapshotter().Name()
+	if c.HostConfig.LogConfig.Type == engine.LogNone {
+		o.LogPath = "" // docker's: no log file
+	}
 	s := &o.State
 	s.Status, s.Running, s.Paused = c.State.Status, c.State.Running(), c.State.Status == engine.StatusPaused
 	s.OOMKilled, s.Pid, s.ExitCode, s.Error = c.State.OOMKilled, c.State.Pid, c.State.ExitCode, c.State.Error

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/logs"
 	"github.com/spf13/cobra"
 )
@@ -47,6 +48,9 @@ func logsCommand(g *globals) *cobra.Command {
 			ctr, err := e.Get(args[0])
 			if err != nil {
 				return err
+			}
+			if ctr.HostConfig.LogConfig.Type == engine.LogNone {
+				return fmt.Errorf("configured logging driver does not support reading: container %s has log driver none", ctr.Name)
 			}
 			o.Done = func() bool {
 				c, err := e.Get(ctr.ID)
