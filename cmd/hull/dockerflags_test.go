@@ -3,13 +3,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	"golang.org/x/sys/unix"
 )
 
@@ -385,5 +389,131 @@ func TestRunDockerFlags(t *testing.T) {
 	}
 	if after := h.ok("ps", "-aq"); after != before {
 		t.Errorf("refused runs left containers: %q, before %q", after, before)
+	}
+}
+
+// TestExecAndListFlags: exec --env-file and --detach-keys, images --filter and
+// --no-trunc, ps --size, inspect --type and --size, logs --details.
+func TestExecAndListFlags(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	h.detached("--name", "x", "-e", "A=1", "busybox", "sh", "-c", "echo logged; sleep 1000")
+
+	env := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(env, []byte("B=from-file\n# c\nHULL_TEST_UNSET\nA=file\n"), 0o644)
+	if out := h.ok("exec", "--env-file", env, "-e", "A=flag", "x", "sh", "-c", "echo $A $B"); out != "flag from-file\n" {
+		t.Errorf("exec --env-file: %q", out)
+	}
+	if _, stderr, code := h.run("exec", "--detach-keys", "ctrl-1", "x", "true"); code != 125 || !strings.Contains(stderr, "invalid detach key") {
+		t.Errorf("exec --detach-keys ctrl-1: exit %d %q", code, stderr)
+	}
+	// With a terminal the keys detach: hull exits 0, the command runs on.
+	p := h.startOnPty("exec", "-it", "--detach-keys", "ctrl-x", "x", "sh", "-c", "trap '' HUP; echo ready; sleep 1000")
+	if !p.expect("ready") {
+		t.Fatalf("exec -it: %q", p.output())
+	}
+	p.master.Write([]byte{24}) // ctrl-x
+	if code := p.exit(); code != 0 {
+		t.Errorf("exec -it detached: exit %d %q", code, p.output())
+	}
+	if ps := h.ok("exec", "x", "ps", "-o", "args"); !strings.Contains(ps, "sleep 1000\n") || strings.Count(ps, "sleep 1000") != 2 {
+		t.Errorf("the detached command does not run on: %q", ps)
+	}
+
+	// images: --filter, --no-trunc, the REPOSITORY argument
+	h.ok("tag", "busybox", "other:1")
+	imgID := h.inspect("x", "{{.Image}}")
+	if out := h.ok("images", "--no-trunc", "-q"); out != imgID+"\n" {
+		t.Errorf("images --no-trunc -q: %q, want %s", out, imgID)
+	}
+	if out := h.ok("images", "--filter", "reference=oth*", "--format", "{{.Repository}}:{{.Tag}}"); out != "docker.io/library/other:1\n" {
+		t.Errorf("images --filter reference: %q", out)
+	}
+	if out := h.ok("images", "busybox", "--format", "{{.Repository}}"); out != "docker.io/library/busybox\n" {
+		t.Errorf("images busybox: %q", out)
+	}
+	if out := h.ok("images", "-f", "dangling=true", "-q"); out != "" {
+		t.Errorf("images -f dangling=true: %q", out)
+	}
+	if _, stderr, code := h.run("images", "-f", "size=1"); code != 125 || !strings.Contains(stderr, "invalid filter") {
+		t.Errorf("images -f size=1: exit %d %q", code, stderr)
+	}
+
+	// ps --size, inspect --size: what the container wrote, and that plus its image
+	h.ok("exec", "x", "sh", "-c", "head -c 100000 /dev/zero > /big")
+	if out := h.ok("ps", "--size", "--format", "{{.Names}} {{.Size}}"); !strings.HasPrefix(out, "x 10") || !strings.Contains(out, "(virtual 2.") {
+		t.Errorf("ps --size: %q", out)
+	}
+	if out := h.ok("ps", "-s"); !strings.Contains(strings.SplitN(out, "\n", 2)[0], "SIZE") {
+		t.Errorf("ps -s header: %q", out)
+	}
+	var sizes []struct{ SizeRw, SizeRootFs uint64 }
+	if err := json.Unmarshal([]byte(h.ok("inspect", "--size", "x")), &sizes); err != nil || len(sizes) != 1 ||
+		sizes[0].SizeRw < 100000 || sizes[0].SizeRootFs < sizes[0].SizeRw+1<<20 {
+		t.Errorf("inspect --size: %+v %v", sizes, err)
+	}
+	if out := h.ok("inspect", "x"); strings.Contains(out, "SizeRw") {
+		t.Error("inspect without --size shows sizes")
+	}
+
+	// inspect --type, and inspect of other objects by name
+	h.ok("volume", "create", "vol")
+	if out := h.inspect("busybox", "{{.Id}}"); out != imgID {
+		t.Errorf("inspect of an image: %q", out)
+	}
+	if out := h.inspect("vol", "{{.Name}}"); out != "vol" {
+		t.Errorf("inspect of a volume: %q", out)
+	}
+	if out := h.ok("inspect", "--type", "volume", "-f", "{{.Name}}", "vol"); out != "vol\n" {
+		t.Errorf("inspect --type volume: %q", out)
+	}
+	if _, stderr, code := h.run("inspect", "--type", "container", "vol"); code != 1 || !strings.Contains(stderr, "no such container") {
+		t.Errorf("inspect --type container of a volume: exit %d %q", code, stderr)
+	}
+	if _, stderr, code := h.run("inspect", "nothing-by-this-name"); code != 1 || !strings.Contains(stderr, "no such object: nothing-by-this-name") {
+		t.Errorf("inspect of nothing: exit %d %q", code, stderr)
+	}
+	if _, stderr, code := h.run("inspect", "--type", "node", "x"); code != 125 || !strings.Contains(stderr, "--type") {
+		t.Errorf("inspect --type node: exit %d %q", code, stderr)
+	}
+
+	// logs --details: docker's extra details (none here) and a space before each line
+	if out := h.ok("logs", "--details", "x"); out != " logged\n" {
+		t.Errorf("logs --details: %q", out)
+	}
+	if out := h.ok("logs", "-n", "1", "x"); out != "logged\n" {
+		t.Errorf("logs -n 1: %q", out)
+	}
+	h.ok("volume", "rm", "vol")
+}
+
+// TestPullAllTagsAndRunQuiet: pull --all-tags pulls every tag of a repository (and
+// refuses a name with a tag, as docker's); run -q pulls a missing image without a
+// word on stdout or stderr, where run without it says it pulls.
+func TestPullAllTagsAndRunQuiet(t *testing.T) {
+	src := newHullEnv(t, "hull")
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, ref := range []string{"/lib/bb:1", "/lib/bb:2", "/lib/other:1"} {
+		src.ok("push", "busybox", host+ref)
+	}
+
+	dst := newHullEnv(t, "hull")
+	dst.ok("pull", "--all-tags", "-q", host+"/lib/bb")
+	if got := dst.ok("images", "--format", "{{.Repository}}:{{.Tag}}", host+"/lib/*"); got != host+"/lib/bb:1\n"+host+"/lib/bb:2\n" {
+		t.Errorf("pull --all-tags: images %q", got)
+	}
+	if _, stderr, code := dst.run("pull", "-a", host+"/lib/bb:1"); code != 125 || !strings.Contains(stderr, "tag can't be used with --all-tags") {
+		t.Errorf("pull -a of a tag: exit %d %q", code, stderr)
+	}
+
+	out, stderr, code := dst.run("run", "--rm", "-q", "--network", "none", host+"/lib/other:1", "echo", "ran")
+	if code != 0 || out != "ran\n" || stderr != "" {
+		t.Errorf("run -q of an image to pull: exit %d %q %q", code, out, stderr)
+	}
+	dst.ok("rmi", host+"/lib/other:1")
+	out, stderr, code = dst.run("run", "--rm", "--network", "none", host+"/lib/other:1", "echo", "ran")
+	if code != 0 || out != "ran\n" || !strings.Contains(stderr, "Unable to find image") {
+		t.Errorf("run of an image to pull: exit %d %q %q", code, out, stderr)
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -29,20 +31,35 @@ func imageCommand(g *globals) *cobra.Command {
 
 // imagesCommand is `hull images`, or `hull image ls` with use "ls".
 func imagesCommand(g *globals, use string) *cobra.Command {
-	var quiet, digests, all bool
+	var quiet, digests, all, noTrunc, tree bool
 	var format string
+	var filters []string
 	c := &cobra.Command{
-		Use:   use,
+		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "list images",
-		Args:  cobra.NoArgs,
+		Args:  cobra.MaximumNArgs(1),
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			return listImages(e.Images, quiet, digests, format)
+			if tree {
+				return badUsage(errors.New("--tree is not supported (it is experimental in docker)"))
+			}
+			if len(args) == 1 {
+				// docker's REPOSITORY[:TAG] argument is a reference filter
+				filters = append(filters, "reference="+args[0])
+			}
+			f, err := image.ParseListFilter(filters)
+			if err != nil {
+				return badUsage(err)
+			}
+			return listImages(e.Images, f, quiet, digests, noTrunc, format)
 		}),
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
 	c.Flags().BoolVar(&digests, "digests", false, "show digests")
 	c.Flags().BoolVarP(&all, "all", "a", false, "all images (accepted for docker compatibility)")
 	c.Flags().StringVar(&format, "format", "", "Go template per image: .ID .Repository .Tag .Digest .Size .CreatedAt")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "dangling=, label=, before=, since=, reference=, until=")
+	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate the IDs")
+	c.Flags().BoolVar(&tree, "tree", false, "list multi-platform images as a tree (not supported)")
 	return c
 }
 
@@ -152,9 +169,12 @@ func imagePruneCommand(g *globals) *cobra.Command {
 	return c
 }
 
-func listImages(s *image.Store, quiet, digests bool, format string) error {
+func listImages(s *image.Store, f image.ListFilter, quiet, digests, noTrunc bool, format string) error {
 	imgs, err := s.List()
 	if err != nil {
+		return err
+	}
+	if imgs, err = s.Filter(imgs, f); err != nil {
 		return err
 	}
 	type row struct {
@@ -163,6 +183,9 @@ func listImages(s *image.Store, quiet, digests bool, format string) error {
 	var rows []row
 	for _, img := range imgs {
 		id := img.Config.Encoded()[:12]
+		if noTrunc {
+			id = img.Config.String()
+		}
 		created := ""
 		if cfg, err := s.Config(&img); err == nil && cfg.Created != nil {
 			created = cfg.Created.Format("2006-01-02 15:04:05")
@@ -185,6 +208,16 @@ func listImages(s *image.Store, quiet, digests bool, format string) error {
 			}
 			rows = append(rows, row{id, repo, tag, dg, size, created})
 		}
+	}
+	if len(f["reference"]) > 0 {
+		// docker lists only the names the pattern matched
+		rows = slices.DeleteFunc(rows, func(r row) bool {
+			n := r.Repository + ":" + r.Tag
+			if r.Tag == "<none>" {
+				n = r.Repository
+			}
+			return !slices.ContainsFunc(f["reference"], func(p string) bool { return image.ReferenceMatch(p, n) })
+		})
 	}
 	if quiet {
 		seen := map[string]bool{}

@@ -14,7 +14,7 @@ import (
 // `hull ps`: the container listing, and the status words it shows.
 
 func psCommand(g *globals) *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, size bool
 	var format string
 	var o psOptions
 	c := &cobra.Command{
@@ -30,13 +30,21 @@ func psCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return badUsage(err)
 			}
-			return printPs(list, showAll, quiet, noTrunc, format)
+			var sizes func(*engine.Container) string
+			if size {
+				sizes = func(c *engine.Container) string {
+					rw, rootFs := e.ContainerSizes(c)
+					return decimalSize(rw) + " (virtual " + decimalSize(rootFs) + ")"
+				}
+			}
+			return printPs(list, showAll, quiet, noTrunc, format, sizes)
 		}),
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "all containers, not only running ones")
 	o.add(c.Flags())
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate")
+	c.Flags().BoolVarP(&size, "size", "s", false, "show the containers' sizes: written (virtual, with the image)")
 	c.Flags().StringVar(&format, "format", "", "Go template: .ID .Image .Command .CreatedAt .RunningFor .Status .State .Names .Labels")
 	return c
 }
@@ -80,11 +88,16 @@ func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Contain
 }
 
 type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Status, State, Names, Labels string
+	ID, Image, Command, CreatedAt, RunningFor, Status, State, Names, Labels, Size string
 }
 
-func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) error {
-	l, err := newListing("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES", format, quiet)
+// printPs prints the listing; sizes, if not nil, gives the SIZE column (--size).
+func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string, sizes func(*engine.Container) string) error {
+	header := "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES"
+	if sizes != nil {
+		header += "\tSIZE"
+	}
+	l, err := newListing(header, format, quiet)
 	if err != nil {
 		return err
 	}
@@ -112,7 +125,12 @@ func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) 
 			ID: id, Image: c.ImageRef, Command: strconv.Quote(command), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 			RunningFor: ago(c.Created), Status: status(c), State: c.State.Status, Names: c.Name, Labels: strings.Join(labels, ","),
 		}
-		if err := l.row(id, row, row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Names); err != nil {
+		cols := []any{row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Names}
+		if sizes != nil {
+			row.Size = sizes(c)
+			cols = append(cols, row.Size)
+		}
+		if err := l.row(id, row, cols...); err != nil {
 			return err
 		}
 	}
