@@ -497,40 +497,6 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 	return nil
 }
 
-// Wait waits until the container is not running and returns its exit code.
-func (e *Engine) Wait(ref string) (int, error) {
-	id, err := e.Resolve(ref)
-	if err != nil {
-		return -1, err
-	}
-	restarts := -1
-	for {
-		c, err := e.Get(id)
-		if err != nil {
-			return -1, err
-		}
-		if c.State.Status == StatusExited {
-			if !proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
-				e.finalize(id)
-			}
-			return c.State.ExitCode, nil
-		}
-		// An exit its monitor restarts it after ends the wait too, as Docker's.
-		if restarts < 0 {
-			restarts = c.RestartCount
-		} else if c.RestartCount != restarts {
-			return c.State.ExitCode, nil
-		}
-		if c.State.Running() && proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
-			if p := c.HostConfig.RestartPolicy.Name; p == "" || p == RestartNo {
-				proc.WaitGone(c.State.MonitorPid, c.State.MonitorStart, time.Hour)
-				continue
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // ExecOptions are the options of `hull exec`.
 type ExecOptions struct {
 	Args       []string
