@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/hullproject/hull/monitor"
 )
@@ -42,6 +43,9 @@ func healthConfig(o *MonitorOptions, img []byte) (*HealthConfig, error) {
 	}
 	if o.HealthCmd != "" {
 		hc.Test = []string{"CMD-SHELL", o.HealthCmd}
+	}
+	if len(o.HealthTest) > 0 {
+		hc.Test = slices.Clone(o.HealthTest)
 	}
 	if o.HealthInterval != 0 {
 		hc.Interval = o.HealthInterval

@@ -402,7 +402,10 @@ func (o *CreateOptions) parseMonitor(s *createSettings, r *refusals) {
 	if o.HealthRetries < 0 {
 		r.add("HealthRetries", errors.New("--health-retries cannot be negative"))
 	}
-	if o.NoHealthcheck && (o.HealthCmd != "" || o.HealthInterval != 0 || o.HealthTimeout != 0 || o.HealthStartPeriod != 0 || o.HealthStartInterval != 0 || o.HealthRetries != 0) {
+	if len(o.HealthTest) > 0 && (o.HealthTest[0] != "CMD" || len(o.HealthTest) < 2) {
+		r.add("HealthTest", fmt.Errorf("invalid health check %q: want CMD and a command", o.HealthTest))
+	}
+	if o.NoHealthcheck && (o.HealthCmd != "" || len(o.HealthTest) > 0 || o.HealthInterval != 0 || o.HealthTimeout != 0 || o.HealthStartPeriod != 0 || o.HealthStartInterval != 0 || o.HealthRetries != 0) {
 		r.add("NoHealthcheck", errors.New("conflicting options: --no-healthcheck and --health-*"))
 	}
 }
