@@ -421,18 +421,25 @@ func (e *Engine) List() ([]*Container, error) {
 
 // ContainerFilter is `ps --filter`, docker's container list filters: status, name
 // (a regular expression, internal/filter), id (a prefix), label (KEY or
-// KEY=VALUE), exited (an exit code) and ancestor (the image's name, or a prefix of
-// its ID).
-type ContainerFilter struct{ Filter }
+// KEY=VALUE), exited (an exit code), ancestor (the image's name, or a prefix of
+// its ID), network (a network's name, or the mode: host, none), health
+// (starting, healthy, unhealthy or none), and before and since (a container's
+// name or ID: created before it, after it; Resolve finds them).
+type ContainerFilter struct {
+	Filter
+	before, since *time.Time
+}
 
 // ParseContainerFilter reads --filter KEY=VALUE flags.
 func ParseContainerFilter(args []string) (ContainerFilter, error) {
-	f := ContainerFilter{Filter{}}
+	f := ContainerFilter{Filter: Filter{}}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		switch {
 		case !ok:
 			return f, fmt.Errorf("bad filter %q: want KEY=VALUE", a)
+		case k == "health" && !slices.Contains([]string{HealthStarting, HealthHealthy, HealthUnhealthy, "none"}, v):
+			return f, fmt.Errorf("invalid filter 'health=%s'", v)
 		case k == "status" && !slices.Contains([]string{StatusCreated, StatusRunning, StatusPaused, StatusExited, "restarting", "removing", "dead"}, v):
 			return f, fmt.Errorf("invalid filter 'status=%s'", v)
 		case k == "exited":
@@ -443,7 +450,7 @@ func ParseContainerFilter(args []string) (ContainerFilter, error) {
 			if err := filter.CheckName(v); err != nil {
 				return f, err
 			}
-		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor"}, k):
+		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor", "network", "health", "before", "since"}, k):
 			return f, fmt.Errorf("invalid filter %q", k)
 		}
 		f.Filter[k] = append(f.Filter[k], v)
@@ -451,7 +458,8 @@ func ParseContainerFilter(args []string) (ContainerFilter, error) {
 	return f, nil
 }
 
-// Match tells whether c passes the filter.
+// Match tells whether c passes the filter (Resolve it first for before and
+// since).
 func (f ContainerFilter) Match(c *Container) bool {
 	match := f.Filter.Match
 	return match("status", func(v string) bool { return v == c.State.Status }) &&
@@ -465,7 +473,56 @@ func (f ContainerFilter) Match(c *Container) bool {
 		}) &&
 		match("ancestor", func(v string) bool {
 			return v == c.ImageRef || strings.HasPrefix(c.Image, v) || strings.HasPrefix(c.Image, "sha256:"+v)
-		})
+		}) &&
+		match("network", func(v string) bool {
+			_, on := c.NetworkSettings.Networks[v]
+			return on || v == c.HostConfig.NetworkMode
+		}) &&
+		match("health", func(v string) bool {
+			if c.State.Health == nil || c.Config.Healthcheck == nil || len(c.Config.Healthcheck.Test) == 0 || c.Config.Healthcheck.Test[0] == "NONE" {
+				return v == "none"
+			}
+			return v == c.State.Health.Status
+		}) &&
+		(f.before == nil || c.Created.Before(*f.before)) &&
+		(f.since == nil || c.Created.After(*f.since))
+}
+
+// Resolve finds the containers before and since name in list (every
+// container): ErrNoSuchContainer if one is not there.
+func (f *ContainerFilter) Resolve(list []*Container) error {
+	find := func(ref string) (*time.Time, error) {
+		var byPrefix []*Container
+		for _, c := range list {
+			if c.Name == strings.TrimPrefix(ref, "/") || c.ID == ref {
+				return &c.Created, nil
+			}
+			if strings.HasPrefix(c.ID, ref) {
+				byPrefix = append(byPrefix, c)
+			}
+		}
+		if len(byPrefix) == 1 {
+			return &byPrefix[0].Created, nil
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
+	}
+	for _, k := range []string{"before", "since"} {
+		vs := f.Filter[k]
+		if len(vs) == 0 {
+			continue
+		}
+		// docker takes the last one given.
+		t, ferr := find(vs[len(vs)-1])
+		if ferr != nil {
+			return ferr
+		}
+		if k == "before" {
+			f.before = t
+		} else {
+			f.since = t
+		}
+	}
+	return nil
 }
 
 // sweep removes a record directory without a record: a create killed between

@@ -253,13 +253,23 @@ func TestExitCodeOf(t *testing.T) {
 // TestContainerFilter: ps's filters, as the Docker API's container list will take
 // them: bad ones refused, the rest matched as docker does.
 func TestContainerFilter(t *testing.T) {
-	for _, bad := range []string{"bogus", "colour=red", "status=sleepy", "exited=x", "name=["} {
+	for _, bad := range []string{"bogus", "colour=red", "status=sleepy", "exited=x", "name=[", "health=fine"} {
 		if _, err := ParseContainerFilter([]string{bad}); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}
 	c := &Container{ID: "abc123" + strings.Repeat("0", 58), Name: "web", Image: "sha256:feed", ImageRef: "busybox",
-		Config: Config{Labels: map[string]string{"tier": "front"}}, State: ContainerState{Status: StatusExited, ExitCode: 3}}
+		Config:          Config{Labels: map[string]string{"tier": "front"}, Healthcheck: &HealthConfig{Test: []string{"CMD", "true"}}},
+		State:           ContainerState{Status: StatusExited, ExitCode: 3, Health: &Health{Status: HealthHealthy}},
+		HostConfig:      HostConfig{NetworkMode: "app"},
+		NetworkSettings: NetworkSettings{Networks: map[string]*EndpointSettings{"app": {}}}, Created: time.Now()}
+	list := []*Container{
+		{ID: "f0" + strings.Repeat("0", 62), Name: "old", Created: c.Created.Add(-time.Hour)}, c,
+		{ID: "f1" + strings.Repeat("0", 62), Name: "new", Created: c.Created.Add(time.Hour)},
+	}
+	if f, _ := ParseContainerFilter([]string{"since=nope"}); !errors.Is(f.Resolve(list), ErrNoSuchContainer) {
+		t.Error("since=nope: no error")
+	}
 	for _, c2 := range []struct {
 		filters []string
 		want    bool
@@ -277,8 +287,20 @@ func TestContainerFilter(t *testing.T) {
 		{[]string{"ancestor=busybox"}, true},
 		{[]string{"ancestor=fee"}, true},
 		{[]string{"ancestor=alpine"}, false},
+		{[]string{"network=app"}, true},
+		{[]string{"network=bridge"}, false},
+		{[]string{"health=healthy"}, true},
+		{[]string{"health=none"}, false},
+		{[]string{"before=new"}, true},
+		{[]string{"before=old"}, false},
+		{[]string{"since=old"}, true},
+		{[]string{"since=new"}, false},
+		{[]string{"since=abc1"}, false}, // itself
 	} {
 		f, err := ParseContainerFilter(c2.filters)
+		if err == nil {
+			err = f.Resolve(list)
+		}
 		if err != nil || f.Match(c) != c2.want {
 			t.Errorf("%v: match %v (%v), want %v", c2.filters, f.Match(c), err, c2.want)
 		}

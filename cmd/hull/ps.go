@@ -59,13 +59,16 @@ type psOptions struct {
 func (p *psOptions) add(fl *pflag.FlagSet) {
 	fl.IntVarP(&p.last, "last", "n", -1, "show the last N created containers (any state)")
 	fl.BoolVarP(&p.latest, "latest", "l", false, "show the last created container (any state)")
-	fl.StringArrayVarP(&p.filters, "filter", "f", nil, "status=, name=, id=, label=, exited=, ancestor=")
+	fl.StringArrayVarP(&p.filters, "filter", "f", nil, "status=, name=, id=, label=, exited=, ancestor=, network=, health=, before=, since=")
 }
 
 // apply filters list (newest first) and tells whether stopped ones are shown: -n,
 // -l and a status or exited filter imply -a, as docker's.
 func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Container, bool, error) {
 	f, err := engine.ParseContainerFilter(p.filters)
+	if err == nil {
+		err = f.Resolve(list)
+	}
 	if err != nil {
 		return nil, false, err
 	}
