@@ -136,7 +136,6 @@ func (w *Waiter) load() (*Container, error) {
 	return c, nil
 }
 
-
 // removed is the result of a container removed while waited for: the exit
 // code of its last die since the wait began (a --rm container is gone a moment
 // after its end, likely between two reads), else what the record last said.
