@@ -28,12 +28,8 @@ type RestartPolicy = monitor.RestartPolicy
 // MonitorOptions are the create options the monitor applies: the restart policy
 // (here) and the health check (health.go).
 type MonitorOptions struct {
-	Restart   string // no, on-failure[:N], always, unless-stopped
-	HealthCmd string // run with /bin/sh -c
-	// HealthTest is the check in docker's exec form, ["CMD", program, args...]
-	// (the Docker API's Config.Healthcheck.Test): run without a shell. It
-	// replaces HealthCmd.
-	HealthTest        []string
+	Restart           string // no, on-failure[:N], always, unless-stopped
+	HealthCmd         string // run with /bin/sh -c
 	HealthInterval    time.Duration
 	HealthTimeout     time.Duration
 	HealthStartPeriod time.Duration
@@ -43,6 +39,10 @@ type MonitorOptions struct {
 	HealthStartInterval time.Duration
 	HealthRetries       int
 	NoHealthcheck       bool
+	// HealthTest is the check in docker's exec form, ["CMD", program, args...]
+	// (the Docker API's Config.Healthcheck.Test): run without a shell. It
+	// replaces HealthCmd.
+	HealthTest []string
 }
 
 // ParseRestartPolicy parses --restart.
