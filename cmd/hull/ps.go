@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -142,41 +141,6 @@ func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string, 
 
 func ago(t time.Time) string { return human(time.Since(t)) + " ago" }
 
-func human(d time.Duration) string {
-	switch {
-	case d < 2*time.Second:
-		return "Less than a second"
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
-	}
-	return fmt.Sprintf("%d days", int(d.Hours()/24))
-}
+func human(d time.Duration) string { return engine.HumanDuration(d) }
 
-func status(c *engine.Container) string {
-	switch c.State.Status {
-	case engine.StatusRunning:
-		return "Up " + human(time.Since(c.State.StartedAt)) + healthStatus(c.State.Health)
-	case engine.StatusRestarting:
-		return fmt.Sprintf("Restarting (%d) %s", c.State.ExitCode, ago(c.State.FinishedAt))
-	case engine.StatusPaused:
-		return "Up " + human(time.Since(c.State.StartedAt)) + " (Paused)"
-	case engine.StatusExited:
-		return fmt.Sprintf("Exited (%d) %s", c.State.ExitCode, ago(c.State.FinishedAt))
-	}
-	return "Created"
-}
-
-// healthStatus is what `hull ps` adds to a running container's status.
-func healthStatus(h *engine.Health) string {
-	switch {
-	case h == nil:
-		return ""
-	case h.Status == engine.HealthStarting:
-		return " (health: starting)"
-	}
-	return " (" + h.Status + ")"
-}
+func status(c *engine.Container) string { return c.StatusText(time.Now()) }
