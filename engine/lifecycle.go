@@ -305,7 +305,11 @@ func (e *Engine) waitStopped(c *Container, d time.Duration) bool {
 
 // Stop sends the container its stop signal and, if it still runs after timeout
 // seconds (nil: its --stop-timeout, else 10), SIGKILL to all its processes.
-func (e *Engine) Stop(ref string, timeout *int) error {
+func (e *Engine) Stop(ref string, timeout *int) error { return e.StopWith(ref, timeout, 0) }
+
+// StopWith is Stop with sig instead of the container's stop signal (0: its
+// own), as docker stop --signal.
+func (e *Engine) StopWith(ref string, timeout *int, sig unix.Signal) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
@@ -313,10 +317,12 @@ func (e *Engine) Stop(ref string, timeout *int) error {
 	if !c.State.Running() {
 		return nil
 	}
-	sig := unix.SIGTERM
-	if c.Config.StopSignal != "" {
-		if sig, err = runtime.ParseSignal(c.Config.StopSignal); err != nil {
-			return err
+	if sig == 0 {
+		sig = unix.SIGTERM
+		if c.Config.StopSignal != "" {
+			if sig, err = runtime.ParseSignal(c.Config.StopSignal); err != nil {
+				return err
+			}
 		}
 	}
 	t := 10
@@ -359,7 +365,7 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 		return err
 	}
 	if !c.State.Running() {
-		return fmt.Errorf("container %s is not running", c.Name)
+		return conflictf("container %s is not running", c.Name)
 	}
 	rt, err := e.Runtime(c)
 	if err != nil {
@@ -385,7 +391,10 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 // Restart stops a container (as Stop, with its timeout) and starts it again; a
 // container that is not running is just started. It stays the same container: ID,
 // name, rootfs and log.
-func (e *Engine) Restart(ref string, timeout *int) error {
+func (e *Engine) Restart(ref string, timeout *int) error { return e.RestartWith(ref, timeout, 0) }
+
+// RestartWith is Restart stopping with sig (0: the container's stop signal).
+func (e *Engine) RestartWith(ref string, timeout *int, sig unix.Signal) error {
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return err
@@ -406,7 +415,7 @@ func (e *Engine) Restart(ref string, timeout *int) error {
 	}
 	// Stop returns once the monitor recorded the end (and, stopped by the user,
 	// does not apply the restart policy).
-	if err := e.Stop(id, timeout); err != nil {
+	if err := e.StopWith(id, timeout, sig); err != nil {
 		restore()
 		return err
 	}
