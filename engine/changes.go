@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -70,6 +71,7 @@ func (e *Engine) Changes(ref string) ([]Change, error) {
 	go func() { pw.CloseWithError(e.Images.Snapshotter().Diff(c.ID, pw)) }()
 	defer pr.Close()
 	var out []Change
+	hidden := map[string]bool{} // directories of hidden entries
 	tr := tar.NewReader(pr)
 	for {
 		h, err := tr.Next()
@@ -83,6 +85,10 @@ func (e *Engine) Changes(ref string) ([]Change, error) {
 		dir, base := path.Split(p)
 		switch {
 		case p == "/":
+		case etcMountPoints[p] && h.Typeflag == tar.TypeReg && h.Size == 0:
+			// The mount point of the container's own /etc file, made by
+			// the runtime: docker's are in a layer of their own, not shown.
+			hidden[path.Dir(p)] = true
 		case base == ".wh..wh..opq":
 		case strings.HasPrefix(base, ".wh."):
 			out = append(out, Change{Path: path.Join(dir, strings.TrimPrefix(base, ".wh.")), Kind: ChangeDeleted})
@@ -93,8 +99,23 @@ func (e *Engine) Changes(ref string) ([]Change, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	// A directory modified only for the hidden mount points is not shown.
+	return slices.DeleteFunc(out, func(ch Change) bool {
+		if !hidden[ch.Path] || ch.Kind != ChangeModified {
+			return false
+		}
+		for _, o := range out {
+			if strings.HasPrefix(o.Path, ch.Path+"/") {
+				return false
+			}
+		}
+		return true
+	}), nil
 }
+
+// etcMountPoints are the files the container's /etc gets bind-mounted from
+// its record's directory (network.WriteEtc).
+var etcMountPoints = map[string]bool{"/etc/hostname": true, "/etc/hosts": true, "/etc/resolv.conf": true}
 
 // inLayers tells whether p is in the layers (descriptors, lowest first): the
 // first layer from the top that has it decides, a whiteout (a 0:0 character
