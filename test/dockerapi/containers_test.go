@@ -122,7 +122,17 @@ func TestDockerContainerLifecycle(t *testing.T) {
 	if code, _ := raw(t, s, "DELETE", "/v1.50/containers/svc", ""); code != http.StatusConflict {
 		t.Errorf("DELETE of a running container: %d, want 409", code)
 	}
-	s.Docker(t, "rm", "-f", "svc", "c1", "trap").Ok(t)
+	// A program that cannot start: docker's CLI reads run's exit code from the
+	// 400's words, as with docker (127 not found, 126 not executable).
+	for _, c := range []struct {
+		prog string
+		code int
+	}{{"nope", 127}, {"/etc/passwd", 126}} {
+		if r := s.Docker(t, "run", "-d", "--name", "bad"+c.prog[len(c.prog)-1:], "--network", "none", "busybox", c.prog); r.Code != c.code {
+			t.Errorf("docker run -d busybox %s: exit %d, want %d: %s", c.prog, r.Code, c.code, r.Stderr)
+		}
+	}
+	s.Docker(t, "rm", "-f", "svc", "c1", "trap", "bade", "badd").Ok(t)
 	if out := s.Hull(t, "ps", "-aq").Ok(t); strings.TrimSpace(out) != "" {
 		t.Errorf("hull ps -aq after docker rm -f: %q", out)
 	}
