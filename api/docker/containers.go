@@ -203,7 +203,7 @@ func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) error {
 	}
 	o := engine.UpdateOptions{Resources: engine.Resources{
 		Memory: req.Memory, MemorySwap: req.MemorySwap, NanoCPUs: req.NanoCPUs, CPUShares: req.CPUShares,
-		CpusetCpus: req.CpusetCpus,
+		CpusetCpus: req.CpusetCpus, CgroupLimits: cgroupLimits(&req.Resources),
 	}}
 	if req.PidsLimit != nil {
 		if o.PidsLimit = *req.PidsLimit; o.PidsLimit <= 0 {
@@ -222,9 +222,16 @@ func (s *Server) containerUpdate(w http.ResponseWriter, r *http.Request) error {
 			refused = append(refused, field+": "+why)
 		}
 	}
-	resourceRefusals(&req.Resources, refuse)
-	refuse(len(req.Ulimits) > 0, "Ulimits", "cannot be updated")
-	refuse(len(req.Devices) > 0, "Devices", "cannot be updated")
+	// What docker's update cannot change either.
+	const fixed = "cannot be updated"
+	rs := &req.Resources
+	refuse(rs.CgroupParent != "", "CgroupParent", fixed)
+	refuse(len(rs.BlkioWeightDevice)+len(rs.BlkioDeviceReadBps)+len(rs.BlkioDeviceWriteBps)+len(rs.BlkioDeviceReadIOps)+len(rs.BlkioDeviceWriteIOps) > 0,
+		"BlkioWeightDevice", fixed)
+	refuse(len(rs.Devices)+len(rs.DeviceCgroupRules)+len(rs.DeviceRequests) > 0, "Devices", fixed)
+	refuse(rs.MemorySwappiness != nil && *rs.MemorySwappiness != -1, "MemorySwappiness", fixed)
+	refuse(rs.OomKillDisable != nil && *rs.OomKillDisable, "OomKillDisable", fixed)
+	refuse(len(rs.Ulimits) > 0, "Ulimits", fixed)
 	if len(refused) > 0 {
 		return badRequestf("%s", strings.Join(refused, "; "))
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/moby/moby/api/types/blkiodev"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -43,13 +44,11 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	o.Platform = r.URL.Query().Get("platform")
 	o.Warn = func(note string) {
 		mu.Lock()
 		defer mu.Unlock()
 		warnings = append(warnings, note)
-	}
-	if p := r.URL.Query().Get("platform"); p != "" && p != "linux" && !strings.HasPrefix(p, "linux/") {
-		return badRequestf("platform %q: hull runs linux containers only", p)
 	}
 	if err := o.Validate(); err != nil {
 		return createError(err)
@@ -120,7 +119,12 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 		}
 		o.Entrypoint = &ep
 	}
-	refuse(cfg.Domainname != "", "Config.Domainname", "not supported yet")
+	o.Domainname = cfg.Domainname
+	o.AttachStdin, o.AttachStdout, o.AttachStderr = cfg.AttachStdin, cfg.AttachStdout, cfg.AttachStderr
+	for p := range cfg.ExposedPorts {
+		o.ExposedPorts = append(o.ExposedPorts, p.String())
+	}
+	sort.Strings(o.ExposedPorts)
 	if len(cfg.Volumes) > 0 {
 		// Config.Volumes is `-v /path`: an anonymous volume each.
 		var paths []string
@@ -135,12 +139,7 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 	// HostConfig.
 	o.Volumes = append(o.Volumes, hc.Binds...)
 	o.VolumesFrom = hc.VolumesFrom
-	switch hc.LogConfig.Type {
-	case "", "json-file":
-	default:
-		refuse(true, "HostConfig.LogConfig.Type", fmt.Sprintf("log driver %q is not supported (json-file only)", hc.LogConfig.Type))
-	}
-	o.LogOpts = keyValues(hc.LogConfig.Config)
+	o.LogDriver, o.LogOpts = hc.LogConfig.Type, keyValues(hc.LogConfig.Config)
 	o.Network = string(hc.NetworkMode)
 	if o.Network == "" || o.Network == "default" {
 		o.Network = "bridge"
@@ -159,11 +158,11 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 		refuse(p.MaximumRetryCount != 0 && p.Name != container.RestartPolicyOnFailure, "HostConfig.RestartPolicy.MaximumRetryCount",
 			"maximum retry count can only be used with 'on-failure'")
 	}
-	refuse(hc.VolumeDriver != "" && hc.VolumeDriver != "local", "HostConfig.VolumeDriver", "only the local driver")
+	o.VolumeDriver, o.Isolation, o.StorageOpt = hc.VolumeDriver, string(hc.Isolation), hc.StorageOpt
 	if hc.ConsoleSize[0] > 0 && hc.ConsoleSize[1] > 0 {
 		o.ConsoleSize = &specs.Box{Height: hc.ConsoleSize[0], Width: hc.ConsoleSize[1]}
 	}
-	refuse(len(hc.Annotations) > 0, "HostConfig.Annotations", "not supported yet")
+	o.Annotations = hc.Annotations
 	o.Cgroupns = string(hc.CgroupnsMode)
 	for _, a := range hc.DNS {
 		o.DNS = append(o.DNS, a.String())
@@ -171,9 +170,7 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 	o.DNSOptions, o.DNSSearch, o.ExtraHosts = hc.DNSOptions, hc.DNSSearch, hc.ExtraHosts
 	o.IPC, o.Pid, o.UTS, o.Userns = string(hc.IpcMode), string(hc.PidMode), string(hc.UTSMode), string(hc.UsernsMode)
 	refuse(hc.Cgroup != "", "HostConfig.Cgroup", "not supported")
-	refuse(len(hc.Links) > 0, "HostConfig.Links", "legacy links are not supported: use a user network, on which containers find each other by name")
-	refuse(hc.OomScoreAdj != 0, "HostConfig.OomScoreAdj", "not supported yet")
-	refuse(len(hc.StorageOpt) > 0, "HostConfig.StorageOpt", "not supported")
+	o.Links, o.OomScoreAdj, o.ShmSize, o.Sysctls = hc.Links, hc.OomScoreAdj, hc.ShmSize, hc.Sysctls
 	for _, dst := range sortedKeys(hc.Tmpfs) {
 		if opts := hc.Tmpfs[dst]; opts != "" {
 			o.Tmpfs = append(o.Tmpfs, dst+":"+opts)
@@ -181,10 +178,8 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 			o.Tmpfs = append(o.Tmpfs, dst)
 		}
 	}
-	refuse(hc.ShmSize != 0, "HostConfig.ShmSize", "not supported yet")
-	refuse(len(hc.Sysctls) > 0, "HostConfig.Sysctls", "not supported yet")
 	refuse(hc.Umask != nil, "HostConfig.Umask", "not supported")
-	refuse(hc.Isolation != "" && hc.Isolation != container.IsolationDefault, "HostConfig.Isolation", "not supported on linux")
+	// docker's CLI sends them (empty) for --security-opt systempaths=unconfined.
 	refuse(hc.MaskedPaths != nil, "HostConfig.MaskedPaths", "not supported yet")
 	refuse(hc.ReadonlyPaths != nil, "HostConfig.ReadonlyPaths", "not supported yet")
 	if hc.Init != nil {
@@ -220,7 +215,12 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 					if ep.IPAMConfig.IPv4Address.IsValid() {
 						o.IP = ep.IPAMConfig.IPv4Address.String()
 					}
-					refuse(ep.IPAMConfig.IPv6Address.IsValid(), field+".IPAMConfig.IPv6Address", "hull has no IPv6")
+					if ep.IPAMConfig.IPv6Address.IsValid() {
+						o.IP6 = ep.IPAMConfig.IPv6Address.String()
+					}
+					for _, a := range ep.IPAMConfig.LinkLocalIPs {
+						o.LinkLocalIPs = append(o.LinkLocalIPs, a.String())
+					}
 				}
 				if len(ep.MacAddress) > 0 {
 					o.MacAddress = ep.MacAddress.String()
@@ -262,11 +262,13 @@ func healthOptions(h *container.HealthConfig, o *engine.MonitorOptions, refuse f
 	if !o.NoHealthcheck {
 		o.HealthInterval, o.HealthTimeout, o.HealthStartPeriod, o.HealthRetries = h.Interval, h.Timeout, h.StartPeriod, h.Retries
 	}
-	refuse(h.StartInterval != 0, "Config.Healthcheck.StartInterval", "not supported yet")
+	if !o.NoHealthcheck {
+		o.HealthStartInterval = h.StartInterval
+	}
 }
 
 // resourceOptions puts HostConfig's Resources beyond the plain numbers into the
-// options: the pids limit, ulimits and devices.
+// options, the engine's judgement theirs.
 func resourceOptions(r *container.Resources, o *engine.CreateOptions, refuse func(bool, string, string)) {
 	if r.PidsLimit != nil {
 		// docker: 0 and -1 are unlimited; hull: 0 is the default, < 0 none.
@@ -289,32 +291,43 @@ func resourceOptions(r *container.Resources, o *engine.CreateOptions, refuse fun
 		}
 		o.Devices = append(o.Devices, spec)
 	}
-	resourceRefusals(r, refuse)
+	o.CgroupParent, o.OomKillDisable = r.CgroupParent, r.OomKillDisable != nil && *r.OomKillDisable
+	if r.MemorySwappiness != nil && *r.MemorySwappiness != -1 {
+		o.MemorySwappiness = r.MemorySwappiness
+	}
+	o.CgroupLimits = cgroupLimits(r)
+	for _, d := range r.BlkioWeightDevice {
+		if d != nil {
+			o.BlkioWeightDevice = append(o.BlkioWeightDevice, engine.WeightDevice{Path: d.Path, Weight: d.Weight})
+		}
+	}
+	for _, l := range []struct {
+		from []*blkiodev.ThrottleDevice
+		to   *[]engine.ThrottleDevice
+	}{
+		{r.BlkioDeviceReadBps, &o.BlkioDeviceReadBps}, {r.BlkioDeviceWriteBps, &o.BlkioDeviceWriteBps},
+		{r.BlkioDeviceReadIOps, &o.BlkioDeviceReadIOps}, {r.BlkioDeviceWriteIOps, &o.BlkioDeviceWriteIOps},
+	} {
+		for _, d := range l.from {
+			if d != nil {
+				*l.to = append(*l.to, engine.ThrottleDevice{Path: d.Path, Rate: d.Rate})
+			}
+		}
+	}
+	o.DeviceCgroupRules = r.DeviceCgroupRules
+	if len(r.DeviceRequests) > 0 {
+		o.GPUs = "all" // the engine refuses any: hull has no device drivers
+	}
+	o.CPUCount, o.CPUPercent, o.IOMaximumBandwidth, o.IOMaximumIOps = r.CPUCount, r.CPUPercent, r.IOMaximumBandwidth, r.IOMaximumIOps
 }
 
-// resourceRefusals refuses the Resources hull has no limit for, when set (and
-// not to docker's "unset" value, which clients send), for create and update.
-func resourceRefusals(r *container.Resources, refuse func(bool, string, string)) {
-	const later = "not supported yet"
-	refuse(r.CgroupParent != "", "HostConfig.CgroupParent", later)
-	refuse(r.BlkioWeight != 0, "HostConfig.BlkioWeight", later)
-	refuse(len(r.BlkioWeightDevice) > 0, "HostConfig.BlkioWeightDevice", later)
-	refuse(len(r.BlkioDeviceReadBps) > 0, "HostConfig.BlkioDeviceReadBps", later)
-	refuse(len(r.BlkioDeviceWriteBps) > 0, "HostConfig.BlkioDeviceWriteBps", later)
-	refuse(len(r.BlkioDeviceReadIOps) > 0, "HostConfig.BlkioDeviceReadIOps", later)
-	refuse(len(r.BlkioDeviceWriteIOps) > 0, "HostConfig.BlkioDeviceWriteIOps", later)
-	refuse(r.CPUPeriod != 0, "HostConfig.CpuPeriod", later)
-	refuse(r.CPUQuota != 0, "HostConfig.CpuQuota", later)
-	refuse(r.CPURealtimePeriod != 0, "HostConfig.CpuRealtimePeriod", later)
-	refuse(r.CPURealtimeRuntime != 0, "HostConfig.CpuRealtimeRuntime", later)
-	refuse(r.CpusetMems != "", "HostConfig.CpusetMems", later)
-	refuse(len(r.DeviceCgroupRules) > 0, "HostConfig.DeviceCgroupRules", later)
-	refuse(len(r.DeviceRequests) > 0, "HostConfig.DeviceRequests", "device drivers (gpus) are not supported")
-	refuse(r.MemoryReservation != 0, "HostConfig.MemoryReservation", later)
-	refuse(r.MemorySwappiness != nil && *r.MemorySwappiness != -1, "HostConfig.MemorySwappiness", later)
-	refuse(r.OomKillDisable != nil && *r.OomKillDisable, "HostConfig.OomKillDisable", later)
-	refuse(r.CPUCount != 0 || r.CPUPercent != 0 || r.IOMaximumIOps != 0 || r.IOMaximumBandwidth != 0,
-		"HostConfig.CpuCount", "windows only")
+// cgroupLimits are the limits of Resources that update changes too.
+func cgroupLimits(r *container.Resources) engine.CgroupLimits {
+	return engine.CgroupLimits{
+		CPUPeriod: r.CPUPeriod, CPUQuota: r.CPUQuota, CPURealtimePeriod: r.CPURealtimePeriod,
+		CPURealtimeRuntime: r.CPURealtimeRuntime, CpusetMems: r.CpusetMems, MemoryReservation: r.MemoryReservation,
+		BlkioWeight: r.BlkioWeight,
+	}
 }
 
 // publishSpecs writes PortBindings as -p specs: [ip:][hostPort:]port/proto.
@@ -446,7 +459,25 @@ var createFields = map[string]string{
 	"DNSOptions": "HostConfig.DnsOptions", "Volumes": "HostConfig.Binds", "Mounts": "HostConfig.Mounts",
 	"Tmpfs": "HostConfig.Tmpfs", "VolumesFrom": "HostConfig.VolumesFrom", "Pid": "HostConfig.PidMode",
 	"IPC": "HostConfig.IpcMode", "UTS": "HostConfig.UTSMode", "Cgroupns": "HostConfig.CgroupnsMode",
-	"Userns":         "HostConfig.UsernsMode",
+	"Userns":     "HostConfig.UsernsMode",
+	"Domainname": "Config.Domainname", "AttachStdin": "Config.AttachStdin", "AttachStdout": "Config.AttachStdout",
+	"AttachStderr": "Config.AttachStderr", "ExposedPorts": "Config.ExposedPorts", "Platform": "platform",
+	"HealthStartInterval": "Config.Healthcheck.StartInterval",
+	"Annotations":         "HostConfig.Annotations", "LogDriver": "HostConfig.LogConfig.Type", "Links": "HostConfig.Links",
+	"Isolation": "HostConfig.Isolation", "VolumeDriver": "HostConfig.VolumeDriver", "StorageOpt": "HostConfig.StorageOpt",
+	"GPUs": "HostConfig.DeviceRequests", "CPUCount": "HostConfig.CpuCount", "CPUPercent": "HostConfig.CpuPercent",
+	"IOMaximumBandwidth": "HostConfig.IOMaximumBandwidth", "IOMaximumIOps": "HostConfig.IOMaximumIOps",
+	"CgroupParent": "HostConfig.CgroupParent", "MemorySwappiness": "HostConfig.MemorySwappiness",
+	"OomKillDisable": "HostConfig.OomKillDisable", "OomScoreAdj": "HostConfig.OomScoreAdj", "ShmSize": "HostConfig.ShmSize",
+	"KernelMemory": "HostConfig.KernelMemory", "BlkioWeightDevice": "HostConfig.BlkioWeightDevice",
+	"BlkioDeviceReadBps": "HostConfig.BlkioDeviceReadBps", "BlkioDeviceWriteBps": "HostConfig.BlkioDeviceWriteBps",
+	"BlkioDeviceReadIOps": "HostConfig.BlkioDeviceReadIOps", "BlkioDeviceWriteIOps": "HostConfig.BlkioDeviceWriteIOps",
+	"DeviceCgroupRules": "HostConfig.DeviceCgroupRules", "Sysctls": "HostConfig.Sysctls",
+	"CPUPeriod": "HostConfig.CpuPeriod", "CPUQuota": "HostConfig.CpuQuota", "CPURealtimePeriod": "HostConfig.CpuRealtimePeriod",
+	"CPURealtimeRuntime": "HostConfig.CpuRealtimeRuntime", "CpusetMems": "HostConfig.CpusetMems",
+	"MemoryReservation": "HostConfig.MemoryReservation", "BlkioWeight": "HostConfig.BlkioWeight",
+	"IP6":            "NetworkingConfig.EndpointsConfig.IPAMConfig.IPv6Address",
+	"LinkLocalIPs":   "NetworkingConfig.EndpointsConfig.IPAMConfig.LinkLocalIPs",
 	"NetworkAliases": "NetworkingConfig.EndpointsConfig.Aliases",
 	"IP":             "NetworkingConfig.EndpointsConfig.IPAMConfig.IPv4Address",
 	"MacAddress":     "NetworkingConfig.EndpointsConfig.MacAddress",

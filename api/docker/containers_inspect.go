@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/hullproject/hull/engine"
+	"github.com/moby/moby/api/types/blkiodev"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -281,22 +282,32 @@ func config(c *engine.Container) *container.Config {
 	out := &container.Config{
 		Hostname: cc.Hostname, User: cc.User, Env: cc.Env, Cmd: cc.Cmd, Entrypoint: cc.Entrypoint,
 		WorkingDir: cc.WorkingDir, Labels: cc.Labels, Image: c.ImageRef, Tty: cc.Tty, OpenStdin: cc.OpenStdin,
-		StdinOnce: cc.OpenStdin, AttachStdin: cc.OpenStdin, AttachStdout: true, AttachStderr: true,
-		StopSignal: cc.StopSignal, StopTimeout: cc.StopTimeout,
+		StdinOnce:  cc.OpenStdin,
+		StopSignal: cc.StopSignal, StopTimeout: cc.StopTimeout, Domainname: cc.Domainname,
 	}
+	out.AttachStdin, out.AttachStdout, out.AttachStderr = cc.AttachStdin, cc.AttachStdout, cc.AttachStderr
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
 	}
 	if cc.Healthcheck != nil {
 		h := cc.Healthcheck
-		out.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		out.Healthcheck = &container.HealthConfig{
+			Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries,
+		}
 	}
-	if len(c.HostConfig.PortBindings) > 0 {
-		out.ExposedPorts = network.PortSet{}
+	ports := cc.ExposedPorts
+	if len(ports) == 0 { // a record from before ExposedPorts: -p's
+		ports = map[string]struct{}{}
 		for key := range c.HostConfig.PortBindings {
-			if p, err := network.ParsePort(key); err == nil {
-				out.ExposedPorts[p] = struct{}{}
+			ports[key] = struct{}{}
+		}
+	}
+	for key := range ports {
+		if p, err := network.ParsePort(key); err == nil {
+			if out.ExposedPorts == nil {
+				out.ExposedPorts = network.PortSet{}
 			}
+			out.ExposedPorts[p] = struct{}{}
 		}
 	}
 	return out
@@ -315,10 +326,29 @@ func hostConfig(c *engine.Container) *container.HostConfig {
 		PidMode: container.PidMode(hc.PidMode), Privileged: hc.Privileged, PublishAllPorts: hc.PublishAllPorts,
 		ReadonlyRootfs: hc.ReadonlyRootfs, SecurityOpt: hc.SecurityOpt, UTSMode: container.UTSMode(hc.UTSMode),
 		UsernsMode: container.UsernsMode(hc.UsernsMode), Runtime: hc.Runtime, Init: &hc.Init,
+		Links: hc.Links, Annotations: hc.Annotations, Isolation: container.Isolation(hc.Isolation),
+		VolumeDriver: hc.VolumeDriver, OomScoreAdj: hc.OomScoreAdj, ShmSize: hc.ShmSize, Sysctls: hc.Sysctls,
 		Resources: container.Resources{
 			CPUShares: hc.CpuShares, Memory: hc.Memory, NanoCPUs: hc.NanoCPUs, CpusetCpus: hc.CpusetCpus,
-			MemorySwap: hc.MemorySwap,
+			MemorySwap: hc.MemorySwap, CgroupParent: hc.CgroupParent, BlkioWeight: hc.BlkioWeight,
+			CPUPeriod: hc.CpuPeriod, CPUQuota: hc.CpuQuota, CPURealtimePeriod: hc.CpuRealtimePeriod,
+			CPURealtimeRuntime: hc.CpuRealtimeRuntime, CpusetMems: hc.CpusetMems, DeviceCgroupRules: hc.DeviceCgroupRules,
+			MemoryReservation: hc.MemoryReservation, MemorySwappiness: hc.MemorySwappiness, OomKillDisable: &hc.OomKillDisable,
 		},
+	}
+	for _, d := range hc.BlkioWeightDevice {
+		out.BlkioWeightDevice = append(out.BlkioWeightDevice, &blkiodev.WeightDevice{Path: d.Path, Weight: d.Weight})
+	}
+	for _, l := range []struct {
+		from []engine.ThrottleDevice
+		to   *[]*blkiodev.ThrottleDevice
+	}{
+		{hc.BlkioDeviceReadBps, &out.BlkioDeviceReadBps}, {hc.BlkioDeviceWriteBps, &out.BlkioDeviceWriteBps},
+		{hc.BlkioDeviceReadIOps, &out.BlkioDeviceReadIOps}, {hc.BlkioDeviceWriteIOps, &out.BlkioDeviceWriteIOps},
+	} {
+		for _, d := range l.from {
+			*l.to = append(*l.to, &blkiodev.ThrottleDevice{Path: d.Path, Rate: d.Rate})
+		}
 	}
 	if hc.LogConfig.Type != "" {
 		out.LogConfig.Type = hc.LogConfig.Type

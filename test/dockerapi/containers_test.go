@@ -260,6 +260,26 @@ func TestDockerCreateOptions(t *testing.T) {
 	if want := "hn\n1000\n/tmp\n100\nfrom the host\n2\n10.1.2.3\tdb\n"; inside != want {
 		t.Errorf("inside the container:\n%s\nwant:\n%s", inside, want)
 	}
+	// The options docker has beyond hull's first set (the i14-cli-flags ones).
+	s.Docker(t, "run", "-d", "--name", "opts2", "--domainname", "example.com", "--expose", "7000/udp", "--shm-size", "8m",
+		"--sysctl", "net.ipv4.ip_forward=1", "--oom-score-adj", "300", "--annotation", "org.x=y", "--log-driver", "local",
+		"--memory-reservation", "32m", "--cpu-period", "50000", "--cpu-quota", "25000", "--device-cgroup-rule", "c 1:3 rwm",
+		"--health-cmd", "true", "--health-start-period", "5s", "--health-start-interval", "200ms", "busybox", "sleep", "300").Ok(t)
+	for _, c := range []struct{ format, want string }{
+		{"{{.Config.Domainname}} {{json .Config.ExposedPorts}} {{.HostConfig.ShmSize}} {{json .HostConfig.Sysctls}}", `example.com {"7000/udp":{}} 8388608 {"net.ipv4.ip_forward":"1"}`},
+		{"{{.HostConfig.OomScoreAdj}} {{json .HostConfig.Annotations}} {{.HostConfig.LogConfig.Type}}", `300 {"org.x":"y"} local`},
+		{"{{.HostConfig.MemoryReservation}} {{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{json .HostConfig.DeviceCgroupRules}}", `33554432 50000 25000 ["c 1:3 rwm"]`},
+		{"{{.Config.Healthcheck.StartInterval}}", "200ms"},
+	} {
+		if got := inspectField(t, s, "opts2", c.format); got != c.want {
+			t.Errorf("docker inspect %s: %q, want %q", c.format, got, c.want)
+		}
+	}
+	inside = s.Hull(t, "exec", "opts2", "sh", "-c", "cat /proc/sys/kernel/domainname /proc/sys/net/ipv4/ip_forward /proc/1/oom_score_adj; df -k /dev/shm | tail -1").Ok(t)
+	if f := strings.Fields(inside); len(f) < 5 || f[0] != "example.com" || f[1] != "1" || f[2] != "300" || f[4] != "8192" {
+		t.Errorf("inside opts2: %q", inside)
+	}
+
 	// HEALTHCHECK with docker's exec form, and a label filter on it.
 	s.Docker(t, "run", "-d", "--name", "hc", "--network", "none", "--health-cmd", "true", "--health-interval", "100ms", "busybox", "sleep", "300").Ok(t)
 	body := `{"Image":"busybox","Cmd":["sleep","300"],"Healthcheck":{"Test":["CMD","true"],"Interval":100000000},"HostConfig":{"NetworkMode":"none"}}`
@@ -290,12 +310,15 @@ func TestDockerCreateRefusals(t *testing.T) {
 		want []string
 	}{
 		{`{"Image":"busybox","HostConfig":{"Memory":1024,"CpusetCpus":"999"}}`, 400, []string{"HostConfig.Memory: minimum memory limit", "HostConfig.CpusetCpus"}},
-		{`{"Image":"busybox","HostConfig":{"Sysctls":{"net.ipv4.ip_forward":"1"},"OomScoreAdj":5}}`, 400, []string{"HostConfig.Sysctls", "HostConfig.OomScoreAdj"}},
+		{`{"Image":"busybox","HostConfig":{"Sysctls":{"kernel.panic":"1"},"OomScoreAdj":5000}}`, 400, []string{"HostConfig.Sysctls", "HostConfig.OomScoreAdj"}},
+		{`{"Image":"busybox","HostConfig":{"Umask":18,"MaskedPaths":[]}}`, 400, []string{"HostConfig.Umask", "HostConfig.MaskedPaths"}},
+		{`{"Image":"busybox","HostConfig":{"DeviceRequests":[{"Count":-1,"Capabilities":[["gpu"]]}]}}`, 400, []string{"HostConfig.DeviceRequests"}},
+		{`{"Image":"busybox","HostConfig":{"Isolation":"hyperv"}}`, 400, []string{"HostConfig.Isolation"}},
+		{`{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}`, 400, []string{"HostConfig.LogConfig.Type"}},
 		{`{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}`, 400, []string{"HostConfig.RestartPolicy"}},
 		{`{"Image":"busybox","HostConfig":{"Binds":["relative:/x:zz"]}}`, 400, []string{"HostConfig.Binds"}},
 		{`{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"npipe","Target":"/x"}]}}`, 400, []string{"HostConfig.Mounts"}},
-		{`{"Image":"busybox","HostConfig":{"Links":["a:b"]}}`, 400, []string{"HostConfig.Links"}},
-		{`{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}`, 400, []string{"HostConfig.LogConfig.Type"}},
+		{`{"Image":"busybox","HostConfig":{"Links":["nope:b"]}}`, 400, []string{"HostConfig.Links", "nope"}},
 		{`{"Image":"busybox","StopSignal":"SIGNOPE"}`, 400, []string{"Config.StopSignal"}},
 		{`{"Image":"busybox","Healthcheck":{"Test":["WHAT"]}}`, 400, []string{"Config.Healthcheck.Test"}},
 		{`{"Image":"nosuchimage:1"}`, 404, []string{"No such image: nosuchimage:1"}},
@@ -315,8 +338,8 @@ func TestDockerCreateRefusals(t *testing.T) {
 	if code, body := raw(t, s, "POST", "/v1.50/containers/create?name=taken", `{"Image":"busybox"}`); code != http.StatusConflict || !strings.Contains(body, "already in use") {
 		t.Errorf("name in use: %d %s, want 409", code, body)
 	}
-	if msg := s.Docker(t, "create", "--oom-score-adj", "5", "busybox", "true").Fails(t); !strings.Contains(msg, "HostConfig.OomScoreAdj") {
-		t.Errorf("docker create --oom-score-adj: %s", msg)
+	if msg := s.Docker(t, "create", "-m", "64m", "--memory-reservation", "128m", "busybox", "true").Fails(t); !strings.Contains(msg, "HostConfig.Memory") {
+		t.Errorf("docker create --memory-reservation over -m: %s", msg)
 	}
 	if out := s.Hull(t, "ps", "-aq").Ok(t); len(strings.Fields(out)) != 1 {
 		t.Errorf("refused creates left containers: %q", out)
