@@ -27,7 +27,7 @@ func TestGoClientContainers(t *testing.T) {
 	defer cl.Close()
 	mem := int64(32 << 20)
 	created, err := cl.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: "gc",
+		Name:   "gc",
 		Config: &container.Config{Image: "busybox", Cmd: []string{"sh", "-c", "sleep 1; exit 2"}, Labels: map[string]string{"k": "v"}},
 		HostConfig: &container.HostConfig{
 			NetworkMode: "none", Resources: container.Resources{Memory: mem},
