@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hullproject/hull/api/docker/dockertest"
 )
@@ -131,6 +132,23 @@ func TestDockerTopStatsRenameUpdate(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil || st.PreCPUStats.SystemUsage != 0 || st.CPUStats.SystemUsage == 0 {
 		t.Errorf("stats one-shot: %s", body)
 	}
+	// The stream: a sample a second, each with the one before as precpu.
+	resp, err := s.Client().Get("http://docker/v1.50/containers/w/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(resp.Body)
+	var first, second struct {
+		Read    time.Time
+		PreRead time.Time
+	}
+	if err := dec.Decode(&first); err != nil {
+		t.Fatal(err)
+	}
+	if err := dec.Decode(&second); err != nil || !second.PreRead.Equal(first.Read) || second.Read.Sub(first.Read) < 900*time.Millisecond {
+		t.Errorf("stats stream: %+v then %+v, %v", first, second, err)
+	}
+	resp.Body.Close()
 	if code, _ := raw(t, s, "GET", "/v1.50/containers/w/stats?one-shot=true", ""); code != http.StatusBadRequest {
 		t.Errorf("stats stream and one-shot: %d", code)
 	}

@@ -250,6 +250,9 @@ func TestDockerCreateOptions(t *testing.T) {
 	if port := inspectField(t, s, "opts", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`); port == "" || port == "0" {
 		t.Errorf("published port: %q", port)
 	}
+	if ports := s.Docker(t, "ps", "--format", "{{.Ports}}", "--filter", "name=opts").Ok(t); !strings.Contains(ports, "127.0.0.1:") || !strings.Contains(ports, "->80/tcp") {
+		t.Errorf("docker ps ports: %q", ports)
+	}
 	mounts := inspectField(t, s, "opts", "{{range .Mounts}}{{.Type}}:{{.Destination}}:{{.RW}} {{end}}")
 	for _, m := range []string{"bind:/data:false", "volume:/anon:true", "tmpfs:/scratch:true", "tmpfs:/run2:true"} {
 		if !strings.Contains(mounts, m) {
