@@ -251,17 +251,15 @@ func (s *Server) containerArchivePut(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-// commit answers POST /commit?container=&repo=&tag=&comment=&author=&pause=:
-// an image of the container's changes, its config the container's with the
-// body's fields over it.
+// commit answers POST /commit?container=&repo=&tag=&comment=&changes=: an
+// image of the container's changes, its config the container's with the
+// body's fields and the changes over it. author is not recorded and pause not
+// done (hull's commit does neither).
 func (s *Server) commit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	name := q.Get("container")
 	if name == "" {
 		return badRequestf("container is required")
-	}
-	if q.Get("changes") != "" {
-		return badRequestf("changes: Dockerfile instructions on commit are not supported by the API yet")
 	}
 	var body container.Config
 	if r.ContentLength != 0 && r.Body != nil {
@@ -277,8 +275,13 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) error {
 		}
 		ref += ":" + tag
 	}
+	// changes are Dockerfile instructions (docker commit --change), after the
+	// body's config.
 	o := engine.CommitOptions{Comment: q.Get("comment"), Change: func(cfg *ocispec.ImageConfig) error {
 		overConfig(cfg, &body)
+		if err := engine.ApplyChanges(cfg, q["changes"]); err != nil {
+			return badRequest(err)
+		}
 		return nil
 	}}
 	img, err := s.e.Commit(name, ref, o)

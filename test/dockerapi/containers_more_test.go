@@ -275,6 +275,13 @@ func TestDockerFiles(t *testing.T) {
 	if out := s.Hull(t, "run", "--rm", "--network", "none", "committed:v1", "cat", "/made").Ok(t); out != "hi\n" {
 		t.Errorf("a container of the committed image: %q", out)
 	}
+	s.Docker(t, "commit", "-c", `CMD ["sh", "-c", "echo $X; cat /made"]`, "-c", "ENV X=changed", "f", "committed:v2").Ok(t)
+	if out := s.Hull(t, "run", "--rm", "--network", "none", "committed:v2").Ok(t); out != "changed\nhi\n" {
+		t.Errorf("a container of the image committed with changes: %q", out)
+	}
+	if msg := s.Docker(t, "commit", "-c", "FROB x", "f", "committed:v3").Fails(t); !strings.Contains(msg, "FROB") {
+		t.Errorf("commit with a bad change: %s", msg)
+	}
 }
 
 // container prune: the stopped ones that pass the filters; and rm -f.
