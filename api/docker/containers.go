@@ -97,7 +97,7 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !c.State.Running() {
-		return engineNotModified
+		return errNotModified
 	}
 	if err := s.e.StopWith(c.ID, timeout, sig); err != nil {
 		return err
@@ -105,8 +105,8 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) error {
 	return noContent(w)
 }
 
-// engineNotModified is answered 304 (statusOf).
-var engineNotModified = &httpError{http.StatusNotModified, errors.New("not modified")}
+// errNotModified is answered 304, without a body.
+var errNotModified = &httpError{http.StatusNotModified, errors.New("not modified")}
 
 // containerRestart answers POST /containers/{name}/restart?t=&signal=.
 func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) error {

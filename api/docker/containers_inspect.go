@@ -95,25 +95,22 @@ func (s *Server) imageSize(id string) int64 {
 	return 0
 }
 
-// portSummaries are the published ports of a running container, and the
-// ports it would publish for one that does not run (docker lists the
-// bindings it asked for then, without a host port).
+// portSummaries are the ports a running container publishes, as docker's
+// list shows them (none for one that does not run).
 func portSummaries(c *engine.Container) []container.PortSummary {
 	out := []container.PortSummary{}
-	ports := c.NetworkSettings.Ports
-	running := c.State.Running() && len(ports) > 0
-	if !running {
-		ports = c.HostConfig.PortBindings
+	if !c.State.Running() {
+		return out
 	}
+	ports := c.NetworkSettings.Ports
 	for _, key := range sortedKeys(ports) {
 		p, err := network.ParsePort(key)
 		if err != nil {
 			continue
 		}
 		bs := ports[key]
-		if len(bs) == 0 || !running {
+		if len(bs) == 0 {
 			out = append(out, container.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())})
-			continue
 		}
 		for _, b := range bs {
 			ps := container.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())}

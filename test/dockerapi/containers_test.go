@@ -253,6 +253,10 @@ func TestDockerCreateOptions(t *testing.T) {
 	if ports := s.Docker(t, "ps", "--format", "{{.Ports}}", "--filter", "name=opts").Ok(t); !strings.Contains(ports, "127.0.0.1:") || !strings.Contains(ports, "->80/tcp") {
 		t.Errorf("docker ps ports: %q", ports)
 	}
+	s.Docker(t, "create", "--name", "notup", "-p", "80", "busybox", "true").Ok(t)
+	if ports := s.Docker(t, "ps", "-a", "--format", "{{.Ports}}", "--filter", "name=notup").Ok(t); strings.TrimSpace(ports) != "" {
+		t.Errorf("docker ps of a container that does not run shows ports: %q", ports)
+	}
 	mounts := inspectField(t, s, "opts", "{{range .Mounts}}{{.Type}}:{{.Destination}}:{{.RW}} {{end}}")
 	for _, m := range []string{"bind:/data:false", "volume:/anon:true", "tmpfs:/scratch:true", "tmpfs:/run2:true"} {
 		if !strings.Contains(mounts, m) {
