@@ -26,8 +26,9 @@
 //   - listen.go: where the service listens (unix socket, tcp with TLS or on
 //     loopback, socket activation).
 //   - One file per area registers and holds its endpoints: system.go (_ping,
-//     version, info, events, system/df), containers.go, streams.go (attach, logs,
-//     exec), images.go, networks.go, volumes.go.
+//     version, info, events, system/df), containers.go (with containers_create.go,
+//     containers_inspect.go, containers_fs.go), streams.go (attach, logs, exec),
+//     images.go, networks.go, volumes.go.
 //
 // # Adding an endpoint
 //
