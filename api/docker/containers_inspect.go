@@ -239,7 +239,7 @@ func (s *Server) inspect(c *engine.Container, size bool) container.InspectRespon
 	out := container.InspectResponse{
 		ID: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
 		State: &container.State{
-			Status: container.ContainerState(st.Status), Running: st.Status == engine.StatusRunning || st.Status == engine.StatusPaused,
+			Status: container.ContainerState(st.Status), Running: st.Running(), // restarting too, as docker's
 			Paused: st.Status == engine.StatusPaused, Restarting: st.Status == engine.StatusRestarting,
 			OOMKilled: st.OOMKilled, Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error,
 			StartedAt: dockerTime(st.StartedAt), FinishedAt: dockerTime(st.FinishedAt),
