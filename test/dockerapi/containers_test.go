@@ -352,3 +352,25 @@ func TestDockerCreateRefusals(t *testing.T) {
 		t.Errorf("refused creates left containers: %q", out)
 	}
 }
+
+// A container waiting to be restarted by its policy is restarting and, as
+// docker's, running; docker ps lists it.
+func TestDockerRestarting(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Docker(t, "run", "-d", "--name", "flap", "--network", "none", "--restart", "always", "busybox", "sh", "-c", "exit 1").Ok(t)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := inspectField(t, s, "flap", "{{.State.Status}} {{.State.Restarting}} {{.State.Running}}")
+		if got == "restarting true true" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never seen restarting: %s", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := s.Docker(t, "ps", "--format", "{{.Names}}").Ok(t); !strings.Contains(out, "flap") {
+		t.Errorf("docker ps does not list a restarting container: %q", out)
+	}
+	s.Docker(t, "rm", "-f", "flap").Ok(t)
+}
