@@ -20,6 +20,7 @@ import (
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/filter"
+	"github.com/hullproject/hull/volume"
 )
 
 // Container is hull's record of one container.
@@ -423,8 +424,11 @@ func (e *Engine) List() ([]*Container, error) {
 // (a regular expression, internal/filter), id (a prefix), label (KEY or
 // KEY=VALUE), exited (an exit code), ancestor (the image's name, or a prefix of
 // its ID), network (a network's name, or the mode: host, none), health
-// (starting, healthy, unhealthy or none), and before and since (a container's
-// name or ID: created before it, after it; Resolve finds them).
+// (starting, healthy, unhealthy or none), volume (a volume's name or a mount's
+// destination), publish and expose (PORT[/PROTO] or a range: a port published
+// while it runs, a port exposed), is-task (false: none is a swarm task), and
+// before and since (a container's name or ID: created before it, after it;
+// Resolve finds them).
 type ContainerFilter struct {
 	Filter
 	before, since *time.Time
@@ -450,7 +454,10 @@ func ParseContainerFilter(args []string) (ContainerFilter, error) {
 			if err := filter.CheckName(v); err != nil {
 				return f, err
 			}
-		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor", "network", "health", "before", "since"}, k):
+		case k == "is-task" && v != "true" && v != "false":
+			return f, fmt.Errorf("invalid filter 'is-task=%s'", v)
+		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor", "network", "health", "before", "since",
+			"volume", "publish", "expose", "is-task"}, k):
 			return f, fmt.Errorf("invalid filter %q", k)
 		}
 		f.Filter[k] = append(f.Filter[k], v)
@@ -484,8 +491,48 @@ func (f ContainerFilter) Match(c *Container) bool {
 			}
 			return v == c.State.Health.Status
 		}) &&
+		match("volume", func(v string) bool {
+			return slices.ContainsFunc(c.Mounts, func(m MountRecord) bool {
+				return (m.Type == volume.TypeVolume && m.Source == v) || m.Destination == v
+			})
+		}) &&
+		match("publish", func(v string) bool { return matchPort(v, c.NetworkSettings.Ports, true) }) &&
+		match("expose", func(v string) bool { return matchPort(v, c.Config.ExposedPorts, false) }) &&
+		// No container of hull's is a swarm task.
+		match("is-task", func(v string) bool { return v == "false" }) &&
 		(f.before == nil || c.Created.Before(*f.before)) &&
 		(f.since == nil || c.Created.After(*f.since))
+}
+
+// matchPort tells whether ports (keys "80/tcp") hold v, docker's PORT[/PROTO]
+// or a range START-END[/PROTO]; the protocol is tcp when not given. With
+// published, only ports bound to a host port count.
+func matchPort[V any](v string, ports map[string]V, published bool) bool {
+	spec, proto, _ := strings.Cut(v, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	lo, hi, isRange := strings.Cut(spec, "-")
+	if !isRange {
+		hi = lo
+	}
+	a, err1 := strconv.Atoi(lo)
+	b, err2 := strconv.Atoi(hi)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	for key, bound := range ports {
+		port, p, _ := strings.Cut(key, "/")
+		n, err := strconv.Atoi(port)
+		if err != nil || p != proto || n < a || n > b {
+			continue
+		}
+		if bs, ok := any(bound).([]PortBinding); published && (!ok || len(bs) == 0) {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // Resolve finds the containers before and since name in list (every

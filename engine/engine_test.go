@@ -12,6 +12,7 @@ import (
 
 	"github.com/hullproject/hull/internal/testutil"
 	"github.com/hullproject/hull/runtime"
+	"github.com/hullproject/hull/volume"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -253,16 +254,20 @@ func TestExitCodeOf(t *testing.T) {
 // TestContainerFilter: ps's filters, as the Docker API's container list will take
 // them: bad ones refused, the rest matched as docker does.
 func TestContainerFilter(t *testing.T) {
-	for _, bad := range []string{"bogus", "colour=red", "status=sleepy", "exited=x", "name=[", "health=fine"} {
+	for _, bad := range []string{"bogus", "colour=red", "status=sleepy", "exited=x", "name=[", "health=fine", "is-task=maybe"} {
 		if _, err := ParseContainerFilter([]string{bad}); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}
 	c := &Container{ID: "abc123" + strings.Repeat("0", 58), Name: "web", Image: "sha256:feed", ImageRef: "busybox",
-		Config:          Config{Labels: map[string]string{"tier": "front"}, Healthcheck: &HealthConfig{Test: []string{"CMD", "true"}}},
-		State:           ContainerState{Status: StatusExited, ExitCode: 3, Health: &Health{Status: HealthHealthy}},
-		HostConfig:      HostConfig{NetworkMode: "app"},
-		NetworkSettings: NetworkSettings{Networks: map[string]*EndpointSettings{"app": {}}}, Created: time.Now()}
+		Config:     Config{Labels: map[string]string{"tier": "front"}, Healthcheck: &HealthConfig{Test: []string{"CMD", "true"}}},
+		State:      ContainerState{Status: StatusExited, ExitCode: 3, Health: &Health{Status: HealthHealthy}},
+		HostConfig: HostConfig{NetworkMode: "app"},
+		NetworkSettings: NetworkSettings{Networks: map[string]*EndpointSettings{"app": {}},
+			Ports: map[string][]PortBinding{"80/tcp": {{HostPort: "8080"}}, "53/udp": nil}},
+		Mounts:  []MountRecord{{Mount: volume.Mount{Type: volume.TypeVolume, Source: "data", Destination: "/data"}}},
+		Created: time.Now()}
+	c.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}, "7000/udp": {}}
 	list := []*Container{
 		{ID: "f0" + strings.Repeat("0", 62), Name: "old", Created: c.Created.Add(-time.Hour)}, c,
 		{ID: "f1" + strings.Repeat("0", 62), Name: "new", Created: c.Created.Add(time.Hour)},
@@ -296,6 +301,16 @@ func TestContainerFilter(t *testing.T) {
 		{[]string{"since=old"}, true},
 		{[]string{"since=new"}, false},
 		{[]string{"since=abc1"}, false}, // itself
+		{[]string{"volume=data"}, true},
+		{[]string{"volume=/data"}, true},
+		{[]string{"volume=other"}, false},
+		{[]string{"publish=80"}, true},
+		{[]string{"publish=79-81/tcp"}, true},
+		{[]string{"publish=53/udp"}, false}, // not bound to a host port
+		{[]string{"expose=7000/udp"}, true},
+		{[]string{"expose=7000"}, false},
+		{[]string{"is-task=false"}, true},
+		{[]string{"is-task=true"}, false},
 	} {
 		f, err := ParseContainerFilter(c2.filters)
 		if err == nil {

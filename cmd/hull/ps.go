@@ -58,7 +58,7 @@ type psOptions struct {
 func (p *psOptions) add(fl *pflag.FlagSet) {
 	fl.IntVarP(&p.last, "last", "n", -1, "show the last N created containers (any state)")
 	fl.BoolVarP(&p.latest, "latest", "l", false, "show the last created container (any state)")
-	fl.StringArrayVarP(&p.filters, "filter", "f", nil, "status=, name=, id=, label=, exited=, ancestor=, network=, health=, before=, since=")
+	fl.StringArrayVarP(&p.filters, "filter", "f", nil, "status=, name=, id=, label=, exited=, ancestor=, network=, health=, before=, since=, volume=, publish=, expose=, is-task=")
 }
 
 // apply filters list (newest first) and tells whether stopped ones are shown: -n,

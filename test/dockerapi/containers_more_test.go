@@ -59,6 +59,20 @@ func TestDockerPsFilters(t *testing.T) {
 			t.Errorf("hull ps %v: %q, want %q", c.args, got, c.want)
 		}
 	}
+	// volume, publish, expose, on a container of their own.
+	s.Docker(t, "run", "-d", "--name", "e", "-v", "vol1:/v", "-p", "127.0.0.1::80", "--expose", "7000/udp", "busybox", "sleep", "300").Ok(t)
+	for _, f := range []string{"volume=vol1", "volume=/v", "publish=80", "publish=80/tcp", "expose=7000/udp", "is-task=false"} {
+		if got := names(s.Docker(t, "ps", "--format", "{{.Names}}", "--filter", f, "--filter", "name=^/?[be]$").Ok(t)); got != "e" && f != "is-task=false" {
+			t.Errorf("docker ps --filter %s: %q, want e", f, got)
+		} else if f == "is-task=false" && got != "b e" {
+			t.Errorf("docker ps --filter %s: %q, want b e", f, got)
+		}
+	}
+	if got := names(s.Docker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "publish=81").Ok(t)); got != "" {
+		t.Errorf("docker ps --filter publish=81: %q", got)
+	}
+	s.Docker(t, "rm", "-f", "-v", "e").Ok(t)
+	s.Hull(t, "volume", "rm", "vol1").Ok(t)
 	id := strings.TrimSpace(s.Docker(t, "ps", "-q", "--no-trunc", "--filter", "name=b").Ok(t))
 	if got := names(s.Docker(t, "ps", "--format", "{{.Names}}", "--filter", "id="+id[:8]).Ok(t)); got != "b" {
 		t.Errorf("id filter: %q", got)
