@@ -145,3 +145,92 @@ func ReferenceMatch(pattern, ref string) bool {
 	}
 	return false
 }
+
+// Names are the names of img to show for f: with reference patterns, only
+// those they match, as docker's image list shows them.
+func (f ListFilter) Names(img *Image) []string {
+	pats := f["reference"]
+	if len(pats) == 0 {
+		return img.Names
+	}
+	var out []string
+	for _, n := range img.Names {
+		if slices.ContainsFunc(pats, func(p string) bool { return ReferenceMatch(p, n) }) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Familiar is the short form docker shows of a stored name: Docker Hub's
+// registry and its library/ are left out ("docker.io/library/busybox:latest" is
+// "busybox:latest"); any other registry's name is kept whole.
+func Familiar(name string) string {
+	if rest, ok := strings.CutPrefix(name, "docker.io/"); ok {
+		if r, ok := strings.CutPrefix(rest, "library/"); ok && !strings.Contains(r, "/") {
+			return r
+		}
+		return rest
+	}
+	return name
+}
+
+// PruneFilter is `image prune --filter`: dangling (false: every unused image,
+// as --all), until (created before: a duration ago, RFC 3339, unix seconds),
+// label and label! (KEY or KEY=VALUE; label! must not hold).
+type PruneFilter struct {
+	All       bool
+	Until     time.Time
+	Labels    []string
+	NotLabels []string
+}
+
+// ParsePruneFilter reads --filter KEY=VALUE flags, in docker's words when one
+// is bad.
+func ParsePruneFilter(args []string, now time.Time) (PruneFilter, error) {
+	var f PruneFilter
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		switch {
+		case !ok:
+			return f, fmt.Errorf("bad filter %q: want KEY=VALUE", a)
+		case k == "dangling":
+			if v != "true" && v != "false" {
+				return f, fmt.Errorf("invalid filter 'dangling=%s': want true or false", v)
+			}
+			f.All = v == "false"
+		case k == "until":
+			t, err := filter.ParseTime(v, now)
+			if err != nil {
+				return f, fmt.Errorf("invalid filter 'until=%s': %w", v, err)
+			}
+			f.Until = t
+		case k == "label":
+			f.Labels = append(f.Labels, v)
+		case k == "label!":
+			f.NotLabels = append(f.NotLabels, v)
+		default:
+			return f, fmt.Errorf("invalid filter %q: want dangling=, until=, label= or label!=", k)
+		}
+	}
+	return f, nil
+}
+
+// match tells whether the filter lets an otherwise prunable image (created
+// at created, with labels) go.
+func (f PruneFilter) match(created time.Time, labels map[string]string) bool {
+	has := func(kv string) bool {
+		k, v, hasV := strings.Cut(kv, "=")
+		got, ok := labels[k]
+		return ok && (!hasV || got == v)
+	}
+	if !f.Until.IsZero() && !created.Before(f.Until) {
+		return false
+	}
+	for _, l := range f.Labels {
+		if !has(l) {
+			return false
+		}
+	}
+	return !slices.ContainsFunc(f.NotLabels, has)
+}

@@ -53,7 +53,7 @@ func statusOf(err error) int {
 	case errors.Is(err, engine.ErrNoSuchContainer), errors.Is(err, engine.ErrNoSuchPod),
 		errors.Is(err, image.ErrNotFound), errors.Is(err, network.ErrNotFound), errors.Is(err, volume.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, engine.ErrConflict), errors.Is(err, image.ErrInUse), errors.Is(err, volume.ErrInUse),
+	case errors.Is(err, engine.ErrConflict), errors.Is(err, image.ErrInUse), errors.Is(err, image.ErrConflict), errors.Is(err, volume.ErrInUse),
 		errors.Is(err, network.ErrExists), errors.Is(err, network.ErrAttached):
 		return http.StatusConflict
 	case errors.Is(err, network.ErrInUse):
