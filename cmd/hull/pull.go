@@ -81,7 +81,8 @@ func pushCommand(g *globals) *cobra.Command {
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			return e.Images.Push(cmd.Context(), args[0], dest, registryOptions(g))
+			_, err := e.Images.Push(cmd.Context(), args[0], dest, image.PushOptions{RegistryOptions: registryOptions(g)})
+			return err
 		}),
 	}
 }
