@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/image"
 )
 
 // Server answers the Docker Engine API over one engine. It is an http.Handler;
@@ -47,6 +48,9 @@ type Options struct {
 	// ShutdownGrace is how long Serve lets requests in flight finish once it is
 	// told to stop; 0 is 5 seconds.
 	ShutdownGrace time.Duration
+	// Registry is how pulls and pushes speak to registries (the insecure ones,
+	// as the CLI's); credentials come from each request's X-Registry-Auth.
+	Registry image.RegistryOptions
 }
 
 // New makes the server of engine e.

@@ -117,7 +117,7 @@ func serve(g *globals, o serveOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	s := docker.New(e, docker.Options{Version: version, Commit: commit, Logger: o.log})
+	s := docker.New(e, docker.Options{Version: version, Commit: commit, Logger: o.log, Registry: registryOptions(g)})
 	for _, l := range ls {
 		o.log.Info("serving the Docker API", "address", l.Addr().Network()+"://"+l.Addr().String(), "timeout", time.Duration(timeout)*time.Second)
 	}
