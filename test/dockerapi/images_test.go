@@ -1,6 +1,8 @@
 package dockerapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,9 +20,11 @@ import (
 	"strings"
 	"testing"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/hullproject/hull/api/docker/dockertest"
 	"github.com/hullproject/hull/internal/testutil"
 	imagetypes "github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/client"
 )
 
 // lines is out's non-empty lines.
@@ -595,5 +599,127 @@ print(img.id)
 	}
 	if id := strings.TrimSpace(string(out)); id != hullImageID(t, s, "busybox") {
 		t.Errorf("docker-py pulled %q", id)
+	}
+}
+
+// imagesClient is the official Go client on the service.
+func imagesClient(t *testing.T, s *dockertest.Service) *client.Client {
+	t.Helper()
+	c, err := client.New(client.WithHost(s.Host), client.WithAPIVersion("1.50"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// The Go client reads every image answer into its types, with the error kinds
+// its callers test for.
+func TestGoClientImages(t *testing.T) {
+	ctx := context.Background()
+	reg := testutil.ReferenceRegistry(t)
+	s := dockertest.Start(t, dockertest.Options{})
+	c := imagesClient(t, s)
+	ref := reg + "/go:1"
+	if _, err := c.ImageTag(ctx, client.ImageTagOptions{Source: "busybox", Target: ref}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ImageTag(ctx, client.ImageTagOptions{Source: "nope", Target: "x"}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("tag of a missing image: %v", err)
+	}
+	push, err := c.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aux struct{ Tag, Digest string }
+	var statuses []string
+	for m, err := range push.JSONMessages(ctx) {
+		if err != nil {
+			t.Fatalf("push: %v", err)
+		}
+		statuses = append(statuses, m.Status)
+		if m.Aux != nil {
+			json.Unmarshal(*m.Aux, &aux)
+		}
+	}
+	push.Close()
+	if aux.Tag != "1" || !strings.HasPrefix(aux.Digest, "sha256:") || !slices.Contains(statuses, "Pushed") {
+		t.Errorf("push: aux %+v, statuses %q", aux, statuses)
+	}
+
+	s2 := dockertest.Start(t, dockertest.Options{NoBusybox: true})
+	c2 := imagesClient(t, s2)
+	pull, err := c2.ImagePull(ctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pull.Wait(ctx); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	if _, err := c2.ImagePull(ctx, reg+"/nope:1", client.ImagePullOptions{}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("pull of a missing image: %v", err)
+	}
+	dist, err := c2.DistributionInspect(ctx, ref, client.DistributionInspectOptions{})
+	if err != nil || dist.Descriptor.Digest.String() != aux.Digest || len(dist.Platforms) != 1 || dist.Platforms[0].Architecture != "amd64" {
+		t.Errorf("distribution inspect: %+v %v", dist, err)
+	}
+	list, err := c2.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", reg+"/go"), SharedSize: true})
+	if err != nil || len(list.Items) != 1 || !slices.Equal(list.Items[0].RepoTags, []string{ref}) ||
+		!slices.Equal(list.Items[0].RepoDigests, []string{reg + "/go@" + aux.Digest}) || list.Items[0].SharedSize != 0 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	id := list.Items[0].ID
+	if _, err := c2.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("bogus", "1")}); !cerrdefs.IsInvalidArgument(err) {
+		t.Errorf("list with a bad filter: %v", err)
+	}
+	in, err := c2.ImageInspect(ctx, ref)
+	if err != nil || in.ID != id || in.Os != "linux" || in.Config == nil || len(in.RootFS.Layers) != 1 || in.Descriptor == nil || in.Descriptor.Digest.String() != aux.Digest {
+		t.Errorf("inspect: %+v %v", in, err)
+	}
+	if _, err := c2.ImageInspect(ctx, "nope"); !cerrdefs.IsNotFound(err) {
+		t.Errorf("inspect of a missing image: %v", err)
+	}
+	hist, err := c2.ImageHistory(ctx, ref)
+	if err != nil || len(hist.Items) != 1 || hist.Items[0].ID != id || !slices.Equal(hist.Items[0].Tags, []string{ref}) {
+		t.Errorf("history: %+v %v", hist, err)
+	}
+	save, err := c2.ImageSave(ctx, []string{ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive, err := io.ReadAll(save)
+	save.Close()
+	if err != nil || len(archive) == 0 {
+		t.Fatalf("save: %v", err)
+	}
+
+	// In use: a 409 the client calls a conflict; forced, untagged and kept.
+	s2.Hull(t, "create", "--network", "none", "--name", "user", ref, "true").Ok(t)
+	if _, err := c2.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); !cerrdefs.IsConflict(err) {
+		t.Errorf("remove of an image in use: %v", err)
+	}
+	rm, err := c2.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true})
+	if err != nil || len(rm.Items) != 1 || rm.Items[0].Untagged != ref {
+		t.Errorf("remove -f: %+v %v", rm, err)
+	}
+	s2.Hull(t, "rm", "user").Ok(t)
+	pr, err := c2.ImagePrune(ctx, client.ImagePruneOptions{})
+	if err != nil || len(pr.Report.ImagesDeleted) != 1 || pr.Report.ImagesDeleted[0].Deleted != id || pr.Report.SpaceReclaimed == 0 {
+		t.Errorf("prune: %+v %v", pr, err)
+	}
+	load, err := c2.ImageLoad(ctx, bytes.NewReader(archive), client.ImageLoadWithQuiet(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(load)
+	load.Close()
+	if !strings.Contains(string(out), `"stream":"Loaded image: `+ref+`\n"`) {
+		t.Errorf("load: %s", out)
+	}
+	if _, err := c2.ImageInspect(ctx, ref); err != nil {
+		t.Errorf("inspect after load: %v", err)
+	}
+	if _, err := c2.ImageSearch(ctx, "busybox", client.ImageSearchOptions{}); !cerrdefs.IsNotImplemented(err) {
+		t.Errorf("search: %v", err)
 	}
 }
