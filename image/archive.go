@@ -272,7 +272,8 @@ func (s *Store) saveOCI(w io.Writer, names []string) error {
 var layoutName = regexp.MustCompile(`^(\./)?(oci-layout|index\.json|manifest\.json|blobs/sha256/[0-9a-f]{64})$`)
 
 // Load reads a docker-archive or an OCI layout tar (told apart by their files) and
-// registers its images. It returns the images loaded.
+// registers its images. It returns the images loaded, each with the names the
+// archive gave it (none for an untagged one, whatever names it has already).
 func (s *Store) Load(ctx context.Context, r io.Reader) ([]*Image, error) {
 	done, err := s.writer()
 	if err != nil {
@@ -363,7 +364,20 @@ func (s *Store) loadDocker(ctx context.Context, file string) ([]*Image, error) {
 			}
 			names = append(names, n)
 		}
-		rec, err := s.add(ctx, raw, string(mt), fetch, nil, 0, "", names...)
+		// A docker-archive holds an image's config and layers but no manifest:
+		// go-containerregistry writes one up, unlike the one the store may
+		// have. An image the store has (the same config: the same layers)
+		// keeps its record and takes the archive's names, so that a save and
+		// load leave one image of one ID.
+		rec, err := s.byConfig(digest.Digest(cd.String()))
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			err = s.register(rec, names...)
+		} else {
+			rec, err = s.add(ctx, raw, string(mt), fetch, nil, 0, "", names...)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}
@@ -371,9 +385,25 @@ func (s *Store) loadDocker(ctx context.Context, file string) ([]*Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		got.Names = names
 		out = append(out, got)
 	}
 	return out, nil
+}
+
+// byConfig is the record of the image whose config (ID) is id, nil if none.
+func (s *Store) byConfig(id digest.Digest) (*Record, error) {
+	r, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var found *Record
+	for _, rec := range r.Images {
+		if rec.Config == id && (found == nil || rec.Added.After(found.Added)) {
+			found = rec
+		}
+	}
+	return found, nil
 }
 
 func (s *Store) loadOCI(ctx context.Context, file string) ([]*Image, error) {
@@ -461,6 +491,7 @@ func (s *Store) loadOCI(ctx context.Context, file string) ([]*Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		got.Names = names
 		out = append(out, got)
 	}
 	return out, nil

@@ -481,6 +481,12 @@ func TestDockerSaveLoad(t *testing.T) {
 			t.Errorf("skopeo inspect docker-archive: %v: %s", err, out)
 		}
 	}
+	// Loaded over itself: still one image, of one ID.
+	s.Docker(t, "load", "-i", file).Ok(t)
+	if out := lines(s.Docker(t, "images", "-q", "--no-trunc").Ok(t)); len(out) != 2 || out[0] != id || out[1] != id {
+		t.Errorf("docker images -q after a load of what is there: %v", out)
+	}
+	s.Docker(t, "image", "inspect", id[7:19]).Ok(t)
 	s.Docker(t, "rmi", "busybox", "two:1").Ok(t)
 	out := s.Docker(t, "load", "-i", file).Ok(t)
 	if l := lines(out); !slices.Contains(l, "Loaded image: busybox:latest") || !slices.Contains(l, "Loaded image: two:1") {
@@ -495,7 +501,7 @@ func TestDockerSaveLoad(t *testing.T) {
 		t.Fatalf("GET /images/ID/get: %d", code)
 	}
 	code, body := request(t, s, "POST", "/images/load?quiet=1", strings.NewReader(tarball), "Content-Type", "application/x-tar")
-	if code != 200 || !strings.Contains(body, `"stream":"Loaded image`) {
+	if code != 200 || !strings.Contains(body, `"stream":"Loaded image ID: `+id+`\n"`) {
 		t.Errorf("load: %d %s", code, body)
 	}
 	for _, p := range []string{"/images/nope/get", "/images/get?names=busybox&names=nope"} {
