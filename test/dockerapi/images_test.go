@@ -267,6 +267,16 @@ func TestDockerImages(t *testing.T) {
 		if got := names(args...); !slices.Equal(got, c.want) {
 			t.Errorf("docker images %v: %v, want %v", args, got, c.want)
 		}
+		// hull images, on the same roots, lists the same images.
+		ids := func(out string) []string {
+			l := lines(out)
+			slices.Sort(l)
+			return slices.Compact(l)
+		}
+		q := append([]string{"images", "-q"}, args...)
+		if d, h := ids(s.Docker(t, q...).Ok(t)), ids(s.Hull(t, q...).Ok(t)); !slices.Equal(d, h) {
+			t.Errorf("docker images %v: %v, hull images: %v", q, d, h)
+		}
 	}
 	for _, f := range []string{"foo=bar", "dangling=maybe", "reference=[", "before=nope"} {
 		e := s.Docker(t, "images", "--filter", f).Fails(t)
