@@ -150,22 +150,38 @@ func historyCommand(g *globals) *cobra.Command {
 	}
 }
 
-// imagePruneCommand is `hull image prune`.
+// imagePruneCommand is `hull image prune`: the library call and the filters
+// the API's POST /images/prune take.
 func imagePruneCommand(g *globals) *cobra.Command {
-	var all bool
+	var all, force bool
+	var filters []string
 	c := &cobra.Command{
-		Use:   "prune",
+		Use:   "prune [-a] [--filter K=V]",
 		Short: "remove dangling images (with -a every image no container uses)",
 		Args:  cobra.NoArgs,
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			ids, err := e.Images.Prune(all)
-			for _, id := range ids {
+			f, err := image.ParsePruneFilter(filters, time.Now())
+			if err != nil {
+				return badUsage(err)
+			}
+			f.All = f.All || all
+			rep, err := e.Images.PruneImages(f)
+			if rep == nil {
+				return err
+			}
+			for _, n := range rep.Untagged {
+				fmt.Println("Untagged:", n)
+			}
+			for _, id := range rep.Deleted {
 				fmt.Println("Deleted:", id)
 			}
+			fmt.Printf("Total reclaimed space: %s\n", humanBytes(uint64(rep.Reclaimed)))
 			return err
 		}),
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove every unused image, not only dangling ones")
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask (hull's image prune never asks)")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "dangling=, until=, label=, label!=")
 	return c
 }
 
