@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/image"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	imagetypes "github.com/moby/moby/api/types/image"
@@ -287,14 +288,17 @@ func (pr *progressReader) Read(b []byte) (int, error) {
 }
 
 // imageImport answers POST /images/create?fromSrc=-: a one-layer image of the
-// rootfs tarball in the body (plain, gzip or zstd), named repo[:tag].
+// rootfs tarball in the body (plain, gzip or zstd), named repo[:tag], its
+// config made by the changes.
 func (s *Server) imageImport(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	if src := q.Get("fromSrc"); src != "-" {
 		return notImplementedf("import from %s is not supported: send the archive as the body with fromSrc=-", src)
 	}
-	if len(q["changes"]) > 0 {
-		return notImplementedf("import with changes is not served by the API yet")
+	// changes are Dockerfile instructions (docker import --change).
+	opt := image.ImportOptions{Comment: q.Get("message")}
+	if err := engine.ApplyChanges(&opt.Config, q["changes"]); err != nil {
+		return badRequest(err)
 	}
 	ref := ""
 	if repo := q.Get("repo"); repo != "" {
@@ -303,7 +307,7 @@ func (s *Server) imageImport(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	img, err := s.e.Images.Import(r.Body, ref, image.ImportOptions{Comment: q.Get("message")})
+	img, err := s.e.Images.Import(r.Body, ref, opt)
 	if err != nil {
 		return err
 	}

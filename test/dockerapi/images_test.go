@@ -566,6 +566,16 @@ func TestDockerImportSearchBuild(t *testing.T) {
 	if out := s.Docker(t, "history", "--format", "{{.Comment}}", "imp:1").Ok(t); strings.TrimSpace(out) != "from a test" {
 		t.Errorf("docker history of the import: %q", out)
 	}
+	// --change: Dockerfile instructions make the config.
+	s.Docker(t, "import", "-c", "LABEL a=b", "-c", `CMD ["/f"]`, "-c", "ENV X=1", file, "imp:2").Ok(t)
+	var in []imagetypes.InspectResponse
+	json.Unmarshal([]byte(s.Docker(t, "image", "inspect", "imp:2").Ok(t)), &in)
+	if len(in) != 1 || in[0].Config == nil || in[0].Config.Labels["a"] != "b" || !slices.Equal(in[0].Config.Cmd, []string{"/f"}) || !slices.Contains(in[0].Config.Env, "X=1") {
+		t.Errorf("docker import --change: %+v", in)
+	}
+	if e := s.Docker(t, "import", "-c", "FROM x", file, "imp:3").Fails(t); !strings.Contains(e, "unsupported instruction") {
+		t.Errorf("docker import --change FROM: %s", e)
+	}
 	if code, body := request(t, s, "POST", "/images/create?fromSrc=http://example.com/x.tar", nil); code != 501 {
 		t.Errorf("import from a URL: %d %s", code, body)
 	}
