@@ -18,6 +18,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -186,15 +187,15 @@ func TestDockerRegistryAuth(t *testing.T) {
 	reg := testutil.ReferenceRegistry(t)
 	target, _ := url.Parse("http://" + reg)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	var authed, refused int
+	var authed, refused atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "hull" || p != "s3cret" {
-			refused++
+			refused.Add(1)
 			w.Header().Set("WWW-Authenticate", `Basic realm="hull test"`)
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
 			return
 		}
-		authed++
+		authed.Add(1)
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -219,8 +220,8 @@ func TestDockerRegistryAuth(t *testing.T) {
 	}
 	login(s2)
 	s2.Docker(t, "pull", ref).Ok(t)
-	if authed == 0 || refused == 0 {
-		t.Errorf("the registry saw %d requests with credentials, refused %d", authed, refused)
+	if authed.Load() == 0 || refused.Load() == 0 {
+		t.Errorf("the registry saw %d requests with credentials, refused %d", authed.Load(), refused.Load())
 	}
 	if code, body := request(t, s2, "POST", "/images/create?fromImage="+url.QueryEscape(host+"/sec")+"&tag=1", nil, "X-Registry-Auth", "%%not base64"); code != 400 || !strings.Contains(body, "X-Registry-Auth") {
 		t.Errorf("bad X-Registry-Auth: %d %s", code, body)
