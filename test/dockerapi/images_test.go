@@ -1,8 +1,10 @@
 package dockerapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/hullproject/hull/api/docker/dockertest"
@@ -748,5 +751,85 @@ func TestGoClientImages(t *testing.T) {
 	}
 	if _, err := c2.ImageSearch(ctx, "busybox", client.ImageSearchOptions{}); !cerrdefs.IsNotImplemented(err) {
 		t.Errorf("search: %v", err)
+	}
+}
+
+// slowBody hands out a registry's blob a little at a time.
+type slowBody struct{ io.ReadCloser }
+
+func (b slowBody) Read(p []byte) (int, error) {
+	time.Sleep(20 * time.Millisecond)
+	return b.ReadCloser.Read(p[:min(len(p), 16<<10)])
+}
+
+// A client that goes away mid-pull stops the pull: nothing half-written is
+// left in the store's ingest directory, no image is registered, and the
+// service's goroutines come back down.
+func TestDockerPullDisconnect(t *testing.T) {
+	reg := testutil.ReferenceRegistry(t)
+	s := dockertest.Start(t, dockertest.Options{NoBusybox: true})
+	dir := t.TempDir()
+	big := make([]byte, 4<<20)
+	rand.Read(big)
+	os.WriteFile(filepath.Join(dir, "big"), big, 0o644)
+	s.Hull(t, "import", dir, reg+"/big:1").Ok(t)
+	s.Docker(t, "push", reg+"/big:1").Ok(t)
+
+	target, _ := url.Parse("http://" + reg)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method == http.MethodGet && strings.Contains(resp.Request.URL.Path, "/blobs/") {
+			resp.Body = slowBody{resp.Body}
+		}
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	s2 := dockertest.Start(t, dockertest.Options{NoBusybox: true})
+	info := func() (goroutines, fds int) {
+		_, body := request(t, s2, "GET", "/info", nil)
+		var in struct{ NGoroutines, NFd int }
+		json.Unmarshal([]byte(body), &in)
+		return in.NGoroutines, in.NFd
+	}
+	g0, fd0 := info()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://docker/images/create?fromImage="+url.QueryEscape(host+"/big")+"&tag=1", nil)
+	resp, err := s2.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"Downloading"`) {
+	}
+	if !strings.Contains(sc.Text(), `"Downloading"`) {
+		t.Fatalf("no download began: %q %v", sc.Text(), sc.Err())
+	}
+	cancel()
+	resp.Body.Close()
+
+	ingest := filepath.Join(s2.Root, "ingest")
+	var left []os.DirEntry
+	var g, fd int
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		left, _ = os.ReadDir(ingest)
+		// Up to two idle connections to the registry stay pooled (two
+		// goroutines and a descriptor each); a pull still running holds more.
+		if g, fd = info(); len(left) == 0 && g <= g0+4 && fd <= fd0+2 {
+			break
+		}
+	}
+	if len(left) != 0 || g > g0+4 || fd > fd0+2 {
+		t.Errorf("after the client left: ingest %v, goroutines %d (were %d), fds %d (were %d)", left, g, g0, fd, fd0)
+	}
+	if out := s2.Docker(t, "images", "-q").Ok(t); strings.TrimSpace(out) != "" {
+		t.Errorf("an image was registered by the abandoned pull: %q", out)
+	}
+	// The next pull, not abandoned, completes.
+	if out := s2.Docker(t, "pull", host+"/big:1").Ok(t); !strings.Contains(out, "Status: Downloaded newer image") {
+		t.Errorf("docker pull after the abandoned one:\n%s", out)
 	}
 }
