@@ -25,6 +25,12 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/hullproject/hull/api/docker/dockertest"
 	"github.com/hullproject/hull/internal/testutil"
 	imagetypes "github.com/moby/moby/api/types/image"
@@ -831,5 +837,58 @@ func TestDockerPullDisconnect(t *testing.T) {
 	// The next pull, not abandoned, completes.
 	if out := s2.Docker(t, "pull", host+"/big:1").Ok(t); !strings.Contains(out, "Status: Downloaded newer image") {
 		t.Errorf("docker pull after the abandoned one:\n%s", out)
+	}
+}
+
+// platformImage is a one-layer image of random bytes whose config says
+// linux/arch.
+func platformImage(t *testing.T, arch string) v1.Image {
+	t.Helper()
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// docker pull --platform picks its manifest from an index; distribution
+// inspect lists the index's platforms.
+func TestDockerPullPlatform(t *testing.T) {
+	reg := testutil.ReferenceRegistry(t)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: platformImage(t, "arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: platformImage(t, "amd64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+	ref, _ := name.ParseReference(reg + "/multi:1")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	idxDigest, _ := idx.Digest()
+	s := dockertest.Start(t, dockertest.Options{NoBusybox: true})
+	out := s.Docker(t, "pull", "--platform", "linux/arm64", reg+"/multi:1").Ok(t)
+	if !strings.Contains(out, "Digest: "+idxDigest.String()) {
+		t.Errorf("docker pull --platform linux/arm64:\n%s", out)
+	}
+	if arch := strings.TrimSpace(s.Docker(t, "image", "inspect", "--format", "{{.Architecture}} {{json .RepoDigests}}", reg+"/multi:1").Ok(t)); arch != "arm64 [\""+reg+"/multi@"+idxDigest.String()+"\"]" {
+		t.Errorf("pulled for linux/arm64: %s", arch)
+	}
+	if e := s.Docker(t, "pull", "--platform", "linux/s390x", reg+"/multi:1").Fails(t); !strings.Contains(e, "no image for platform linux/s390x") {
+		t.Errorf("docker pull --platform linux/s390x: %s", e)
+	}
+	code, body := request(t, s, "GET", "/distribution/"+reg+"/multi:1/json", nil)
+	var d struct {
+		Descriptor struct{ Digest, MediaType string }
+		Platforms  []struct{ Architecture string }
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &d) != nil || d.Descriptor.Digest != idxDigest.String() || len(d.Platforms) != 2 || d.Platforms[0].Architecture != "arm64" {
+		t.Errorf("distribution inspect of an index: %d %s", code, body)
 	}
 }
