@@ -336,7 +336,7 @@ func pickPlatform(idx *ocispec.Index, want string) (ocispec.Descriptor, error) {
 		}
 		return m, nil
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s in the index", want)
+	return ocispec.Descriptor{}, notFound{fmt.Errorf("no image for platform %s in the index", want)}
 }
 
 // add validates an image manifest, stores its config and layers (fetching only what is

@@ -883,6 +883,9 @@ func TestDockerPullPlatform(t *testing.T) {
 	if e := s.Docker(t, "pull", "--platform", "linux/s390x", reg+"/multi:1").Fails(t); !strings.Contains(e, "no image for platform linux/s390x") {
 		t.Errorf("docker pull --platform linux/s390x: %s", e)
 	}
+	if code, body := request(t, s, "POST", "/images/create?fromImage="+url.QueryEscape(reg+"/multi")+"&tag=1&platform=linux/s390x", nil); code != 404 {
+		t.Errorf("pull of a platform the index lacks: %d %s, want 404 as docker's", code, body)
+	}
 	code, body := request(t, s, "GET", "/distribution/"+reg+"/multi:1/json", nil)
 	var d struct {
 		Descriptor struct{ Digest, MediaType string }
