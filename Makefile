@@ -13,7 +13,7 @@ export CGO_ENABLED := 1
 # which decodes one small state, and would keep 50 KB more for good.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: build check test test-unit test-cgroupv2 bench clean demo deps
+.PHONY: build check lint test test-unit test-cgroupv2 bench clean demo deps
 
 # What the build and the tests need from Debian (apt-get; fast when present).
 deps:
@@ -47,8 +47,13 @@ bench: build
 	$(GO) run ./bench/engine -hull bin/hull
 	$(GO) run ./bench/build -hull bin/hull
 
-# The whole suite: the host's, then the cgroup v2 VM's.
-check: test test-cgroupv2
+# gofmt and go vet: a file gofmt would change, or a vet finding, fails the check.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
+	$(GO) vet -tags $(TAGS) ./...
+
+# The whole suite: formatting and vet, the host's tests, then the cgroup v2 VM's.
+check: lint test test-cgroupv2
 
 -include mk/vm.mk
 

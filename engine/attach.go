@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/hullproject/hull/monitor"
 	"golang.org/x/sys/unix"
@@ -163,4 +164,38 @@ func (s *Session) Wait(stdout, stderr io.Writer) (int, error) {
 			return -1, &StartError{Code: m.Code, Msg: m.Error}
 		}
 	}
+}
+
+// DefaultDetachKeys are docker's: ctrl-p, ctrl-q.
+const DefaultDetachKeys = "ctrl-p,ctrl-q"
+
+// ParseDetachKeys parses docker's detach keys (--detach-keys; the Docker API's
+// detachKeys and ExecConfig.DetachKeys): comma-separated keys, each a character
+// or ctrl-X (X a letter or one of @[\]^_); "" is DefaultDetachKeys.
+func ParseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		s = DefaultDetachKeys
+	}
+	var keys []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			keys = append(keys, k[0])
+		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
+			c := k[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				keys = append(keys, c-'a'+1)
+			case c >= 'A' && c <= 'Z':
+				keys = append(keys, c-'A'+1)
+			case strings.IndexByte("@[\\]^_", c) >= 0:
+				keys = append(keys, c-'@')
+			default:
+				return nil, fmt.Errorf("invalid detach key %q", k)
+			}
+		default:
+			return nil, fmt.Errorf("invalid detach key %q: want a character or ctrl-X", k)
+		}
+	}
+	return keys, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/filter"
+	"github.com/hullproject/hull/volume"
 )
 
 // Container is hull's record of one container.
@@ -70,19 +71,27 @@ type Container struct {
 
 // Config is the part of the record Docker calls Config.
 type Config struct {
-	Hostname    string            `json:"Hostname"`
-	User        string            `json:"User"`
-	Env         []string          `json:"Env"`
-	Cmd         []string          `json:"Cmd"`
-	Entrypoint  []string          `json:"Entrypoint"`
-	WorkingDir  string            `json:"WorkingDir"`
-	Labels      map[string]string `json:"Labels"`
-	Image       string            `json:"Image"`
-	Tty         bool              `json:"Tty"`
-	OpenStdin   bool              `json:"OpenStdin"`
-	StopSignal  string            `json:"StopSignal,omitempty"`
-	StopTimeout *int              `json:"StopTimeout,omitempty"`
-	Healthcheck *HealthConfig     `json:"Healthcheck,omitempty"` // monitor/health.go
+	Hostname   string `json:"Hostname"`
+	Domainname string `json:"Domainname"`
+	User       string `json:"User"`
+	// AttachStdin, AttachStdout and AttachStderr are the streams run attached
+	// (docker's -a), as docker's record has them.
+	AttachStdin  bool `json:"AttachStdin"`
+	AttachStdout bool `json:"AttachStdout"`
+	AttachStderr bool `json:"AttachStderr"`
+	// ExposedPorts are the image's, --expose's and -p's ports ("80/tcp": {}).
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Labels       map[string]string   `json:"Labels"`
+	Image        string              `json:"Image"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"` // monitor/health.go
 }
 
 // HostConfig is the part Docker calls HostConfig.
@@ -107,12 +116,26 @@ type HostConfig struct {
 	LogConfig      LogConfig       `json:"LogConfig"`
 	Init           bool            `json:"Init,omitempty"`
 	RestartPolicy  RestartPolicy   `json:"RestartPolicy"` // monitor/restart.go
+	// Links are --link's, as docker shows them: "/NAME:/THIS/ALIAS".
+	Links        []string          `json:"Links"`
+	Annotations  map[string]string `json:"Annotations,omitempty"`
+	Isolation    string            `json:"Isolation"`
+	VolumeDriver string            `json:"VolumeDriver"`
 
-	NetHostConfig     // engine/network.go
-	SharingHostConfig // engine/volumes.go, engine/namespaces.go
+	NetHostConfig      // engine/network.go
+	SharingHostConfig  // engine/volumes.go, engine/namespaces.go
+	ResourceHostConfig // engine/resourceopts.go
 }
 
-// LogConfig is the json-file driver's options.
+// The log drivers (CreateOptions.LogDriver): LogLocal keeps the json-file
+// format, with docker's local driver's rotation defaults; LogNone keeps nothing.
+const (
+	LogJSONFile = "json-file"
+	LogLocal    = "local"
+	LogNone     = "none"
+)
+
+// LogConfig is the log driver and its options.
 type LogConfig struct {
 	Type   string            `json:"Type"`
 	Config map[string]string `json:"Config"`
@@ -180,9 +203,9 @@ func (e *Engine) Rename(ref, name string) error {
 	if taken, _ := e.Resolve(name); taken != "" {
 		if other, err := e.load(taken); err == nil && other.Name == name {
 			if taken == id {
-				return fmt.Errorf("container %s is already named %s", ref, name)
+				return conflictf("container %s is already named %s", ref, name)
 			}
-			return fmt.Errorf("the container name %q is already in use by container %s", name, taken)
+			return conflictf("the container name %q is already in use by container %s", name, taken)
 		}
 	}
 	old := ""
@@ -399,18 +422,28 @@ func (e *Engine) List() ([]*Container, error) {
 
 // ContainerFilter is `ps --filter`, docker's container list filters: status, name
 // (a regular expression, internal/filter), id (a prefix), label (KEY or
-// KEY=VALUE), exited (an exit code) and ancestor (the image's name, or a prefix of
-// its ID).
-type ContainerFilter struct{ Filter }
+// KEY=VALUE), exited (an exit code), ancestor (the image's name, or a prefix of
+// its ID), network (a network's name, or the mode: host, none), health
+// (starting, healthy, unhealthy or none), volume (a volume's name or a mount's
+// destination), publish and expose (PORT[/PROTO] or a range: a port published
+// while it runs, a port exposed), is-task (false: none is a swarm task), and
+// before and since (a container's name or ID: created before it, after it;
+// Resolve finds them).
+type ContainerFilter struct {
+	Filter
+	before, since *time.Time
+}
 
 // ParseContainerFilter reads --filter KEY=VALUE flags.
 func ParseContainerFilter(args []string) (ContainerFilter, error) {
-	f := ContainerFilter{Filter{}}
+	f := ContainerFilter{Filter: Filter{}}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		switch {
 		case !ok:
 			return f, fmt.Errorf("bad filter %q: want KEY=VALUE", a)
+		case k == "health" && !slices.Contains([]string{HealthStarting, HealthHealthy, HealthUnhealthy, "none"}, v):
+			return f, fmt.Errorf("invalid filter 'health=%s'", v)
 		case k == "status" && !slices.Contains([]string{StatusCreated, StatusRunning, StatusPaused, StatusExited, "restarting", "removing", "dead"}, v):
 			return f, fmt.Errorf("invalid filter 'status=%s'", v)
 		case k == "exited":
@@ -421,7 +454,10 @@ func ParseContainerFilter(args []string) (ContainerFilter, error) {
 			if err := filter.CheckName(v); err != nil {
 				return f, err
 			}
-		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor"}, k):
+		case k == "is-task" && v != "true" && v != "false":
+			return f, fmt.Errorf("invalid filter 'is-task=%s'", v)
+		case !slices.Contains([]string{"status", "name", "id", "label", "exited", "ancestor", "network", "health", "before", "since",
+			"volume", "publish", "expose", "is-task"}, k):
 			return f, fmt.Errorf("invalid filter %q", k)
 		}
 		f.Filter[k] = append(f.Filter[k], v)
@@ -429,7 +465,8 @@ func ParseContainerFilter(args []string) (ContainerFilter, error) {
 	return f, nil
 }
 
-// Match tells whether c passes the filter.
+// Match tells whether c passes the filter (Resolve it first for before and
+// since).
 func (f ContainerFilter) Match(c *Container) bool {
 	match := f.Filter.Match
 	return match("status", func(v string) bool { return v == c.State.Status }) &&
@@ -443,7 +480,96 @@ func (f ContainerFilter) Match(c *Container) bool {
 		}) &&
 		match("ancestor", func(v string) bool {
 			return v == c.ImageRef || strings.HasPrefix(c.Image, v) || strings.HasPrefix(c.Image, "sha256:"+v)
-		})
+		}) &&
+		match("network", func(v string) bool {
+			_, on := c.NetworkSettings.Networks[v]
+			return on || v == c.HostConfig.NetworkMode
+		}) &&
+		match("health", func(v string) bool {
+			if c.State.Health == nil || c.Config.Healthcheck == nil || len(c.Config.Healthcheck.Test) == 0 || c.Config.Healthcheck.Test[0] == "NONE" {
+				return v == "none"
+			}
+			return v == c.State.Health.Status
+		}) &&
+		match("volume", func(v string) bool {
+			return slices.ContainsFunc(c.Mounts, func(m MountRecord) bool {
+				return (m.Type == volume.TypeVolume && m.Source == v) || m.Destination == v
+			})
+		}) &&
+		match("publish", func(v string) bool { return matchPort(v, c.NetworkSettings.Ports, true) }) &&
+		match("expose", func(v string) bool { return matchPort(v, c.Config.ExposedPorts, false) }) &&
+		// No container of hull's is a swarm task.
+		match("is-task", func(v string) bool { return v == "false" }) &&
+		(f.before == nil || c.Created.Before(*f.before)) &&
+		(f.since == nil || c.Created.After(*f.since))
+}
+
+// matchPort tells whether ports (keys "80/tcp") hold v, docker's PORT[/PROTO]
+// or a range START-END[/PROTO]; the protocol is tcp when not given. With
+// published, only ports bound to a host port count.
+func matchPort[V any](v string, ports map[string]V, published bool) bool {
+	spec, proto, _ := strings.Cut(v, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	lo, hi, isRange := strings.Cut(spec, "-")
+	if !isRange {
+		hi = lo
+	}
+	a, err1 := strconv.Atoi(lo)
+	b, err2 := strconv.Atoi(hi)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	for key, bound := range ports {
+		port, p, _ := strings.Cut(key, "/")
+		n, err := strconv.Atoi(port)
+		if err != nil || p != proto || n < a || n > b {
+			continue
+		}
+		if bs, ok := any(bound).([]PortBinding); published && (!ok || len(bs) == 0) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// Resolve finds the containers before and since name in list (every
+// container): ErrNoSuchContainer if one is not there.
+func (f *ContainerFilter) Resolve(list []*Container) error {
+	find := func(ref string) (*time.Time, error) {
+		var byPrefix []*Container
+		for _, c := range list {
+			if c.Name == strings.TrimPrefix(ref, "/") || c.ID == ref {
+				return &c.Created, nil
+			}
+			if strings.HasPrefix(c.ID, ref) {
+				byPrefix = append(byPrefix, c)
+			}
+		}
+		if len(byPrefix) == 1 {
+			return &byPrefix[0].Created, nil
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
+	}
+	for _, k := range []string{"before", "since"} {
+		vs := f.Filter[k]
+		if len(vs) == 0 {
+			continue
+		}
+		// docker takes the last one given.
+		t, ferr := find(vs[len(vs)-1])
+		if ferr != nil {
+			return ferr
+		}
+		if k == "before" {
+			f.before = t
+		} else {
+			f.since = t
+		}
+	}
+	return nil
 }
 
 // sweep removes a record directory without a record: a create killed between

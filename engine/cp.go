@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/hullproject/hull/image/layer"
 	"github.com/hullproject/hull/internal/fsroot"
@@ -369,4 +370,73 @@ func (e *Engine) ExtractTo(ref, dst string, r io.Reader, o CopyOptions) error {
 		return fmt.Errorf("destination %s must be a directory in the container", dst)
 	}
 	return t.extract(dst, r, owners(o, 0, 0))
+}
+
+// PathStat describes a path in a container, as docker's archive endpoints
+// report it (X-Docker-Container-Path-Stat).
+type PathStat struct {
+	Name       string
+	Size       int64
+	Mode       os.FileMode
+	Mtime      time.Time
+	LinkTarget string // a symlink's target, made absolute in the container
+}
+
+// ErrNoSuchPath is returned by StatPath for a path the container lacks.
+var ErrNoSuchPath = errors.New("no such file or directory")
+
+// StatPath describes path in the container's root filesystem (a final
+// symlink itself, not what it points to), confined to it as a copy is.
+func (e *Engine) StatPath(ref, p string) (*PathStat, error) {
+	t, err := e.containerTree(ref, false)
+	if err != nil {
+		return nil, err
+	}
+	defer t.close()
+	fd, err := t.open(p, unix.O_PATH|unix.O_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchPath, p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	out := &PathStat{Name: baseName(p), Size: st.Size, Mtime: time.Unix(st.Mtim.Unix()), Mode: os.FileMode(st.Mode & 0o777)}
+	if p == "/" || path.Clean("/"+p) == "/" {
+		out.Name = "/"
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		out.Mode |= os.ModeDir
+	case unix.S_IFLNK:
+		out.Mode |= os.ModeSymlink
+		if target, err := fsroot.Readlink(fd, ""); err == nil {
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(path.Clean("/"+p)), target)
+			}
+			out.LinkTarget = target
+		}
+	case unix.S_IFCHR:
+		out.Mode |= os.ModeDevice | os.ModeCharDevice
+	case unix.S_IFBLK:
+		out.Mode |= os.ModeDevice
+	case unix.S_IFIFO:
+		out.Mode |= os.ModeNamedPipe
+	case unix.S_IFSOCK:
+		out.Mode |= os.ModeSocket
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		out.Mode |= os.ModeSetuid
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		out.Mode |= os.ModeSetgid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		out.Mode |= os.ModeSticky
+	}
+	return out, nil
 }

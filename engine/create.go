@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -60,33 +61,48 @@ func (e *Engine) plan(o *CreateOptions) (*createPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	var errs []error
+	if set.platform.os != "" && !set.platform.matches(icfg.Platform) {
+		errs = append(errs, &OptionError{Field: "Platform", Err: fmt.Errorf("image with reference %s was found but its platform (%s) does not match the specified platform (%s)",
+			o.Image, platformOf(icfg.Platform), set.platform)})
+	}
+	// What the host cannot apply is dropped, with a warning, before the record
+	// says it is in force.
+	o.dropUnsupported(set)
+	if o.CPUCount != 0 || o.CPUPercent != 0 {
+		note(o.Warn, "linux does not support CPU count or percent (Windows only): --cpu-count and --cpu-percent discarded")
+	}
+	logDriver := cmp.Or(o.LogDriver, LogJSONFile)
 	id := newID()
 	c := &Container{
 		ID: id, Name: o.Name, Created: time.Now().UTC(), Image: img.ID().String(), ImageRef: o.Image,
 		Config: Config{
-			Hostname: o.Hostname, User: o.User, Env: o.Env, WorkingDir: o.WorkingDir, Labels: o.Labels,
+			Hostname: o.Hostname, Domainname: o.Domainname, User: o.User, Env: o.Env, WorkingDir: o.WorkingDir, Labels: o.Labels,
 			Image: o.Image, Tty: o.Tty, OpenStdin: o.Interactive, StopSignal: o.StopSignal, StopTimeout: o.StopTimeout,
+			AttachStdin: o.AttachStdin, AttachStdout: o.AttachStdout, AttachStderr: o.AttachStderr,
 		},
 		HostConfig: HostConfig{
 			AutoRemove: o.AutoRemove, Privileged: o.Privileged, ReadonlyRootfs: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, GroupAdd: o.GroupAdd, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
 			Memory: o.Memory, NanoCPUs: o.NanoCPUs, PidsLimit: o.PidsLimit, NetworkMode: o.Network,
-			Runtime: o.Runtime, LogConfig: LogConfig{Type: "json-file", Config: map[string]string{}},
+			Runtime: o.Runtime, LogConfig: LogConfig{Type: logDriver, Config: map[string]string{}},
 			MemorySwap: o.MemorySwap, CpuShares: o.CPUShares, CpusetCpus: o.CpusetCpus,
-			Devices: set.devices,
+			Devices: set.devices, Annotations: o.Annotations, Isolation: o.Isolation, VolumeDriver: o.VolumeDriver,
+			ResourceHostConfig: o.resourceHostConfig(),
 		},
 		State: ContainerState{Status: StatusCreated},
 	}
+	c.Config.ExposedPorts = exposedPorts(icfg.Config.ExposedPorts, set.exposed, set.ports)
 	p := &createPlan{c: c, img: img, config: &icfg.Config, o: o, createSettings: set}
-	var errs []error
 	if c.HostConfig.NetworkMode == "" {
 		c.HostConfig.NetworkMode = "none"
 	}
 	errs = append(errs, e.planNetwork(p))
-	if set.logs.MaxSize > 0 {
+	errs = append(errs, e.planLinks(p))
+	if set.logs.MaxSize > 0 && logDriver != LogNone {
 		c.HostConfig.LogConfig.Config["max-size"] = fmt.Sprint(set.logs.MaxSize)
 	}
-	if set.logs.MaxFile > 1 {
+	if set.logs.MaxFile > 1 && logDriver != LogNone {
 		c.HostConfig.LogConfig.Config["max-file"] = fmt.Sprint(set.logs.MaxFile)
 	}
 	if c.Config.WorkingDir == "" {
@@ -150,8 +166,12 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 	} else if taken, _ := e.Resolve(c.Name); taken != "" {
 		if other, err := e.load(taken); err == nil && other.Name == c.Name {
 			unlock()
-			return nil, fmt.Errorf("the container name %q is already in use by container %s", c.Name, taken)
+			return nil, conflictf("the container name %q is already in use by container %s", c.Name, taken)
 		}
+	}
+	// The links as docker's record has them, now that the name is known.
+	for _, l := range p.links {
+		c.HostConfig.Links = append(c.HostConfig.Links, "/"+l.Name+":/"+c.Name+"/"+l.Alias)
 	}
 	if err := os.Mkdir(e.dir(id), 0o711); err != nil {
 		unlock()

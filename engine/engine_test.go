@@ -12,6 +12,7 @@ import (
 
 	"github.com/hullproject/hull/internal/testutil"
 	"github.com/hullproject/hull/runtime"
+	"github.com/hullproject/hull/volume"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -253,13 +254,27 @@ func TestExitCodeOf(t *testing.T) {
 // TestContainerFilter: ps's filters, as the Docker API's container list will take
 // them: bad ones refused, the rest matched as docker does.
 func TestContainerFilter(t *testing.T) {
-	for _, bad := range []string{"bogus", "colour=red", "status=sleepy", "exited=x", "name=["} {
+	for _, bad := range []string{"bogus", "colour=red", "status=sleepy", "exited=x", "name=[", "health=fine", "is-task=maybe"} {
 		if _, err := ParseContainerFilter([]string{bad}); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}
 	c := &Container{ID: "abc123" + strings.Repeat("0", 58), Name: "web", Image: "sha256:feed", ImageRef: "busybox",
-		Config: Config{Labels: map[string]string{"tier": "front"}}, State: ContainerState{Status: StatusExited, ExitCode: 3}}
+		Config:     Config{Labels: map[string]string{"tier": "front"}, Healthcheck: &HealthConfig{Test: []string{"CMD", "true"}}},
+		State:      ContainerState{Status: StatusExited, ExitCode: 3, Health: &Health{Status: HealthHealthy}},
+		HostConfig: HostConfig{NetworkMode: "app"},
+		NetworkSettings: NetworkSettings{Networks: map[string]*EndpointSettings{"app": {}},
+			Ports: map[string][]PortBinding{"80/tcp": {{HostPort: "8080"}}, "53/udp": nil}},
+		Mounts:  []MountRecord{{Mount: volume.Mount{Type: volume.TypeVolume, Source: "data", Destination: "/data"}}},
+		Created: time.Now()}
+	c.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}, "7000/udp": {}}
+	list := []*Container{
+		{ID: "f0" + strings.Repeat("0", 62), Name: "old", Created: c.Created.Add(-time.Hour)}, c,
+		{ID: "f1" + strings.Repeat("0", 62), Name: "new", Created: c.Created.Add(time.Hour)},
+	}
+	if f, _ := ParseContainerFilter([]string{"since=nope"}); !errors.Is(f.Resolve(list), ErrNoSuchContainer) {
+		t.Error("since=nope: no error")
+	}
 	for _, c2 := range []struct {
 		filters []string
 		want    bool
@@ -277,10 +292,122 @@ func TestContainerFilter(t *testing.T) {
 		{[]string{"ancestor=busybox"}, true},
 		{[]string{"ancestor=fee"}, true},
 		{[]string{"ancestor=alpine"}, false},
+		{[]string{"network=app"}, true},
+		{[]string{"network=bridge"}, false},
+		{[]string{"health=healthy"}, true},
+		{[]string{"health=none"}, false},
+		{[]string{"before=new"}, true},
+		{[]string{"before=old"}, false},
+		{[]string{"since=old"}, true},
+		{[]string{"since=new"}, false},
+		{[]string{"since=abc1"}, false}, // itself
+		{[]string{"volume=data"}, true},
+		{[]string{"volume=/data"}, true},
+		{[]string{"volume=other"}, false},
+		{[]string{"publish=80"}, true},
+		{[]string{"publish=79-81/tcp"}, true},
+		{[]string{"publish=53/udp"}, false}, // not bound to a host port
+		{[]string{"expose=7000/udp"}, true},
+		{[]string{"expose=7000"}, false},
+		{[]string{"is-task=false"}, true},
+		{[]string{"is-task=true"}, false},
 	} {
 		f, err := ParseContainerFilter(c2.filters)
+		if err == nil {
+			err = f.Resolve(list)
+		}
 		if err != nil || f.Match(c) != c2.want {
 			t.Errorf("%v: match %v (%v), want %v", c2.filters, f.Match(c), err, c2.want)
 		}
+	}
+}
+
+// TestMakeSpecOptions: docker's options of issue 14 land in the spec where a
+// runtime applies them: cgroup limits, the cgroup parent, /dev/shm's size,
+// oom_score_adj, sysctls, device rules, annotations, the domain name.
+func TestMakeSpecOptions(t *testing.T) {
+	id := strings.Repeat("b", 64)
+	c := &Container{ID: id, Path: "sh", Config: Config{Hostname: "h", Domainname: "example.org"}, HostConfig: HostConfig{NetworkMode: "none"}}
+	swappiness := int64(10)
+	o := &CreateOptions{Memory: 64 << 20, Annotations: map[string]string{"org.example/a": "b"}, Domainname: "example.org",
+		ResourceOptions: ResourceOptions{
+			CgroupLimits: CgroupLimits{CPUPeriod: 50000, CPUQuota: 25000, CPURealtimePeriod: 1000000, CPURealtimeRuntime: 10000,
+				CpusetMems: "0", MemoryReservation: 32 << 20, BlkioWeight: 300},
+			CgroupParent: "batch.slice", MemorySwappiness: &swappiness, OomKillDisable: true, OomScoreAdj: 500, ShmSize: 1 << 20,
+			BlkioWeightDevice:  []WeightDevice{{"/dev/loop0", 200}},
+			BlkioDeviceReadBps: []ThrottleDevice{{"/dev/loop0", 1 << 20}}, BlkioDeviceWriteIOps: []ThrottleDevice{{"/dev/loop0", 100}},
+			DeviceCgroupRules: []string{"b 7:* rw", "a *:* m"}, Sysctls: map[string]string{"kernel.shmmax": "1024"},
+		}}
+	if _, err := os.Stat("/dev/loop0"); err != nil {
+		t.Skip("no /dev/loop0")
+	}
+	set := &createSettings{}
+	var r refusals
+	o.parseResources(set, &r)
+	if err := r.err(); err != nil {
+		t.Fatal(err)
+	}
+	p := &createPlan{c: c, config: &ocispec.ImageConfig{}, o: o, createSettings: set}
+	s, err := makeSpec(p, t.TempDir(), "/rec", specs.User{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.CgroupsPath != "/batch.slice/hull-"+id {
+		t.Errorf("cgroups path %s", s.Linux.CgroupsPath)
+	}
+	res := s.Linux.Resources
+	cpu, mem, blk := res.CPU, res.Memory, res.BlockIO
+	if cpu == nil || *cpu.Period != 50000 || *cpu.Quota != 25000 || *cpu.RealtimePeriod != 1000000 || *cpu.RealtimeRuntime != 10000 || cpu.Mems != "0" {
+		t.Errorf("cpu %+v", cpu)
+	}
+	if mem == nil || *mem.Reservation != 32<<20 || *mem.Swappiness != 10 || !*mem.DisableOOMKiller || *mem.Limit != 64<<20 {
+		t.Errorf("memory %+v", mem)
+	}
+	if blk == nil || *blk.Weight != 300 || len(blk.WeightDevice) != 1 || *blk.WeightDevice[0].Weight != 200 || blk.WeightDevice[0].Major != 7 ||
+		len(blk.ThrottleReadBpsDevice) != 1 || blk.ThrottleReadBpsDevice[0].Rate != 1<<20 || len(blk.ThrottleWriteIOPSDevice) != 1 {
+		t.Errorf("block IO %+v", blk)
+	}
+	rules := res.Devices[len(res.Devices)-2:]
+	if rules[0].Type != "b" || *rules[0].Major != 7 || rules[0].Minor != nil || rules[0].Access != "rw" || rules[1].Type != "a" || rules[1].Major != nil {
+		t.Errorf("device rules %+v", rules)
+	}
+	if s.Process.OOMScoreAdj == nil || *s.Process.OOMScoreAdj != 500 || s.Linux.Sysctl["kernel.shmmax"] != "1024" ||
+		s.Annotations["org.example/a"] != "b" || s.Domainname != "example.org" {
+		t.Errorf("oom_score_adj %v, sysctls %v, annotations %v, domain %q", s.Process.OOMScoreAdj, s.Linux.Sysctl, s.Annotations, s.Domainname)
+	}
+	for _, m := range s.Mounts {
+		if m.Destination == "/dev/shm" && !slices.Contains(m.Options, "size=1048576") {
+			t.Errorf("/dev/shm %v", m.Options)
+		}
+	}
+	// A uts namespace that is not the container's own takes no domain name.
+	c.HostConfig.UTSMode = "host"
+	applyNamespaces(c, s)
+	if s.Domainname != "" || s.Hostname != "" {
+		t.Errorf("--uts host keeps hostname %q, domainname %q", s.Hostname, s.Domainname)
+	}
+}
+
+// TestPlatform: --platform's grammar and what matches an image's config.
+func TestPlatform(t *testing.T) {
+	for in, want := range map[string]string{"linux/amd64": "linux/amd64", "amd64": "linux/amd64", "x86_64": "linux/amd64",
+		"linux/arm64/v8": "linux/arm64", "aarch64": "linux/arm64", "linux/arm": "linux/arm/v7", "armhf": "linux/arm/v7", "LINUX/AMD64": "linux/amd64"} {
+		if p, err := parsePlatform(in); err != nil || p.String() != want {
+			t.Errorf("parsePlatform(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+	for _, bad := range []string{"windows/amd64", "linux/", "/amd64", "a/b/c/d", "darwin"} {
+		if _, err := parsePlatform(bad); err == nil {
+			t.Errorf("parsePlatform(%q) accepted", bad)
+		}
+	}
+	p, _ := parsePlatform("linux/amd64")
+	if !p.matches(ocispec.Platform{OS: "linux", Architecture: "amd64"}) || !p.matches(ocispec.Platform{Architecture: "amd64"}) ||
+		p.matches(ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}) {
+		t.Error("linux/amd64 matches wrongly")
+	}
+	p, _ = parsePlatform("linux/arm64")
+	if !p.matches(ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}) {
+		t.Error("linux/arm64 does not match an arm64/v8 image")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,9 +116,16 @@ func HasLabel(labels map[string]string, l string) bool {
 	return ok && (!withValue || got == v)
 }
 
-// EventFilter is `events --filter`. Keys: container (ID, ID prefix or name), event
-// (the action), type, image, label (KEY or KEY=VALUE).
+// EventFilter is `events --filter`, docker's keys: container (ID, ID prefix or
+// name), event (the action; health_status, exec_create and exec_start also
+// match their longer forms, "health_status: healthy"), type, image, label (KEY or
+// KEY=VALUE), scope (local), and the names of the other kinds of actor (network,
+// volume, daemon, plugin, node, service, secret, config), which match the actor's
+// ID prefix or name as docker's do.
 type EventFilter struct{ Filter }
+
+// actorKeys are the filter keys that match an actor's ID or name.
+var actorKeys = []string{"network", "volume", "daemon", "plugin", "node", "service", "secret", "config"}
 
 // ParseEventFilter reads --filter KEY=VALUE flags.
 func ParseEventFilter(args []string) (EventFilter, error) {
@@ -127,7 +135,7 @@ func ParseEventFilter(args []string) (EventFilter, error) {
 		switch {
 		case !ok:
 			return f, fmt.Errorf("bad filter %q: want KEY=VALUE", a)
-		case k != "container" && k != "event" && k != "type" && k != "image" && k != "label":
+		case !slices.Contains([]string{"container", "event", "type", "image", "label", "scope"}, k) && !slices.Contains(actorKeys, k):
 			return f, fmt.Errorf("invalid filter %q", k)
 		}
 		f.Filter[k] = append(f.Filter[k], v)
@@ -137,11 +145,24 @@ func ParseEventFilter(args []string) (EventFilter, error) {
 
 // Match tells whether ev passes the filter.
 func (f EventFilter) Match(ev *Event) bool {
-	return f.Filter.Match("container", func(v string) bool {
+	actor := func(v string) bool {
 		return v == ev.Actor.Attributes["name"] || (v != "" && strings.HasPrefix(ev.Actor.ID, v))
-	}) &&
-		f.Filter.Match("event", func(v string) bool { return v == ev.Action }) &&
+	}
+	for _, k := range actorKeys {
+		if !f.Filter.Match(k, actor) {
+			return false
+		}
+	}
+	return f.Filter.Match("container", actor) &&
+		f.Filter.Match("event", func(v string) bool {
+			switch v {
+			case "health_status", "exec_create", "exec_start":
+				return strings.HasPrefix(ev.Action, v)
+			}
+			return v == ev.Action
+		}) &&
 		f.Filter.Match("type", func(v string) bool { return v == ev.Type }) &&
+		f.Filter.Match("scope", func(v string) bool { return v == ev.Scope }) &&
 		f.Filter.Match("image", func(v string) bool { return v == ev.From }) &&
 		f.Filter.Match("label", func(v string) bool { return HasLabel(ev.Actor.Attributes, v) })
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/hullproject/hull/monitor"
 )
@@ -43,6 +44,9 @@ func healthConfig(o *MonitorOptions, img []byte) (*HealthConfig, error) {
 	if o.HealthCmd != "" {
 		hc.Test = []string{"CMD-SHELL", o.HealthCmd}
 	}
+	if len(o.HealthTest) > 0 {
+		hc.Test = slices.Clone(o.HealthTest)
+	}
 	if o.HealthInterval != 0 {
 		hc.Interval = o.HealthInterval
 	}
@@ -51,6 +55,9 @@ func healthConfig(o *MonitorOptions, img []byte) (*HealthConfig, error) {
 	}
 	if o.HealthStartPeriod != 0 {
 		hc.StartPeriod = o.HealthStartPeriod
+	}
+	if o.HealthStartInterval != 0 {
+		hc.StartInterval = o.HealthStartInterval
 	}
 	if o.HealthRetries != 0 {
 		hc.Retries = o.HealthRetries

@@ -168,6 +168,17 @@ func (e *Engine) ContainerSize(id string) uint64 {
 	return uint64(n)
 }
 
+// ContainerSizes are docker's SizeRw and SizeRootFs of a container (ps --size,
+// inspect --size): what it wrote (ContainerSize), and that plus its image.
+func (e *Engine) ContainerSizes(c *Container) (rw, rootFs uint64) {
+	rw = e.ContainerSize(c.ID)
+	rootFs = rw
+	if img, err := e.Images.Get(c.Image); err == nil {
+		rootFs += uint64(e.Images.Size(img))
+	}
+	return rw, rootFs
+}
+
 type countWriter int64
 
 func (w *countWriter) Write(p []byte) (int, error) {

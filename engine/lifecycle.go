@@ -150,7 +150,7 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 	c, err := e.update(id, func(c *Container) error {
 		e.refresh(c)
 		if c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
-			return fmt.Errorf("container %s is already running", c.Name)
+			return notModifiedf("container %s is already running", c.Name)
 		}
 		// A start by the user begins the restart policy afresh, as Docker's.
 		c.HasBeenManuallyStopped, c.RestartCount = false, 0
@@ -305,7 +305,11 @@ func (e *Engine) waitStopped(c *Container, d time.Duration) bool {
 
 // Stop sends the container its stop signal and, if it still runs after timeout
 // seconds (nil: its --stop-timeout, else 10), SIGKILL to all its processes.
-func (e *Engine) Stop(ref string, timeout *int) error {
+func (e *Engine) Stop(ref string, timeout *int) error { return e.StopWith(ref, timeout, 0) }
+
+// StopWith is Stop with sig instead of the container's stop signal (0: its
+// own), as docker stop --signal.
+func (e *Engine) StopWith(ref string, timeout *int, sig unix.Signal) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
@@ -313,10 +317,12 @@ func (e *Engine) Stop(ref string, timeout *int) error {
 	if !c.State.Running() {
 		return nil
 	}
-	sig := unix.SIGTERM
-	if c.Config.StopSignal != "" {
-		if sig, err = runtime.ParseSignal(c.Config.StopSignal); err != nil {
-			return err
+	if sig == 0 {
+		sig = unix.SIGTERM
+		if c.Config.StopSignal != "" {
+			if sig, err = runtime.ParseSignal(c.Config.StopSignal); err != nil {
+				return err
+			}
 		}
 	}
 	t := 10
@@ -359,7 +365,7 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 		return err
 	}
 	if !c.State.Running() {
-		return fmt.Errorf("container %s is not running", c.Name)
+		return conflictf("container %s is not running", c.Name)
 	}
 	rt, err := e.Runtime(c)
 	if err != nil {
@@ -385,7 +391,10 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 // Restart stops a container (as Stop, with its timeout) and starts it again; a
 // container that is not running is just started. It stays the same container: ID,
 // name, rootfs and log.
-func (e *Engine) Restart(ref string, timeout *int) error {
+func (e *Engine) Restart(ref string, timeout *int) error { return e.RestartWith(ref, timeout, 0) }
+
+// RestartWith is Restart stopping with sig (0: the container's stop signal).
+func (e *Engine) RestartWith(ref string, timeout *int, sig unix.Signal) error {
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return err
@@ -406,7 +415,7 @@ func (e *Engine) Restart(ref string, timeout *int) error {
 	}
 	// Stop returns once the monitor recorded the end (and, stopped by the user,
 	// does not apply the restart policy).
-	if err := e.Stop(id, timeout); err != nil {
+	if err := e.StopWith(id, timeout, sig); err != nil {
 		restore()
 		return err
 	}
@@ -434,7 +443,7 @@ func (e *Engine) Remove(ref string, force bool) error {
 	}
 	if c.State.Running() {
 		if !force {
-			return fmt.Errorf("cannot remove container %s: it is running: stop it first, or use force", c.Name)
+			return conflictf("cannot remove container %s: it is running: stop it first, or use force", c.Name)
 		}
 		e.markStopped(c.ID, unix.SIGKILL)
 		rt.Kill(c.ID, unix.SIGKILL, true)
@@ -497,40 +506,6 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 	return nil
 }
 
-// Wait waits until the container is not running and returns its exit code.
-func (e *Engine) Wait(ref string) (int, error) {
-	id, err := e.Resolve(ref)
-	if err != nil {
-		return -1, err
-	}
-	restarts := -1
-	for {
-		c, err := e.Get(id)
-		if err != nil {
-			return -1, err
-		}
-		if c.State.Status == StatusExited {
-			if !proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
-				e.finalize(id)
-			}
-			return c.State.ExitCode, nil
-		}
-		// An exit its monitor restarts it after ends the wait too, as Docker's.
-		if restarts < 0 {
-			restarts = c.RestartCount
-		} else if c.RestartCount != restarts {
-			return c.State.ExitCode, nil
-		}
-		if c.State.Running() && proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {
-			if p := c.HostConfig.RestartPolicy.Name; p == "" || p == RestartNo {
-				proc.WaitGone(c.State.MonitorPid, c.State.MonitorStart, time.Hour)
-				continue
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // ExecOptions are the options of `hull exec`.
 type ExecOptions struct {
 	Args       []string
@@ -542,6 +517,11 @@ type ExecOptions struct {
 	Tty        bool
 	// ConsoleSize is the terminal's initial size (with Tty).
 	ConsoleSize *specs.Box
+	// DetachKeys end the user's attachment to an exec with a terminal, leaving
+	// it running (--detach-keys; ExecConfig.DetachKeys): ParseDetachKeys' grammar,
+	// "" for docker's ctrl-p,ctrl-q. The front door watches the input for them;
+	// Validate judges them.
+	DetachKeys string
 }
 
 // Exec runs a process in a running container; without Detach the returned function

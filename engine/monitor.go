@@ -47,8 +47,12 @@ func (m *monitorEngine) Container(id string) (*monitor.Container, error) {
 	for k, v := range c.HostConfig.LogConfig.Config {
 		logOpts = append(logOpts, k+"="+v)
 	}
+	logPath := m.e.LogPath(id)
+	if c.HostConfig.LogConfig.Type == LogNone {
+		logPath, logOpts = os.DevNull, nil // the none driver keeps nothing
+	}
 	return &monitor.Container{
-		Runtime: rt, Bundle: m.e.bundle(id), LogPath: m.e.LogPath(id), LogOpts: logOpts,
+		Runtime: rt, Bundle: m.e.bundle(id), LogPath: logPath, LogOpts: logOpts,
 		AttachSocket: m.e.attachSocket(id), Tty: c.Config.Tty, OpenStdin: c.Config.OpenStdin,
 		AutoRemove: c.HostConfig.AutoRemove, Healthcheck: c.Config.Healthcheck,
 	}, nil

@@ -199,7 +199,7 @@ func applyNamespaces(c *Container, s *specs.Spec) {
 	}
 	s.Linux.Namespaces = kept
 	if ns, ok := namespaceFor(c, specs.UTSNamespace); !ok || ns.Path != "" {
-		s.Hostname = ""
+		s.Hostname, s.Domainname = "", ""
 	}
 }
 

@@ -64,6 +64,45 @@ type NetOptions struct {
 	DNSOptions     []string // --dns-option
 	IP             string   // --ip: the address on the --network named
 	MacAddress     string   // --mac-address: eth0's, on the --network named
+	// ExposedPorts are ports the container exposes beside the image's
+	// (--expose PORT[-END][/PROTO]; Config.ExposedPorts' keys): inspect shows
+	// them, -P publishes them.
+	ExposedPorts []string
+	// Links are docker's legacy links, NAME[:ALIAS] (--link; HostConfig.Links,
+	// which shows them as "/NAME:/THIS/ALIAS"). hull writes them as /etc/hosts
+	// lines, "IP ALIAS ID NAME", for the linked container's address on a
+	// network the two share, at each start: on the default network as docker
+	// did, and on a user network too, where docker's link is an alias only this
+	// container resolves. Not done: docker's link environment variables
+	// (ALIAS_PORT_80_TCP ...), and rewriting the lines when the linked container
+	// restarts with another address. On the default network the linked
+	// container must run at create, as docker's.
+	Links []string
+	// IP6 (--ip6; EndpointSettings.IPAMConfig.IPv6Address) and LinkLocalIPs
+	// (--link-local-ip; EndpointSettings.IPAMConfig.LinkLocalIPs) are refused:
+	// hull's networks are IPv4, without link-local addresses.
+	IP6          string
+	LinkLocalIPs []string
+}
+
+// Link is one --link: the container linked to, by name, and its alias here.
+type Link struct{ Name, Alias string }
+
+// ParseLink reads docker's --link NAME[:ALIAS], or HostConfig.Links' record
+// form /NAME:/THIS/ALIAS.
+func ParseLink(s string) (Link, error) {
+	name, alias, ok := strings.Cut(s, ":")
+	if !ok {
+		alias = name
+	}
+	name = strings.TrimPrefix(name, "/")
+	if strings.HasPrefix(alias, "/") {
+		alias = alias[strings.LastIndexByte(alias, '/')+1:]
+	}
+	if CheckName(name) != nil || CheckName(alias) != nil {
+		return Link{}, fmt.Errorf("invalid --link %q: want NAME[:ALIAS]", s)
+	}
+	return Link{Name: name, Alias: alias}, nil
 }
 
 // NetHostConfig is the network part of HostConfig, in Docker's shape.
@@ -189,7 +228,7 @@ func (e *Engine) planNetwork(p *createPlan) error {
 	hc.PublishAllPorts = o.PublishAll
 	ports := p.ports
 	if o.PublishAll {
-		all, err := network.PublishAll(p.config.ExposedPorts, ports)
+		all, err := network.PublishAll(c.Config.ExposedPorts, ports)
 		if err != nil {
 			return &OptionError{Field: "PublishAll", Err: err}
 		}
@@ -197,6 +236,81 @@ func (e *Engine) planNetwork(p *createPlan) error {
 	}
 	hc.PortBindings = portBindings(ports)
 	return nil
+}
+
+// exposedPorts is Config.ExposedPorts: the image's ports, --expose's and -p's, as
+// docker's record has them; nil if none.
+func exposedPorts(image map[string]struct{}, expose []string, published []network.PortMapping) map[string]struct{} {
+	out := map[string]struct{}{}
+	for k := range image {
+		if !strings.Contains(k, "/") {
+			k += "/tcp"
+		}
+		out[k] = struct{}{}
+	}
+	for _, k := range expose {
+		out[k] = struct{}{}
+	}
+	for _, p := range published {
+		k, _, _ := p.Binding()
+		out[k] = struct{}{}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// planLinks judges the containers --link names: each must exist; on the default
+// network, as docker's legacy links, it must run.
+func (e *Engine) planLinks(p *createPlan) error {
+	var r refusals
+	for _, l := range p.links {
+		other, err := e.Get(l.Name)
+		if err != nil {
+			r.add("Links", fmt.Errorf("--link %s: %w", l.Name, err))
+			continue
+		}
+		if p.c.HostConfig.NetworkMode == network.DefaultNetwork && other.State.Status != StatusRunning {
+			r.add("Links", fmt.Errorf("cannot link to a non running container: /%s AS /%s", other.Name, l.Alias))
+		}
+	}
+	return r.err()
+}
+
+// linkHosts are the /etc/hosts lines of c's links: "IP ALIAS ID NAME" for each
+// linked container that runs with an address on one of c's networks.
+func (e *Engine) linkHosts(c *Container) []network.HostsLink {
+	var out []network.HostsLink
+	for _, rec := range c.HostConfig.Links {
+		l, err := ParseLink(rec)
+		if err != nil {
+			continue
+		}
+		other, err := e.Get(l.Name)
+		if err != nil || other.State.Status != StatusRunning {
+			continue
+		}
+		for _, name := range c.netNames() {
+			ep := other.NetworkSettings.Networks[name]
+			if ep == nil || ep.IPAddress == "" {
+				continue
+			}
+			ip, err := netip.ParseAddr(ep.IPAddress)
+			if err != nil {
+				continue
+			}
+			names := []string{l.Alias}
+			for _, n := range []string{other.ID[:12], other.Name} {
+				if !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+			out = append(out, network.HostsLink{IP: ip, Names: names})
+			break
+		}
+	}
+	return out
 }
 
 // endpointConfig judges --ip against the network, and records it and
@@ -308,8 +422,8 @@ func (e *Engine) writeNetEtc(c *Container, ips []netip.Addr, gateway, resolver n
 		}
 	}
 	return network.WriteEtc(e.dir(c.ID), network.EtcOptions{
-		Hosts: network.HostsOptions{Hostname: c.Config.Hostname, IPs: ips,
-			ExtraHosts: hc.ExtraHosts, HostGateway: gateway},
+		Hosts: network.HostsOptions{Hostname: c.Config.Hostname, Domain: c.Config.Domainname, IPs: ips,
+			ExtraHosts: hc.ExtraHosts, HostGateway: gateway, Links: e.linkHosts(c)},
 		Resolv:      network.ResolvOptions{Nameservers: hc.Dns, Search: hc.DnsSearch, Options: hc.DnsOptions},
 		Resolver:    resolver,
 		HostNetwork: kind == "host",

@@ -130,12 +130,52 @@ type CreateOptions struct {
 	StopTimeout *int
 	Init        bool // hull-init as PID 1 (engine/spec.go)
 
+	// Annotations are the OCI annotations of the container's bundle, its
+	// config.json (--annotation KEY=VALUE; HostConfig.Annotations).
+	Annotations map[string]string
+	// Domainname is the container's NIS domain name (--domainname;
+	// Config.Domainname), set in its own uts namespace; /etc/hosts names it
+	// hostname.domainname first.
+	Domainname string
+	// LogDriver is where the container's output goes (--log-driver;
+	// HostConfig.LogConfig.Type): json-file (the default); local, the same file
+	// with docker's local driver's defaults (max-size=20m, max-file=5); or none,
+	// nothing kept (logs refuses, as docker's). Others (journald, syslog ...) are
+	// refused. LogOpts are its options (HostConfig.LogConfig.Config, as
+	// KEY=VALUE), which none ignores as docker's does.
+	LogDriver string
+	// AttachStdin, AttachStdout and AttachStderr are the streams run attaches to
+	// (-a; Config.AttachStdin, AttachStdout, AttachStderr), as the record shows
+	// them; the engine itself attaches nothing.
+	AttachStdin, AttachStdout, AttachStderr bool
+	// Platform is the platform the image must be for, os/arch[/variant]
+	// (--platform; the create call's platform parameter): linux only, and the
+	// image's own.
+	Platform string
+
+	// Options docker has for other hosts or drivers, refused by name (or, where
+	// docker drops them with a warning on Linux, dropped so):
+	Isolation    string            // --isolation; HostConfig.Isolation: "" or default only, as docker on Linux
+	VolumeDriver string            // --volume-driver; HostConfig.VolumeDriver: "" or local only
+	StorageOpt   map[string]string // --storage-opt; HostConfig.StorageOpt: refused, overlay snapshots take none
+	// GPUs is --gpus; the Docker API sends HostConfig.DeviceRequests instead:
+	// map a non-empty list to any value here. Refused: hull has no GPU support.
+	GPUs string
+	// CPUCount and CPUPercent (--cpu-count, --cpu-percent; HostConfig.CpuCount,
+	// CpuPercent) are Windows' only: dropped with a warning, as docker drops them
+	// on Linux. IOMaximumBandwidth and IOMaximumIOps (--io-maxbandwidth,
+	// --io-maxiops; HostConfig.IOMaximumBandwidth, IOMaximumIOps) are refused, as
+	// docker refuses them on Linux.
+	CPUCount, CPUPercent              int64
+	IOMaximumBandwidth, IOMaximumIOps uint64
+
 	// Network is none, host, container:NAME, or a network: bridge (the default
 	// network) or a user network's name; NetOptions are the rest (engine/network.go).
 	NetOptions
 	VolumeOptions    // engine/volumes.go
 	NamespaceOptions // engine/namespaces.go
 	MonitorOptions   // engine/restart.go, engine/health.go
+	ResourceOptions  // engine/resourceopts.go, engine/resources.go
 }
 
 // createSettings are create's options as Create uses them, parsed once by their
@@ -154,6 +194,10 @@ type createSettings struct {
 	// "unconfined" or a profile's file.
 	noNewPrivileges bool
 	seccomp         string
+	resourceSettings
+	exposed  []string // --expose and -p's ports, "80/tcp"
+	links    []Link   // --link
+	platform platform // --platform
 }
 
 // Validate judges the options by themselves, and against this host where they
@@ -179,14 +223,14 @@ func (o *CreateOptions) parse() (*createSettings, error) {
 		_, err := runtime.ParseSignal(o.StopSignal)
 		r.add("StopSignal", err)
 	}
-	var err error
-	s.logs, err = logs.ParseOptions(o.LogOpts)
-	r.add("LogOpts", err)
-	_, err = ociruntime.New(o.Runtime, "")
+	o.parseLogs(s, &r)
+	_, err := ociruntime.New(o.Runtime, "")
 	r.add("Runtime", err)
 	limits := o.resources()
 	limits.validate(&r)
 	r.add("MemorySwap", limits.checkSwap(o.Memory))
+	r.add("MemoryReservation", limits.checkReservation(o.MemoryReservation, o.Memory))
+	o.parseResources(s, &r)
 	for _, d := range o.Devices {
 		m, err := ParseDevice(d)
 		if err != nil {
@@ -200,7 +244,73 @@ func (o *CreateOptions) parse() (*createSettings, error) {
 	o.parseNamespaces(&r)
 	o.parseMounts(s, &r)
 	o.parseSecurity(s, &r)
+	o.parseOthers(s, &r)
 	return s, r.err()
+}
+
+// parseLogs judges --log-driver and --log-opt (package logs has the options'
+// grammar).
+func (o *CreateOptions) parseLogs(s *createSettings, r *refusals) {
+	var err error
+	switch o.LogDriver {
+	case "", LogJSONFile:
+		s.logs, err = logs.ParseOptions(o.LogOpts)
+	case LogLocal:
+		// docker's local driver keeps 5 files of 20 MiB unless told otherwise
+		s.logs, err = logs.ParseOptions(append([]string{"max-size=20m", "max-file=5"}, o.LogOpts...))
+	case LogNone:
+		// no options, as docker's none driver ignores them
+	default:
+		r.add("LogDriver", fmt.Errorf("log driver %q is not supported: hull keeps logs with json-file, local or none", o.LogDriver))
+		return
+	}
+	r.add("LogOpts", err)
+}
+
+// parseOthers judges the options of docker's other doors: annotations, the
+// domain name, --platform, and those hull refuses or drops by name.
+func (o *CreateOptions) parseOthers(s *createSettings, r *refusals) {
+	for k := range o.Annotations {
+		if k == "" {
+			r.add("Annotations", errors.New("invalid --annotation: the key is empty"))
+		}
+	}
+	for k := range o.Labels {
+		if strings.TrimSpace(k) == "" {
+			r.add("Labels", errors.New("invalid --label: the name is empty"))
+		}
+	}
+	switch {
+	case o.Domainname == "":
+	case len(o.Domainname) > 255 || strings.ContainsAny(o.Domainname, "\x00\n/ "):
+		r.add("Domainname", fmt.Errorf("invalid --domainname %q", o.Domainname))
+	case o.UTS == "host" || strings.HasPrefix(o.UTS, "container:"):
+		r.add("Domainname", fmt.Errorf("conflicting options: --domainname and --uts %s", o.UTS))
+	}
+	if o.Platform != "" {
+		var err error
+		s.platform, err = parsePlatform(o.Platform)
+		r.add("Platform", err)
+	}
+	if o.Isolation != "" && o.Isolation != "default" {
+		r.add("Isolation", fmt.Errorf("invalid --isolation %q: on Linux only default is supported", o.Isolation))
+	}
+	if o.VolumeDriver != "" && o.VolumeDriver != "local" {
+		r.add("VolumeDriver", fmt.Errorf("volume driver %q is not supported: hull has the local driver only", o.VolumeDriver))
+	}
+	if len(o.StorageOpt) > 0 {
+		r.add("StorageOpt", errors.New("--storage-opt is not supported: hull's overlay snapshots take no per-container storage options"))
+	}
+	if o.GPUs != "" {
+		r.add("GPUs", errors.New("--gpus is not supported: hull has no GPU device support"))
+	}
+	if o.IOMaximumBandwidth != 0 || o.IOMaximumIOps != 0 {
+		field := "IOMaximumBandwidth"
+		if o.IOMaximumBandwidth == 0 {
+			field = "IOMaximumIOps"
+		}
+		r.add(field, errors.New("invalid QoS settings: linux does not support --io-maxbandwidth or --io-maxiops"))
+	}
 }
 
 // parseNetwork judges the network options (engine/network.go).
@@ -219,10 +329,31 @@ func (o *CreateOptions) parseNetwork(s *createSettings, r *refusals) {
 		_, err := network.Hosts(network.HostsOptions{ExtraHosts: o.ExtraHosts, HostGateway: netip.IPv4Unspecified()})
 		r.add("ExtraHosts", err)
 	}
+	for _, e := range o.ExposedPorts {
+		keys, err := network.ParseExpose(e)
+		r.add("ExposedPorts", err)
+		s.exposed = append(s.exposed, keys...)
+	}
+	for _, l := range o.Links {
+		link, err := ParseLink(l)
+		r.add("Links", err)
+		if err == nil {
+			s.links = append(s.links, link)
+		}
+	}
+	if len(o.Links) > 0 && (kind == "host" || kind == "container") {
+		r.add("Links", fmt.Errorf("conflicting options: --network %s cannot be used with --link", mode))
+	}
+	if o.IP6 != "" {
+		r.add("IP6", fmt.Errorf("invalid --ip6 %q: hull's networks are IPv4 only", o.IP6))
+	}
+	if len(o.LinkLocalIPs) > 0 {
+		r.add("LinkLocalIPs", errors.New("--link-local-ip is not supported: hull's networks have no link-local addresses"))
+	}
 	if kind != "network" && (len(o.Publish) > 0 || o.PublishAll || len(o.NetworkAliases) > 0 || o.IP != "" || o.MacAddress != "") {
 		r.add("Network", fmt.Errorf("--network %s: ports, aliases, --ip and --mac-address need a network", mode))
 	}
-	if kind == "container" && (o.Hostname != "" || len(o.ExtraHosts) > 0 || len(o.DNS) > 0 || len(o.DNSSearch) > 0) {
+	if kind == "container" && (o.Hostname != "" || o.Domainname != "" || len(o.ExtraHosts) > 0 || len(o.DNS) > 0 || len(o.DNSSearch) > 0) {
 		r.add("Network", fmt.Errorf("--network %s: the other container's hostname, hosts and DNS are used", mode))
 	}
 	if o.IP != "" {
@@ -262,6 +393,7 @@ func (o *CreateOptions) parseMonitor(s *createSettings, r *refusals) {
 		{"HealthInterval", "interval", o.HealthInterval},
 		{"HealthTimeout", "timeout", o.HealthTimeout},
 		{"HealthStartPeriod", "start-period", o.HealthStartPeriod},
+		{"HealthStartInterval", "start-interval", o.HealthStartInterval},
 	} {
 		if d.d < 0 || (d.d > 0 && d.d < time.Millisecond) {
 			r.add(d.field, fmt.Errorf("--health-%s must be at least 1ms", d.flag))
@@ -270,7 +402,10 @@ func (o *CreateOptions) parseMonitor(s *createSettings, r *refusals) {
 	if o.HealthRetries < 0 {
 		r.add("HealthRetries", errors.New("--health-retries cannot be negative"))
 	}
-	if o.NoHealthcheck && (o.HealthCmd != "" || o.HealthInterval != 0 || o.HealthTimeout != 0 || o.HealthStartPeriod != 0 || o.HealthRetries != 0) {
+	if len(o.HealthTest) > 0 && (o.HealthTest[0] != "CMD" || len(o.HealthTest) < 2) {
+		r.add("HealthTest", fmt.Errorf("invalid health check %q: want CMD and a command", o.HealthTest))
+	}
+	if o.NoHealthcheck && (o.HealthCmd != "" || len(o.HealthTest) > 0 || o.HealthInterval != 0 || o.HealthTimeout != 0 || o.HealthStartPeriod != 0 || o.HealthStartInterval != 0 || o.HealthRetries != 0) {
 		r.add("NoHealthcheck", errors.New("conflicting options: --no-healthcheck and --health-*"))
 	}
 }
@@ -411,8 +546,12 @@ func (o *UpdateOptions) parse() (RestartPolicy, error) {
 
 // Validate judges exec's options by themselves.
 func (o *ExecOptions) Validate() error {
+	var r refusals
 	if len(o.Args) == 0 {
-		return &OptionError{Field: "Args", Err: errors.New("exec needs a command")}
+		r.add("Args", errors.New("exec needs a command"))
 	}
-	return nil
+	if _, err := ParseDetachKeys(o.DetachKeys); err != nil {
+		r.add("DetachKeys", err)
+	}
+	return r.err()
 }

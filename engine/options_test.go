@@ -67,6 +67,65 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"CapDrop", `unknown capability "CAP_BOGUS"`, func(o *CreateOptions) { o.CapDrop = []string{"bogus"} }},
 		{"Ulimits", "want name=soft[:hard]", func(o *CreateOptions) { o.Ulimits = []string{"nofile"} }},
 		{"SecurityOpt", "unsupported --security-opt", func(o *CreateOptions) { o.SecurityOpt = []string{"apparmor=x"} }},
+		// docker's flags of issue 14
+		{"CPUPeriod", "CPU cfs period can not be less than 1ms", func(o *CreateOptions) { o.CPUPeriod = 999 }},
+		{"CPUPeriod", "larger than 1s", func(o *CreateOptions) { o.CPUPeriod = 1000001 }},
+		{"CPUPeriod", "--cpus and --cpu-period", func(o *CreateOptions) { o.CPUPeriod, o.NanoCPUs = 50000, 1e9 }},
+		{"CPUQuota", "CPU cfs quota can not be less than 1ms", func(o *CreateOptions) { o.CPUQuota = 999 }},
+		{"CPUQuota", "CPU cfs quota", func(o *CreateOptions) { o.CPUQuota = -2 }},
+		{"CPUQuota", "--cpus and --cpu-quota", func(o *CreateOptions) { o.CPUQuota, o.NanoCPUs = 50000, 1e9 }},
+		{"CPURealtimePeriod", "--cpu-rt-period: it must be positive", func(o *CreateOptions) { o.CPURealtimePeriod = -1 }},
+		{"CPURealtimeRuntime", "cannot be higher than --cpu-rt-period", func(o *CreateOptions) { o.CPURealtimePeriod, o.CPURealtimeRuntime = 1000, 2000 }},
+		{"CpusetMems", "want a list like 0-3,5", func(o *CreateOptions) { o.CpusetMems = "x" }},
+		{"CpusetMems", "memory nodes are not available", func(o *CreateOptions) { o.CpusetMems = "0-4095" }},
+		{"MemoryReservation", "minimum memory reservation allowed is 6MB", func(o *CreateOptions) { o.MemoryReservation = 1 << 20 }},
+		{"MemoryReservation", "it must be positive", func(o *CreateOptions) { o.MemoryReservation = -1 }},
+		{"MemoryReservation", "can not be less than memory reservation", func(o *CreateOptions) { o.Memory, o.MemoryReservation = 8<<20, 16<<20 }},
+		{"BlkioWeight", "from 10 to 1000", func(o *CreateOptions) { o.BlkioWeight = 5 }},
+		{"BlkioWeight", "from 10 to 1000", func(o *CreateOptions) { o.BlkioWeight = 1001 }},
+		{"CgroupParent", "invalid --cgroup-parent", func(o *CreateOptions) { o.CgroupParent = "../escape" }},
+		{"CgroupParent", "invalid --cgroup-parent", func(o *CreateOptions) { o.CgroupParent = "/" }},
+		{"MemorySwappiness", "range is 0-100", func(o *CreateOptions) { v := int64(101); o.MemorySwappiness = &v }},
+		{"OomScoreAdj", "[-1000, 1000]", func(o *CreateOptions) { o.OomScoreAdj = 1001 }},
+		{"ShmSize", "SHM size can not be less than 0", func(o *CreateOptions) { o.ShmSize = -1 }},
+		{"KernelMemory", "--kernel-memory", func(o *CreateOptions) { o.KernelMemory = -1 }},
+		{"BlkioWeightDevice", "from 10 to 1000", func(o *CreateOptions) { o.BlkioWeightDevice = []WeightDevice{{"/dev/loop0", 1}} }},
+		{"BlkioWeightDevice", "not a block device", func(o *CreateOptions) { o.BlkioWeightDevice = []WeightDevice{{"/dev/null", 100}} }},
+		{"BlkioDeviceReadBps", "no such file", func(o *CreateOptions) { o.BlkioDeviceReadBps = []ThrottleDevice{{"/dev/nonexistent", 1}} }},
+		{"BlkioDeviceWriteBps", "not a block device", func(o *CreateOptions) { o.BlkioDeviceWriteBps = []ThrottleDevice{{"/dev/null", 1}} }},
+		{"BlkioDeviceReadIOps", "--device-read-iops /dev/zero", func(o *CreateOptions) { o.BlkioDeviceReadIOps = []ThrottleDevice{{"/dev/zero", 1}} }},
+		{"BlkioDeviceWriteIOps", "--device-write-iops", func(o *CreateOptions) { o.BlkioDeviceWriteIOps = []ThrottleDevice{{"/etc/passwd", 1}} }},
+		{"DeviceCgroupRules", "invalid --device-cgroup-rule", func(o *CreateOptions) { o.DeviceCgroupRules = []string{"c 1:3 rwx"} }},
+		{"DeviceCgroupRules", "invalid --device-cgroup-rule", func(o *CreateOptions) { o.DeviceCgroupRules = []string{"x *:* m"} }},
+		{"Sysctls", "is not allowed: only ipc", func(o *CreateOptions) { o.Sysctls = map[string]string{"kernel.pid_max": "1"} }},
+		{"Sysctls", "not allowed with --network host", func(o *CreateOptions) { o.Network, o.Sysctls = "host", map[string]string{"net.ipv4.ip_forward": "1"} }},
+		{"Sysctls", "not allowed with --ipc host", func(o *CreateOptions) { o.IPC, o.Sysctls = "host", map[string]string{"kernel.shmmax": "1"} }},
+		{"Sysctls", "not allowed with --uts host", func(o *CreateOptions) { o.UTS, o.Sysctls = "host", map[string]string{"kernel.domainname": "x"} }},
+		{"Sysctls", "invalid --sysctl", func(o *CreateOptions) { o.Sysctls = map[string]string{"net.core.x": "a\nb"} }},
+		{"LogDriver", `log driver "journald" is not supported`, func(o *CreateOptions) { o.LogDriver = "journald" }},
+		{"LogDriver", `log driver "syslog" is not supported`, func(o *CreateOptions) { o.LogDriver = "syslog" }},
+		{"LogOpts", "max-file", func(o *CreateOptions) { o.LogDriver, o.LogOpts = "local", []string{"max-file=0"} }},
+		{"Annotations", "the key is empty", func(o *CreateOptions) { o.Annotations = map[string]string{"": "v"} }},
+		{"Labels", "the name is empty", func(o *CreateOptions) { o.Labels = map[string]string{" ": "v"} }},
+		{"Domainname", "--domainname and --uts host", func(o *CreateOptions) { o.Domainname, o.UTS = "example.org", "host" }},
+		{"Domainname", "invalid --domainname", func(o *CreateOptions) { o.Domainname = "a b" }},
+		{"Network", "the other container's hostname", func(o *CreateOptions) { o.Network, o.Domainname = "container:other", "example.org" }},
+		{"Platform", "linux containers only", func(o *CreateOptions) { o.Platform = "windows/amd64" }},
+		{"Platform", "want os/arch", func(o *CreateOptions) { o.Platform = "linux/" }},
+		{"Isolation", "only default", func(o *CreateOptions) { o.Isolation = "hyperv" }},
+		{"VolumeDriver", `volume driver "nfs"`, func(o *CreateOptions) { o.VolumeDriver = "nfs" }},
+		{"StorageOpt", "--storage-opt is not supported", func(o *CreateOptions) { o.StorageOpt = map[string]string{"size": "1G"} }},
+		{"GPUs", "--gpus is not supported", func(o *CreateOptions) { o.GPUs = "all" }},
+		{"IOMaximumBandwidth", "--io-maxbandwidth", func(o *CreateOptions) { o.IOMaximumBandwidth = 1 }},
+		{"IOMaximumIOps", "--io-maxiops", func(o *CreateOptions) { o.IOMaximumIOps = 1 }},
+		{"ExposedPorts", "invalid --expose", func(o *CreateOptions) { o.ExposedPorts = []string{"80/sctp"} }},
+		{"ExposedPorts", "invalid --expose", func(o *CreateOptions) { o.ExposedPorts = []string{"90-80"} }},
+		{"Links", "invalid --link", func(o *CreateOptions) { o.Links = []string{"a:b:c"} }},
+		{"Links", "--network host cannot be used with --link", func(o *CreateOptions) { o.Network, o.Links = "host", []string{"db"} }},
+		{"IP6", "IPv4 only", func(o *CreateOptions) { o.IP6 = "2001:db8::33" }},
+		{"LinkLocalIPs", "--link-local-ip", func(o *CreateOptions) { o.LinkLocalIPs = []string{"169.254.1.1"} }},
+		{"HealthStartInterval", "--health-start-interval", func(o *CreateOptions) { o.HealthStartInterval = time.Microsecond }},
+		{"NoHealthcheck", "conflicting options", func(o *CreateOptions) { o.NoHealthcheck, o.HealthStartInterval = true, time.Second }},
 	} {
 		o := CreateOptions{Image: "busybox", Network: "none"}
 		c.set(&o)
@@ -87,6 +146,22 @@ func TestValidateNamesTheField(t *testing.T) {
 			VolumeOptions: VolumeOptions{Volumes: []string{"/data", "/tmp:/host:ro"}, Tmpfs: []string{"/run:size=1m"}, VolumesFrom: []string{"x:ro"}}},
 		{Image: "busybox", Privileged: true, CapAdd: []string{"bogus"}},
 		{Image: "busybox", Network: "container:other", NamespaceOptions: NamespaceOptions{Pid: "container:other", IPC: "shareable", UTS: "host", Cgroupns: "host"}},
+		// docker's flags of issue 14, well said
+		{Image: "busybox", Network: "bridge", Memory: 64 << 20, Annotations: map[string]string{"a": "b"}, Domainname: "example.org",
+			LogDriver: "local", LogOpts: []string{"max-size=1m"}, AttachStdout: true, Platform: "linux/amd64", Isolation: "default",
+			VolumeDriver: "local", CPUCount: 2, CPUPercent: 50,
+			NetOptions:     NetOptions{ExposedPorts: []string{"80", "7000-7010/udp"}, Links: []string{"db:database", "/cache"}},
+			MonitorOptions: MonitorOptions{HealthCmd: "true", HealthStartInterval: time.Second},
+			ResourceOptions: ResourceOptions{
+				CgroupLimits: CgroupLimits{CPUPeriod: 50000, CPUQuota: 25000, CpusetMems: "0", MemoryReservation: 32 << 20, BlkioWeight: 300},
+				CgroupParent: "batch.slice", MemorySwappiness: new(int64), OomKillDisable: true, OomScoreAdj: -500, ShmSize: 1 << 30,
+				KernelMemory: 64 << 20, BlkioWeightDevice: []WeightDevice{{"/dev/loop0", 200}},
+				BlkioDeviceReadBps: []ThrottleDevice{{"/dev/loop0", 1 << 20}}, BlkioDeviceWriteIOps: []ThrottleDevice{{"/dev/loop0", 100}},
+				DeviceCgroupRules: []string{"c 1:3 rwm", "b *:* r", "a *:* m"},
+				Sysctls:           map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmax": "1024", "fs.mqueue.msg_max": "20", "kernel.domainname": "x"},
+			}},
+		{Image: "busybox", ResourceOptions: ResourceOptions{CgroupLimits: CgroupLimits{CPUQuota: -1}, MemorySwappiness: func() *int64 { v := int64(-1); return &v }()}},
+		{Image: "busybox", NanoCPUs: 1e9, Platform: "amd64", LogDriver: "none", LogOpts: []string{"whatever=1"}},
 	} {
 		if err := o.Validate(); err != nil {
 			t.Errorf("%+v refused: %v", o, err)
@@ -126,6 +201,10 @@ func TestValidateUpdateAndExec(t *testing.T) {
 		// no memory limit in the options: the container's decides
 		{UpdateOptions{Resources: Resources{MemorySwap: 64 << 20}}, nil},
 		{UpdateOptions{Restart: "unless-stopped", Resources: Resources{Memory: 64 << 20, PidsLimit: -1}}, nil},
+		{UpdateOptions{Resources: Resources{CgroupLimits: CgroupLimits{CPUPeriod: 10, CPUQuota: 10, MemoryReservation: 1, BlkioWeight: 1, CpusetMems: "x"}}},
+			[]string{"CPUPeriod", "CPUQuota", "CpusetMems", "MemoryReservation", "BlkioWeight"}},
+		{UpdateOptions{Resources: Resources{NanoCPUs: 1e9, CgroupLimits: CgroupLimits{CPUQuota: 50000}}}, []string{"CPUQuota"}},
+		{UpdateOptions{Resources: Resources{CgroupLimits: CgroupLimits{CPUPeriod: 100000, CPUQuota: -1, MemoryReservation: 8 << 20, BlkioWeight: 10, CpusetMems: "0"}}}, nil},
 	} {
 		var fields []string
 		for _, e := range OptionErrors(c.o.Validate()) {
@@ -140,6 +219,12 @@ func TestValidateUpdateAndExec(t *testing.T) {
 	}
 	if err := (&ExecOptions{Args: []string{"true"}}).Validate(); err != nil {
 		t.Errorf("exec true: %v", err)
+	}
+	if errs := OptionErrors((&ExecOptions{Args: []string{"true"}, DetachKeys: "ctrl-1"}).Validate()); len(errs) != 1 || errs[0].Field != "DetachKeys" {
+		t.Errorf("exec --detach-keys ctrl-1: %v", errs)
+	}
+	if err := (&ExecOptions{Args: []string{"true"}, DetachKeys: "ctrl-a,x"}).Validate(); err != nil {
+		t.Errorf("exec --detach-keys ctrl-a,x: %v", err)
 	}
 }
 

@@ -32,9 +32,9 @@ func (e *Engine) freeze(ref, verb, from, to string) error {
 		e.refresh(c)
 		switch {
 		case c.State.Status == StatusPaused && verb == "pause":
-			return fmt.Errorf("container %s is already paused", c.Name)
+			return conflictf("container %s is already paused", c.Name)
 		case c.State.Status != from:
-			return fmt.Errorf("container %s is not %s", c.Name, from)
+			return conflictf("container %s is not %s", c.Name, from)
 		}
 		rt, err := e.Runtime(c)
 		if err != nil {

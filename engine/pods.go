@@ -173,7 +173,7 @@ func (e *Engine) CreatePod(o PodOptions) (*Pod, error) {
 			p.Name = adjectives[int(b[0])%len(adjectives)] + "_" + nouns[int(b[1])%len(nouns)] + "_pod_" + string(b[2:6])
 		}
 	} else if e.podNameTaken(p.Name) {
-		return nil, fmt.Errorf("the pod name %q is already in use", p.Name)
+		return nil, conflictf("the pod name %q is already in use", p.Name)
 	}
 	if p.Hostname == "" {
 		p.Hostname = p.Name

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hullproject/hull/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -17,10 +19,40 @@ import (
 // its record and bundle.
 
 // Resources are the limits of create and update; a zero value is "not set" (for
-// update: unchanged). MemorySwap and PidsLimit take -1 for unlimited.
+// update: unchanged). MemorySwap, PidsLimit and CPUQuota take -1 for unlimited.
+// Each is docker's flag of the same name and HostConfig field (HostConfig.Memory,
+// MemorySwap, NanoCpus, CpuShares, PidsLimit, CpusetCpus; CgroupLimits' below).
 type Resources struct {
 	Memory, MemorySwap, NanoCPUs, CPUShares, PidsLimit int64
 	CpusetCpus                                         string
+	CgroupLimits
+}
+
+// CgroupLimits are the limits create and update share beyond memory, CPUs and
+// pids: CreateOptions has them through ResourceOptions, UpdateOptions through
+// Resources.
+type CgroupLimits struct {
+	// CPUPeriod and CPUQuota are the CFS period and quota in microseconds
+	// (--cpu-period 1000-1000000, --cpu-quota at least 1000, or -1 for none;
+	// HostConfig.CpuPeriod, CpuQuota). They conflict with NanoCPUs, which sets
+	// both.
+	CPUPeriod, CPUQuota int64
+	// CPURealtimePeriod and CPURealtimeRuntime are the real-time budget in
+	// microseconds (--cpu-rt-period, --cpu-rt-runtime; HostConfig.CpuRealtimePeriod,
+	// CpuRealtimeRuntime): cgroup v1 only, refused elsewhere as docker does.
+	CPURealtimePeriod, CPURealtimeRuntime int64
+	// CpusetMems are the memory nodes allowed (--cpuset-mems 0-3,5;
+	// HostConfig.CpusetMems).
+	CpusetMems string
+	// MemoryReservation is the soft limit in bytes (--memory-reservation;
+	// HostConfig.MemoryReservation): memory.soft_limit_in_bytes on cgroup v1,
+	// memory.low on v2.
+	MemoryReservation int64
+	// BlkioWeight is the relative block IO weight, 10-1000 (--blkio-weight;
+	// HostConfig.BlkioWeight): blkio.(bfq.)weight on v1, io.(bfq.)weight on
+	// v2. A host without one (cgroup v1 without the CFQ or BFQ scheduler)
+	// drops it with a warning, as docker does.
+	BlkioWeight uint16
 }
 
 // validate judges the limits by themselves, as docker does; a refusal names its
@@ -42,6 +74,70 @@ func (r *Resources) validate(rs *refusals) {
 		rs.add("NanoCPUs", errors.New("invalid --cpus: it must be positive"))
 	}
 	rs.add("CpusetCpus", checkCpuset(r.CpusetCpus))
+	switch {
+	case r.CPUPeriod != 0 && (r.CPUPeriod < 1000 || r.CPUPeriod > 1000000):
+		rs.add("CPUPeriod", errors.New("invalid --cpu-period: CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"))
+	case r.CPUPeriod != 0 && r.NanoCPUs > 0:
+		rs.add("CPUPeriod", errors.New("conflicting options: --cpus and --cpu-period cannot both be set"))
+	}
+	switch {
+	case r.CPUQuota < -1 || (r.CPUQuota > 0 && r.CPUQuota < 1000):
+		rs.add("CPUQuota", errors.New("invalid --cpu-quota: CPU cfs quota can not be less than 1ms (i.e. 1000), or -1 for none"))
+	case r.CPUQuota != 0 && r.NanoCPUs > 0:
+		rs.add("CPUQuota", errors.New("conflicting options: --cpus and --cpu-quota cannot both be set"))
+	}
+	if r.CPURealtimePeriod != 0 || r.CPURealtimeRuntime != 0 {
+		switch {
+		case r.CPURealtimePeriod < 0:
+			rs.add("CPURealtimePeriod", errors.New("invalid --cpu-rt-period: it must be positive"))
+		case r.CPURealtimeRuntime < -1:
+			rs.add("CPURealtimeRuntime", errors.New("invalid --cpu-rt-runtime: it must be positive, or -1 for none"))
+		case r.CPURealtimePeriod > 0 && r.CPURealtimeRuntime > r.CPURealtimePeriod:
+			rs.add("CPURealtimeRuntime", errors.New("invalid --cpu-rt-runtime: it cannot be higher than --cpu-rt-period"))
+		case !runtime.CgroupSupports("cpu.realtimeRuntime"):
+			field := "CPURealtimeRuntime"
+			if r.CPURealtimeRuntime == 0 {
+				field = "CPURealtimePeriod"
+			}
+			rs.add(field, errors.New("--cpu-rt-period and --cpu-rt-runtime need the real-time cgroup scheduler of cgroup v1, which this host has not"))
+		}
+	}
+	rs.add("CpusetMems", checkCpusetMems(r.CpusetMems))
+	switch {
+	case r.MemoryReservation < 0:
+		rs.add("MemoryReservation", errors.New("invalid --memory-reservation: it must be positive"))
+	case r.MemoryReservation > 0 && r.MemoryReservation < 6<<20:
+		rs.add("MemoryReservation", errors.New("minimum memory reservation allowed is 6MB"))
+	}
+	if r.BlkioWeight != 0 && (r.BlkioWeight < 10 || r.BlkioWeight > 1000) {
+		rs.add("BlkioWeight", errors.New("invalid --blkio-weight: range of blkio weight is from 10 to 1000"))
+	}
+}
+
+// checkReservation judges the memory reservation in force with r against mem,
+// the memory limit in force with r.
+func (r *Resources) checkReservation(reservation, mem int64) error {
+	if mem > 0 && reservation > 0 && mem < reservation {
+		return errors.New("minimum memory limit can not be less than memory reservation limit, see usage")
+	}
+	return nil
+}
+
+// dropUnsupported drops, with a warning to warn (if not nil), what this host's
+// cgroups cannot apply although they have its controller, as docker does: the
+// block IO weight on a cgroup v1 host without the CFQ or BFQ scheduler.
+func (r *Resources) dropUnsupported(warn func(string)) {
+	if r.BlkioWeight != 0 && !runtime.CgroupSupports("blockIO.weight") {
+		note(warn, "this host's cgroups have no block IO weight (cgroup v1 without the CFQ or BFQ scheduler): --blkio-weight discarded")
+		r.BlkioWeight = 0
+	}
+}
+
+// note passes a warning to warn, if there is one.
+func note(warn func(string), s string) {
+	if warn != nil {
+		warn(s)
+	}
 }
 
 // checkSwap judges the swap limit against mem, the memory limit in force with r.
@@ -122,11 +218,45 @@ func (r *Resources) limit(rs *specs.LinuxResources) {
 		p := r.PidsLimit
 		rs.Pids = &specs.LinuxPids{Limit: &p}
 	}
+	// Docker's order: an explicit period or quota is written over the pair
+	// --cpus implies (the options refuse both at once; an update may set one
+	// over a container's --cpus only as Update judges).
+	if r.CPUPeriod != 0 {
+		p := uint64(r.CPUPeriod)
+		cpu().Period = &p
+	}
+	if r.CPUQuota != 0 {
+		q := r.CPUQuota
+		cpu().Quota = &q
+	}
+	if r.CPURealtimePeriod != 0 {
+		p := uint64(r.CPURealtimePeriod)
+		cpu().RealtimePeriod = &p
+	}
+	if r.CPURealtimeRuntime != 0 {
+		rt := r.CPURealtimeRuntime
+		cpu().RealtimeRuntime = &rt
+	}
+	if r.CpusetMems != "" {
+		cpu().Mems = r.CpusetMems
+	}
+	if r.MemoryReservation != 0 {
+		m := r.MemoryReservation
+		mem().Reservation = &m
+	}
+	if r.BlkioWeight != 0 {
+		w := r.BlkioWeight
+		if rs.BlockIO == nil {
+			rs.BlockIO = &specs.LinuxBlockIO{}
+		}
+		rs.BlockIO.Weight = &w
+	}
 }
 
 // resources are the limits of create's options (the pids limit is makeSpec's).
 func (o *CreateOptions) resources() Resources {
-	return Resources{Memory: o.Memory, MemorySwap: o.MemorySwap, NanoCPUs: o.NanoCPUs, CPUShares: o.CPUShares, CpusetCpus: o.CpusetCpus}
+	return Resources{Memory: o.Memory, MemorySwap: o.MemorySwap, NanoCPUs: o.NanoCPUs, CPUShares: o.CPUShares, CpusetCpus: o.CpusetCpus,
+		CgroupLimits: o.CgroupLimits}
 }
 
 // UpdateOptions are the options of `hull update`.
@@ -135,6 +265,9 @@ type UpdateOptions struct {
 	// Restart is a new restart policy (--restart), "" to keep it; the monitor
 	// reads it from the record when the container ends.
 	Restart string
+	// Warn, if set, receives a note for the user: a limit this host's cgroups
+	// cannot apply, dropped (as create drops it).
+	Warn func(string)
 }
 
 // Update changes a container's limits: at once through the runtime when it runs,
@@ -158,6 +291,19 @@ func (e *Engine) Update(ref string, o UpdateOptions) error {
 		}
 		var r refusals
 		r.add("MemorySwap", o.Resources.checkSwap(mem))
+		r.add("MemoryReservation", o.Resources.checkReservation(cmp.Or(o.MemoryReservation, hc.MemoryReservation), mem))
+		// docker's: --cpus and an explicit period or quota do not mix, in
+		// the update or with what the container has.
+		switch {
+		case o.NanoCPUs > 0 && o.CPUPeriod == 0 && o.CPUQuota == 0 && (hc.CpuPeriod != 0 || hc.CpuQuota != 0):
+			r.add("NanoCPUs", errors.New("conflicting options: --cpus cannot be updated as the CPU period or quota has been set"))
+		case o.NanoCPUs == 0 && (o.CPUPeriod != 0 || o.CPUQuota != 0) && hc.NanoCPUs > 0:
+			field := "CPUQuota"
+			if o.CPUQuota == 0 {
+				field = "CPUPeriod"
+			}
+			r.add(field, errors.New("conflicting options: the CPU period or quota cannot be updated as --cpus has been set"))
+		}
 		if o.Restart != "" {
 			if policy.Name != RestartNo && hc.AutoRemove {
 				r.add("Restart", errors.New("restart policy cannot be updated because autoremove is enabled for the container"))
@@ -170,6 +316,7 @@ func (e *Engine) Update(ref string, o UpdateOptions) error {
 		if err := r.err(); err != nil {
 			return err
 		}
+		o.Resources.dropUnsupported(o.Warn)
 		if o.Resources == (Resources{}) {
 			return nil // only the restart policy
 		}
@@ -205,8 +352,19 @@ func (e *Engine) Update(ref string, o UpdateOptions) error {
 		set(&hc.NanoCPUs, o.NanoCPUs)
 		set(&hc.CpuShares, o.CPUShares)
 		set(&hc.PidsLimit, o.PidsLimit)
+		set(&hc.CpuPeriod, o.CPUPeriod)
+		set(&hc.CpuQuota, o.CPUQuota)
+		set(&hc.CpuRealtimePeriod, o.CPURealtimePeriod)
+		set(&hc.CpuRealtimeRuntime, o.CPURealtimeRuntime)
+		set(&hc.MemoryReservation, o.MemoryReservation)
 		if o.CpusetCpus != "" {
 			hc.CpusetCpus = o.CpusetCpus
+		}
+		if o.CpusetMems != "" {
+			hc.CpusetMems = o.CpusetMems
+		}
+		if o.BlkioWeight != 0 {
+			hc.BlkioWeight = o.BlkioWeight
 		}
 		return nil
 	})

@@ -33,8 +33,16 @@ type MonitorOptions struct {
 	HealthInterval    time.Duration
 	HealthTimeout     time.Duration
 	HealthStartPeriod time.Duration
-	HealthRetries     int
-	NoHealthcheck     bool
+	// HealthStartInterval is the time between checks during the start period
+	// (--health-start-interval; Config.Healthcheck.StartInterval); docker's
+	// default 5s.
+	HealthStartInterval time.Duration
+	HealthRetries       int
+	NoHealthcheck       bool
+	// HealthTest is the check in docker's exec form, ["CMD", program, args...]
+	// (the Docker API's Config.Healthcheck.Test): run without a shell. It
+	// replaces HealthCmd.
+	HealthTest []string
 }
 
 // ParseRestartPolicy parses --restart.

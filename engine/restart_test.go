@@ -38,6 +38,17 @@ func TestHealthConfigMerge(t *testing.T) {
 	if args, _ := hc.Args(); !reflect.DeepEqual(args, []string{"/bin/sh", "-c", "curl -f x"}) {
 		t.Errorf("args %q", args)
 	}
+	// The exec form (the Docker API's), run without a shell.
+	hc, err = healthConfig(&MonitorOptions{HealthTest: []string{"CMD", "wget", "-q", "a b"}}, img)
+	if args, _ := hc.Args(); err != nil || !reflect.DeepEqual(args, []string{"wget", "-q", "a b"}) {
+		t.Errorf("HealthTest: %+v %v", hc, err)
+	}
+	for _, bad := range [][]string{{"CMD"}, {"CMD-SHELL", "x"}, {"true"}} {
+		o := CreateOptions{Image: "x", MonitorOptions: MonitorOptions{HealthTest: bad}}
+		if oes := OptionErrors(o.Validate()); len(oes) != 1 || oes[0].Field != "HealthTest" {
+			t.Errorf("HealthTest %q: %v", bad, oes)
+		}
+	}
 	if hc, err := healthConfig(&MonitorOptions{NoHealthcheck: true}, img); err != nil || hc.Test[0] != "NONE" {
 		t.Errorf("--no-healthcheck: %+v %v", hc, err)
 	} else if args, _ := hc.Args(); args != nil {

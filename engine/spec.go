@@ -166,9 +166,11 @@ func makeSpec(p *createPlan, rootfs, recDir string, user specs.User) (*specs.Spe
 	s := &specs.Spec{
 		// Nothing newer than 1.0.2 is used, and older runtimes (crun < 1.9) refuse
 		// any version that is not 1.0.x.
-		Version:  "1.0.2",
-		Root:     &specs.Root{Path: rootfs, Readonly: o.ReadOnly},
-		Hostname: c.Config.Hostname,
+		Version:     "1.0.2",
+		Root:        &specs.Root{Path: rootfs, Readonly: o.ReadOnly},
+		Hostname:    c.Config.Hostname,
+		Domainname:  c.Config.Domainname,
+		Annotations: o.Annotations,
 		Process: &specs.Process{
 			Terminal: c.Config.Tty,
 			User:     user,
@@ -229,6 +231,7 @@ func makeSpec(p *createPlan, rootfs, recDir string, user specs.User) (*specs.Spe
 	if err := addDevices(s, c.HostConfig.Devices); err != nil {
 		return nil, err
 	}
+	applyResourceOptions(s, c.ID, o, &p.resourceSettings)
 	s.Process.Rlimits = append(s.Process.Rlimits, p.rlimits...)
 	s.Process.NoNewPrivileges = p.noNewPrivileges
 	switch {

@@ -10,6 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -62,27 +66,106 @@ func (l *v1Layer) Compressed() (io.ReadCloser, error)  { return l.s.OpenBlob(l.l
 func (l *v1Layer) Size() (int64, error)                { return l.l.Size, nil }
 func (l *v1Layer) MediaType() (types.MediaType, error) { return types.MediaType(l.l.MediaType), nil }
 
+// PushOptions tune Push.
+type PushOptions struct {
+	RegistryOptions
+	// Progress is told of each layer (by the short ID a pull names it by):
+	// Track while it is uploaded, then Done with "pushed", or with "exists"
+	// when the registry had it and nothing was sent.
+	Progress Progress
+}
+
+// Pushed is what a push wrote: the manifest's digest and size.
+type Pushed struct {
+	Digest digest.Digest
+	Size   int64
+}
+
 // Push uploads the image name to the registry its name points at (or to dest).
-func (s *Store) Push(ctx context.Context, nameOrID, dest string, opt RegistryOptions) error {
+func (s *Store) Push(ctx context.Context, nameOrID, dest string, opt PushOptions) (*Pushed, error) {
 	img, err := s.Get(nameOrID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if dest == "" {
 		dest = nameOrID
 	}
 	r, err := opt.parse(dest)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	vi, err := s.v1(img)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := remote.Write(r, vi, opt.remote(ctx)...); err != nil {
-		return fmt.Errorf("push %s: %w", dest, oneLine(err))
+	ropts := opt.remote(ctx)
+	if opt.Progress != nil {
+		// Layer by layer, to tell each one's fate: the registry is asked first
+		// whether it has the blob, and only a blob it lacks is opened to be sent.
+		for _, l := range img.Layers {
+			tl := &trackedLayer{v1Layer: v1Layer{s: s, l: l}, prog: opt.Progress}
+			layer, err := partial.CompressedToLayer(tl)
+			if err != nil {
+				return nil, err
+			}
+			id := l.Blob.Encoded()[:12]
+			if err := remote.WriteLayer(r.Context(), layer, ropts...); err != nil {
+				opt.Progress.Done(id, "failed")
+				return nil, fmt.Errorf("push %s: %w", dest, oneLine(err))
+			}
+			if tl.opened.Load() {
+				opt.Progress.Done(id, "pushed")
+			} else {
+				opt.Progress.Done(id, "exists")
+			}
+		}
 	}
-	return nil
+	if err := remote.Write(r, vi, ropts...); err != nil {
+		return nil, fmt.Errorf("push %s: %w", dest, oneLine(err))
+	}
+	raw, _ := vi.RawManifest()
+	return &Pushed{Digest: img.Manifest, Size: int64(len(raw))}, nil
+}
+
+// trackedLayer is a layer whose upload is shown to a Progress.
+type trackedLayer struct {
+	v1Layer
+	prog   Progress
+	opened atomic.Bool
+}
+
+func (l *trackedLayer) Compressed() (io.ReadCloser, error) {
+	f, err := l.v1Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	l.opened.Store(true)
+	return struct {
+		io.Reader
+		io.Closer
+	}{l.prog.Track(l.l.Blob.Encoded()[:12], l.l.Size, f), f}, nil
+}
+
+// RepoTags lists the names of the store in the repository repo (a name
+// without tag, normalized like Normalize's), sorted.
+func (s *Store) RepoTags(repo string) ([]string, error) {
+	ref, err := Normalize(repo)
+	if err != nil {
+		return nil, err
+	}
+	repo = ref[:strings.LastIndexByte(ref, ':')]
+	r, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for n := range r.Refs {
+		if tag, ok := strings.CutPrefix(n, repo+":"); ok && !strings.Contains(tag, "/") {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // Save writes images as a docker-archive ("docker", what docker load reads) or an OCI
@@ -100,11 +183,19 @@ func (s *Store) Save(w io.Writer, names []string, format string) error {
 			if err != nil {
 				return err
 			}
-			tag, err := name.NewTag(n)
-			if err != nil || len(img.Names) == 0 {
-				return fmt.Errorf("save %s: docker-archive needs an image name, not an id", n)
+			// A name of the image is saved as its tag; an image named by its ID
+			// is saved untagged, as docker saves it.
+			if ref, err := Normalize(n); err == nil && slices.Contains(img.Names, ref) {
+				if tag, err := name.NewTag(Familiar(ref)); err == nil {
+					refs[tag] = vi
+					continue
+				}
 			}
-			refs[tag] = vi
+			d, err := name.NewDigest("untagged@" + img.Manifest.String())
+			if err != nil {
+				return err
+			}
+			refs[d] = vi
 		}
 		return tarball.MultiRefWrite(refs, w)
 	case "oci":
@@ -181,7 +272,8 @@ func (s *Store) saveOCI(w io.Writer, names []string) error {
 var layoutName = regexp.MustCompile(`^(\./)?(oci-layout|index\.json|manifest\.json|blobs/sha256/[0-9a-f]{64})$`)
 
 // Load reads a docker-archive or an OCI layout tar (told apart by their files) and
-// registers its images. It returns the images loaded.
+// registers its images. It returns the images loaded, each with the names the
+// archive gave it (none for an untagged one, whatever names it has already).
 func (s *Store) Load(ctx context.Context, r io.Reader) ([]*Image, error) {
 	done, err := s.writer()
 	if err != nil {
@@ -272,7 +364,20 @@ func (s *Store) loadDocker(ctx context.Context, file string) ([]*Image, error) {
 			}
 			names = append(names, n)
 		}
-		rec, err := s.add(ctx, raw, string(mt), fetch, nil, 0, "", names...)
+		// A docker-archive holds an image's config and layers but no manifest:
+		// go-containerregistry writes one up, unlike the one the store may
+		// have. An image the store has (the same config: the same layers)
+		// keeps its record and takes the archive's names, so that a save and
+		// load leave one image of one ID.
+		rec, err := s.byConfig(digest.Digest(cd.String()))
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			err = s.register(rec, names...)
+		} else {
+			rec, err = s.add(ctx, raw, string(mt), fetch, nil, 0, "", names...)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}
@@ -280,9 +385,25 @@ func (s *Store) loadDocker(ctx context.Context, file string) ([]*Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		got.Names = names
 		out = append(out, got)
 	}
 	return out, nil
+}
+
+// byConfig is the record of the image whose config (ID) is id, nil if none.
+func (s *Store) byConfig(id digest.Digest) (*Record, error) {
+	r, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var found *Record
+	for _, rec := range r.Images {
+		if rec.Config == id && (found == nil || rec.Added.After(found.Added)) {
+			found = rec
+		}
+	}
+	return found, nil
 }
 
 func (s *Store) loadOCI(ctx context.Context, file string) ([]*Image, error) {
@@ -370,6 +491,7 @@ func (s *Store) loadOCI(ctx context.Context, file string) ([]*Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		got.Names = names
 		out = append(out, got)
 	}
 	return out, nil

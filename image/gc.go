@@ -5,15 +5,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
 
-// ErrInUse is returned when removing an image a container uses.
-var ErrInUse = errors.New("image is in use")
+// ErrInUse is returned when removing an image a container uses, ErrConflict when
+// removing by ID an image of several names. Their messages begin with docker's
+// "conflict".
+var (
+	ErrInUse    = errors.New("conflict")
+	ErrConflict = errors.New("conflict")
+)
 
 func (s *Store) inUse(id digest.Digest) ([]string, error) {
 	if s.InUse == nil {
@@ -43,7 +50,7 @@ func (s *Store) Remove(nameOrID string, force bool) ([]string, error) {
 		ref, _ := Normalize(nameOrID)
 		byName := ref != "" && r.Refs[ref] == m
 		if !byName && len(names) > 1 && !force {
-			return fmt.Errorf("image %s is referenced by %d names (%s): remove them by name or use force", short(rec.Config), len(names), strings.Join(names, ", "))
+			return fmt.Errorf("%w: unable to delete %s (must be forced) - image is referenced in multiple repositories (%s)", ErrConflict, short(rec.Config), strings.Join(names, ", "))
 		}
 		lastName := !byName || len(names) <= 1
 		users, err := s.inUse(rec.Config)
@@ -51,7 +58,11 @@ func (s *Store) Remove(nameOrID string, force bool) ([]string, error) {
 			return err
 		}
 		if lastName && len(users) > 0 && !force {
-			return fmt.Errorf("%w by container %s", ErrInUse, strings.Join(users, ", "))
+			// docker's words, which its clients show as they are.
+			if byName {
+				return fmt.Errorf("%w: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ErrInUse, nameOrID, strings.Join(users, ", "), short(rec.Config))
+			}
+			return fmt.Errorf("%w: unable to delete %s (must be forced) - image is being used by container %s", ErrInUse, short(rec.Config), strings.Join(users, ", "))
 		}
 		if byName {
 			names = []string{ref}
@@ -75,15 +86,47 @@ func (s *Store) Remove(nameOrID string, force bool) ([]string, error) {
 // Prune removes dangling images (no name), or with all every image no container
 // uses, and collects garbage. It returns the IDs removed.
 func (s *Store) Prune(all bool) ([]digest.Digest, error) {
-	var out []digest.Digest
+	rep, err := s.PruneImages(PruneFilter{All: all})
+	if rep == nil {
+		return nil, err
+	}
+	return rep.Deleted, err
+}
+
+// PruneReport is what PruneImages did, as docker reports a prune.
+type PruneReport struct {
+	Untagged []string        // names removed
+	Deleted  []digest.Digest // image IDs removed
+	// Reclaimed is the unpacked size of the layers no image left uses.
+	Reclaimed int64
+}
+
+// PruneImages removes the images f lets go that no container uses (dangling
+// ones, or with f.All every one), and collects garbage.
+func (s *Store) PruneImages(f PruneFilter) (*PruneReport, error) {
+	rep := &PruneReport{}
 	err := s.update(func(r *records) error {
 		named := map[digest.Digest]bool{}
 		for _, d := range r.Refs {
 			named[d] = true
 		}
+		var gone []*Record
 		for m, rec := range r.Images {
-			if named[m] && !all {
+			if named[m] && !f.All {
 				continue
+			}
+			if !f.Until.IsZero() || len(f.Labels)+len(f.NotLabels) > 0 {
+				cfg, err := s.Config(&Image{Record: *rec})
+				if err != nil {
+					return err
+				}
+				var created time.Time
+				if cfg.Created != nil {
+					created = *cfg.Created
+				}
+				if !f.match(created, cfg.Config.Labels) {
+					continue
+				}
 			}
 			users, err := s.inUse(rec.Config)
 			if err != nil {
@@ -92,20 +135,47 @@ func (s *Store) Prune(all bool) ([]digest.Digest, error) {
 			if len(users) > 0 {
 				continue
 			}
+			var names []string
 			for n, d := range r.Refs {
 				if d == m {
+					names = append(names, n)
 					delete(r.Refs, n)
 				}
 			}
+			sort.Strings(names)
+			rep.Untagged = append(rep.Untagged, names...)
 			delete(r.Images, m)
-			out = append(out, rec.Config)
+			rep.Deleted = append(rep.Deleted, rec.Config)
+			gone = append(gone, rec)
 		}
+		rep.Reclaimed = s.freedBy(r, gone)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, s.GC()
+	return rep, s.GC()
+}
+
+// freedBy is the unpacked size of the layers of the records gone that no image
+// left in r uses.
+func (s *Store) freedBy(r *records, gone []*Record) int64 {
+	kept := map[digest.Digest]bool{}
+	for _, rec := range r.Images {
+		for _, l := range rec.Layers {
+			kept[l.DiffID] = true
+		}
+	}
+	var n int64
+	for _, rec := range gone {
+		for _, l := range rec.Layers {
+			if !kept[l.DiffID] {
+				kept[l.DiffID] = true
+				n += s.LayerSize(l.DiffID)
+			}
+		}
+	}
+	return n
 }
 
 // GC deletes blobs and layers no image, hold or snapshot references, and stale ingest

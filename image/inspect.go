@@ -5,6 +5,7 @@ import (
 	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/opencontainers/go-digest"
 )
 
 // InspectInfo is an image as `docker image inspect` shows it.
@@ -55,28 +56,48 @@ func (s *Store) Inspect(name string) (*InspectInfo, error) {
 	if cfg.Created != nil {
 		in.Created = cfg.Created.Format(time.RFC3339Nano)
 	}
-	repoDigest := img.Manifest
-	if img.Index != "" {
-		repoDigest = img.Index
-	}
-	for _, n := range img.Names {
-		if i := lastIndexByte(n, '@'); i >= 0 {
-			in.RepoDigests = append(in.RepoDigests, n)
-			continue
-		}
-		in.RepoTags = append(in.RepoTags, n)
-		repo := n
-		if i := lastIndexByte(n, ':'); i >= 0 {
-			repo = n[:i]
-		}
-		in.RepoDigests = append(in.RepoDigests, repo+"@"+repoDigest.String())
-	}
+	in.RepoTags, in.RepoDigests = RepoNames(img, img.Names)
 	in.RootFS.Type = "layers"
 	for _, l := range img.Layers {
 		in.RootFS.Layers = append(in.RootFS.Layers, l.DiffID.String())
 	}
 	in.Metadata.LastTagTime = img.Added.Format(time.RFC3339Nano)
 	return in, nil
+}
+
+// RepoDigest is the digest a registry knows the image by: its index's, if it
+// was picked from one, else its manifest's.
+func (img *Image) RepoDigest() digest.Digest {
+	if img.Index != "" {
+		return img.Index
+	}
+	return img.Manifest
+}
+
+// RepoNames splits names of img (some of img.Names) into docker's RepoTags and
+// RepoDigests: a tag's repository gets the image's repo digest too.
+func RepoNames(img *Image, names []string) (tags, digests []string) {
+	tags, digests = []string{}, []string{}
+	seen := map[string]bool{}
+	add := func(d string) {
+		if !seen[d] {
+			seen[d] = true
+			digests = append(digests, d)
+		}
+	}
+	for _, n := range names {
+		if i := lastIndexByte(n, '@'); i >= 0 {
+			add(n)
+			continue
+		}
+		tags = append(tags, n)
+		repo := n
+		if i := lastIndexByte(n, ':'); i >= 0 {
+			repo = n[:i]
+		}
+		add(repo + "@" + img.RepoDigest().String())
+	}
+	return tags, digests
 }
 
 func lastIndexByte(s string, c byte) int {

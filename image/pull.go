@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -27,6 +28,24 @@ import (
 type Progress interface {
 	Track(id string, size int64, r io.Reader) io.Reader
 	Done(id string, status string)
+}
+
+// PullLayer is one layer of an image being pulled, as StepProgress is told it:
+// its short ID (what Track and Done name), its compressed size, and whether
+// the store has it already.
+type PullLayer struct {
+	ID     string
+	Size   int64
+	Exists bool
+}
+
+// StepProgress is a Progress that is also told the steps around the transfers,
+// as docker's pull reports them: the layers, once the manifest and config are
+// in and before any layer is fetched, and each layer once it is unpacked.
+type StepProgress interface {
+	Progress
+	Layers([]PullLayer)
+	Unpacked(id string)
 }
 
 // RegistryOptions say how to talk to registries.
@@ -212,7 +231,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opt PullOptions) (*Image, 
 	ropts := opt.remote(ctx)
 	desc, err := remote.Get(r, ropts...)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, oneLine(err))
+		return nil, fmt.Errorf("pull %s: %w", ref, remoteError(err))
 	}
 	raw, mt := desc.Manifest, string(desc.MediaType)
 	top := digestOf(raw)
@@ -267,6 +286,23 @@ func (s *Store) Pull(ctx context.Context, ref string, opt PullOptions) (*Image, 
 	return s.Get(rec.Manifest.String())
 }
 
+// remoteError is err on one line, and ErrNotFound too when the registry has no
+// such repository or manifest.
+func remoteError(err error) error {
+	err = oneLine(err)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return notFound{err}
+	}
+	return err
+}
+
+// notFound is a registry's error that is also ErrNotFound.
+type notFound struct{ err error }
+
+func (e notFound) Error() string   { return e.err.Error() }
+func (e notFound) Unwrap() []error { return []error{ErrNotFound, e.err} }
+
 func oneLine(err error) error {
 	if msg := err.Error(); strings.Contains(msg, "\n") {
 		return errors.New(strings.Join(strings.Fields(msg), " "))
@@ -300,7 +336,7 @@ func pickPlatform(idx *ocispec.Index, want string) (ocispec.Descriptor, error) {
 		}
 		return m, nil
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s in the index", want)
+	return ocispec.Descriptor{}, notFound{fmt.Errorf("no image for platform %s in the index", want)}
 }
 
 // add validates an image manifest, stores its config and layers (fetching only what is
@@ -332,6 +368,13 @@ func (s *Store) add(ctx context.Context, raw []byte, mt string, fetch fetcher, p
 	cfg, err := parseConfig(cdata, m)
 	if err != nil {
 		return nil, err
+	}
+	if sp, ok := prog.(StepProgress); ok {
+		var ls []PullLayer
+		for _, l := range m.Layers {
+			ls = append(ls, PullLayer{ID: l.Digest.Encoded()[:12], Size: l.Size, Exists: s.HasBlob(l.Digest)})
+		}
+		sp.Layers(ls)
 	}
 	if parallel <= 0 {
 		parallel = 4
@@ -418,5 +461,21 @@ func (s *Store) fetchLayer(ctx context.Context, l ocispec.Descriptor, diffID dig
 	if err := s.unpackLayer(l.Digest, diffID); err != nil {
 		return err
 	}
+	if sp, ok := prog.(StepProgress); ok {
+		sp.Unpacked(id)
+	}
 	return nil
+}
+
+// Tags lists the tags of repo's repository in its registry (pull --all-tags).
+func (s *Store) Tags(ctx context.Context, repo string, opt RegistryOptions) ([]string, error) {
+	r, err := opt.parse(repo)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := remote.List(r.Context(), opt.remote(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("list the tags of %s: %w", r.Context().Name(), oneLine(err))
+	}
+	return tags, nil
 }

@@ -26,7 +26,10 @@ type HealthConfig struct {
 	Interval    time.Duration `json:"Interval,omitempty"`
 	Timeout     time.Duration `json:"Timeout,omitempty"`
 	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
-	Retries     int           `json:"Retries,omitempty"`
+	// StartInterval is the time between checks during the start period, while
+	// the container is starting (docker's default 5s).
+	StartInterval time.Duration `json:"StartInterval,omitempty"`
+	Retries       int           `json:"Retries,omitempty"`
 }
 
 // Health is Docker's State.Health, which the monitor keeps in the record.
@@ -56,6 +59,7 @@ const (
 	defaultProbeInterval = 30 * time.Second
 	defaultProbeTimeout  = 30 * time.Second
 	defaultProbeRetries  = 3
+	defaultStartInterval = 5 * time.Second
 	maxHealthLog         = 5
 	maxHealthOutput      = 4096
 )
@@ -110,6 +114,23 @@ func (h *Health) record(hc *HealthConfig, res HealthResult, startedAt time.Time)
 	return h.Status != before
 }
 
+// nextProbe is the time until the next probe, as docker's: the interval; during
+// the start period, while the container is still starting, the start interval,
+// and never past the start period's end.
+func (hc *HealthConfig) nextProbe(sinceStart time.Duration, starting bool) time.Duration {
+	interval := cmp.Or(hc.Interval, defaultProbeInterval)
+	if sinceStart >= hc.StartPeriod {
+		return interval
+	}
+	if left := hc.StartPeriod - sinceStart; left < interval {
+		return left
+	}
+	if starting {
+		return cmp.Or(hc.StartInterval, defaultStartInterval)
+	}
+	return interval
+}
+
 // startHealth starts the health check of the container, which just started with
 // init pid, in this process: one timer, one probe at a time. The returned stop
 // ends it and waits for a probe under way. nil when the container has no check.
@@ -119,12 +140,14 @@ func (s *supervisor) startHealth(pid int) (stop func()) {
 	if err != nil || args == nil {
 		return nil
 	}
-	interval := cmp.Or(hc.Interval, defaultProbeInterval)
 	timeout := cmp.Or(hc.Timeout, defaultProbeTimeout)
 	quit, done := make(chan struct{}), make(chan struct{})
+	// The container started just now (Started was recorded before this); the
+	// record's start time replaces this once a probe has read it.
+	started, starting := time.Now(), true
 	go func() {
 		defer close(done)
-		t := time.NewTimer(interval)
+		t := time.NewTimer(hc.nextProbe(0, true))
 		defer t.Stop()
 		for {
 			select {
@@ -133,9 +156,13 @@ func (s *supervisor) startHealth(pid int) (stop func()) {
 			case <-t.C:
 			}
 			if res, ok := s.probe(pid, args, timeout); ok {
-				s.e.Health(s.id, func(h *Health, startedAt time.Time) bool { return h.record(hc, res, startedAt) })
+				s.e.Health(s.id, func(h *Health, startedAt time.Time) bool {
+					changed := h.record(hc, res, startedAt)
+					started, starting = startedAt, h.Status == HealthStarting
+					return changed
+				})
 			}
-			t.Reset(interval)
+			t.Reset(hc.nextProbe(time.Since(started), starting))
 		}
 	}()
 	return func() { close(quit); <-done }

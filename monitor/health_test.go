@@ -41,3 +41,28 @@ func TestHealthRecord(t *testing.T) {
 		t.Errorf("three failures: %+v", h)
 	}
 }
+
+// TestNextProbe: docker's schedule: the start interval (default 5s) while the
+// container is starting within its start period, never past that period's end,
+// and the interval after it or once healthy.
+func TestNextProbe(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct {
+		hc       HealthConfig
+		since    time.Duration
+		starting bool
+		want     time.Duration
+	}{
+		{HealthConfig{}, 0, true, 30 * s},                                                               // no start period: the interval
+		{HealthConfig{Interval: 10 * s}, 0, true, 10 * s},                                               //
+		{HealthConfig{Interval: 60 * s, StartPeriod: 120 * s}, 0, true, 5 * s},                          // docker's default start interval
+		{HealthConfig{Interval: 60 * s, StartPeriod: 120 * s, StartInterval: s}, 3 * s, true, s},        //
+		{HealthConfig{Interval: 60 * s, StartPeriod: 120 * s, StartInterval: s}, 3 * s, false, 60 * s},  // healthy already
+		{HealthConfig{Interval: 60 * s, StartPeriod: 120 * s, StartInterval: s}, 130 * s, true, 60 * s}, // period over
+		{HealthConfig{Interval: 10 * s, StartPeriod: 15 * s, StartInterval: s}, 8 * s, true, 7 * s},     // not past the period's end
+	} {
+		if got := c.hc.nextProbe(c.since, c.starting); got != c.want {
+			t.Errorf("%+v at %v (starting %v): %v, want %v", c.hc, c.since, c.starting, got, c.want)
+		}
+	}
+}

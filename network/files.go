@@ -19,6 +19,15 @@ type HostsOptions struct {
 	// "host-gateway" stands for HostGateway.
 	ExtraHosts  []string
 	HostGateway netip.Addr
+	// Links are other containers' lines, after ExtraHosts: docker's legacy
+	// links (--link), "IP NAME...".
+	Links []HostsLink
+}
+
+// HostsLink is one /etc/hosts line for another container: its address and names.
+type HostsLink struct {
+	IP    netip.Addr
+	Names []string
 }
 
 const (
@@ -33,6 +42,9 @@ func Hosts(o HostsOptions) ([]byte, error) {
 	b, err := appendExtraHosts(b, o.ExtraHosts, o.HostGateway)
 	if err != nil {
 		return nil, err
+	}
+	for _, l := range o.Links {
+		b = fmt.Appendf(b, "%s\t%s\n", l.IP, strings.Join(l.Names, " "))
 	}
 	if o.Hostname != "" {
 		names := o.Hostname

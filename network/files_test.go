@@ -12,13 +12,14 @@ func TestHosts(t *testing.T) {
 	out, err := Hosts(HostsOptions{Hostname: "web", Domain: "example.test",
 		IPs:         []netip.Addr{netip.MustParseAddr("10.88.0.2")},
 		ExtraHosts:  []string{"db:10.1.2.3", "gw:host-gateway", "v6:[fd00::1]", "eq=10.9.9.9"},
-		HostGateway: netip.MustParseAddr("10.88.0.1")})
+		HostGateway: netip.MustParseAddr("10.88.0.1"),
+		Links:       []HostsLink{{IP: netip.MustParseAddr("10.88.0.9"), Names: []string{"database", "0123456789ab", "db"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(out)
 	for _, want := range []string{"127.0.0.1\tlocalhost\n", "10.1.2.3\tdb\n", "10.88.0.1\tgw\n", "fd00::1\tv6\n",
-		"10.9.9.9\teq\n", "10.88.0.2\tweb.example.test web\n"} {
+		"10.9.9.9\teq\n", "10.88.0.2\tweb.example.test web\n", "10.88.0.9\tdatabase 0123456789ab db\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("hosts lacks %q:\n%s", want, s)
 		}

@@ -191,7 +191,9 @@ const BridgePrefix = nft.BridgePrefix
 // Table is the name of this root's nftables table (family inet).
 func (m *Manager) Table() string { return m.cfg.Table }
 
-func (m *Manager) lock() (func(), error) { return atomicfile.Lock(filepath.Join(m.dir, "lock"), atomicfile.Exclusive) }
+func (m *Manager) lock() (func(), error) {
+	return atomicfile.Lock(filepath.Join(m.dir, "lock"), atomicfile.Exclusive)
+}
 
 func (m *Manager) netPath(name string) string { return filepath.Join(m.dir, name+".json") }
 

@@ -165,6 +165,27 @@ func PublishAll(exposed map[string]struct{}, published []PortMapping) ([]PortMap
 	return out, nil
 }
 
+// ParseExpose parses one --expose value, docker's PORT[-END][/PROTO], into the
+// keys of an image's ExposedPorts ("80/tcp"), one per port of the range.
+func ParseExpose(spec string) ([]string, error) {
+	ports, proto, _ := strings.Cut(spec, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return nil, fmt.Errorf("invalid --expose %q: protocol must be tcp or udp", spec)
+	}
+	lo, hi, err := portRange(ports)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --expose %q: %w", spec, err)
+	}
+	var out []string
+	for p := int(lo); p <= int(hi); p++ {
+		out = append(out, strconv.Itoa(p)+"/"+proto)
+	}
+	return out, nil
+}
+
 // publish makes the requests of a -p value or a binding from its parts.
 func publish(ip, host, ctr, proto string) ([]PortMapping, error) {
 	if proto == "" {

@@ -313,3 +313,18 @@ func TestAttachPicksPorts(t *testing.T) {
 		t.Errorf("%s: %q %v", addr, got, err)
 	}
 }
+
+// TestParseExpose: docker's --expose PORT[-END][/PROTO], as ExposedPorts keys.
+func TestParseExpose(t *testing.T) {
+	for in, want := range map[string]string{"80": "80/tcp", "53/udp": "53/udp", "7000-7002/tcp": "7000/tcp 7001/tcp 7002/tcp"} {
+		got, err := ParseExpose(in)
+		if err != nil || strings.Join(got, " ") != want {
+			t.Errorf("ParseExpose(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "80/sctp", "90-80", "x", "65536", "1.2.3.4:80"} {
+		if _, err := ParseExpose(bad); err == nil {
+			t.Errorf("ParseExpose(%q) accepted", bad)
+		}
+	}
+}

@@ -19,3 +19,9 @@ const (
 // (once, from the filesystem magic of /sys/fs/cgroup and /sys/fs/cgroup/unified)
 // and drives its cgroups by.
 func HostCgroupMode() CgroupMode { return cgroups.HostMode() }
+
+// CgroupSupports tells whether this host's cgroups can apply a linux.resources
+// field that a host may lack while it has the field's controller (cgroups.Supports
+// lists them): memory.swappiness, memory.disableOOMKiller, blockIO.weight,
+// blockIO.weightDevice, cpu.realtimePeriod, cpu.realtimeRuntime.
+func CgroupSupports(field string) bool { return cgroups.Supports(field) }

@@ -239,21 +239,28 @@ func validateSysctl(key, value string, ns namespaces) error {
 	if key == "" || strings.ContainsAny(key, "/\x00 ") || strings.Contains(key, "..") {
 		return fmt.Errorf("linux.sysctl %q: not a sysctl name", key)
 	}
-	need := specs.LinuxNamespaceType("")
-	switch {
-	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
-		need = specs.IPCNamespace
-	case strings.HasPrefix(key, "net."):
-		need = specs.NetworkNamespace
-	case key == "kernel.hostname" || key == "kernel.domainname":
-		need = specs.UTSNamespace
-	default:
+	need := SysctlNamespace(key)
+	if need == "" {
 		return fmt.Errorf("linux.sysctl %q: not in a namespace of the container's own", key)
 	}
 	if _, ok := ns[need]; !ok {
 		return fmt.Errorf("linux.sysctl %q: needs a %s namespace of the container's own", key, need)
 	}
 	return nil
+}
+
+// SysctlNamespace is the namespace type a sysctl belongs to (ipc, net or uts),
+// or "" for one of no namespace: only those a container may set in its own.
+func SysctlNamespace(key string) specs.LinuxNamespaceType {
+	switch {
+	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+		return specs.IPCNamespace
+	case strings.HasPrefix(key, "net."):
+		return specs.NetworkNamespace
+	case key == "kernel.hostname" || key == "kernel.domainname":
+		return specs.UTSNamespace
+	}
+	return ""
 }
 
 var ipcSysctls = map[string]bool{

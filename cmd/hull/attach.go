@@ -2,10 +2,8 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/hullproject/hull/engine"
@@ -66,10 +64,11 @@ func attachCommand(g *globals) *cobra.Command {
 	return c
 }
 
-// startAttached starts container c in the foreground (run, start -a): its output
-// from the first byte, and its input when stdin. m, if not nil, is the monitor
-// spawned for it.
-func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachOpts, m *engine.SpawnedMonitor) error {
+// startAttached starts container c in the foreground (run, start -a): the output
+// of the streams s names from the first byte, and its input when s.stdin. m, if
+// not nil, is the monitor spawned for it.
+func startAttached(e *engine.Engine, c *engine.Container, s streams, o *attachOpts, m *engine.SpawnedMonitor) error {
+	stdin := s.stdin
 	keys, err := parseDetachKeys(o.detachKeys)
 	if err != nil {
 		m.Abort()
@@ -79,7 +78,13 @@ func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachO
 	sigs := proxySignals(o.sigProxy && !(c.Config.Tty && stdin))
 	defer signal.Stop(sigs)
 	defer rawTerminal(c.Config.Tty && stdin)()
-	a := &engine.Attach{Stdout: os.Stdout, Stderr: os.Stderr}
+	a := &engine.Attach{}
+	if s.stdout {
+		a.Stdout = os.Stdout
+	}
+	if s.stderr {
+		a.Stderr = os.Stderr
+	}
 	if c.Config.Tty {
 		if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
 			a.Rows, a.Cols = uint16(h), uint16(w)
@@ -91,6 +96,9 @@ func startAttached(e *engine.Engine, c *engine.Container, stdin bool, o *attachO
 	}
 	return stream(h.Session, h.Wait, c.Config.Tty, stdin, keys, sigs)
 }
+
+// streams are the streams a foreground start attaches.
+type streams struct{ stdin, stdout, stderr bool }
 
 // rawTerminal puts hull's terminal in raw mode for a container with a terminal of
 // its own, before it starts (its first output must not be cooked twice); the
@@ -188,34 +196,11 @@ func sendSize(s *engine.Session) {
 	}
 }
 
-// parseDetachKeys parses docker's --detach-keys: comma-separated keys, each a
-// character or ctrl-X (X a letter or one of @[\]^_).
+// parseDetachKeys parses docker's --detach-keys (engine.ParseDetachKeys), a
+// usage error if bad.
 func parseDetachKeys(s string) ([]byte, error) {
-	if s == "" {
-		s = "ctrl-p,ctrl-q"
-	}
-	var keys []byte
-	for _, k := range strings.Split(s, ",") {
-		switch {
-		case len(k) == 1:
-			keys = append(keys, k[0])
-		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
-			c := k[5]
-			switch {
-			case c >= 'a' && c <= 'z':
-				keys = append(keys, c-'a'+1)
-			case c >= 'A' && c <= 'Z':
-				keys = append(keys, c-'A'+1)
-			case strings.IndexByte("@[\\]^_", c) >= 0:
-				keys = append(keys, c-'@')
-			default:
-				return nil, badUsage(fmt.Errorf("invalid detach key %q", k))
-			}
-		default:
-			return nil, badUsage(fmt.Errorf("invalid detach key %q: want a character or ctrl-X", k))
-		}
-	}
-	return keys, nil
+	keys, err := engine.ParseDetachKeys(s)
+	return keys, badUsage(err)
 }
 
 // detacher watches input for the detach keys. Bytes that may begin the sequence are

@@ -516,7 +516,7 @@ func TestRunOptions(t *testing.T) {
 func TestRmiRefusesImageInUse(t *testing.T) {
 	h := newHullEnv(t, "hull")
 	h.ok("create", "--name", "user", "busybox", "true")
-	if _, stderr, code := h.run("rmi", "busybox"); code == 0 || !strings.Contains(stderr, "in use") {
+	if _, stderr, code := h.run("rmi", "busybox"); code == 0 || !strings.Contains(stderr, `conflict: unable to remove repository reference "busybox" (must force) - container `) {
 		t.Errorf("rmi of an image in use: %d %s", code, stderr)
 	}
 	h.ok("rm", "user")

@@ -66,7 +66,7 @@ func eventsCommand(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&since, "since", "", "events since a time (RFC 3339, unix time or a duration ago)")
 	c.Flags().StringVar(&until, "until", "", "events until a time, then stop")
-	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "container=, event=, type=, image=, label=")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "container=, event=, type=, image=, label=, scope=, network=, volume=")
 	c.Flags().StringVar(&format, "format", "", "Go template, e.g. '{{json .}}'")
 	return c
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 
 	"github.com/hullproject/hull/engine"
@@ -16,6 +17,7 @@ import (
 func execCommand(g *globals) *cobra.Command {
 	var xo engine.ExecOptions
 	var interactive, tty bool
+	var envFiles []string
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "run a command in a running container",
@@ -24,6 +26,14 @@ func execCommand(g *globals) *cobra.Command {
 			o := xo
 			o.Args = args[1:]
 			o.Tty = tty
+			var err error
+			if o.Env, err = envOf(envFiles, o.Env); err != nil {
+				return err
+			}
+			keys, err := parseDetachKeys(o.DetachKeys)
+			if err != nil {
+				return err
+			}
 			stdio := ociruntime.IO{Stdout: os.Stdout, Stderr: os.Stderr}
 			if interactive {
 				stdio.Stdin = os.Stdin
@@ -50,15 +60,30 @@ func execCommand(g *globals) *cobra.Command {
 					if !interactive {
 						in, _ = os.Open(os.DevNull)
 					}
-					done, restore := console.Proxy(master, in, os.Stdout)
+					// docker's detach keys, with a terminal only (as docker's)
+					dr := &detachReader{r: in, d: detacher{keys: keys}, hit: make(chan struct{})}
+					done, restore := console.ProxyInput(master, in, dr, os.Stdout)
 					defer master.Close()
-					code, err := wait()
-					done()
-					restore()
-					if err != nil {
-						return &exitError{engine.ExitCodeOf(err), err}
+					codes := make(chan execEnd, 1)
+					go func() {
+						code, err := wait()
+						codes <- execEnd{code, err}
+					}()
+					var end execEnd
+					select {
+					case end = <-codes:
+						done()
+					case <-dr.hit:
+						// The process runs on; it keeps its terminal until
+						// hull is gone (no process of hull's holds it after).
+						restore()
+						return nil
 					}
-					return &exitError{code: code}
+					restore()
+					if end.err != nil {
+						return &exitError{engine.ExitCodeOf(end.err), end.err}
+					}
+					return &exitError{code: end.code}
 				}
 			}
 			code, err := wait()
@@ -76,5 +101,47 @@ func execCommand(g *globals) *cobra.Command {
 	c.Flags().StringVarP(&xo.User, "user", "u", "", "user[:group]")
 	c.Flags().StringVarP(&xo.WorkingDir, "workdir", "w", "", "working directory")
 	c.Flags().BoolVar(&xo.Privileged, "privileged", false, "every capability for the command")
+	c.Flags().StringArrayVar(&envFiles, "env-file", nil, "read environment variables from a file")
+	c.Flags().StringVar(&xo.DetachKeys, "detach-keys", "", "key sequence that detaches from a command with a terminal (default ctrl-p,ctrl-q)")
 	return c
+}
+
+// execEnd is how an exec'd process ended.
+type execEnd struct {
+	code int
+	err  error
+}
+
+// detachReader passes input on until the detach keys are typed: then it reports
+// on hit and ends (io.EOF). Bytes that may begin the keys are held back until it
+// is clear they do not (detacher).
+type detachReader struct {
+	r       io.Reader
+	d       detacher
+	hit     chan struct{}
+	pending []byte
+	done    bool
+}
+
+func (x *detachReader) Read(p []byte) (int, error) {
+	for len(x.pending) == 0 {
+		if x.done {
+			return 0, io.EOF
+		}
+		n, err := x.r.Read(p)
+		if n > 0 {
+			out, hit := x.d.feed(p[:n])
+			x.pending = append(x.pending, out...)
+			if hit {
+				x.done = true
+				close(x.hit)
+			}
+		}
+		if err != nil && len(x.pending) == 0 {
+			return 0, err
+		}
+	}
+	n := copy(p, x.pending)
+	x.pending = x.pending[n:]
+	return n, nil
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -29,20 +31,35 @@ func imageCommand(g *globals) *cobra.Command {
 
 // imagesCommand is `hull images`, or `hull image ls` with use "ls".
 func imagesCommand(g *globals, use string) *cobra.Command {
-	var quiet, digests, all bool
+	var quiet, digests, all, noTrunc, tree bool
 	var format string
+	var filters []string
 	c := &cobra.Command{
-		Use:   use,
+		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
 		Short: "list images",
-		Args:  cobra.NoArgs,
+		Args:  cobra.MaximumNArgs(1),
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			return listImages(e.Images, quiet, digests, format)
+			if tree {
+				return badUsage(errors.New("--tree is not supported (it is experimental in docker)"))
+			}
+			if len(args) == 1 {
+				// docker's REPOSITORY[:TAG] argument is a reference filter
+				filters = append(filters, "reference="+args[0])
+			}
+			f, err := image.ParseListFilter(filters)
+			if err != nil {
+				return badUsage(err)
+			}
+			return listImages(e.Images, f, quiet, digests, noTrunc, format)
 		}),
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
 	c.Flags().BoolVar(&digests, "digests", false, "show digests")
 	c.Flags().BoolVarP(&all, "all", "a", false, "all images (accepted for docker compatibility)")
 	c.Flags().StringVar(&format, "format", "", "Go template per image: .ID .Repository .Tag .Digest .Size .CreatedAt")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "dangling=, label=, before=, since=, reference=, until=")
+	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate the IDs")
+	c.Flags().BoolVar(&tree, "tree", false, "list multi-platform images as a tree (not supported)")
 	return c
 }
 
@@ -133,28 +150,47 @@ func historyCommand(g *globals) *cobra.Command {
 	}
 }
 
-// imagePruneCommand is `hull image prune`.
+// imagePruneCommand is `hull image prune`: the library call and the filters
+// the API's POST /images/prune take.
 func imagePruneCommand(g *globals) *cobra.Command {
-	var all bool
+	var all, force bool
+	var filters []string
 	c := &cobra.Command{
-		Use:   "prune",
+		Use:   "prune [-a] [--filter K=V]",
 		Short: "remove dangling images (with -a every image no container uses)",
 		Args:  cobra.NoArgs,
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			ids, err := e.Images.Prune(all)
-			for _, id := range ids {
+			f, err := image.ParsePruneFilter(filters, time.Now())
+			if err != nil {
+				return badUsage(err)
+			}
+			f.All = f.All || all
+			rep, err := e.Images.PruneImages(f)
+			if rep == nil {
+				return err
+			}
+			for _, n := range rep.Untagged {
+				fmt.Println("Untagged:", n)
+			}
+			for _, id := range rep.Deleted {
 				fmt.Println("Deleted:", id)
 			}
+			fmt.Printf("Total reclaimed space: %s\n", humanBytes(uint64(rep.Reclaimed)))
 			return err
 		}),
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "remove every unused image, not only dangling ones")
+	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask (hull's image prune never asks)")
+	c.Flags().StringArrayVar(&filters, "filter", nil, "dangling=, until=, label=, label!=")
 	return c
 }
 
-func listImages(s *image.Store, quiet, digests bool, format string) error {
+func listImages(s *image.Store, f image.ListFilter, quiet, digests, noTrunc bool, format string) error {
 	imgs, err := s.List()
 	if err != nil {
+		return err
+	}
+	if imgs, err = s.Filter(imgs, f); err != nil {
 		return err
 	}
 	type row struct {
@@ -163,6 +199,9 @@ func listImages(s *image.Store, quiet, digests bool, format string) error {
 	var rows []row
 	for _, img := range imgs {
 		id := img.Config.Encoded()[:12]
+		if noTrunc {
+			id = img.Config.String()
+		}
 		created := ""
 		if cfg, err := s.Config(&img); err == nil && cfg.Created != nil {
 			created = cfg.Created.Format("2006-01-02 15:04:05")
@@ -185,6 +224,16 @@ func listImages(s *image.Store, quiet, digests bool, format string) error {
 			}
 			rows = append(rows, row{id, repo, tag, dg, size, created})
 		}
+	}
+	if len(f["reference"]) > 0 {
+		// docker lists only the names the pattern matched
+		rows = slices.DeleteFunc(rows, func(r row) bool {
+			n := r.Repository + ":" + r.Tag
+			if r.Tag == "<none>" {
+				n = r.Repository
+			}
+			return !slices.ContainsFunc(f["reference"], func(p string) bool { return image.ReferenceMatch(p, n) })
+		})
 	}
 	if quiet {
 		seen := map[string]bool{}

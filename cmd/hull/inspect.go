@@ -1,34 +1,88 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/network"
+	"github.com/hullproject/hull/volume"
 	"github.com/spf13/cobra"
 )
 
 // `hull inspect`: a container's record, Docker-shaped.
 
 func inspectCommand(g *globals) *cobra.Command {
-	var format string
+	var format, typ string
+	var size bool
 	c := &cobra.Command{
-		Use:   "inspect [-f TEMPLATE] CONTAINER...",
-		Short: "show containers' records as JSON",
+		Use:   "inspect [OPTIONS] NAME|ID...",
+		Short: "show containers', images', networks' and volumes' records as JSON",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			var out []inspectJSON
+			types := []string{"container", "image", "network", "volume"}
+			switch typ {
+			case "":
+			case "container", "image", "network", "volume":
+				types = []string{typ}
+			default:
+				return badUsage(fmt.Errorf("%q is not a valid value for --type", typ))
+			}
+			var out []any
 			for _, a := range args {
-				ctr, err := e.Get(a)
+				v, err := inspectObject(e, a, types, size)
 				if err != nil {
 					return err
 				}
-				out = append(out, toInspect(e, ctr))
+				out = append(out, v)
 			}
 			return printJSONOrTemplate(out, format)
 		}),
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Go template")
+	c.Flags().StringVar(&typ, "type", "", "only this kind of object: container, image, network or volume")
+	c.Flags().BoolVarP(&size, "size", "s", false, "a container's sizes too: SizeRw, SizeRootFs")
 	return c
+}
+
+// inspectObject is the first object of types named name, as inspect shows it;
+// docker's order when no --type says: container, image, network, volume.
+func inspectObject(e *engine.Engine, name string, types []string, size bool) (any, error) {
+	var err error
+	for _, t := range types {
+		var v any
+		switch t {
+		case "container":
+			var c *engine.Container
+			if c, err = e.Get(name); err == nil {
+				o := toInspect(e, c)
+				if size {
+					rw, rootFs := e.ContainerSizes(c)
+					o.SizeRw, o.SizeRootFs = &rw, &rootFs
+				}
+				v = o
+			}
+		case "image":
+			v, err = e.Images.Inspect(name)
+		case "network":
+			var m *network.Manager
+			if m, err = e.Networks(); err == nil {
+				v, err = inspectNetwork(m, name)
+			}
+		case "volume":
+			var s *volume.Store
+			if s, err = e.Volumes(); err == nil {
+				v, err = s.Inspect(name)
+			}
+		}
+		if err == nil {
+			return v, nil
+		}
+	}
+	if len(types) > 1 {
+		return nil, fmt.Errorf("no such object: %s", name)
+	}
+	return nil, err
 }
 
 // inspectJSON is the Docker-shaped subset `hull inspect` prints.
@@ -64,12 +118,18 @@ type inspectJSON struct {
 	Mounts     []engine.MountInfo              `json:"Mounts"`
 	Pod        string                          `json:"Pod,omitempty"`
 	Namespaces map[string]engine.NamespaceInfo `json:"Namespaces,omitempty"`
+	// SizeRw and SizeRootFs: with --size, as docker's.
+	SizeRw     *uint64 `json:"SizeRw,omitempty"`
+	SizeRootFs *uint64 `json:"SizeRootFs,omitempty"`
 }
 
 func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {
 	var o inspectJSON
 	o.Id, o.Created, o.Path, o.Args, o.Image, o.Name = c.ID, c.Created, c.Path, c.Args, c.Image, "/"+c.Name
 	o.LogPath, o.Driver = e.LogPath(c.ID), e.Images.Snapshotter().Name()
+	if c.HostConfig.LogConfig.Type == engine.LogNone {
+		o.LogPath = "" // docker's: no log file
+	}
 	s := &o.State
 	s.Status, s.Running, s.Paused = c.State.Status, c.State.Running(), c.State.Status == engine.StatusPaused
 	s.OOMKilled, s.Pid, s.ExitCode, s.Error = c.State.OOMKilled, c.State.Pid, c.State.ExitCode, c.State.Error

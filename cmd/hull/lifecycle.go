@@ -30,7 +30,7 @@ func startCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return startAttached(e, ctr, interactive && ctr.Config.OpenStdin, &o, nil)
+				return startAttached(e, ctr, streams{interactive && ctr.Config.OpenStdin, true, true}, &o, nil)
 			}
 			return eachAtOnce(args, func(a string) error {
 				_, err := e.Start(a, nil)

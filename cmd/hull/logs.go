@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/internal/filter"
 	"github.com/hullproject/hull/logs"
 	"github.com/spf13/cobra"
 )
@@ -14,7 +16,7 @@ import (
 // `hull logs`, and the time flags logs, events and prune read (parseSince).
 
 func logsCommand(g *globals) *cobra.Command {
-	var follow, timestamps bool
+	var follow, timestamps, details bool
 	var tail, since, until string
 	c := &cobra.Command{
 		Use:   "logs [-f] [--tail N] [-t] [--since TIME] CONTAINER",
@@ -48,6 +50,9 @@ func logsCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if ctr.HostConfig.LogConfig.Type == engine.LogNone {
+				return fmt.Errorf("configured logging driver does not support reading: container %s has log driver none", ctr.Name)
+			}
 			o.Done = func() bool {
 				c, err := e.Get(ctr.ID)
 				return err != nil || !c.State.Running()
@@ -66,6 +71,11 @@ func logsCommand(g *globals) *cobra.Command {
 				if timestamps {
 					w.WriteString(en.Time.Format(time.RFC3339Nano) + " ")
 				}
+				if details {
+					// docker's: the entry's attributes (KEY=VALUE,...; hull's
+					// entries have none), then a space
+					w.WriteString(" ")
+				}
 				_, err := w.WriteString(en.Log)
 				if follow {
 					w.Flush()
@@ -76,21 +86,17 @@ func logsCommand(g *globals) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "follow the output until the container stops")
 	c.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "show timestamps")
-	c.Flags().StringVar(&tail, "tail", "all", "number of lines from the end")
+	c.Flags().BoolVar(&details, "details", false, "show the extra details of each line (its attributes; hull's lines have none)")
+	c.Flags().StringVarP(&tail, "tail", "n", "all", "number of lines from the end")
 	c.Flags().StringVar(&since, "since", "", "only lines since a time (RFC 3339) or a duration ago (10m)")
 	c.Flags().StringVar(&until, "until", "", "only lines before a time (RFC 3339) or a duration ago (10m)")
 	return c
 }
 
 func parseSince(s string) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
+	t, err := filter.ParseTime(s, time.Now())
+	if err != nil {
+		return t, fmt.Errorf("--since %w", err)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(n, 0), nil
-	}
-	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time, a duration or a unix time", s)
+	return t, nil
 }

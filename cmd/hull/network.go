@@ -131,32 +131,11 @@ func networkInspectCommand(g *globals) *cobra.Command {
 		Short: "show networks and their containers as JSON",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withNetworks(g, func(m *network.Manager, cmd *cobra.Command, args []string) error {
-			type ctr struct {
-				Name        string   `json:"Name"`
-				IPv4Address string   `json:"IPv4Address"`
-				MacAddress  string   `json:"MacAddress"`
-				Aliases     []string `json:"Aliases,omitempty"`
-				Ports       []string `json:"Ports,omitempty"`
-			}
-			type out struct {
-				*network.Network
-				// docker's place for the bridge's name, where its users' scripts look
-				Options    map[string]string `json:"Options"`
-				Containers map[string]ctr    `json:"Containers"`
-			}
-			var all []out
+			var all []networkJSON
 			for _, a := range args {
-				n, eps, err := m.Inspect(a)
+				o, err := inspectNetwork(m, a)
 				if err != nil {
 					return err
-				}
-				o := out{Network: n, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Containers: map[string]ctr{}}
-				for _, ep := range eps {
-					c := ctr{Name: ep.Name, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, n.Subnet.Bits()), MacAddress: ep.MAC, Aliases: ep.Aliases}
-					for _, p := range ep.Ports {
-						c.Ports = append(c.Ports, p.String())
-					}
-					o.Containers[ep.ContainerID] = c
 				}
 				all = append(all, o)
 			}
@@ -165,6 +144,40 @@ func networkInspectCommand(g *globals) *cobra.Command {
 			return nil
 		}),
 	}
+}
+
+// networkJSON is a network as `hull network inspect` shows it.
+type networkJSON struct {
+	*network.Network
+	// docker's place for the bridge's name, where its users' scripts look
+	Options    map[string]string         `json:"Options"`
+	Containers map[string]networkCtrJSON `json:"Containers"`
+}
+
+// networkCtrJSON is one container of a network, as inspect shows it.
+type networkCtrJSON struct {
+	Name        string   `json:"Name"`
+	IPv4Address string   `json:"IPv4Address"`
+	MacAddress  string   `json:"MacAddress"`
+	Aliases     []string `json:"Aliases,omitempty"`
+	Ports       []string `json:"Ports,omitempty"`
+}
+
+// inspectNetwork is the network name as inspect shows it.
+func inspectNetwork(m *network.Manager, name string) (networkJSON, error) {
+	n, eps, err := m.Inspect(name)
+	if err != nil {
+		return networkJSON{}, err
+	}
+	o := networkJSON{Network: n, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Containers: map[string]networkCtrJSON{}}
+	for _, ep := range eps {
+		c := networkCtrJSON{Name: ep.Name, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, n.Subnet.Bits()), MacAddress: ep.MAC, Aliases: ep.Aliases}
+		for _, p := range ep.Ports {
+			c.Ports = append(c.Ports, p.String())
+		}
+		o.Containers[ep.ContainerID] = c
+	}
+	return o, nil
 }
 
 func networkRmCommand(g *globals) *cobra.Command {

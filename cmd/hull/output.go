@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -24,10 +25,27 @@ func printJSONOrTemplate[T any](v []T, format string) error {
 		return err
 	}
 	for _, o := range v {
-		if err := tmpl.Execute(os.Stdout, o); err != nil {
-			return err
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, o); err != nil {
+			// docker's fallback: the template on the object's JSON, so that
+			// its names work whatever hull's Go fields are called ({{.Id}})
+			data, jerr := json.Marshal(o)
+			if jerr != nil {
+				return err
+			}
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.UseNumber()
+			var raw any
+			if dec.Decode(&raw) != nil {
+				return err
+			}
+			b.Reset()
+			if tmpl.Execute(&b, raw) != nil {
+				return err
+			}
 		}
-		fmt.Println()
+		b.WriteByte('\n')
+		os.Stdout.Write(b.Bytes())
 	}
 	return nil
 }

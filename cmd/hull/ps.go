@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,7 @@ import (
 // `hull ps`: the container listing, and the status words it shows.
 
 func psCommand(g *globals) *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, size bool
 	var format string
 	var o psOptions
 	c := &cobra.Command{
@@ -30,13 +29,21 @@ func psCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return badUsage(err)
 			}
-			return printPs(list, showAll, quiet, noTrunc, format)
+			var sizes func(*engine.Container) string
+			if size {
+				sizes = func(c *engine.Container) string {
+					rw, rootFs := e.ContainerSizes(c)
+					return decimalSize(rw) + " (virtual " + decimalSize(rootFs) + ")"
+				}
+			}
+			return printPs(list, showAll, quiet, noTrunc, format, sizes)
 		}),
 	}
 	c.Flags().BoolVarP(&all, "all", "a", false, "all containers, not only running ones")
 	o.add(c.Flags())
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate")
+	c.Flags().BoolVarP(&size, "size", "s", false, "show the containers' sizes: written (virtual, with the image)")
 	c.Flags().StringVar(&format, "format", "", "Go template: .ID .Image .Command .CreatedAt .RunningFor .Status .State .Names .Labels")
 	return c
 }
@@ -51,13 +58,16 @@ type psOptions struct {
 func (p *psOptions) add(fl *pflag.FlagSet) {
 	fl.IntVarP(&p.last, "last", "n", -1, "show the last N created containers (any state)")
 	fl.BoolVarP(&p.latest, "latest", "l", false, "show the last created container (any state)")
-	fl.StringArrayVarP(&p.filters, "filter", "f", nil, "status=, name=, id=, label=, exited=, ancestor=")
+	fl.StringArrayVarP(&p.filters, "filter", "f", nil, "status=, name=, id=, label=, exited=, ancestor=, network=, health=, before=, since=, volume=, publish=, expose=, is-task=")
 }
 
 // apply filters list (newest first) and tells whether stopped ones are shown: -n,
 // -l and a status or exited filter imply -a, as docker's.
 func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Container, bool, error) {
 	f, err := engine.ParseContainerFilter(p.filters)
+	if err == nil {
+		err = f.Resolve(list)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -80,11 +90,16 @@ func (p *psOptions) apply(list []*engine.Container, all bool) ([]*engine.Contain
 }
 
 type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Status, State, Names, Labels string
+	ID, Image, Command, CreatedAt, RunningFor, Status, State, Names, Labels, Size string
 }
 
-func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) error {
-	l, err := newListing("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES", format, quiet)
+// printPs prints the listing; sizes, if not nil, gives the SIZE column (--size).
+func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string, sizes func(*engine.Container) string) error {
+	header := "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES"
+	if sizes != nil {
+		header += "\tSIZE"
+	}
+	l, err := newListing(header, format, quiet)
 	if err != nil {
 		return err
 	}
@@ -112,7 +127,12 @@ func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) 
 			ID: id, Image: c.ImageRef, Command: strconv.Quote(command), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 			RunningFor: ago(c.Created), Status: status(c), State: c.State.Status, Names: c.Name, Labels: strings.Join(labels, ","),
 		}
-		if err := l.row(id, row, row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Names); err != nil {
+		cols := []any{row.ID, row.Image, row.Command, row.RunningFor, row.Status, row.Names}
+		if sizes != nil {
+			row.Size = sizes(c)
+			cols = append(cols, row.Size)
+		}
+		if err := l.row(id, row, cols...); err != nil {
 			return err
 		}
 	}
@@ -121,41 +141,6 @@ func printPs(list []*engine.Container, all, quiet, noTrunc bool, format string) 
 
 func ago(t time.Time) string { return human(time.Since(t)) + " ago" }
 
-func human(d time.Duration) string {
-	switch {
-	case d < 2*time.Second:
-		return "Less than a second"
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
-	}
-	return fmt.Sprintf("%d days", int(d.Hours()/24))
-}
+func human(d time.Duration) string { return engine.HumanDuration(d) }
 
-func status(c *engine.Container) string {
-	switch c.State.Status {
-	case engine.StatusRunning:
-		return "Up " + human(time.Since(c.State.StartedAt)) + healthStatus(c.State.Health)
-	case engine.StatusRestarting:
-		return fmt.Sprintf("Restarting (%d) %s", c.State.ExitCode, ago(c.State.FinishedAt))
-	case engine.StatusPaused:
-		return "Up " + human(time.Since(c.State.StartedAt)) + " (Paused)"
-	case engine.StatusExited:
-		return fmt.Sprintf("Exited (%d) %s", c.State.ExitCode, ago(c.State.FinishedAt))
-	}
-	return "Created"
-}
-
-// healthStatus is what `hull ps` adds to a running container's status.
-func healthStatus(h *engine.Health) string {
-	switch {
-	case h == nil:
-		return ""
-	case h.Status == engine.HealthStarting:
-		return " (health: starting)"
-	}
-	return " (" + h.Status + ")"
-}
+func status(c *engine.Container) string { return c.StatusText(time.Now()) }

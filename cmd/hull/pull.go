@@ -20,7 +20,7 @@ import (
 
 func pullCommand(g *globals) *cobra.Command {
 	var platform string
-	var quiet bool
+	var quiet, allTags bool
 	c := &cobra.Command{
 		Use:   "pull NAME[:TAG|@DIGEST]",
 		Short: "pull an image from a registry",
@@ -28,26 +28,46 @@ func pullCommand(g *globals) *cobra.Command {
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			prog, wait := newProgress(quiet)
-			opt := image.PullOptions{RegistryOptions: registryOptions(g), Platform: platform}
-			if prog != nil {
-				opt.Progress = prog
+			refs := args
+			if allTags {
+				// docker's -a: every tag of the repository, which the name
+				// must not pick itself
+				if last := args[0][strings.LastIndex(args[0], "/")+1:]; strings.ContainsAny(last, ":@") {
+					return badUsage(fmt.Errorf("tag can't be used with --all-tags/-a: %s", args[0]))
+				}
+				tags, err := e.Images.Tags(ctx, args[0], registryOptions(g))
+				if err != nil {
+					return err
+				}
+				refs = nil
+				for _, t := range tags {
+					refs = append(refs, args[0]+":"+t)
+				}
 			}
-			img, err := e.Images.Pull(ctx, args[0], opt)
-			wait()
-			if err != nil {
-				return err
+			for _, ref := range refs {
+				prog, wait := newProgress(quiet)
+				opt := image.PullOptions{RegistryOptions: registryOptions(g), Platform: platform}
+				if prog != nil {
+					opt.Progress = prog
+				}
+				img, err := e.Images.Pull(ctx, ref, opt)
+				wait()
+				if err != nil {
+					return err
+				}
+				if quiet {
+					fmt.Println(img.Names[0])
+					continue
+				}
+				fmt.Printf("Digest: %s\nStatus: pulled %s\n", img.Manifest, strings.Join(img.Names, ", "))
 			}
-			if quiet {
-				fmt.Println(img.Names[0])
-				return nil
-			}
-			fmt.Printf("Digest: %s\nStatus: pulled %s\n", img.Manifest, strings.Join(img.Names, ", "))
 			return nil
 		}),
 	}
 	c.Flags().StringVar(&platform, "platform", "linux/amd64", "os/arch[/variant] to pick from a multi-platform image")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	c.Flags().BoolVarP(&allTags, "all-tags", "a", false, "pull every tag of the repository")
+	c.Flags().Bool("disable-content-trust", true, "skip image verification (hull has no content trust: always)")
 	return c
 }
 
@@ -61,7 +81,8 @@ func pushCommand(g *globals) *cobra.Command {
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			return e.Images.Push(cmd.Context(), args[0], dest, registryOptions(g))
+			_, err := e.Images.Push(cmd.Context(), args[0], dest, image.PushOptions{RegistryOptions: registryOptions(g)})
+			return err
 		}),
 	}
 }

@@ -31,6 +31,10 @@ func runCommand(g *globals) *cobra.Command {
 					return &exitError{125, err}
 				}
 			}
+			if detach && len(f.attach) > 0 {
+				return badUsage(errors.New("conflicting options: cannot specify both --attach and --detach"))
+			}
+			f.detached = detach
 			// The monitor's program starts while the container is made (nil if
 			// it cannot be spawned now: the start then spawns its own).
 			m, _ := e.SpawnMonitor(!detach)
@@ -46,7 +50,7 @@ func runCommand(g *globals) *cobra.Command {
 				fmt.Println(ctr.ID)
 				return nil
 			}
-			return startAttached(e, ctr, f.o.Interactive, &attach, m) // attach.go
+			return startAttached(e, ctr, streams{ctr.Config.AttachStdin, ctr.Config.AttachStdout, ctr.Config.AttachStderr}, &attach, m) // attach.go
 		}),
 	}
 	f.add(c)
@@ -89,12 +93,16 @@ type createFlags struct {
 	envFiles    []string
 	entrypoint  string
 	labels      []string
+	labelFiles  []string
 	memory      string
 	cpus        float64
 	cidfile     string
 	stopTimeout int
 	limits      limitFlags
 	pull        string
+	more        moreFlags // runflags.go
+	attach      []string  // -a
+	detached    bool      // run -d
 }
 
 func (f *createFlags) add(c *cobra.Command) {
@@ -106,8 +114,13 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVarP(&f.o.WorkingDir, "workdir", "w", "", "working directory inside the container")
 	fl.StringVarP(&f.o.User, "user", "u", "", "user[:group], by name or number")
 	fl.StringVar(&f.entrypoint, "entrypoint", "", "replace the image's entrypoint")
-	fl.StringVar(&f.o.Hostname, "hostname", "", "the container's host name")
+	// -h is docker's --hostname here; --help has no short form (cobra's would
+	// take -h).
+	fl.Bool("help", false, "help for "+c.Name())
+	fl.StringVarP(&f.o.Hostname, "hostname", "h", "", "the container's host name")
 	fl.StringArrayVarP(&f.labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	fl.StringArrayVar(&f.labelFiles, "label-file", nil, "read labels from a file of KEY=VALUE lines")
+	fl.StringArrayVarP(&f.attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR (default: stdout and stderr, and stdin with -i)")
 	fl.BoolVar(&f.o.ReadOnly, "read-only", false, "mount the root filesystem read-only")
 	fl.StringSliceVar(&f.o.CapAdd, "cap-add", nil, "add capabilities")
 	fl.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "add a supplementary group, by name or number")
@@ -134,6 +147,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVar(&f.o.Devices, "device", nil, "add a host device: HOST[:CONTAINER][:rwm]")
 	fl.StringVar(&f.pull, "pull", "missing", "pull the image: always, missing or never")
 	fl.BoolVar(&f.o.Init, "init", false, "run hull-init as PID 1: it forwards signals and reaps zombies [$HULL_INIT]")
+	f.more.add(fl, &f.o)
 }
 
 // addNetFlags adds the network flags of run and create.
@@ -147,6 +161,10 @@ func addNetFlags(fl *pflag.FlagSet, o *engine.NetOptions) {
 	fl.StringArrayVar(&o.DNSOptions, "dns-option", nil, "a resolv.conf option")
 	fl.StringVar(&o.IP, "ip", "", "the container's IPv4 address on its network")
 	fl.StringVar(&o.MacAddress, "mac-address", "", "the container's MAC address on its network")
+	fl.StringArrayVar(&o.ExposedPorts, "expose", nil, "expose a port or a range of ports: PORT[-END][/tcp|udp]")
+	fl.StringArrayVar(&o.Links, "link", nil, "legacy link to another container, NAME[:ALIAS]: an /etc/hosts line")
+	fl.StringVar(&o.IP6, "ip6", "", "IPv6 address (not supported: hull's networks are IPv4)")
+	fl.StringArrayVar(&o.LinkLocalIPs, "link-local-ip", nil, "link-local addresses (not supported)")
 }
 
 // addMonitorFlags adds the create flags the container's monitor applies.
@@ -156,6 +174,7 @@ func addMonitorFlags(fl *pflag.FlagSet, o *engine.MonitorOptions) {
 	fl.DurationVar(&o.HealthInterval, "health-interval", 0, "time between health checks (default 30s)")
 	fl.DurationVar(&o.HealthTimeout, "health-timeout", 0, "maximum time a health check may take (default 30s)")
 	fl.DurationVar(&o.HealthStartPeriod, "health-start-period", 0, "time to start before failed checks count (default 0s)")
+	fl.DurationVar(&o.HealthStartInterval, "health-start-interval", 0, "time between checks during the start period (default 5s)")
 	fl.IntVar(&o.HealthRetries, "health-retries", 0, "failures in a row that make it unhealthy (default 3)")
 	fl.BoolVar(&o.NoHealthcheck, "no-healthcheck", false, "disable the image's health check")
 }
@@ -177,15 +196,32 @@ func addSharingFlags(fl *pflag.FlagSet, o *engine.CreateOptions) {
 // limitFlags are the resource flags run, create and update share beyond -m, --cpus
 // and --pids-limit.
 type limitFlags struct {
-	memorySwap string
-	cpuShares  int64
-	cpusetCpus string
+	memorySwap        string
+	cpuShares         int64
+	cpusetCpus        string
+	memoryReservation string
+	more              engine.CgroupLimits // the flags that need no parsing
 }
 
 func (f *limitFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&f.memorySwap, "memory-swap", "", "memory plus swap limit (e.g. 128m; -1 for unlimited swap)")
 	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs to run on (0-3, 0,1)")
+	fl.StringVar(&f.more.CpusetMems, "cpuset-mems", "", "memory nodes to allow (0-3, 0,1)")
+	fl.Int64Var(&f.more.CPUPeriod, "cpu-period", 0, "CPU CFS period, in microseconds")
+	fl.Int64Var(&f.more.CPUQuota, "cpu-quota", 0, "CPU CFS quota, in microseconds per period (-1 for none)")
+	fl.Int64Var(&f.more.CPURealtimePeriod, "cpu-rt-period", 0, "CPU real-time period, in microseconds (cgroup v1)")
+	fl.Int64Var(&f.more.CPURealtimeRuntime, "cpu-rt-runtime", 0, "CPU real-time runtime, in microseconds (cgroup v1)")
+	fl.StringVar(&f.memoryReservation, "memory-reservation", "", "memory soft limit (e.g. 32m)")
+	fl.Uint16Var(&f.more.BlkioWeight, "blkio-weight", 0, "block IO weight, 10 to 1000 (0: none)")
+}
+
+// cgroupLimits are the flags' limits beyond memory, swap, CPU shares and CPUs.
+func (f *limitFlags) cgroupLimits() (engine.CgroupLimits, error) {
+	l := f.more
+	var err error
+	l.MemoryReservation, err = parseMemory("--memory-reservation", f.memoryReservation, false)
+	return l, err
 }
 
 // apply puts the flags into the create options.
@@ -195,7 +231,8 @@ func (f *limitFlags) apply(o *engine.CreateOptions) error {
 		return err
 	}
 	o.MemorySwap, o.CPUShares, o.CpusetCpus = swap, f.cpuShares, f.cpusetCpus
-	return nil
+	o.CgroupLimits, err = f.cgroupLimits()
+	return err
 }
 
 // parseMemory reads a size (64m) or, with minusOne, -1 for unlimited.
@@ -221,36 +258,26 @@ func (f *createFlags) options(c *cobra.Command, args []string) (engine.CreateOpt
 		ep := []string{f.entrypoint}
 		o.Entrypoint = &ep
 	}
-	var env []string
-	for _, file := range f.envFiles {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return o, fmt.Errorf("env file: %w", err)
-		}
-		for _, l := range strings.Split(string(data), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				env = append(env, l)
-			}
-		}
+	var err error
+	if o.Env, err = envOf(f.envFiles, o.Env); err != nil {
+		return o, err
 	}
-	env = append(env, o.Env...)
-	o.Env = nil
-	for _, kv := range env {
-		if !strings.Contains(kv, "=") {
-			v, ok := os.LookupEnv(kv)
-			if !ok {
-				continue
-			}
-			kv += "=" + v
-		}
-		o.Env = append(o.Env, kv)
+	labels, err := readKVFiles(f.labelFiles, nil)
+	if err != nil {
+		return o, err
 	}
-	if len(f.labels) > 0 {
+	if labels = append(labels, f.labels...); len(labels) > 0 {
 		o.Labels = map[string]string{}
-		for _, l := range f.labels {
+		for _, l := range labels {
 			k, v, _ := strings.Cut(l, "=")
 			o.Labels[k] = v
 		}
+	}
+	if err := f.attachOptions(&o); err != nil {
+		return o, err
+	}
+	if err := f.more.apply(c, &o); err != nil {
+		return o, err
 	}
 	if f.memory != "" {
 		n, err := logs.ParseSize(f.memory)
@@ -296,7 +323,12 @@ func (f *createFlags) create(e *engine.Engine, c *cobra.Command, args []string) 
 			return nil, fmt.Errorf("container ID file %s exists", f.cidfile)
 		}
 	}
-	if err := ensureImage(c, e, f.pull, o.Image); err != nil {
+	if f.more.useAPISocket {
+		if err := useAPISocket(c, &o); err != nil {
+			return nil, err
+		}
+	}
+	if err := ensureImage(c, e, f.pull, o.Image, o.Platform, f.more.quiet); err != nil {
 		return nil, err
 	}
 	ctr, err := e.Create(o)
@@ -315,7 +347,8 @@ func (f *createFlags) create(e *engine.Engine, c *cobra.Command, args []string) 
 // ensureImage applies run's and create's --pull (always, missing or never) with
 // the pull command itself; its report goes to stderr, as docker's, so that stdout
 // keeps only the container's ID or output.
-func ensureImage(c *cobra.Command, e *engine.Engine, policy, ref string) error {
+// With quiet (run -q), nothing is said: docker's -q suppresses the pull output.
+func ensureImage(c *cobra.Command, e *engine.Engine, policy, ref, platform string, quiet bool) error {
 	switch policy {
 	case "never":
 		return nil
@@ -323,7 +356,9 @@ func ensureImage(c *cobra.Command, e *engine.Engine, policy, ref string) error {
 		if _, err := e.Images.Get(ref); err == nil {
 			return nil
 		}
-		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+		if !quiet {
+			fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+		}
 	case "always":
 	default:
 		return badUsage(fmt.Errorf("invalid pull policy %q: want always, missing or never", policy))
@@ -334,7 +369,17 @@ func ensureImage(c *cobra.Command, e *engine.Engine, policy, ref string) error {
 	}
 	stdout := os.Stdout
 	os.Stdout = os.Stderr
+	if quiet {
+		if os.Stdout, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+			os.Stdout = stdout
+			return err
+		}
+		defer os.Stdout.Close()
+	}
 	defer func() { os.Stdout = stdout }()
 	pull.Flags().Set("quiet", "true")
+	if platform != "" {
+		pull.Flags().Set("platform", platform)
+	}
 	return pull.RunE(pull, []string{ref})
 }

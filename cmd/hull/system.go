@@ -7,14 +7,12 @@ import (
 	"text/tabwriter"
 
 	"github.com/hullproject/hull/engine"
-	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/volume"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
-// `hull version`, `hull info` and the `hull system` group: info, events, df and
-// prune (engine/prune.go).
+// `hull version`, `hull info` and the `hull system` group: info, events, df,
+// prune (engine/prune.go) and service (service.go).
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
 var (
@@ -39,23 +37,17 @@ func infoCommand(g *globals) *cobra.Command {
 		Short: "show what hull runs on",
 		Args:  cobra.NoArgs,
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			list, _ := e.List()
-			running := 0
-			for _, c := range list {
-				if c.State.Running() {
-					running++
-				}
+			in, err := e.Info()
+			if err != nil {
+				return err
 			}
-			imgs, _ := e.Images.List()
-			var u unix.Utsname
-			unix.Uname(&u)
-			cg := "v1 (hybrid)"
-			if runtime.HostCgroupMode() == runtime.CgroupUnified {
+			cg := "v1 (" + in.CgroupMode + ")"
+			if in.CgroupVersion == "2" {
 				cg = "v2"
 			}
-			fmt.Printf("Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(list), running, len(list)-running, len(imgs))
-			fmt.Printf("Storage driver: %s\nLogging driver: json-file\nCgroup version: %s\n", e.Images.Snapshotter().Name(), cg)
-			fmt.Printf("Default runtime: hull\nKernel version: %s\nRoot dir: %s\nState dir: %s\n", unix.ByteSliceToString(u.Release[:]), e.Root, e.StateDir)
+			fmt.Printf("Containers: %d\n Running: %d\n Paused: %d\n Stopped: %d\nImages: %d\n", in.Containers, in.Running, in.Paused, in.Stopped, in.Images)
+			fmt.Printf("Storage driver: %s\nLogging driver: %s\nCgroup version: %s\n", in.Driver, in.LoggingDriver, cg)
+			fmt.Printf("Default runtime: %s\nKernel version: %s\nRoot dir: %s\nState dir: %s\n", in.DefaultRuntime, in.KernelVersion, in.Root, in.StateDir)
 			return nil
 		}),
 	}
@@ -64,7 +56,7 @@ func infoCommand(g *globals) *cobra.Command {
 // systemCommand is the `hull system` group.
 func systemCommand(g *globals) *cobra.Command {
 	system := &cobra.Command{Use: "system", Short: "manage hull"}
-	system.AddCommand(eventsCommand(g), infoCommand(g), systemDFCommand(g), systemPruneCommand(g))
+	system.AddCommand(eventsCommand(g), infoCommand(g), systemDFCommand(g), systemPruneCommand(g), serviceCommand(g)) // service.go
 	return system
 }
 
@@ -148,61 +140,40 @@ func systemPrune(e *engine.Engine, all, volumes bool) error {
 	return errors.Join(errs...)
 }
 
-// systemDF prints docker's `system df` table.
+// systemDF prints docker's `system df` table (engine.DiskUsage counts).
 func systemDF(e *engine.Engine) error {
-	list, err := e.List()
+	du, err := e.DiskUsage()
 	if err != nil {
 		return err
 	}
-	imgs, err := e.Images.List()
-	if err != nil {
-		return err
-	}
-	used := map[string]bool{}
 	var ctrSize, ctrReclaim uint64
 	active := 0
-	for _, c := range list {
-		used[c.Image] = true
-		n := e.ContainerSize(c.ID)
-		ctrSize += n
-		if c.State.Running() {
+	for _, c := range du.Containers {
+		ctrSize += c.Size
+		if c.Container.State.Running() {
 			active++
 		} else {
-			ctrReclaim += n
+			ctrReclaim += c.Size
 		}
 	}
 	var imgSize, imgReclaim uint64
 	imgActive := 0
-	for i := range imgs {
-		n := uint64(e.Images.Size(&imgs[i]))
-		imgSize += n
-		if used[imgs[i].ID().String()] {
+	for _, i := range du.Images {
+		imgSize += uint64(i.Size)
+		if i.Containers > 0 {
 			imgActive++
 		} else {
-			imgReclaim += n
+			imgReclaim += uint64(i.Size)
 		}
 	}
-	var volN, volActive int
+	var volActive int
 	var volSize, volReclaim uint64
-	if s, err := e.Volumes(); err == nil {
-		vols, _ := s.List(volume.Filters{})
-		inUse := map[string]bool{}
-		for _, c := range list {
-			for _, m := range c.Mounts {
-				if m.Type == volume.TypeVolume {
-					inUse[m.Source] = true
-				}
-			}
-		}
-		for _, v := range vols {
-			volN++
-			n := volume.DiskUsage(v.Mountpoint)
-			volSize += n
-			if inUse[v.Name] {
-				volActive++
-			} else {
-				volReclaim += n
-			}
+	for _, v := range du.Volumes {
+		volSize += v.Size
+		if v.RefCount > 0 {
+			volActive++
+		} else {
+			volReclaim += v.Size
 		}
 	}
 	pct := func(part, whole uint64) string {
@@ -213,9 +184,9 @@ func systemDF(e *engine.Engine) error {
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(w, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-	fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", len(imgs), imgActive, humanBytes(imgSize), pct(imgReclaim, imgSize))
-	fmt.Fprintf(w, "Containers\t%d\t%d\t%s\t%s\n", len(list), active, humanBytes(ctrSize), pct(ctrReclaim, ctrSize))
-	fmt.Fprintf(w, "Local Volumes\t%d\t%d\t%s\t%s\n", volN, volActive, humanBytes(volSize), pct(volReclaim, volSize))
+	fmt.Fprintf(w, "Images\t%d\t%d\t%s\t%s\n", len(du.Images), imgActive, humanBytes(imgSize), pct(imgReclaim, imgSize))
+	fmt.Fprintf(w, "Containers\t%d\t%d\t%s\t%s\n", len(du.Containers), active, humanBytes(ctrSize), pct(ctrReclaim, ctrSize))
+	fmt.Fprintf(w, "Local Volumes\t%d\t%d\t%s\t%s\n", len(du.Volumes), volActive, humanBytes(volSize), pct(volReclaim, volSize))
 	fmt.Fprintf(w, "Build Cache\t0\t0\t0B\t0B\n")
 	return w.Flush()
 }

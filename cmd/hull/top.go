@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,20 +132,9 @@ func podStatsCommand(g *globals) *cobra.Command {
 // and the lines of the processes in each group of pids, each group under its
 // header when headers are given. ps's PID column tells a line's process.
 func psFiltered(w io.Writer, opts []string, groups [][]int, headers []string) error {
-	if len(opts) == 0 {
-		opts = []string{"-ef"}
-	}
-	var errb bytes.Buffer
-	cmd := exec.Command("ps", opts...)
-	cmd.Stderr = &errb
-	out, err := cmd.Output()
+	t, err := engine.Ps(opts)
 	if err != nil {
-		return fmt.Errorf("ps %s: %v: %s", strings.Join(opts, " "), err, strings.TrimSpace(errb.String()))
-	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	col := slices.Index(strings.Fields(lines[0]), "PID")
-	if col < 0 {
-		return fmt.Errorf("ps %s: no PID column in its output", strings.Join(opts, " "))
+		return err
 	}
 	for i, pids := range groups {
 		if i > 0 {
@@ -156,15 +143,9 @@ func psFiltered(w io.Writer, opts []string, groups [][]int, headers []string) er
 		if headers != nil {
 			fmt.Fprintln(w, headers[i])
 		}
-		fmt.Fprintln(w, lines[0])
-		for _, l := range lines[1:] {
-			f := strings.Fields(l)
-			if len(f) <= col {
-				continue
-			}
-			if pid, err := strconv.Atoi(f[col]); err == nil && slices.Contains(pids, pid) {
-				fmt.Fprintln(w, l)
-			}
+		fmt.Fprintln(w, t.Header)
+		for _, l := range t.Of(pids) {
+			fmt.Fprintln(w, l)
 		}
 	}
 	return nil

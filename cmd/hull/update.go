@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/hullproject/hull/engine"
 	"github.com/spf13/cobra"
 )
@@ -26,6 +29,10 @@ func updateCommand(g *globals) *cobra.Command {
 				return fail125(err)
 			}
 			o.NanoCPUs, o.CPUShares, o.CpusetCpus = int64(cpus*1e9), lf.cpuShares, lf.cpusetCpus
+			if o.CgroupLimits, err = lf.cgroupLimits(); err != nil {
+				return fail125(err)
+			}
+			o.Warn = func(note string) { fmt.Fprintln(os.Stderr, "hull: "+note) }
 			if cmd.Flags().Changed("pids-limit") && o.PidsLimit == 0 {
 				o.PidsLimit = -1 // docker: 0 or -1 is unlimited
 			}

@@ -8,6 +8,8 @@ package filter
 import (
 	"fmt"
 	"regexp"
+	"strconv"
+	"time"
 )
 
 // CheckName refuses a name= value that is not a regular expression (RE2 syntax, as
@@ -28,4 +30,19 @@ func MatchName(v, name string) bool {
 	}
 	ok, err := regexp.MatchString(v, name)
 	return err == nil && ok
+}
+
+// ParseTime reads a time as docker's filters and --since/--until take one: a
+// duration before now (10m), an RFC 3339 time, or unix seconds.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time, a duration or a unix time", s)
 }

@@ -84,7 +84,7 @@ func TestOpenDotDotStaysInside(t *testing.T) {
 	symlink(t, rel, filepath.Join(dir, "etc", "up")) // ../../outside/secret
 	symlink(t, "../../../../../../etc/secret", filepath.Join(dir, "etc", "deep"))
 	for p, want := range map[string]string{
-		"../../../etc/secret": "inside",
+		"../../../etc/secret":  "inside",
 		"etc/../../etc/secret": "inside",
 		"etc/deep":             "inside", // the ".."s stop at the root
 	} {

@@ -121,6 +121,13 @@ func DialSocket(path string) (*os.File, error) {
 // forwards SIGWINCH as window-size changes. The returned restore puts the user's
 // terminal back and stops the resize forwarding; call it once the process exited.
 func Proxy(master *os.File, in *os.File, out io.Writer) (wait func(), restore func()) {
+	return ProxyInput(master, in, in, out)
+}
+
+// ProxyInput is Proxy with the input read from r rather than from in, the user's
+// terminal, which still gives raw mode and the window size: r may filter what is
+// typed (docker's detach keys). When r ends, input stops; the output goes on.
+func ProxyInput(master, in *os.File, r io.Reader, out io.Writer) (wait func(), restore func()) {
 	var state *term.State
 	if term.IsTerminal(int(in.Fd())) {
 		state, _ = term.MakeRaw(int(in.Fd()))
@@ -133,7 +140,7 @@ func Proxy(master *os.File, in *os.File, out io.Writer) (wait func(), restore fu
 			_ = CopySize(in, master)
 		}
 	}()
-	go func() { _, _ = io.Copy(master, in) }()
+	go func() { _, _ = io.Copy(master, r) }()
 	done := make(chan struct{})
 	go func() {
 		// EIO is how a pty master reports that the last slave closed.

@@ -1,0 +1,119 @@
+package docker
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hullproject/hull/engine"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+)
+
+// decodeCreate reads a create body as the handler does.
+func decodeCreate(t *testing.T, body string) *container.CreateRequest {
+	t.Helper()
+	var req container.CreateRequest
+	if err := json.Unmarshal([]byte(body), &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.HostConfig == nil {
+		req.HostConfig = &container.HostConfig{}
+	}
+	return &req
+}
+
+// The create body, as docker's CLI and compose send it, becomes the options
+// hull create's flags make, in the engine's grammars.
+func TestCreateOptionsMapping(t *testing.T) {
+	req := decodeCreate(t, `{
+		"Image": "busybox", "Cmd": ["-c", "x"], "Entrypoint": ["sh"], "Env": ["A=1"], "User": "1:2",
+		"Volumes": {"/b": {}, "/a": {}}, "OpenStdin": true, "StopTimeout": 3,
+		"Healthcheck": {"Test": ["CMD", "true"], "Interval": 1000000000, "Retries": 2},
+		"HostConfig": {
+			"Binds": ["/h:/c:ro"], "NetworkMode": "app", "PublishAllPorts": true,
+			"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}, {"HostPort": ""}], "53/udp": [{"HostPort": "5353"}]},
+			"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 4},
+			"Tmpfs": {"/t": "size=1m", "/u": ""},
+			"Mounts": [{"Type": "bind", "Source": "/h,1", "Target": "/v", "ReadOnly": true, "BindOptions": {"Propagation": "rslave"}},
+			           {"Type": "volume", "Source": "v1", "Target": "/w", "VolumeOptions": {"NoCopy": true, "Labels": {"k": "v"}}},
+			           {"Type": "tmpfs", "Target": "/s", "TmpfsOptions": {"SizeBytes": 1024, "Mode": 448}}],
+			"Memory": 67108864, "PidsLimit": 0, "Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20}],
+			"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n", "CgroupPermissions": "rw"}],
+			"MemorySwappiness": -1, "OomKillDisable": false, "Init": true, "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
+			"Dns": ["1.1.1.1"], "ConsoleSize": [24, 80]
+		},
+		"NetworkingConfig": {"EndpointsConfig": {"app": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": "02:42:ac:11:00:02"}, "other": {"Aliases": ["o"]}}}
+	}`)
+	o, extra, err := createOptions("/web1", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"Name": "web1", "Entrypoint": &[]string{"sh"}, "Cmd": []string{"-c", "x"}, "Interactive": true,
+		"Volumes": []string{"/a", "/b", "/h:/c:ro"}, "Network": "app", "PublishAll": true,
+		"Publish": []string{"5353:53/udp", "127.0.0.1:8080:80/tcp", "80/tcp"},
+		"Restart": "on-failure:4",
+		"Tmpfs":   []string{"/t:size=1m", "/u"},
+		"Mounts": []string{`type=bind,target=/v,"source=/h,1",readonly,bind-propagation=rslave`, "type=volume,target=/w,source=v1,volume-nocopy,volume-label=k=v",
+			"type=tmpfs,target=/s,tmpfs-size=1024,tmpfs-mode=700"},
+		"PidsLimit": int64(-1), "Ulimits": []string{"nofile=10:20"}, "Devices": []string{"/dev/null:/dev/n:rw"},
+		"MemorySwappiness": (*int64)(nil), "OomKillDisable": false, "Init": true, "LogDriver": "json-file", "LogOpts": []string{"max-size=1m"},
+		"DNS": []string{"1.1.1.1"}, "NetworkAliases": []string{"web"}, "IP": "10.9.0.5", "MacAddress": "02:42:ac:11:00:02",
+		"HealthTest": []string{"CMD", "true"}, "HealthRetries": 2,
+	}
+	ov := reflect.ValueOf(o)
+	for field, w := range want {
+		if got := ov.FieldByName(field).Interface(); !reflect.DeepEqual(got, w) {
+			t.Errorf("%s: %#v, want %#v", field, got, w)
+		}
+	}
+	if *o.StopTimeout != 3 || o.ConsoleSize.Height != 24 || o.ConsoleSize.Width != 80 {
+		t.Errorf("StopTimeout %v ConsoleSize %+v", o.StopTimeout, o.ConsoleSize)
+	}
+	if len(extra) != 1 || extra[0].name != "other" || extra[0].aliases[0] != "o" {
+		t.Errorf("networks beyond NetworkMode's: %+v", extra)
+	}
+	// The mounts written are what the engine's grammar reads back.
+	if err := (&engine.CreateOptions{Image: "x", VolumeOptions: engine.VolumeOptions{Mounts: o.Mounts}}).Validate(); err != nil {
+		t.Errorf("the engine refuses the mounts written: %v", err)
+	}
+
+	// The CLI's default network is "default", in NetworkMode and EndpointsConfig.
+	o, extra, err = createOptions("", decodeCreate(t, `{"Image":"busybox","HostConfig":{"NetworkMode":"default"},"NetworkingConfig":{"EndpointsConfig":{"default":{"Aliases":["x"]}}}}`))
+	if err != nil || o.Network != "bridge" || len(extra) != 0 || len(o.NetworkAliases) != 1 {
+		t.Errorf("default network: %+v %+v %v", o.Network, extra, err)
+	}
+	// [""] and [] are no entrypoint; NONE no health check.
+	o, _, _ = createOptions("", decodeCreate(t, `{"Image":"busybox","Entrypoint":[],"Healthcheck":{"Test":["NONE"]}}`))
+	if o.Entrypoint == nil || !reflect.DeepEqual(*o.Entrypoint, []string{""}) || !o.NoHealthcheck {
+		t.Errorf("Entrypoint %v NoHealthcheck %v", o.Entrypoint, o.NoHealthcheck)
+	}
+}
+
+// A field the engine has no option for is refused by its JSON path, every one
+// at once.
+func TestCreateOptionsRefusals(t *testing.T) {
+	_, _, err := createOptions("", decodeCreate(t, `{"Image":"","HostConfig":{"Umask":18,"ReadonlyPaths":[],"Mounts":[{"Type":"bind","Source":"/x","Target":"/y","BindOptions":{"NonRecursive":true}}]},
+		"Healthcheck":{"Test":["CMD-SHELL"]},"NetworkingConfig":{"EndpointsConfig":{"n2":{"IPAMConfig":{"IPv4Address":"10.0.0.1"}}}}}`))
+	if statusOf(err) != 400 {
+		t.Fatalf("%v: status %d", err, statusOf(err))
+	}
+	for _, f := range []string{"Config.Image", "HostConfig.Umask", "HostConfig.ReadonlyPaths", "HostConfig.Mounts", "Config.Healthcheck.Test", "NetworkingConfig.EndpointsConfig.n2"} {
+		if !strings.Contains(err.Error(), f+": ") {
+			t.Errorf("%v does not name %s", err, f)
+		}
+	}
+	if _, err := mountSpec(mount.Mount{Type: mount.TypeImage, Target: "/x"}); err == nil {
+		t.Error("an image mount was written")
+	}
+	// The engine's refusals, named by docker's fields.
+	o := engine.CreateOptions{Image: "x", Memory: 1, StopSignal: "NOPE", MonitorOptions: engine.MonitorOptions{Restart: "sometimes"}}
+	err = createError(o.Validate())
+	for _, f := range []string{"HostConfig.Memory: ", "Config.StopSignal: ", "HostConfig.RestartPolicy: "} {
+		if statusOf(err) != 400 || !strings.Contains(err.Error(), f) {
+			t.Errorf("%v (%d) does not name %s", err, statusOf(err), f)
+		}
+	}
+}
