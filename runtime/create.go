@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/internal/proc"
 )
 
@@ -46,6 +47,10 @@ type CreateOpts struct {
 	// Log receives warnings: what the spec asks for and cannot be had, such as a
 	// capability the runtime does not hold. Nil drops them.
 	Log *slog.Logger
+	// Trace records the kernel steps of the create, init's among them (init
+	// writes to the same file, through a descriptor it never lets reach the
+	// program). Nil: no trace.
+	Trace *trace.Tracer
 }
 
 // Create makes a container from a bundle and leaves its init waiting for Start. On
@@ -58,11 +63,14 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	t0 := o.Trace.Now()
 	spec, err := LoadSpec(bundle)
 	if err != nil {
 		return nil, err
 	}
-	if err := Validate(spec, bundle); err != nil {
+	err = Validate(spec, bundle)
+	o.Trace.Step(t0, trace.Process, "read", err, trace.Args{File: "config.json", Detail: "load and validate the spec"})
+	if err != nil {
 		return nil, err
 	}
 	if err := checkRootless(spec); err != nil {
@@ -84,7 +92,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	c = &Container{ID: o.ID, dir: dir, Log: o.Log}
+	c = &Container{ID: o.ID, dir: dir, Log: o.Log, Trace: o.Trace}
 	unlock, err := c.lock()
 	if err != nil {
 		os.RemoveAll(dir)
@@ -132,9 +140,13 @@ func Create(o CreateOpts) (c *Container, err error) {
 	}
 	if cg != nil {
 		c.Record.Cgroup = cg.Path()
+		cg.Trace(o.Trace)
 	}
 	fifo := filepath.Join(dir, "exec.fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+	t0 = o.Trace.Now()
+	err = unix.Mkfifo(fifo, 0o600)
+	o.Trace.Step(t0, trace.Process, "mkfifo", err, trace.Args{Target: "exec.fifo"})
+	if err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
 	// In a user namespace init is the namespace's root, a stranger to the host's
@@ -182,21 +194,31 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 	}
 	child = s.cmd
+	t0 = o.Trace.Now()
 	err = s.start()
+	if o.Trace.On() {
+		o.Trace.Step(t0, trace.Namespaces, "clone3", err, s.traceArgs())
+	}
 	s.release()
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	c.Record.Pid = child.Process.Pid
 	if s.mapRelease != nil {
-		if err := writeIDMaps(c.Record.Pid, spec, s.mapRelease); err != nil {
+		t0 = o.Trace.Now()
+		err := writeIDMaps(c.Record.Pid, spec, s.mapRelease)
+		o.Trace.Step(t0, trace.Namespaces, "write", err, trace.Args{File: "uid_map, gid_map", Detail: "through newuidmap/newgidmap"})
+		if err != nil {
 			return nil, err
 		}
 	}
 	if c.Record.PidStart, err = proc.StartTime(c.Record.Pid); err != nil {
 		return nil, fmt.Errorf("init exited at once: %w", err)
 	}
-	if err := c.saveInitRecord(); err != nil {
+	t0 = o.Trace.Now()
+	err = c.saveInitRecord()
+	o.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "init.json", Detail: "init's pid and start time"})
+	if err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	if cg != nil {
@@ -205,12 +227,20 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 	}
 	if spec.Process.OOMScoreAdj != nil {
+		t0 = o.Trace.Now()
 		adj := []byte(strconv.Itoa(*spec.Process.OOMScoreAdj))
-		if err := os.WriteFile("/proc/"+strconv.Itoa(c.Record.Pid)+"/oom_score_adj", adj, 0); err != nil {
+		err := os.WriteFile("/proc/"+strconv.Itoa(c.Record.Pid)+"/oom_score_adj", adj, 0)
+		o.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "oom_score_adj", Value: string(adj)})
+		if err != nil {
 			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}
 	b.Pid = c.Record.Pid
+	if o.Trace.On() {
+		// init's first record is its wait for this message: from here to its
+		// arrival (its own start, if that is slower than this side's work).
+		b.SentAt = time.Now().UnixNano()
+	}
 	if err := sendIDMapped(parentEnd, b.Mounts, c.Record.Pid); err != nil {
 		return nil, err
 	}
@@ -220,7 +250,10 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err := c.serveInit(parentEnd, spec, o); err != nil {
 		return nil, err
 	}
-	if err := c.save(); err != nil {
+	t0 = o.Trace.Now()
+	err = c.save()
+	o.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "state.json"})
+	if err != nil {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	if o.PidFile != "" {
@@ -291,6 +324,12 @@ func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fi
 	cmd.ExtraFiles = append(cmd.ExtraFiles, childEnd.f)
 	b.FifoFd = 3 + len(cmd.ExtraFiles)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, fifo)
+	if f := o.Trace.File(); f != nil {
+		// init traces into the same file; the descriptor is above stdio and
+		// the preserved ones, so finish marks it close-on-exec with the rest.
+		b.TraceFd = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
 	cmd.Env = []string{nsenter.InitEnv + "=" + strconv.Itoa(syncFd)}
 	s := &spawnSpec{cmd: cmd, parentOnly: []*os.File{childEnd.f}}
 	attr := &syscall.SysProcAttr{}
@@ -400,10 +439,16 @@ func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error
 			}
 		case msgHooks:
 			st := c.specState(StatusCreating)
-			if err := runHooks("prestart", spec.Hooks.Prestart, st); err != nil {
+			t0 := o.Trace.Now()
+			err := runHooks("prestart", spec.Hooks.Prestart, st)
+			traceHooks(o.Trace, t0, "prestart", spec.Hooks.Prestart, err)
+			if err != nil {
 				return err
 			}
-			if err := runHooks("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {
+			t0 = o.Trace.Now()
+			err = runHooks("createRuntime", spec.Hooks.CreateRuntime, st)
+			traceHooks(o.Trace, t0, "createRuntime", spec.Hooks.CreateRuntime, err)
+			if err != nil {
 				return err
 			}
 			if err := ch.send(message{Type: msgHooksDone}); err != nil {

@@ -6,11 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"time"
 
 	"github.com/hullproject/hull/runtime/console"
 	"github.com/hullproject/hull/runtime/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // ExecOpts are the options of `hullrt exec`.
@@ -72,6 +75,13 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 	}
 	cmd.Env = []string{nsenter.InitEnv + "=" + strconv.Itoa(3+len(cmd.ExtraFiles))}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, childEnd.f)
+	traceFd := 0
+	if f := c.Trace.File(); f != nil {
+		// Above stdio and the preserved descriptors: finish marks it
+		// close-on-exec with the rest.
+		traceFd = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
 	s := &spawnSpec{cmd: cmd, parentOnly: []*os.File{childEnd.f}}
 	// Every namespace of init that differs from ours is joined: user first (in the
 	// constructor, so the rest are checked against the container's user namespace),
@@ -116,7 +126,11 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 			return nil, fmt.Errorf("become subreaper: %w", err)
 		}
 	}
+	t0 := c.Trace.Now()
 	err = s.start()
+	if c.Trace.On() {
+		c.Trace.Step(t0, trace.Namespaces, "clone3", err, s.traceArgs())
+	}
 	s.release()
 	if err != nil {
 		return nil, fmt.Errorf("start exec process: %w", err)
@@ -139,11 +153,17 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 	if c.Record.Cgroup != "" {
 		if cg, err := c.cgroup(); err != nil {
 			return fail(err)
-		} else if err := cg.Apply(proc.Pid); err != nil {
-			return fail(err)
+		} else {
+			cg.Trace(c.Trace)
+			if err := cg.Apply(proc.Pid); err != nil {
+				return fail(err)
+			}
 		}
 	}
-	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.Record.Config, Process: *p, Pid: proc.Pid, PreserveFds: o.PreserveFds, Bundle: c.Record.Bundle}
+	b := &bootstrap{Exec: true, ID: c.ID, Spec: c.Record.Config, Process: *p, Pid: proc.Pid, PreserveFds: o.PreserveFds, Bundle: c.Record.Bundle, TraceFd: traceFd}
+	if c.Trace.On() {
+		b.SentAt = time.Now().UnixNano()
+	}
 	grantCaps(&b.Process, s.joinsUserNS(), logger(c.Log))
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
 		return fail(fmt.Errorf("send bootstrap: %w", err))

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/runtime/caps"
 	"github.com/hullproject/hull/runtime/console"
 	"github.com/hullproject/hull/runtime/nsenter"
@@ -95,6 +96,7 @@ func initMain(ch *channel) error {
 	}
 	b := m.Bootstrap
 	b.trees = trees
+	b.tr = childTracer(b)
 	if b.Exec {
 		return execProcess(ch, b)
 	}
@@ -104,20 +106,30 @@ func initMain(ch *channel) error {
 // initContainer prepares the container around init and execs its program after start.
 func initContainer(ch *channel, b *bootstrap) error {
 	spec := b.Spec
+	tr := b.tr
 	if b.NewCgroupNS {
 		// Now that the parent put us in the container's cgroup, a new cgroup
 		// namespace is rooted there.
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		t0 := tr.Now()
+		err := unix.Unshare(unix.CLONE_NEWCGROUP)
+		tr.Step(t0, trace.Namespaces, "unshare", err, trace.Args{Flags: unix.CLONE_NEWCGROUP, FlagSet: trace.CloneFlags})
+		if err != nil {
 			return fmt.Errorf("new cgroup namespace: %w", err)
 		}
 	}
 	for key, value := range spec.Linux.Sysctl {
-		if err := writeSysctl(key, value); err != nil {
+		t0 := tr.Now()
+		err := writeSysctl(key, value)
+		tr.Step(t0, trace.Sysctl, "write", err, trace.Args{File: key, Value: value})
+		if err != nil {
 			return err
 		}
 	}
 	if spec.Hostname != "" {
-		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		t0 := tr.Now()
+		err := unix.Sethostname([]byte(spec.Hostname))
+		tr.Step(t0, trace.Namespaces, "sethostname", err, trace.Args{Value: spec.Hostname})
+		if err != nil {
 			return fmt.Errorf("hostname: %w", err)
 		}
 	}
@@ -157,7 +169,9 @@ func initContainer(ch *channel, b *bootstrap) error {
 			return programError(fmt.Errorf("process.cwd: %w", err))
 		}
 	}
+	t0 := tr.Now()
 	exe, err := lookPath(p.Args[0], p.Env)
+	tr.Step(t0, trace.Process, "stat", err, trace.Args{Target: p.Args[0], Detail: "look up the program in the container's PATH"})
 	if err != nil {
 		return err
 	}
@@ -179,7 +193,11 @@ func initContainer(ch *channel, b *bootstrap) error {
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
-	if _, err := fifo.Write([]byte("0")); err != nil {
+	// Not traced: init waits here for as long as the caller waits to start it.
+	t0 = tr.Now()
+	_, err = fifo.Write([]byte("0"))
+	tr.Step(t0, trace.Process, "write", err, trace.Args{File: "exec.fifo", Detail: "started: tell start"})
+	if err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
 	unix.Close(b.FifoFd)
@@ -194,12 +212,18 @@ func initContainer(ch *channel, b *bootstrap) error {
 func startProgram(spec *specs.Spec, p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *seccomp.Filter) error {
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
 		st := specs.State{Version: specs.Version, ID: b.ID, Status: StatusCreated, Pid: b.Pid, Bundle: b.Bundle, Annotations: spec.Annotations}
-		if err := runHooks("startContainer", spec.Hooks.StartContainer, st); err != nil {
+		t0 := b.tr.Now()
+		err := runHooks("startContainer", spec.Hooks.StartContainer, st)
+		traceHooks(b.tr, t0, "startContainer", spec.Hooks.StartContainer, err)
+		if err != nil {
 			return err
 		}
 	}
 	if b.NewTimeNS {
-		if err := newTimeNS(spec.Linux.TimeOffsets); err != nil {
+		t0 := b.tr.Now()
+		err := newTimeNS(spec.Linux.TimeOffsets)
+		b.tr.Step(t0, trace.Namespaces, "unshare", err, trace.Args{Flags: unix.CLONE_NEWTIME, FlagSet: trace.CloneFlags})
+		if err != nil {
 			return err
 		}
 	}
@@ -215,14 +239,24 @@ func loadNotifyFilter(ch *channel, b *bootstrap) (*seccomp.Filter, error) {
 	if b.Spec == nil || b.Spec.Linux == nil || b.Spec.Linux.Seccomp == nil {
 		return nil, nil
 	}
+	t0 := b.tr.Now()
 	filter, err := seccomp.Compile(b.Spec.Linux.Seccomp)
+	if b.tr.On() {
+		a := trace.Args{Detail: "compile the profile to classic BPF", Value: string(b.Spec.Linux.Seccomp.DefaultAction)}
+		if filter != nil {
+			a.Count = len(filter.Prog)
+		}
+		b.tr.Step(t0, trace.Seccomp, "compile", err, a)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !filter.NeedsListener {
 		return filter, nil
 	}
+	t0 = b.tr.Now()
 	fd, err := filter.Load()
+	b.tr.Step(t0, trace.Seccomp, "seccomp", err, trace.Args{Count: len(filter.Prog), Flags: uint64(filter.Flags), FlagSet: trace.FlagsCount, Detail: "SECCOMP_SET_MODE_FILTER, with a listener"})
 	if err != nil {
 		return nil, fmt.Errorf("load seccomp filter: %w", err)
 	}
@@ -236,39 +270,55 @@ func loadNotifyFilter(ch *channel, b *bootstrap) (*seccomp.Filter, error) {
 // setupRootfs builds the container's filesystem and switches into it. It returns the
 // terminal's slave when the process has a terminal.
 func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
-	spec := b.Spec
+	spec, tr := b.Spec, b.tr
 	var prop uintptr
 	if spec.Linux.RootfsPropagation != "" {
 		prop, _ = rootfs.Propagation(spec.Linux.RootfsPropagation)
 	}
-	if err := rootfs.PrepareHost(prop); err != nil {
+	t0 := tr.Now()
+	err := rootfs.PrepareHost(prop)
+	tr.Step(t0, trace.Rootfs, "mount", err, trace.Args{Target: "/", Flags: uint64(prop | unix.MS_SLAVE | unix.MS_REC), FlagSet: trace.MountFlags,
+		Detail: "no mount event of the container reaches the host"})
+	if err != nil {
 		return nil, err
 	}
-	if err := rootfs.BindSelf(b.Rootfs, prop); err != nil {
+	t0 = tr.Now()
+	err = rootfs.BindSelf(b.Rootfs, prop)
+	tr.Step(t0, trace.Rootfs, "mount", err, trace.Args{Source: b.Rootfs, Target: b.Rootfs, Flags: unix.MS_BIND | unix.MS_REC, FlagSet: trace.MountFlags,
+		Detail: "the rootfs becomes a mount point, for pivot_root"})
+	if err != nil {
 		return nil, err
 	}
+	t0 = tr.Now()
 	root, err := rootfs.OpenRoot(b.Rootfs)
+	tr.Step(t0, trace.Rootfs, "open", err, trace.Args{Target: b.Rootfs, Detail: "O_PATH: every path below resolves in it (openat2 RESOLVE_IN_ROOT)"})
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
 	devpts := false
 	for i, m := range b.Mounts {
-		if tree, ok := b.trees[i]; ok {
+		t0 := tr.Now()
+		tree, idmapped := b.trees[i]
+		if idmapped {
 			err = root.Attach(m, tree)
 			unix.Close(tree)
 		} else {
 			err = root.Mount(m)
 		}
+		traceMount(tr, t0, m, idmapped, err)
 		if err != nil {
 			return nil, err
 		}
 		devpts = devpts || (m.Type == "devpts" && path.Clean(m.Destination) == "/dev/pts")
 	}
-	if err := makeDevices(root, spec.Linux.Devices, b.UserNS); err != nil {
+	if err := makeDevices(root, spec.Linux.Devices, b.UserNS, tr); err != nil {
 		return nil, err
 	}
-	if err := root.DevSymlinks(devpts); err != nil {
+	t0 = tr.Now()
+	err = root.DevSymlinks(devpts)
+	tr.Step(t0, trace.Mounts, "symlinkat", err, trace.Args{Target: "/dev", Detail: "fd, stdin, stdout, stderr, ptmx, core"})
+	if err != nil {
 		return nil, err
 	}
 	var slave *os.File
@@ -303,22 +353,36 @@ func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
 		return nil, err
 	}
 	defer unix.Close(null)
-	if err := root.Mask(spec.Linux.MaskedPaths, null); err != nil {
+	t0 = tr.Now()
+	err = root.Mask(spec.Linux.MaskedPaths, null)
+	tr.Step(t0, trace.Mounts, "mount", err, trace.Args{Count: len(spec.Linux.MaskedPaths), Flags: unix.MS_BIND, FlagSet: trace.MountFlags,
+		Detail: "masked paths: /dev/null on files, an empty read-only tmpfs on directories"})
+	if err != nil {
 		return nil, err
 	}
-	if err := root.Readonly(spec.Linux.ReadonlyPaths); err != nil {
+	t0 = tr.Now()
+	err = root.Readonly(spec.Linux.ReadonlyPaths)
+	tr.Step(t0, trace.Mounts, "open_tree+mount_setattr+move_mount", err, trace.Args{Count: len(spec.Linux.ReadonlyPaths),
+		Flags: unix.MOUNT_ATTR_RDONLY, FlagSet: trace.MountAttr, Detail: "read-only paths"})
+	if err != nil {
 		return nil, err
 	}
+	t0 = tr.Now()
 	if b.NoPivot {
 		err = root.MoveRoot()
+		tr.Step(t0, trace.Rootfs, "mount", err, trace.Args{Source: b.Rootfs, Target: "/", Flags: unix.MS_MOVE, FlagSet: trace.MountFlags, Detail: "--no-pivot: move, then chroot"})
 	} else {
 		err = root.Pivot()
+		tr.Step(t0, trace.Rootfs, "pivot_root", err, trace.Args{Source: b.Rootfs, Target: "/", Detail: "pivot_root(\".\", \".\"), then the old root detached"})
 	}
 	if err != nil {
 		return nil, err
 	}
 	if spec.Root.Readonly {
-		if err := rootfs.ReadonlyRoot(); err != nil {
+		t0 = tr.Now()
+		err := rootfs.ReadonlyRoot()
+		tr.Step(t0, trace.Rootfs, "mount_setattr", err, trace.Args{Target: "/", Flags: unix.MOUNT_ATTR_RDONLY, FlagSet: trace.MountAttr})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -341,6 +405,7 @@ func waitHooks(ch *channel, b *bootstrap) error {
 	if err := ch.send(message{Type: msgHooks}); err != nil {
 		return err
 	}
+	// The parent's hooks run meanwhile; it records them.
 	m, _, err := ch.recv()
 	if err != nil {
 		return fmt.Errorf("wait for hooks: %w", err)
@@ -351,7 +416,10 @@ func waitHooks(ch *channel, b *bootstrap) error {
 	spec := b.Spec
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
 		st := specs.State{Version: specs.Version, ID: b.ID, Status: StatusCreating, Pid: b.Pid, Bundle: b.Bundle, Annotations: spec.Annotations}
-		if err := runHooks("createContainer", spec.Hooks.CreateContainer, st); err != nil {
+		t0 := b.tr.Now()
+		err := runHooks("createContainer", spec.Hooks.CreateContainer, st)
+		traceHooks(b.tr, t0, "createContainer", spec.Hooks.CreateContainer, err)
+		if err != nil {
 			return err
 		}
 	}
@@ -360,7 +428,7 @@ func waitHooks(ch *channel, b *bootstrap) error {
 
 // makeDevices creates the default devices and the spec's, unless the spec names the
 // same path itself.
-func makeDevices(root *rootfs.Root, devices []specs.LinuxDevice, userNS bool) error {
+func makeDevices(root *rootfs.Root, devices []specs.LinuxDevice, userNS bool, tr *trace.Tracer) error {
 	named := map[string]bool{}
 	for _, d := range devices {
 		named[path.Clean(d.Path)] = true
@@ -371,8 +439,15 @@ func makeDevices(root *rootfs.Root, devices []specs.LinuxDevice, userNS bool) er
 			all = append(all, d)
 		}
 	}
+	op := "mknodat"
+	if userNS {
+		op = "mount"
+	}
 	for _, d := range all {
-		if err := root.MakeDevice(d, userNS); err != nil {
+		t0 := tr.Now()
+		err := root.MakeDevice(d, userNS)
+		tr.Step(t0, trace.Mounts, op, err, trace.Args{Target: d.Path, Type: d.Type})
+		if err != nil {
 			return err
 		}
 	}
@@ -450,22 +525,35 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 		}
 		tty.Close()
 	}
+	tr := b.tr
 	for _, r := range p.Rlimits {
+		t0 := tr.Now()
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Setrlimit(rlimitTypes[r.Type], &lim); err != nil {
+		err := unix.Setrlimit(rlimitTypes[r.Type], &lim)
+		if tr.On() {
+			tr.Step(t0, trace.Rlimits, "setrlimit", err, trace.Args{Type: r.Type, Value: fmt.Sprintf("%d:%d", r.Soft, r.Hard)})
+		}
+		if err != nil {
 			return fmt.Errorf("process.rlimits %s: %w", r.Type, err)
 		}
 	}
 	if !b.Exec && !b.NoNewKeyring {
 		// A session keyring of the container's own, so that it cannot read the
 		// host's keys through the one it would otherwise inherit.
-		if _, err := unix.KeyctlJoinSessionKeyring(b.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+		t0 := tr.Now()
+		_, err := unix.KeyctlJoinSessionKeyring(b.ID)
+		tr.Step(t0, trace.Process, "keyctl", err, trace.Args{Detail: "KEYCTL_JOIN_SESSION_KEYRING"})
+		if err != nil && !errors.Is(err, unix.ENOSYS) {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
 	}
 	// Nothing but stdio and the preserved descriptors may cross into the program;
-	// nothing below opens one that is not close-on-exec.
-	if err := markCloexec(3 + b.PreserveFds); err != nil {
+	// nothing below opens one that is not close-on-exec. The trace's descriptor
+	// is among them: the records below are written before execve closes it.
+	t0 := tr.Now()
+	err := markCloexec(3 + b.PreserveFds)
+	tr.Step(t0, trace.Process, "close_range", err, trace.Args{Flags: 3 + uint64(b.PreserveFds), FlagSet: trace.FlagsCount, Detail: "CLOSE_RANGE_CLOEXEC from this descriptor up"})
+	if err != nil {
 		return fmt.Errorf("close descriptors: %w", err)
 	}
 	// The parent left in p only what can be granted (grantCaps).
@@ -473,22 +561,44 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("keep capabilities: %w", err)
 	}
-	if err := set.DropBounding(); err != nil {
+	t0 = tr.Now()
+	err = set.DropBounding()
+	if tr.On() {
+		tr.Step(t0, trace.Capabilities, "prctl", err, trace.Args{Type: "bounding", Value: strings.Join(caps.List(set.Bounding), ","),
+			Count: caps.Last() + 1 - bitCount(set.Bounding), Detail: "PR_CAPBSET_DROP of each capability not kept (count: dropped)"})
+	}
+	if err != nil {
 		return err
 	}
 	if filter != nil && !p.NoNewPrivileges {
-		if _, err := filter.Load(); err != nil {
+		t0 := tr.Now()
+		_, err := filter.Load()
+		tr.Step(t0, trace.Seccomp, "seccomp", err, trace.Args{Count: len(filter.Prog), Flags: uint64(filter.Flags), FlagSet: trace.FlagsCount, Detail: "SECCOMP_SET_MODE_FILTER (before the user changes: no no_new_privs)"})
+		if err != nil {
 			return fmt.Errorf("load seccomp filter: %w", err)
 		}
 		filter = nil
 	}
-	if err := setUser(p.User); err != nil {
+	t0 = tr.Now()
+	err = setUser(p.User)
+	if tr.On() {
+		tr.Step(t0, trace.Process, "setresuid", err, trace.Args{Value: fmt.Sprintf("uid=%d gid=%d groups=%v", p.User.UID, p.User.GID, p.User.AdditionalGids), Detail: "setgroups, setresgid, setresuid"})
+	}
+	if err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("keep capabilities: %w", err)
 	}
-	if err := set.Apply(); err != nil {
+	t0 = tr.Now()
+	err = set.Apply()
+	if tr.On() {
+		tr.Step(t0, trace.Capabilities, "capset", err, trace.Args{Value: fmt.Sprintf("effective=%s permitted=%s inheritable=%s ambient=%s",
+			strings.Join(caps.List(set.Effective), ","), strings.Join(caps.List(set.Permitted), ","),
+			strings.Join(caps.List(set.Inheritable), ","), strings.Join(caps.List(set.Ambient), ",")),
+			Count: bitCount(set.Effective), Detail: "capset, then PR_CAP_AMBIENT_RAISE for each ambient"})
+	}
+	if err != nil {
 		return err
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
@@ -503,15 +613,24 @@ func finish(p *specs.Process, exe string, tty *os.File, b *bootstrap, filter *se
 		unix.Umask(int(*p.User.Umask))
 	}
 	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		t0 := tr.Now()
+		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		tr.Step(t0, trace.Capabilities, "prctl", err, trace.Args{Type: "no_new_privs", Value: "1", Detail: "PR_SET_NO_NEW_PRIVS"})
+		if err != nil {
 			return fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
 	if filter != nil {
-		if _, err := filter.Load(); err != nil {
+		t0 := tr.Now()
+		_, err := filter.Load()
+		tr.Step(t0, trace.Seccomp, "seccomp", err, trace.Args{Count: len(filter.Prog), Flags: uint64(filter.Flags), FlagSet: trace.FlagsCount, Detail: "SECCOMP_SET_MODE_FILTER"})
+		if err != nil {
 			return fmt.Errorf("load seccomp filter: %w", err)
 		}
 	}
+	// A successful execve leaves nobody to write its record: it is written
+	// before the call (dur 0), and a failure reaches the caller as an error.
+	tr.Step(tr.Now(), trace.Process, "execve", nil, trace.Args{Source: exe})
 	if err := unix.Exec(exe, p.Args, p.Env); err != nil {
 		return programError(fmt.Errorf("exec %s: %w", p.Args[0], err))
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/runtime/cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -78,7 +79,9 @@ func (c *Container) Start() error {
 	fifo := filepath.Join(c.dir, "exec.fifo")
 	// Non-blocking open of the read end always succeeds and wakes the init that is
 	// blocked opening the write end; then wait for its byte, or for it to die.
+	t0 := c.Trace.Now()
 	f, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	c.Trace.Step(t0, trace.Process, "open", err, trace.Args{File: "exec.fifo", Detail: "wakes init"})
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -98,7 +101,9 @@ func (c *Container) Start() error {
 		return err
 	}
 	if h := c.Record.Config.Hooks; h != nil {
+		t0 := c.Trace.Now()
 		c.runHooksWarn("poststart", h.Poststart, c.specState(StatusRunning))
+		traceHooks(c.Trace, t0, "poststart", h.Poststart, nil)
 	}
 	return nil
 }
@@ -243,19 +248,34 @@ func (c *Container) Delete(force bool) error {
 			if f, _ := cg.Frozen(); f {
 				cg.Thaw()
 			}
-			if err := cg.Kill(unix.SIGKILL); err != nil {
+			t0 := c.Trace.Now()
+			err := cg.Kill(unix.SIGKILL)
+			c.Trace.Step(t0, trace.Cgroups, "kill", err, trace.Args{Detail: "SIGKILL to every process of the cgroup (cgroup.kill where there is one)"})
+			if err != nil {
 				return fmt.Errorf("kill container processes: %w", err)
 			}
 		}
-		if err := cg.Destroy(); err != nil {
+		t0 := c.Trace.Now()
+		err := cg.Destroy()
+		if c.Trace.On() {
+			c.Trace.Step(t0, trace.Cgroups, "rmdir", err, trace.Args{Target: cg.Path()})
+		}
+		if err != nil {
 			return err
 		}
 	}
+	t0 := c.Trace.Now()
 	c.waitInitGone()
+	c.Trace.Step(t0, trace.Process, "pidfd_send_signal", nil, trace.Args{Value: "SIGKILL", Detail: "init, then wait until it is gone"})
 	if cfg := c.Record.Config; cfg != nil && cfg.Hooks != nil && !c.Record.Damaged {
+		t0 := c.Trace.Now()
 		c.runHooksWarn("poststop", cfg.Hooks.Poststop, c.specState(StatusStopped))
+		traceHooks(c.Trace, t0, "poststop", cfg.Hooks.Poststop, nil)
 	}
-	if err := os.RemoveAll(c.dir); err != nil {
+	t0 = c.Trace.Now()
+	err = os.RemoveAll(c.dir)
+	c.Trace.Step(t0, trace.Process, "unlinkat", err, trace.Args{Target: c.dir, Detail: "the state directory"})
+	if err != nil {
 		return fmt.Errorf("remove state: %w", err)
 	}
 	return nil

@@ -15,6 +15,8 @@ import (
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/proc"
+
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // Container is one container's record in the state root.
@@ -42,6 +44,9 @@ type Container struct {
 	// capability an exec asks for and cannot have). Nil drops them. Create sets it
 	// from CreateOpts.Log.
 	Log *slog.Logger
+	// Trace records the kernel steps of Start, Exec and Delete (internal/trace).
+	// Nil: no trace. Create sets it from CreateOpts.Trace.
+	Trace *trace.Tracer
 }
 
 // Record is what state.json holds.

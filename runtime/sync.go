@@ -70,6 +70,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/trace"
 )
 
 type msgType string
@@ -113,9 +115,13 @@ type bootstrap struct {
 	UserNS       bool          `json:"userNS,omitempty"` // in a user namespace: devices are bind-mounted
 	Hooks        bool          `json:"hooks,omitempty"`  // stop for msgHooks before pivot_root
 	Mounts       []specs.Mount `json:"mounts"`           // the spec's mounts, expanded (cgroup) and with absolute sources
+	TraceFd      int           `json:"traceFd,omitempty"` // the trace's file (internal/trace), when tracing
+	SentAt       int64         `json:"sentAt,omitempty"`  // when tracing: when the parent sent this, Unix ns
 	// trees are the id-mapped mounts (by index in Mounts) the parent made, received
 	// as msgMount before the bootstrap.
 	trees map[int]int
+	// tr traces the child's steps into TraceFd (nil: off).
+	tr *trace.Tracer
 }
 
 // channel is one end of the socket pair.

@@ -94,6 +94,10 @@ func cmdCreate(fs *flag.FlagSet) func([]string) error {
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
 		}
+		if o.Trace, err = openTrace("create"); err != nil {
+			return err
+		}
+		defer o.Trace.Close()
 		_, err = runtime.Create(o)
 		return err
 	}
@@ -112,6 +116,10 @@ func cmdStart(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
+		if c.Trace, err = openTrace("start"); err != nil {
+			return err
+		}
+		defer c.Trace.Close()
 		return c.Start()
 	}
 }
@@ -133,6 +141,10 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
 		}
+		if o.Trace, err = openTrace("create"); err != nil {
+			return err
+		}
+		defer o.Trace.Close()
 		// Signals that arrive while the container starts are kept for it.
 		fg := attach(detach, o.ConsoleSocket, &o.Console)
 		defer fg.stop()
@@ -140,6 +152,7 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
+		c.Trace = o.Trace.As("start")
 		if err := c.Start(); err != nil {
 			c.Delete(true)
 			return err
@@ -148,6 +161,7 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 			return nil
 		}
 		code, err := fg.wait(c.Wait, func(s unix.Signal) { c.Kill(s, false) })
+		c.Trace = o.Trace.As("delete")
 		if !keep {
 			if derr := c.Delete(true); err == nil && derr != nil {
 				err = derr
@@ -309,6 +323,10 @@ func cmdExec(fs *flag.FlagSet) func([]string) error {
 		}
 		o.Process = &p
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if c.Trace, err = openTrace("exec"); err != nil {
+			return err
+		}
+		defer c.Trace.Close()
 		fg := attach(detach, o.ConsoleSocket, &o.Console)
 		defer fg.stop()
 		proc, err := c.Exec(o)
@@ -462,6 +480,10 @@ func cmdDelete(fs *flag.FlagSet) func([]string) error {
 			}
 			return err
 		}
+		if c.Trace, err = openTrace("delete"); err != nil {
+			return err
+		}
+		defer c.Trace.Close()
 		return c.Delete(force)
 	}
 }

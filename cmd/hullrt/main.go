@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/runtime"
 	_ "github.com/hullproject/hull/runtime/nsenter"
 )
@@ -42,6 +43,7 @@ type globals struct {
 	systemdCgroup bool
 	rootless      string
 	isRootless    bool // --rootless decided: auto is rootless when not root, as runc's
+	trace         string
 }
 
 var g globals
@@ -76,6 +78,7 @@ func run(args []string) int {
 	fs.BoolVar(&g.debug, "debug", false, "debug logging")
 	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd to manage cgroups")
 	fs.StringVar(&g.rootless, "rootless", "auto", "rootless mode: true, false or auto")
+	fs.StringVar(&g.trace, "trace", os.Getenv(trace.Env), "append the kernel steps of create, start, run, exec and delete to this file, as JSON lines (also "+trace.Env+")")
 	var showVersion, help bool
 	fs.BoolVar(&showVersion, "version", false, "print the version")
 	fs.BoolVar(&showVersion, "v", false, "print the version")
@@ -156,6 +159,15 @@ func fail(err error) int {
 	}
 	fmt.Fprintln(os.Stderr, "hullrt: "+msg)
 	return 1
+}
+
+// openTrace opens --trace for the command proc; nil when not tracing. The caller
+// closes it.
+func openTrace(proc string) (*trace.Tracer, error) {
+	if g.trace == "" {
+		return nil, nil
+	}
+	return trace.Open(g.trace, proc)
 }
 
 // setupLog opens --log. The json format writes one object per line with a lower-case

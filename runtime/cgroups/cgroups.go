@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // Mode is how the host mounts cgroups.
@@ -93,6 +95,7 @@ type hierarchy struct {
 	controllers []string
 	own         string // the calling process's cgroup on it, from /proc/self/cgroup
 	path        string // the container's cgroup, absolute from the hierarchy root
+	tr          *trace.Tracer
 }
 
 func (h *hierarchy) v2() bool { return h.key == "" }
@@ -398,16 +401,34 @@ func (m *Manager) unified() *hierarchy {
 	return nil
 }
 
+// Trace records, from now on, each directory the manager makes and each file it
+// writes in tr (nil: off).
+func (m *Manager) Trace(tr *trace.Tracer) {
+	for i := range m.hs {
+		m.hs[i].tr = tr
+	}
+}
+
 // Apply creates the cgroup on every hierarchy and moves pid into it; pid 0 only
 // creates it.
 func (m *Manager) Apply(pid int) error {
 	for i := range m.hs {
 		h := &m.hs[i]
-		if err := create(h); err != nil {
+		start := h.tr.Now()
+		err := create(h)
+		if h.tr.On() {
+			h.tr.Step(start, trace.Cgroups, "mkdir", err, trace.Args{Target: h.dir()})
+		}
+		if err != nil {
 			return err
 		}
 		if pid > 0 {
-			if err := writeFile(h.dir(), "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			start := h.tr.Now()
+			err := writeFile(h.dir(), "cgroup.procs", strconv.Itoa(pid))
+			if h.tr.On() {
+				h.tr.Step(start, trace.Cgroups, "write", err, trace.Args{File: filepath.Join(h.dir(), "cgroup.procs"), Value: strconv.Itoa(pid)})
+			}
+			if err != nil {
 				return fmt.Errorf("move pid %d: %w", pid, err)
 			}
 		}

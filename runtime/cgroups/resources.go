@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // Set applies linux.resources to the cgroup, which Apply must have created. A nil
@@ -51,7 +53,9 @@ func (m *Manager) ctrl(field, controller string) (*hierarchy, error) {
 // put writes one resource value, naming the field in any error. A missing file
 // means the kernel lacks the feature (or the controller was not delegated).
 func put(field string, h *hierarchy, file, val string) error {
+	start := h.tr.Now()
 	err := writeFile(h.dir(), file, val)
+	h.tr.Step(start, trace.Cgroups, "write", err, trace.Args{File: file, Value: val})
 	if errors.Is(err, os.ErrNotExist) {
 		return fieldErr(field, "not supported by this host (no %s)", filepath.Join(h.dir(), file))
 	}
