@@ -22,8 +22,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/atomicfile"
-	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // CreateOpts are the options of `hullrt create` (and of `run`, which creates first).

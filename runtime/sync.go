@@ -115,11 +115,14 @@ type bootstrap struct {
 	UserNS       bool          `json:"userNS,omitempty"` // in a user namespace: devices are bind-mounted
 	Hooks        bool          `json:"hooks,omitempty"`  // stop for msgHooks before pivot_root
 	Mounts       []specs.Mount `json:"mounts"`           // the spec's mounts, expanded (cgroup) and with absolute sources
-	TraceFd      int           `json:"traceFd,omitempty"` // the trace's file (internal/trace), when tracing
-	SentAt       int64         `json:"sentAt,omitempty"`  // when tracing: when the parent sent this, Unix ns
 	// trees are the id-mapped mounts (by index in Mounts) the parent made, received
 	// as msgMount before the bootstrap.
 	trees map[int]int
+
+	// When tracing (internal/trace): the trace's descriptor, and when the parent
+	// sent this message (Unix ns), which starts init's first record.
+	TraceFd int   `json:"traceFd,omitempty"`
+	SentAt  int64 `json:"sentAt,omitempty"`
 	// tr traces the child's steps into TraceFd (nil: off).
 	tr *trace.Tracer
 }

@@ -6,12 +6,13 @@
 //
 // # Schema, version 1
 //
-// Each line is one JSON object:
+// Each line is one JSON object (here folded):
 //
 //	{"v":1,"ts":1765070000123456789,"dur":41230,"pid":4242,"proc":"init",
-//	 "ingredient":"mounts","op":"mount",
-//	 "args":{"source":"proc","target":"/proc","type":"proc","flags":["MS_NOSUID","MS_NODEV","MS_NOEXEC"]},
-//	 "result":"ok"}
+//	"ingredient":"mounts","op":"mount","args":{"source":"proc","target":"/proc",
+//	"type":"proc","flags":["MS_NOSUID","MS_NODEV","MS_NOEXEC"]},"result":"ok"}
+//
+// Its fields:
 //
 //   - v: the schema's version, 1. A reader skips records of a version it does not
 //     know; fields are only ever added within a version.
@@ -25,12 +26,14 @@
 //   - ingredient: what the step builds, one of the Ingredient constants: image,
 //     rootfs, namespaces, sysctl, mounts, cgroups, capabilities, rlimits,
 //     seccomp, network, hooks, process.
-//   - op: the system call or the kernel interface used: clone3, unshare, setns,
-//     mount, open_tree, move_mount, mount_setattr, pivot_root, mknod, write (a
-//     cgroup, sysctl or /proc file), capset, prctl, seccomp, setrlimit, execve,
-//     netlink (a link, address or route), nftables, exec (a hook), or a wait:
-//     "wait" names time one process spends waiting for another, so that the
-//     records of a start account for all of it.
+//   - op: the system call or kernel interface used, named as in its man page
+//     (clone3, unshare, setns, mount, open_tree, move_mount, mount_setattr,
+//     pivot_root, mknodat, mkdir, write for a cgroup, sysctl or /proc file,
+//     capset, prctl, seccomp, setrlimit, execve, netlink, nftables; several
+//     joined by "+" when one step makes them in turn, as a bind mount's
+//     open_tree+mount_setattr+move_mount), or "compile" (a seccomp filter
+//     built), "exec" (a hook run), "wait": time one process spends waiting for
+//     another, so that the records of a start account for all of it.
 //   - args: what the step was given, names for numbers: source, target, type,
 //     flags (decoded to their names, e.g. CLONE_NEWNS, MS_BIND, MOUNT_ATTR_RDONLY),
 //     file and value (a cgroup or /proc file and what was written), count (e.g. a
@@ -97,13 +100,13 @@ var Ingredients = []Ingredient{Image, Rootfs, Namespaces, Sysctl, Mounts, Cgroup
 type Flags uint8
 
 const (
-	NoFlags     Flags = iota
-	CloneFlags        // CLONE_NEW*
-	MountFlags        // MS_*
-	MountAttr         // MOUNT_ATTR_*
-	OpenTree          // OPEN_TREE_*, AT_RECURSIVE
-	CapSet            // a capability set as a bit mask: CAP_*
-	FlagsCount        // not flags: Flags holds a plain number (printed as is)
+	NoFlags    Flags = iota
+	CloneFlags       // CLONE_NEW*
+	MountFlags       // MS_*
+	MountAttr        // MOUNT_ATTR_*
+	OpenTree         // OPEN_TREE_*, AT_RECURSIVE
+	CapSet           // a capability set as a bit mask: CAP_*
+	FlagsCount       // not flags: Flags holds a plain number (printed as is)
 )
 
 // Args is what a step was given. Flags stay a number until the record is written.
