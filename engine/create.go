@@ -11,6 +11,7 @@ import (
 
 	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/internal/atomicfile"
+	"github.com/hullproject/hull/internal/trace"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -39,7 +40,9 @@ type createPlan struct {
 // bundle. Nothing runs until Start. Bad options are refused, all at once (each an
 // *OptionError), before anything is made; on any error nothing is left.
 func (e *Engine) Create(o CreateOptions) (*Container, error) {
+	t0 := e.Trace.Now()
 	p, err := e.plan(&o)
+	e.Trace.Step(t0, trace.Image, "read", err, trace.Args{Source: o.Image, Detail: "the image's config, and every option judged against it"})
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +157,7 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 	id := c.ID
 	// The record goes in under the names lock, so that two creates cannot take
 	// one name.
+	t0 := e.Trace.Now()
 	if err := os.MkdirAll(e.containersDir(), 0o711); err != nil {
 		return nil, err
 	}
@@ -183,6 +187,7 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 		err = e.writeRecord(id, data, false)
 	}
 	unlock()
+	e.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "container.json", Detail: "the record, under the names lock"})
 	rec := c // c, the result, is nil by the time the deferred cleanup runs
 	defer func() {
 		if err != nil {
@@ -208,19 +213,27 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 			unlockRootfs()
 		}
 	}()
+	t0 = e.Trace.Now()
 	rootfs, err := e.Images.Prepare(id, p.img.ID().String())
+	e.Trace.Step(t0, trace.Rootfs, "mount", err, trace.Args{Type: "overlay", Target: rootfs, Detail: "a snapshot of the image's layers, mounted"})
 	if err != nil {
 		return nil, err
 	}
 	c.Rootfs = rootfs
 	// The one judgement that needs the image's files.
+	t0 = e.Trace.Now()
 	user, err := resolveUser(rootfs, c.Config.User, c.HostConfig.GroupAdd)
+	e.Trace.Step(t0, trace.Process, "openat2", err, trace.Args{File: "/etc/passwd, /etc/group", Detail: "the user, in the image (RESOLVE_IN_ROOT)"})
 	if err != nil {
 		return nil, err
 	}
-	if err := e.writeNetEtc(c, nil, netip.Addr{}, netip.Addr{}); err != nil {
+	t0 = e.Trace.Now()
+	err = e.writeNetEtc(c, nil, netip.Addr{}, netip.Addr{})
+	e.Trace.Step(t0, trace.Network, "write", err, trace.Args{File: "hosts, hostname, resolv.conf"})
+	if err != nil {
 		return nil, err
 	}
+	t0 = e.Trace.Now()
 	spec, err := makeSpec(p, rootfs, e.dir(id), user)
 	if err != nil {
 		return nil, err
@@ -244,11 +257,16 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 	if err := e.save(c); err != nil {
 		return nil, err
 	}
+	e.Trace.Step(t0, trace.Process, "write", nil, trace.Args{File: "config.json, container.json", Detail: "the OCI spec (volumes copied up), the record"})
 	// The rootfs was needed for the user, the copy-up of volumes and the spec;
 	// a start mounts it again.
 	unlockRootfs()
+	t0 = e.Trace.Now()
 	e.unmountIdle(id)
+	e.Trace.Step(t0, trace.Rootfs, "umount2", nil, trace.Args{Target: rootfs, Detail: "until the start (nobody else uses it)"})
+	t0 = e.Trace.Now()
 	e.event(c, "create")
+	e.Trace.Step(t0, trace.Process, "write", nil, trace.Args{File: "events", Value: "create"})
 	return c, nil
 }
 

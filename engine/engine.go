@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/ociruntime"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -43,6 +44,10 @@ type Engine struct {
 	// Init is the hull-init binary `--init` mounts into a container; "" is
 	// hull-init beside Exe (engine/spec.go).
 	Init string
+	// Trace records the steps of a create, start or exec (internal/trace): the
+	// engine's, the monitor's it spawns, the runtime's and the network's. Nil:
+	// none.
+	Trace *trace.Tracer
 }
 
 // New opens the engine below root and state and wires the image store's InUse, so
@@ -75,7 +80,12 @@ func (e *Engine) imageUsers(id digest.Digest) ([]string, error) {
 
 // Runtime returns the OCI runtime a container uses.
 func (e *Engine) Runtime(c *Container) (ociruntime.Runtime, error) {
-	return ociruntime.New(c.HostConfig.Runtime, filepath.Join(e.StateDir, "runtime"))
+	rt, err := ociruntime.New(c.HostConfig.Runtime, filepath.Join(e.StateDir, "runtime"))
+	if ip, ok := rt.(*ociruntime.InProcess); ok {
+		// An external runtime is not traced: runc knows no trace.
+		ip.Trace = e.Trace
+	}
+	return rt, err
 }
 
 // readSpec reads a container's OCI spec from its bundle, and says where it is.

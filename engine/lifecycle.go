@@ -21,6 +21,7 @@ import (
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // The command that starts a container forks its monitor with one end of a
@@ -123,12 +124,20 @@ func (e *Engine) spawnMonitor(attached bool, id string) (*Session, *exec.Cmd, er
 	args := monitor.Args{Root: e.Root, State: e.StateDir, ID: id, Attached: attached}
 	cmd := exec.Command(e.Exe, args.Encode()...)
 	cmd.ExtraFiles = []*os.File{w}
+	if f := e.Trace.File(); f != nil {
+		// The monitor traces into the same file (trace.Inherit), on fd 4.
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		cmd.Env = append(os.Environ(), trace.FdEnv+"=4")
+	}
 	// A session of its own: the monitor outlives the command and its terminal
 	// (no SIGHUP when the terminal closes, no signals from its process group).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Not the caller's directory: the monitor would keep it busy (unmountable).
 	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
+	t0 := e.Trace.Now()
+	err = cmd.Start()
+	e.Trace.Step(t0, trace.Process, "clone3+execve", err, trace.Args{Source: e.Exe, Detail: "the container's monitor (hull monitor), in a session of its own"})
+	if err != nil {
 		s.Close()
 		return nil, nil, fmt.Errorf("start monitor: %w", err)
 	}
@@ -143,6 +152,7 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 			m.Abort()
 		}
 	}()
+	t0 := e.Trace.Now()
 	id, err := e.Resolve(ref)
 	if err != nil {
 		return nil, err
@@ -156,6 +166,7 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 		c.HasBeenManuallyStopped, c.RestartCount = false, 0
 		return nil
 	})
+	e.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "container.json", Detail: "the record, under its lock"})
 	if err != nil {
 		return nil, err
 	}
@@ -172,13 +183,18 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 	// A container that does not run has its rootfs unmounted (engine/image.go):
 	// the bundle's root.path would be an empty directory. It stays in use until
 	// the monitor has the container running (or failed).
-	_, release, err := e.Rootfs(id)
+	t0 = e.Trace.Now()
+	rootfs, release, err := e.Rootfs(id)
+	e.Trace.Step(t0, trace.Rootfs, "mount", err, trace.Args{Type: "overlay", Target: rootfs, Detail: "the image's layers and the container's own, held in use"})
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	// The namespaces it joins (--pid container:, --pod ...) are found now.
-	if err := e.prepareStart(c); err != nil {
+	t0 = e.Trace.Now()
+	err = e.prepareStart(c)
+	e.Trace.Step(t0, trace.Namespaces, "open", err, trace.Args{Detail: "the namespaces it joins (pod, container:), written into the spec"})
+	if err != nil {
 		return nil, err
 	}
 	var s *Session

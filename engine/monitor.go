@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/monitor"
 	"github.com/hullproject/hull/ociruntime"
 )
@@ -35,7 +36,9 @@ func (m *monitorEngine) Container(id string) (*monitor.Container, error) {
 	if !idRE.MatchString(id) {
 		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
 	}
+	t0 := m.e.Trace.Now()
 	c, err := m.e.load(id)
+	m.e.Trace.Step(t0, trace.Process, "read", err, trace.Args{File: "container.json"})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +74,9 @@ func (m *monitorEngine) ListenAttach(id string) (*net.UnixListener, error) {
 }
 
 func (m *monitorEngine) UseRootfs(id string) (func(), error) {
-	_, release, err := m.e.Rootfs(id)
+	t0 := m.e.Trace.Now()
+	rootfs, release, err := m.e.Rootfs(id)
+	m.e.Trace.Step(t0, trace.Rootfs, "flock", err, trace.Args{Target: rootfs, Detail: "the rootfs held in use (mounted if it is not)"})
 	return release, err
 }
 
@@ -85,6 +90,7 @@ func (m *monitorEngine) Started(id string, s monitor.Start) error {
 	if m.start == 0 {
 		m.start, _ = proc.StartTime(os.Getpid())
 	}
+	t0 := m.e.Trace.Now()
 	rec, err := m.e.update(id, func(c *Container) error {
 		if s.Restart && c.HasBeenManuallyStopped {
 			return monitor.ErrStopped
@@ -95,6 +101,7 @@ func (m *monitorEngine) Started(id string, s monitor.Start) error {
 		}
 		return nil
 	})
+	m.e.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "container.json", Detail: "running"})
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ import (
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/network"
 	"github.com/hullproject/hull/network/ipam"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -455,6 +456,7 @@ func (e *Engine) reconcileLock(mode atomicfile.Mode) (func(), error) {
 // networks, before it starts. It runs in the container's monitor. On error nothing
 // of it is left.
 func (e *Engine) networkUp(id string, pid int) error {
+	t0 := e.Trace.Now()
 	c, err := e.load(id)
 	if err != nil {
 		return err
@@ -479,11 +481,13 @@ func (e *Engine) networkUp(id string, pid int) error {
 		return err
 	}
 	netns := fmt.Sprintf("/proc/%d/ns/net", pid)
+	e.Trace.Step(t0, trace.Process, "write", nil, trace.Args{File: "container.json", Detail: "the monitor's pid, under the networks' reconcile lock"})
 	var done []string
 	results := map[string]*network.Result{}
 	var ports []network.PortMapping
 	for i, name := range c.netNames() {
 		o := attachOptions(c, name)
+		o.Trace = e.Trace
 		if i == 0 {
 			// the published ports are on the primary network
 			if o.Ports, err = portRequests(c.HostConfig.PortBindings); err != nil {
@@ -503,12 +507,16 @@ func (e *Engine) networkUp(id string, pid int) error {
 			ports = res.Ports
 		}
 	}
-	if err := e.afterAttach(m, c, results); err != nil {
+	t0 = e.Trace.Now()
+	err = e.afterAttach(m, c, results)
+	e.Trace.Step(t0, trace.Network, "write", err, trace.Args{File: "hosts, resolv.conf", Detail: "the container's addresses; its networks' resolvers"})
+	if err != nil {
 		for _, d := range done {
 			m.Detach(id, d)
 		}
 		return err
 	}
+	t0 = e.Trace.Now()
 	_, err = e.update(id, func(c *Container) error {
 		c.NetworkSettings.SandboxKey = netns
 		c.NetworkSettings.Ports = portsOf(c.HostConfig.PortBindings, ports)
@@ -520,6 +528,7 @@ func (e *Engine) networkUp(id string, pid int) error {
 		c.NetworkSettings.primary(c.HostConfig.NetworkMode)
 		return nil
 	})
+	e.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "container.json", Detail: "the endpoints"})
 	if err != nil {
 		for _, d := range done {
 			m.Detach(id, d)

@@ -19,6 +19,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // ErrAttached is returned when attaching a container to a network twice.
@@ -32,6 +34,8 @@ type AttachOptions struct {
 	MAC     net.HardwareAddr
 	IP      netip.Addr // --ip; zero: the next free address
 	DNS     []string   // --dns: upstreams the network's resolver uses for this container
+	// Trace records Attach's kernel steps (internal/trace); nil: none.
+	Trace *trace.Tracer
 }
 
 // Endpoint is a container's lease on a network, the record Detach and Reconcile
@@ -130,6 +134,8 @@ func (m *Manager) Attach(netnsPath, containerID, network string, opts AttachOpti
 	if containerID == "" {
 		return nil, errors.New("attach: no container id")
 	}
+	tr := opts.Trace
+	t0 := tr.Now()
 	ns, err := netns.GetFromPath(netnsPath)
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: open netns %s: %w", containerID, netnsPath, err)
@@ -144,6 +150,7 @@ func (m *Manager) Attach(netnsPath, containerID, network string, opts AttachOpti
 	}
 	defer h.Close()
 	links, err := redump(h.LinkList)
+	tr.Step(t0, trace.Network, "setns+socket", err, trace.Args{Source: netnsPath, Detail: "a NETLINK_ROUTE socket in the container's namespace; its links listed"})
 	if err != nil {
 		return nil, fmt.Errorf("attach %s: list links in %s: %w", containerID, netnsPath, err)
 	}
@@ -154,7 +161,7 @@ func (m *Manager) Attach(netnsPath, containerID, network string, opts AttachOpti
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.plumb(ns, h, links, n, ep)
+	res, err := m.plumb(ns, h, links, n, ep, tr)
 	if err != nil {
 		if derr := m.Detach(containerID, network); derr != nil {
 			err = errors.Join(err, derr)
@@ -168,6 +175,8 @@ func (m *Manager) Attach(netnsPath, containerID, network string, opts AttachOpti
 // the firewall. The record is written before any kernel object exists, so a crash
 // at any later point leaves something Reconcile can find.
 func (m *Manager) lease(netnsPath, containerID, network, ifname string, opts AttachOptions) (*Network, *Endpoint, error) {
+	tr := opts.Trace
+	t0 := tr.Now()
 	unlock, err := m.lock()
 	if err != nil {
 		return nil, nil, err
@@ -235,11 +244,18 @@ func (m *Manager) lease(netnsPath, containerID, network, ifname string, opts Att
 	if err := writeLeases(m.leasesPath(network), l); err != nil {
 		return nil, nil, fmt.Errorf("attach %s: write lease: %w", containerID, err)
 	}
+	if tr.On() {
+		tr.Step(t0, trace.Network, "write", nil, trace.Args{File: m.leasesPath(network), Value: ip.String(), Detail: "the address leased from " + n.Subnet.String()})
+	}
 	hook("leased")
+	t0 = tr.Now()
 	err = ensureBridge(n)
+	tr.Step(t0, trace.Network, "netlink", err, trace.Args{Target: n.Bridge, Type: "bridge", Detail: "RTM_NEWLINK, RTM_NEWADDR, up (if it was not there)"})
 	hook("bridge")
 	if err == nil {
+		t0 = tr.Now()
 		err = m.applyLocked(rs)
+		tr.Step(t0, trace.Network, "nftables", err, trace.Args{Target: m.cfg.Table, Count: len(rs.Ports), Detail: "hull's table replaced in one transaction (count: published ports)"})
 	}
 	hook("firewall")
 	if err != nil {
@@ -252,7 +268,7 @@ func (m *Manager) lease(netnsPath, containerID, network, ifname string, opts Att
 }
 
 // plumb creates the veth pair and configures the container's end.
-func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Link, n *Network, ep *Endpoint) (*Result, error) {
+func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Link, n *Network, ep *Endpoint, tr *trace.Tracer) (*Result, error) {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {
 		return nil, fmt.Errorf("bridge %s: %w", n.Bridge, err)
@@ -273,24 +289,37 @@ func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Li
 	// is made and removed after it is gone, so a leftover comes with a lease, and
 	// lease() refused with ErrAttached. It is another container's link (a 32-bit
 	// name collision), which must not be touched.
-	if err := netlink.LinkAdd(veth); err != nil {
+	t0 := tr.Now()
+	err = netlink.LinkAdd(veth)
+	tr.Step(t0, trace.Network, "netlink", err, trace.Args{Type: "veth", Source: ep.HostVeth, Target: ep.Interface,
+		Detail: "RTM_NEWLINK: the pair, one end on the bridge, the other made in the container's namespace"})
+	if err != nil {
 		return nil, fmt.Errorf("create veth %s: %w", ep.HostVeth, err)
 	}
 	hook("veth")
 	// hairpin: a container that reaches its own published port through the host
 	// gets the packet back through the port it came in by, which a bridge refuses
 	// to do unless the port is in hairpin mode
-	if err := netlink.LinkSetHairpin(veth, true); err != nil {
+	t0 = tr.Now()
+	err = netlink.LinkSetHairpin(veth, true)
+	tr.Step(t0, trace.Network, "netlink", err, trace.Args{Target: ep.HostVeth, Detail: "hairpin mode on the bridge port"})
+	if err != nil {
 		return nil, fmt.Errorf("hairpin on %s: %w", ep.HostVeth, err)
 	}
+	t0 = tr.Now()
 	link, err := h.LinkByName(ep.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("find %s in container: %w", ep.Interface, err)
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ep.IP.AsSlice(), Mask: net.CIDRMask(n.Subnet.Bits(), 32)}}
-	if err := h.AddrAdd(link, addr); err != nil {
+	err = h.AddrAdd(link, addr)
+	if tr.On() {
+		tr.Step(t0, trace.Network, "netlink", err, trace.Args{Target: ep.Interface, Value: addr.IPNet.String(), Detail: "RTM_NEWADDR in the container"})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("add %s to %s: %w", addr, ep.Interface, err)
 	}
+	t0 = tr.Now()
 	if err := h.LinkSetUp(link); err != nil {
 		return nil, fmt.Errorf("set %s up: %w", ep.Interface, err)
 	}
@@ -301,15 +330,25 @@ func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Li
 			}
 		}
 	}
+	tr.Step(t0, trace.Network, "netlink", nil, trace.Args{Target: ep.Interface, Detail: "RTM_NEWLINK IFF_UP in the container (and lo)"})
 	hook("configured")
 	if !n.Internal {
+		t0 = tr.Now()
 		r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: n.Gateway.AsSlice()}
 		// a container on several networks keeps the first one's default route
-		if err := h.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+		err := h.RouteAdd(r)
+		if tr.On() {
+			tr.Step(t0, trace.Network, "netlink", err, trace.Args{Target: "default", Value: "via " + n.Gateway.String(), Detail: "RTM_NEWROUTE in the container"})
+		}
+		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("add default route via %s: %w", n.Gateway, err)
 		}
 	}
+	t0 = tr.Now()
 	waitForwarding(ep.HostVeth)
+	if tr.On() {
+		tr.Step(t0, trace.Network, "wait", nil, trace.Args{File: "/sys/class/net/" + ep.HostVeth + "/brport/state", Detail: "until the bridge port forwards (the kernel's linkwatch)"})
+	}
 	return &Result{Network: n.Name, IP: netip.PrefixFrom(ep.IP, n.Subnet.Bits()), Gateway: n.Gateway,
 		MAC: mac, HostVeth: ep.HostVeth, Interface: ep.Interface, MTU: mtu, DNS: n.DNS, Internal: n.Internal,
 		Ports: ep.Ports}, nil

@@ -3,6 +3,7 @@ package ociruntime
 import (
 	"errors"
 
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/runtime"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -13,6 +14,9 @@ import (
 // runtime.IsInit() (see cmd/hull), since init is this same binary re-executed.
 type InProcess struct {
 	Root string // the runtime's state root
+	// Trace records the kernel steps of create, start, exec and delete
+	// (internal/trace); nil: none.
+	Trace *trace.Tracer
 }
 
 func (h *InProcess) Name() string { return "hull" }
@@ -23,7 +27,8 @@ func (h *InProcess) Create(id, bundle string, o IO) (int, error) {
 		return 0, err
 	}
 	defer done()
-	c, err := runtime.Create(runtime.CreateOpts{Root: h.Root, ID: id, Bundle: bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Console: o.Console})
+	c, err := runtime.Create(runtime.CreateOpts{Root: h.Root, ID: id, Bundle: bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Console: o.Console,
+		Trace: h.Trace.As("create")})
 	if err != nil {
 		return 0, err
 	}
@@ -39,10 +44,14 @@ func (h *InProcess) load(id string) (*runtime.Container, error) {
 }
 
 func (h *InProcess) Start(id string) error {
+	tr := h.Trace.As("start")
+	t0 := tr.Now()
 	c, err := h.load(id)
+	tr.Step(t0, trace.Process, "read", err, trace.Args{File: "state.json"})
 	if err != nil {
 		return err
 	}
+	c.Trace = tr
 	return c.Start()
 }
 
@@ -70,6 +79,7 @@ func (h *InProcess) Delete(id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	c.Trace = h.Trace.As("delete")
 	return c.Delete(force)
 }
 
@@ -83,6 +93,7 @@ func (h *InProcess) Exec(id string, p *specs.Process, o IO, detach bool) (func()
 		return nil, err
 	}
 	defer done()
+	c.Trace = h.Trace.As("exec")
 	proc, err := c.Exec(runtime.ExecOpts{Process: p, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Console: o.Console})
 	if err != nil {
 		return nil, err

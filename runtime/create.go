@@ -158,6 +158,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 			return nil, fmt.Errorf("exec fifo: %w", err)
 		}
 	}
+	t0 = o.Trace.Now()
 	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
@@ -179,6 +180,8 @@ func Create(o CreateOpts) (c *Container, err error) {
 		defer s.mapRelease.Close()
 	}
 	b.Mounts = expandMounts(spec, bundle, cg)
+	o.Trace.Step(t0, trace.Process, "fsopen+socketpair+open", nil, trace.Args{
+		Detail: "init's command: this binary sealed (a read-only overlay mounted nowhere, or a sealed memfd), the sync socket pair, the namespaces to join opened; the capabilities this runtime can grant"})
 	// The child joins the cgroup as it starts, before it runs any of hull's Go code
 	// (cgroups.JoinFiles: far cheaper than moving it by pid), so that its cgroup
 	// namespace (made later) is rooted at the container's cgroup, and every process
@@ -459,6 +462,9 @@ func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error
 				return err
 			}
 		case msgReady:
+			if m.SentAt > 0 {
+				o.Trace.Span(time.Unix(0, m.SentAt), time.Now(), trace.Process, "wait", nil, trace.Args{Detail: "init's ready message, until this side runs"})
+			}
 			return nil
 		default:
 			return fmt.Errorf("unexpected message %q from init", m.Type)

@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/runtime/caps"
@@ -179,7 +180,11 @@ func initContainer(ch *channel, b *bootstrap) error {
 	if err != nil {
 		return err
 	}
-	if err := ch.send(message{Type: msgReady}); err != nil {
+	ready := message{Type: msgReady}
+	if tr.On() {
+		ready.SentAt = time.Now().UnixNano()
+	}
+	if err := ch.send(ready); err != nil {
 		return err
 	}
 	ch.close()

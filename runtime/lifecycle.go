@@ -68,6 +68,7 @@ func (c *Container) frozen() bool {
 // has, then runs the poststart hooks. If init fails on its way (a startContainer
 // hook, the user, execve), the container is stopped and Start returns init's error.
 func (c *Container) Start() error {
+	t0 := c.Trace.Now()
 	unlock, err := c.lock()
 	if err != nil {
 		return err
@@ -79,9 +80,8 @@ func (c *Container) Start() error {
 	fifo := filepath.Join(c.dir, "exec.fifo")
 	// Non-blocking open of the read end always succeeds and wakes the init that is
 	// blocked opening the write end; then wait for its byte, or for it to die.
-	t0 := c.Trace.Now()
 	f, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	c.Trace.Step(t0, trace.Process, "open", err, trace.Args{File: "exec.fifo", Detail: "wakes init"})
+	c.Trace.Step(t0, trace.Process, "flock+open", err, trace.Args{File: "exec.fifo", Detail: "the container locked, its status read; the fifo's open wakes init"})
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}

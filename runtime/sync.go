@@ -95,6 +95,9 @@ type message struct {
 	Bootstrap *bootstrap `json:"bootstrap,omitempty"`
 	Index     int        `json:"index,omitempty"` // msgMount: the mount's index in bootstrap.Mounts
 	Pid       int        `json:"pid,omitempty"`   // msgPid: the process that goes on after nsenter forked
+	// SentAt (Unix ns) is when init sent msgReady, when it traces: the parent's
+	// record of its wait for the message starts there.
+	SentAt int64 `json:"sentAt,omitempty"`
 }
 
 // bootstrap is everything the child needs that is not in its namespaces already.

@@ -18,11 +18,12 @@ func execCommand(g *globals) *cobra.Command {
 	var xo engine.ExecOptions
 	var interactive, tty bool
 	var envFiles []string
+	var explain string
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "run a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
-		RunE: withEngine125(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+		RunE: withEngine125(g, explained(&explain, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			o := xo
 			o.Args = args[1:]
 			o.Tty = tty
@@ -91,9 +92,10 @@ func execCommand(g *globals) *cobra.Command {
 				return &exitError{engine.ExitCodeOf(err), err}
 			}
 			return &exitError{code: code}
-		}),
+		})),
 	}
 	c.Flags().SetInterspersed(false)
+	addExplainFlag(c.Flags(), &explain)
 	c.Flags().BoolVarP(&xo.Detach, "detach", "d", false, "run in the background")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "allocate a terminal")

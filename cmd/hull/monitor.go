@@ -1,6 +1,9 @@
 package main
 
-import "github.com/hullproject/hull/monitor"
+import (
+	"github.com/hullproject/hull/internal/trace"
+	"github.com/hullproject/hull/monitor"
+)
 
 // A container's monitor is this binary run again with the command line of
 // monitor.Args; main hands such a process to monitor.Main before it builds the
@@ -12,5 +15,7 @@ func openMonitorEngine(root, state string) (monitor.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// `--explain` passes the monitor its trace (engine.spawnMonitor).
+	e.Trace = trace.Inherit("monitor")
 	return e.ForMonitor(), nil
 }

@@ -19,12 +19,13 @@ import (
 func runCommand(g *globals) *cobra.Command {
 	var detach bool
 	var attach attachOpts
+	var explain string
 	f := &createFlags{}
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "create and start a container",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: withEngine125(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+		RunE: withEngine125(g, explained(&explain, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			if !detach {
 				// Refused before anything is made.
 				if _, err := parseDetachKeys(attach.detachKeys); err != nil {
@@ -51,9 +52,10 @@ func runCommand(g *globals) *cobra.Command {
 				return nil
 			}
 			return startAttached(e, ctr, streams{ctr.Config.AttachStdin, ctr.Config.AttachStdout, ctr.Config.AttachStderr}, &attach, m) // attach.go
-		}),
+		})),
 	}
 	f.add(c)
+	addExplainFlag(c.Flags(), &explain)
 	attach.add(c.Flags())
 	c.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container's ID")
 	return c
@@ -61,20 +63,22 @@ func runCommand(g *globals) *cobra.Command {
 
 func createCommand(g *globals) *cobra.Command {
 	f := &createFlags{}
+	var explain string
 	c := &cobra.Command{
 		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "create a container",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: withEngine125(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+		RunE: withEngine125(g, explained(&explain, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			ctr, err := f.create(e, cmd, args)
 			if err != nil {
 				return &exitError{125, err}
 			}
 			fmt.Println(ctr.ID)
 			return nil
-		}),
+		})),
 	}
 	f.add(c)
+	addExplainFlag(c.Flags(), &explain)
 	return c
 }
 

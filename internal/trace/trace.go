@@ -61,6 +61,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -305,4 +306,34 @@ func ReadFile(path string) ([]Record, error) {
 	}
 	defer f.Close()
 	return Read(f)
+}
+
+// FdEnv names the descriptor a process inherits its parent's trace on (hull's
+// monitor, from the engine that spawned it).
+const FdEnv = "HULL_TRACE_FD"
+
+// Inherit is the trace a parent passed in FdEnv, for proc; nil when there is none.
+// It removes the variable and marks the descriptor close-on-exec, so that
+// neither reaches a program this process starts unless it passes them on itself.
+func Inherit(proc string) *Tracer {
+	v, ok := os.LookupEnv(FdEnv)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(FdEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil
+	}
+	// Only a regular file opened for appending is a trace: a number that names
+	// something else (a stale variable) is left alone.
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_APPEND == 0 {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	return New(os.NewFile(uintptr(fd), "trace"), proc)
 }

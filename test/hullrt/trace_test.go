@@ -101,7 +101,7 @@ func TestTraceRun(t *testing.T) {
 		step("init", trace.Mounts, "mount", func(r trace.Record) bool { return r.Args["target"] == "/proc" && r.Args["type"] == "proc" }),
 		step("init", trace.Rootfs, "pivot_root", nil),
 		step("init", trace.Seccomp, "compile", func(r trace.Record) bool { c, _ := r.Args["count"].(float64); return c > 4 }),
-		step("start", trace.Process, "open", nil),
+		step("start", trace.Process, "flock+open", nil),
 		step("init", trace.Rlimits, "setrlimit", nil),
 		step("init", trace.Capabilities, "prctl", func(r trace.Record) bool { return r.Args["type"] == "bounding" }),
 		step("init", trace.Capabilities, "capset", nil),
@@ -150,7 +150,7 @@ func TestTraceEnv(t *testing.T) {
 	findInOrder(t, recs, []func(trace.Record) bool{
 		step("create", trace.Namespaces, "clone3", nil),
 		step("init", trace.Rootfs, "pivot_root", nil),
-		step("start", trace.Process, "open", nil),
+		step("start", trace.Process, "flock+open", nil),
 		step("init", trace.Process, "execve", nil),
 		step("exec", trace.Namespaces, "clone3", func(r trace.Record) bool {
 			d, _ := r.Args["detail"].(string)
