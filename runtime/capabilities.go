@@ -49,3 +49,7 @@ func logger(l *slog.Logger) *slog.Logger {
 func Capabilities() (supported, held []string) {
 	return caps.List(caps.Supported()), caps.List(caps.Bounding())
 }
+
+// CapabilityNames decodes a capability set (a bit per capability, as
+// /proc/PID/status shows it in hex) into the capabilities' names.
+func CapabilityNames(set uint64) []string { return caps.List(set) }

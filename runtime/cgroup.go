@@ -33,3 +33,11 @@ func KillCgroup(path string) error {
 	}
 	return m.Destroy()
 }
+
+// KernelCgroup is one of a process's cgroups as the kernel reports it, with its
+// limits and usage (runtime/cgroups.Group).
+type KernelCgroup = cgroups.Group
+
+// CgroupsOf reads the cgroups of process pid, and their limits and usage, from
+// /proc and /sys.
+func CgroupsOf(pid int) ([]KernelCgroup, error) { return cgroups.Of(pid) }

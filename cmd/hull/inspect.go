@@ -14,7 +14,7 @@ import (
 
 func inspectCommand(g *globals) *cobra.Command {
 	var format, typ string
-	var size bool
+	var size, kernel bool
 	c := &cobra.Command{
 		Use:   "inspect [OPTIONS] NAME|ID...",
 		Short: "show containers', images', networks' and volumes' records as JSON",
@@ -28,9 +28,15 @@ func inspectCommand(g *globals) *cobra.Command {
 			default:
 				return badUsage(fmt.Errorf("%q is not a valid value for --type", typ))
 			}
+			if kernel {
+				if typ != "" && typ != "container" {
+					return badUsage(fmt.Errorf("--kernel shows containers only, not --type %s", typ))
+				}
+				types = []string{"container"}
+			}
 			var out []any
 			for _, a := range args {
-				v, err := inspectObject(e, a, types, size)
+				v, err := inspectObject(e, a, types, size, kernel)
 				if err != nil {
 					return err
 				}
@@ -42,12 +48,13 @@ func inspectCommand(g *globals) *cobra.Command {
 	c.Flags().StringVarP(&format, "format", "f", "", "Go template")
 	c.Flags().StringVar(&typ, "type", "", "only this kind of object: container, image, network or volume")
 	c.Flags().BoolVarP(&size, "size", "s", false, "a container's sizes too: SizeRw, SizeRootFs")
+	c.Flags().BoolVar(&kernel, "kernel", false, "add the Kernel section: the running container as /proc and /sys show it (namespaces, cgroups, capabilities, seccomp, mounts, network), and where that differs from its spec")
 	return c
 }
 
 // inspectObject is the first object of types named name, as inspect shows it;
 // docker's order when no --type says: container, image, network, volume.
-func inspectObject(e *engine.Engine, name string, types []string, size bool) (any, error) {
+func inspectObject(e *engine.Engine, name string, types []string, size, kernel bool) (any, error) {
 	var err error
 	for _, t := range types {
 		var v any
@@ -59,6 +66,11 @@ func inspectObject(e *engine.Engine, name string, types []string, size bool) (an
 				if size {
 					rw, rootFs := e.ContainerSizes(c)
 					o.SizeRw, o.SizeRootFs = &rw, &rootFs
+				}
+				if kernel {
+					if o.Kernel, err = e.Kernel(c.ID); err != nil {
+						return nil, err
+					}
 				}
 				v = o
 			}
@@ -121,6 +133,8 @@ type inspectJSON struct {
 	// SizeRw and SizeRootFs: with --size, as docker's.
 	SizeRw     *uint64 `json:"SizeRw,omitempty"`
 	SizeRootFs *uint64 `json:"SizeRootFs,omitempty"`
+	// Kernel: see engine/kernel.go (--kernel)
+	Kernel *engine.Kernel `json:"Kernel,omitempty"`
 }
 
 func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {

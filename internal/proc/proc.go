@@ -1,4 +1,5 @@
-// Package proc tells whether a process still runs and waits for it to end.
+// Package proc reads /proc: whether a process still runs (and waits for it to
+// end), and what it is (status.go: its privileges, its mounts as it sees them).
 //
 // A pid alone names whatever process holds it now: once its process is reaped the
 // kernel may give it to another. A pid with its start time (/proc/<pid>/stat field

@@ -114,12 +114,15 @@ func (h *hierarchy) has(controller string) bool {
 // hierarchies lists the cgroup hierarchies this process sees: one per line of
 // /proc/self/cgroup that has a mount in /proc/self/mountinfo. Lines without a mount
 // (a v1 hierarchy nobody mounted, "0::/" on a legacy host) are left out.
-func hierarchies() ([]hierarchy, error) {
+func hierarchies() ([]hierarchy, error) { return hierarchiesOf("/proc/self/cgroup") }
+
+// hierarchiesOf is hierarchies from a process's cgroup file (own: its cgroups).
+func hierarchiesOf(cgroupFile string) ([]hierarchy, error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile("/proc/self/cgroup")
+	data, err := os.ReadFile(cgroupFile)
 	if err != nil {
 		return nil, err
 	}

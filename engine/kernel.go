@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/network"
+	"github.com/hullproject/hull/runtime"
+)
+
+// Kernel is a running container as the kernel sees it: read from /proc and /sys
+// (through its init, the host pid in the record), not from the spec hull wrote.
+// Differs lists where the two disagree, each as one sentence.
+type Kernel struct {
+	Pid        int                      `json:"pid"`
+	Namespaces map[string]NamespaceInfo `json:"namespaces"`
+	Cgroups    []runtime.KernelCgroup   `json:"cgroups"`
+	// Capabilities are the five sets by name: bounding, effective, permitted,
+	// inheritable, ambient.
+	Capabilities map[string][]string `json:"capabilities"`
+	NoNewPrivs   bool                `json:"noNewPrivs"`
+	Seccomp      KernelSeccomp       `json:"seccomp"`
+	// Mounts are /proc/PID/mountinfo's: mount points as the container sees them.
+	Mounts  []proc.Mount        `json:"mounts"`
+	Network []network.Interface `json:"network"`
+	Differs []string            `json:"differsFromSpec"`
+}
+
+// KernelSeccomp is a process's seccomp state.
+type KernelSeccomp struct {
+	Mode    string `json:"mode"` // disabled, strict, filter
+	Filters int    `json:"filters"`
+}
+
+var seccompModes = map[int]string{0: "disabled", 1: "strict", 2: "filter"}
+
+// Kernel reads the kernel's view of running container ref.
+func (e *Engine) Kernel(ref string) (*Kernel, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	pid := c.State.Pid
+	if c.State.Status != StatusRunning || pid == 0 {
+		return nil, fmt.Errorf("container %s is not running", c.Name)
+	}
+	k := &Kernel{Pid: pid, Namespaces: e.Namespaces(c)}
+	if k.Cgroups, err = runtime.CgroupsOf(pid); err != nil {
+		return nil, fmt.Errorf("cgroups of %s: %w", c.Name, err)
+	}
+	p, err := proc.ReadPrivileges(pid)
+	if err != nil {
+		return nil, fmt.Errorf("privileges of %s: %w", c.Name, err)
+	}
+	k.Capabilities = map[string][]string{
+		"bounding": capNames(p.Bounding), "effective": capNames(p.Effective), "permitted": capNames(p.Permitted),
+		"inheritable": capNames(p.Inheritable), "ambient": capNames(p.Ambient),
+	}
+	k.NoNewPrivs = p.NoNewPrivs
+	k.Seccomp = KernelSeccomp{Mode: seccompModes[p.Seccomp], Filters: p.SeccompFilters}
+	if k.Mounts, err = proc.ReadMounts(pid); err != nil {
+		return nil, fmt.Errorf("mounts of %s: %w", c.Name, err)
+	}
+	if k.Network, err = network.Interfaces("/proc/" + strconv.Itoa(pid) + "/ns/net"); err != nil {
+		return nil, fmt.Errorf("network of %s: %w", c.Name, err)
+	}
+	// The record may be stale by now: the pid must still be the container's.
+	if c2, err := e.Get(c.ID); err != nil || c2.State.Pid != pid || c2.State.Status != StatusRunning {
+		return nil, fmt.Errorf("container %s stopped while it was read", c.Name)
+	}
+	spec, _, err := e.readSpec(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	k.Differs = k.compare(spec)
+	return k, nil
+}
+
+func capNames(set uint64) []string {
+	n := runtime.CapabilityNames(set)
+	if n == nil {
+		return []string{}
+	}
+	return n
+}
+
+// compare lists where the kernel's view differs from the spec.
+func (k *Kernel) compare(spec *specs.Spec) []string {
+	out := []string{}
+	if spec.Process != nil {
+		if c := spec.Process.Capabilities; c != nil {
+			for _, s := range []struct {
+				name string
+				list []string
+			}{{"bounding", c.Bounding}, {"effective", c.Effective}, {"permitted", c.Permitted}, {"inheritable", c.Inheritable}, {"ambient", c.Ambient}} {
+				want := slices.Clone(s.list)
+				sort.Strings(want)
+				got := slices.Clone(k.Capabilities[s.name])
+				sort.Strings(got)
+				if !slices.Equal(want, got) {
+					out = append(out, fmt.Sprintf("capabilities %s: the spec has [%s], the kernel [%s]", s.name, strings.Join(want, " "), strings.Join(got, " ")))
+				}
+			}
+		}
+		if spec.Process.NoNewPrivileges != k.NoNewPrivs {
+			out = append(out, fmt.Sprintf("no_new_privs: the spec has %v, the kernel %v", spec.Process.NoNewPrivileges, k.NoNewPrivs))
+		}
+	}
+	if spec.Linux == nil {
+		return out
+	}
+	wantMode := "disabled"
+	if spec.Linux.Seccomp != nil {
+		wantMode = "filter"
+	}
+	if k.Seccomp.Mode != wantMode {
+		out = append(out, fmt.Sprintf("seccomp: the spec means %s, the kernel has %s", wantMode, k.Seccomp.Mode))
+	}
+	host := nsInodes(os.Getpid())
+	for _, ns := range spec.Linux.Namespaces {
+		name := procNS[ns.Type]
+		info, ok := k.Namespaces[name]
+		if name == "" || !ok {
+			continue
+		}
+		if ns.Path != "" {
+			var st unix.Stat_t
+			if err := unix.Stat(ns.Path, &st); err == nil && st.Ino != info.Inode {
+				out = append(out, fmt.Sprintf("%s namespace: the spec joins %s (inode %d), the kernel has inode %d", name, ns.Path, st.Ino, info.Inode))
+			}
+		} else if host[name] == info.Inode {
+			out = append(out, fmt.Sprintf("%s namespace: the spec makes a new one, the kernel has the host's", name))
+		}
+	}
+	if r := spec.Linux.Resources; r != nil {
+		if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
+			if got, ok := k.file("memory.limit_in_bytes", "memory.max"); ok && got != strconv.FormatInt(*r.Memory.Limit, 10) {
+				out = append(out, fmt.Sprintf("memory limit: the spec has %d, the kernel %s", *r.Memory.Limit, got))
+			}
+		}
+		if r.Pids != nil && r.Pids.Limit != nil {
+			want := strconv.FormatInt(*r.Pids.Limit, 10)
+			if *r.Pids.Limit <= 0 {
+				want = "max"
+			}
+			if got, ok := k.file("pids.max"); ok && got != want {
+				out = append(out, fmt.Sprintf("pids limit: the spec has %s, the kernel %s", want, got))
+			}
+		}
+	}
+	return out
+}
+
+// file is the first of the files that one of the cgroups has.
+func (k *Kernel) file(names ...string) (string, bool) {
+	for _, n := range names {
+		for _, g := range k.Cgroups {
+			if v, ok := g.Files[n]; ok {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
