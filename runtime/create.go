@@ -197,11 +197,8 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 	}
 	child = s.cmd
-	t0 = o.Trace.Now()
+	s.tr = o.Trace
 	err = s.start()
-	if o.Trace.On() {
-		o.Trace.Step(t0, trace.Namespaces, "clone3", err, s.traceArgs())
-	}
 	s.release()
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)

@@ -12,8 +12,6 @@ import (
 	"github.com/hullproject/hull/runtime/nsenter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/hullproject/hull/internal/trace"
 )
 
 // ExecOpts are the options of `hullrt exec`.
@@ -126,11 +124,8 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 			return nil, fmt.Errorf("become subreaper: %w", err)
 		}
 	}
-	t0 := c.Trace.Now()
+	s.tr = c.Trace
 	err = s.start()
-	if c.Trace.On() {
-		c.Trace.Step(t0, trace.Namespaces, "clone3", err, s.traceArgs())
-	}
 	s.release()
 	if err != nil {
 		return nil, fmt.Errorf("start exec process: %w", err)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/hullproject/hull/runtime/nsenter"
 	"golang.org/x/sys/unix"
+
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // selfExe returns hullrt's own binary in a form nobody can write to, made once per
@@ -150,6 +152,7 @@ type spawnSpec struct {
 	fork        bool       // the constructor forks after the joins (a joined pid namespace)
 	parentOnly  []*os.File // the child's copies of these are all it needs: closed after start
 	mapRelease  *os.File   // released once the id maps are written (mapLater)
+	tr          *trace.Tracer
 }
 
 // cloneNames maps namespace types to their clone flags.
@@ -205,21 +208,34 @@ func (s *spawnSpec) start() error {
 	defer unix.Close(fd)
 	s.cmd.Path = "/proc/self/fd/" + strconv.Itoa(fd)
 	if len(s.parentJoins) == 0 {
-		return s.cmd.Start()
+		return s.clone()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
 		// No UnlockOSThread: this thread's namespaces are no longer the parent's.
 		for _, j := range s.parentJoins {
-			if err := unix.Setns(int(j.file.Fd()), 0); err != nil {
+			t0 := s.tr.Now()
+			err := unix.Setns(int(j.file.Fd()), 0)
+			s.tr.Step(t0, trace.Namespaces, "setns", err, trace.Args{Type: j.typ, Detail: "on the thread that clones"})
+			if err != nil {
 				errc <- fmt.Errorf("join %s namespace: %w", j.typ, err)
 				return
 			}
 		}
-		errc <- s.cmd.Start()
+		errc <- s.clone()
 	}()
 	return <-errc
+}
+
+// clone starts the child (clone3, then execve of this binary), traced.
+func (s *spawnSpec) clone() error {
+	t0 := s.tr.Now()
+	err := s.cmd.Start()
+	if s.tr.On() {
+		s.tr.Step(t0, trace.Namespaces, "clone3", err, s.traceArgs())
+	}
+	return err
 }
 
 // release closes, once the child has its copies, the files only the child needs.

@@ -57,7 +57,7 @@ func gaps(recs []trace.Record) string {
 	for i, r := range recs {
 		if r.TS > cur && i > 0 {
 			p := recs[i-1]
-			gs = append(gs, gap{time.Duration(r.TS - cur), p.Proc + ":" + p.Op, r.Proc + ":" + r.Op})
+			gs = append(gs, gap{time.Duration(r.TS - cur), p.Proc + ":" + p.Op + " " + describe(p), r.Proc + ":" + r.Op + " " + describe(r)})
 		}
 		cur = max(cur, r.TS+r.Dur)
 	}

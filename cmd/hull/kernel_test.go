@@ -91,27 +91,32 @@ func nsInode(t *testing.T, pid int, name string) uint64 {
 	return n
 }
 
-// hostCgroupFile reads FILE of the process's cgroup on the v1 hierarchy of
-// controller, or on cgroup2: the path from /proc/PID/cgroup, the hierarchy
-// where this host mounts it.
-func hostCgroupFile(t *testing.T, pid int, controller, file string) string {
+// hostCgroupFile reads a file of the process's cgroup: v1File on the v1
+// hierarchy of controller when the host has one (this hybrid host), else v2File
+// in its cgroup2 cgroup (a pure v2 host, mounted at /sys/fs/cgroup); the path is
+// /proc/PID/cgroup's.
+func hostCgroupFile(t *testing.T, pid int, controller, v1File, v2File string) string {
 	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var dir, file string
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		parts := strings.SplitN(l, ":", 3)
-		if len(parts) == 3 && slices.Contains(strings.Split(parts[1], ","), controller) {
-			v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", parts[1], parts[2], file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return strings.TrimSpace(string(v))
+		switch {
+		case len(parts) != 3:
+		case slices.Contains(strings.Split(parts[1], ","), controller):
+			dir, file = filepath.Join("/sys/fs/cgroup", parts[1], parts[2]), v1File
+		case parts[1] == "" && dir == "":
+			dir, file = filepath.Join("/sys/fs/cgroup", parts[2]), v2File
 		}
 	}
-	t.Fatalf("no %s cgroup for %d", controller, pid)
-	return ""
+	v, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(v))
 }
 
 // checkCommon compares what every container's Kernel section says with what the
@@ -170,10 +175,12 @@ func TestInspectKernel(t *testing.T) {
 	if k.Seccomp.Mode != "filter" || k.Seccomp.Filters < 1 || len(k.Differs) != 0 {
 		t.Errorf("limited: seccomp %+v, differs %q", k.Seccomp, k.Differs)
 	}
-	mem, pids := hostCgroupFile(t, pid, "memory", "memory.limit_in_bytes"), hostCgroupFile(t, pid, "pids", "pids.max")
+	mem, pids := hostCgroupFile(t, pid, "memory", "memory.limit_in_bytes", "memory.max"), hostCgroupFile(t, pid, "pids", "pids.max", "pids.max")
 	var gotMem, gotPids string
 	for _, g := range k.Cgroups {
 		if v, ok := g.Files["memory.limit_in_bytes"]; ok {
+			gotMem = v
+		} else if v, ok := g.Files["memory.max"]; ok {
 			gotMem = v
 		}
 		if v, ok := g.Files["pids.max"]; ok {
@@ -245,13 +252,17 @@ func TestInspectKernel(t *testing.T) {
 
 	// Behind hull's back: the kernel's value is what inspect shows, and the
 	// difference from the spec is said.
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	for _, l := range strings.Split(string(data), "\n") {
-		if parts := strings.SplitN(l, ":", 3); len(parts) == 3 && parts[1] == "pids" {
-			if err := os.WriteFile(filepath.Join("/sys/fs/cgroup/pids", parts[2], "pids.max"), []byte("33"), 0); err != nil {
-				t.Fatal(err)
-			}
+	pidsDir := ""
+	for _, g := range kernelOf(t, h, "limited").Cgroups {
+		if _, ok := g.Files["pids.max"]; ok {
+			pidsDir = g.Dir
 		}
+	}
+	if err := os.WriteFile(filepath.Join(pidsDir, "pids.max"), []byte("33"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostCgroupFile(t, pid, "pids", "pids.max", "pids.max"); got != "33" {
+		t.Fatalf("pids.max written to %s, the container's reads %s", pidsDir, got)
 	}
 	k = kernelOf(t, h, "limited")
 	if len(k.Differs) != 1 || k.Differs[0] != "pids limit: the spec has 50, the kernel 33" {

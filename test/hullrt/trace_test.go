@@ -152,6 +152,7 @@ func TestTraceEnv(t *testing.T) {
 		step("init", trace.Rootfs, "pivot_root", nil),
 		step("start", trace.Process, "flock+open", nil),
 		step("init", trace.Process, "execve", nil),
+		step("exec", trace.Namespaces, "setns", func(r trace.Record) bool { return r.Args["type"] == "net" }),
 		step("exec", trace.Namespaces, "clone3", func(r trace.Record) bool {
 			d, _ := r.Args["detail"].(string)
 			return strings.Contains(d, "setns in the child: mnt")
@@ -161,7 +162,7 @@ func TestTraceEnv(t *testing.T) {
 		step("exec", trace.Capabilities, "capset", nil),
 		step("exec", trace.Process, "execve", func(r trace.Record) bool { return r.Args["source"] == "/bin/true" }),
 		step("delete", trace.Cgroups, "rmdir", nil),
-	}, []string{"create clone3", "init pivot_root", "start", "init execve", "exec clone3", "exec cgroup.procs", "exec wait", "exec capset", "exec execve", "delete"})
+	}, []string{"create clone3", "init pivot_root", "start", "init execve", "exec setns net", "exec clone3", "exec cgroup.procs", "exec wait", "exec capset", "exec execve", "delete"})
 }
 
 // TestTraceDescriptor: init writes its records through a descriptor of the trace
