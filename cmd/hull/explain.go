@@ -106,15 +106,15 @@ func showTrace(w io.Writer, path, mode string, width int) error {
 
 // startWindow sorts recs by start time and returns the steps of the start: from
 // the first record to init's execve of the program (the last record when there is
-// none: a create, an exec), and the ones after it.
-func startWindow(recs []trace.Record) (start, after []trace.Record) {
+// none: a create, an exec), the ones after it, and whether there was an execve.
+func startWindow(recs []trace.Record) (start, after []trace.Record, execve bool) {
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].TS < recs[j].TS })
 	for i, r := range recs {
 		if r.Proc == "init" && r.Op == "execve" {
-			return recs[:i+1], recs[i+1:]
+			return recs[:i+1], recs[i+1:], true
 		}
 	}
-	return recs, nil
+	return recs, nil, false
 }
 
 // span is the time from the first step's start to the last one's end.
@@ -140,7 +140,7 @@ func sum(recs []trace.Record) time.Duration {
 // explainTable draws the steps of the start grouped by ingredient, each with its
 // duration and its bar on the shared time axis, fitted to width columns.
 func explainTable(recs []trace.Record, width int) string {
-	start, after := startWindow(recs)
+	start, after, execve := startWindow(recs)
 	if len(start) == 0 {
 		return "no steps were traced\n"
 	}
@@ -151,8 +151,12 @@ func explainTable(recs []trace.Record, width int) string {
 	labelW := min(max(width*2/5, 30), 60)
 	barW := width - labelW - durW - 4
 	var b strings.Builder
-	b.WriteString(wrap(fmt.Sprintf("%d kernel steps, %s from the first to the program's execve; the steps take %s (%.0f%%)",
-		len(start), ms(total), ms(steps), 100*float64(steps)/float64(max(total, 1))), width))
+	last := "the last"
+	if execve {
+		last = "the program's execve"
+	}
+	b.WriteString(wrap(fmt.Sprintf("%d kernel steps, %s from the first to %s; the steps take %s (%.0f%%)",
+		len(start), ms(total), last, ms(steps), 100*float64(steps)/float64(max(total, 1))), width))
 	groups := map[trace.Ingredient][]trace.Record{}
 	for _, r := range start {
 		groups[r.Ingredient] = append(groups[r.Ingredient], r)
@@ -176,7 +180,7 @@ func explainTable(recs []trace.Record, width int) string {
 	}
 	fmt.Fprintf(&b, "\n%s %*s\n", fit("TOTAL", labelW), durW, ms(total))
 	if len(after) > 0 {
-		b.WriteString(wrap(fmt.Sprintf("(and %d steps after the start, %s: --explain=json shows them)", len(after), ms(sum(after))), width))
+		b.WriteString(wrap(fmt.Sprintf("(steps after the start: %d, %s; --explain=json shows them)", len(after), ms(sum(after))), width))
 	}
 	return b.String()
 }

@@ -275,3 +275,21 @@ func TestExplainBadMode(t *testing.T) {
 		t.Errorf("containers left: %q", out)
 	}
 }
+
+// TestExplainWindow: without an execve of init (a create, an exec) the table
+// spans every step; with one, the steps after it are counted apart.
+func TestExplainWindow(t *testing.T) {
+	t0 := time.Now().UnixNano()
+	rec := func(at, dur time.Duration, proc, op string) trace.Record {
+		return trace.Record{V: 1, TS: t0 + int64(at), Dur: int64(dur), Proc: proc, Ingredient: trace.Process, Op: op, Result: "ok"}
+	}
+	create := []trace.Record{rec(0, time.Millisecond, "engine", "write"), rec(time.Millisecond, time.Millisecond, "engine", "write")}
+	if got := explainTable(create, 80); !strings.Contains(got, "2 kernel steps, 2.00ms from the first to the last; the steps take 2.00ms (100%)") {
+		t.Errorf("create:\n%s", got)
+	}
+	run := append(create, rec(2*time.Millisecond, 0, "init", "execve"), rec(3*time.Millisecond, time.Millisecond, "delete", "rmdir"))
+	got := explainTable(run, 80)
+	if !strings.Contains(got, "3 kernel steps, 2.00ms from the first to the program's execve") || !strings.Contains(got, "(steps after the start: 1, 1.00ms;") {
+		t.Errorf("run:\n%s", got)
+	}
+}
