@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/network"
+	"github.com/hullproject/hull/network/nft"
 	"github.com/hullproject/hull/runtime"
 )
 
@@ -31,7 +33,10 @@ type Kernel struct {
 	// Mounts are /proc/PID/mountinfo's: mount points as the container sees them.
 	Mounts  []proc.Mount        `json:"mounts"`
 	Network []network.Interface `json:"network"`
-	Differs []string            `json:"differsFromSpec"`
+	// Firewall are the rules of hull's nftables table that concern the
+	// container: its published ports, its address, its networks' bridges.
+	Firewall []nft.Rule `json:"nftables"`
+	Differs  []string   `json:"differsFromSpec"`
 }
 
 // KernelSeccomp is a process's seccomp state.
@@ -72,6 +77,9 @@ func (e *Engine) Kernel(ref string) (*Kernel, error) {
 	if k.Network, err = network.Interfaces("/proc/" + strconv.Itoa(pid) + "/ns/net"); err != nil {
 		return nil, fmt.Errorf("network of %s: %w", c.Name, err)
 	}
+	if k.Firewall, err = e.firewallOf(k.Network); err != nil {
+		return nil, fmt.Errorf("nftables rules of %s: %w", c.Name, err)
+	}
 	// The record may be stale by now: the pid must still be the container's.
 	if c2, err := e.Get(c.ID); err != nil || c2.State.Pid != pid || c2.State.Status != StatusRunning {
 		return nil, fmt.Errorf("container %s stopped while it was read", c.Name)
@@ -82,6 +90,44 @@ func (e *Engine) Kernel(ref string) (*Kernel, error) {
 	}
 	k.Differs = k.compare(spec)
 	return k, nil
+}
+
+// firewallOf lists the rules of hull's table that name one of the addresses or
+// bridges of the interfaces: a rule's key (nft.Rule) holds what it is made of.
+func (e *Engine) firewallOf(ifs []network.Interface) ([]nft.Rule, error) {
+	var words []string
+	for _, it := range ifs {
+		if it.Bridge != "" {
+			words = append(words, it.Bridge)
+		}
+		for _, a := range it.Addresses {
+			if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is4() && !p.Addr().IsLoopback() {
+				words = append(words, p.Addr().String())
+			}
+		}
+	}
+	out := []nft.Rule{}
+	if len(words) == 0 {
+		return out, nil
+	}
+	m, err := e.Networks()
+	if err != nil {
+		return nil, err
+	}
+	rules, err := nft.List(m.Table())
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rules {
+		for _, f := range strings.Fields(r.Key) {
+			host, _, _ := strings.Cut(f, ":") // "10.88.0.2:80"
+			if slices.Contains(words, f) || slices.Contains(words, host) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 func capNames(set uint64) []string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -39,6 +40,44 @@ func pidOf(t *testing.T, h *hullEnv, ref string) int {
 		t.Fatalf("pid of %s: %q", ref, h.inspect(ref, "{{.State.Pid}}"))
 	}
 	return pid
+}
+
+// nftRules are the rules of the inet tables whose hull comment names one of words,
+// as `nft -j list ruleset` shows them: "chain handle key".
+func nftRules(t *testing.T, words ...string) []string {
+	t.Helper()
+	out, err := exec.Command("nft", "-j", "list", "ruleset").Output()
+	if err != nil {
+		t.Fatalf("nft: %v", err)
+	}
+	var rs struct {
+		Nftables []struct {
+			Rule *struct {
+				Family, Table, Chain, Comment string
+				Handle                        uint64
+			} `json:"rule"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &rs); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range rs.Nftables {
+		r := x.Rule
+		if r == nil || r.Family != "inet" || !strings.HasPrefix(r.Comment, "hull:") {
+			continue
+		}
+		key := strings.TrimPrefix(r.Comment, "hull:")
+		for _, f := range strings.Fields(key) {
+			host, _, _ := strings.Cut(f, ":")
+			if slices.Contains(words, f) || slices.Contains(words, host) {
+				got = append(got, fmt.Sprintf("%s %d %s", r.Chain, r.Handle, key))
+				break
+			}
+		}
+	}
+	slices.Sort(got)
+	return got
 }
 
 // procStatus is a field of /proc/PID/status (statusField), which must be there.
@@ -168,7 +207,7 @@ func checkCommon(t *testing.T, k *engine.Kernel, pid int) {
 func TestInspectKernel(t *testing.T) {
 	h := netEnv(t, "hull")
 
-	h.ok("run", "-d", "--name", "limited", "-m", "64m", "--pids-limit", "50", "busybox", "sleep", "1000")
+	h.ok("run", "-d", "--name", "limited", "-m", "64m", "--pids-limit", "50", "-p", "127.0.0.1::80", "busybox", "sleep", "1000")
 	pid := pidOf(t, h, "limited")
 	k := kernelOf(t, h, "limited")
 	checkCommon(t, k, pid)
@@ -207,6 +246,17 @@ func TestInspectKernel(t *testing.T) {
 	}
 	if master, _ := os.Readlink("/sys/class/net/" + eth0.peer + "/master"); filepath.Base(master) != eth0.bridge || eth0.bridge == "" {
 		t.Errorf("host peer %s is on %q, inspect says %q", eth0.peer, master, eth0.bridge)
+	}
+	// The firewall: the rules of hull's table that name its address or bridge,
+	// as nft(8) lists them, its published port among them.
+	want := nftRules(t, ip, eth0.bridge)
+	var got []string
+	for _, r := range k.Firewall {
+		got = append(got, fmt.Sprintf("%s %d %s", r.Chain, r.Handle, r.Key))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) || !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "ports ") && strings.HasSuffix(s, " "+ip+":80") }) {
+		t.Errorf("nftables rules %q, nft lists %q", got, want)
 	}
 
 	h.ok("run", "-d", "--name", "bare", "--cap-add", "NET_ADMIN", "--cap-drop", "CHOWN",
