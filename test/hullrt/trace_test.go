@@ -79,6 +79,7 @@ func TestTraceRun(t *testing.T) {
 		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 		limit := int64(77)
 		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
+		s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/true"}}, CreateContainer: []specs.Hook{{Path: "/bin/true"}, {Path: "/bin/true"}}}
 	})
 	tf := filepath.Join(t.TempDir(), "trace.jsonl")
 	before := time.Now()
@@ -86,7 +87,7 @@ func TestTraceRun(t *testing.T) {
 	after := time.Now()
 	recs := readTrace(t, tf)
 	names := []string{"read config", "mkdir cgroup", "clone3", "pids.max", "init wait", "unshare cgroup", "sysctl",
-		"mount /proc", "pivot_root", "seccomp compile", "start wakes init", "setrlimit", "bounding set",
+		"mount /proc", "prestart hook", "createContainer hooks", "pivot_root", "seccomp compile", "start wakes init", "setrlimit", "bounding set",
 		"capset", "no_new_privs", "seccomp load", "execve", "cgroup rmdir", "state removed"}
 	got := findInOrder(t, recs, []func(trace.Record) bool{
 		step("create", trace.Process, "read", nil),
@@ -99,6 +100,8 @@ func TestTraceRun(t *testing.T) {
 		step("init", trace.Namespaces, "unshare", func(r trace.Record) bool { return flagsHave(r, "CLONE_NEWCGROUP") }),
 		step("init", trace.Sysctl, "write", func(r trace.Record) bool { return r.Args["file"] == "net.ipv4.ip_forward" }),
 		step("init", trace.Mounts, "mount", func(r trace.Record) bool { return r.Args["target"] == "/proc" && r.Args["type"] == "proc" }),
+		step("create", trace.Hooks, "exec", func(r trace.Record) bool { return r.Args["type"] == "prestart" && r.Args["count"] == float64(1) }),
+		step("init", trace.Hooks, "exec", func(r trace.Record) bool { return r.Args["type"] == "createContainer" && r.Args["count"] == float64(2) }),
 		step("init", trace.Rootfs, "pivot_root", nil),
 		step("init", trace.Seccomp, "compile", func(r trace.Record) bool { c, _ := r.Args["count"].(float64); return c > 4 }),
 		step("start", trace.Process, "flock+open", nil),
@@ -127,8 +130,8 @@ func TestTraceRun(t *testing.T) {
 	if pids["init"] == pids["create"] || pids["create"] == 0 || pids["create"] != pids["start"] {
 		t.Errorf("pids: %v: init must be a process of its own, and run one process", pids)
 	}
-	if got[2].Dur <= 0 || got[8].Dur <= 0 {
-		t.Errorf("clone3 (%d ns) and pivot_root (%d ns) took no time", got[2].Dur, got[8].Dur)
+	if got[2].Dur <= 0 || got[10].Dur <= 0 {
+		t.Errorf("clone3 (%d ns) and pivot_root (%d ns) took no time", got[2].Dur, got[10].Dur)
 	}
 }
 
