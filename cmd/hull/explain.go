@@ -178,11 +178,42 @@ func explainTable(recs []trace.Record, width int) string {
 			fmt.Fprintf(&b, "%s %*s |%s|\n", fit(label, labelW), durW, ms(time.Duration(r.Dur)), bar(r, t0, total, barW))
 		}
 	}
+	// What no step covers is shown too, where it is: a process waiting to be
+	// scheduled, work nobody traced. Stretches under 0.1 ms are left out.
+	if gs := untraced(start, 100*time.Microsecond); len(gs) > 0 {
+		var d time.Duration
+		for _, g := range gs {
+			d += time.Duration(g.Dur)
+		}
+		fmt.Fprintf(&b, "\n%s %*s\n", fit(fmt.Sprintf("UNTRACED (%d)", len(gs)), labelW), durW, ms(d))
+		for _, g := range gs {
+			label := "  " + fit(g.Proc, 7) + " " + g.Op
+			fmt.Fprintf(&b, "%s %*s |%s|\n", fit(label, labelW), durW, ms(time.Duration(g.Dur)), bar(g, t0, total, barW))
+		}
+	}
 	fmt.Fprintf(&b, "\n%s %*s\n", fit("TOTAL", labelW), durW, ms(total))
 	if len(after) > 0 {
 		b.WriteString(wrap(fmt.Sprintf("(steps after the start: %d, %s; --explain=json shows them)", len(after), ms(sum(after))), width))
 	}
 	return b.String()
+}
+
+// untraced lists the stretches of at least min that no record covers, as records
+// (Proc: the process of the step before, Op: "after" it).
+func untraced(recs []trace.Record, min time.Duration) []trace.Record {
+	var out []trace.Record
+	if len(recs) == 0 {
+		return nil
+	}
+	cur := recs[0].TS
+	for i, r := range recs {
+		if gap := r.TS - cur; gap >= int64(min) && i > 0 {
+			p := recs[i-1]
+			out = append(out, trace.Record{TS: cur, Dur: gap, Proc: p.Proc, Op: "after " + p.Op + ", before " + r.Proc + " " + r.Op})
+		}
+		cur = max(cur, r.TS+r.Dur)
+	}
+	return out
 }
 
 // bar draws r on an axis of width columns spanning total from t0: at least one

@@ -293,3 +293,20 @@ func TestExplainWindow(t *testing.T) {
 		t.Errorf("run:\n%s", got)
 	}
 }
+
+// TestExplainUntraced: a stretch no step covers is shown where it is, with its
+// length, so that the table accounts for the whole start.
+func TestExplainUntraced(t *testing.T) {
+	t0 := time.Now().UnixNano()
+	recs := []trace.Record{
+		{V: 1, TS: t0, Dur: int64(time.Millisecond), Proc: "engine", Ingredient: trace.Image, Op: "read", Result: "ok"},
+		{V: 1, TS: t0 + int64(3*time.Millisecond), Dur: int64(time.Millisecond), Proc: "init", Ingredient: trace.Process, Op: "execve", Result: "ok"},
+	}
+	got := explainTable(recs, 100)
+	if !strings.Contains(got, "UNTRACED (1)") || !strings.Contains(got, "engine  after read, before init execve") || !strings.Contains(got, "2.00ms |") {
+		t.Errorf("no untraced row of 2 ms:\n%s", got)
+	}
+	if gs := untraced(recs[:1], 0); len(gs) != 0 {
+		t.Errorf("one step: untraced %v", gs)
+	}
+}
