@@ -311,7 +311,9 @@ func setupRootfs(ch *channel, b *bootstrap) (*os.File, error) {
 		} else {
 			err = root.Mount(m)
 		}
-		traceMount(tr, t0, m, idmapped, err)
+		if tr.On() {
+			traceMount(tr, t0, m, idmapped, err)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -65,9 +65,6 @@ func traceHooks(tr *trace.Tracer, start time.Time, kind string, hooks []specs.Ho
 // set (mount_setattr) and attached (move_mount); a remount only sets flags; any
 // other is a new filesystem mounted with mount(2).
 func traceMount(tr *trace.Tracer, start time.Time, m specs.Mount, idmapped bool, err error) {
-	if !tr.On() {
-		return
-	}
 	o, _ := rootfs.ParseOptions(m.Options)
 	op := "mount"
 	switch {
