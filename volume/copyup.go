@@ -49,6 +49,9 @@ func CopyUp(v *Volume, rootfs, dir string) error {
 	if v.dir == "" {
 		return fmt.Errorf("copy up into volume %s: not a volume of a store", v.Name)
 	}
+	if v.Options["type"] != "" {
+		return nil // its data is the device's, mounted by each container (ToOCI)
+	}
 	unlock, err := atomicfile.Lock(filepath.Join(v.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return fmt.Errorf("copy up into volume %s: %w", v.Name, err)

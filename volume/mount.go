@@ -487,6 +487,9 @@ func ToOCI(m Mount, s *Store) (specs.Mount, error) {
 		if err != nil {
 			return specs.Mount{}, err
 		}
+		if v.Options["type"] != "" {
+			return deviceMount(m, v, access)
+		}
 		return specs.Mount{Destination: m.Destination, Type: "bind", Source: v.Mountpoint,
 			Options: []string{"rbind", access, "rprivate"}}, nil
 	case TypeTmpfs:
@@ -512,4 +515,40 @@ func ToOCI(m Mount, s *Store) (specs.Mount, error) {
 		return specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts}, nil
 	}
 	return specs.Mount{}, fmt.Errorf("unknown mount type %q", m.Type)
+}
+
+// deviceMount is the mount of a volume made with driver options (docker's
+// `volume create --opt type=... --opt device=... --opt o=...`): the device
+// itself, mounted by the runtime in the container's mount namespace, rather
+// than the volume's directory. "bind" or "rbind" in o binds the device (a host
+// path), which must exist; any other type is a filesystem mount of it (tmpfs,
+// or a block device or nfs share). Unlike docker's local driver, which mounts
+// the device once on _data for all its containers, each container mounts its
+// own: a tmpfs volume is per container here.
+func deviceMount(m Mount, v *Volume, access string) (specs.Mount, error) {
+	dev := v.Options["device"]
+	var opts []string
+	bind := ""
+	for _, o := range strings.Split(v.Options["o"], ",") {
+		switch o {
+		case "":
+		case "bind", "rbind":
+			bind = o
+		case "ro", "rw":
+			if !m.ReadOnly {
+				access = o
+			}
+		default:
+			opts = append(opts, o)
+		}
+	}
+	if bind != "" {
+		if _, err := os.Stat(dev); err != nil {
+			return specs.Mount{}, fmt.Errorf("volume %s: bind source: %w", v.Name, err)
+		}
+		return specs.Mount{Destination: m.Destination, Type: "bind", Source: dev,
+			Options: append([]string{bind, access, "rprivate"}, opts...)}, nil
+	}
+	return specs.Mount{Destination: m.Destination, Type: v.Options["type"], Source: dev,
+		Options: append([]string{access}, opts...)}, nil
 }

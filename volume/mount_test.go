@@ -284,3 +284,91 @@ func TestToOCI(t *testing.T) {
 		t.Error("an unnamed anonymous volume was mounted")
 	}
 }
+
+// A volume made with driver options mounts its device, as docker's local
+// driver does with --opt type/device/o.
+func TestToOCIDriverOptions(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(dir, "host")
+	if err := os.Mkdir(host, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opts map[string]string
+		ro   bool
+		want specs.Mount
+	}{
+		{"tmp", map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=1m,uid=1000"}, false,
+			specs.Mount{Destination: "/v", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "size=1m", "uid=1000"}}},
+		{"tmpro", map[string]string{"type": "tmpfs", "device": "tmpfs"}, true,
+			specs.Mount{Destination: "/v", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro"}}},
+		{"bound", map[string]string{"type": "none", "device": host, "o": "bind"}, false,
+			specs.Mount{Destination: "/v", Type: "bind", Source: host, Options: []string{"bind", "rw", "rprivate"}}},
+		{"boundro", map[string]string{"type": "none", "device": host, "o": "rbind,ro"}, false,
+			specs.Mount{Destination: "/v", Type: "bind", Source: host, Options: []string{"rbind", "ro", "rprivate"}}},
+	} {
+		v, err := s.Create(c.name, CreateOptions{Options: c.opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := v.Info(); !reflect.DeepEqual(i.Options, c.opts) {
+			t.Errorf("%s: inspect options %v", c.name, i.Options)
+		}
+		got, err := ToOCI(Mount{Type: TypeVolume, Source: c.name, Destination: "/v", ReadOnly: c.ro}, s)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
+		}
+		// nothing to copy up into: the data is the device's
+		if err := CopyUp(v, dir, "/host"); err != nil {
+			t.Errorf("%s: copy up: %v", c.name, err)
+		}
+		if ents, _ := os.ReadDir(v.Mountpoint); len(ents) != 0 {
+			t.Errorf("%s: copied up into _data", c.name)
+		}
+	}
+	if _, err := s.Create("gone", CreateOptions{Options: map[string]string{"type": "none", "device": filepath.Join(dir, "nope"), "o": "bind"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ToOCI(Mount{Type: TypeVolume, Source: "gone", Destination: "/v"}, s); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("bind of a missing device: %v", err)
+	}
+}
+
+func TestValidateOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts map[string]string
+		err  string
+	}{
+		{nil, ""},
+		{map[string]string{"type": "tmpfs", "device": "tmpfs"}, ""},
+		{map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}, ""},
+		{map[string]string{"size": "1m"}, `invalid option: "size"`},
+		{map[string]string{"type": "tmpfs", "device": "tmpfs", "bogus": "x"}, `invalid option: "bogus"`},
+		{map[string]string{"type": "tmpfs"}, `missing required option: "device"`},
+		{map[string]string{"device": "/dev/sda"}, `missing required option: "type"`},
+		{map[string]string{"o": "size=1m"}, `missing required option: "type", "device"`},
+	} {
+		err := ValidateOptions(c.opts)
+		if (err == nil) != (c.err == "") || err != nil && err.Error() != c.err {
+			t.Errorf("%v: %v, want %q", c.opts, err, c.err)
+		}
+		if c.err != "" {
+			s := openStore(t)
+			if _, err := s.Create("v", CreateOptions{Options: c.opts}); err == nil {
+				t.Errorf("%v: created", c.opts)
+			}
+			if ents, _ := os.ReadDir(s.dir); len(ents) > 0 && !(len(ents) == 1 && ents[0].Name() == ".lock") {
+				t.Errorf("%v: left %v", c.opts, ents)
+			}
+		}
+	}
+}

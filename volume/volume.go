@@ -92,7 +92,7 @@ type Volume struct {
 	Name      string            `json:"name"`
 	Driver    string            `json:"driver"`
 	Labels    map[string]string `json:"labels,omitempty"`
-	Options   map[string]string `json:"options,omitempty"` // driver options; none yet
+	Options   map[string]string `json:"options,omitempty"` // driver options (ValidateOptions)
 	CreatedAt time.Time         `json:"created"`
 	// Anonymous: made for one container's -v /path; prune removes it by default.
 	Anonymous bool `json:"anonymous,omitempty"`
@@ -110,6 +110,10 @@ type Volume struct {
 // CreateOptions are the options of Create.
 type CreateOptions struct {
 	Labels map[string]string
+	// Options are the local driver's options (docker's --opt): type, device
+	// and o, judged by ValidateOptions. With them the container mounts the
+	// device itself rather than the volume's directory (see ToOCI).
+	Options map[string]string
 	// Anonymous marks a volume made for one container (implied by an empty name).
 	Anonymous bool
 }
@@ -161,6 +165,9 @@ func (s *Store) Create(name string, o CreateOptions) (*Volume, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
+	if err := ValidateOptions(o.Options); err != nil {
+		return nil, err
+	}
 	unlock, err := atomicfile.Lock(filepath.Join(s.dir, ".lock"), atomicfile.Exclusive)
 	if err != nil {
 		return nil, err
@@ -175,7 +182,7 @@ func (s *Store) Create(name string, o CreateOptions) (*Volume, error) {
 		return nil, fmt.Errorf("create volume %s: %w", name, err)
 	}
 	defer os.RemoveAll(tmp) // gone after the rename
-	v = &Volume{Name: name, Driver: Driver, Labels: maps(o.Labels), CreatedAt: time.Now(), Anonymous: o.Anonymous}
+	v = &Volume{Name: name, Driver: Driver, Labels: maps(o.Labels), Options: maps(o.Options), CreatedAt: time.Now(), Anonymous: o.Anonymous}
 	err = os.Chmod(tmp, 0o701)
 	if err == nil {
 		err = os.Mkdir(filepath.Join(tmp, "_data"), 0o755)
@@ -195,6 +202,34 @@ func (s *Store) Create(name string, o CreateOptions) (*Volume, error) {
 	v.dir = filepath.Join(s.dir, name)
 	v.Mountpoint = filepath.Join(v.dir, "_data")
 	return v, nil
+}
+
+// ValidateOptions judges the local driver's options as docker's does: only
+// type, device and o, and type and device each need the other (o needs both).
+// The mount itself is tried when a container starts.
+func ValidateOptions(opts map[string]string) error {
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k != "type" && k != "device" && k != "o" {
+			return fmt.Errorf("invalid option: %q", k)
+		}
+	}
+	_, typ := opts["type"]
+	_, dev := opts["device"]
+	_, o := opts["o"]
+	switch {
+	case typ && !dev:
+		return errors.New(`missing required option: "device"`)
+	case dev && !typ:
+		return errors.New(`missing required option: "type"`)
+	case o && !(typ && dev):
+		return errors.New(`missing required option: "type", "device"`)
+	}
+	return nil
 }
 
 func maps(m map[string]string) map[string]string {

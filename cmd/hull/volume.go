@@ -31,9 +31,10 @@ func withVolumes(g *globals, fn func(s *volume.Store, cmd *cobra.Command, args [
 }
 
 func volumeCreateCommand(g *globals) *cobra.Command {
-	var labels []string
+	var labels, opts []string
+	var driver string
 	c := &cobra.Command{
-		Use:   "create [--label K=V] [NAME]",
+		Use:   "create [--label K=V] [-o K=V] [NAME]",
 		Short: "create a volume (a random name without NAME)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: withVolumes(g, func(s *volume.Store, cmd *cobra.Command, args []string) error {
@@ -44,6 +45,22 @@ func volumeCreateCommand(g *globals) *cobra.Command {
 					return badUsage(fmt.Errorf("--label %q: no key", l))
 				}
 				o.Labels[k] = v
+			}
+			if driver != volume.Driver {
+				return badUsage(fmt.Errorf("--driver %q: only %q is supported", driver, volume.Driver))
+			}
+			for _, opt := range opts {
+				k, v, ok := strings.Cut(opt, "=")
+				if !ok || k == "" {
+					return badUsage(fmt.Errorf("--opt %q: want KEY=VALUE", opt))
+				}
+				if o.Options == nil {
+					o.Options = map[string]string{}
+				}
+				o.Options[k] = v
+			}
+			if err := volume.ValidateOptions(o.Options); err != nil {
+				return badUsage(err)
 			}
 			name := ""
 			if len(args) == 1 {
@@ -58,6 +75,8 @@ func volumeCreateCommand(g *globals) *cobra.Command {
 		}),
 	}
 	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
+	c.Flags().StringArrayVarP(&opts, "opt", "o", nil, "a driver option: type=, device=, o= (mount(8)'s)")
+	c.Flags().StringVarP(&driver, "driver", "d", volume.Driver, "the volume driver")
 	return c
 }
 
