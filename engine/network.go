@@ -743,8 +743,9 @@ func (e *Engine) reconcileNetworks() error {
 }
 
 // PruneNetworks frees the leases of dead containers and removes every user network
-// without containers; it returns the names removed.
-func (e *Engine) PruneNetworks() ([]string, error) {
+// without containers that passes f (label, label!, until); it returns the names
+// removed.
+func (e *Engine) PruneNetworks(f network.Filters) ([]string, error) {
 	if err := e.reconcileNetworks(); err != nil {
 		return nil, err
 	}
@@ -752,56 +753,105 @@ func (e *Engine) PruneNetworks() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.Prune()
+	return m.Prune(f)
 }
 
-// RemoveNetwork removes a user network. One that only dead containers still hold
-// (their leases) is freed first.
-func (e *Engine) RemoveNetwork(name string) error {
+// RemoveNetwork removes a user network, named by name, ID or ID prefix. One
+// that only dead containers still hold (their leases) is freed first.
+func (e *Engine) RemoveNetwork(ref string) error {
 	m, err := e.Networks()
 	if err != nil {
 		return err
 	}
-	if err := m.Remove(name); !errors.Is(err, network.ErrInUse) {
+	n, err := m.Lookup(ref)
+	if err != nil {
+		return err
+	}
+	if err := m.Remove(n.Name); !errors.Is(err, network.ErrInUse) {
 		return err
 	}
 	if err := e.reconcileNetworks(); err != nil {
 		return err
 	}
-	return m.Remove(name)
+	return m.Remove(n.Name)
 }
 
-// Connect attaches a container to one more network: now when it runs, at its next
-// start otherwise.
-func (e *Engine) Connect(ref, name string, aliases []string) error {
+// ConnectOptions are a container's settings on a network it is connected to:
+// `hull network connect`'s flags, the Docker API's EndpointConfig.
+type ConnectOptions struct {
+	Aliases []string // more names on the network (user networks only)
+	IP      string   // a fixed IPv4 address in the network's subnet (user networks only)
+	MAC     string   // a fixed MAC address
+}
+
+// Connect attaches a container to one more network (named by name, ID or ID
+// prefix): now when it runs, at its next start otherwise. A stopped container
+// connected already gets the new settings, as docker's; a running one is
+// refused (network.ErrAttached). The refusals of options are OptionErrors.
+func (e *Engine) Connect(ref, netRef string, o ConnectOptions) error {
 	c, err := e.Get(ref)
 	if err != nil {
 		return err
 	}
-	if networkKind(c.HostConfig.NetworkMode) != "network" {
-		return fmt.Errorf("container %s has network mode %s", c.Name, c.HostConfig.NetworkMode)
-	}
-	if _, ok := c.NetworkSettings.Networks[name]; ok {
-		return fmt.Errorf("container %s is already connected to network %s", c.Name, name)
-	}
 	m, err := e.Networks()
 	if err != nil {
 		return err
 	}
-	n, err := m.Get(name)
+	info, err := m.Lookup(netRef)
 	if err != nil {
 		return err
+	}
+	n, name := info.Network, info.Name
+	refuse := func(format string, a ...any) error {
+		return &OptionError{Field: "EndpointConfig", Err: fmt.Errorf(format, a...)}
+	}
+	switch kind := networkKind(c.HostConfig.NetworkMode); {
+	case name == "host" || name == "none":
+		return refuse("container %s cannot be connected to network %s: it is a network mode, given at create", c.Name, name)
+	case kind != "network":
+		return refuse("container %s has network mode %s: it cannot be connected to any other network", c.Name, c.HostConfig.NetworkMode)
+	}
+	var ip netip.Addr
+	var mac net.HardwareAddr
+	if o.IP != "" {
+		if ip, err = netip.ParseAddr(o.IP); err != nil || !ip.Is4() {
+			return refuse("invalid IPv4 address: %s", o.IP)
+		}
+	}
+	if o.MAC != "" {
+		if mac, err = net.ParseMAC(o.MAC); err != nil {
+			return refuse("invalid MAC address %s", o.MAC)
+		}
+	}
+	if name == network.DefaultNetwork {
+		if ip.IsValid() {
+			return refuse("user specified IP address is supported on user defined networks only")
+		}
+		if len(o.Aliases) > 0 {
+			return refuse("network-scoped alias is supported only for containers in user defined networks")
+		}
+	}
+	cfg, err := endpointConfig(n, ip, mac)
+	if err != nil {
+		return refuse("%w", err)
 	}
 	unlock, err := e.reconcileLock(atomicfile.Shared)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	running := c.State.Status == StatusRunning && c.State.Pid > 0
+	if _, ok := c.NetworkSettings.Networks[name]; ok && running {
+		return fmt.Errorf("endpoint with name %s already exists in network %s: %w", c.Name, name, network.ErrAttached)
+	}
 	var res *network.Result
-	if c.State.Status == StatusRunning && c.State.Pid > 0 {
-		o := attachOptions(c, name)
-		o.Aliases = aliases
-		if res, err = m.Attach(fmt.Sprintf("/proc/%d/ns/net", c.State.Pid), c.ID, name, o); err != nil {
+	if running {
+		ao := attachOptions(c, name)
+		ao.Aliases = o.Aliases
+		if cfg != nil {
+			ao.IP, ao.MAC = ip, mac
+		}
+		if res, err = m.Attach(fmt.Sprintf("/proc/%d/ns/net", c.State.Pid), c.ID, name, ao); err != nil {
 			return err
 		}
 	}
@@ -810,7 +860,7 @@ func (e *Engine) Connect(ref, name string, aliases []string) error {
 		if c.NetworkSettings.Networks == nil {
 			c.NetworkSettings.Networks = map[string]*EndpointSettings{}
 		}
-		ep := &EndpointSettings{Aliases: aliases, NetworkID: n.ID}
+		ep := &EndpointSettings{IPAMConfig: cfg, Aliases: o.Aliases, NetworkID: n.ID}
 		if res != nil {
 			setEndpoint(ep, res)
 		}
@@ -829,18 +879,37 @@ func (e *Engine) Connect(ref, name string, aliases []string) error {
 	return nil
 }
 
-// Disconnect detaches a container from a network and forgets it.
-func (e *Engine) Disconnect(ref, name string) error {
-	c, err := e.Get(ref)
-	if err != nil {
-		return err
-	}
-	if _, ok := c.NetworkSettings.Networks[name]; !ok {
-		return fmt.Errorf("container %s is not connected to network %s", c.Name, name)
-	}
+// Disconnect detaches a container from a network (named by name, ID or ID
+// prefix) and forgets it. With force, a container that no longer exists is
+// taken by its name or ID on the network, and its endpoint removed, as
+// docker's --force does.
+func (e *Engine) Disconnect(ref, netRef string, force bool) error {
 	m, err := e.Networks()
 	if err != nil {
 		return err
+	}
+	info, err := m.Lookup(netRef)
+	if err != nil {
+		return err
+	}
+	name := info.Name
+	c, err := e.Get(ref)
+	if errors.Is(err, ErrNoSuchContainer) && force {
+		for _, ep := range info.Endpoints {
+			if ep.Name == ref || strings.HasPrefix(ep.ContainerID, ref) {
+				return m.Detach(ep.ContainerID, name)
+			}
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if c.HostConfig.NetworkMode == "host" && name == "host" {
+		return &OptionError{Field: "Network", Err: errors.New("cannot disconnect container from host network - container was created in host network mode")}
+	}
+	if _, ok := c.NetworkSettings.Networks[name]; !ok {
+		return fmt.Errorf("container %s is not connected to network %s", c.Name, name)
 	}
 	if err := m.Detach(c.ID, name); err != nil {
 		return err

@@ -201,7 +201,7 @@ func (m *Manager) lease(netnsPath, containerID, network, ifname string, opts Att
 			return nil, nil, fmt.Errorf("attach %s to %s: %w", containerID, network, err)
 		}
 	}
-	pool := ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway}
+	pool := ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway, Range: n.IPRange}
 	used := map[netip.Addr]bool{}
 	for _, e := range l.Endpoints {
 		used[e.IP] = true

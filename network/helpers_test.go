@@ -70,7 +70,7 @@ func newManagerWith(t *testing.T, cfg Config) *Manager {
 		if err := m.Reconcile(nil); err != nil {
 			t.Errorf("cleanup reconcile: %v", err)
 		}
-		if _, err := m.Prune(); err != nil {
+		if _, err := m.Prune(Filters{}); err != nil {
 			t.Errorf("cleanup prune: %v", err)
 		}
 		if _, err := netlink.LinkByName(m.cfg.DefaultBridge); err == nil {

@@ -103,7 +103,33 @@ var (
 	ErrExists = errors.New("network already exists")
 	// ErrInUse is returned when removing a network that has containers attached.
 	ErrInUse = errors.New("network has active endpoints")
+	// ErrInvalid is the kind of a request refused as given: a bad name, subnet,
+	// range, option or filter.
+	ErrInvalid = errors.New("invalid network request")
+	// ErrPredefined is the kind of a change the predefined networks (bridge,
+	// host, none) refuse: removal, a connection to host or none.
+	ErrPredefined = errors.New("pre-defined network")
 )
+
+// kindError is a message of its own that is one of the kinds above.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+
+// invalid makes err's message an ErrInvalid.
+func invalid(err error) error {
+	if err == nil || errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return &kindError{ErrInvalid, err.Error()}
+}
+
+// invalidf is fmt.Errorf's message as an ErrInvalid.
+func invalidf(format string, a ...any) error { return invalid(fmt.Errorf(format, a...)) }
 
 // Config says where the state lives and how the default network looks.
 type Config struct {
@@ -125,24 +151,39 @@ type Config struct {
 
 // Network is a network's definition, as stored in <root>/networks/<name>.json.
 type Network struct {
-	Name     string            `json:"name"`
-	ID       string            `json:"id"`
-	Driver   string            `json:"driver"`
-	Bridge   string            `json:"bridge"`
-	Subnet   netip.Prefix      `json:"subnet"`
-	Gateway  netip.Addr        `json:"gateway"`
-	Internal bool              `json:"internal,omitempty"`
-	DNS      bool              `json:"dns"` // a resolver answers container names
-	Labels   map[string]string `json:"labels,omitempty"`
-	Created  time.Time         `json:"created"`
+	Name    string       `json:"name"`
+	ID      string       `json:"id"`
+	Driver  string       `json:"driver"`
+	Bridge  string       `json:"bridge"`
+	Subnet  netip.Prefix `json:"subnet"`
+	Gateway netip.Addr   `json:"gateway"`
+	// IPRange: the part of Subnet that addresses are handed out from (zero:
+	// all of it); a container's --ip may be outside it.
+	IPRange    netip.Prefix      `json:"ipRange,omitzero"`
+	Internal   bool              `json:"internal,omitempty"`
+	Attachable bool              `json:"attachable,omitempty"` // recorded, as docker's outside swarm
+	DNS        bool              `json:"dns"`                  // a resolver answers container names
+	Labels     map[string]string `json:"labels,omitempty"`
+	// Options are the driver options it was created with (docker's -o),
+	// as given; see CreateOptions.Options.
+	Options map[string]string `json:"options,omitempty"`
+	Created time.Time         `json:"created"`
 }
 
 // CreateOptions are `hull network create`'s flags.
 type CreateOptions struct {
-	Subnet   string // empty: the first free subnet of the pools (10.152.N.0/24 first)
-	Gateway  string // empty: the subnet's first address
-	Internal bool
-	Labels   map[string]string
+	Subnet     string // empty: the first free subnet of the pools (10.152.N.0/24 first)
+	Gateway    string // empty: the subnet's first address
+	IPRange    string // empty: all of the subnet; else a range inside Subnet (which it needs)
+	Internal   bool
+	Attachable bool
+	Labels     map[string]string
+	// Options are docker's bridge driver options. com.docker.network.bridge.name
+	// names the bridge (it must start with BridgePrefix); the others hull has
+	// no switch for are refused unless they ask for what hull does anyway
+	// (enable_icc=true, enable_ip_masquerade=true); keys of no driver hull knows
+	// are recorded and shown, as docker's bridge driver does.
+	Options map[string]string
 }
 
 // Manager does every network operation for one state root.
@@ -203,7 +244,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 func validName(name string) error {
 	if !nameRE.MatchString(name) || len(name) > 128 {
-		return fmt.Errorf("invalid network name %q: [a-zA-Z0-9][a-zA-Z0-9_.-]*", name)
+		return invalidf("invalid network name %q: [a-zA-Z0-9][a-zA-Z0-9_.-]*", name)
 	}
 	return nil
 }
@@ -214,8 +255,15 @@ func (m *Manager) Create(name string, opts CreateOptions) (*Network, error) {
 	if err := validName(name); err != nil {
 		return nil, err
 	}
-	if name == DefaultNetwork || name == "host" || name == "none" {
+	if IsPredefined(name) {
 		return nil, fmt.Errorf("create network %s: %w", name, ErrExists)
+	}
+	bridge, err := bridgeOption(opts.Options)
+	if err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	if opts.IPRange != "" && opts.Subnet == "" {
+		return nil, invalidf("create network %s: an ip range needs a subnet", name)
 	}
 	unlock, err := m.lock()
 	if err != nil {
@@ -229,14 +277,25 @@ func (m *Manager) Create(name string, opts CreateOptions) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, o := range all {
+		if bridge != "" && o.Bridge == bridge {
+			return nil, invalidf("create network %s: bridge %s is network %s's", name, bridge, o.Name)
+		}
+	}
 	pool, err := newPool(opts.Subnet, opts.Gateway, m.cfg.Pools, all)
+	if err == nil && opts.IPRange != "" {
+		pool, err = pool.WithRange(opts.IPRange)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("create network %s: %w", name, err)
+		return nil, invalid(fmt.Errorf("create network %s: %w", name, err))
 	}
 	id := randomID()
-	n := &Network{Name: name, ID: id, Driver: "bridge", Bridge: BridgePrefix + "-" + id[:8],
-		Subnet: pool.Subnet, Gateway: pool.Gateway, Internal: opts.Internal, DNS: true,
-		Labels: opts.Labels, Created: time.Now().UTC()}
+	if bridge == "" {
+		bridge = BridgePrefix + "-" + id[:8]
+	}
+	n := &Network{Name: name, ID: id, Driver: "bridge", Bridge: bridge,
+		Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.Range, Internal: opts.Internal,
+		Attachable: opts.Attachable, DNS: true, Labels: opts.Labels, Options: opts.Options, Created: time.Now().UTC()}
 	if err := writeJSON(m.netPath(name), n); err != nil {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
@@ -345,8 +404,8 @@ func (m *Manager) Remove(name string) error {
 }
 
 func (m *Manager) removeLocked(name string) error {
-	if name == DefaultNetwork {
-		return fmt.Errorf("remove network %s: the default network cannot be removed", name)
+	if IsPredefined(name) {
+		return &kindError{ErrPredefined, name + " is a pre-defined network and cannot be removed"}
 	}
 	n, err := m.getLocked(name)
 	if err != nil {
@@ -369,8 +428,9 @@ func (m *Manager) removeLocked(name string) error {
 	return os.Remove(m.netPath(name))
 }
 
-// Prune removes every user network without endpoints and returns their names.
-func (m *Manager) Prune() ([]string, error) {
+// Prune removes every user network without endpoints that passes f (labels,
+// until) and returns their names.
+func (m *Manager) Prune(f Filters) ([]string, error) {
 	unlock, err := m.lock()
 	if err != nil {
 		return nil, err
@@ -382,7 +442,7 @@ func (m *Manager) Prune() ([]string, error) {
 	}
 	var gone []string
 	for _, n := range all {
-		if n.Name == DefaultNetwork {
+		if IsPredefined(n.Name) || !f.match(n) {
 			continue
 		}
 		if err := m.removeLocked(n.Name); errors.Is(err, ErrInUse) {

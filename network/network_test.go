@@ -100,7 +100,7 @@ func TestStore(t *testing.T) {
 	if err := m.Remove("front"); !errors.Is(err, ErrInUse) {
 		t.Fatalf("remove in use: %v", err)
 	}
-	gone, err := m.Prune()
+	gone, err := m.Prune(Filters{})
 	if err != nil || strings.Join(gone, ",") != "back" {
 		t.Fatalf("prune: %v %v", gone, err)
 	}

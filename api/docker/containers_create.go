@@ -67,7 +67,7 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	// More networks than the one it is created on: connected now, as docker's
 	// API 1.44 and later connect every network of EndpointsConfig.
 	for _, n := range extra {
-		if err := s.e.Connect(c.ID, n.name, n.aliases); err != nil {
+		if err := s.e.Connect(c.ID, n.name, engine.ConnectOptions{Aliases: n.aliases}); err != nil {
 			s.e.Remove(c.ID, true)
 			return createError(err)
 		}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/hullproject/hull/engine"
-	"github.com/hullproject/hull/internal/filter"
 	"github.com/hullproject/hull/network"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -38,21 +37,34 @@ func withNetworks(g *globals, fn func(m *network.Manager, cmd *cobra.Command, ar
 }
 
 func networkCreateCommand(g *globals) *cobra.Command {
-	var subnet, gateway string
-	var internal bool
-	var labels []string
+	var subnet, gateway, ipRange, driver string
+	var internal, attachable bool
+	var labels, opts []string
 	c := &cobra.Command{
-		Use:   "create [--subnet CIDR] [--gateway IP] [--internal] [-l KEY=VALUE] NAME",
+		Use:   "create [--subnet CIDR] [--gateway IP] [--ip-range CIDR] [--internal] [-o K=V] [-l KEY=VALUE] NAME",
 		Short: "create a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: withNetworks(g, func(m *network.Manager, cmd *cobra.Command, args []string) error {
-			o := network.CreateOptions{Subnet: subnet, Gateway: gateway, Internal: internal}
+			if driver != "bridge" {
+				return badUsage(fmt.Errorf("--driver %q: only \"bridge\" is supported", driver))
+			}
+			o := network.CreateOptions{Subnet: subnet, Gateway: gateway, IPRange: ipRange, Internal: internal, Attachable: attachable}
 			for _, l := range labels {
 				if o.Labels == nil {
 					o.Labels = map[string]string{}
 				}
 				k, v, _ := strings.Cut(l, "=")
 				o.Labels[k] = v
+			}
+			for _, kv := range opts {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return badUsage(fmt.Errorf("--opt %q: want KEY=VALUE", kv))
+				}
+				if o.Options == nil {
+					o.Options = map[string]string{}
+				}
+				o.Options[k] = v
 			}
 			n, err := m.Create(args[0], o)
 			if err != nil {
@@ -64,7 +76,11 @@ func networkCreateCommand(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&subnet, "subnet", "", "the network's IPv4 subnet (default: the first free one of 10.152.0.0/13 in /24s)")
 	c.Flags().StringVar(&gateway, "gateway", "", "the bridge's address (default: the subnet's first)")
+	c.Flags().StringVar(&ipRange, "ip-range", "", "hand out addresses from this part of the subnet only")
 	c.Flags().BoolVar(&internal, "internal", false, "no traffic leaves the network, no ports published")
+	c.Flags().BoolVar(&attachable, "attachable", false, "recorded, as docker's outside swarm")
+	c.Flags().StringVarP(&driver, "driver", "d", "bridge", "the network driver")
+	c.Flags().StringArrayVarP(&opts, "opt", "o", nil, "a driver option: com.docker.network.bridge.name=hull...")
 	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
 	return c
 }
@@ -80,9 +96,9 @@ func networkLsCommand(g *globals) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The filters are judged before the engine is opened.
-			f, err := parseFilters(filters, "name", "id", "label", "driver")
+			f, err := network.ParseFilters(filters, network.ListFilterKeys...)
 			if err != nil {
-				return err
+				return badUsage(err)
 			}
 			e, err := openEngine(g)
 			if err != nil {
@@ -92,10 +108,7 @@ func networkLsCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := m.Get(network.DefaultNetwork); err != nil {
-				return err
-			}
-			list, err := m.List()
+			list, err := m.Select(f)
 			if err != nil {
 				return err
 			}
@@ -104,15 +117,13 @@ func networkLsCommand(g *globals) *cobra.Command {
 				return err
 			}
 			for _, n := range list {
-				if !f.Match("name", func(v string) bool { return filter.MatchName(v, n.Name) }) ||
-					!f.Match("id", func(v string) bool { return strings.HasPrefix(n.ID, v) }) ||
-					!f.Match("label", func(v string) bool { return engine.HasLabel(n.Labels, v) }) ||
-					!f.Match("driver", func(v string) bool { return v == n.Driver }) {
-					continue
+				subnet := ""
+				if n.Subnet.IsValid() {
+					subnet = n.Subnet.String()
 				}
-				row := map[string]any{"ID": n.ID[:12], "Name": n.Name, "Driver": n.Driver, "Subnet": n.Subnet.String(),
-					"Internal": n.Internal, "Labels": n.Labels}
-				if err := l.row(n.ID[:12], row, n.ID[:12], n.Name, n.Driver, n.Subnet, n.Internal); err != nil {
+				row := map[string]any{"ID": n.ID[:12], "Name": n.Name, "Driver": n.Driver, "Subnet": subnet,
+					"Internal": n.Internal, "Labels": n.Labels, "Scope": "local"}
+				if err := l.row(n.ID[:12], row, n.ID[:12], n.Name, n.Driver, subnet, n.Internal); err != nil {
 					return err
 				}
 			}
@@ -120,8 +131,8 @@ func networkLsCommand(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
-	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "name= (a regular expression), id=, label=, driver=")
-	c.Flags().StringVar(&format, "format", "", "Go template: .ID .Name .Driver .Subnet .Internal .Labels")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "name= (a regular expression), id=, label=, driver=, scope=, type=custom|builtin, dangling=")
+	c.Flags().StringVar(&format, "format", "", "Go template: .ID .Name .Driver .Subnet .Internal .Labels .Scope")
 	return c
 }
 
@@ -199,43 +210,54 @@ func networkRmCommand(g *globals) *cobra.Command {
 }
 
 func networkPruneCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "prune",
+	var filters []string
+	c := &cobra.Command{
+		Use:   "prune [--filter K=V]",
 		Short: "free the addresses of dead containers and remove unused networks",
 		Args:  cobra.NoArgs,
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			gone, err := e.PruneNetworks()
+			f, err := network.ParseFilters(filters, network.PruneFilterKeys...)
+			if err != nil {
+				return badUsage(err)
+			}
+			gone, err := e.PruneNetworks(f)
 			for _, n := range gone {
 				fmt.Println(n)
 			}
 			return err
 		}),
 	}
+	c.Flags().StringArrayVar(&filters, "filter", nil, "label=, label!=, until= (a time, or a duration ago)")
+	return c
 }
 
 func networkConnectCommand(g *globals) *cobra.Command {
-	var aliases []string
+	var o engine.ConnectOptions
 	c := &cobra.Command{
-		Use:   "connect [--alias NAME] NETWORK CONTAINER",
+		Use:   "connect [--alias NAME] [--ip IP] NETWORK CONTAINER",
 		Short: "connect a container to a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			return e.Connect(args[1], args[0], aliases)
+			return e.Connect(args[1], args[0], o)
 		}),
 	}
-	c.Flags().StringArrayVar(&aliases, "alias", nil, "another name of the container on the network")
+	c.Flags().StringArrayVar(&o.Aliases, "alias", nil, "another name of the container on the network")
+	c.Flags().StringVar(&o.IP, "ip", "", "the container's IPv4 address on the network")
 	return c
 }
 
 func networkDisconnectCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "disconnect NETWORK CONTAINER",
+	var force bool
+	c := &cobra.Command{
+		Use:   "disconnect [-f] NETWORK CONTAINER",
 		Short: "disconnect a container from a network",
 		Args:  cobra.ExactArgs(2),
 		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
-			return e.Disconnect(args[1], args[0])
+			return e.Disconnect(args[1], args[0], force)
 		}),
 	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "remove the endpoint of a container that no longer exists")
+	return c
 }
 
 func networkDNSCommand(g *globals) *cobra.Command {

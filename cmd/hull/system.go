@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/network"
 	"github.com/hullproject/hull/volume"
 	"github.com/spf13/cobra"
 )
@@ -109,7 +110,7 @@ func systemPrune(e *engine.Engine, all, volumes bool) error {
 	ids, space, err := e.PruneContainers(engine.PruneFilter{})
 	errs = append(errs, err)
 	printDeleted("Deleted Containers:", ids)
-	nets, err := e.PruneNetworks()
+	nets, err := e.PruneNetworks(network.Filters{})
 	errs = append(errs, err)
 	printDeleted("Deleted Networks:", nets)
 	if volumes {

@@ -18,6 +18,9 @@ var ErrExhausted = errors.New("no free address")
 type Pool struct {
 	Subnet  netip.Prefix // masked, e.g. 10.88.0.0/16
 	Gateway netip.Addr   // inside Subnet, never handed out
+	// Range, when valid, is the part of Subnet Next hands addresses out from
+	// (docker's --ip-range); Contains still takes all of Subnet.
+	Range netip.Prefix
 }
 
 // NewPool parses subnet ("10.88.0.0/16") and gateway (empty: the subnet's first
@@ -70,19 +73,49 @@ func (p Pool) Contains(a netip.Addr) bool { return p.usable(a) && a != p.Gateway
 // recently, or the zero Addr), so a released address is not reused at once: a
 // container that just went away may still be in someone's ARP or DNS cache.
 func (p Pool) Next(used map[netip.Addr]bool, last netip.Addr) (netip.Addr, error) {
-	size := 1 << (32 - p.Subnet.Bits())
+	dom := p.Subnet
+	if p.Range.IsValid() {
+		dom = p.Range
+	}
+	size := 1 << (32 - dom.Bits())
 	a := last
-	if !p.Subnet.Contains(a) {
+	if !dom.Contains(a) {
 		a = p.Gateway
+		if !dom.Contains(a) {
+			a = dom.Addr().Prev()
+		}
 	}
 	for i := 0; i < size; i++ {
 		a = a.Next()
-		if !p.Subnet.Contains(a) {
-			a = p.Subnet.Addr()
+		if !dom.Contains(a) {
+			a = dom.Addr()
 		}
 		if p.Contains(a) && !used[a] {
 			return a, nil
 		}
 	}
+	if p.Range.IsValid() {
+		return netip.Addr{}, fmt.Errorf("ip range %s of subnet %s: %w", p.Range, p.Subnet, ErrExhausted)
+	}
 	return netip.Addr{}, fmt.Errorf("subnet %s: %w", p.Subnet, ErrExhausted)
+}
+
+// WithRange is p handing out addresses only from r (docker's --ip-range), a
+// range inside the subnet with at least one address to lease.
+func (p Pool) WithRange(r string) (Pool, error) {
+	rp, err := netip.ParsePrefix(r)
+	if err != nil {
+		return Pool{}, fmt.Errorf("ip range %q: %w", r, err)
+	}
+	if rp.Masked() != rp {
+		return Pool{}, fmt.Errorf("ip range %q: host bits set, did you mean %s", r, rp.Masked())
+	}
+	if !rp.Addr().Is4() || rp.Bits() < p.Subnet.Bits() || !p.Subnet.Contains(rp.Addr()) {
+		return Pool{}, fmt.Errorf("ip range %s is not inside subnet %s", rp, p.Subnet)
+	}
+	p.Range = rp
+	if _, err := p.Next(nil, netip.Addr{}); err != nil {
+		return Pool{}, fmt.Errorf("ip range %s: no address to lease in it", rp)
+	}
+	return p, nil
 }

@@ -3,6 +3,7 @@ package ipam
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +59,55 @@ func TestNextExhaustsAndWraps(t *testing.T) {
 	delete(used, netip.MustParseAddr("10.1.2.2"))
 	if a, _ := p.Next(used, last); a.String() != "10.1.2.2" {
 		t.Fatalf("after release got %s", a)
+	}
+}
+
+// An ip range is where Next hands addresses out from; it wraps inside it, and
+// Contains still takes the whole subnet (a fixed --ip).
+func TestRange(t *testing.T) {
+	p, err := NewPool("10.1.0.0/24", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.WithRange("10.1.0.128/30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[netip.Addr]bool{}
+	var last netip.Addr
+	var got []string
+	for {
+		a, err := r.Next(used, last)
+		if errors.Is(err, ErrExhausted) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		used[a], last = true, a
+		got = append(got, a.String())
+	}
+	if want := "10.1.0.128 10.1.0.129 10.1.0.130 10.1.0.131"; strings.Join(got, " ") != want {
+		t.Errorf("range handed out %v, want %s", got, want)
+	}
+	delete(used, netip.MustParseAddr("10.1.0.129"))
+	if a, err := r.Next(used, last); err != nil || a.String() != "10.1.0.129" {
+		t.Errorf("after a release: %v %v", a, err)
+	}
+	if !r.Contains(netip.MustParseAddr("10.1.0.7")) {
+		t.Error("an address of the subnet outside the range is not Contains")
+	}
+	// a range starting at the network address skips it and the gateway
+	r, err = p.WithRange("10.1.0.0/30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := r.Next(nil, netip.Addr{}); err != nil || a.String() != "10.1.0.2" {
+		t.Errorf("first of 10.1.0.0/30: %v %v", a, err)
+	}
+	for _, bad := range []string{"10.2.0.0/28", "10.1.0.0/23", "10.1.0.1/30", "fd00::/64", "nope", "10.1.0.0/32"} {
+		if _, err := p.WithRange(bad); err == nil {
+			t.Errorf("WithRange(%q) accepted", bad)
+		}
 	}
 }
