@@ -323,8 +323,12 @@ func endpointConfig(n *network.Network, ip netip.Addr, mac net.HardwareAddr) (*E
 	}
 	cfg := &EndpointIPAMConfig{}
 	if ip.IsValid() {
-		if !(ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway}).Contains(ip) {
-			return nil, &OptionError{Field: "IP", Err: fmt.Errorf("invalid --ip %s: not a host address of network %s (%s, gateway %s)", ip, n.Name, n.Subnet, n.Gateway)}
+		if !(ipam.Pool{Subnet: n.Subnet, Gateway: n.Gateway, Range: n.IPRange}).Contains(ip) {
+			where := n.Subnet.String()
+			if n.IPRange.IsValid() {
+				where += ", ip range " + n.IPRange.String()
+			}
+			return nil, &OptionError{Field: "IP", Err: fmt.Errorf("invalid --ip %s: not a host address of network %s (%s, gateway %s)", ip, n.Name, where, n.Gateway)}
 		}
 		cfg.IPv4Address = ip.String()
 	}
@@ -842,7 +846,7 @@ func (e *Engine) Connect(ref, netRef string, o ConnectOptions) error {
 	defer unlock()
 	running := c.State.Status == StatusRunning && c.State.Pid > 0
 	if _, ok := c.NetworkSettings.Networks[name]; ok && running {
-		return fmt.Errorf("endpoint with name %s already exists in network %s: %w", c.Name, name, network.ErrAttached)
+		return &kindError{network.ErrAttached, fmt.Sprintf("endpoint with name %s already exists in network %s", c.Name, name)}
 	}
 	var res *network.Result
 	if running {

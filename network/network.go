@@ -157,8 +157,8 @@ type Network struct {
 	Bridge  string       `json:"bridge"`
 	Subnet  netip.Prefix `json:"subnet"`
 	Gateway netip.Addr   `json:"gateway"`
-	// IPRange: the part of Subnet that addresses are handed out from (zero:
-	// all of it); a container's --ip may be outside it.
+	// IPRange: the part of Subnet that addresses are leased from, fixed ones
+	// (--ip) too; zero: all of it.
 	IPRange    netip.Prefix      `json:"ipRange,omitzero"`
 	Internal   bool              `json:"internal,omitempty"`
 	Attachable bool              `json:"attachable,omitempty"` // recorded, as docker's outside swarm

@@ -18,8 +18,8 @@ var ErrExhausted = errors.New("no free address")
 type Pool struct {
 	Subnet  netip.Prefix // masked, e.g. 10.88.0.0/16
 	Gateway netip.Addr   // inside Subnet, never handed out
-	// Range, when valid, is the part of Subnet Next hands addresses out from
-	// (docker's --ip-range); Contains still takes all of Subnet.
+	// Range, when valid, is the part of Subnet addresses are leased from
+	// (docker's --ip-range): Next's and Contains'.
 	Range netip.Prefix
 }
 
@@ -66,8 +66,12 @@ func (p Pool) usable(a netip.Addr) bool {
 	return p.Subnet.Contains(a) && a != p.Subnet.Addr() && a != p.Broadcast()
 }
 
-// Contains tells whether a may be leased: a host address that is not the gateway.
-func (p Pool) Contains(a netip.Addr) bool { return p.usable(a) && a != p.Gateway }
+// Contains tells whether a may be leased: a host address that is not the
+// gateway, inside the range if there is one (docker takes a fixed address only
+// from the range too).
+func (p Pool) Contains(a netip.Addr) bool {
+	return p.usable(a) && a != p.Gateway && (!p.Range.IsValid() || p.Range.Contains(a))
+}
 
 // Next picks a free address. It starts after last (the address handed out most
 // recently, or the zero Addr), so a released address is not reused at once: a
