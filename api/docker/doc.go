@@ -54,7 +54,8 @@
 // docker's status and body (errors.go, statusOf): engine.ErrNoSuchContainer,
 // ErrNoSuchPod, image.ErrNotFound, network.ErrNotFound and volume.ErrNotFound →
 // 404; engine.ErrConflict, image.ErrInUse, volume.ErrInUse, network.ErrExists
-// and ErrAttached → 409; network.ErrInUse → 403; engine.ErrNotModified → 304
+// and ErrAttached → 409; network.ErrInUse and ErrPredefined → 403,
+// network.ErrInvalid → 400; engine.ErrNotModified → 304
 // (no body); engine.OptionErrors (a refused option) → 400; anything else 500,
 // logged. For what the handler judges itself use badRequestf, notFoundf,
 // conflictf or notImplementedf. A new engine sentinel gets its line in statusOf.

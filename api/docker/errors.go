@@ -56,9 +56,12 @@ func statusOf(err error) int {
 	case errors.Is(err, engine.ErrConflict), errors.Is(err, image.ErrInUse), errors.Is(err, image.ErrConflict), errors.Is(err, volume.ErrInUse),
 		errors.Is(err, network.ErrExists), errors.Is(err, network.ErrAttached):
 		return http.StatusConflict
-	case errors.Is(err, network.ErrInUse):
-		// docker: "error while removing network: ... has active endpoints" is 403.
+	case errors.Is(err, network.ErrInUse), errors.Is(err, network.ErrPredefined):
+		// docker: "error while removing network: ... has active endpoints" is 403,
+		// and so is removing a pre-defined network.
 		return http.StatusForbidden
+	case errors.Is(err, network.ErrInvalid):
+		return http.StatusBadRequest
 	case len(engine.OptionErrors(err)) > 0:
 		return http.StatusBadRequest
 	}
