@@ -844,7 +844,8 @@ func (e *Engine) Connect(ref, netRef string, o ConnectOptions) error {
 		return err
 	}
 	defer unlock()
-	running := c.State.Status == StatusRunning && c.State.Pid > 0
+	// a paused container has its namespace as a running one has
+	running := c.State.Running() && c.State.Pid > 0
 	if _, ok := c.NetworkSettings.Networks[name]; ok && running {
 		return &kindError{network.ErrAttached, fmt.Sprintf("endpoint with name %s already exists in network %s", c.Name, name)}
 	}
@@ -926,7 +927,7 @@ func (e *Engine) Disconnect(ref, netRef string, force bool) error {
 	if err != nil {
 		return err
 	}
-	if c.State.Status == StatusRunning {
+	if c.State.Running() {
 		return e.afterAttach(m, c, nil)
 	}
 	return nil

@@ -327,6 +327,8 @@ func TestNetworkGoClient(t *testing.T) {
 	if _, err := c.NetworkDisconnect(ctx, "gonet", client.NetworkDisconnectOptions{Container: "gc1"}); err != nil {
 		t.Fatal(err)
 	}
+	// a paused container is connected as a running one is
+	s.Hull(t, "pause", "gc1").Ok(t)
 	if _, err := c.NetworkConnect(ctx, cr.ID, client.NetworkConnectOptions{Container: "gc1",
 		EndpointConfig: &network.EndpointSettings{Aliases: []string{"again"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: sub.Addr().Next().Next().Next()}}}); err != nil {
 		t.Fatal(err)
@@ -339,6 +341,10 @@ func TestNetworkGoClient(t *testing.T) {
 				t.Errorf("reconnected at %s", ep.IPv4Address)
 			}
 		}
+	}
+	s.Hull(t, "unpause", "gc1").Ok(t)
+	if out := s.Hull(t, "exec", "gc1", "ip", "-4", "addr").Ok(t); !strings.Contains(out, "inet "+sub.Addr().Next().Next().Next().String()+"/") {
+		t.Errorf("gc1's addresses after a connect while paused:\n%s", out)
 	}
 	s.Hull(t, "rm", "-f", "gc1").Ok(t)
 	p, err := c.NetworkPrune(ctx, client.NetworkPruneOptions{})
