@@ -25,11 +25,28 @@ import (
 // never meets one of a concurrent run.
 func bridgeName(tag string) string { return fmt.Sprintf("hull%s%d", tag, os.Getpid()%100000) }
 
-// checkNoKernelState fails the test if the service's root left a bridge or its
-// nftables table: both go with the last container on a network.
+// bridgesOf lists the bridges of the networks the service's root defines now.
+func bridgesOf(t *testing.T, s *dockertest.Service) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(s.Root, "networks", "*.json"))
+	var out []string
+	for _, f := range files {
+		var n struct{ Bridge string }
+		data, err := os.ReadFile(f)
+		if err != nil || json.Unmarshal(data, &n) != nil || n.Bridge == "" {
+			t.Fatalf("network record %s: %v %s", f, err, data)
+		}
+		out = append(out, n.Bridge)
+	}
+	return out
+}
+
+// checkNoKernelState fails the test if the service's root left a bridge (of
+// its networks now, or of those given) or its nftables table: both go with
+// the last container on a network.
 func checkNoKernelState(t *testing.T, s *dockertest.Service, bridges ...string) {
 	t.Helper()
-	for _, b := range bridges {
+	for _, b := range append(bridges, bridgesOf(t, s)...) {
 		if exec.Command("ip", "link", "show", b).Run() == nil {
 			t.Errorf("bridge %s left", b)
 		}
@@ -98,6 +115,10 @@ func TestDockerNetworks(t *testing.T) {
 	// a running container (hull run) is connected, with an alias and a fixed
 	// address; the network's inspect shows it, the container has the address
 	s.Hull(t, "run", "-d", "--name", "c1", "--network", "back", "busybox", "sleep", "300").Ok(t)
+	bridges := bridgesOf(t, s)
+	if !slices.Contains(bridges, br) || len(bridges) != 3 {
+		t.Fatalf("bridges %v", bridges)
+	}
 	ip := subnetOf(sub) + "200"
 	s.Docker(t, "network", "connect", "--alias", "web", "--ip", ip, "front", "c1").Ok(t)
 	var nets []struct {
@@ -215,7 +236,7 @@ func TestDockerNetworks(t *testing.T) {
 	}
 	s.Hull(t, "rm", "-f", "c1", "c2").Ok(t)
 	s.Docker(t, "network", "rm", "back").Ok(t)
-	checkNoKernelState(t, s, br)
+	checkNoKernelState(t, s, bridges...)
 }
 
 // Status codes and bodies of the network endpoints, as docker's daemon answers.
@@ -272,6 +293,7 @@ func TestNetworkStatus(t *testing.T) {
 	if !strings.Contains(body, `"Containers":{}`) || !strings.HasPrefix(body, `[{"Name":"n1",`) {
 		t.Errorf("list 1.50: %s", body)
 	}
+	bridges := bridgesOf(t, s)
 	s.Hull(t, "rm", "-f", "busy").Ok(t)
 	if code, body := request(t, s, "DELETE", "/networks/"+cr.Id[:10], ""); code != 204 || body != "" {
 		t.Errorf("delete by ID prefix: %d %s", code, body)
@@ -279,6 +301,7 @@ func TestNetworkStatus(t *testing.T) {
 	if code, body := request(t, s, "POST", "/networks/prune", ""); code != 200 || body != `{"NetworksDeleted":null}` {
 		t.Errorf("prune of nothing: %d %s", code, body)
 	}
+	checkNoKernelState(t, s, bridges...)
 }
 
 // The official Go client reads hull's answers into its types.
@@ -346,6 +369,7 @@ func TestNetworkGoClient(t *testing.T) {
 	if out := s.Hull(t, "exec", "gc1", "ip", "-4", "addr").Ok(t); !strings.Contains(out, "inet "+sub.Addr().Next().Next().Next().String()+"/") {
 		t.Errorf("gc1's addresses after a connect while paused:\n%s", out)
 	}
+	bridges := bridgesOf(t, s)
 	s.Hull(t, "rm", "-f", "gc1").Ok(t)
 	p, err := c.NetworkPrune(ctx, client.NetworkPruneOptions{})
 	if err != nil || !slices.Equal(p.Report.NetworksDeleted, []string{"gonet"}) {
@@ -354,7 +378,7 @@ func TestNetworkGoClient(t *testing.T) {
 	if _, err := c.NetworkInspect(ctx, "gonet", client.NetworkInspectOptions{}); !cerrdefs.IsNotFound(err) {
 		t.Errorf("inspect after prune: %v", err)
 	}
-	checkNoKernelState(t, s)
+	checkNoKernelState(t, s, bridges...)
 }
 
 // docker-py's networks API.
@@ -420,4 +444,5 @@ print(json.dumps(out))
 		!strings.Contains(got.NotFound, "network nosuch not found") || len(got.Pruned.NetworksDeleted) != 0 {
 		t.Errorf("docker-py: %s%s", out, out2)
 	}
+	checkNoKernelState(t, s)
 }
