@@ -59,10 +59,22 @@ func (e *Engine) event(c *Container, action string, kv ...string) {
 		attrs[kv[i]] = kv[i+1]
 	}
 	now := time.Now()
-	ev := Event{
+	e.record(Event{
 		Status: action, ID: c.ID, From: c.ImageRef, Type: "container", Action: action,
 		Actor: Actor{ID: c.ID, Attributes: attrs}, Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano(),
-	}
+	})
+}
+
+// objectEvent records action on an object of another type than a container
+// (network, volume): id is its Actor.ID, attrs its Actor.Attributes.
+func (e *Engine) objectEvent(typ, action, id string, attrs map[string]string) {
+	now := time.Now()
+	e.record(Event{Type: typ, Action: action, Actor: Actor{ID: id, Attributes: attrs}, Scope: "local",
+		Time: now.Unix(), TimeNano: now.UnixNano()})
+}
+
+// record appends ev to the events file, in one write.
+func (e *Engine) record(ev Event) {
 	line, err := json.Marshal(ev)
 	if err != nil {
 		return

@@ -746,6 +746,31 @@ func (e *Engine) reconcileNetworks() error {
 	return m.Reconcile(live)
 }
 
+// netEvent records a network event as docker's: the network's ID, its name
+// and driver (type), and kv's attributes (the container of a connect).
+func (e *Engine) netEvent(action string, n *network.Network, kv ...string) {
+	attrs := map[string]string{"name": n.Name, "type": n.Driver}
+	for i := 0; i+1 < len(kv); i += 2 {
+		attrs[kv[i]] = kv[i+1]
+	}
+	e.objectEvent("network", action, n.ID, attrs)
+}
+
+// CreateNetwork defines a user network (network.Manager.Create) and records
+// its create event.
+func (e *Engine) CreateNetwork(name string, o network.CreateOptions) (*network.Network, error) {
+	m, err := e.Networks()
+	if err != nil {
+		return nil, err
+	}
+	n, err := m.Create(name, o)
+	if err != nil {
+		return nil, err
+	}
+	e.netEvent("create", n)
+	return n, nil
+}
+
 // PruneNetworks frees the leases of dead containers and removes every user network
 // without containers that passes f (label, label!, until); it returns the names
 // removed.
@@ -757,7 +782,17 @@ func (e *Engine) PruneNetworks(f network.Filters) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.Prune(f)
+	before, err := m.List()
+	if err != nil {
+		return nil, err
+	}
+	gone, err := m.Prune(f)
+	for _, n := range before {
+		if slices.Contains(gone, n.Name) {
+			e.netEvent("destroy", n)
+		}
+	}
+	return gone, err
 }
 
 // RemoveNetwork removes a user network, named by name, ID or ID prefix. One
@@ -771,13 +806,16 @@ func (e *Engine) RemoveNetwork(ref string) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Remove(n.Name); !errors.Is(err, network.ErrInUse) {
-		return err
+	err = m.Remove(n.Name)
+	if errors.Is(err, network.ErrInUse) {
+		if err = e.reconcileNetworks(); err == nil {
+			err = m.Remove(n.Name)
+		}
 	}
-	if err := e.reconcileNetworks(); err != nil {
-		return err
+	if err == nil {
+		e.netEvent("destroy", n.Network)
 	}
-	return m.Remove(n.Name)
+	return err
 }
 
 // ConnectOptions are a container's settings on a network it is connected to:
@@ -878,6 +916,7 @@ func (e *Engine) Connect(ref, netRef string, o ConnectOptions) error {
 		}
 		return err
 	}
+	e.netEvent("connect", n, "container", c.ID)
 	if res != nil {
 		return e.afterAttach(m, c, map[string]*network.Result{name: res})
 	}
@@ -902,7 +941,11 @@ func (e *Engine) Disconnect(ref, netRef string, force bool) error {
 	if errors.Is(err, ErrNoSuchContainer) && force {
 		for _, ep := range info.Endpoints {
 			if ep.Name == ref || strings.HasPrefix(ep.ContainerID, ref) {
-				return m.Detach(ep.ContainerID, name)
+				if err := m.Detach(ep.ContainerID, name); err != nil {
+					return err
+				}
+				e.netEvent("disconnect", info.Network, "container", ep.ContainerID)
+				return nil
 			}
 		}
 		return err
@@ -927,6 +970,7 @@ func (e *Engine) Disconnect(ref, netRef string, force bool) error {
 	if err != nil {
 		return err
 	}
+	e.netEvent("disconnect", info.Network, "container", c.ID)
 	if c.State.Running() {
 		return e.afterAttach(m, c, nil)
 	}

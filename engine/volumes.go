@@ -257,3 +257,59 @@ func (e *Engine) MountInfos(c *Container) []MountInfo {
 	}
 	return out
 }
+
+// volEvent records a volume event as docker's: the volume's name and driver.
+func (e *Engine) volEvent(action, name string) {
+	e.objectEvent("volume", action, name, map[string]string{"driver": volume.Driver})
+}
+
+// CreateVolume makes a volume (volume.Store.Create: an existing one is
+// returned as it is) and records its create event when it is new.
+func (e *Engine) CreateVolume(name string, o volume.CreateOptions) (*volume.Volume, error) {
+	s, err := e.Volumes()
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		if v, err := s.Get(name); err == nil {
+			return v, nil
+		}
+	}
+	v, err := s.Create(name, o)
+	if err != nil {
+		return nil, err
+	}
+	e.volEvent("create", v.Name)
+	return v, nil
+}
+
+// RemoveVolume removes a volume (volume.Store.Remove) and records its destroy
+// event.
+func (e *Engine) RemoveVolume(name string, force bool) error {
+	s, err := e.Volumes()
+	if err != nil {
+		return err
+	}
+	_, missing := s.Get(name)
+	if err := s.Remove(name, force); err != nil {
+		return err
+	}
+	if missing == nil {
+		e.volEvent("destroy", name)
+	}
+	return nil
+}
+
+// PruneVolumes removes the unused volumes f selects (volume.Store.Prune) and
+// records a destroy event for each.
+func (e *Engine) PruneVolumes(f volume.Filters) (volume.PruneReport, error) {
+	s, err := e.Volumes()
+	if err != nil {
+		return volume.PruneReport{}, err
+	}
+	r, err := s.Prune(f)
+	for _, name := range r.VolumesDeleted {
+		e.volEvent("destroy", name)
+	}
+	return r, err
+}

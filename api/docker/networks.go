@@ -128,11 +128,7 @@ func (s *Server) networkCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.e.Networks()
-	if err != nil {
-		return err
-	}
-	n, err := m.Create(req.Name, o)
+	n, err := s.e.CreateNetwork(req.Name, o)
 	if errors.Is(err, hullnet.ErrExists) {
 		return conflictf("network with name %s already exists", req.Name)
 	}

@@ -104,11 +104,7 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := hullvolume.ValidateOptions(req.DriverOpts); err != nil {
 		return badRequestf("create %s: %w", req.Name, err)
 	}
-	vs, err := s.e.Volumes()
-	if err != nil {
-		return err
-	}
-	v, err := vs.Create(req.Name, hullvolume.CreateOptions{Labels: req.Labels, Options: req.DriverOpts})
+	v, err := s.e.CreateVolume(req.Name, hullvolume.CreateOptions{Labels: req.Labels, Options: req.DriverOpts})
 	if err != nil {
 		return err
 	}
@@ -150,11 +146,7 @@ func (s *Server) volumeDelete(w http.ResponseWriter, r *http.Request) error {
 		}
 		return notFoundf("get %s: %w", name, hullvolume.ErrNotFound)
 	}
-	vs, err := s.e.Volumes()
-	if err != nil {
-		return err
-	}
-	if err := vs.Remove(name, force); err != nil {
+	if err := s.e.RemoveVolume(name, force); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -171,11 +163,7 @@ func (s *Server) volumePrune(w http.ResponseWriter, r *http.Request) error {
 	if !versionAtLeast(r, "1.42") {
 		f.All = true
 	}
-	vs, err := s.e.Volumes()
-	if err != nil {
-		return err
-	}
-	rep, err := vs.Prune(f)
+	rep, err := s.e.PruneVolumes(f)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func networkCreateCommand(g *globals) *cobra.Command {
 		Use:   "create [--subnet CIDR] [--gateway IP] [--ip-range CIDR] [--internal] [-o K=V] [-l KEY=VALUE] NAME",
 		Short: "create a network",
 		Args:  cobra.ExactArgs(1),
-		RunE: withNetworks(g, func(m *network.Manager, cmd *cobra.Command, args []string) error {
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			if driver != "bridge" {
 				return badUsage(fmt.Errorf("--driver %q: only \"bridge\" is supported", driver))
 			}
@@ -66,7 +66,7 @@ func networkCreateCommand(g *globals) *cobra.Command {
 				}
 				o.Options[k] = v
 			}
-			n, err := m.Create(args[0], o)
+			n, err := e.CreateNetwork(args[0], o)
 			if err != nil {
 				return err
 			}

@@ -114,13 +114,9 @@ func systemPrune(e *engine.Engine, all, volumes bool) error {
 	errs = append(errs, err)
 	printDeleted("Deleted Networks:", nets)
 	if volumes {
-		s, err := e.Volumes()
-		if err == nil {
-			var r volume.PruneReport
-			r, err = s.Prune(volume.Filters{})
-			printDeleted("Deleted Volumes:", r.VolumesDeleted)
-			space += r.SpaceReclaimed
-		}
+		r, err := e.PruneVolumes(volume.Filters{})
+		printDeleted("Deleted Volumes:", r.VolumesDeleted)
+		space += r.SpaceReclaimed
 		errs = append(errs, err)
 	}
 	sizes := map[string]uint64{}

@@ -37,7 +37,7 @@ func volumeCreateCommand(g *globals) *cobra.Command {
 		Use:   "create [--label K=V] [-o K=V] [NAME]",
 		Short: "create a volume (a random name without NAME)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: withVolumes(g, func(s *volume.Store, cmd *cobra.Command, args []string) error {
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			o := volume.CreateOptions{Labels: map[string]string{}}
 			for _, l := range labels {
 				k, v, _ := strings.Cut(l, "=")
@@ -66,7 +66,7 @@ func volumeCreateCommand(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				name = args[0]
 			}
-			v, err := s.Create(name, o)
+			v, err := e.CreateVolume(name, o)
 			if err != nil {
 				return err
 			}
@@ -145,9 +145,9 @@ func volumeRmCommand(g *globals) *cobra.Command {
 		Aliases: []string{"remove"},
 		Short:   "remove volumes (never one a container uses)",
 		Args:    cobra.MinimumNArgs(1),
-		RunE: withVolumes(g, func(s *volume.Store, cmd *cobra.Command, args []string) error {
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			return each(args, func(a string) error {
-				if err := s.Remove(a, force); err != nil {
+				if err := e.RemoveVolume(a, force); err != nil {
 					return err
 				}
 				fmt.Println(a)
@@ -166,7 +166,7 @@ func volumePruneCommand(g *globals) *cobra.Command {
 		Use:   "prune [-a] [-f] [--filter K=V]",
 		Short: "remove unused anonymous volumes (with -a, unused named ones too)",
 		Args:  cobra.NoArgs,
-		RunE: withVolumes(g, func(s *volume.Store, cmd *cobra.Command, args []string) error {
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			f, err := volume.ParseFilters(filters)
 			if err != nil {
 				return badUsage(err)
@@ -184,7 +184,7 @@ func volumePruneCommand(g *globals) *cobra.Command {
 					return nil
 				}
 			}
-			r, err := s.Prune(f)
+			r, err := e.PruneVolumes(f)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/hullproject/hull/api/docker/dockertest"
@@ -445,4 +446,54 @@ print(json.dumps(out))
 		t.Errorf("docker-py: %s%s", out, out2)
 	}
 	checkNoKernelState(t, s)
+}
+
+// Networks and volumes have docker's events, from either door.
+func TestNetworkVolumeEvents(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	since := time.Now().Add(-time.Second).Unix()
+	id := strings.TrimSpace(s.Docker(t, "network", "create", "evnet").Ok(t))
+	s.Hull(t, "create", "--name", "evc", "busybox", "true").Ok(t)
+	c := strings.TrimSpace(s.Hull(t, "inspect", "--format", "{{.Id}}", "evc").Ok(t))
+	s.Docker(t, "network", "connect", "evnet", "evc").Ok(t)
+	s.Hull(t, "network", "disconnect", "evnet", "evc").Ok(t)
+	s.Docker(t, "network", "rm", "evnet").Ok(t)
+	s.Hull(t, "network", "create", "evnet2").Ok(t)
+	s.Docker(t, "network", "prune", "-f").Ok(t)
+	s.Hull(t, "volume", "create", "evvol").Ok(t)
+	s.Docker(t, "volume", "create", "evvol").Ok(t) // exists: no second event
+	s.Docker(t, "volume", "rm", "evvol").Ok(t)
+	s.Docker(t, "volume", "create", "evvol2").Ok(t)
+	s.Hull(t, "volume", "prune", "-f", "-a").Ok(t)
+	until := time.Now().Add(time.Second).Unix()
+	const format = `{{.Type}} {{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "name"}} {{index .Actor.Attributes "container"}} {{index .Actor.Attributes "driver"}}`
+	out := s.Docker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=network",
+		"--filter", "type=volume", "--format", format).Ok(t)
+	want := []string{
+		"network create " + id + " evnet  ",
+		"network connect " + id + " evnet " + c + " ",
+		"network disconnect " + id + " evnet " + c + " ",
+		"network destroy " + id + " evnet  ",
+		"volume create evvol   local",
+		"volume destroy evvol   local",
+		"volume create evvol2   local",
+		"volume destroy evvol2   local",
+	}
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	var nets, rest []string
+	for _, l := range got {
+		if strings.Contains(l, "evnet2") {
+			nets = append(nets, strings.Fields(l)[1])
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	if !slices.Equal(rest, want) || !slices.Equal(nets, []string{"create", "destroy"}) {
+		t.Errorf("docker events:\n%s\nwant\n%s\nand evnet2 create, destroy", out, strings.Join(want, "\n"))
+	}
+	hout := s.Hull(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=network",
+		"--filter", "type=volume", "--format", format).Ok(t)
+	if hout != out {
+		t.Errorf("hull events:\n%s\ndocker events:\n%s", hout, out)
+	}
 }
