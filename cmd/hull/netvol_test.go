@@ -14,7 +14,15 @@ func TestNetworkVolumeDockerOptions(t *testing.T) {
 	h := netEnv(t, "hull")
 	sub := testSubnet() // 10.214.N.0/24
 	pre := strings.TrimSuffix(sub, "0/24")
-	h.ok("network", "create", "--subnet", sub, "--ip-range", pre+"16/28", "--label", "k=v", "ranged")
+	id := strings.TrimSpace(h.ok("network", "create", "--subnet", sub, "--ip-range", pre+"16/28", "--label", "k=v",
+		"-o", "custom.opt=1", "ranged"))
+	// inspect finds a network by an ID prefix, as docker's, and shows its options
+	if out := h.ok("network", "inspect", id[:12]); !strings.Contains(out, `"name": "ranged"`) || !strings.Contains(out, `"custom.opt": "1"`) {
+		t.Errorf("network inspect %s:\n%s", id[:12], out)
+	}
+	if out := h.ok("inspect", "--type", "network", "-f", "{{.Driver}}", "none"); out != "null\n" {
+		t.Errorf("inspect --type network none: %q", out)
+	}
 	if out := h.ok("network", "ls", "--format", "{{.Name}}", "--filter", "type=builtin"); out != "bridge\nhost\nnone\n" {
 		t.Errorf("ls type=builtin: %q", out)
 	}

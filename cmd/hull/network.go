@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os/signal"
 	"strings"
 
@@ -175,13 +176,19 @@ type networkCtrJSON struct {
 }
 
 // inspectNetwork is the network name as inspect shows it.
+// It is found as docker finds one: by ID, name or ID prefix.
 func inspectNetwork(m *network.Manager, name string) (networkJSON, error) {
-	n, eps, err := m.Inspect(name)
+	i, err := m.Lookup(name)
 	if err != nil {
 		return networkJSON{}, err
 	}
-	o := networkJSON{Network: n, Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Containers: map[string]networkCtrJSON{}}
-	for _, ep := range eps {
+	n := i.Network
+	o := networkJSON{Network: n, Options: map[string]string{}, Containers: map[string]networkCtrJSON{}}
+	maps.Copy(o.Options, n.Options)
+	if n.Bridge != "" {
+		o.Options["com.docker.network.bridge.name"] = n.Bridge
+	}
+	for _, ep := range i.Endpoints {
 		c := networkCtrJSON{Name: ep.Name, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, n.Subnet.Bits()), MacAddress: ep.MAC, Aliases: ep.Aliases}
 		for _, p := range ep.Ports {
 			c.Ports = append(c.Ports, p.String())
