@@ -756,6 +756,31 @@ func (e *Engine) netEvent(action string, n *network.Network, kv ...string) {
 	e.objectEvent("network", action, n.ID, attrs)
 }
 
+// LookupNetwork finds a network by ID, name or ID prefix (network.Lookup), with
+// the containers on it: the endpoints of a bridge network, and for host and
+// none, which have no endpoints, the running containers of that network mode,
+// as docker's inspect shows them.
+func (e *Engine) LookupNetwork(ref string) (network.Info, error) {
+	m, err := e.Networks()
+	if err != nil {
+		return network.Info{}, err
+	}
+	i, err := m.Lookup(ref)
+	if err != nil || (i.Name != "host" && i.Name != "none") {
+		return i, err
+	}
+	list, err := e.List()
+	if err != nil {
+		return network.Info{}, err
+	}
+	for _, c := range list {
+		if c.HostConfig.NetworkMode == i.Name && c.State.Running() {
+			i.Endpoints = append(i.Endpoints, network.Endpoint{ContainerID: c.ID, Name: c.Name})
+		}
+	}
+	return i, nil
+}
+
 // CreateNetwork defines a user network (network.Manager.Create) and records
 // its create event.
 func (e *Engine) CreateNetwork(name string, o network.CreateOptions) (*network.Network, error) {

@@ -58,11 +58,12 @@ func apiNetwork(i hullnet.Info, withContainers bool) network.Inspect {
 	}
 	if withContainers {
 		for _, ep := range i.Endpoints {
-			mac, _ := net.ParseMAC(ep.MAC)
-			out.Containers[ep.ContainerID] = network.EndpointResource{
-				Name: ep.Name, EndpointID: hullnet.EndpointID(n.ID, ep.ContainerID),
-				MacAddress: network.HardwareAddr(mac), IPv4Address: netip.PrefixFrom(ep.IP, n.Subnet.Bits()),
+			er := network.EndpointResource{Name: ep.Name, EndpointID: hullnet.EndpointID(n.ID, ep.ContainerID)}
+			if ep.IP.IsValid() { // host and none give none
+				mac, _ := net.ParseMAC(ep.MAC)
+				er.MacAddress, er.IPv4Address = network.HardwareAddr(mac), netip.PrefixFrom(ep.IP, n.Subnet.Bits())
 			}
+			out.Containers[ep.ContainerID] = er
 		}
 	}
 	return out
@@ -101,11 +102,7 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
 
 // networkInspect answers GET /networks/{id}: by full ID, name or ID prefix.
 func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.e.Networks()
-	if err != nil {
-		return err
-	}
-	i, err := m.Lookup(r.PathValue("id"))
+	i, err := s.e.LookupNetwork(r.PathValue("id"))
 	if err != nil {
 		return err
 	}

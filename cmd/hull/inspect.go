@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/engine"
-	"github.com/hullproject/hull/network"
 	"github.com/hullproject/hull/volume"
 	"github.com/spf13/cobra"
 )
@@ -77,10 +76,7 @@ func inspectObject(e *engine.Engine, name string, types []string, size, kernel b
 		case "image":
 			v, err = e.Images.Inspect(name)
 		case "network":
-			var m *network.Manager
-			if m, err = e.Networks(); err == nil {
-				v, err = inspectNetwork(m, name)
-			}
+			v, err = inspectNetwork(e, name)
 		case "volume":
 			var s *volume.Store
 			if s, err = e.Volumes(); err == nil {

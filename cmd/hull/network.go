@@ -142,10 +142,10 @@ func networkInspectCommand(g *globals) *cobra.Command {
 		Use:   "inspect NETWORK...",
 		Short: "show networks and their containers as JSON",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: withNetworks(g, func(m *network.Manager, cmd *cobra.Command, args []string) error {
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			var all []networkJSON
 			for _, a := range args {
-				o, err := inspectNetwork(m, a)
+				o, err := inspectNetwork(e, a)
 				if err != nil {
 					return err
 				}
@@ -177,8 +177,8 @@ type networkCtrJSON struct {
 
 // inspectNetwork is the network name as inspect shows it.
 // It is found as docker finds one: by ID, name or ID prefix.
-func inspectNetwork(m *network.Manager, name string) (networkJSON, error) {
-	i, err := m.Lookup(name)
+func inspectNetwork(e *engine.Engine, name string) (networkJSON, error) {
+	i, err := e.LookupNetwork(name)
 	if err != nil {
 		return networkJSON{}, err
 	}
@@ -189,7 +189,10 @@ func inspectNetwork(m *network.Manager, name string) (networkJSON, error) {
 		o.Options["com.docker.network.bridge.name"] = n.Bridge
 	}
 	for _, ep := range i.Endpoints {
-		c := networkCtrJSON{Name: ep.Name, IPv4Address: fmt.Sprintf("%s/%d", ep.IP, n.Subnet.Bits()), MacAddress: ep.MAC, Aliases: ep.Aliases}
+		c := networkCtrJSON{Name: ep.Name, MacAddress: ep.MAC, Aliases: ep.Aliases}
+		if ep.IP.IsValid() {
+			c.IPv4Address = fmt.Sprintf("%s/%d", ep.IP, n.Subnet.Bits())
+		}
 		for _, p := range ep.Ports {
 			c.Ports = append(c.Ports, p.String())
 		}

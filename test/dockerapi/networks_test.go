@@ -497,3 +497,30 @@ func TestNetworkVolumeEvents(t *testing.T) {
 		t.Errorf("hull events:\n%s\ndocker events:\n%s", hout, out)
 	}
 }
+
+// host and none list the running containers of that network mode, as docker's
+// inspect does, without addresses; hull's inspect says the same.
+func TestPredefinedNetworkContainers(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Hull(t, "run", "-d", "--name", "onhost", "--network", "host", "busybox", "sleep", "300").Ok(t)
+	s.Hull(t, "run", "-d", "--name", "onnone", "--network", "none", "busybox", "sleep", "300").Ok(t)
+	s.Hull(t, "create", "--name", "stopped", "--network", "none", "busybox", "true").Ok(t)
+	const format = `{{range $id, $c := .Containers}}{{$c.Name}} {{$c.IPv4Address}} {{len $c.EndpointID}};{{end}}`
+	for _, c := range []struct{ net, name string }{{"host", "onhost"}, {"none", "onnone"}} {
+		out := s.Docker(t, "network", "inspect", "--format", format, c.net).Ok(t)
+		if strings.TrimSpace(out) != c.name+"  64;" {
+			t.Errorf("docker network inspect %s: %q", c.net, out)
+		}
+		var h []struct {
+			Containers map[string]struct{ Name string }
+		}
+		if err := json.Unmarshal([]byte(s.Hull(t, "network", "inspect", c.net).Ok(t)), &h); err != nil || len(h) != 1 || len(h[0].Containers) != 1 {
+			t.Errorf("hull network inspect %s: %+v %v", c.net, h, err)
+		}
+		for _, hc := range h[0].Containers {
+			if hc.Name != c.name {
+				t.Errorf("hull network inspect %s: %+v", c.net, h)
+			}
+		}
+	}
+}
