@@ -26,30 +26,38 @@ import (
 // never meets one of a concurrent run.
 func bridgeName(tag string) string { return fmt.Sprintf("hull%s%d", tag, os.Getpid()%100000) }
 
-// bridgesOf lists the bridges of the networks the service's root defines now.
+// bridgesOf lists the links the service's root has made or may make now: the
+// bridges of its networks, and the host end of a veth for each of its
+// containers on each (package network names it veth<8 hex of sha256(network
+// ID/container ID)>).
 func bridgesOf(t *testing.T, s *dockertest.Service) []string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(s.Root, "networks", "*.json"))
+	ids := strings.Fields(s.Hull(t, "ps", "-aq", "--no-trunc").Ok(t))
 	var out []string
 	for _, f := range files {
-		var n struct{ Bridge string }
+		var n struct{ ID, Bridge string }
 		data, err := os.ReadFile(f)
 		if err != nil || json.Unmarshal(data, &n) != nil || n.Bridge == "" {
 			t.Fatalf("network record %s: %v %s", f, err, data)
 		}
 		out = append(out, n.Bridge)
+		for _, id := range ids {
+			sum := sha256.Sum256([]byte(n.ID + "/" + id))
+			out = append(out, "veth"+hex.EncodeToString(sum[:4]))
+		}
 	}
 	return out
 }
 
-// checkNoKernelState fails the test if the service's root left a bridge (of
-// its networks now, or of those given) or its nftables table: both go with
-// the last container on a network.
-func checkNoKernelState(t *testing.T, s *dockertest.Service, bridges ...string) {
+// checkNoKernelState fails the test if the service's root left a link (a
+// bridge or veth of bridgesOf now, or of those given) or its nftables table:
+// all go with the last container on a network.
+func checkNoKernelState(t *testing.T, s *dockertest.Service, links ...string) {
 	t.Helper()
-	for _, b := range append(bridges, bridgesOf(t, s)...) {
+	for _, b := range append(links, bridgesOf(t, s)...) {
 		if exec.Command("ip", "link", "show", b).Run() == nil {
-			t.Errorf("bridge %s left", b)
+			t.Errorf("link %s left", b)
 		}
 	}
 	abs, _ := filepath.Abs(s.Root)
@@ -116,10 +124,6 @@ func TestDockerNetworks(t *testing.T) {
 	// a running container (hull run) is connected, with an alias and a fixed
 	// address; the network's inspect shows it, the container has the address
 	s.Hull(t, "run", "-d", "--name", "c1", "--network", "back", "busybox", "sleep", "300").Ok(t)
-	bridges := bridgesOf(t, s)
-	if !slices.Contains(bridges, br) || len(bridges) != 3 {
-		t.Fatalf("bridges %v", bridges)
-	}
 	ip := subnetOf(sub) + "200"
 	s.Docker(t, "network", "connect", "--alias", "web", "--ip", ip, "front", "c1").Ok(t)
 	var nets []struct {
@@ -136,6 +140,15 @@ func TestDockerNetworks(t *testing.T) {
 	}
 	if out := s.Hull(t, "exec", "c1", "ip", "-4", "addr").Ok(t); !strings.Contains(out, "inet "+ip+"/24") {
 		t.Errorf("c1's addresses after connect:\n%s", out)
+	}
+	// what checkNoKernelState looks for at the end is there now
+	links := bridgesOf(t, s)
+	sum := sha256.Sum256([]byte(id + "/" + c1))
+	veth := "veth" + hex.EncodeToString(sum[:4])
+	for _, l := range []string{br, veth} {
+		if !slices.Contains(links, l) || exec.Command("ip", "link", "show", l).Run() != nil {
+			t.Errorf("link %s: not in %v or not there", l, links)
+		}
 	}
 	// by its alias on the network's resolver
 	if out := s.Hull(t, "exec", "c1", "nslookup", "web", subnetOf(sub)+"254").Ok(t); !strings.Contains(out, ip) {
@@ -187,6 +200,7 @@ func TestDockerNetworks(t *testing.T) {
 		t.Errorf("c2's networks after connect: %q", out)
 	}
 	s.Hull(t, "start", "c2").Ok(t)
+	links = append(links, bridgesOf(t, s)...)
 	out := s.Docker(t, "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "front").Ok(t)
 	if f := strings.Fields(out); len(f) != 2 || f[0] != "c2" || !netip.MustParsePrefix(subnetOf(sub)+"128/25").Contains(netip.MustParsePrefix(f[1]).Addr()) {
 		t.Errorf("c2 on front after start (an address of the ip range): %q", out)
@@ -237,7 +251,7 @@ func TestDockerNetworks(t *testing.T) {
 	}
 	s.Hull(t, "rm", "-f", "c1", "c2").Ok(t)
 	s.Docker(t, "network", "rm", "back").Ok(t)
-	checkNoKernelState(t, s, bridges...)
+	checkNoKernelState(t, s, links...)
 }
 
 // Status codes and bodies of the network endpoints, as docker's daemon answers.
