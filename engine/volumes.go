@@ -264,7 +264,8 @@ func (e *Engine) volEvent(action, name string) {
 }
 
 // CreateVolume makes a volume (volume.Store.Create: an existing one is
-// returned as it is) and records its create event when it is new.
+// returned as it is) and records its create event when it is new. (Two
+// concurrent creates of one new name may both record it.)
 func (e *Engine) CreateVolume(name string, o volume.CreateOptions) (*volume.Volume, error) {
 	s, err := e.Volumes()
 	if err != nil {
