@@ -217,6 +217,17 @@ func (e *Engine) planNetwork(p *createPlan) error {
 			return err
 		}
 		n, err := m.Get(mode)
+		if errors.Is(err, network.ErrNotFound) || errors.Is(err, network.ErrInvalid) {
+			// docker's --network takes an ID or ID prefix too; the record
+			// keeps the name, which every later step goes by
+			var i network.Info
+			if i, err = m.Lookup(mode); err == nil {
+				if n = i.Network; n.Name == "host" || n.Name == "none" {
+					return refuse(fmt.Errorf("--network %s: network %s is a network mode: name it", mode, n.Name))
+				}
+				mode, c.HostConfig.NetworkMode = n.Name, n.Name
+			}
+		}
 		if err != nil {
 			return refuse(err)
 		}

@@ -33,7 +33,11 @@ func TestNetworkVolumeDockerOptions(t *testing.T) {
 	if _, stderr, code := h.run("network", "connect", "ranged", "c1"); code == 0 || !strings.Contains(stderr, "network mode none") {
 		t.Errorf("connect of a container in network mode none: %d %s", code, stderr)
 	}
-	h.ok("run", "-d", "--name", "c2", "--network", "ranged", "busybox", "sleep", "300")
+	// --network takes an ID prefix, as docker's; the record names the network
+	h.ok("run", "-d", "--name", "c2", "--network", id[:10], "busybox", "sleep", "300")
+	if got := h.inspect("c2", "{{.HostConfig.NetworkMode}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"); got != "ranged ranged" {
+		t.Errorf("c2 run with --network %s: %q", id[:10], got)
+	}
 	if ip := h.inspect("c2", "{{.NetworkSettings.IPAddress}}"); ip != pre+"16" {
 		t.Errorf("c2's address %s, want the range's first, %s16", ip, pre)
 	}
