@@ -278,6 +278,9 @@ func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Li
 		return nil, err
 	}
 	mtu := hostMTU()
+	if n.MTU > 0 {
+		mtu = n.MTU
+	}
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: ep.HostVeth, MTU: mtu, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
 		PeerName:  ep.Interface, PeerHardwareAddr: mac, PeerMTU: uint32(mtu),

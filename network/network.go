@@ -159,11 +159,14 @@ type Network struct {
 	Gateway netip.Addr   `json:"gateway"`
 	// IPRange: the part of Subnet that addresses are leased from, fixed ones
 	// (--ip) too; zero: all of it.
-	IPRange    netip.Prefix      `json:"ipRange,omitzero"`
-	Internal   bool              `json:"internal,omitempty"`
-	Attachable bool              `json:"attachable,omitempty"` // recorded, as docker's outside swarm
-	DNS        bool              `json:"dns"`                  // a resolver answers container names
-	Labels     map[string]string `json:"labels,omitempty"`
+	IPRange    netip.Prefix `json:"ipRange,omitzero"`
+	Internal   bool         `json:"internal,omitempty"`
+	Attachable bool         `json:"attachable,omitempty"` // recorded, as docker's outside swarm
+	// MTU of the network's links (com.docker.network.driver.mtu); zero: the
+	// MTU of the host's default route's interface.
+	MTU    int               `json:"mtu,omitempty"`
+	DNS    bool              `json:"dns"` // a resolver answers container names
+	Labels map[string]string `json:"labels,omitempty"`
 	// Options are the driver options it was created with (docker's -o),
 	// as given; see CreateOptions.Options.
 	Options map[string]string `json:"options,omitempty"`
@@ -179,7 +182,8 @@ type CreateOptions struct {
 	Attachable bool
 	Labels     map[string]string
 	// Options are docker's bridge driver options. com.docker.network.bridge.name
-	// names the bridge (it must start with BridgePrefix); the others hull has
+	// names the bridge (it must start with BridgePrefix), com.docker.network.driver.mtu
+	// sets the MTU of its links; the others hull has
 	// no switch for are refused unless they ask for what hull does anyway
 	// (enable_icc=true, enable_ip_masquerade=true); keys of no driver hull knows
 	// are recorded and shown, as docker's bridge driver does.
@@ -258,7 +262,7 @@ func (m *Manager) Create(name string, opts CreateOptions) (*Network, error) {
 	if IsPredefined(name) {
 		return nil, fmt.Errorf("create network %s: %w", name, ErrExists)
 	}
-	bridge, err := bridgeOption(opts.Options)
+	bridge, mtu, err := bridgeOptions(opts.Options)
 	if err != nil {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
@@ -295,7 +299,7 @@ func (m *Manager) Create(name string, opts CreateOptions) (*Network, error) {
 	}
 	n := &Network{Name: name, ID: id, Driver: "bridge", Bridge: bridge,
 		Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.Range, Internal: opts.Internal,
-		Attachable: opts.Attachable, DNS: true, Labels: opts.Labels, Options: opts.Options, Created: time.Now().UTC()}
+		Attachable: opts.Attachable, MTU: mtu, DNS: true, Labels: opts.Labels, Options: opts.Options, Created: time.Now().UTC()}
 	if err := writeJSON(m.netPath(name), n); err != nil {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}

@@ -274,38 +274,46 @@ func (m *Manager) Select(f Filters) ([]Info, error) {
 	return out, nil
 }
 
-// bridgeOption judges docker's bridge driver options (see CreateOptions.Options)
-// and returns the bridge name they ask for, if any.
-func bridgeOption(opts map[string]string) (string, error) {
+// bridgeOptions judges docker's bridge driver options (see CreateOptions.Options)
+// and returns the bridge name and MTU they ask for, if any.
+func bridgeOptions(opts map[string]string) (string, int, error) {
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var bridge string
+	var mtu int
 	for _, k := range keys {
 		v := opts[k]
 		switch k {
 		case "com.docker.network.bridge.name":
 			if !strings.HasPrefix(v, BridgePrefix) || len(v) > 15 || !ifnameRE.MatchString(v) {
-				return "", invalidf("option %s=%s: a bridge name of at most 15 characters starting with %q (the firewall isolates hull's bridges by it)", k, v, BridgePrefix)
+				return "", 0, invalidf("option %s=%s: a bridge name of at most 15 characters starting with %q (the firewall isolates hull's bridges by it)", k, v, BridgePrefix)
 			}
 			bridge = v
+		case "com.docker.network.driver.mtu":
+			// 68: IPv4's minimum; 65535: a veth's maximum
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 68 || n > 65535 {
+				return "", 0, invalidf("option %s=%s: an MTU from 68 to 65535", k, v)
+			}
+			mtu = n
 		case "com.docker.network.bridge.enable_icc", "com.docker.network.bridge.enable_ip_masquerade":
 			if b, err := strconv.ParseBool(v); err != nil || !b {
-				return "", invalidf("option %s=%s is not supported: hull's networks always have it on", k, v)
+				return "", 0, invalidf("option %s=%s is not supported: hull's networks always have it on", k, v)
 			}
 		case "com.docker.network.bridge.host_binding_ipv4":
 			if v != "0.0.0.0" {
-				return "", invalidf("option %s=%s is not supported: publish on an address with -p ADDR:PORT:PORT", k, v)
+				return "", 0, invalidf("option %s=%s is not supported: publish on an address with -p ADDR:PORT:PORT", k, v)
 			}
 		default:
 			if strings.HasPrefix(k, "com.docker.network.") {
-				return "", invalidf("option %s is not supported", k)
+				return "", 0, invalidf("option %s is not supported", k)
 			}
 		}
 	}
-	return bridge, nil
+	return bridge, mtu, nil
 }
 
 var ifnameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)

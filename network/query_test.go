@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -174,7 +175,8 @@ func TestCreateOptions(t *testing.T) {
 	rng := strings.TrimSuffix(sub, "0/24") + "64/28"
 	br := fmt.Sprintf("hullo%d", os.Getpid()%100000)
 	n, err := m.Create("opts", CreateOptions{Subnet: sub, IPRange: rng, Attachable: true,
-		Options: map[string]string{"com.docker.network.bridge.name": br, "com.docker.network.bridge.enable_icc": "true", "custom.key": "v"}})
+		Options: map[string]string{"com.docker.network.bridge.name": br, "com.docker.network.bridge.enable_icc": "true", "custom.key": "v",
+			"com.docker.network.driver.mtu": "1280"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +190,16 @@ func TestCreateOptions(t *testing.T) {
 	}
 	if got := res.IP.Addr().String(); got != strings.TrimSuffix(sub, "0/24")+"64" {
 		t.Errorf("first address of range %s: %s", rng, got)
+	}
+	// both ends of the veth have the network's MTU, and so the bridge
+	if veth, err := netlink.LinkByName(res.HostVeth); err != nil || veth.Attrs().MTU != 1280 || res.MTU != 1280 {
+		t.Errorf("host veth: %v %v, result MTU %d", veth, err, res.MTU)
+	}
+	if out, err := exec.Command("nsenter", "--net="+ns, "ip", "-o", "link", "show", res.Interface).Output(); err != nil || !strings.Contains(string(out), " mtu 1280 ") {
+		t.Errorf("container's %s MTU: %q %v", res.Interface, out, err)
+	}
+	if b, err := netlink.LinkByName(br); err != nil || b.Attrs().MTU != 1280 {
+		t.Errorf("bridge MTU: %v %v", b, err)
 	}
 	if _, err := netlink.LinkByName(br); err != nil {
 		t.Errorf("bridge %s: %v", br, err)
@@ -208,7 +220,8 @@ func TestCreateOptions(t *testing.T) {
 		{CreateOptions{Options: map[string]string{"com.docker.network.bridge.name": "hull-much-too-long"}}, "at most 15 characters"},
 		{CreateOptions{Options: map[string]string{"com.docker.network.bridge.name": br}}, "bridge " + br + " is network opts's"},
 		{CreateOptions{Options: map[string]string{"com.docker.network.bridge.enable_icc": "false"}}, "enable_icc=false is not supported"},
-		{CreateOptions{Options: map[string]string{"com.docker.network.driver.mtu": "1400"}}, "com.docker.network.driver.mtu is not supported"},
+		{CreateOptions{Options: map[string]string{"com.docker.network.driver.mtu": "9"}}, "an MTU from 68 to 65535"},
+		{CreateOptions{Options: map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"}}, "com.docker.network.bridge.inhibit_ipv4 is not supported"},
 	} {
 		_, err := m.Create("bad", c.o)
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.err) {

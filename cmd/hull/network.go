@@ -81,7 +81,7 @@ func networkCreateCommand(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&internal, "internal", false, "no traffic leaves the network, no ports published")
 	c.Flags().BoolVar(&attachable, "attachable", false, "recorded, as docker's outside swarm")
 	c.Flags().StringVarP(&driver, "driver", "d", "bridge", "the network driver")
-	c.Flags().StringArrayVarP(&opts, "opt", "o", nil, "a driver option: com.docker.network.bridge.name=hull...")
+	c.Flags().StringArrayVarP(&opts, "opt", "o", nil, "a driver option: com.docker.network.bridge.name=hull..., com.docker.network.driver.mtu=N")
 	c.Flags().StringArrayVarP(&labels, "label", "l", nil, "set a label (KEY=VALUE)")
 	return c
 }

@@ -79,6 +79,7 @@ func TestDockerNetworks(t *testing.T) {
 	br := bridgeName("d")
 	id := strings.TrimSpace(s.Docker(t, "network", "create", "--subnet", sub, "--gateway", subnetOf(sub)+"254",
 		"--ip-range", subnetOf(sub)+"128/25", "--label", "tier=web", "--opt", "com.docker.network.bridge.name="+br,
+		"--opt", "com.docker.network.driver.mtu=1280",
 		"--attachable", "front").Ok(t))
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(id) {
 		t.Fatalf("docker network create printed %q", id)
@@ -140,6 +141,10 @@ func TestDockerNetworks(t *testing.T) {
 	}
 	if out := s.Hull(t, "exec", "c1", "ip", "-4", "addr").Ok(t); !strings.Contains(out, "inet "+ip+"/24") {
 		t.Errorf("c1's addresses after connect:\n%s", out)
+	}
+	// front's links have its MTU (com.docker.network.driver.mtu)
+	if out := s.Hull(t, "exec", "c1", "ip", "-o", "link", "show", "eth1").Ok(t); !strings.Contains(out, " mtu 1280 ") {
+		t.Errorf("c1's interface on front:\n%s", out)
 	}
 	// what checkNoKernelState looks for at the end is there now
 	links := bridgesOf(t, s)
@@ -279,7 +284,8 @@ func TestNetworkStatus(t *testing.T) {
 		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"fd00::/64"}]}}`, 400, "IPv6 is not supported"},
 		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"10.1.2.3/24"}]}}`, 400, "host bits set"},
 		{"POST", "/networks/create", `{"Name":"x","IPAM":{"Config":[{"Subnet":"nope"}]}}`, 400, "invalid JSON"},
-		{"POST", "/networks/create", `{"Name":"x","Options":{"com.docker.network.driver.mtu":"9000"}}`, 400, "com.docker.network.driver.mtu is not supported"},
+		{"POST", "/networks/create", `{"Name":"x","Options":{"com.docker.network.bridge.enable_icc":"false"}}`, 400, "enable_icc=false is not supported"},
+		{"POST", "/networks/create", `{"Name":"x","Options":{"com.docker.network.driver.mtu":"big"}}`, 400, "an MTU from 68 to 65535"},
 		{"GET", "/networks/nosuch", "", 404, "network nosuch not found"},
 		{"GET", "/networks/n1?scope=swarm", "", 404, "network n1 not found"},
 		{"DELETE", "/networks/nosuch", "", 404, "network nosuch not found"},
