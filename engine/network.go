@@ -864,8 +864,9 @@ type ConnectOptions struct {
 
 // Connect attaches a container to one more network (named by name, ID or ID
 // prefix): now when it runs, at its next start otherwise. A stopped container
-// connected already gets the new settings, as docker's; a running one is
-// refused (network.ErrAttached). The refusals of options are OptionErrors.
+// connected already keeps its settings and this is no error, as docker's; a
+// running one is refused (network.ErrAttached). The refusals of options are
+// OptionErrors. As docker's, only a container attached now has a connect event.
 func (e *Engine) Connect(ref, netRef string, o ConnectOptions) error {
 	c, err := e.Get(ref)
 	if err != nil {
@@ -920,7 +921,10 @@ func (e *Engine) Connect(ref, netRef string, o ConnectOptions) error {
 	defer unlock()
 	// a paused container has its namespace as a running one has
 	running := c.State.Running() && c.State.Pid > 0
-	if _, ok := c.NetworkSettings.Networks[name]; ok && running {
+	if _, ok := c.NetworkSettings.Networks[name]; ok {
+		if !running {
+			return nil // docker's "avoid duplicate config"
+		}
 		return &kindError{network.ErrAttached, fmt.Sprintf("endpoint with name %s already exists in network %s", c.Name, name)}
 	}
 	var res *network.Result
@@ -952,8 +956,8 @@ func (e *Engine) Connect(ref, netRef string, o ConnectOptions) error {
 		}
 		return err
 	}
-	e.netEvent("connect", n, "container", c.ID)
 	if res != nil {
+		e.netEvent("connect", n, "container", c.ID)
 		return e.afterAttach(m, c, map[string]*network.Result{name: res})
 	}
 	return nil
@@ -995,6 +999,7 @@ func (e *Engine) Disconnect(ref, netRef string, force bool) error {
 	if _, ok := c.NetworkSettings.Networks[name]; !ok {
 		return fmt.Errorf("container %s is not connected to network %s", c.Name, name)
 	}
+	running := c.State.Running() && c.State.Pid > 0
 	if err := m.Detach(c.ID, name); err != nil {
 		return err
 	}
@@ -1006,7 +1011,9 @@ func (e *Engine) Disconnect(ref, netRef string, force bool) error {
 	if err != nil {
 		return err
 	}
-	e.netEvent("disconnect", info.Network, "container", c.ID)
+	if running {
+		e.netEvent("disconnect", info.Network, "container", c.ID)
+	}
 	if c.State.Running() {
 		return e.afterAttach(m, c, nil)
 	}

@@ -201,6 +201,8 @@ func TestDockerNetworks(t *testing.T) {
 	// a stopped container: connected in its record, attached at its start
 	s.Hull(t, "create", "--name", "c2", "--network", "back", "busybox", "sleep", "300").Ok(t)
 	s.Docker(t, "network", "connect", "--alias", "api", "front", "c2").Ok(t)
+	// again: no error, and the first settings stay, as docker's
+	s.Docker(t, "network", "connect", "--alias", "other", "front", "c2").Ok(t)
 	if out := s.Hull(t, "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}:{{$v.Aliases}} {{end}}", "c2").Ok(t); strings.TrimSpace(out) != "back:[] front:[api]" {
 		t.Errorf("c2's networks after connect: %q", out)
 	}
@@ -473,10 +475,15 @@ func TestNetworkVolumeEvents(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
 	since := time.Now().Add(-time.Second).Unix()
 	id := strings.TrimSpace(s.Docker(t, "network", "create", "evnet").Ok(t))
-	s.Hull(t, "create", "--name", "evc", "busybox", "true").Ok(t)
+	s.Hull(t, "run", "-d", "--name", "evc", "busybox", "sleep", "300").Ok(t)
 	c := strings.TrimSpace(s.Hull(t, "inspect", "--format", "{{.Id}}", "evc").Ok(t))
 	s.Docker(t, "network", "connect", "evnet", "evc").Ok(t)
 	s.Hull(t, "network", "disconnect", "evnet", "evc").Ok(t)
+	// a stopped container's connect and disconnect have no event, as docker's
+	s.Hull(t, "create", "--name", "evstopped", "busybox", "true").Ok(t)
+	s.Docker(t, "network", "connect", "evnet", "evstopped").Ok(t)
+	s.Docker(t, "network", "disconnect", "evnet", "evstopped").Ok(t)
+	s.Hull(t, "rm", "-f", "evc").Ok(t)
 	s.Docker(t, "network", "rm", "evnet").Ok(t)
 	s.Hull(t, "network", "create", "evnet2").Ok(t)
 	s.Docker(t, "network", "prune", "-f").Ok(t)
