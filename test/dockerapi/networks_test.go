@@ -264,7 +264,7 @@ func TestDockerNetworks(t *testing.T) {
 // Status codes and bodies of the network endpoints, as docker's daemon answers.
 func TestNetworkStatus(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
-	code, body := request(t, s, "POST", "/v1.50/networks/create", `{"Name":"n1","CheckDuplicate":true,"Labels":{"a":"b"}}`)
+	code, body := requestJSON(t, s, "POST", "/v1.50/networks/create", `{"Name":"n1","CheckDuplicate":true,"Labels":{"a":"b"}}`)
 	var cr struct{ Id, Warning string }
 	if err := json.Unmarshal([]byte(body), &cr); code != 201 || err != nil || len(cr.Id) != 64 || body != fmt.Sprintf(`{"Id":"%s","Warning":""}`, cr.Id) {
 		t.Fatalf("create: %d %s", code, body)
@@ -304,7 +304,7 @@ func TestNetworkStatus(t *testing.T) {
 		{"GET", "/networks?filters=" + `{"dangling":{"true":true,"false":true}}`, "", 400, `got more than one value for filter key "dangling"`},
 		{"POST", "/networks/prune?filters=" + `{"dangling":{"true":true}}`, "", 400, "invalid filter 'dangling'"},
 	} {
-		code, body := request(t, s, c.method, c.path, c.body)
+		code, body := requestJSON(t, s, c.method, c.path, c.body)
 		var e struct{ Message string }
 		json.Unmarshal([]byte(body), &e)
 		if code != c.code || !strings.Contains(e.Message, c.msg) || strings.Contains(e.Message, "\n") {
@@ -312,16 +312,16 @@ func TestNetworkStatus(t *testing.T) {
 		}
 	}
 	// Before API 1.52 a list entry carries an empty Containers; from it, none.
-	_, body = request(t, s, "GET", `/v1.50/networks?filters={"name":{"^n1$":true}}`, "")
+	_, body = requestJSON(t, s, "GET", `/v1.50/networks?filters={"name":{"^n1$":true}}`, "")
 	if !strings.Contains(body, `"Containers":{}`) || !strings.HasPrefix(body, `[{"Name":"n1",`) {
 		t.Errorf("list 1.50: %s", body)
 	}
 	bridges := bridgesOf(t, s)
 	s.Hull(t, "rm", "-f", "busy").Ok(t)
-	if code, body := request(t, s, "DELETE", "/networks/"+cr.Id[:10], ""); code != 204 || body != "" {
+	if code, body := requestJSON(t, s, "DELETE", "/networks/"+cr.Id[:10], ""); code != 204 || body != "" {
 		t.Errorf("delete by ID prefix: %d %s", code, body)
 	}
-	if code, body := request(t, s, "POST", "/networks/prune", ""); code != 200 || body != `{"NetworksDeleted":null}` {
+	if code, body := requestJSON(t, s, "POST", "/networks/prune", ""); code != 200 || body != `{"NetworksDeleted":null}` {
 		t.Errorf("prune of nothing: %d %s", code, body)
 	}
 	checkNoKernelState(t, s, bridges...)

@@ -3,8 +3,6 @@ package dockerapi
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,27 +14,20 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// request sends a raw request to the service and returns the status and body.
-func request(t *testing.T, s *dockertest.Service, method, path, body string) (int, string) {
+// requestJSON sends a raw request with a JSON body (none if body is empty) and
+// returns the status and the body without its final newline.
+func requestJSON(t *testing.T, s *dockertest.Service, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://docker"+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var header []string
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		header = []string{"Content-Type", "application/json"}
 	}
-	resp, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, strings.TrimSpace(string(b))
+	code, b := request(t, s, method, path, strings.NewReader(body), header...)
+	return code, strings.TrimSpace(b)
 }
 
-// lines is a command's output as its lines, without empty ones.
-func lines(out string) []string { return strings.Fields(out) }
+// words is a command's output split at white space (a list of names, one a line).
+func words(out string) []string { return strings.Fields(out) }
 
 // docker volume create/ls/inspect/rm/prune against hull, compared with hull's
 // own CLI on the same roots.
@@ -78,7 +69,7 @@ func TestDockerVolumes(t *testing.T) {
 			t.Errorf("docker volume create %v: %s, want %q", c.args, stderr, c.want)
 		}
 	}
-	if out := s.Docker(t, "volume", "ls", "-q").Ok(t); !reflect.DeepEqual(lines(out), []string{"data", "tmpv"}) {
+	if out := s.Docker(t, "volume", "ls", "-q").Ok(t); !reflect.DeepEqual(words(out), []string{"data", "tmpv"}) {
 		t.Errorf("refused creates left volumes: %q", out)
 	}
 
@@ -155,7 +146,7 @@ func TestDockerVolumes(t *testing.T) {
 // Status codes and bodies of the volume endpoints, as docker's daemon answers.
 func TestVolumeStatus(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
-	code, body := request(t, s, "POST", "/v1.50/volumes/create", `{"Name":"v1","Labels":{"a":"b"}}`)
+	code, body := requestJSON(t, s, "POST", "/v1.50/volumes/create", `{"Name":"v1","Labels":{"a":"b"}}`)
 	var v struct {
 		Name, Driver, Mountpoint, CreatedAt, Scope string
 		Labels, Options                            map[string]string
@@ -165,7 +156,7 @@ func TestVolumeStatus(t *testing.T) {
 		t.Errorf("create: %d %s", code, body)
 	}
 	// An empty name is a new volume with a random one.
-	if code, body := request(t, s, "POST", "/volumes/create", `{}`); code != 201 || !strings.Contains(body, `"Driver":"local"`) {
+	if code, body := requestJSON(t, s, "POST", "/volumes/create", `{}`); code != 201 || !strings.Contains(body, `"Driver":"local"`) {
 		t.Errorf("create without a name: %d %s", code, body)
 	}
 	for _, c := range []struct {
@@ -185,27 +176,27 @@ func TestVolumeStatus(t *testing.T) {
 		{"GET", "/volumes?filters=" + `{"dangling":{"maybe":true}}`, "", 400, "not a boolean"},
 		{"POST", "/volumes/prune?filters=" + `{"dangling":{"true":true}}`, "", 400, "invalid filter 'dangling'"},
 	} {
-		code, body := request(t, s, c.method, c.path, c.body)
+		code, body := requestJSON(t, s, c.method, c.path, c.body)
 		var e struct{ Message string }
 		json.Unmarshal([]byte(body), &e)
 		if code != c.code || !strings.Contains(e.Message, c.msg) || strings.Contains(e.Message, "\n") {
 			t.Errorf("%s %s %s: %d %s, want %d %q", c.method, c.path, c.body, code, body, c.code, c.msg)
 		}
 	}
-	if code, body := request(t, s, "DELETE", "/volumes/nosuch?force=1", ""); code != 204 || body != "" {
+	if code, body := requestJSON(t, s, "DELETE", "/volumes/nosuch?force=1", ""); code != 204 || body != "" {
 		t.Errorf("delete -f of a missing volume: %d %s", code, body)
 	}
 	// An empty list is [], and Warnings null, as docker's.
-	request(t, s, "POST", "/volumes/prune?filters="+`{"all":{"true":true}}`, "")
-	if code, body := request(t, s, "GET", "/volumes", ""); code != 200 || body != `{"Volumes":[],"Warnings":null}` {
+	requestJSON(t, s, "POST", "/volumes/prune?filters="+`{"all":{"true":true}}`, "")
+	if code, body := requestJSON(t, s, "GET", "/volumes", ""); code != 200 || body != `{"Volumes":[],"Warnings":null}` {
 		t.Errorf("empty list: %d %s", code, body)
 	}
 	// Before API 1.42 prune removes named volumes too.
 	s.Hull(t, "volume", "create", "named").Ok(t)
-	if code, body := request(t, s, "POST", "/v1.50/volumes/prune", ""); code != 200 || strings.Contains(body, "named") {
+	if code, body := requestJSON(t, s, "POST", "/v1.50/volumes/prune", ""); code != 200 || strings.Contains(body, "named") {
 		t.Errorf("prune 1.50: %d %s", code, body)
 	}
-	if code, body := request(t, s, "POST", "/v1.41/volumes/prune", ""); code != 200 || !strings.Contains(body, `"VolumesDeleted":["named"]`) {
+	if code, body := requestJSON(t, s, "POST", "/v1.41/volumes/prune", ""); code != 200 || !strings.Contains(body, `"VolumesDeleted":["named"]`) {
 		t.Errorf("prune 1.41: %d %s", code, body)
 	}
 }
