@@ -232,15 +232,21 @@ type Manager struct {
 // DefaultParent is where containers without linux.cgroupsPath get their cgroup.
 const DefaultParent = "/hullrt"
 
-// New resolves the OCI linux.cgroupsPath for container id the way runc does: an
-// absolute path is taken from each hierarchy's root, a relative one from the
-// calling process's own cgroup in each hierarchy, and an empty one becomes
-// /hullrt/<id>. Paths that climb out with ".." and the systemd driver's
-// "slice:prefix:name" syntax are refused. New reads /proc but creates nothing.
+// New resolves the OCI linux.cgroupsPath for container id the way runc's cgroupfs
+// driver does: an absolute path is taken from each hierarchy's root, and an empty
+// one becomes /hullrt/<id>. A relative one hangs below the calling process's own
+// cgroup on a v1 hierarchy; on a cgroup v2-only host below the parent of its own
+// cgroup (runc's fs2 rule: the caller's own v2 cgroup holds processes, so it
+// could not hand controllers down to a child); and on a hybrid host's cgroup2
+// hierarchy below its root (runc's fs driver takes the hybrid hierarchy's mount
+// point as the caller's cgroup there). Paths that climb out with ".." are
+// refused. New reads /proc but creates nothing.
+//
+// The systemd driver's "slice:prefix:name" is such a relative path too, one
+// directory of that literal name: containerd's CRI plugin writes that form for
+// any cgroup parent ending in ".slice", with or without --systemd-cgroup, and
+// runc without the flag takes it so.
 func New(cgroupsPath, id string) (*Manager, error) {
-	if strings.Count(cgroupsPath, ":") == 2 && !strings.Contains(cgroupsPath, "/") {
-		return nil, fmt.Errorf("linux.cgroupsPath %q: systemd cgroup driver is not supported", cgroupsPath)
-	}
 	parentOwned := false
 	if cgroupsPath == "" {
 		if id == "" || strings.Contains(id, "/") || id == "." || id == ".." {
@@ -257,9 +263,14 @@ func New(cgroupsPath, id string) (*Manager, error) {
 		return nil, err
 	}
 	for i := range hs {
-		if filepath.IsAbs(clean) {
+		switch {
+		case filepath.IsAbs(clean):
 			hs[i].path = clean
-		} else {
+		case hs[i].v2() && HostMode() == Hybrid:
+			hs[i].path = "/" + clean
+		case hs[i].v2():
+			hs[i].path = filepath.Join(filepath.Dir(hs[i].own), clean)
+		default:
 			hs[i].path = filepath.Join(hs[i].own, clean)
 		}
 		if hs[i].path == "/" {
@@ -471,8 +482,8 @@ func create(h *hierarchy) error {
 // tasks), and the others should still be delegated. A controller left out shows
 // up later as a Set error naming the field.
 //
-// A cgroup other than the root that holds processes itself (a relative
-// cgroupsPath below the caller's own cgroup) gets nothing enabled: the kernel would
+// A cgroup other than the root that holds processes itself (the parent a
+// cgroupsPath names, when it is a cgroup with processes) gets nothing enabled: the kernel would
 // still accept the threaded controllers (cpuset, pids, perf_event), but that makes
 // it a thread root, whose new children are invalid domains that refuse every
 // process with EOPNOTSUPP. Its children then simply have no controllers.

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 // once told to go on, it makes a cgroup from a relative path and joins it.
 func relativeHelper() int {
 	bufio.NewReader(os.Stdin).ReadString('\n')
-	m, err := New("hull-test-child", "x")
+	// Unique: on a hybrid host's cgroup2 hierarchy it lands at the root.
+	m, err := New(fmt.Sprintf("hull-test-child-%d", os.Getpid()), "x")
 	if err == nil {
 		err = m.Apply(os.Getpid())
 	}
@@ -155,7 +156,6 @@ func TestHostMode(t *testing.T) {
 
 func TestNewPaths(t *testing.T) {
 	for _, tc := range []struct{ path, id, err string }{
-		{"system.slice:hull:abc", "abc", "systemd cgroup driver is not supported"},
 		{"../escape", "abc", `must not leave its parent with ".."`},
 		{"a/../../b", "abc", `".."`},
 		{"/", "abc", "not the root"},
@@ -174,15 +174,27 @@ func TestNewPaths(t *testing.T) {
 	if err != nil || m.Path() != "/hull-test-x" {
 		t.Fatalf("New absolute = %v, %v", m.Path(), err)
 	}
-	// A relative path hangs below our own cgroup on each hierarchy.
-	m, err = New("hull-test-rel/c", "abc")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A relative path hangs below our own cgroup on each v1 hierarchy, below its
+	// parent on a v2-only host, and below the root of a hybrid host's cgroup2
+	// hierarchy (runc's rules). The systemd driver's
+	// "slice:prefix:name" is one such relative name, as runc's cgroupfs driver
+	// reads it.
 	self, _ := os.ReadFile("/proc/self/cgroup")
-	for _, h := range m.hs {
-		if !strings.Contains(string(self), h.key+":"+h.own+"\n") || h.path != filepath.Join(h.own, "hull-test-rel/c") {
-			t.Errorf("hierarchy %q: own %q, path %q; /proc/self/cgroup:\n%s", h.key, h.own, h.path, self)
+	for _, rel := range []string{"hull-test-rel/c", "test.slice:cri-containerd:abc"} {
+		m, err = New(rel, "abc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range m.hs {
+			want := filepath.Join(h.own, rel)
+			if h.v2() && HostMode() == Hybrid {
+				want = "/" + rel
+			} else if h.v2() {
+				want = filepath.Join(filepath.Dir(h.own), rel)
+			}
+			if !strings.Contains(string(self), h.key+":"+h.own+"\n") || h.path != want {
+				t.Errorf("New(%q): hierarchy %q: own %q, path %q, want %q; /proc/self/cgroup:\n%s", rel, h.key, h.own, h.path, want, self)
+			}
 		}
 	}
 	l, err := Load(m.Path())
@@ -291,6 +303,13 @@ func TestDefaultParentRemoved(t *testing.T) {
 
 func TestRelativePath(t *testing.T) {
 	m := newManager(t)
+	// The helper runs in m/inner: its relative path lands in m/inner/ on v1
+	// and in m/ (the parent of its own) on a v2-only host, below m either way;
+	// on a hybrid host's cgroup2 hierarchy at /hull-test-child-PID.
+	inner, err := New(m.hs[0].path+"/inner", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Env = append(os.Environ(), "HULL_CGROUPS_HELPER=relative")
 	in, _ := cmd.StdinPipe()
@@ -300,7 +319,7 @@ func TestRelativePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if err := m.Apply(cmd.Process.Pid); err != nil {
+	if err := inner.Apply(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	in.Write([]byte("go\n"))
@@ -308,13 +327,17 @@ func TestRelativePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := m.hs[0].path + "/hull-test-child"
-	if got := strings.TrimSpace(line); got != want {
-		t.Fatalf("helper's cgroup path %q, want %q", got, want)
+	wantV1, wantV2 := fmt.Sprintf("%s/inner/hull-test-child-%d", m.hs[0].path, cmd.Process.Pid), fmt.Sprintf("%s/hull-test-child-%d", m.hs[0].path, cmd.Process.Pid)
+	if HostMode() == Hybrid {
+		wantV2 = fmt.Sprintf("/hull-test-child-%d", cmd.Process.Pid)
 	}
 	for key, path := range cgroupOf(t, cmd.Process.Pid) {
-		if m.find(strings.Split(key, ",")[0]) != nil && path != want {
-			t.Errorf("hierarchy %q: helper in %q, want %q", key, path, want)
+		want, managed := wantV1, m.find(strings.Split(key, ",")[0]) != nil
+		if key == "" {
+			want, managed = wantV2, m.unified() != nil
+		}
+		if managed && path != want {
+			t.Errorf("hierarchy %q: helper in %q, want %q (it printed %s)", key, path, want, line)
 		}
 	}
 	// Pids reads the tree below the cgroup too.
@@ -328,6 +351,11 @@ func TestRelativePath(t *testing.T) {
 	}
 	if err := m.Destroy(); err != nil {
 		t.Fatal(err)
+	}
+	if h := m.unified(); h != nil && HostMode() == Hybrid {
+		if err := removeTree(filepath.Join(h.mount, wantV2), time.Now().Add(2*time.Second)); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
