@@ -20,8 +20,8 @@ func expandMounts(spec *specs.Spec, bundle string, cg *cgroups.Manager) []specs.
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
 			if cg == nil {
 				// A rootless container without a cgroup of its own sees the
-				// host's cgroups, read-only.
-				m = specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys/fs/cgroup", Options: []string{"rbind", "nosuid", "nodev", "noexec", "ro"}}
+				// host's cgroups, read-only: every hierarchy mounted there.
+				m = specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys/fs/cgroup", Options: []string{"rbind", "rnosuid", "rnodev", "rnoexec", "rro"}}
 				out = append(out, m)
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/hullproject/hull/runtime/caps"
+	"github.com/hullproject/hull/runtime/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
@@ -98,13 +99,13 @@ func Features() features.Features {
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions: []string{
+		MountOptions: append([]string{
 			"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime",
 			"loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime", "nomand",
 			"norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime", "remount", "ro",
 			"rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "silent", "slave",
-			"strictatime", "suid", "sync", "unbindable", "idmap", "ridmap",
-		},
+			"strictatime", "suid", "sync", "unbindable", "idmap", "ridmap", "nosymfollow", "symfollow",
+		}, rootfs.RecursiveOptions()...),
 		Linux: &features.Linux{
 			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities:    caps.Names(),

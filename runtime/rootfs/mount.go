@@ -110,10 +110,16 @@ func (r *Root) Mount(m specs.Mount) error {
 	switch {
 	case o.Flags&unix.MS_REMOUNT != 0:
 		err = r.remount(m, o)
+		if err == nil {
+			err = r.setRecursive(m.Destination, o)
+		}
 	case o.Bind:
 		err = r.bind(m, o)
 	default:
 		err = r.mountFS(m, o)
+		if err == nil {
+			err = r.setRecursive(m.Destination, o)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
@@ -134,6 +140,21 @@ func (r *Root) remount(m specs.Mount, o Options) error {
 		return fmt.Errorf("remount: %w", err)
 	}
 	return nil
+}
+
+// setRecursive sets the recursive options ("rro", "rnosuid", ...) on the mount now at
+// dest and every mount below it. A bind has them already: cloneTree set them on the
+// detached copy.
+func (r *Root) setRecursive(dest string, o Options) error {
+	if o.RecSet == 0 && o.RecClear == 0 {
+		return nil
+	}
+	fd, err := r.OpenPath(dest)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return setAttrs(fd, Options{RecSet: o.RecSet, RecClear: o.RecClear})
 }
 
 // mountFS mounts a new filesystem instance (proc, sysfs, tmpfs, devpts, mqueue, ...).
@@ -158,6 +179,7 @@ func (r *Root) mountFS(m specs.Mount, o Options) error {
 		if m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
 			o.Bind, o.Recursive = true, true
 			o.Flags |= unix.MS_RDONLY
+			o.RecSet |= unix.MOUNT_ATTR_RDONLY // and what is mounted below it
 			return r.bind(specs.Mount{Destination: m.Destination, Source: "/sys", Type: "bind"}, o)
 		}
 		return fmt.Errorf("mount %s (%s): %w", src, m.Type, err)
@@ -187,27 +209,42 @@ func (r *Root) bind(m specs.Mount, o Options) error {
 // o.Recursive) and sets o's flags on it.
 func cloneTree(src string, o Options) (int, error) {
 	treeFlags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
-	setFlags := 0
 	if o.Recursive {
 		treeFlags |= unix.AT_RECURSIVE
-		setFlags |= unix.AT_RECURSIVE
 	}
 	tree, err := unix.OpenTree(unix.AT_FDCWD, src, uint(treeFlags))
 	if err != nil {
 		return -1, fmt.Errorf("clone %s: %w", src, err)
 	}
+	if err := setAttrs(tree, o); err != nil {
+		unix.Close(tree)
+		return -1, fmt.Errorf("%s: %w", src, err)
+	}
+	return tree, nil
+}
+
+// setAttrs sets o's flags on the mount fd is: the plain ones ("ro", "nosuid") on
+// that mount alone, as runc's remount of a bind does, so that an "rbind,ro" leaves
+// the mounts below it as they were; then the recursive ones ("rro", ...) on it and
+// on every mount below, in that order (runc's too: "ro,rrw" ends read-write).
+func setAttrs(fd int, o Options) error {
 	attr := unix.MountAttr{Attr_set: attrs(o.Flags), Attr_clr: attrs(o.Clear)}
 	if a, ok := atime(o.Flags); ok {
 		attr.Attr_set |= a
 		attr.Attr_clr |= unix.MOUNT_ATTR__ATIME
 	}
 	if attr.Attr_set != 0 || attr.Attr_clr != 0 {
-		if err := unix.MountSetattr(tree, "", uint(setFlags|unix.AT_EMPTY_PATH), &attr); err != nil {
-			unix.Close(tree)
-			return -1, fmt.Errorf("set flags on %s: %w", src, err)
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+			return fmt.Errorf("set flags: %w", err)
 		}
 	}
-	return tree, nil
+	if o.RecSet != 0 || o.RecClear != 0 {
+		rec := unix.MountAttr{Attr_set: o.RecSet, Attr_clr: o.RecClear}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &rec); err != nil {
+			return fmt.Errorf("set recursive flags: %w", err)
+		}
+	}
+	return nil
 }
 
 // IDMapTree clones the source of a bind mount with "idmap" or "ridmap" as a detached

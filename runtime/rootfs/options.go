@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +16,12 @@ type Options struct {
 	Data        string // what the filesystem parses ("size=64m,mode=755")
 	Bind        bool
 	Recursive   bool
+	// RecSet and RecClear are MOUNT_ATTR_* bits to set and clear on the mount and
+	// on every mount below it: the runtime-spec's (1.1) "rro", "rnosuid", ...
+	// options. The plain ones ("ro", "nosuid") change the top mount alone, so a
+	// read-only "rbind" keeps what is mounted below it as it was (runc's
+	// reading, and what Kubernetes' non-recursive read-only mounts rely on).
+	RecSet, RecClear uint64
 	// IDMap asks for an id-mapped mount ("idmap"); RecursiveIDMap maps the mounts
 	// below it too ("ridmap").
 	IDMap, RecursiveIDMap bool
@@ -51,6 +58,45 @@ var flagOptions = map[string]struct {
 	"nolazytime":    {true, unix.MS_LAZYTIME},
 	"silent":        {false, unix.MS_SILENT},
 	"loud":          {true, unix.MS_SILENT},
+	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW},
+	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
+}
+
+// recursiveOptions are the runtime-spec's recursive mount options, runc's list:
+// each sets or clears one attribute on the whole tree with mount_setattr(2) and
+// AT_RECURSIVE.
+var recursiveOptions = map[string]struct {
+	clear bool
+	attr  uint64
+}{
+	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
+	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
+	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
+	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
+	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
+	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
+	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// RecursiveOptions lists the recursive mount options ParseOptions knows.
+func RecursiveOptions() []string {
+	out := make([]string, 0, len(recursiveOptions))
+	for o := range recursiveOptions {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
 }
 
 var propagationOptions = map[string]uintptr{
@@ -100,6 +146,22 @@ func ParseOptions(opts []string) (Options, error) {
 				}
 				continue
 			}
+			if r, ok := recursiveOptions[opt]; ok {
+				if r.clear {
+					o.RecSet &^= r.attr
+					o.RecClear |= r.attr
+				} else {
+					o.RecSet |= r.attr
+					o.RecClear &^= r.attr
+					// An access-time mode is one value in a 3-bit field:
+					// mount_setattr wants the whole field cleared to set
+					// one (relatime is 0, so it is only that clearing).
+					if r.attr&unix.MOUNT_ATTR__ATIME == r.attr {
+						o.RecClear |= unix.MOUNT_ATTR__ATIME
+					}
+				}
+				continue
+			}
 			if p, ok := propagationOptions[opt]; ok {
 				o.Propagation = append(o.Propagation, p)
 				continue
@@ -131,6 +193,9 @@ func attrs(flags uintptr) (set uint64) {
 	}
 	if flags&unix.MS_NODIRATIME != 0 {
 		set |= unix.MOUNT_ATTR_NODIRATIME
+	}
+	if flags&unix.MS_NOSYMFOLLOW != 0 {
+		set |= unix.MOUNT_ATTR_NOSYMFOLLOW
 	}
 	return set
 }
