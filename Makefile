@@ -56,6 +56,7 @@ lint:
 check: lint test test-cgroupv2
 
 -include mk/vm.mk
+-include mk/cri.mk
 
 clean:
 	rm -rf bin out

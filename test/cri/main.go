@@ -1,0 +1,412 @@
+// Command cri runs Kubernetes' CRI conformance suite (critest, from cri-tools) against
+// a private containerd with two runtime handlers, runc and hull (hullrt through
+// containerd's runc v2 shim, configured by contrib/kubernetes/containerd-1.6.toml as
+// written), and prints the specs each passed, failed and skipped side by side.
+// With -bench it also times pod sandbox starts and weighs the shims, alternating
+// the handlers. Run it as root through `make test-cri` (test/cri/run.sh installs
+// what it needs first); docs/kubernetes.md says what it shows.
+//
+// Everything it makes lives under one work directory (containerd's root and state,
+// the registry's images, CNI's config and leases) or is named for it (the bridge
+// hullcri0, the iptables chains the portmap plugin adds), and goes at the end.
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var (
+	hullrt     = flag.String("hullrt", "", "the hullrt binary (required)")
+	work       = flag.String("work", "", "work directory (default: a new one under /tmp, removed at the end)")
+	keep       = flag.Bool("keep", false, "keep the work directory")
+	handlers   = flag.String("handlers", "runc,hull", "runtime handlers to run critest with, in order")
+	focus      = flag.String("focus", "", "run only the critest specs matching this regexp")
+	skip       = flag.String("skip", "", "skip the critest specs matching this regexp")
+	version    = flag.String("critest-version", "v1.34.0", "cri-tools module version")
+	cacheDir   = flag.String("cache", "", "where critest and crictl are built once (default $HOME/.cache/hull-cri)")
+	contrib    = flag.String("contrib", "../../contrib/kubernetes/containerd-1.6.toml", "the containerd snippet adding the hull handler")
+	benchN     = flag.Int("bench", 0, "pod start rounds per handler, alternating (0: no benchmark)")
+	benchPods  = flag.Int("bench-pods", 5, "pods per handler kept running while the shims are weighed")
+	noCritest  = flag.Bool("no-critest", false, "skip critest (with -bench: the benchmark alone)")
+	busyboxBin = flag.String("busybox", "/bin/busybox", "the static busybox the images are made of")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "test/cri:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Printf("== %s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, args...)...)
+}
+
+func run() error {
+	if *hullrt == "" {
+		return errors.New("-hullrt is required")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("needs root")
+	}
+	hull, err := filepath.Abs(*hullrt)
+	if err != nil {
+		return err
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		return fmt.Errorf("runc: %w", err)
+	}
+	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "iptables"} {
+		if _, err := exec.LookPath(b); err != nil {
+			return fmt.Errorf("%s: %w (test/cri/run.sh installs it)", b, err)
+		}
+	}
+	dir := *work
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "hull-cri-"); err != nil {
+			return err
+		}
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return err
+	}
+	cleanups := []func(){}
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		if !*keep && *work == "" {
+			os.RemoveAll(dir)
+		}
+	}()
+	// A signal ends the run through the same cleanups.
+	sigs := make(chan os.Signal, 1)
+	signalNotify(sigs)
+	go func() {
+		<-sigs
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		os.Exit(130)
+	}()
+
+	start := time.Now()
+	logf("building critest and crictl %s, pause and webserver", *version)
+	cache := *cacheDir
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "hull-cri")
+	}
+	critest, crictl, err := buildCriTools(cache, *version)
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(dir, "bin")
+	pauseBin, webBin, nnpBin := filepath.Join(bin, "pause"), filepath.Join(bin, "webserver"), filepath.Join(bin, "nnp")
+	for p, out := range map[string]string{"./pause": pauseBin, "./webserver": webBin, "./nnp": nnpBin} {
+		if err := goCmd("", "build", "-trimpath", "-ldflags=-s -w", "-o", out, p).Run(); err != nil {
+			return fmt.Errorf("build %s: %w", p, err)
+		}
+	}
+
+	logf("building the test images and serving them on 127.0.0.1")
+	reg, stopReg, err := serveImages(*busyboxBin, pauseBin, webBin, nnpBin)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, stopReg)
+
+	cni, err := newCNI(dir)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, cni.cleanup)
+
+	snippet, err := os.ReadFile(*contrib)
+	if err != nil {
+		return fmt.Errorf("the hull handler's config: %w", err)
+	}
+	d, err := startContainerd(dir, reg, runc, hull, string(snippet), cni)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, d.stop)
+	logf("containerd up (%s), registry %s, CNI bridge %s on %s", d.sock, reg, cni.bridge, cni.subnet)
+	setup := time.Since(start)
+
+	var results []*suiteResult
+	if !*noCritest {
+		for _, h := range strings.Split(*handlers, ",") {
+			logf("critest -runtime-handler=%s", h)
+			r, err := runCritest(critest, d, h, dir)
+			if err != nil {
+				return err
+			}
+			logf("critest %s: %d passed, %d failed, %d skipped in %s", h, r.count("passed"), r.count("failed"), r.count("skipped"), r.took.Round(time.Second))
+			results = append(results, r)
+			// What a handler's failed specs left must not meet the next one.
+			d.crictl(crictl, "rmp", "-fa")
+		}
+	}
+	var bench *benchResult
+	if *benchN > 0 {
+		logf("pod start benchmark: %d rounds per handler, alternating", *benchN)
+		if bench, err = runBench(d, strings.Split(*handlers, ","), *benchN, *benchPods, dir); err != nil {
+			return err
+		}
+	}
+	report := formatReport(results, bench, setup, time.Since(start))
+	fmt.Print(report)
+	os.WriteFile(filepath.Join(dir, "report.txt"), []byte(report), 0o644)
+	if len(results) >= 2 {
+		if worse := regressions(results[0], results[len(results)-1]); len(worse) > 0 {
+			return fmt.Errorf("%d specs passed with %s and not with %s", len(worse), results[0].handler, results[len(results)-1].handler)
+		}
+	}
+	return nil
+}
+
+// goCmd is the go command in this module's directory, output to ours.
+func goCmd(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	return cmd
+}
+
+// buildCriTools builds critest (a test binary: go test -c) from cri-tools' module
+// and installs crictl, once per version, into cache.
+func buildCriTools(cache, version string) (critest, crictl string, err error) {
+	critest = filepath.Join(cache, "critest-"+version)
+	crictl = filepath.Join(cache, "crictl-"+version)
+	if _, err := os.Stat(critest); err == nil {
+		if _, err := os.Stat(crictl); err == nil {
+			return critest, crictl, nil
+		}
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", "", err
+	}
+	mod := "sigs.k8s.io/cri-tools@" + version
+	out, err := exec.Command("go", "mod", "download", "-json", mod).Output()
+	if err != nil {
+		return "", "", fmt.Errorf("go mod download %s: %w", mod, err)
+	}
+	var info struct{ Dir string }
+	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
+		return "", "", fmt.Errorf("go mod download %s: no directory in %s", mod, out)
+	}
+	// The module cache is read-only; go test -c -mod=mod may update go.sum.
+	src := filepath.Join(cache, "src-"+version)
+	os.RemoveAll(src)
+	if err := exec.Command("cp", "-r", info.Dir, src).Run(); err != nil {
+		return "", "", fmt.Errorf("copy %s: %w", info.Dir, err)
+	}
+	if err := exec.Command("chmod", "-R", "u+w", src).Run(); err != nil {
+		return "", "", err
+	}
+	if err := goCmd(src, "test", "-c", "-o", critest+".tmp", "./cmd/critest").Run(); err != nil {
+		return "", "", fmt.Errorf("build critest: %w", err)
+	}
+	install := goCmd("", "install", "sigs.k8s.io/cri-tools/cmd/crictl@"+version)
+	install.Env = append(install.Env, "GOBIN="+src)
+	install.Dir = src
+	if err := install.Run(); err != nil {
+		return "", "", fmt.Errorf("go install crictl: %w", err)
+	}
+	if err := os.Rename(filepath.Join(src, "crictl"), crictl); err != nil {
+		return "", "", err
+	}
+	os.RemoveAll(src)
+	return critest, crictl, os.Rename(critest+".tmp", critest)
+}
+
+// suiteResult is one critest run: each spec's state by its full name.
+type suiteResult struct {
+	handler string
+	specs   map[string]string // passed, failed, skipped
+	took    time.Duration
+	log     string
+}
+
+func (r *suiteResult) count(state string) int {
+	n := 0
+	for _, s := range r.specs {
+		if s == state {
+			n++
+		}
+	}
+	return n
+}
+
+func runCritest(critest string, d *containerd, handler, dir string) (*suiteResult, error) {
+	junit := filepath.Join(dir, "junit-"+handler+".xml")
+	logFile := filepath.Join(dir, "critest-"+handler+".log")
+	args := []string{
+		"-runtime-endpoint", "unix://" + d.sock, "-image-endpoint", "unix://" + d.sock,
+		"-runtime-handler", handler, "-ginkgo.no-color", "-ginkgo.junit-report", junit,
+		"-ginkgo.timeout", "40m",
+	}
+	if *focus != "" {
+		args = append(args, "-ginkgo.focus", *focus)
+	}
+	if *skip != "" {
+		args = append(args, "-ginkgo.skip", *skip)
+	}
+	f, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd := exec.Command(critest, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = f, f
+	start := time.Now()
+	runErr := cmd.Run() // non-zero when a spec fails: the report says which
+	r := &suiteResult{handler: handler, specs: map[string]string{}, took: time.Since(start), log: logFile}
+	data, err := os.ReadFile(junit)
+	if err != nil {
+		return nil, fmt.Errorf("critest %s wrote no report (%v); see %s", handler, runErr, logFile)
+	}
+	var suites struct {
+		Suites []struct {
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Status  string    `xml:"status,attr"`
+				Failure *struct{} `xml:"failure"`
+				Error   *struct{} `xml:"error"`
+				Skipped *struct{} `xml:"skipped"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &suites); err != nil {
+		return nil, fmt.Errorf("%s: %w", junit, err)
+	}
+	for _, s := range suites.Suites {
+		for _, c := range s.Cases {
+			if strings.HasPrefix(c.Name, "[BeforeSuite]") || strings.HasPrefix(c.Name, "[AfterSuite]") || strings.HasPrefix(c.Name, "[SynchronizedBeforeSuite]") {
+				if c.Failure != nil || c.Error != nil {
+					return nil, fmt.Errorf("critest %s: %s failed; see %s", handler, c.Name, logFile)
+				}
+				continue
+			}
+			state := "passed"
+			switch {
+			case c.Skipped != nil || strings.HasPrefix(c.Status, "skipped") || c.Status == "pending":
+				state = "skipped"
+			case c.Failure != nil || c.Error != nil || (c.Status != "" && c.Status != "passed"):
+				state = "failed"
+			}
+			r.specs[specName(c.Name)] = state
+		}
+	}
+	return r, nil
+}
+
+var spaces = regexp.MustCompile(`\s+`)
+
+// specName drops ginkgo's "[It] " and the run's random bits from a spec's name.
+func specName(s string) string {
+	s = strings.TrimPrefix(s, "[It] ")
+	return spaces.ReplaceAllString(s, " ")
+}
+
+// regressions lists the specs ref passed and r did not.
+func regressions(ref, r *suiteResult) []string {
+	var out []string
+	for name, s := range ref.specs {
+		if s == "passed" && r.specs[name] != "passed" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func formatReport(results []*suiteResult, bench *benchResult, setup, total time.Duration) string {
+	var b strings.Builder
+	if len(results) > 0 {
+		fmt.Fprintf(&b, "\ncritest %s, containerd %s, same run:\n", *version, containerdVersion())
+		fmt.Fprintf(&b, "  %-8s %7s %7s %8s %8s\n", "handler", "passed", "failed", "skipped", "time")
+		for _, r := range results {
+			fmt.Fprintf(&b, "  %-8s %7d %7d %8d %8s\n", r.handler, r.count("passed"), r.count("failed"), r.count("skipped"), r.took.Round(time.Second))
+		}
+		names := map[string]bool{}
+		for _, r := range results {
+			for n := range r.specs {
+				names[n] = true
+			}
+		}
+		var diff []string
+		for n := range names {
+			states := make([]string, len(results))
+			same := true
+			for i, r := range results {
+				states[i] = r.specs[n]
+				if states[i] == "" {
+					states[i] = "absent"
+				}
+				same = same && states[i] == states[0]
+			}
+			if !same {
+				diff = append(diff, fmt.Sprintf("  %s  %s", strings.Join(states, " / "), n))
+			}
+		}
+		sort.Strings(diff)
+		var hs []string
+		for _, r := range results {
+			hs = append(hs, r.handler)
+		}
+		fmt.Fprintf(&b, "differences (%s): %d\n", strings.Join(hs, " / "), len(diff))
+		for _, l := range diff {
+			fmt.Fprintln(&b, l)
+		}
+		for _, r := range results {
+			var failed []string
+			for n, s := range r.specs {
+				if s == "failed" {
+					failed = append(failed, "  "+n)
+				}
+			}
+			sort.Strings(failed)
+			fmt.Fprintf(&b, "failed with %s: %d\n%s", r.handler, len(failed), strings.Join(append(failed, ""), "\n"))
+		}
+	}
+	if bench != nil {
+		b.WriteString(bench.String())
+	}
+	fmt.Fprintf(&b, "setup %s, total %s\n", setup.Round(time.Second), total.Round(time.Second))
+	// The closing line CI reads: hull's own counts.
+	if len(results) > 0 {
+		r := results[len(results)-1]
+		fmt.Fprintf(&b, "critest-%s: %d passed, %d failed, %d skipped\n", r.handler, r.count("passed"), r.count("failed"), r.count("skipped"))
+	}
+	return b.String()
+}
+
+func containerdVersion() string {
+	out, _ := exec.Command("containerd", "--version").Output()
+	f := strings.Fields(string(out))
+	if len(f) >= 3 {
+		return f[2]
+	}
+	return "?"
+}
+
+func signalNotify(c chan os.Signal) { signal.Notify(c, syscall.SIGINT, syscall.SIGTERM) }
