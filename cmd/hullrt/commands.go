@@ -37,6 +37,31 @@ var commands = []command{
 	{"events", "[--stats] [--interval D] ID", cmdEvents},
 	{"spec", "[--bundle DIR] [--rootless]", cmdSpec},
 	{"features", "", cmdFeatures},
+	{"checkpoint", "ID (not supported)", cmdCheckpoint("checkpoint")},
+	{"restore", "ID (not supported)", cmdCheckpoint("restore")},
+}
+
+// cmdCheckpoint answers runc's checkpoint and restore, which containerd's shim
+// calls for CRI's CheckpointContainer and for restores: hullrt has no CRIU, and
+// says so (after the "does not exist" a missing container gets, as runc does).
+// The flags runc takes are accepted, and ignored.
+func cmdCheckpoint(name string) func(fs *flag.FlagSet) func([]string) error {
+	return func(fs *flag.FlagSet) func([]string) error {
+		for _, f := range []string{"image-path", "work-path", "parent-path", "page-server", "manage-cgroups-mode", "empty-ns", "bundle", "b", "console-socket", "pid-file", "lsm-profile", "lsm-mount-context", "status-fd"} {
+			fs.String(f, "", "ignored")
+		}
+		for _, f := range []string{"leave-running", "tcp-established", "ext-unix-sk", "shell-job", "lazy-pages", "file-locks", "pre-dump", "auto-dedup", "detach", "d", "no-subreaper", "no-pivot"} {
+			fs.Bool(f, false, "ignored")
+		}
+		return func(args []string) error {
+			if name == "checkpoint" && len(args) == 1 {
+				if _, err := loadID(args[0]); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("%s: not supported: hullrt cannot checkpoint or restore containers (it has no CRIU support)", name)
+		}
+	}
 }
 
 // strs is a repeatable string flag.

@@ -189,3 +189,27 @@ awk '$5 ~ /^\/[abc](\/|$)/ {print $5, $6}' /proc/self/mountinfo`
 		t.Errorf("the tmpfs below a non-recursive read-only bind was not writable: %v", err)
 	}
 }
+
+// TestCheckpointRefused: containerd's shim runs `checkpoint` for CRI's
+// CheckpointContainer, with runc's flags; hullrt answers with a clear error, after
+// the "does not exist" of a missing container that the shim maps to NotFound.
+func TestCheckpointRefused(t *testing.T) {
+	e := newEnv(t)
+	id := cid("ckpt")
+	e.startDetached(e.bundle([]string{"sleep", "100"}, nil), id)
+	for _, args := range [][]string{
+		{"checkpoint", "--image-path", t.TempDir(), "--work-path", t.TempDir(), "--leave-running", id},
+		{"restore", "--image-path", t.TempDir(), "--bundle", t.TempDir(), "--detach", id + "-new"},
+	} {
+		_, stderr, code := e.run(args...)
+		if code == 0 || !strings.Contains(stderr, args[0]+": not supported") {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	if st := e.state(id); st.Status != "running" {
+		t.Errorf("after checkpoint: %s, want running", st.Status)
+	}
+	if _, stderr, code := e.run("checkpoint", "nope"+idSuffix); code == 0 || !strings.Contains(stderr, "does not exist") {
+		t.Errorf("checkpoint of a missing container: exit %d: %s", code, stderr)
+	}
+}
