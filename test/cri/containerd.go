@@ -109,15 +109,72 @@ func (n *cniNet) cleanup() {
 	}
 }
 
+// containerdBins is the containerd the harness runs: Debian's from PATH (dir ""),
+// or one built from containerd's v2 module into dir, with its runc shim and ctr.
+type containerdBins struct {
+	dir, version string
+}
+
+// bin is the path of one of containerd's programs.
+func (c containerdBins) bin(name string) string {
+	if c.dir == "" {
+		return name
+	}
+	return filepath.Join(c.dir, name)
+}
+
+// detect reads containerd's version ("1.6.20~ds1", "v2.4.2").
+func (c containerdBins) detect() (string, error) {
+	out, err := exec.Command(c.bin("containerd"), "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("containerd --version: %w", err)
+	}
+	if f := strings.Fields(string(out)); len(f) >= 3 {
+		return f[2], nil
+	}
+	return "", fmt.Errorf("containerd --version: %q", out)
+}
+
+// major is containerd's major version: 2 reads a version 3 config, names its CRI
+// plugins io.containerd.cri.v1.*, and asks the runtime for its features.
+func (c containerdBins) major() int {
+	v := strings.TrimPrefix(c.version, "v")
+	n, _ := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+	return n
+}
+
+// buildContainerd builds containerd, containerd-shim-runc-v2 and ctr from
+// containerd's v2 module (go install, tag no_btrfs: no btrfs headers needed),
+// once per version, into cache/containerd-VERSION.
+func buildContainerd(cache, version string) (string, error) {
+	dir := filepath.Join(cache, "containerd-"+version)
+	if _, err := os.Stat(filepath.Join(dir, "ctr")); err == nil {
+		return dir, nil
+	}
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	var pkgs []string
+	for _, c := range []string{"containerd", "containerd-shim-runc-v2", "ctr"} {
+		pkgs = append(pkgs, "github.com/containerd/containerd/v2/cmd/"+c+"@"+version)
+	}
+	install := goCmd("", append([]string{"install", "-tags", "no_btrfs", "-trimpath"}, pkgs...)...)
+	install.Env = append(install.Env, "GOBIN="+tmp)
+	if err := install.Run(); err != nil {
+		return "", fmt.Errorf("build containerd %s: %w", version, err)
+	}
+	return dir, os.Rename(tmp, dir)
+}
+
 // containerd is the harness's private containerd.
 type containerd struct {
 	dir, sock string
+	bins      containerdBins
 	cmd       *exec.Cmd
 	exited    chan struct{}
 }
 
-func startContainerd(work, registry, runc, hullrt, hullSnippet string, cni *cniNet) (*containerd, error) {
-	d := &containerd{dir: filepath.Join(work, "containerd"), sock: filepath.Join(work, "containerd", "containerd.sock")}
+func startContainerd(work, registry, runc, hullrt, hullSnippet string, cni *cniNet, bins containerdBins) (*containerd, error) {
+	d := &containerd{dir: filepath.Join(work, "containerd"), sock: filepath.Join(work, "containerd", "containerd.sock"), bins: bins}
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -138,60 +195,12 @@ func startContainerd(work, registry, runc, hullrt, hullSnippet string, cni *cniN
 	if snippet == hullSnippet {
 		return nil, fmt.Errorf("the hull handler's config names neither /usr/local/bin/hullrt nor /run/containerd/hullrt")
 	}
-	conf := fmt.Sprintf(`version = 2
-root = %[1]q
-state = %[2]q
-disabled_plugins = [
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-]
-
-[grpc]
-  address = %[3]q
-
-[ttrpc]
-  address = %[4]q
-
-[debug]
-  address = ""
-
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = %[5]q
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.10"
-  # root here lacks CAP_SYS_RESOURCE: a sandbox's oom_score_adj of -998 would
-  # fail in any runtime.
-  restrict_oom_score_adj = true
-  enable_selinux = false
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-
-[plugins."io.containerd.grpc.v1.cri".cni]
-  bin_dir = "/usr/lib/cni"
-  conf_dir = %[6]q
-
-[plugins."io.containerd.grpc.v1.cri".registry]
-  config_path = %[7]q
-
-[plugins."io.containerd.grpc.v1.cri".containerd]
-  default_runtime_name = "runc"
-
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-    BinaryName = %[8]q
-    Root = %[9]q
-
-%[10]s`, filepath.Join(d.dir, "root"), filepath.Join(d.dir, "state"), d.sock, d.sock+".ttrpc",
-		filepath.Join(d.dir, "opt"), filepath.Join(cni.dir, "net.d"), certs, runc, filepath.Join(d.dir, "runc-root"), snippet)
+	paths := configPaths{root: filepath.Join(d.dir, "root"), state: filepath.Join(d.dir, "state"), sock: d.sock,
+		opt: filepath.Join(d.dir, "opt"), cni: filepath.Join(cni.dir, "net.d"), certs: certs, runc: runc, runcRoot: filepath.Join(d.dir, "runc-root")}
+	conf := configV2(paths) + snippet
+	if bins.major() >= 2 {
+		conf = configV3(paths) + snippet
+	}
 	confFile := filepath.Join(d.dir, "config.toml")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -200,7 +209,11 @@ disabled_plugins = [
 	if err != nil {
 		return nil, err
 	}
-	d.cmd = exec.Command("containerd", "--config", confFile)
+	d.cmd = exec.Command(bins.bin("containerd"), "--config", confFile)
+	if bins.dir != "" {
+		// containerd finds its shim (containerd-shim-runc-v2) on PATH.
+		d.cmd.Env = append(os.Environ(), "PATH="+bins.dir+":"+os.Getenv("PATH"))
+	}
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
@@ -216,7 +229,7 @@ disabled_plugins = [
 			return nil, fmt.Errorf("containerd exited:\n%s", tail(filepath.Join(d.dir, "containerd.log"), 20))
 		default:
 		}
-		if exec.Command("ctr", "-a", d.sock, "version").Run() == nil {
+		if exec.Command(bins.bin("ctr"), "-a", d.sock, "version").Run() == nil {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -2,6 +2,8 @@
 // a private containerd with two runtime handlers, runc and hull (hullrt through
 // containerd's runc v2 shim, configured by contrib/kubernetes/containerd-1.6.toml as
 // written), and prints the specs each passed, failed and skipped side by side.
+// -containerd v2.x.y runs containerd 2.x instead of Debian's 1.6, built once from
+// its Go module, with contrib/kubernetes/containerd-2.x.toml.
 // With -bench it also times pod sandbox starts and weighs the shims, alternating
 // the handlers. Run it as root through `make test-cri` (test/cri/run.sh installs
 // what it needs first); docs/kubernetes.md says what it shows.
@@ -37,7 +39,8 @@ var (
 	skip       = flag.String("skip", "", "skip the critest specs matching this regexp")
 	version    = flag.String("critest-version", "v1.34.0", "cri-tools module version")
 	cacheDir   = flag.String("cache", "", "where critest and crictl are built once (default $HOME/.cache/hull-cri)")
-	contrib    = flag.String("contrib", "../../contrib/kubernetes/containerd-1.6.toml", "the containerd snippet adding the hull handler")
+	contrib    = flag.String("contrib", "", "the containerd snippet adding the hull handler (default: contrib/kubernetes's for the containerd run)")
+	ctdVersion = flag.String("containerd", "", "containerd to run: \"\" for the one on PATH (Debian's), or a v2 module version (v2.4.2) built once into the cache")
 	benchN     = flag.Int("bench", 0, "pod start rounds per handler, alternating (0: no benchmark)")
 	benchPods  = flag.Int("bench-pods", 5, "pods per handler kept running while the shims are weighed")
 	noCritest  = flag.Bool("no-critest", false, "skip critest (with -bench: the benchmark alone)")
@@ -72,7 +75,7 @@ func run() error {
 		return fmt.Errorf("runc: %w", err)
 	}
 	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "iptables"} {
-		if _, err := exec.LookPath(b); err != nil {
+		if _, err := exec.LookPath(b); err != nil && *ctdVersion == "" {
 			return fmt.Errorf("%s: %w (test/cri/run.sh installs it)", b, err)
 		}
 	}
@@ -116,6 +119,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	ctd := containerdBins{}
+	if *ctdVersion != "" {
+		logf("building containerd %s from its module", *ctdVersion)
+		if ctd.dir, err = buildContainerd(cache, *ctdVersion); err != nil {
+			return err
+		}
+	}
+	if ctd.version, err = ctd.detect(); err != nil {
+		return err
+	}
 	bin := filepath.Join(dir, "bin")
 	pauseBin, webBin, nnpBin := filepath.Join(bin, "pause"), filepath.Join(bin, "webserver"), filepath.Join(bin, "nnp")
 	for p, out := range map[string]string{"./pause": pauseBin, "./webserver": webBin, "./nnp": nnpBin} {
@@ -151,16 +164,22 @@ func run() error {
 	}
 	cleanups = append(cleanups, cni.cleanup)
 
+	if *contrib == "" {
+		*contrib = "../../contrib/kubernetes/containerd-1.6.toml"
+		if ctd.major() >= 2 {
+			*contrib = "../../contrib/kubernetes/containerd-2.x.toml"
+		}
+	}
 	snippet, err := os.ReadFile(*contrib)
 	if err != nil {
 		return fmt.Errorf("the hull handler's config: %w", err)
 	}
-	d, err := startContainerd(dir, reg, runc, hull, string(snippet), cni)
+	d, err := startContainerd(dir, reg, runc, hull, string(snippet), cni, ctd)
 	if err != nil {
 		return err
 	}
 	cleanups = append(cleanups, d.stop)
-	logf("containerd up (%s), registry %s, CNI bridge %s on %s", d.sock, reg, cni.bridge, cni.subnet)
+	logf("containerd %s up (%s), registry %s, CNI bridge %s on %s", ctd.version, d.sock, reg, cni.bridge, cni.subnet)
 	setup := time.Since(start)
 
 	var results []*suiteResult
@@ -213,7 +232,7 @@ func run() error {
 			return err
 		}
 	}
-	report := formatReport(results, bench, setup, time.Since(start))
+	report := formatReport(results, bench, ctd.version, setup, time.Since(start))
 	fmt.Print(report)
 	os.WriteFile(filepath.Join(dir, "report.txt"), []byte(report), 0o644)
 	if len(results) >= 2 {
@@ -386,10 +405,10 @@ func regressions(ref, r *suiteResult) []string {
 	return out
 }
 
-func formatReport(results []*suiteResult, bench *benchResult, setup, total time.Duration) string {
+func formatReport(results []*suiteResult, bench *benchResult, ctdVersion string, setup, total time.Duration) string {
 	var b strings.Builder
 	if len(results) > 0 {
-		fmt.Fprintf(&b, "\ncritest %s, containerd %s, same run:\n", *version, containerdVersion())
+		fmt.Fprintf(&b, "\ncritest %s, containerd %s, same run:\n", *version, ctdVersion)
 		fmt.Fprintf(&b, "  %-8s %7s %7s %8s %8s\n", "handler", "passed", "failed", "skipped", "time")
 		for _, r := range results {
 			fmt.Fprintf(&b, "  %-8s %7d %7d %8d %8s\n", r.handler, r.count("passed"), r.count("failed"), r.count("skipped"), r.took.Round(time.Second))
@@ -457,15 +476,6 @@ func formatReport(results []*suiteResult, bench *benchResult, setup, total time.
 		fmt.Fprintf(&b, "critest-%s-vs-%s: %d passed, %d failed, %d skipped\n", last.handler, first.handler, len(first.specs)-worse-skipped, worse, skipped)
 	}
 	return b.String()
-}
-
-func containerdVersion() string {
-	out, _ := exec.Command("containerd", "--version").Output()
-	f := strings.Fields(string(out))
-	if len(f) >= 3 {
-		return f[2]
-	}
-	return "?"
 }
 
 func signalNotify(c chan os.Signal) { signal.Notify(c, syscall.SIGINT, syscall.SIGTERM) }

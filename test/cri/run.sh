@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CRI harness (test/cri/main.go) on a fresh Debian machine, as root: installs
 # containerd, the CNI plugins, runc, iptables and busybox-static from Debian when
-# they are missing, then runs critest with the runc and hull handlers side by side.
+# they are missing, then runs critest with the runc and hull handlers side by side
+# (-containerd v2.x.y: through containerd 2.x, built from its Go module instead).
 # Arguments go to the harness (go run . -h lists them); HULLRT names the hullrt
 # binary (default bin/hullrt, built by `make build`).
 set -euo pipefail
