@@ -102,9 +102,14 @@ func Create(o CreateOpts) (c *Container, err error) {
 
 	var cg *cgroups.Manager
 	var child *exec.Cmd
+	var initProc *os.Process // child's, or its child's when nsenter forks (a new pid namespace in a joined user one)
 	defer func() {
 		if err == nil {
 			return
+		}
+		if initProc != nil && child != nil && initProc != child.Process {
+			initProc.Kill()
+			initProc.Wait()
 		}
 		if child != nil && child.Process != nil {
 			child.Process.Kill()
@@ -196,6 +201,14 @@ func Create(o CreateOpts) (c *Container, err error) {
 			return nil, err
 		}
 	}
+	if s.fork {
+		// init is the grandchild; when the constructor's intermediate exits, it
+		// is reparented to us, so that `run` can wait for it.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			s.release()
+			return nil, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
 	child = s.cmd
 	s.tr = o.Trace
 	err = s.start()
@@ -203,7 +216,13 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	c.Record.Pid = child.Process.Pid
+	initProc = child.Process
+	if s.fork {
+		if initProc, err = forkedProcess(parentEnd, child); err != nil {
+			return nil, fmt.Errorf("start init: %w", err)
+		}
+	}
+	c.Record.Pid = initProc.Pid
 	if s.mapRelease != nil {
 		t0 = o.Trace.Now()
 		err := writeIDMaps(c.Record.Pid, spec, s.mapRelease)
@@ -241,7 +260,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		// arrival (its own start, if that is slower than this side's work).
 		b.SentAt = time.Now().UnixNano()
 	}
-	if err := sendIDMapped(parentEnd, b.Mounts, c.Record.Pid); err != nil {
+	if err := sendTrees(parentEnd, b.Mounts, c.Record.Pid, b.UserNS); err != nil {
 		return nil, err
 	}
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
@@ -264,7 +283,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	// `create` does not wait for the child: it outlives this process, and its parent
 	// becomes the caller's subreaper (conmon, containerd's shim) or pid 1. `run`
 	// waits for it through Wait.
-	c.init = child.Process
+	c.init = initProc
 	return c, nil
 }
 
@@ -350,9 +369,13 @@ func (c *Container) initCommand(spec *specs.Spec, b *bootstrap, o CreateOpts, fi
 			case ns.Type == specs.TimeNamespace:
 				// made by init just before execve (see newTimeNS)
 				b.NewTimeNS = true
-			case joinsUser && ns.Type != specs.PIDNamespace:
+			case joinsUser:
 				// owned by the joined user namespace, so made after joining it
 				s.unshare |= cloneNames[typ]
+				// unshare(CLONE_NEWPID) puts only the caller's children in the
+				// new pid namespace: the constructor forks, and its child is init
+				// (pid 1 there).
+				s.fork = s.fork || ns.Type == specs.PIDNamespace
 			default:
 				attr.Cloneflags |= cloneNames[typ]
 			}
@@ -489,15 +512,17 @@ func handOverConsole(master *os.File, spec *specs.Spec, o CreateOpts) error {
 }
 
 // containerRootIDs returns the host uid and gid that the container's root maps to
-// when it has a user namespace: from the spec's mappings for a new one, from
-// /proc/PID/{uid,gid}_map for one joined through /proc/PID/ns/user. ok is false
-// without a user namespace, or when the mapping cannot be known.
+// when it has a user namespace: from the spec's mappings for a new one, and for a
+// joined one that comes with its mappings (containerd's pinned pod namespace; init
+// checks they are the namespace's, checkJoinedIDMaps); from /proc/PID/{uid,gid}_map
+// for one joined through /proc/PID/ns/user. ok is false without a user namespace,
+// or when the mapping cannot be known.
 func containerRootIDs(spec *specs.Spec) (uid, gid int, ok bool) {
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type != specs.UserNamespace {
 			continue
 		}
-		if ns.Path == "" {
+		if ns.Path == "" || (len(spec.Linux.UIDMappings) > 0 && len(spec.Linux.GIDMappings) > 0) {
 			u, uok := hostID(spec.Linux.UIDMappings)
 			g, gok := hostID(spec.Linux.GIDMappings)
 			return u, g, uok && gok

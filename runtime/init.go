@@ -108,6 +108,9 @@ func initMain(ch *channel) error {
 func initContainer(ch *channel, b *bootstrap) error {
 	spec := b.Spec
 	tr := b.tr
+	if err := checkJoinedIDMaps(spec); err != nil {
+		return err
+	}
 	if b.NewCgroupNS {
 		// Now that the parent put us in the container's cgroup, a new cgroup
 		// namespace is rooted there.
@@ -210,6 +213,56 @@ func initContainer(ch *channel, b *bootstrap) error {
 		return &afterStart{fifo: fifo, err: err}
 	}
 	return nil
+}
+
+// checkJoinedIDMaps: a joined user namespace has its id maps already, and
+// containerd and CRI-O give them in the spec all the same for a pod's user
+// namespace. As runc (1.2 on) does, they are taken when they are the namespace's
+// own and refused when not, since the container would not get what its spec says.
+// init runs in the namespace by now (nsenter's constructor joined it), so its own
+// uid_map and gid_map are the namespace's, in the host's ids.
+func checkJoinedIDMaps(spec *specs.Spec) error {
+	joined := false
+	for _, ns := range spec.Linux.Namespaces {
+		joined = joined || (ns.Type == specs.UserNamespace && ns.Path != "")
+	}
+	if !joined {
+		return nil
+	}
+	for _, m := range []struct {
+		field, file string
+		want        []specs.LinuxIDMapping
+	}{
+		{"linux.uidMappings", "/proc/self/uid_map", spec.Linux.UIDMappings},
+		{"linux.gidMappings", "/proc/self/gid_map", spec.Linux.GIDMappings},
+	} {
+		if len(m.want) == 0 {
+			continue
+		}
+		have := readIDMap(m.file)
+		if !sameIDMaps(have, m.want) {
+			return fmt.Errorf("%s %v: not the maps of the joined user namespace, %v", m.field, m.want, have)
+		}
+	}
+	return nil
+}
+
+// sameIDMaps tells whether two id maps are the same ranges, in any order.
+func sameIDMaps(a, b []specs.LinuxIDMapping) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[specs.LinuxIDMapping]int{}
+	for _, m := range a {
+		seen[m]++
+	}
+	for _, m := range b {
+		if seen[m] == 0 {
+			return false
+		}
+		seen[m]--
+	}
+	return true
 }
 
 // startProgram is what init does once started: the startContainer hooks, then

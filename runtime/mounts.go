@@ -3,6 +3,7 @@ package runtime
 import (
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,6 +31,10 @@ func expandMounts(spec *specs.Spec, bundle string, cg *cgroups.Manager) []specs.
 		}
 		if isBind(m) && m.Source != "" && !filepath.IsAbs(m.Source) {
 			m.Source = filepath.Join(bundle, m.Source)
+		}
+		if len(m.UIDMappings)+len(m.GIDMappings) > 0 && !slices.Contains(m.Options, "idmap") && !slices.Contains(m.Options, "ridmap") {
+			// Mappings alone are "idmap" (see validateIDMap).
+			m.Options = append(slices.Clip(m.Options), "idmap")
 		}
 		out = append(out, m)
 	}

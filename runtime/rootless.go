@@ -233,15 +233,20 @@ func checkRootless(spec *specs.Spec) error {
 		return fmt.Errorf("linux.uidMappings: the container's root must be the caller (uid %d) when the runtime is not root, not uid %d", os.Geteuid(), uid)
 	}
 	for i, m := range spec.Mounts {
-		if o, _ := rootfs.ParseOptions(m.Options); o.IDMap {
+		if o, _ := rootfs.ParseOptions(m.Options); o.IDMap || len(m.UIDMappings) > 0 {
 			return fmt.Errorf("mounts[%d]: id-mapped mounts need a runtime running as root", i)
 		}
 	}
 	return nil
 }
 
-// sendIDMapped hands init the id-mapped mounts it attaches instead of binding.
-func sendIDMapped(ch *channel, mounts []specs.Mount, pid int) error {
+// sendTrees hands init the id-mapped mounts it attaches instead of binding,
+// and, when init is in a user namespace (userNS) and this runtime is root, every
+// other bind mount too, cloned here on the host: the namespace's root is a
+// stranger to the host, and a source below a directory only the host's root may
+// enter (containerd's state directory, where a pod's /dev/shm, hosts and
+// resolv.conf live) would be out of its reach (runc 1.2 on does the same).
+func sendTrees(ch *channel, mounts []specs.Mount, pid int, userNS bool) error {
 	trees, err := idmappedMounts(mounts, pid)
 	if err != nil {
 		return err
@@ -251,6 +256,20 @@ func sendIDMapped(ch *channel, mounts []specs.Mount, pid int) error {
 			unix.Close(fd)
 		}
 	}()
+	if userNS && !unprivileged() {
+		for i, m := range mounts {
+			if _, ok := trees[i]; ok {
+				continue
+			}
+			tree, err := rootfs.BindTree(m)
+			if err != nil {
+				return err
+			}
+			if tree >= 0 {
+				trees[i] = tree
+			}
+		}
+	}
 	for i, fd := range trees {
 		if err := ch.sendFd(message{Type: msgMount, Index: i}, fd); err != nil {
 			return fmt.Errorf("send mount %s: %w", mounts[i].Destination, err)

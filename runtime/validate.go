@@ -95,20 +95,22 @@ func Validate(spec *specs.Spec, bundle string) error {
 }
 
 // validateIDMap checks an id-mapped mount: a bind, mapped through its own
-// uidMappings and gidMappings (both) or the container's new user namespace.
+// uidMappings and gidMappings (both) or the container's user namespace. A mount's
+// own mappings without "idmap" or "ridmap" ask for "idmap" (expandMounts adds it):
+// runtime-spec wants the option but does not require it, containerd 2.x gives
+// none for a pod's id-mapped volumes, and runc takes them so.
 func validateIDMap(m specs.Mount, o rootfs.Options, ns namespaces) error {
 	own := len(m.UIDMappings)+len(m.GIDMappings) > 0
+	_, user := ns[specs.UserNamespace]
 	switch {
-	case own && !o.IDMap:
-		return errors.New("uidMappings and gidMappings need the idmap or ridmap option")
-	case !o.IDMap:
+	case !o.IDMap && !own:
 		return nil
 	case !o.Bind && m.Type != "bind":
 		return errors.New("only a bind mount can be id-mapped")
 	case own && (len(m.UIDMappings) == 0 || len(m.GIDMappings) == 0):
 		return errors.New("an id-mapped mount needs both uidMappings and gidMappings")
-	case !own && !ns.isNew(specs.UserNamespace):
-		return errors.New("idmap without the mount's own uidMappings needs a new user namespace")
+	case !own && !user:
+		return errors.New("idmap without the mount's own uidMappings needs a user namespace")
 	}
 	return nil
 }
@@ -207,15 +209,19 @@ func validateNamespaces(spec *specs.Spec) (namespaces, error) {
 	if _, ok := n[specs.MountNamespace]; !ok {
 		return nil, errors.New("linux.namespaces: a mount namespace is required")
 	}
-	if n.isNew(specs.UserNamespace) {
+	_, user := n[specs.UserNamespace]
+	switch {
+	case n.isNew(specs.UserNamespace):
 		if len(spec.Linux.UIDMappings) == 0 || len(spec.Linux.GIDMappings) == 0 {
 			return nil, errors.New("linux.uidMappings and gidMappings: needed for a new user namespace")
 		}
-	} else if len(spec.Linux.UIDMappings)+len(spec.Linux.GIDMappings) > 0 {
-		return nil, errors.New("linux.uidMappings: given without a new user namespace")
-	}
-	if ns, ok := n[specs.UserNamespace]; ok && ns.Path != "" && n.isNew(specs.PIDNamespace) {
-		return nil, errors.New("linux.namespaces: a new pid namespace inside a joined user namespace is not supported yet")
+	case user:
+		// A joined user namespace has its maps already. containerd and CRI-O give
+		// them all the same for a pod's user namespace (runc 1.2 takes them when
+		// they are the namespace's own): init checks that they are
+		// (checkJoinedIDMaps), once it is in the namespace.
+	case len(spec.Linux.UIDMappings)+len(spec.Linux.GIDMappings) > 0:
+		return nil, errors.New("linux.uidMappings: given without a user namespace")
 	}
 	if n.isNew(specs.TimeNamespace) {
 		if _, err := os.Stat("/proc/self/ns/time"); err != nil {

@@ -247,6 +247,32 @@ func setAttrs(fd int, o Options) error {
 	return nil
 }
 
+// BindTree clones the source of a bind mount on the caller's side, with m's
+// flags, as a detached mount for Attach; it returns -1 for a mount that is not a
+// bind (or is a remount, or id-mapped: IDMapTree makes those). The runtime calls
+// it on the host for a container in a user namespace, whose root may not reach
+// the source (a directory only the host's root may enter) -- as runc does.
+func BindTree(m specs.Mount) (int, error) {
+	o, err := ParseOptions(m.Options)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	if (m.Type != "bind" && !o.Bind) || o.IDMap || o.Flags&unix.MS_REMOUNT != 0 {
+		return -1, nil
+	}
+	if !path.IsAbs(m.Source) {
+		return -1, fmt.Errorf("mount %s: bind source %q is not an absolute path", m.Destination, m.Source)
+	}
+	if _, err := os.Stat(m.Source); err != nil {
+		return -1, fmt.Errorf("mount %s: bind source: %w", m.Destination, err)
+	}
+	tree, err := cloneTree(m.Source, o)
+	if err != nil {
+		return -1, fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	return tree, nil
+}
+
 // IDMapTree clones the source of a bind mount with "idmap" or "ridmap" as a detached
 // mount, with m's flags, whose ids are mapped through the user namespace userns (an
 // open /proc/PID/ns/user): a file the filesystem stores as owned by id N shows as
@@ -281,7 +307,7 @@ func IDMapTree(m specs.Mount, userns int) (int, error) {
 	return tree, nil
 }
 
-// Attach puts the detached mount tree (from IDMapTree) at m's destination.
+// Attach puts the detached mount tree (from IDMapTree or BindTree) at m's destination.
 func (r *Root) Attach(m specs.Mount, tree int) error {
 	o, err := ParseOptions(m.Options)
 	if err == nil {

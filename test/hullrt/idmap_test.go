@@ -41,11 +41,12 @@ func idmapDir(t *testing.T) string {
 // namespace maps 0-65535 onto 100000-165535, once id-mapped and once plainly. The
 // id-mapped mount shows the files as root's and lets the container's root write
 // there, as root on the host; the plain one shows them as nobody's and refuses.
-// A mount's own uidMappings map on-disk ids by themselves.
+// A mount's own uidMappings map on-disk ids by themselves, with "ridmap" or, as
+// containerd 2.x sends them, with neither option.
 func TestIDMappedBind(t *testing.T) {
 	e := newEnv(t)
 	dir := idmapDir(t)
-	script := `stat -c '%u %g' /idmap/file /plain/file /own/file
+	script := `stat -c '%u %g' /idmap/file /plain/file /own/file /bare/file
 touch /idmap/new && echo created
 touch /plain/new2 2>/dev/null || echo refused`
 	// The mount points are made on the host: in the shared rootfs the container's
@@ -56,7 +57,7 @@ touch /plain/new2 2>/dev/null || echo refused`
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"idmap", "plain", "own"} {
+	for _, d := range []string{"idmap", "plain", "own", "bare"} {
 		if err := os.Mkdir(filepath.Join(rootfs, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -71,10 +72,15 @@ touch /plain/new2 2>/dev/null || echo refused`
 				// on-disk 0 shows as host id 100123: the container's 123
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100123, Size: 1}},
 				GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100123, Size: 1}}},
+			// containerd 2.x's id-mapped volumes: the mappings without the
+			// option, which runc takes as "idmap"
+			specs.Mount{Destination: "/bare", Type: "bind", Source: dir, Options: []string{"rbind", "rprivate", "rw"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100123, Size: 1}},
+				GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100123, Size: 1}}},
 		)
 	})
 	out := e.runOut(b, cid("idmap"))
-	want := "0 0\n65534 65534\n123 123\ncreated\nrefused\n"
+	want := "0 0\n65534 65534\n123 123\n123 123\ncreated\nrefused\n"
 	if out != want {
 		t.Errorf("inside:\n%s\nwant:\n%s", out, want)
 	}
@@ -94,7 +100,8 @@ touch /plain/new2 2>/dev/null || echo refused`
 }
 
 // TestIDMapRefused: a filesystem that cannot be id-mapped (sysfs) is refused in one
-// line naming the mount, and so are mappings without the idmap option.
+// line naming the mount, and so are an idmap option or mappings on what is not a
+// bind.
 func TestIDMapRefused(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct {
@@ -103,9 +110,9 @@ func TestIDMapRefused(t *testing.T) {
 		want  string
 	}{
 		{"sysfs", bindMount("/sys/kernel", "/k", "idmap"), "mount /k: id-map /sys/kernel: its filesystem cannot be id-mapped"},
-		{"no option", specs.Mount{Destination: "/m", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"},
+		{"mappings on a tmpfs", specs.Mount{Destination: "/m", Type: "tmpfs", Source: "tmpfs",
 			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}},
-			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}}}, "uidMappings and gidMappings need the idmap or ridmap option"},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}}}, "only a bind mount can be id-mapped"},
 		{"not a bind", specs.Mount{Destination: "/m", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}}, "only a bind mount can be id-mapped"},
 	} {
 		b := e.bundle([]string{"true"}, func(s *specs.Spec) {

@@ -189,3 +189,108 @@ echo "a $(cat /proc/1/cmdline | tr '\0' ' ')"
 		t.Errorf("C:\n%s", out)
 	}
 }
+
+// TestJoinUserNamespaceNewPid is the shape of containerd 2.x's pod sandbox for a
+// pod with hostUsers: false: a user namespace joined by path (the one containerd
+// made with the pod's network namespace, pinned by a bind mount), its uid and gid maps given
+// again, and new pid, mount, uts, ipc and network namespaces, owned by the joined
+// user namespace. Init is pid 1 of its own pid namespace, a bind source that only
+// the host's root may reach is mounted all the same, exec reaches the container,
+// and maps that are not the joined namespace's are refused (as runc 1.2 does).
+func TestJoinUserNamespaceNewPid(t *testing.T) {
+	e := newEnv(t)
+	a := e.bundle([]string{"sleep", "100"}, func(s *specs.Spec) { userNS(t, s) })
+	apid := strconv.Itoa(e.startDetached(a, cid("nsua")))
+	script := `for n in pid user mnt; do echo "$n $(readlink /proc/self/ns/$n)"; done
+echo "self $$"
+echo "proc1 $(cat /proc/1/comm)"
+echo "uidmap $(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //')"
+echo "gidmap $(cat /proc/self/gid_map | tr -s ' ' | sed 's/^ //')"
+echo "hostname $(hostname)"
+echo "data $(cat /run/f)"
+`
+	// containerd's pod files (hosts, resolv.conf, /dev/shm) lie in its state
+	// directory, which only the host's root may enter (0700, as t.TempDir is):
+	// out of reach of the user namespace's root, though each is readable.
+	data := filepath.Join(t.TempDir(), "pod")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "f"), []byte("pod data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// containerd pins the pod's user namespace with a bind mount of its nsfs file
+	// in its state directory, and names that.
+	pinned := filepath.Join(t.TempDir(), "user")
+	if err := os.WriteFile(pinned, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("/proc/"+apid+"/ns/user", pinned, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(pinned, unix.MNT_DETACH) })
+	pod := func(hostID uint32, args ...string) string {
+		return e.bundle(args, func(s *specs.Spec) {
+			s.Hostname = "pod"
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/run", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+			s.Linux.Namespaces = []specs.LinuxNamespace{
+				{Type: specs.UserNamespace, Path: pinned},
+				{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace},
+				{Type: specs.IPCNamespace}, {Type: specs.NetworkNamespace},
+			}
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: hostID, Size: 65536}}
+		})
+	}
+	parse := func(out string) map[string]string {
+		got := map[string]string{}
+		for _, l := range lines(out) {
+			k, v, _ := strings.Cut(l, " ")
+			got[k] = v
+		}
+		return got
+	}
+	got := parse(e.runOut(pod(100000, "sh", "-c", script), cid("nsub")))
+	if want := nsLink(t, apid, "user"); got["user"] != want {
+		t.Errorf("user namespace %q, A's %q", got["user"], want)
+	}
+	self := strconv.Itoa(os.Getpid())
+	for _, n := range []string{"pid", "mnt"} {
+		if got[n] == "" || got[n] == nsLink(t, apid, n) || got[n] == nsLink(t, self, n) {
+			t.Errorf("%s namespace %q: not a new one", n, got[n])
+		}
+	}
+	// sh is pid 1, in the /proc mounted for its pid namespace too.
+	want := map[string]string{"self": "1", "proc1": "sh", "data": "pod data", "uidmap": "0 100000 65536", "gidmap": "0 100000 65536", "hostname": "pod"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+
+	// create, then start, as containerd's shim runs it (init waits on exec.fifo,
+	// which must be the namespace root's), then an exec.
+	id := cid("nsuc")
+	cmd, _, errOut := e.cmd("create", "--bundle", pod(100000, "sleep", "100"), id)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("create: %v: %s", err, errOut())
+	}
+	e.must("start", id)
+	out, stderr, code := e.run("exec", id, "sh", "-c", `echo "$(cat /proc/1/cmdline | tr '\0' ' ')/$(readlink /proc/self/ns/user)"`)
+	if want := "sleep 100 /" + nsLink(t, apid, "user") + "\n"; code != 0 || out != want {
+		t.Errorf("exec: exit %d, %q (%s), want %q", code, out, stderr, want)
+	}
+	e.must("kill", id, "KILL")
+	e.waitStatus(id, "stopped")
+	e.must("delete", id)
+
+	// Maps that are not the joined namespace's.
+	bad := cid("nsud")
+	_, stderr, code = e.run("run", "--bundle", pod(200000, "true"), bad)
+	if code == 0 || !strings.Contains(stderr, "linux.uidMappings") || !strings.Contains(stderr, "not the maps of the joined user namespace") || len(lines(stderr)) != 1 {
+		t.Errorf("maps not the joined namespace's: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, bad)); err == nil {
+		t.Errorf("state of %s left behind", bad)
+	}
+}
