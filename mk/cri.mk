@@ -8,7 +8,10 @@ HULL_CRI_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))../test/cri)
 # containerd 2.x for test-cri-containerd2, built once from its Go module.
 CRI_CONTAINERD2 ?= v2.4.2
 
-.PHONY: test-cri test-cri-containerd2 bench-cri
+# The kubelet of test-kubelet: k8s.io/kubernetes at this tag, built once.
+KUBELET_VERSION ?= v1.34.2
+
+.PHONY: test-cri test-cri-containerd2 test-kubelet bench-cri
 test-cri: build
 	HULLRT=$(CURDIR)/bin/hullrt $(HULL_CRI_DIR)/run.sh $(CRI_ARGS)
 
@@ -16,6 +19,13 @@ test-cri: build
 # contrib/kubernetes/containerd-2.x.toml as written).
 test-cri-containerd2: build
 	HULLRT=$(CURDIR)/bin/hullrt $(HULL_CRI_DIR)/run.sh -containerd $(CRI_CONTAINERD2) $(CRI_ARGS)
+
+# A real kubelet, standalone (no API server), on the same private containerd with
+# hull as its default handler: a static pod of two containers comes up, restarts
+# a container that fails its liveness probe, and goes when its manifest goes.
+# Builds the kubelet the first time (several minutes). Not part of make check.
+test-kubelet: build
+	HULLRT=$(CURDIR)/bin/hullrt $(HULL_CRI_DIR)/run.sh -kubelet $(KUBELET_VERSION) $(CRI_ARGS)
 
 # The pod start benchmark and the shims' memory (docs/benchmarks.md).
 bench-cri: build

@@ -3,9 +3,10 @@ package main
 import "fmt"
 
 // configPaths are what a private containerd's config names: its own root, state,
-// socket and plugin directories, CNI's config, the registry mirrors, and runc.
+// socket and plugin directories, CNI's config, the registry mirrors, runc, and
+// the handler a pod gets when it names none (a kubelet's static pods: "hull").
 type configPaths struct {
-	root, state, sock, opt, cni, certs, runc, runcRoot string
+	root, state, sock, opt, cni, certs, runc, runcRoot, defaultHandler string
 }
 
 // configV2 is containerd 1.6/1.7's config (version 2) with the runc handler; the
@@ -55,7 +56,7 @@ disabled_plugins = [
   config_path = %[7]q
 
 [plugins."io.containerd.grpc.v1.cri".containerd]
-  default_runtime_name = "runc"
+  default_runtime_name = %[10]q
 
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
@@ -63,7 +64,7 @@ disabled_plugins = [
     BinaryName = %[8]q
     Root = %[9]q
 
-`, p.root, p.state, p.sock, p.sock+".ttrpc", p.opt, p.cni, p.certs, p.runc, p.runcRoot)
+`, p.root, p.state, p.sock, p.sock+".ttrpc", p.opt, p.cni, p.certs, p.runc, p.runcRoot, p.defaultHandler)
 }
 
 // configV3 is containerd 2.x's config (version 3): the CRI plugin is split into
@@ -122,7 +123,7 @@ disabled_plugins = [
   conf_dir = %[6]q
 
 [plugins."io.containerd.cri.v1.runtime".containerd]
-  default_runtime_name = "runc"
+  default_runtime_name = %[10]q
 
 [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
@@ -130,5 +131,5 @@ disabled_plugins = [
     BinaryName = %[8]q
     Root = %[9]q
 
-`, p.root, p.state, p.sock, p.sock+".ttrpc", p.opt, p.cni, p.certs, p.runc, p.runcRoot)
+`, p.root, p.state, p.sock, p.sock+".ttrpc", p.opt, p.cni, p.certs, p.runc, p.runcRoot, p.defaultHandler)
 }

@@ -17,7 +17,7 @@ import (
 // of the host uses, and the iptables rules portmap adds for hostPorts.
 type cniNet struct {
 	dir, bridge, subnet string
-	iptBefore           map[string]map[string]bool // table → `iptables -S` lines before
+	iptBefore           map[string]map[string]bool // "iptables nat" → `iptables -t nat -S` lines before
 }
 
 func newCNI(work string) (*cniNet, error) {
@@ -55,8 +55,15 @@ func newCNI(work string) (*cniNet, error) {
 	if n.subnet == "" {
 		return nil, fmt.Errorf("no free 10.x subnet for the pods")
 	}
-	for _, t := range []string{"nat", "filter"} {
-		n.iptBefore[t] = iptLines(t)
+	// portmap adds to nat and filter; a kubelet adds its chains (KUBE-FIREWALL,
+	// KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY) to mangle too, for IPv6 as well.
+	for _, cmd := range []string{"iptables", "ip6tables"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			continue
+		}
+		for _, t := range []string{"nat", "filter", "mangle"} {
+			n.iptBefore[cmd+" "+t] = iptLines(cmd + " " + t)
+		}
 	}
 	conf := fmt.Sprintf(`{
   "cniVersion": "1.0.0",
@@ -74,8 +81,11 @@ func newCNI(work string) (*cniNet, error) {
 	return n, os.WriteFile(filepath.Join(n.dir, "net.d", "10-hullcri.conflist"), []byte(conf), 0o644)
 }
 
-func iptLines(table string) map[string]bool {
-	out, _ := exec.Command("iptables", "-t", table, "-S").Output()
+// iptLines lists one table's rules and chains; key is "iptables TABLE" or
+// "ip6tables TABLE".
+func iptLines(key string) map[string]bool {
+	cmd, table, _ := strings.Cut(key, " ")
+	out, _ := exec.Command(cmd, "-t", table, "-S").Output()
 	m := map[string]bool{}
 	for _, l := range strings.Split(string(out), "\n") {
 		m[l] = true
@@ -84,27 +94,28 @@ func iptLines(table string) map[string]bool {
 }
 
 // cleanup removes the bridge and the iptables rules and chains that appeared
-// during the run (portmap's CNI-HOSTPORT-* and CNI-DN-* in nat).
+// during the run (portmap's CNI-HOSTPORT-* and CNI-DN-* in nat, a kubelet's).
 func (n *cniNet) cleanup() {
 	exec.Command("ip", "link", "del", n.bridge).Run()
-	for table, before := range n.iptBefore {
+	for key, before := range n.iptBefore {
+		cmd, table, _ := strings.Cut(key, " ")
 		var chains []string
-		for l := range iptLines(table) {
+		for l := range iptLines(key) {
 			if before[l] || l == "" {
 				continue
 			}
 			if rest, ok := strings.CutPrefix(l, "-A "); ok {
 				// -S prints rules quoted as a shell reads them.
-				exec.Command("sh", "-c", "iptables -t "+table+" -D "+rest).Run()
+				exec.Command("sh", "-c", cmd+" -t "+table+" -D "+rest).Run()
 			} else if c, ok := strings.CutPrefix(l, "-N "); ok {
 				chains = append(chains, c)
 			}
 		}
 		for _, c := range chains {
-			exec.Command("iptables", "-t", table, "-F", c).Run()
+			exec.Command(cmd, "-t", table, "-F", c).Run()
 		}
 		for _, c := range chains {
-			exec.Command("iptables", "-t", table, "-X", c).Run()
+			exec.Command(cmd, "-t", table, "-X", c).Run()
 		}
 	}
 }
@@ -173,7 +184,7 @@ type containerd struct {
 	exited    chan struct{}
 }
 
-func startContainerd(work, registry, runc, hullrt, hullSnippet string, cni *cniNet, bins containerdBins) (*containerd, error) {
+func startContainerd(work, registry, runc, hullrt, hullSnippet, defaultHandler string, cni *cniNet, bins containerdBins) (*containerd, error) {
 	d := &containerd{dir: filepath.Join(work, "containerd"), sock: filepath.Join(work, "containerd", "containerd.sock"), bins: bins}
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return nil, err
@@ -196,7 +207,8 @@ func startContainerd(work, registry, runc, hullrt, hullSnippet string, cni *cniN
 		return nil, fmt.Errorf("the hull handler's config names neither /usr/local/bin/hullrt nor /run/containerd/hullrt")
 	}
 	paths := configPaths{root: filepath.Join(d.dir, "root"), state: filepath.Join(d.dir, "state"), sock: d.sock,
-		opt: filepath.Join(d.dir, "opt"), cni: filepath.Join(cni.dir, "net.d"), certs: certs, runc: runc, runcRoot: filepath.Join(d.dir, "runc-root")}
+		opt: filepath.Join(d.dir, "opt"), cni: filepath.Join(cni.dir, "net.d"), certs: certs, runc: runc, runcRoot: filepath.Join(d.dir, "runc-root"),
+		defaultHandler: defaultHandler}
 	conf := configV2(paths) + snippet
 	if bins.major() >= 2 {
 		conf = configV3(paths) + snippet

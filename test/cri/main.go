@@ -45,6 +45,7 @@ var (
 	benchPods  = flag.Int("bench-pods", 5, "pods per handler kept running while the shims are weighed")
 	noCritest  = flag.Bool("no-critest", false, "skip critest (with -bench: the benchmark alone)")
 	busyboxBin = flag.String("busybox", "/bin/busybox", "the static busybox the images are made of")
+	kubeletVer = flag.String("kubelet", "", "instead of critest: a standalone kubelet of this k8s.io/kubernetes version (v1.34.2), built once into the cache, runs a static pod on hull")
 )
 
 func main() {
@@ -119,6 +120,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var kubelet string
+	if *kubeletVer != "" {
+		logf("building kubelet %s from k8s.io/kubernetes", *kubeletVer)
+		if kubelet, err = buildKubelet(cache, *kubeletVer); err != nil {
+			return err
+		}
+	}
 	ctd := containerdBins{}
 	if *ctdVersion != "" {
 		logf("building containerd %s from its module", *ctdVersion)
@@ -147,13 +155,26 @@ func run() error {
 	// containerd and its shims make these whatever their config says; those
 	// that were not there go again (when empty).
 	var fresh []string
-	for _, p := range []string{"/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/run/netns"} {
+	// So do CNI's result cache (libcni's default) and, with -kubelet, the paths a
+	// kubelet uses whatever its --root-dir: its device plugins' directory and the
+	// /var/log/containers links (those into the work directory go first).
+	for _, p := range []string{"/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/run/netns",
+		"/var/lib/cni/results", "/var/lib/cni", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet", "/var/log/containers"} {
 		if _, err := os.Stat(p); err != nil {
 			fresh = append(fresh, p)
 		}
 	}
 	cleanups = append(cleanups, func() {
+		links, _ := filepath.Glob("/var/log/containers/*.log")
+		for _, l := range links {
+			if t, err := os.Readlink(l); err == nil && strings.HasPrefix(t, dir+"/") {
+				os.Remove(l)
+			}
+		}
 		for _, p := range fresh {
+			if p == "/var/lib/kubelet/device-plugins" {
+				os.RemoveAll(p) // the kubelet's socket, made in this run
+			}
 			os.Remove(p)
 		}
 	})
@@ -174,11 +195,36 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("the hull handler's config: %w", err)
 	}
-	d, err := startContainerd(dir, reg, runc, hull, string(snippet), cni, ctd)
+	defaultHandler := "runc"
+	if kubelet != "" {
+		// Static pods cannot name a RuntimeClass (there is no API server to
+		// resolve it): containerd's default handler is hull.
+		defaultHandler = "hull"
+	}
+	d, err := startContainerd(dir, reg, runc, hull, string(snippet), defaultHandler, cni, ctd)
 	if err != nil {
 		return err
 	}
 	cleanups = append(cleanups, d.stop)
+	if kubelet != "" {
+		// The kubelet's pods go before containerd does.
+		cleanups = append(cleanups, func() { d.crictl(crictl, "rmp", "-fa") })
+		steps, err := kubeletTest(d, kubelet, hull, filepath.Join(d.dir, "hullrt-root"), dir)
+		fmt.Printf("\nkubelet %s, containerd %s, static pod on the hull handler:\n", *kubeletVer, ctd.version)
+		for _, s := range steps {
+			fmt.Println("  ok  ", s)
+		}
+		failed := 0
+		if err != nil {
+			fmt.Println("  FAIL", err)
+			failed = 1
+		}
+		fmt.Printf("total %s\nkubelet-static-pod: %d passed, %d failed\n", time.Since(start).Round(time.Second), len(steps), failed)
+		if err != nil {
+			return errors.New("the kubelet test failed")
+		}
+		return nil
+	}
 	logf("containerd %s up (%s), registry %s, CNI bridge %s on %s", ctd.version, d.sock, reg, cni.bridge, cni.subnet)
 	setup := time.Since(start)
 
