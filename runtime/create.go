@@ -260,7 +260,13 @@ func Create(o CreateOpts) (c *Container, err error) {
 		// arrival (its own start, if that is slower than this side's work).
 		b.SentAt = time.Now().UnixNano()
 	}
-	if err := sendTrees(parentEnd, b.Mounts, c.Record.Pid, b.UserNS); err != nil {
+	// Bind sources are cloned on the host for a container in a user namespace,
+	// unless it joins a mount namespace, where init finds them as before.
+	hostBinds := b.UserNS
+	for _, ns := range spec.Linux.Namespaces {
+		hostBinds = hostBinds && !(ns.Type == specs.MountNamespace && ns.Path != "")
+	}
+	if err := sendTrees(parentEnd, b.Mounts, c.Record.Pid, hostBinds); err != nil {
 		return nil, err
 	}
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {

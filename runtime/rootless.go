@@ -241,12 +241,13 @@ func checkRootless(spec *specs.Spec) error {
 }
 
 // sendTrees hands init the id-mapped mounts it attaches instead of binding,
-// and, when init is in a user namespace (userNS) and this runtime is root, every
-// other bind mount too, cloned here on the host: the namespace's root is a
-// stranger to the host, and a source below a directory only the host's root may
-// enter (containerd's state directory, where a pod's /dev/shm, hosts and
-// resolv.conf live) would be out of its reach (runc 1.2 on does the same).
-func sendTrees(ch *channel, mounts []specs.Mount, pid int, userNS bool) error {
+// and, when hostBinds (init is in a user namespace and a mount namespace of its
+// own) and this runtime is root, every other bind mount too, cloned here on the
+// host: the namespace's root is a stranger to the host, and a source below a
+// directory only the host's root may enter (containerd's state directory, where
+// a pod's /dev/shm, hosts and resolv.conf live) would be out of its reach (runc
+// 1.2 on does the same).
+func sendTrees(ch *channel, mounts []specs.Mount, pid int, hostBinds bool) error {
 	trees, err := idmappedMounts(mounts, pid)
 	if err != nil {
 		return err
@@ -256,7 +257,7 @@ func sendTrees(ch *channel, mounts []specs.Mount, pid int, userNS bool) error {
 			unix.Close(fd)
 		}
 	}()
-	if userNS && !unprivileged() {
+	if hostBinds && !unprivileged() {
 		for i, m := range mounts {
 			if _, ok := trees[i]; ok {
 				continue
