@@ -5,6 +5,7 @@ import (
 
 	"github.com/hullproject/hull/runtime/caps"
 	"github.com/hullproject/hull/runtime/rootfs"
+	"github.com/hullproject/hull/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
@@ -110,7 +111,7 @@ func Features() features.Features {
 			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities:    caps.Names(),
 			Cgroup:          &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &t},
-			Seccomp:         &features.Seccomp{Enabled: &f},
+			Seccomp:         seccomp.Features(),
 			Apparmor:        &features.Apparmor{Enabled: &f},
 			Selinux:         &features.Selinux{Enabled: &f},
 			IntelRdt:        &features.IntelRdt{Enabled: &f},

@@ -767,3 +767,38 @@ func BenchmarkCompileDocker(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "insns")
 }
+
+// TestFeatures: every action, operator, architecture and flag that Features
+// lists (hullrt features) compiles.
+func TestFeatures(t *testing.T) {
+	f := Features()
+	if f.Enabled == nil || !*f.Enabled || len(f.Actions) == 0 || len(f.Operators) == 0 || len(f.Archs) == 0 || len(f.KnownFlags) == 0 {
+		t.Fatalf("features: %+v", f)
+	}
+	for _, a := range f.Actions {
+		if _, err := Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"getpid"}, Action: specs.LinuxSeccompAction(a)}}}); err != nil {
+			t.Errorf("action %s: %v", a, err)
+		}
+	}
+	for _, op := range f.Operators {
+		arg := specs.LinuxSeccompArg{Index: 0, Value: 8, Op: specs.LinuxSeccompOperator(op)}
+		if arg.Op == specs.OpMaskedEqual {
+			arg.ValueTwo = 8
+		}
+		if _, err := Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"personality"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{arg}}}}); err != nil {
+			t.Errorf("operator %s: %v", op, err)
+		}
+	}
+	for _, a := range f.Archs {
+		if _, err := Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.Arch(a)}}); err != nil {
+			t.Errorf("architecture %s: %v", a, err)
+		}
+	}
+	for _, fl := range f.KnownFlags {
+		if _, err := Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlag(fl)}}); err != nil {
+			t.Errorf("flag %s: %v", fl, err)
+		}
+	}
+}

@@ -81,6 +81,7 @@ import (
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,6 +113,34 @@ const (
 	offArch = 4
 	offArgs = 16
 )
+
+// Features says what Compile takes, for `hullrt features` (runtime-spec's
+// features.Seccomp): the actions, operators, architectures and flags that parse,
+// action and the assembler accept (TestFeatures compiles a profile with each).
+func Features() *features.Seccomp {
+	enabled := true
+	names := func(v ...any) []string {
+		var out []string
+		for _, x := range v {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return &features.Seccomp{
+		Enabled: &enabled,
+		Actions: names(specs.ActAllow, specs.ActErrno, specs.ActKill, specs.ActKillThread, specs.ActKillProcess,
+			specs.ActTrap, specs.ActTrace, specs.ActLog, specs.ActNotify),
+		Operators: names(specs.OpEqualTo, specs.OpNotEqual, specs.OpGreaterThan, specs.OpGreaterEqual,
+			specs.OpLessThan, specs.OpLessEqual, specs.OpMaskedEqual),
+		Archs: names(specs.ArchX86_64, specs.ArchX32, specs.ArchX86, specs.ArchARM, specs.ArchAARCH64,
+			specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchMIPSEL, specs.ArchMIPSEL64,
+			specs.ArchMIPSEL64N32, specs.ArchPPC, specs.ArchPPC64, specs.ArchPPC64LE, specs.ArchS390,
+			specs.ArchS390X, specs.ArchPARISC, specs.ArchPARISC64, specs.ArchRISCV64, specs.ArchLOONGARCH64,
+			specs.ArchM68K, specs.ArchSH, specs.ArchSHEB),
+		KnownFlags: names("SECCOMP_FILTER_FLAG_TSYNC", specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow,
+			specs.LinuxSeccompFlagWaitKillableRecv),
+	}
+}
 
 // Validate checks s as Compile does, without keeping the program.
 func Validate(s *specs.LinuxSeccomp) error {

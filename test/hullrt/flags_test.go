@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,6 +124,12 @@ func TestFeatures(t *testing.T) {
 	}
 	if !strings.Contains(out, `"ociVersionMin"`) || !strings.Contains(out, `"ociVersionMax"`) {
 		t.Errorf("features lacks the version fields: %s", out)
+	}
+	// hullrt compiles seccomp profiles itself; runc's features say the same of
+	// its libseccomp, and callers read the lists as what a profile may use.
+	if s := f.Linux.Seccomp; s == nil || s.Enabled == nil || !*s.Enabled || !slices.Contains(s.Actions, "SCMP_ACT_ERRNO") ||
+		!slices.Contains(s.Operators, "SCMP_CMP_MASKED_EQ") || !slices.Contains(s.Archs, "SCMP_ARCH_X86_64") {
+		t.Errorf("features.linux.seccomp: %+v", s)
 	}
 }
 
