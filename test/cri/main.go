@@ -281,6 +281,19 @@ func run() error {
 	report := formatReport(results, bench, ctd.version, setup, time.Since(start))
 	fmt.Print(report)
 	os.WriteFile(filepath.Join(dir, "report.txt"), []byte(report), 0o644)
+	// A spec the last handler failed and the first did not (passed, or skipped
+	// it) is worth its logs: the work directory stays.
+	if len(results) >= 2 && !*keep && *work == "" {
+		first, last := results[0], results[len(results)-1]
+		for n, st := range last.specs {
+			if st == "failed" && first.specs[n] != "failed" {
+				*keep = true
+			}
+		}
+		if *keep {
+			fmt.Printf("kept %s (critest's logs, containerd's log) for the specs %s failed\n", dir, last.handler)
+		}
+	}
 	if len(results) >= 2 {
 		if worse := regressions(results[0], results[len(results)-1]); len(worse) > 0 {
 			return fmt.Errorf("%d specs passed with %s and not with %s", len(worse), results[0].handler, results[len(results)-1].handler)
