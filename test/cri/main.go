@@ -85,6 +85,12 @@ func run() error {
 		if dir, err = os.MkdirTemp("", "hull-cri-"); err != nil {
 			return err
 		}
+		// containerd's bundles (and their rootfs) lie below it, and the root of
+		// a pod's user namespace, a stranger to the host, must pass through to
+		// reach them, as through /run/containerd (0711). MkdirTemp makes 0700.
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return err
+		}
 	}
 	if dir, err = filepath.Abs(dir); err != nil {
 		return err
