@@ -91,6 +91,9 @@ type PruneOptions struct {
 // PruneResult says what Prune removed.
 type PruneResult struct {
 	Entries int
+	// Deleted are the entries removed, by their cache keys (the Docker API's
+	// CachesDeleted).
+	Deleted []string
 	// Reclaimed is the unpacked size of the layers that went with them.
 	Reclaimed int64
 }
@@ -112,6 +115,7 @@ func Prune(s *image.Store, o PruneOptions) (PruneResult, error) {
 			return r, err
 		}
 		r.Entries++
+		r.Deleted = append(r.Deleted, n)
 	}
 	if err := s.GC(); err != nil {
 		return r, err

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,9 +225,16 @@ COPY b.txt /b.txt
 		t.Errorf("--no-cache ran %q", ran)
 	}
 	// Prune empties the cache: everything runs again; layers the images use stay.
+	before, _ := e.store.Holds(build.CacheKind)
 	r, err := build.Prune(e.store, build.PruneOptions{})
 	if err != nil || r.Entries == 0 {
 		t.Fatalf("prune: %+v %v", r, err)
+	}
+	// It names what it removed (the Docker API's CachesDeleted).
+	slices.Sort(before)
+	slices.Sort(r.Deleted)
+	if !slices.Equal(before, r.Deleted) || len(r.Deleted) != r.Entries {
+		t.Errorf("prune deleted %q, the cache had %q", r.Deleted, before)
 	}
 	if names, _ := e.store.Holds(build.CacheKind); len(names) != 0 {
 		t.Errorf("holds after prune: %v", names)
