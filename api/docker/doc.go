@@ -5,7 +5,7 @@
 // --state), and encodes the answer. A handler that needs logic the engine lacks
 // (a wait condition, an exec record, a stats stream) gets it added to the engine
 // as a library call with its own test, never written here. This package may
-// import engine, image, network, volume, logs and internal/... (docs/design.md):
+// import engine, image, network, volume, logs, build and internal/... (docs/design.md):
 // not monitor, ociruntime or runtime.
 //
 // # The shape
@@ -28,7 +28,8 @@
 //   - One file per area registers and holds its endpoints: system.go (_ping,
 //     version, info, events, system/df), containers.go (with containers_create.go,
 //     containers_inspect.go, containers_fs.go), streams.go (attach, logs, exec),
-//     images.go, networks.go, volumes.go.
+//     images.go, networks.go, volumes.go, build.go (build, build/prune: package
+//     build's Builder, which the service is given in Options.Builder).
 //
 // # Adding an endpoint
 //

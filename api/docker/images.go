@@ -23,7 +23,7 @@ import (
 )
 
 // routesImages registers images: create (pull, import), json, inspect, history,
-// tag, push, delete, prune, get/load, search; distribution; build.
+// tag, push, delete, prune, get/load, search; distribution.
 func (s *Server) routesImages(rt *router) {
 	rt.handle("POST", "/images/create", s.imageCreate)
 	rt.handle("GET", "/images/json", s.imageList)
@@ -38,7 +38,6 @@ func (s *Server) routesImages(rt *router) {
 	rt.handle("GET", "/images/{name:.*}/get", s.imageSave)
 	rt.handle("DELETE", "/images/{name:.*}", s.imageDelete)
 	rt.handle("GET", "/distribution/{name:.*}/json", s.distributionInspect)
-	rt.handle("POST", "/build", s.build)
 }
 
 // registryOptions are the service's registry options with the request's
@@ -701,9 +700,4 @@ func (s *Server) distributionInspect(w http.ResponseWriter, r *http.Request) err
 		out.Platforms = []ocispec.Platform{}
 	}
 	return writeJSON(w, http.StatusOK, out)
-}
-
-// build answers POST /build until the builder serves it.
-func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
-	return notImplementedf("hull build is not served by the API yet")
 }

@@ -103,4 +103,5 @@ func (s *Server) routes(rt *router) {
 	s.routesImages(rt)     // images.go
 	s.routesNetworks(rt)   // networks.go
 	s.routesVolumes(rt)    // volumes.go
+	s.routesBuild(rt)      // build.go: build, build/prune, session
 }

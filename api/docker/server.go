@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hullproject/hull/build"
 	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/image"
 )
@@ -51,6 +52,10 @@ type Options struct {
 	// Registry is how pulls and pushes speak to registries (the insecure ones,
 	// as the CLI's); credentials come from each request's X-Registry-Auth.
 	Registry image.RegistryOptions
+	// Builder builds POST /build's images (its Pull is set per request, with
+	// the request's credentials); nil answers 501. Its Runtime must make RUN's
+	// containers children of this process (package build).
+	Builder *build.Builder
 }
 
 // New makes the server of engine e.

@@ -339,17 +339,16 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 	case f.file != "":
 		opts.Dockerfile = f.file // a tar context, on stdin or in a file: a path inside it
 	}
-	rt, err := ociruntime.New("hull", filepath.Join(g.state, "runtime"))
+	b, err := newBuilder(g, e)
 	if err != nil {
 		return err
 	}
-	b := &build.Builder{Store: e.Images, Runtime: rt, StateDir: g.state, AttachNetwork: e.AttachBuild,
-		Pull: func(ctx context.Context, ref, platform string) (*image.Image, error) {
-			if platform == "" {
-				platform = "linux/" + goruntime.GOARCH
-			}
-			return e.Images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(g), Platform: platform})
-		}}
+	b.Pull = func(ctx context.Context, ref, platform string) (*image.Image, error) {
+		if platform == "" {
+			platform = "linux/" + goruntime.GOARCH
+		}
+		return e.Images.Pull(ctx, ref, image.PullOptions{RegistryOptions: registryOptions(g), Platform: platform})
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
@@ -384,6 +383,17 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		}
 	}
 	return nil
+}
+
+// newBuilder is the builder of `hull build` and of the Docker API's POST /build
+// (`hull system service`): RUN runs in-process, its containers children of this
+// process; no Pull (each caller sets its own, with its credentials).
+func newBuilder(g *globals, e *engine.Engine) (*build.Builder, error) {
+	rt, err := ociruntime.New("hull", filepath.Join(g.state, "runtime"))
+	if err != nil {
+		return nil, err
+	}
+	return &build.Builder{Store: e.Images, Runtime: rt, StateDir: g.state, AttachNetwork: e.AttachBuild}, nil
 }
 
 // writeOutput writes the image built (-o): as an image archive (type=oci|docker),

@@ -117,7 +117,11 @@ func serve(g *globals, o serveOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	s := docker.New(e, docker.Options{Version: version, Commit: commit, Logger: o.log, Registry: registryOptions(g)})
+	b, err := newBuilder(g, e)
+	if err != nil {
+		return fail125(err)
+	}
+	s := docker.New(e, docker.Options{Version: version, Commit: commit, Logger: o.log, Registry: registryOptions(g), Builder: b})
 	for _, l := range ls {
 		o.log.Info("serving the Docker API", "address", l.Addr().Network()+"://"+l.Addr().String(), "timeout", time.Duration(timeout)*time.Second)
 	}

@@ -592,9 +592,6 @@ func TestDockerImportSearchBuild(t *testing.T) {
 	if e := s.Docker(t, "search", "busybox").Fails(t); !strings.Contains(e, "not supported: hull has no registry search") {
 		t.Errorf("docker search: %s", e)
 	}
-	if code, body := request(t, s, "POST", "/build", nil); code != 501 || !strings.Contains(body, "hull build is not served by the API yet") {
-		t.Errorf("build: %d %s", code, body)
-	}
 }
 
 // docker-py: pull, list, get, tag, remove.
