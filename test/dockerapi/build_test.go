@@ -4,20 +4,26 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hullproject/hull/api/docker/dockertest"
+	"github.com/hullproject/hull/internal/testutil"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 )
@@ -482,6 +488,61 @@ func TestDockerBuildServiceStop(t *testing.T) {
 	}
 	if out := s.Hull(t, "images", "-q", "stopped").Ok(t); out != "" {
 		t.Errorf("an image of the cancelled build: %s", out)
+	}
+}
+
+// FROM an image the store lacks pulls it from its registry, with the
+// credentials the CLI sends in X-Registry-Config (its docker config's).
+func TestDockerBuildPull(t *testing.T) {
+	reg := testutil.ReferenceRegistry(t)
+	target, _ := url.Parse("http://" + reg)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var authed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "hull" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="hull test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		authed.Add(1)
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	login := func(s *dockertest.Service) {
+		cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte("hull:s3cret")))
+		if err := os.WriteFile(filepath.Join(s.DockerConfig, "config.json"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := dockertest.Start(t, dockertest.Options{})
+	login(s)
+	s.Docker(t, "tag", "busybox", host+"/base:1").Ok(t)
+	s.Docker(t, "push", host+"/base:1").Ok(t)
+
+	s2 := dockertest.Start(t, dockertest.Options{NoBusybox: true})
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM " + host + "/base:1\nRUN echo pulled > /p\nCMD [\"cat\", \"/p\"]\n"})
+	r := s2.DockerEnv(t, classic, "build", "-t", "pulled", dir)
+	if r.Code == 0 || !strings.Contains(r.Stdout, "Step 1/3 : FROM "+host+"/base:1") || !strings.Contains(strings.ToLower(r.Stderr), "unauthorized") {
+		t.Errorf("a build whose base needs credentials, without them: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	login(s2)
+	s2.DockerEnv(t, classic, "build", "-t", "pulled", dir).Ok(t)
+	if got := runBuilt(t, s2, "pulled"); got != "pulled\n" {
+		t.Errorf("docker run pulled: %q", got)
+	}
+	if hullImageID(t, s2, host+"/base:1") != hullImageID(t, s, "busybox") {
+		t.Errorf("the base pulled is not the image pushed")
+	}
+	// --pull asks the registry again.
+	before := authed.Load()
+	s2.DockerEnv(t, classic, "build", "--pull", "-t", "pulled", dir).Ok(t)
+	if authed.Load() == before {
+		t.Errorf("docker build --pull did not ask the registry")
+	}
+	if code, body := request(t, s2, "POST", "/build", bytes.NewReader(tarOf(t, dir)), "X-Registry-Config", "%%not base64"); code != 400 || !strings.Contains(body, "X-Registry-Config") {
+		t.Errorf("bad X-Registry-Config: %d %s", code, body)
 	}
 }
 
