@@ -136,8 +136,60 @@ type Options struct {
 	// Secrets are RUN --mount=type=secret's: id → content (from a file or an
 	// environment variable, `hull build --secret`). They reach no layer and no
 	// cache key.
-	Secrets  map[string][]byte
+	Secrets map[string][]byte
+	// Limits are RUN's (docker build's --memory, --cpu-shares...); the zero
+	// value: none.
+	Limits   Limits
 	Progress Progress
+}
+
+// Limits are the cgroup limits and /dev/shm size of RUN's containers, docker's
+// classic builder's (docker build --memory, --memory-swap, --cpu-shares,
+// --cpuset-cpus, --cpu-period, --cpu-quota, --shm-size; POST /build's memory,
+// memswap, cpushares, cpusetcpus, cpuperiod, cpuquota, shmsize). They change
+// how a RUN runs, not what it makes: they are in no cache key, as in docker.
+type Limits struct {
+	Memory     int64 // bytes; 0: none
+	MemorySwap int64 // memory and swap in bytes, -1: unlimited swap; 0: docker's twice Memory
+	CPUShares  uint64
+	CpusetCpus string
+	CPUPeriod  uint64 // microseconds
+	CPUQuota   int64  // microseconds per period; -1: none
+	ShmSize    int64  // bytes; 0: 64 MiB
+}
+
+// validate judges the limits as docker does.
+func (l *Limits) validate() error {
+	switch {
+	case l.Memory < 0:
+		return errors.New("memory: it must be positive")
+	case l.Memory > 0 && l.Memory < 6<<20:
+		return errors.New("memory: minimum memory limit allowed is 6MB")
+	case l.MemorySwap < -1:
+		return errors.New("memory-swap: want bytes or -1")
+	case l.MemorySwap > 0 && l.Memory == 0:
+		return errors.New("memory-swap: you should always set the memory limit when using the memoryswap limit")
+	case l.MemorySwap > 0 && l.MemorySwap < l.Memory:
+		return errors.New("memory-swap: minimum memoryswap limit should be larger than memory limit")
+	case l.CPUPeriod != 0 && (l.CPUPeriod < 1000 || l.CPUPeriod > 1000000):
+		return errors.New("cpu-period: CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+	case l.CPUQuota < -1 || (l.CPUQuota > 0 && l.CPUQuota < 1000):
+		return errors.New("cpu-quota: CPU cfs quota can not be less than 1ms (i.e. 1000), or -1 for none")
+	case l.ShmSize < 0:
+		return errors.New("shm-size: it must be positive")
+	}
+	for _, part := range strings.Split(l.CpusetCpus, ",") {
+		if l.CpusetCpus == "" {
+			break
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.ParseUint(lo, 10, 16)
+		b, err2 := strconv.ParseUint(hi, 10, 16)
+		if err1 != nil || (isRange && (err2 != nil || b < a)) {
+			return fmt.Errorf("cpuset-cpus %q: want a list of CPUs, 0-3,5", l.CpusetCpus)
+		}
+	}
+	return nil
 }
 
 // Error is a failed step: which, and for RUN its exit code and the last lines of its
@@ -207,6 +259,9 @@ func (o *Options) Validate() error {
 		if _, err := netip.ParseAddr(strings.Trim(ip, "[]")); err != nil {
 			return fmt.Errorf("add-host %q: %w", h, err)
 		}
+	}
+	if err := o.Limits.validate(); err != nil {
+		return err
 	}
 	for id := range o.Secrets {
 		if id == "" || strings.ContainsAny(id, "/\x00") {

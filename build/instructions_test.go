@@ -726,3 +726,33 @@ func sha256hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
 }
+
+// Limits reach RUN's cgroups and /dev/shm; bad ones are refused before any step.
+func TestBuildLimits(t *testing.T) {
+	e := newEnv(t)
+	e.write(map[string]string{"Dockerfile": "FROM busybox\n" +
+		"RUN (cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu.weight; grep ' /dev/shm ' /proc/mounts) > /seen 2>/dev/null || true\n"})
+	img := e.mustBuild(build.Options{Limits: build.Limits{Memory: 64 << 20, CPUShares: 512, ShmSize: 1 << 20}})
+	seen := e.readFile(img, "seen")
+	// cgroup v1 (memory.limit_in_bytes, cpu.shares) or v2 (memory.max, cpu.weight)
+	if !strings.Contains(seen, "67108864\n") || !(strings.Contains(seen, "512\n") || strings.Contains(seen, "20\n")) ||
+		!strings.Contains(seen, "size=1024k") {
+		t.Errorf("RUN with limits saw:\n%s", seen)
+	}
+	for _, c := range []struct {
+		l   build.Limits
+		msg string
+	}{
+		{build.Limits{Memory: 1 << 20}, "minimum memory limit allowed is 6MB"},
+		{build.Limits{MemorySwap: 64 << 20}, "memory-swap: you should always set the memory limit"},
+		{build.Limits{Memory: 64 << 20, MemorySwap: 32 << 20}, "memory-swap: minimum memoryswap limit"},
+		{build.Limits{CPUPeriod: 10}, "cpu-period"},
+		{build.Limits{CPUQuota: 10}, "cpu-quota"},
+		{build.Limits{CpusetCpus: "1-0"}, "cpuset-cpus"},
+		{build.Limits{ShmSize: -1}, "shm-size"},
+	} {
+		if _, err := e.build(build.Options{Limits: c.l}); err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("limits %+v: %v", c.l, err)
+		}
+	}
+}

@@ -360,6 +360,7 @@ func (st *stage) runContainer(root *fsroot.Root, rs *runSpec) error {
 			Seccomp:   spec.DefaultSeccomp(),
 		},
 	}
+	applyLimits(s, &bd.o.Limits)
 	if rs.network != "host" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
@@ -431,6 +432,41 @@ func (st *stage) runContainer(root *fsroot.Root, rs *runSpec) error {
 		return &runError{code: code, output: out}
 	}
 	return nil
+}
+
+// applyLimits puts the build's limits for RUN into its spec.
+func applyLimits(s *specs.Spec, l *Limits) {
+	r := s.Linux.Resources
+	if l.Memory > 0 {
+		r.Memory = &specs.LinuxMemory{Limit: &l.Memory}
+		if l.MemorySwap != 0 {
+			r.Memory.Swap = &l.MemorySwap
+		}
+	}
+	if l.CPUShares != 0 || l.CpusetCpus != "" || l.CPUPeriod != 0 || l.CPUQuota != 0 {
+		r.CPU = &specs.LinuxCPU{Cpus: l.CpusetCpus}
+		if l.CPUShares != 0 {
+			r.CPU.Shares = &l.CPUShares
+		}
+		if l.CPUPeriod != 0 {
+			r.CPU.Period = &l.CPUPeriod
+		}
+		if l.CPUQuota != 0 {
+			r.CPU.Quota = &l.CPUQuota
+		}
+	}
+	if l.ShmSize > 0 {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination != "/dev/shm" {
+				continue
+			}
+			for j, opt := range s.Mounts[i].Options {
+				if strings.HasPrefix(opt, "size=") {
+					s.Mounts[i].Options[j] = "size=" + strconv.FormatInt(l.ShmSize, 10)
+				}
+			}
+		}
+	}
 }
 
 func orUser(u string) string {

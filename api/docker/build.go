@@ -127,23 +127,32 @@ func buildOptions(r *http.Request) (build.Options, error) {
 			return o, badRequestf("outputs: type %q is not supported: the API's builder writes an image to the store (hull build -o writes archives and files)", out.Type)
 		}
 	}
-	// Limits for RUN: hull's builder runs RUN without them, so any given is
-	// refused rather than silently dropped (docker's CLI sends none it was not
-	// given).
-	for _, k := range []string{"memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "shmsize"} {
-		if v := q.Get(k); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
+	// Limits for RUN (Build judges them, as docker does: a 400).
+	limit := func(k string, v *int64) error {
+		if raw := q.Get(k); raw != "" {
+			n, err := strconv.ParseInt(raw, 10, 64)
 			if err != nil {
-				return o, badRequestf("invalid value for %s: %q", k, v)
+				return badRequestf("invalid value for %s: %q", k, raw)
 			}
-			if n != 0 {
-				return o, badRequestf("%s: hull's builder sets no resource limits on RUN", k)
-			}
+			*v = n
+		}
+		return nil
+	}
+	var shares, period int64
+	for k, v := range map[string]*int64{"memory": &o.Limits.Memory, "memswap": &o.Limits.MemorySwap, "cpushares": &shares,
+		"cpuperiod": &period, "cpuquota": &o.Limits.CPUQuota, "shmsize": &o.Limits.ShmSize} {
+		if err := limit(k, v); err != nil {
+			return o, err
 		}
 	}
-	for _, k := range []string{"cpusetcpus", "cpusetmems", "cgroupparent"} {
+	if shares < 0 || period < 0 {
+		return o, badRequestf("cpushares and cpuperiod: they must be positive")
+	}
+	o.Limits.CPUShares, o.Limits.CPUPeriod = uint64(shares), uint64(period)
+	o.Limits.CpusetCpus = q.Get("cpusetcpus")
+	for _, k := range []string{"cpusetmems", "cgroupparent"} {
 		if q.Get(k) != "" {
-			return o, badRequestf("%s: hull's builder sets no resource limits on RUN", k)
+			return o, badRequestf("%s: hull's builder does not set it on RUN", k)
 		}
 	}
 	var ulimits []json.RawMessage

@@ -41,6 +41,11 @@ type buildFlags struct {
 	progress  string
 	secrets   []string
 	addHosts  []string
+	// RUN's limits, docker build's
+	memory, memorySwap, shmSize string
+	cpuShares, cpuQuota         int64
+	cpuPeriod                   uint64
+	cpusetCpus                  string
 }
 
 func buildCommand(g *globals) *cobra.Command {
@@ -71,6 +76,13 @@ func buildCommand(g *globals) *cobra.Command {
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, tty or quiet")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID[,src=FILE|,env=VAR]")
 	fl.StringArrayVar(&f.addHosts, "add-host", nil, "a line for RUN's /etc/hosts, NAME:IP")
+	fl.StringVarP(&f.memory, "memory", "m", "", "RUN's memory limit (e.g. 64m)")
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "RUN's memory plus swap limit (e.g. 128m; -1 for unlimited swap)")
+	fl.StringVar(&f.shmSize, "shm-size", "", "size of RUN's /dev/shm (default 64m)")
+	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "RUN's CPU shares (relative weight)")
+	fl.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs RUN runs on (0-3, 0,1)")
+	fl.Uint64Var(&f.cpuPeriod, "cpu-period", 0, "RUN's CFS period in microseconds")
+	fl.Int64Var(&f.cpuQuota, "cpu-quota", 0, "RUN's CFS quota in microseconds")
 	// docker's classic builder's flags that scripts still pass and that mean
 	// nothing here: hull keeps no intermediate container (--rm, --force-rm) and
 	// sends the context to no daemon (--compress).
@@ -238,6 +250,20 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		}
 		secrets[id] = data
 	}
+	limits := build.Limits{CpusetCpus: f.cpusetCpus, CPUPeriod: f.cpuPeriod, CPUQuota: f.cpuQuota}
+	if f.cpuShares < 0 {
+		return badUsage(fmt.Errorf("invalid --cpu-shares %d: it must be positive", f.cpuShares))
+	}
+	limits.CPUShares = uint64(f.cpuShares)
+	if limits.Memory, err = parseMemory("--memory", f.memory, false); err != nil {
+		return err
+	}
+	if limits.MemorySwap, err = parseMemory("--memory-swap", f.memorySwap, true); err != nil {
+		return err
+	}
+	if limits.ShmSize, err = parseMemory("--shm-size", f.shmSize, false); err != nil {
+		return err
+	}
 	var outputs []buildOutput
 	for _, o := range f.outputs {
 		out, err := parseOutput(o)
@@ -268,7 +294,7 @@ func runBuild(g *globals, e *engine.Engine, f *buildFlags, contextArg string) er
 		return badUsage(fmt.Errorf("--progress %q: want auto, plain, tty or quiet", f.progress))
 	}
 	opts := build.Options{Tags: f.tags, BuildArgs: args, Target: f.target, NoCache: f.noCache, Pull: f.pull,
-		Network: f.network, Labels: labels, Platform: f.platform, Secrets: secrets, ExtraHosts: f.addHosts, Progress: prog}
+		Network: f.network, Labels: labels, Platform: f.platform, Secrets: secrets, ExtraHosts: f.addHosts, Limits: limits, Progress: prog}
 
 	// The context: a directory, a tar file, or stdin (a tar or a Dockerfile).
 	tmp := filepath.Join(g.state, "build")

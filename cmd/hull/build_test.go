@@ -250,3 +250,23 @@ func killedBuild(t *testing.T, h *hullEnv, ctx string, sweep ...string) {
 		t.Errorf("left in the build state: %v", ents)
 	}
 }
+
+// docker build's limits for RUN: --memory, --cpu-shares, --shm-size reach its
+// cgroups and /dev/shm; a bad one is a usage error.
+func TestBuildLimitFlags(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	ctx := t.TempDir()
+	df := "FROM busybox\nRUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares > /seen; grep ' /dev/shm ' /proc/mounts >> /seen\nCMD [\"cat\", \"/seen\"]\n"
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.ok("build", "-q", "-m", "64m", "--cpu-shares", "512", "--shm-size", "1m", "-t", "limits", ctx)
+	if got := h.ok("run", "--rm", "--network", "none", "limits"); !strings.HasPrefix(got, "67108864\n512\n") || !strings.Contains(got, "size=1024k") {
+		t.Errorf("RUN's limits: %q", got)
+	}
+	for _, c := range []struct{ flags []string }{{[]string{"-m", "x"}}, {[]string{"-m", "1k"}}, {[]string{"--memory-swap", "32m", "-m", "64m"}}, {[]string{"--cpu-quota", "5"}}} {
+		if _, stderr, code := h.run(append(append([]string{"build"}, c.flags...), ctx)...); code == 0 || !strings.Contains(stderr, "memory") && !strings.Contains(stderr, "cpu-quota") {
+			t.Errorf("build %v: exit %d %s", c.flags, code, stderr)
+		}
+	}
+}

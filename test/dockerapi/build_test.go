@@ -153,6 +153,13 @@ func TestDockerBuild(t *testing.T) {
 	if got := runBuilt(t, s, "alt"); got != "file\n" {
 		t.Errorf("docker run alt: %q", got)
 	}
+	// RUN's limits: docker build's --memory, --cpu-shares, --shm-size.
+	writeTree(t, dir, map[string]string{"Limits.dockerfile": "FROM busybox\n" +
+		"RUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares > /seen; grep ' /dev/shm ' /proc/mounts >> /seen\nCMD [\"cat\", \"/seen\"]\n"})
+	s.DockerEnv(t, classic, "build", "-f", filepath.Join(dir, "Limits.dockerfile"), "--memory", "64m", "--cpu-shares", "512", "--shm-size", "1m", "-t", "limits", dir).Ok(t)
+	if got := runBuilt(t, s, "limits"); !strings.HasPrefix(got, "67108864\n512\n") || !strings.Contains(got, "size=1024k") {
+		t.Errorf("RUN's limits: %q", got)
+	}
 	// -q: the ID alone.
 	out = s.DockerEnv(t, classic, "build", "-q", "-t", "x", "--target", "base", dir).Ok(t)
 	if strings.TrimSpace(out) != id {
@@ -192,8 +199,8 @@ func TestDockerBuild(t *testing.T) {
 	if e := s.DockerEnv(t, classic, "build", "--platform", "linux/s390x", dir).Fails(t); !strings.Contains(e, "hull builds for this host's platform only") {
 		t.Errorf("docker build --platform linux/s390x: %s", e)
 	}
-	if e := s.DockerEnv(t, classic, "build", "--memory", "64m", dir).Fails(t); !strings.Contains(e, "memory: hull's builder sets no resource limits on RUN") {
-		t.Errorf("docker build --memory: %s", e)
+	if e := s.DockerEnv(t, classic, "build", "--memory", "1k", dir).Fails(t); !strings.Contains(e, "minimum memory limit allowed is 6MB") {
+		t.Errorf("docker build --memory 1k: %s", e)
 	}
 	if out := s.Hull(t, "ps", "-a", "-q").Ok(t); out != "" {
 		t.Errorf("containers after the builds: %s", out)
@@ -311,7 +318,9 @@ func TestDockerBuildAPI(t *testing.T) {
 		{"?remote=" + url.QueryEscape("https://github.com/x/y.git"), 501, "remote build contexts (git repositories and URLs) are not supported"},
 		{"?buildargs=nope", 400, "invalid buildargs"},
 		{"?labels=" + url.QueryEscape(`["a"]`), 400, "invalid labels"},
-		{"?memory=67108864", 400, "memory: hull's builder sets no resource limits on RUN"},
+		{"?memory=1024", 400, "memory: minimum memory limit allowed is 6MB"},
+		{"?memswap=67108864", 400, "memory-swap: you should always set the memory limit"},
+		{"?cpusetmems=0", 400, "cpusetmems: hull's builder does not set it on RUN"},
 		{"?cpuquota=x", 400, `invalid value for cpuquota: "x"`},
 		{"?cachefrom=" + url.QueryEscape(`["busybox"]`), 400, "cachefrom"},
 		{"?networkmode=container:x", 400, `networkmode "container:x"`},
