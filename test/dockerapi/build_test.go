@@ -153,6 +153,18 @@ func TestDockerBuild(t *testing.T) {
 	if got := runBuilt(t, s, "alt"); got != "file\n" {
 		t.Errorf("docker run alt: %q", got)
 	}
+	// -f outside the context and -f - (the CLI adds the Dockerfile to the
+	// context under a name of its own); --compress sends a gzip'd context.
+	outside := filepath.Join(t.TempDir(), "Out.dockerfile")
+	os.WriteFile(outside, []byte("FROM busybox\nCOPY f /out\nCMD [\"cat\", \"/out\"]\n"), 0o644)
+	s.DockerEnv(t, classic, "build", "--compress", "-f", outside, "-t", "outside", dir).Ok(t)
+	if got := runBuilt(t, s, "outside"); got != "file\n" {
+		t.Errorf("docker build -f outside the context: %q", got)
+	}
+	r := dockerStdin(t, s, []byte("FROM busybox\nCOPY f /in\nCMD [\"cat\", \"/in\"]\n"), classic, "build", "-f", "-", "-t", "dfstdin", dir)
+	if r.Code != 0 || runBuilt(t, s, "dfstdin") != "file\n" {
+		t.Errorf("docker build -f - DIR: %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 	// RUN's limits: docker build's --memory, --cpu-shares, --shm-size.
 	writeTree(t, dir, map[string]string{"Limits.dockerfile": "FROM busybox\n" +
 		"RUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares > /seen; grep ' /dev/shm ' /proc/mounts >> /seen\nCMD [\"cat\", \"/seen\"]\n"})
@@ -168,7 +180,7 @@ func TestDockerBuild(t *testing.T) {
 
 	// Plain `docker build`: docker 28 without the buildx plugin falls back to
 	// the classic builder, with its deprecation notice.
-	r := s.Docker(t, "build", "-t", "plain", "--target", "base", dir)
+	r = s.Docker(t, "build", "-t", "plain", "--target", "base", dir)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Successfully tagged plain:latest") ||
 		!strings.Contains(r.Stderr, "legacy builder is deprecated") {
 		t.Errorf("docker build (no DOCKER_BUILDKIT): %d\n%s%s", r.Code, r.Stdout, r.Stderr)
