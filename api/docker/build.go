@@ -250,6 +250,9 @@ func registryConfig(r *http.Request) (buildKeychain, error) {
 	return k, nil
 }
 
+// maxDiscardedContext bounds what is read of a refused build's context.
+const maxDiscardedContext = 1 << 30
+
 // buildWriter sends the build's JSON messages as they come: the status and
 // headers with the first, a flush after each. A write that fails is the client
 // gone: it cancels the build.
@@ -291,13 +294,19 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 		return notImplementedf("this service has no builder")
 	}
 	o, err := buildOptions(r)
+	if err == nil {
+		_, err = registryConfig(r)
+	}
 	if err != nil {
+		// Read the context the client is sending before answering: a
+		// server that answers and closes mid-body leaves the client with a
+		// broken pipe instead of the answer (docker's CLI closes each
+		// connection, and Go's server reads no more than 256 KiB of a body
+		// it was not given).
+		io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscardedContext))
 		return err
 	}
-	kc, err := registryConfig(r)
-	if err != nil {
-		return err
-	}
+	kc, _ := registryConfig(r)
 	ropt := s.o.Registry
 	ropt.Keychain = kc
 	if kc == nil {

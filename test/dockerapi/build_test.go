@@ -349,6 +349,19 @@ func TestDockerBuildAPI(t *testing.T) {
 			t.Errorf("POST /build%s: %d %s, want %d %q", c.query, code, body, c.code, c.msg)
 		}
 	}
+	// A refusal of a large context's build: the client hears it, not a
+	// broken pipe.
+	big := t.TempDir()
+	writeTree(t, big, map[string]string{"Dockerfile": "FROM busybox\n", "big": strings.Repeat("0123456789abcdef", 1<<20)})
+	bigTar := tarOf(t, big)
+	for i := 0; i < 3; i++ {
+		if code, body := post("?version=3", bigTar); code != 400 || !strings.Contains(body, "unsupported build version") {
+			t.Errorf("a refused build of a large context: %d %s", code, body)
+		}
+	}
+	if e := s.DockerEnv(t, classic, "build", "--memory", "1k", big).Fails(t); !strings.Contains(e, "minimum memory limit allowed is 6MB") {
+		t.Errorf("docker build --memory 1k of a large context: %s", e)
+	}
 	if code, body := post("", []byte("FROM busybox\nNOPE x\n")); code != 400 || !strings.Contains(body, "unknown instruction: NOPE") {
 		t.Errorf("a bad Dockerfile: %d %s", code, body)
 	}
