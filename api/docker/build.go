@@ -293,20 +293,20 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	if s.o.Builder == nil {
 		return notImplementedf("this service has no builder")
 	}
+	// Whatever is refused, the context the client is sending is read before
+	// the answer (the server writes a returned error after this): a server
+	// that answers and closes mid-body leaves the client with a broken pipe
+	// instead of the answer (docker's CLI closes each connection, and Go's
+	// server reads no more than 256 KiB of a body it was not given).
+	defer io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscardedContext))
 	o, err := buildOptions(r)
-	if err == nil {
-		_, err = registryConfig(r)
-	}
 	if err != nil {
-		// Read the context the client is sending before answering: a
-		// server that answers and closes mid-body leaves the client with a
-		// broken pipe instead of the answer (docker's CLI closes each
-		// connection, and Go's server reads no more than 256 KiB of a body
-		// it was not given).
-		io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscardedContext))
 		return err
 	}
-	kc, _ := registryConfig(r)
+	kc, err := registryConfig(r)
+	if err != nil {
+		return err
+	}
 	ropt := s.o.Registry
 	ropt.Keychain = kc
 	if kc == nil {
@@ -330,7 +330,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	defer bctx.Close()
 	// The body to its end (a tar's padding after its end): only then does the
 	// server watch the connection, and cancel r.Context() when the client goes.
-	io.Copy(io.Discard, r.Body)
+	io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscardedContext))
 	o.Context = bctx
 	if dockerfile != nil {
 		// a bare Dockerfile for a body: docker ignores the dockerfile parameter then

@@ -359,6 +359,11 @@ func TestDockerBuildAPI(t *testing.T) {
 			t.Errorf("a refused build of a large context: %d %s", code, body)
 		}
 	}
+	// a context that is no tar: refused when its gzip breaks, mid-body
+	broken := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte("not deflate"), 1<<20)...)
+	if code, body := post("", broken); code != 400 || !strings.Contains(body, "build context") {
+		t.Errorf("a broken gzip context: %d %s", code, body)
+	}
 	if e := s.DockerEnv(t, classic, "build", "--memory", "1k", big).Fails(t); !strings.Contains(e, "minimum memory limit allowed is 6MB") {
 		t.Errorf("docker build --memory 1k of a large context: %s", e)
 	}
