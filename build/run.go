@@ -696,7 +696,8 @@ func (st *stage) start(id, bundle, network string) (code int, output string, err
 	code = reap(pid)
 	<-copied
 	if bd.ctx.Err() != nil {
-		return -1, "", bd.ctx.Err()
+		// the cause the caller gave (context.WithCancelCause), else Canceled
+		return -1, "", context.Cause(bd.ctx)
 	}
 	return code, tail.String(), nil
 }

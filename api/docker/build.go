@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -250,6 +251,12 @@ func registryConfig(r *http.Request) (buildKeychain, error) {
 	return k, nil
 }
 
+// Why a build was cancelled, as its failed step says.
+var (
+	errServiceStopping = errors.New("build cancelled: the service is stopping")
+	errClientGone      = errors.New("build cancelled: the client is gone")
+)
+
 // maxDiscardedContext bounds what is read of a refused build's context.
 const maxDiscardedContext = 1 << 30
 
@@ -338,13 +345,13 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The client gone or the service stopping cancels the build: it leaves
 	// nothing behind, which a build cut off when the service exits would.
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
 	go func() {
 		<-s.stopping(r)
-		cancel()
+		cancel(errServiceStopping)
 	}()
-	bw := &buildWriter{w: w, cancel: cancel}
+	bw := &buildWriter{w: w, cancel: func() { cancel(errClientGone) }}
 	js := build.JSONProgress(bw)
 	js.Quiet = queryBool(r, "q")
 	o.Progress = js
@@ -352,10 +359,10 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		return nil
 	}
+	if ctx.Err() != nil && r.Context().Err() != nil {
+		return nil // the client is gone: nobody to answer
+	}
 	if !bw.started {
-		if ctx.Err() != nil {
-			return nil // the client is gone: nobody to answer
-		}
 		// Errors before the first step are the request's (options, the
 		// Dockerfile, its target) as docker's daemon answers them, unless an
 		// engine error says otherwise.

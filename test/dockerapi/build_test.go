@@ -416,8 +416,9 @@ func TestDockerBuildAPI(t *testing.T) {
 }
 
 // startSleepingBuild starts a raw POST /build whose RUN sleeps, and returns
-// once the RUN runs: the connection, and the glob of the RUN's cgroups.
-func startSleepingBuild(t *testing.T, s *dockertest.Service, tag string) (net.Conn, string) {
+// once the RUN runs: the connection, the rest of the answer, and the glob of
+// the RUN's cgroups.
+func startSleepingBuild(t *testing.T, s *dockertest.Service, tag string) (net.Conn, *bufio.Reader, string) {
 	t.Helper()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 60\n"})
@@ -470,14 +471,14 @@ func startSleepingBuild(t *testing.T, s *dockertest.Service, tag string) (net.Co
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return conn, cgroups
+	return conn, br, cgroups
 }
 
 // A client that goes away mid-RUN cancels the build: the RUN is killed, and
 // nothing of the build is left.
 func TestDockerBuildDisconnect(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
-	conn, cgroups := startSleepingBuild(t, s, "gone")
+	conn, _, cgroups := startSleepingBuild(t, s, "gone")
 	conn.Close()
 	start := time.Now()
 	for {
@@ -510,10 +511,15 @@ func TestDockerBuildDisconnect(t *testing.T) {
 // and the build leaves nothing (dockertest's cleanup checks the mounts).
 func TestDockerBuildServiceStop(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
-	_, cgroups := startSleepingBuild(t, s, "stopped")
+	conn, rest, cgroups := startSleepingBuild(t, s, "stopped")
 	start := time.Now()
 	if code, err := s.Stop(); err != nil || code != 0 {
 		t.Fatalf("stop: %d %v\n%s", code, err, s.Stderr())
+	}
+	// The client is told why its build ended.
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if tail, _ := io.ReadAll(rest); !bytes.Contains(tail, []byte("build cancelled: the service is stopping")) {
+		t.Errorf("the client read at the stop: %q", tail)
 	}
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("the stop took %v: the build was not cancelled", d)
