@@ -550,11 +550,8 @@ func (e *Engine) Exec(ref string, o ExecOptions, io ociruntime.IO) (func() (int,
 	if err != nil {
 		return nil, err
 	}
-	if c.State.Status == StatusPaused {
-		return nil, fmt.Errorf("container %s is paused: unpause it before exec", c.Name)
-	}
-	if c.State.Status != StatusRunning {
-		return nil, fmt.Errorf("container %s is not running", c.Name)
+	if err := runnable(c); err != nil {
+		return nil, err
 	}
 	spec, _, err := e.readSpec(c.ID)
 	if err != nil {

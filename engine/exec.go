@@ -1,0 +1,221 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hullproject/hull/ociruntime"
+	"github.com/hullproject/hull/runtime/console"
+)
+
+// Exec records: the Docker API creates an exec (POST /containers/{id}/exec), starts
+// it later (POST /exec/{id}/start), resizes its terminal, and inspects it while it
+// runs and after it ended (its exit code). A record is a file in the container's
+// state directory, <state>/containers/<id>/exec/<exec id>.json, so it goes with the
+// container (removeFiles). `hull exec` needs none: it runs and waits in one go
+// (Exec).
+//
+// The process is the starter's child (the runtime's exec waits for it), so the
+// starter, a long-lived `hull system service`, records its end. A starter that dies
+// first leaves its record running.
+
+// ErrNoSuchExec is returned for an exec ID that names no exec record.
+var ErrNoSuchExec = errors.New("no such exec instance")
+
+// ExecRecord is an exec created in a container, to be started once.
+type ExecRecord struct {
+	ID          string
+	ContainerID string
+	Options     ExecOptions
+	// What the starter attaches, and the keys that detach it: kept for the one
+	// who starts it (and reported by inspect).
+	AttachStdin, AttachStdout, AttachStderr bool
+	DetachKeys                              string
+	Created                                 time.Time
+	// Running from the start until the process ends; ExitCode once it did (or
+	// could not start: 126, 127 or 125 as ExitCodeOf).
+	Running  bool
+	ExitCode *int
+	Pid      int
+}
+
+func (e *Engine) execFile(cid, id string) string {
+	return filepath.Join(e.stateDir(cid), "exec", id+".json")
+}
+
+// execConsoles holds the pty masters of the execs this process started with a
+// terminal, by exec ID, for ResizeExec.
+var execConsoles sync.Map
+
+// runnable says why c cannot take an exec now: paused or not running, a conflict.
+func runnable(c *Container) error {
+	switch {
+	case c.State.Status == StatusPaused:
+		return conflictf("container %s is paused: unpause it before exec", c.Name)
+	case c.State.Status != StatusRunning:
+		return conflictf("container %s is not running", c.Name)
+	}
+	return nil
+}
+
+// CreateExec records an exec of r.Options in the running container ref, to be
+// started by StartExec, and returns the record with its new ID.
+func (e *Engine) CreateExec(ref string, r ExecRecord) (*ExecRecord, error) {
+	if err := r.Options.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := runnable(c); err != nil {
+		return nil, err
+	}
+	r.ID, r.ContainerID, r.Created = newID(), c.ID, time.Now().UTC()
+	r.Running, r.ExitCode, r.Pid = false, nil, 0
+	if err := os.MkdirAll(filepath.Dir(e.execFile(c.ID, r.ID)), 0o700); err != nil {
+		return nil, fmt.Errorf("exec record: %w", err)
+	}
+	if err := writeJSON(e.execFile(c.ID, r.ID), &r); err != nil {
+		return nil, fmt.Errorf("exec record: %w", err)
+	}
+	return &r, nil
+}
+
+// findExec is the record file of exec id, in whichever container it is.
+func (e *Engine) findExec(id string) (string, error) {
+	if !idRE.MatchString(id) {
+		return "", fmt.Errorf("%w: %s", ErrNoSuchExec, id)
+	}
+	m, _ := filepath.Glob(filepath.Join(e.StateDir, "containers", "*", "exec", id+".json"))
+	if len(m) == 0 {
+		return "", fmt.Errorf("%w: %s", ErrNoSuchExec, id)
+	}
+	return m[0], nil
+}
+
+// InspectExec reads the record of exec id.
+func (e *Engine) InspectExec(id string) (*ExecRecord, error) {
+	file, err := e.findExec(id)
+	if err != nil {
+		return nil, err
+	}
+	return readExec(file, id)
+}
+
+func readExec(file, id string) (*ExecRecord, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchExec, id) // its container went meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r ExecRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("exec record %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// updateExec changes exec id's record under its container's lock.
+func (e *Engine) updateExec(id string, fn func(r *ExecRecord) error) (*ExecRecord, error) {
+	file, err := e.findExec(id)
+	if err != nil {
+		return nil, err
+	}
+	r, err := readExec(file, id)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := e.lock(r.ContainerID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if r, err = readExec(file, id); err != nil {
+		return nil, err
+	}
+	if err := fn(r); err != nil {
+		return nil, err
+	}
+	if err := writeJSON(file, r); err != nil {
+		return nil, fmt.Errorf("exec record: %w", err)
+	}
+	return r, nil
+}
+
+// StartExec starts exec id, once, with io as its stdio (with a terminal,
+// io.Console gets the pty master where the runtime hands it out). wait waits
+// for the process and records its exit code; it must be called, also for an
+// exec run in the background. A process that cannot start is recorded as
+// ended with ExitCodeOf its error.
+func (e *Engine) StartExec(id string, io ociruntime.IO) (wait func() (int, error), err error) {
+	r, err := e.updateExec(id, func(r *ExecRecord) error {
+		switch {
+		case r.Running:
+			return conflictf("exec %s is already running", r.ID)
+		case r.ExitCode != nil:
+			return conflictf("exec %s has already run", r.ID)
+		}
+		r.Running = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	end := func(code int) {
+		execConsoles.Delete(id)
+		e.updateExec(id, func(r *ExecRecord) error {
+			r.Running, r.ExitCode = false, &code
+			return nil
+		})
+	}
+	if r.Options.Tty {
+		console := io.Console
+		io.Console = func(m *os.File) {
+			execConsoles.Store(id, m)
+			if console != nil {
+				console(m)
+			}
+		}
+	}
+	o := r.Options
+	o.Detach = false // waited for here, so its end is recorded
+	w, err := e.Exec(r.ContainerID, o, io)
+	if err != nil {
+		end(ExitCodeOf(err))
+		return nil, err
+	}
+	return func() (int, error) {
+		code, err := w()
+		if err != nil {
+			end(ExitCodeOf(err))
+			return code, err
+		}
+		end(code)
+		return code, nil
+	}, nil
+}
+
+// ResizeExec sets the window size of a running exec's terminal. An exec without a
+// terminal of this process's (none asked, or an external runtime proxying it
+// itself) has nothing to resize.
+func (e *Engine) ResizeExec(id string, rows, cols uint16) error {
+	r, err := e.InspectExec(id)
+	if err != nil {
+		return err
+	}
+	if !r.Running {
+		return conflictf("exec %s is not running", id)
+	}
+	if m, ok := execConsoles.Load(id); ok {
+		return console.SetSize(m.(*os.File), rows, cols)
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hullproject/hull/ociruntime"
+)
+
+// An exec record is created, started once, inspectable after its end with its exit
+// code, and goes with its container. (The process itself runs in the tests of the
+// Docker API, test/dockerapi, which start real containers.)
+func TestExecRecords(t *testing.T) {
+	e, _ := infoEngine(t) // "web" runs (this process stands in for its monitor), "db" was created
+	if _, err := e.CreateExec("db", ExecRecord{Options: ExecOptions{Args: []string{"true"}}}); !errors.Is(err, ErrConflict) || err.Error() != "container db is not running" {
+		t.Errorf("exec in a created container: %v", err)
+	}
+	if _, err := e.CreateExec("nosuch", ExecRecord{Options: ExecOptions{Args: []string{"true"}}}); !errors.Is(err, ErrNoSuchContainer) {
+		t.Errorf("exec in no container: %v", err)
+	}
+	if errs := OptionErrors(func() error { _, err := e.CreateExec("web", ExecRecord{}); return err }()); len(errs) != 1 || errs[0].Field != "Args" {
+		t.Errorf("exec without a command: %v", errs)
+	}
+
+	r, err := e.CreateExec("web", ExecRecord{Options: ExecOptions{Args: []string{"sh", "-c", "exit 3"}, Env: []string{"A=1"}, Tty: true}, AttachStdout: true, DetachKeys: "ctrl-x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.InspectExec(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ContainerID != "aaaa"+strings.Repeat("0", 60) || got.Running || got.ExitCode != nil || !got.AttachStdout || got.DetachKeys != "ctrl-x" ||
+		strings.Join(got.Options.Args, " ") != "sh -c exit 3" || !got.Options.Tty || got.Options.Env[0] != "A=1" {
+		t.Errorf("inspect a created exec: %+v", got)
+	}
+	for _, id := range []string{"nosuch", r.ID[:12], "../../x", strings.Repeat("f", 64)} {
+		if _, err := e.InspectExec(id); !errors.Is(err, ErrNoSuchExec) {
+			t.Errorf("inspect exec %q: %v", id, err)
+		}
+	}
+	if err := e.ResizeExec(r.ID, 10, 10); !errors.Is(err, ErrConflict) {
+		t.Errorf("resize of an exec not started: %v", err)
+	}
+
+	// The bare record has no bundle: the process cannot start, and the record
+	// says it ended with hull's own failure code.
+	if _, err := e.StartExec(r.ID, ociruntime.IO{}); err == nil {
+		t.Fatal("an exec without a bundle started")
+	}
+	got, err = e.InspectExec(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Running || got.ExitCode == nil || *got.ExitCode != 125 {
+		t.Errorf("an exec that failed to start: running %v, exit code %v", got.Running, got.ExitCode)
+	}
+	if _, err := e.StartExec(r.ID, ociruntime.IO{}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "has already run") {
+		t.Errorf("second start: %v", err)
+	}
+
+	// A running record cannot start again.
+	r2, err := e.CreateExec("web", ExecRecord{Options: ExecOptions{Args: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.updateExec(r2.ID, func(r *ExecRecord) error { r.Running = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.StartExec(r2.ID, ociruntime.IO{}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("start of a running exec: %v", err)
+	}
+
+	// Removing the container removes its execs.
+	if _, err := e.update(r.ContainerID, func(c *Container) error {
+		c.State.Status, c.State.MonitorPid, c.State.MonitorStart = StatusExited, 0, 0
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Remove("web", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{r.ID, r2.ID} {
+		if _, err := e.InspectExec(id); !errors.Is(err, ErrNoSuchExec) {
+			t.Errorf("exec of a removed container: %v", err)
+		}
+	}
+}
