@@ -151,12 +151,12 @@ func stream(s *engine.Session, wait func() (int, error), tty, stdin bool, keys [
 	detached := make(chan struct{})
 	if stdin {
 		go func() {
-			d := detacher{keys: keys}
+			d := engine.Detacher{Keys: keys}
 			buf := make([]byte, 32<<10)
 			for {
 				n, err := os.Stdin.Read(buf)
 				if n > 0 {
-					in, hit := d.feed(buf[:n])
+					in, hit := d.Feed(buf[:n])
 					if len(in) > 0 {
 						s.Write(in)
 					}
@@ -201,32 +201,4 @@ func sendSize(s *engine.Session) {
 func parseDetachKeys(s string) ([]byte, error) {
 	keys, err := engine.ParseDetachKeys(s)
 	return keys, badUsage(err)
-}
-
-// detacher watches input for the detach keys. Bytes that may begin the sequence are
-// held back until it is clear they do not, then passed on.
-type detacher struct {
-	keys []byte
-	n    int // keys matched so far
-}
-
-// feed returns the input to pass on and whether the keys were typed.
-func (d *detacher) feed(p []byte) ([]byte, bool) {
-	var out []byte
-	for _, b := range p {
-		if b == d.keys[d.n] {
-			if d.n++; d.n == len(d.keys) {
-				return out, true
-			}
-			continue
-		}
-		out = append(out, d.keys[:d.n]...)
-		d.n = 0
-		if b == d.keys[0] {
-			d.n = 1
-			continue
-		}
-		out = append(out, b)
-	}
-	return out, false
 }

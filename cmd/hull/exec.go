@@ -62,7 +62,7 @@ func execCommand(g *globals) *cobra.Command {
 						in, _ = os.Open(os.DevNull)
 					}
 					// docker's detach keys, with a terminal only (as docker's)
-					dr := &detachReader{r: in, d: detacher{keys: keys}, hit: make(chan struct{})}
+					dr := &detachReader{r: in, d: engine.Detacher{Keys: keys}, hit: make(chan struct{})}
 					done, restore := console.ProxyInput(master, in, dr, os.Stdout)
 					defer master.Close()
 					codes := make(chan execEnd, 1)
@@ -116,10 +116,10 @@ type execEnd struct {
 
 // detachReader passes input on until the detach keys are typed: then it reports
 // on hit and ends (io.EOF). Bytes that may begin the keys are held back until it
-// is clear they do not (detacher).
+// is clear they do not (engine.Detacher).
 type detachReader struct {
 	r       io.Reader
-	d       detacher
+	d       engine.Detacher
 	hit     chan struct{}
 	pending []byte
 	done    bool
@@ -132,7 +132,7 @@ func (x *detachReader) Read(p []byte) (int, error) {
 		}
 		n, err := x.r.Read(p)
 		if n > 0 {
-			out, hit := x.d.feed(p[:n])
+			out, hit := x.d.Feed(p[:n])
 			x.pending = append(x.pending, out...)
 			if hit {
 				x.done = true
