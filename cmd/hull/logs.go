@@ -25,7 +25,7 @@ func logsCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The flags are judged before the engine is opened.
 			var err error
-			o := logs.ReadOptions{Tail: -1, Follow: follow}
+			o := engine.LogsOptions{Tail: -1, Follow: follow}
 			if tail != "all" && tail != "" {
 				if o.Tail, err = strconv.Atoi(tail); err != nil || o.Tail < 0 {
 					return badUsage(fmt.Errorf("--tail %q: want a number or all", tail))
@@ -36,9 +36,8 @@ func logsCommand(g *globals) *cobra.Command {
 					return badUsage(err)
 				}
 			}
-			var end time.Time
 			if until != "" {
-				if end, err = parseSince(until); err != nil {
+				if o.Until, err = parseSince(until); err != nil {
 					return badUsage(fmt.Errorf("--until %q: want an RFC 3339 time, a duration or a unix time", until))
 				}
 			}
@@ -46,24 +45,10 @@ func logsCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctr, err := e.Get(args[0])
-			if err != nil {
-				return err
-			}
-			if ctr.HostConfig.LogConfig.Type == engine.LogNone {
-				return fmt.Errorf("configured logging driver does not support reading: container %s has log driver none", ctr.Name)
-			}
-			o.Done = func() bool {
-				c, err := e.Get(ctr.ID)
-				return err != nil || !c.State.Running()
-			}
 			stdout, stderr := bufio.NewWriter(os.Stdout), bufio.NewWriter(os.Stderr)
 			defer stdout.Flush()
 			defer stderr.Flush()
-			return logs.Read(e.LogPath(ctr.ID), o, func(en logs.Entry) error {
-				if !end.IsZero() && en.Time.After(end) {
-					return nil
-				}
+			return e.Logs(args[0], o, func(en logs.Entry) error {
 				w := stdout
 				if en.Stream == "stderr" {
 					w = stderr
