@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hullproject/hull/monitor"
 	"golang.org/x/sys/unix"
@@ -198,4 +199,61 @@ func ParseDetachKeys(s string) ([]byte, error) {
 		}
 	}
 	return keys, nil
+}
+
+// An attach that comes before the start: docker's run and start -a ask the Docker
+// API to attach to the container, then to start it, and must see its output from
+// the first byte (and, with -i, close its stdin at the end of their input), as the
+// starter of a foreground start does. AttachNext makes such a client the starter of
+// the container's next Start without an Attach of its own (the API's start): that
+// start forks the monitor attached, with the client's Attach, and hands the Handle
+// to it. Clients wait in this process: the start must be asked of the same one (the
+// service's engine).
+var pendingAttach sync.Map // state directory of the container → *PendingAttach
+
+// PendingAttach is a client waiting for a container's next start.
+type PendingAttach struct {
+	key string
+	a   *Attach
+	ch  chan *Handle // the start's Handle; nil if the start failed
+}
+
+// AttachNext registers a as the starter of container ref's next start. One
+// client at a time may wait: a second is a conflict.
+func (e *Engine) AttachNext(ref string, a *Attach) (*PendingAttach, error) {
+	c, err := e.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	p := &PendingAttach{key: e.stateDir(c.ID), a: a, ch: make(chan *Handle, 1)}
+	if _, loaded := pendingAttach.LoadOrStore(p.key, p); loaded {
+		return nil, conflictf("another client waits to start container %s", c.Name)
+	}
+	return p, nil
+}
+
+// Started is ready with the Handle of the start (its Session the starter's
+// connection, Wait the container's output until its exit), or nil if the start
+// failed.
+func (p *PendingAttach) Started() <-chan *Handle { return p.ch }
+
+// Cancel withdraws the client; a start that has happened meanwhile is detached
+// from (the container runs on).
+func (p *PendingAttach) Cancel() {
+	pendingAttach.CompareAndDelete(p.key, p)
+	select {
+	case h := <-p.ch:
+		if h != nil {
+			h.Close()
+		}
+	default:
+	}
+}
+
+// takePending is the client waiting for container id's start, if any.
+func (e *Engine) takePending(id string) *PendingAttach {
+	if v, ok := pendingAttach.LoadAndDelete(e.stateDir(id)); ok {
+		return v.(*PendingAttach)
+	}
+	return nil
 }

@@ -88,3 +88,41 @@ func TestExecRecords(t *testing.T) {
 		}
 	}
 }
+
+// A client attached before the start waits for it: one at a time; a start that
+// fails tells it so (a nil Handle), and a withdrawn client is not the starter of
+// the next start. (An attached start, output and stdin, runs in test/dockerapi.)
+func TestAttachNext(t *testing.T) {
+	e, _ := infoEngine(t)
+	p, err := e.AttachNext("db", &Attach{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AttachNext("db", &Attach{}); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second client waiting: %v", err)
+	}
+	if _, err := e.AttachNext("nosuch", &Attach{}); !errors.Is(err, ErrNoSuchContainer) {
+		t.Errorf("attach to no container: %v", err)
+	}
+	// "db" is a bare record: its start fails, and the client hears of it.
+	if _, err := e.Start("db", nil); err == nil {
+		t.Fatal("a bare record started")
+	}
+	select {
+	case h := <-p.Started():
+		if h != nil {
+			t.Errorf("a failed start handed out %+v", h)
+		}
+	default:
+		t.Error("the waiting client was not told of the start")
+	}
+	p.Cancel()
+	p2, err := e.AttachNext("db", &Attach{})
+	if err != nil {
+		t.Fatalf("a client after the first was served: %v", err)
+	}
+	p2.Cancel()
+	if e.takePending(p2.key[len(p2.key)-64:]) != nil {
+		t.Error("a withdrawn client still waits")
+	}
+}

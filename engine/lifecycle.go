@@ -170,6 +170,20 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 	if err != nil {
 		return nil, err
 	}
+	if a == nil && m == nil {
+		// A client attached before the start (AttachNext) is its starter.
+		if p := e.takePending(id); p != nil {
+			a = p.a
+			defer func() {
+				if err != nil {
+					p.ch <- nil
+					return
+				}
+				p.ch <- h
+				h = &Handle{ID: h.ID, Pid: h.Pid}
+			}()
+		}
+	}
 	if c.State.Status == StatusExited {
 		// Left by a monitor that died: the runtime may still know the container,
 		// the network its addresses.
