@@ -24,6 +24,11 @@ import (
 // starter, a long-lived `hull system service`, records its end. A starter that dies
 // first leaves its record running.
 
+// ExecIO is the stdio of an exec'd process (ociruntime.IO): files, and with a
+// terminal Console, which gets the pty master where the runtime hands it out (hull's
+// own; runc proxies the terminal between the pty and the files itself).
+type ExecIO = ociruntime.IO
+
 // ErrNoSuchExec is returned for an exec ID that names no exec record.
 var ErrNoSuchExec = errors.New("no such exec instance")
 
@@ -155,7 +160,7 @@ func (e *Engine) updateExec(id string, fn func(r *ExecRecord) error) (*ExecRecor
 // for the process and records its exit code; it must be called, also for an
 // exec run in the background. A process that cannot start is recorded as
 // ended with ExitCodeOf its error.
-func (e *Engine) StartExec(id string, io ociruntime.IO) (wait func() (int, error), err error) {
+func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err error) {
 	r, err := e.updateExec(id, func(r *ExecRecord) error {
 		switch {
 		case r.Running:

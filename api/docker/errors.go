@@ -50,7 +50,7 @@ func statusOf(err error) int {
 		return he.status
 	case errors.Is(err, engine.ErrNotModified):
 		return http.StatusNotModified
-	case errors.Is(err, engine.ErrNoSuchContainer), errors.Is(err, engine.ErrNoSuchPod),
+	case errors.Is(err, engine.ErrNoSuchContainer), errors.Is(err, engine.ErrNoSuchPod), errors.Is(err, engine.ErrNoSuchExec),
 		errors.Is(err, image.ErrNotFound), errors.Is(err, network.ErrNotFound), errors.Is(err, volume.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrConflict), errors.Is(err, image.ErrInUse), errors.Is(err, image.ErrConflict), errors.Is(err, volume.ErrInUse),
