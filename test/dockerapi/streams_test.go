@@ -246,3 +246,205 @@ func TestExecTTYGoClient(t *testing.T) {
 		t.Errorf("resize of an ended exec: %v", err)
 	}
 }
+
+// Logs: stdout and stderr apart, tail, since, until, timestamps; follow ends when
+// the container does; bad parameters are 400s.
+func TestLogsGoClient(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Hull(t, "run", "-d", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "echo a; sleep 0.1; echo b >&2; sleep 0.1; echo c").Ok(t)
+	s.Hull(t, "wait", "c1").Ok(t)
+	c := goClient(t, s)
+	ctx := context.Background()
+	logs := func(o client.ContainerLogsOptions) (string, string) {
+		t.Helper()
+		r, err := c.ContainerLogs(ctx, "c1", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		return demux(t, r)
+	}
+	if o, e := logs(client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true}); o != "a\nc\n" || e != "b\n" {
+		t.Errorf("logs: stdout %q, stderr %q", o, e)
+	}
+	if o, e := logs(client.ContainerLogsOptions{ShowStdout: true}); o != "a\nc\n" || e != "" {
+		t.Errorf("logs of stdout: stdout %q, stderr %q", o, e)
+	}
+	if o, e := logs(client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "2"}); o != "c\n" || e != "b\n" {
+		t.Errorf("logs --tail 2: stdout %q, stderr %q", o, e)
+	}
+	if o, e := logs(client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Since: "2000000000"}); o != "" || e != "" {
+		t.Errorf("logs since the future: stdout %q, stderr %q", o, e)
+	}
+	if o, _ := logs(client.ContainerLogsOptions{ShowStdout: true, Until: "1000000000"}); o != "" {
+		t.Errorf("logs until the past: %q", o)
+	}
+	o, _ := logs(client.ContainerLogsOptions{ShowStdout: true, Timestamps: true})
+	lines := strings.Split(strings.TrimSuffix(o, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], " a") {
+		t.Fatalf("logs -t: %q", o)
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, strings.Fields(lines[0])[0]); err != nil || time.Since(ts) > time.Minute {
+		t.Errorf("logs -t: %q: %v", lines[0], err)
+	}
+
+	// Follow: until the container ends.
+	s.Hull(t, "run", "-d", "--network", "none", "--name", "c2", "busybox", "sh", "-c", "echo 1; sleep 1; echo 2").Ok(t)
+	r, err := c.ContainerLogs(ctx, "c2", client.ContainerLogsOptions{ShowStdout: true, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout(t, 20*time.Second, "logs -f", func() { o, _ = demux(t, r) })
+	r.Close()
+	if o != "1\n2\n" {
+		t.Errorf("logs -f: %q", o)
+	}
+
+	// A terminal's log is raw.
+	s.Hull(t, "run", "-d", "-t", "--network", "none", "--name", "c3", "busybox", "echo", "tty").Ok(t)
+	s.Hull(t, "wait", "c3").Ok(t)
+	resp, err := s.Client().Get("http://docker/v1.50/containers/c3/logs?stdout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "application/vnd.docker.raw-stream" || string(body) != "tty\r\n" {
+		t.Errorf("logs of a terminal: %s %q", resp.Header.Get("Content-Type"), body)
+	}
+
+	for _, q := range []string{"", "stdout=1&tail=x", "stdout=1&since=yesterday"} {
+		resp, err := s.Client().Get("http://docker/v1.50/containers/c1/logs?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("logs?%s: %d", q, resp.StatusCode)
+		}
+	}
+	if _, err := c.ContainerLogs(ctx, "nosuch", client.ContainerLogsOptions{ShowStdout: true}); status(err) != http.StatusNotFound {
+		t.Errorf("logs of no container: %v", err)
+	}
+}
+
+// Attach to a running container: its input in, its output out; the detach keys
+// leave it running; logs=1 replays its log first.
+func TestAttachGoClient(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Hull(t, "run", "-d", "-i", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "echo ready; while read l; do echo \"o:$l\"; echo \"e:$l\" >&2; done").Ok(t)
+	c := goClient(t, s)
+	ctx := context.Background()
+	waitLog := func(name, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(s.Hull(t, "logs", name).Stdout, want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log of %s", want, name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitLog("c1", "ready")
+	hj, err := c.ContainerAttach(ctx, "c1", client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true, Logs: true, DetachKeys: "ctrl-x,x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hj.Conn.Write([]byte("one\n\x18"))
+	// ctrl-x then x: detach. A ctrl-x alone is held back, then sent on.
+	time.Sleep(300 * time.Millisecond)
+	hj.Conn.Write([]byte("two\n"))
+	time.Sleep(300 * time.Millisecond)
+	hj.Conn.Write([]byte("\x18x"))
+	var o, e string
+	timeout(t, 20*time.Second, "attach until the detach keys", func() { o, e = demux(t, hj.Reader) })
+	hj.Close()
+	if o != "ready\no:one\no:\x18two\n" || e != "e:one\ne:\x18two\n" {
+		t.Errorf("attach: stdout %q, stderr %q", o, e)
+	}
+	if st := s.Hull(t, "inspect", "-f", "{{.State.Status}}", "c1").Ok(t); strings.TrimSpace(st) != "running" {
+		t.Errorf("after the detach keys: %s", st)
+	}
+
+	// Output only, until the container ends.
+	hj, err = c.ContainerAttach(ctx, "c1", client.ContainerAttachOptions{Stream: true, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		s.Hull(t, "kill", "c1")
+	}()
+	timeout(t, 20*time.Second, "attach until the end", func() { o, _ = demux(t, hj.Reader) })
+	hj.Close()
+	if o != "" {
+		t.Errorf("attach after the detach: %q", o)
+	}
+
+	// logs=1 without stream: the log, then the end.
+	hj, err = c.ContainerAttach(ctx, "c1", client.ContainerAttachOptions{Logs: true, Stdout: true, Stderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout(t, 10*time.Second, "attach logs=1", func() { o, e = demux(t, hj.Reader) })
+	hj.Close()
+	if o != "ready\no:one\no:\x18two\n" || e != "e:one\ne:\x18two\n" {
+		t.Errorf("attach logs=1: stdout %q, stderr %q", o, e)
+	}
+
+	if _, err := c.ContainerAttach(ctx, "nosuch", client.ContainerAttachOptions{Stream: true, Stdout: true}); err == nil || !strings.Contains(err.Error(), "received 404") {
+		t.Errorf("attach to no container: %v", err)
+	}
+	if _, err := c.ContainerAttach(ctx, "c1", client.ContainerAttachOptions{Stream: true, Stdout: true, DetachKeys: "ctrl-1"}); err == nil || !strings.Contains(err.Error(), "received 400") {
+		t.Errorf("attach with bad detach keys: %v", err)
+	}
+	resp, err := s.Client().Get("http://docker/v1.50/containers/c1/attach/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented {
+		t.Errorf("attach/ws: %d", resp.StatusCode)
+	}
+}
+
+// Resize a running container's terminal; not a stopped one's.
+func TestContainerResizeGoClient(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Hull(t, "run", "-d", "-t", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "trap 'stty size' WINCH; echo ready; while true; do sleep 0.05; done").Ok(t)
+	c := goClient(t, s)
+	ctx := context.Background()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.Hull(t, "logs", "c1").Stdout, "ready") {
+		if time.Now().After(deadline) {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := c.ContainerResize(ctx, "c1", client.ContainerResizeOptions{Height: 21, Width: 43}); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(s.Hull(t, "logs", "c1").Stdout, "21 43") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new size in the log: %q", s.Hull(t, "logs", "c1").Stdout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, q := range []string{"h=1", "h=x&w=1", "h=1&w=70000"} {
+		resp, err := s.Client().Post("http://docker/v1.50/containers/c1/resize?"+q, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("resize?%s: %d", q, resp.StatusCode)
+		}
+	}
+	s.Hull(t, "create", "--network", "none", "--name", "c2", "busybox", "true").Ok(t)
+	if _, err := c.ContainerResize(ctx, "c2", client.ContainerResizeOptions{Height: 1, Width: 1}); status(err) != http.StatusConflict {
+		t.Errorf("resize of a created container: %v", err)
+	}
+	if _, err := c.ContainerResize(ctx, "nosuch", client.ContainerResizeOptions{Height: 1, Width: 1}); status(err) != http.StatusNotFound {
+		t.Errorf("resize of no container: %v", err)
+	}
+}
