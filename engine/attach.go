@@ -219,22 +219,27 @@ type PendingAttach struct {
 }
 
 // AttachNext registers a as the starter of container ref's next start. One
-// client at a time may wait: a second is a conflict.
+// client waits at a time: the last one. One that came before is told its wait
+// ended (a nil Handle): it may have gone unseen (a client that left before the
+// start), and must not keep the next from attaching.
 func (e *Engine) AttachNext(ref string, a *Attach) (*PendingAttach, error) {
 	c, err := e.Get(ref)
 	if err != nil {
 		return nil, err
 	}
 	p := &PendingAttach{key: e.stateDir(c.ID), a: a, ch: make(chan *Handle, 1)}
-	if _, loaded := pendingAttach.LoadOrStore(p.key, p); loaded {
-		return nil, conflictf("another client waits to start container %s", c.Name)
+	if old, loaded := pendingAttach.Swap(p.key, p); loaded {
+		select {
+		case old.(*PendingAttach).ch <- nil:
+		default:
+		}
 	}
 	return p, nil
 }
 
 // Started is ready with the Handle of the start (its Session the starter's
 // connection, Wait the container's output until its exit), or nil if the start
-// failed.
+// failed or another client took the wait over.
 func (p *PendingAttach) Started() <-chan *Handle { return p.ch }
 
 // Cancel withdraws the client; a start that has happened meanwhile is detached

@@ -89,7 +89,7 @@ func TestExecRecords(t *testing.T) {
 	}
 }
 
-// A client attached before the start waits for it: one at a time; a start that
+// A client attached before the start waits for it: the last one; a start that
 // fails tells it so (a nil Handle), and a withdrawn client is not the starter of
 // the next start. (An attached start, output and stdin, runs in test/dockerapi.)
 func TestAttachNext(t *testing.T) {
@@ -98,9 +98,20 @@ func TestAttachNext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.AttachNext("db", &Attach{}); !errors.Is(err, ErrConflict) {
-		t.Errorf("a second client waiting: %v", err)
+	// A second client takes the wait over; the first is told it ended.
+	p2, err := e.AttachNext("db", &Attach{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	select {
+	case h := <-p.Started():
+		if h != nil {
+			t.Errorf("a replaced client got %+v", h)
+		}
+	default:
+		t.Error("the replaced client was not told")
+	}
+	p = p2
 	if _, err := e.AttachNext("nosuch", &Attach{}); !errors.Is(err, ErrNoSuchContainer) {
 		t.Errorf("attach to no container: %v", err)
 	}
@@ -117,7 +128,7 @@ func TestAttachNext(t *testing.T) {
 		t.Error("the waiting client was not told of the start")
 	}
 	p.Cancel()
-	p2, err := e.AttachNext("db", &Attach{})
+	p2, err = e.AttachNext("db", &Attach{})
 	if err != nil {
 		t.Fatalf("a client after the first was served: %v", err)
 	}
