@@ -208,15 +208,16 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 	}, nil
 }
 
-// ResizeExec sets the window size of a running exec's terminal. An exec without a
-// terminal of this process's (none asked, or an external runtime proxying it
-// itself) has nothing to resize.
+// ResizeExec sets the window size of a running exec's terminal; one that ended
+// is a conflict. An exec without a terminal of this process's (none asked, not
+// started yet: a client resizes as it starts it, or an external runtime
+// proxying it itself) has nothing to resize.
 func (e *Engine) ResizeExec(id string, rows, cols uint16) error {
 	r, err := e.InspectExec(id)
 	if err != nil {
 		return err
 	}
-	if !r.Running {
+	if r.ExitCode != nil {
 		return conflictf("exec %s is not running", id)
 	}
 	if m, ok := execConsoles.Load(id); ok {

@@ -40,8 +40,8 @@ func TestExecRecords(t *testing.T) {
 			t.Errorf("inspect exec %q: %v", id, err)
 		}
 	}
-	if err := e.ResizeExec(r.ID, 10, 10); !errors.Is(err, ErrConflict) {
-		t.Errorf("resize of an exec not started: %v", err)
+	if err := e.ResizeExec(r.ID, 10, 10); err != nil {
+		t.Errorf("resize of an exec about to start: %v", err)
 	}
 
 	// The bare record has no bundle: the process cannot start, and the record
@@ -58,6 +58,9 @@ func TestExecRecords(t *testing.T) {
 	}
 	if _, err := e.StartExec(r.ID, ociruntime.IO{}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "has already run") {
 		t.Errorf("second start: %v", err)
+	}
+	if err := e.ResizeExec(r.ID, 10, 10); !errors.Is(err, ErrConflict) {
+		t.Errorf("resize of an exec that ended: %v", err)
 	}
 
 	// A running record cannot start again.

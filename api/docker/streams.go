@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -434,10 +433,16 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	if rec.Options.Tty {
 		xio.Console = func(m *os.File) { master = m }
 	}
-	wait, startErr := s.e.StartExec(id, xio)
-	if startErr != nil && (errors.Is(startErr, engine.ErrConflict) || errors.Is(startErr, engine.ErrNoSuchExec) || errors.Is(startErr, engine.ErrNoSuchContainer)) {
-		return startErr
+	// The answer first, then the process, as docker's: a client reading the
+	// answer's head with a buffer (docker-py) would swallow output sent with it.
+	conn, err := hijack(w, r, streamContentType(r, req.Tty))
+	if err != nil {
+		return err
 	}
+	defer conn.Close()
+	out := newOutput()
+	out.connect(conn, req.Tty, true, true)
+	wait, err := s.e.StartExec(id, xio)
 	for _, f := range theirs {
 		f.Close()
 	}
@@ -445,18 +450,8 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	if master != nil {
 		defer master.Close()
 	}
-	conn, err := hijack(w, r, streamContentType(r, req.Tty))
 	if err != nil {
-		if wait != nil {
-			go wait()
-		}
-		return err
-	}
-	defer conn.Close()
-	out := newOutput()
-	out.connect(conn, req.Tty, true, true)
-	if startErr != nil {
-		out.writer(false).Write([]byte(startErr.Error() + "\r\n"))
+		out.writer(false).Write([]byte(err.Error() + "\r\n"))
 		conn.CloseWrite()
 		return nil
 	}

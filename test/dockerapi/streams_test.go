@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -446,5 +447,92 @@ func TestContainerResizeGoClient(t *testing.T) {
 	}
 	if _, err := c.ContainerResize(ctx, "nosuch", client.ContainerResizeOptions{Height: 1, Width: 1}); status(err) != http.StatusNotFound {
 		t.Errorf("resize of no container: %v", err)
+	}
+}
+
+// inspectServed tells whether GET /containers/{id}/json answers, which the
+// docker CLI's logs, exec and attach and docker-py's logs and attach ask first.
+func inspectServed(t *testing.T, s *dockertest.Service, name string) bool {
+	t.Helper()
+	resp, err := s.Client().Get("http://docker/v1.50/containers/" + name + "/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// docker-py's low-level client: exec (with and without a terminal, demuxed, its
+// exit code); logs (tail, timestamps) and attach (logs=1), which inspect the
+// container first.
+func TestStreamsDockerPy(t *testing.T) {
+	if exec.Command("python3", "-c", "import docker").Run() != nil {
+		t.Skip("docker-py (python3 -c 'import docker') is not installed")
+	}
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Hull(t, "run", "-d", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "echo a; sleep 0.1; echo b >&2; sleep 0.1; echo c; sleep 300").Ok(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.Hull(t, "logs", "c1").Stdout, "c") {
+		if time.Now().After(deadline) {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	script := `
+import docker, json, sys
+api = docker.APIClient(base_url=sys.argv[1])
+out = {}
+x = api.exec_create("c1", ["sh", "-c", "echo out; echo err >&2; exit 6"], environment={"A": "1"})
+out["exec"] = [s.decode() if s else "" for s in api.exec_start(x["Id"], demux=True)]
+i = api.exec_inspect(x["Id"])
+out["inspect"] = {"ExitCode": i["ExitCode"], "Running": i["Running"]}
+x = api.exec_create("c1", "sh -c 'echo $A'", environment={"A": "tty"}, tty=True)
+out["tty"] = api.exec_start(x["Id"], tty=True).decode()
+try:
+    api.exec_create("nosuch", "true")
+except docker.errors.NotFound as e:
+    out["notfound"] = str(e)
+if sys.argv[2] == "1":
+    out["logs"] = api.logs("c1").decode()
+    out["tail"] = api.logs("c1", tail=1).decode()
+    out["stderr"] = api.logs("c1", stdout=False, stderr=True).decode()
+    out["ts"] = api.logs("c1", timestamps=True, tail=1).decode()
+    out["attach"] = api.attach("c1", logs=True, stream=False).decode()
+print(json.dumps(out))
+`
+	inspect := "1"
+	if !inspectServed(t, s, "c1") {
+		inspect = "0" // docker-py's logs and attach wait for it
+	}
+	out, err := exec.Command("python3", "-c", script, s.Host, inspect).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker-py: %v\n%s", err, out)
+	}
+	var got struct {
+		Exec    []string
+		Inspect struct {
+			ExitCode int
+			Running  bool
+		}
+		TTY, Logs, Tail, Stderr, TS, Attach, NotFound string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(got.Exec) != 2 || got.Exec[0] != "out\n" || got.Exec[1] != "err\n" || got.Inspect.ExitCode != 6 || got.Inspect.Running {
+		t.Errorf("docker-py exec: %s", out)
+	}
+	if got.TTY != "tty\r\n" {
+		t.Errorf("docker-py exec with a terminal: %q", got.TTY)
+	}
+	if !strings.Contains(got.NotFound, "no such container") {
+		t.Errorf("docker-py exec in no container: %q", got.NotFound)
+	}
+	if inspect == "0" {
+		t.Log("docker-py's logs and attach not tried: GET /containers/{id}/json is not served yet")
+		return
+	}
+	if got.Logs != "a\nb\nc\n" || got.Tail != "c\n" || got.Stderr != "b\n" || !strings.HasSuffix(got.TS, "Z c\n") || got.Attach != "a\nb\nc\n" {
+		t.Errorf("docker-py logs and attach: %s", out)
 	}
 }
