@@ -47,6 +47,23 @@ type ExecRecord struct {
 	Running  bool
 	ExitCode *int
 	Pid      int
+	Ended    time.Time
+}
+
+// execKeep is how long the record of an exec that ended stays for its
+// inspection once a newer exec is created: a container probed by execs
+// (health checks from outside, compose) would otherwise gather them forever.
+const execKeep = 10 * time.Minute
+
+// pruneExecs removes the records in dir of execs that ended before execKeep.
+func pruneExecs(dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, f := range files {
+		r, err := readExec(f, filepath.Base(f))
+		if err == nil && r.ExitCode != nil && !r.Ended.IsZero() && time.Since(r.Ended) > execKeep {
+			os.Remove(f)
+		}
+	}
 }
 
 func (e *Engine) execFile(cid, id string) string {
@@ -83,6 +100,7 @@ func (e *Engine) CreateExec(ref string, r ExecRecord) (*ExecRecord, error) {
 	}
 	r.ID, r.ContainerID, r.Created = newID(), c.ID, time.Now().UTC()
 	r.Running, r.ExitCode, r.Pid = false, nil, 0
+	pruneExecs(filepath.Dir(e.execFile(c.ID, r.ID)))
 	if err := os.MkdirAll(filepath.Dir(e.execFile(c.ID, r.ID)), 0o700); err != nil {
 		return nil, fmt.Errorf("exec record: %w", err)
 	}
@@ -177,7 +195,7 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 	end := func(code int) {
 		execConsoles.Delete(id)
 		e.updateExec(id, func(r *ExecRecord) error {
-			r.Running, r.ExitCode = false, &code
+			r.Running, r.ExitCode, r.Ended = false, &code, time.Now().UTC()
 			return nil
 		})
 	}

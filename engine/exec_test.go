@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hullproject/hull/ociruntime"
 )
@@ -73,6 +74,20 @@ func TestExecRecords(t *testing.T) {
 	}
 	if _, err := e.StartExec(r2.ID, ociruntime.IO{}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("start of a running exec: %v", err)
+	}
+
+	// The record of an exec that ended long ago goes when a new one comes.
+	if _, err := e.updateExec(r.ID, func(r *ExecRecord) error { r.Ended = r.Ended.Add(-execKeep - time.Minute); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateExec("web", ExecRecord{Options: ExecOptions{Args: []string{"true"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.InspectExec(r.ID); !errors.Is(err, ErrNoSuchExec) {
+		t.Errorf("an exec that ended long ago: %v", err)
+	}
+	if _, err := e.InspectExec(r2.ID); err != nil {
+		t.Errorf("a running exec was pruned: %v", err)
 	}
 
 	// Removing the container removes its execs.
