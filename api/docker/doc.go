@@ -53,7 +53,7 @@
 //
 // A handler returns its error instead of writing it: the server answers it with
 // docker's status and body (errors.go, statusOf): engine.ErrNoSuchContainer,
-// ErrNoSuchPod, image.ErrNotFound, network.ErrNotFound and volume.ErrNotFound →
+// ErrNoSuchPod, ErrNoSuchExec, image.ErrNotFound, network.ErrNotFound and volume.ErrNotFound →
 // 404; engine.ErrConflict, image.ErrInUse, volume.ErrInUse, network.ErrExists
 // and ErrAttached → 409; network.ErrInUse and ErrPredefined → 403,
 // network.ErrInvalid → 400; engine.ErrNotModified → 304
