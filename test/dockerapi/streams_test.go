@@ -536,3 +536,113 @@ print(json.dumps(out))
 		t.Errorf("docker-py logs and attach: %s", out)
 	}
 }
+
+// dockerIn runs the docker CLI on the service with stdin from in.
+func dockerIn(t *testing.T, s *dockertest.Service, in string, args ...string) dockertest.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, dockertest.DockerBin(t), args...)
+	cmd.Env = dockertest.DockerEnviron(s.Host, s.DockerConfig)
+	cmd.Stdin = strings.NewReader(in)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := dockertest.Result{Args: append([]string{"docker"}, args...), Stdout: out.String(), Stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("docker %v: %v", args, err)
+	}
+	return r
+}
+
+// The docker CLI's exec and logs, which inspect the container first.
+func TestDockerExecLogs(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Hull(t, "run", "-d", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; sleep 300").Ok(t)
+	if !inspectServed(t, s, "c1") {
+		t.Skip("GET /containers/{id}/json is not served yet")
+	}
+	if r := s.Docker(t, "exec", "c1", "sh", "-c", "echo out; echo err >&2; exit 4"); r.Code != 4 || r.Stdout != "out\n" || r.Stderr != "err\n" {
+		t.Errorf("docker exec: %+v", r)
+	}
+	if out := s.Docker(t, "exec", "-e", "A=1", "-u", "nobody", "-w", "/tmp", "c1", "sh", "-c", "echo $A $(id -u) $(pwd)").Ok(t); out != "1 65534 /tmp\n" {
+		t.Errorf("docker exec -e -u -w: %q", out)
+	}
+	if r := dockerIn(t, s, "piped\nin\n", "exec", "-i", "c1", "sh", "-c", "cat; echo end"); r.Code != 0 || r.Stdout != "piped\nin\nend\n" {
+		t.Errorf("docker exec -i: %+v", r)
+	}
+	if r := s.Docker(t, "exec", "-t", "c1", "tty"); r.Code != 0 || !strings.HasPrefix(r.Stdout, "/dev/pts/") || !strings.HasSuffix(r.Stdout, "\r\n") {
+		t.Errorf("docker exec -t: %+v", r)
+	}
+	if r := s.Docker(t, "exec", "c1", "/nosuch"); r.Code != 127 {
+		t.Errorf("docker exec of a missing program: %+v", r)
+	}
+	if r := s.Docker(t, "exec", "nosuch", "true"); r.Code == 0 || !strings.Contains(r.Stderr, "No such container") && !strings.Contains(r.Stderr, "no such container") {
+		t.Errorf("docker exec in no container: %+v", r)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.Hull(t, "logs", "c1").Stdout, "three") {
+		if time.Now().After(deadline) {
+			t.Fatal("no output")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := s.Docker(t, "logs", "c1"); r.Stdout != "one\nthree\n" || r.Stderr != "two\n" {
+		t.Errorf("docker logs: %+v", r)
+	}
+	if r := s.Docker(t, "logs", "--tail", "1", "c1"); r.Stdout != "three\n" || r.Stderr != "" {
+		t.Errorf("docker logs --tail 1: %+v", r)
+	}
+	if r := s.Docker(t, "logs", "--since", "1m", "-t", "c1"); !strings.HasSuffix(r.Stdout, "Z three\n") || !strings.HasSuffix(r.Stderr, "Z two\n") {
+		t.Errorf("docker logs --since 1m -t: %+v", r)
+	}
+	if r := s.Docker(t, "logs", "--since", "2100-01-01T00:00:00Z", "c1"); r.Stdout != "" || r.Stderr != "" {
+		t.Errorf("docker logs --since the future: %+v", r)
+	}
+	// hull logs reads the same.
+	if h, d := s.Hull(t, "logs", "--tail", "2", "c1"), s.Docker(t, "logs", "--tail", "2", "c1"); h.Stdout != d.Stdout || h.Stderr != d.Stderr {
+		t.Errorf("hull logs %+v, docker logs %+v", h, d)
+	}
+	s.Hull(t, "run", "-d", "--network", "none", "--name", "c2", "busybox", "sh", "-c", "echo a; sleep 1; echo b").Ok(t)
+	if out := s.Docker(t, "logs", "-f", "c2").Ok(t); out != "a\nb\n" {
+		t.Errorf("docker logs -f: %q", out)
+	}
+}
+
+// The docker CLI's run in the foreground (attach, start, wait) and attach.
+func TestDockerRunAttach(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Hull(t, "create", "--network", "none", "--name", "probe", "busybox", "true").Ok(t)
+	if !inspectServed(t, s, "probe") {
+		t.Skip("GET /containers/{id}/json is not served yet")
+	}
+	if r := s.Docker(t, "run", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"); r.Code != 3 || r.Stdout != "out\n" || r.Stderr != "err\n" {
+		t.Errorf("docker run: %+v", r)
+	}
+	if r := s.Docker(t, "run", "-t", "--network", "none", "busybox", "sh", "-c", "echo tty; exit 2"); r.Code != 2 || r.Stdout != "tty\r\n" {
+		t.Errorf("docker run -t: %+v", r)
+	}
+	if r := dockerIn(t, s, "piped\n", "run", "-i", "--network", "none", "busybox", "sh", "-c", "cat; echo done"); r.Code != 0 || r.Stdout != "piped\ndone\n" {
+		t.Errorf("docker run -i: %+v", r)
+	}
+	if r := dockerIn(t, s, "x\n", "run", "--rm", "-i", "--network", "none", "busybox", "wc", "-l"); r.Code != 0 || strings.TrimSpace(r.Stdout) != "1" {
+		t.Errorf("docker run --rm -i: %+v", r)
+	}
+
+	// docker attach: the output of a running container until its end, its code.
+	s.Hull(t, "run", "-d", "--network", "none", "--name", "a1", "busybox", "sh", "-c", "sleep 1; echo late; exit 5").Ok(t)
+	if r := s.Docker(t, "attach", "a1"); r.Code != 5 || r.Stdout != "late\n" {
+		t.Errorf("docker attach: %+v", r)
+	}
+	// With stdin: piped input, detached by the keys.
+	s.Hull(t, "run", "-d", "-i", "--network", "none", "--name", "a2", "busybox", "sh", "-c", "while read l; do echo \"got $l\"; done").Ok(t)
+	if r := dockerIn(t, s, "x\n\x10\x11", "attach", "a2"); r.Stdout != "got x\n" {
+		t.Errorf("docker attach then ctrl-p ctrl-q: %+v", r)
+	}
+	if st := strings.TrimSpace(s.Hull(t, "inspect", "-f", "{{.State.Status}}", "a2").Ok(t)); st != "running" {
+		t.Errorf("after the detach keys: %s", st)
+	}
+}
