@@ -637,12 +637,10 @@ func TestDockerRunAttach(t *testing.T) {
 	if r := s.Docker(t, "attach", "a1"); r.Code != 5 || r.Stdout != "late\n" {
 		t.Errorf("docker attach: %+v", r)
 	}
-	// With stdin: piped input, detached by the keys.
-	s.Hull(t, "run", "-d", "-i", "--network", "none", "--name", "a2", "busybox", "sh", "-c", "while read l; do echo \"got $l\"; done").Ok(t)
-	if r := dockerIn(t, s, "x\n\x10\x11", "attach", "a2"); r.Stdout != "got x\n" {
-		t.Errorf("docker attach then ctrl-p ctrl-q: %+v", r)
-	}
-	if st := strings.TrimSpace(s.Hull(t, "inspect", "-f", "{{.State.Status}}", "a2").Ok(t)); st != "running" {
-		t.Errorf("after the detach keys: %s", st)
+	// With stdin: piped input reaches it. (The detach keys of a container
+	// without a terminal are the server's: TestAttachGoClient.)
+	s.Hull(t, "run", "-d", "-i", "--network", "none", "--name", "a2", "busybox", "sh", "-c", "read l; echo \"got $l\"; exit 6").Ok(t)
+	if r := dockerIn(t, s, "x\n", "attach", "a2"); r.Code != 6 || r.Stdout != "got x\n" {
+		t.Errorf("docker attach with piped input: %+v", r)
 	}
 }
