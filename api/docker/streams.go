@@ -2,6 +2,7 @@ package docker
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/hullproject/hull/logs"
 	"github.com/moby/moby/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // routesStreams registers the streams: attach, logs, exec create/start/resize/inspect.
@@ -75,6 +77,30 @@ func (w *outputWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// headRead waits, a while at most, until the client has read the head of the
+// answer on a hijacked connection before any output is sent: docker-py reads
+// the head through a buffer and the stream from the raw socket after it, so
+// output that came with the head would be lost (it was, in one attach of
+// three with logs=1). On a unix socket SIOCOUTQ counts the bytes sent that
+// the peer has not read yet; on TCP it counts unacknowledged ones, which says
+// nothing of the client's reading, so it is not waited for there.
+func headRead(c *hijackedConn) {
+	uc, ok := c.Conn.(*net.UnixConn)
+	if !ok {
+		return
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return
+	}
+	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		n := 0
+		if cerr := rc.Control(func(fd uintptr) { n, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); cerr != nil || err != nil || n == 0 {
+			return
+		}
+	}
 }
 
 // input reads a hijacked connection's input (the client's stdin) into chunks on
@@ -154,6 +180,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer conn.Close()
+	headRead(conn)
 	out.connect(conn, tty, queryBool(r, "stdout"), queryBool(r, "stderr"))
 	if withLogs {
 		if err := s.e.Logs(c.ID, engine.LogsOptions{Tail: -1}, func(en logs.Entry) error {
@@ -440,6 +467,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer conn.Close()
+	headRead(conn)
 	out := newOutput()
 	out.connect(conn, req.Tty, true, true)
 	wait, err := s.e.StartExec(id, xio)

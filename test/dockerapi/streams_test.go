@@ -488,6 +488,15 @@ i = api.exec_inspect(x["Id"])
 out["inspect"] = {"ExitCode": i["ExitCode"], "Running": i["Running"]}
 x = api.exec_create("c1", "sh -c 'echo $A'", environment={"A": "tty"}, tty=True)
 out["tty"] = api.exec_start(x["Id"], tty=True).decode()
+# attach_socket: the hijacked stream as docker-py hands it out, its head read
+# through a buffer; the log replayed at once must not be lost with it.
+from docker.utils.socket import frames_iter, consume_socket_output, demux_adaptor
+out["attach_socket"] = []
+for i in range(20):
+    sock = api.attach_socket("c1", params={"logs": 1, "stdout": 1, "stderr": 1})
+    o, e = consume_socket_output((demux_adaptor(*f) for f in frames_iter(sock, False)), demux=True)
+    out["attach_socket"].append((o or b"").decode() + "|" + (e or b"").decode())
+    sock.close()
 try:
     api.exec_create("nosuch", "true")
 except docker.errors.NotFound as e:
@@ -515,6 +524,7 @@ print(json.dumps(out))
 			Running  bool
 		}
 		TTY, Logs, Tail, Stderr, TS, Attach, NotFound string
+		AttachSocket                                  []string `json:"attach_socket"`
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -527,6 +537,14 @@ print(json.dumps(out))
 	}
 	if !strings.Contains(got.NotFound, "no such container") {
 		t.Errorf("docker-py exec in no container: %q", got.NotFound)
+	}
+	for i, a := range got.AttachSocket {
+		if a != "a\nc\n|b\n" {
+			t.Errorf("docker-py attach_socket logs=1, try %d: %q", i, a)
+		}
+	}
+	if len(got.AttachSocket) != 20 {
+		t.Errorf("docker-py attach_socket: %s", out)
 	}
 	if inspect == "0" {
 		t.Log("docker-py's logs and attach not tried: GET /containers/{id}/json is not served yet")
