@@ -199,6 +199,7 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 			return nil
 		})
 	}
+	var slave *os.File
 	if r.Options.Tty {
 		console := io.Console
 		io.Console = func(m *os.File) {
@@ -207,10 +208,20 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 				console(m)
 			}
 		}
+		// An external runtime proxies the terminal between its pty and its own
+		// stdio, which must be a terminal: a pty of this process's, whose master
+		// the caller gets as from hull's own runtime.
+		if slave, err = e.externalTerminal(r, &io); err != nil {
+			end(ExitCodeOf(err))
+			return nil, err
+		}
 	}
 	o := r.Options
 	o.Detach = false // waited for here, so its end is recorded
 	w, err := e.Exec(r.ContainerID, o, io)
+	if slave != nil {
+		slave.Close() // the runtime's now
+	}
 	if err != nil {
 		end(ExitCodeOf(err))
 		return nil, err
@@ -224,6 +235,32 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 		end(code)
 		return code, nil
 	}, nil
+}
+
+// externalTerminal gives an exec through an external runtime a pty as its stdio
+// (and its controlling terminal, runc opens /dev/tty) and hands its master to
+// io.Console; it returns the slave, to close once the runtime has it. Nothing
+// for hull's own runtime, which hands out the master itself.
+func (e *Engine) externalTerminal(r *ExecRecord, io *ExecIO) (*os.File, error) {
+	c, err := e.Get(r.ContainerID)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := e.Runtime(c)
+	if err != nil || rt.Name() == "hull" {
+		return nil, err
+	}
+	master, slave, err := console.OpenPty("/dev/ptmx")
+	if err != nil {
+		return nil, err
+	}
+	if cs := r.Options.ConsoleSize; cs != nil {
+		// runc sizes the container's terminal after its own.
+		console.SetSize(master, uint16(cs.Height), uint16(cs.Width))
+	}
+	io.Stdin, io.Stdout, io.Stderr, io.Ctty = slave, slave, slave, true
+	io.Console(master)
+	return slave, nil
 }
 
 // ResizeExec sets the window size of a running exec's terminal; one that ended

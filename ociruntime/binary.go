@@ -292,6 +292,9 @@ func (b *Binary) Exec(id string, p *specs.Process, o IO, detach bool) (func() (i
 	}
 	cmd := exec.Command(b.Path, append(args, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	if o.Ctty && !detach {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
 	if detach {
 		defer cleanup()
 		if err := cmd.Run(); err != nil {

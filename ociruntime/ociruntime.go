@@ -41,6 +41,10 @@ import (
 type IO struct {
 	Stdin, Stdout, Stderr *os.File
 	Console               func(master *os.File)
+	// Ctty makes Stdin, a terminal, the controlling terminal of an external
+	// runtime's foreground Exec, in a session of its own: runc opens /dev/tty to
+	// proxy a terminal, which a caller without one (hull system service) lacks.
+	Ctty bool
 }
 
 // Runtime drives containers of one runtime, with its state in one directory.

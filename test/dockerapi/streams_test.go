@@ -196,10 +196,22 @@ func TestExecGoClient(t *testing.T) {
 	}
 }
 
-// An exec with a terminal: raw output, its size from create and from resize.
+// An exec with a terminal: raw output, its size from create and from resize;
+// through hull's runtime, which hands the pty's master out, and through runc,
+// which proxies the terminal between the pty and its own stdio.
 func TestExecTTYGoClient(t *testing.T) {
+	t.Run("hull", func(t *testing.T) { testExecTTY(t, "hull") })
+	t.Run("runc", func(t *testing.T) {
+		if _, err := exec.LookPath("runc"); err != nil {
+			t.Skip("runc is not installed")
+		}
+		testExecTTY(t, "runc")
+	})
+}
+
+func testExecTTY(t *testing.T, runtime string) {
 	s := dockertest.Start(t, dockertest.Options{})
-	s.Hull(t, "run", "-d", "--network", "none", "--name", "c1", "busybox", "sleep", "300").Ok(t)
+	s.Hull(t, "run", "-d", "--runtime", runtime, "--network", "none", "--name", "c1", "busybox", "sleep", "300").Ok(t)
 	c := goClient(t, s)
 	ctx := context.Background()
 	x, err := c.ExecCreate(ctx, "c1", client.ExecCreateOptions{
