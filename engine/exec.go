@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/ociruntime"
 	"github.com/hullproject/hull/runtime/console"
 )
@@ -48,6 +49,10 @@ type ExecRecord struct {
 	ExitCode *int
 	Pid      int
 	Ended    time.Time
+	// The process that started it and waits for it (its pid and start time):
+	// a record it left running when it died is not.
+	StarterPid   int
+	StarterStart uint64
 }
 
 // execKeep is how long the record of an exec that ended stays for its
@@ -122,13 +127,18 @@ func (e *Engine) findExec(id string) (string, error) {
 	return m[0], nil
 }
 
-// InspectExec reads the record of exec id.
+// InspectExec reads the record of exec id. One whose starter died while it ran
+// is not running any more, its exit code unknown.
 func (e *Engine) InspectExec(id string) (*ExecRecord, error) {
 	file, err := e.findExec(id)
 	if err != nil {
 		return nil, err
 	}
-	return readExec(file, id)
+	r, err := readExec(file, id)
+	if err == nil && r.Running && !proc.Alive(r.StarterPid, r.StarterStart) {
+		r.Running = false
+	}
+	return r, err
 }
 
 func readExec(file, id string) (*ExecRecord, error) {
@@ -181,12 +191,16 @@ func (e *Engine) updateExec(id string, fn func(r *ExecRecord) error) (*ExecRecor
 func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err error) {
 	r, err := e.updateExec(id, func(r *ExecRecord) error {
 		switch {
-		case r.Running:
+		case r.Running && proc.Alive(r.StarterPid, r.StarterStart):
 			return conflictf("exec %s is already running", r.ID)
-		case r.ExitCode != nil:
+		case r.ExitCode != nil || r.StarterPid != 0:
 			return conflictf("exec %s has already run", r.ID)
 		}
-		r.Running = true
+		start, err := proc.StartTime(os.Getpid())
+		if err != nil {
+			return err
+		}
+		r.Running, r.StarterPid, r.StarterStart = true, os.Getpid(), start
 		return nil
 	})
 	if err != nil {
@@ -272,7 +286,7 @@ func (e *Engine) ResizeExec(id string, rows, cols uint16) error {
 	if err != nil {
 		return err
 	}
-	if r.ExitCode != nil {
+	if r.ExitCode != nil || (r.StarterPid != 0 && !r.Running) {
 		return conflictf("exec %s is not running", id)
 	}
 	if m, ok := execConsoles.Load(id); ok {

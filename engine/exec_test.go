@@ -2,10 +2,12 @@ package engine
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/ociruntime"
 )
 
@@ -64,16 +66,46 @@ func TestExecRecords(t *testing.T) {
 		t.Errorf("resize of an exec that ended: %v", err)
 	}
 
-	// A running record cannot start again.
+	// A running record (its starter this process) cannot start again.
 	r2, err := e.CreateExec("web", ExecRecord{Options: ExecOptions{Args: []string{"true"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.updateExec(r2.ID, func(r *ExecRecord) error { r.Running = true; return nil }); err != nil {
+	start, err := proc.StartTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.updateExec(r2.ID, func(r *ExecRecord) error {
+		r.Running, r.StarterPid, r.StarterStart = true, os.Getpid(), start
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.StartExec(r2.ID, ociruntime.IO{}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("start of a running exec: %v", err)
+	}
+	if got, err := e.InspectExec(r2.ID); err != nil || !got.Running {
+		t.Errorf("a running exec: %+v, %v", got, err)
+	}
+	// One whose starter died (a service killed) is not running, and has run.
+	r3, err := e.CreateExec("web", ExecRecord{Options: ExecOptions{Args: []string{"true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.updateExec(r3.ID, func(r *ExecRecord) error {
+		r.Running, r.StarterPid, r.StarterStart = true, os.Getpid(), start+1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.InspectExec(r3.ID); err != nil || got.Running || got.ExitCode != nil {
+		t.Errorf("an exec whose starter died: %+v, %v", got, err)
+	}
+	if _, err := e.StartExec(r3.ID, ociruntime.IO{}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "has already run") {
+		t.Errorf("start of an exec whose starter died: %v", err)
+	}
+	if err := e.ResizeExec(r3.ID, 1, 1); !errors.Is(err, ErrConflict) {
+		t.Errorf("resize of an exec whose starter died: %v", err)
 	}
 
 	// The record of an exec that ended long ago goes when a new one comes.
