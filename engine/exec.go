@@ -38,10 +38,9 @@ type ExecRecord struct {
 	ID          string
 	ContainerID string
 	Options     ExecOptions
-	// What the starter attaches, and the keys that detach it: kept for the one
-	// who starts it (and reported by inspect).
+	// What the starter attaches: kept for the one who starts it (and reported
+	// by inspect), as the keys that detach it (Options.DetachKeys).
 	AttachStdin, AttachStdout, AttachStderr bool
-	DetachKeys                              string
 	Created                                 time.Time
 	// Running from the start until the process ends; ExitCode once it did (or
 	// could not start: 126, 127 or 125 as ExitCodeOf).

@@ -26,7 +26,7 @@ func TestExecRecords(t *testing.T) {
 		t.Errorf("exec without a command: %v", errs)
 	}
 
-	r, err := e.CreateExec("web", ExecRecord{Options: ExecOptions{Args: []string{"sh", "-c", "exit 3"}, Env: []string{"A=1"}, Tty: true}, AttachStdout: true, DetachKeys: "ctrl-x"})
+	r, err := e.CreateExec("web", ExecRecord{Options: ExecOptions{Args: []string{"sh", "-c", "exit 3"}, Env: []string{"A=1"}, Tty: true, DetachKeys: "ctrl-x"}, AttachStdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestExecRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ContainerID != "aaaa"+strings.Repeat("0", 60) || got.Running || got.ExitCode != nil || !got.AttachStdout || got.DetachKeys != "ctrl-x" ||
+	if got.ContainerID != "aaaa"+strings.Repeat("0", 60) || got.Running || got.ExitCode != nil || !got.AttachStdout || got.Options.DetachKeys != "ctrl-x" ||
 		strings.Join(got.Options.Args, " ") != "sh -c exit 3" || !got.Options.Tty || got.Options.Env[0] != "A=1" {
 		t.Errorf("inspect a created exec: %+v", got)
 	}

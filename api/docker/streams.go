@@ -331,6 +331,10 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if c.HostConfig.LogConfig.Type == engine.LogNone {
+		// as docker's: its log drivers that keep nothing cannot be read (engine.Logs)
+		return notImplementedf("configured logging driver does not support reading")
+	}
 	w.Header().Set("Content-Type", streamContentType(r, c.Config.Tty))
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
@@ -363,18 +367,15 @@ func (s *Server) execCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	if _, err := engine.ParseDetachKeys(req.DetachKeys); err != nil {
-		return badRequest(err)
-	}
 	o := engine.ExecOptions{
 		Args: req.Cmd, Env: req.Env, User: req.User, WorkingDir: req.WorkingDir,
-		Privileged: req.Privileged, Tty: req.Tty,
+		Privileged: req.Privileged, Tty: req.Tty, DetachKeys: req.DetachKeys,
 	}
 	if req.ConsoleSize != nil && req.Tty {
 		o.ConsoleSize = &specs.Box{Height: req.ConsoleSize[0], Width: req.ConsoleSize[1]}
 	}
 	rec, err := s.e.CreateExec(r.PathValue("name"), engine.ExecRecord{
-		Options: o, DetachKeys: req.DetachKeys,
+		Options:     o,
 		AttachStdin: req.AttachStdin, AttachStdout: req.AttachStdout, AttachStderr: req.AttachStderr,
 	})
 	if err != nil {
@@ -508,7 +509,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	var keys []byte
 	if rec.AttachStdin {
-		keys, _ = engine.ParseDetachKeys(rec.DetachKeys)
+		keys, _ = engine.ParseDetachKeys(rec.Options.DetachKeys)
 	}
 	input, detached := readInput(conn, keys)
 	go func() {
@@ -574,8 +575,8 @@ func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) error {
 		pc.Entrypoint, pc.Arguments = rec.Options.Args[0], append(pc.Arguments, rec.Options.Args[1:]...)
 	}
 	var keys []byte
-	if rec.DetachKeys != "" {
-		keys, _ = engine.ParseDetachKeys(rec.DetachKeys)
+	if rec.Options.DetachKeys != "" {
+		keys, _ = engine.ParseDetachKeys(rec.Options.DetachKeys)
 	}
 	return writeJSON(w, http.StatusOK, container.ExecInspectResponse{
 		ID: rec.ID, Running: rec.Running, ExitCode: rec.ExitCode, ProcessConfig: pc,

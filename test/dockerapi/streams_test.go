@@ -339,6 +339,10 @@ func TestLogsGoClient(t *testing.T) {
 	if _, err := c.ContainerLogs(ctx, "nosuch", client.ContainerLogsOptions{ShowStdout: true}); status(err) != http.StatusNotFound {
 		t.Errorf("logs of no container: %v", err)
 	}
+	s.Hull(t, "create", "--log-driver", "none", "--network", "none", "--name", "c4", "busybox", "true").Ok(t)
+	if _, err := c.ContainerLogs(ctx, "c4", client.ContainerLogsOptions{ShowStdout: true}); status(err) != http.StatusNotImplemented || !strings.Contains(err.Error(), "does not support reading") {
+		t.Errorf("logs of a container without a log: %v", err)
+	}
 }
 
 // Attach to a running container: its input in, its output out; the detach keys
