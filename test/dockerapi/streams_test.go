@@ -466,21 +466,8 @@ func TestContainerResizeGoClient(t *testing.T) {
 	}
 }
 
-// inspectServed tells whether GET /containers/{id}/json answers, which the
-// docker CLI's logs, exec and attach and docker-py's logs and attach ask first.
-func inspectServed(t *testing.T, s *dockertest.Service, name string) bool {
-	t.Helper()
-	resp, err := s.Client().Get("http://docker/v1.50/containers/" + name + "/json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
 // docker-py's low-level client: exec (with and without a terminal, demuxed, its
-// exit code); logs (tail, timestamps) and attach (logs=1), which inspect the
-// container first.
+// exit code), logs (tail, timestamps) and attach (logs=1).
 func TestStreamsDockerPy(t *testing.T) {
 	if exec.Command("python3", "-c", "import docker").Run() != nil {
 		t.Skip("docker-py (python3 -c 'import docker') is not installed")
@@ -517,19 +504,14 @@ try:
     api.exec_create("nosuch", "true")
 except docker.errors.NotFound as e:
     out["notfound"] = str(e)
-if sys.argv[2] == "1":
-    out["logs"] = api.logs("c1").decode()
-    out["tail"] = api.logs("c1", tail=1).decode()
-    out["stderr"] = api.logs("c1", stdout=False, stderr=True).decode()
-    out["ts"] = api.logs("c1", timestamps=True, tail=1).decode()
-    out["attach"] = api.attach("c1", logs=True, stream=False).decode()
+out["logs"] = api.logs("c1").decode()
+out["tail"] = api.logs("c1", tail=1).decode()
+out["stderr"] = api.logs("c1", stdout=False, stderr=True).decode()
+out["ts"] = api.logs("c1", timestamps=True, tail=1).decode()
+out["attach"] = api.attach("c1", logs=True, stream=False).decode()
 print(json.dumps(out))
 `
-	inspect := "1"
-	if !inspectServed(t, s, "c1") {
-		inspect = "0" // docker-py's logs and attach wait for it
-	}
-	out, err := exec.Command("python3", "-c", script, s.Host, inspect).CombinedOutput()
+	out, err := exec.Command("python3", "-c", script, s.Host).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker-py: %v\n%s", err, out)
 	}
@@ -562,10 +544,6 @@ print(json.dumps(out))
 	if len(got.AttachSocket) != 20 {
 		t.Errorf("docker-py attach_socket: %s", out)
 	}
-	if inspect == "0" {
-		t.Log("docker-py's logs and attach not tried: GET /containers/{id}/json is not served yet")
-		return
-	}
 	if got.Logs != "a\nb\nc\n" || got.Tail != "c\n" || got.Stderr != "b\n" || !strings.HasSuffix(got.TS, "Z c\n") || got.Attach != "a\nb\nc\n" {
 		t.Errorf("docker-py logs and attach: %s", out)
 	}
@@ -591,13 +569,10 @@ func dockerIn(t *testing.T, s *dockertest.Service, in string, args ...string) do
 	return r
 }
 
-// The docker CLI's exec and logs, which inspect the container first.
+// The docker CLI's exec and logs.
 func TestDockerExecLogs(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
 	s.Hull(t, "run", "-d", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "echo one; sleep 0.2; echo two >&2; sleep 0.2; echo three; sleep 300").Ok(t)
-	if !inspectServed(t, s, "c1") {
-		t.Skip("GET /containers/{id}/json is not served yet")
-	}
 	if r := s.Docker(t, "exec", "c1", "sh", "-c", "echo out; echo err >&2; exit 4"); r.Code != 4 || r.Stdout != "out\n" || r.Stderr != "err\n" {
 		t.Errorf("docker exec: %+v", r)
 	}
@@ -649,10 +624,6 @@ func TestDockerExecLogs(t *testing.T) {
 // The docker CLI's run in the foreground (attach, start, wait) and attach.
 func TestDockerRunAttach(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
-	s.Hull(t, "create", "--network", "none", "--name", "probe", "busybox", "true").Ok(t)
-	if !inspectServed(t, s, "probe") {
-		t.Skip("GET /containers/{id}/json is not served yet")
-	}
 	if r := s.Docker(t, "run", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"); r.Code != 3 || r.Stdout != "out\n" || r.Stderr != "err\n" {
 		t.Errorf("docker run: %+v", r)
 	}
