@@ -11,7 +11,7 @@ import (
 
 	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/ociruntime"
-	"github.com/hullproject/hull/runtime/console"
+	"golang.org/x/sys/unix"
 )
 
 // Exec records: the Docker API creates an exec (POST /containers/{id}/exec), starts
@@ -212,7 +212,6 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 			return nil
 		})
 	}
-	var slave *os.File
 	if r.Options.Tty {
 		console := io.Console
 		io.Console = func(m *os.File) {
@@ -221,20 +220,13 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 				console(m)
 			}
 		}
-		// An external runtime proxies the terminal between its pty and its own
-		// stdio, which must be a terminal: a pty of this process's, whose master
-		// the caller gets as from hull's own runtime.
-		if slave, err = e.externalTerminal(r, &io); err != nil {
-			end(ExitCodeOf(err))
-			return nil, err
-		}
+		// The master from an external runtime too: the caller may have no
+		// terminal to lend it (ociruntime.IO.OwnTerminal).
+		io.OwnTerminal = true
 	}
 	o := r.Options
 	o.Detach = false // waited for here, so its end is recorded
 	w, err := e.Exec(r.ContainerID, o, io)
-	if slave != nil {
-		slave.Close() // the runtime's now
-	}
 	if err != nil {
 		end(ExitCodeOf(err))
 		return nil, err
@@ -250,32 +242,6 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 	}, nil
 }
 
-// externalTerminal gives an exec through an external runtime a pty as its stdio
-// (and its controlling terminal, runc opens /dev/tty) and hands its master to
-// io.Console; it returns the slave, to close once the runtime has it. Nothing
-// for hull's own runtime, which hands out the master itself.
-func (e *Engine) externalTerminal(r *ExecRecord, io *ExecIO) (*os.File, error) {
-	c, err := e.Get(r.ContainerID)
-	if err != nil {
-		return nil, err
-	}
-	rt, err := e.Runtime(c)
-	if err != nil || rt.Name() == "hull" {
-		return nil, err
-	}
-	master, slave, err := console.OpenPty("/dev/ptmx")
-	if err != nil {
-		return nil, err
-	}
-	if cs := r.Options.ConsoleSize; cs != nil {
-		// runc sizes the container's terminal after its own.
-		console.SetSize(master, uint16(cs.Height), uint16(cs.Width))
-	}
-	io.Stdin, io.Stdout, io.Stderr, io.Ctty = slave, slave, slave, true
-	io.Console(master)
-	return slave, nil
-}
-
 // ResizeExec sets the window size of a running exec's terminal; one that ended
 // is a conflict. An exec without a terminal of this process's (none asked, not
 // started yet: a client resizes as it starts it, or an external runtime
@@ -289,7 +255,10 @@ func (e *Engine) ResizeExec(id string, rows, cols uint16) error {
 		return conflictf("exec %s is not running", id)
 	}
 	if m, ok := execConsoles.Load(id); ok {
-		return console.SetSize(m.(*os.File), rows, cols)
+		ws := &unix.Winsize{Row: rows, Col: cols}
+		if err := unix.IoctlSetWinsize(int(m.(*os.File).Fd()), unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("resize exec %s: %w", id, err)
+		}
 	}
 	return nil
 }

@@ -277,11 +277,11 @@ func (b *Binary) Exec(id string, p *specs.Process, o IO, detach bool) (func() (i
 	}
 	// In the foreground runc proxies the terminal itself, between the pty and its
 	// own stdio; only a detached exec sends the master to a console socket.
-	console := o.Console
+	toMaster := o.Console
 	if !detach {
-		console = nil
+		toMaster = nil
 	}
-	cs, err := listenConsole(console)
+	cs, err := listenConsole(toMaster)
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -292,8 +292,21 @@ func (b *Binary) Exec(id string, p *specs.Process, o IO, detach bool) (func() (i
 	}
 	cmd := exec.Command(b.Path, append(args, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
-	if o.Ctty && !detach {
+	if o.OwnTerminal && p.Terminal && !detach && o.Console != nil {
+		// runc's stdio: a pty of its own, its controlling terminal in a session
+		// of its own, sized as the process's will be (runc copies the size).
+		master, slave, err := console.OpenPty("/dev/ptmx")
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		defer slave.Close() // runc's once it started
+		if cs := p.ConsoleSize; cs != nil {
+			console.SetSize(master, uint16(cs.Height), uint16(cs.Width))
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		o.Console(master)
 	}
 	if detach {
 		defer cleanup()

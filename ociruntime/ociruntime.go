@@ -41,10 +41,12 @@ import (
 type IO struct {
 	Stdin, Stdout, Stderr *os.File
 	Console               func(master *os.File)
-	// Ctty makes Stdin, a terminal, the controlling terminal of an external
-	// runtime's foreground Exec, in a session of its own: runc opens /dev/tty to
-	// proxy a terminal, which a caller without one (hull system service) lacks.
-	Ctty bool
+	// OwnTerminal asks a foreground Exec through an external runtime for a pty
+	// of its own, whose master goes to Console as with the in-process runtime:
+	// runc proxies the terminal between the process's pty and its own stdio,
+	// which must then be a terminal (it opens /dev/tty), and a caller without
+	// one (hull system service) has none to lend it.
+	OwnTerminal bool
 }
 
 // Runtime drives containers of one runtime, with its state in one directory.
