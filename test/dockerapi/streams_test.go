@@ -6,13 +6,17 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/hullproject/hull/api/docker/dockertest"
+	"github.com/hullproject/hull/runtime/console"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 )
@@ -647,5 +651,121 @@ func TestDockerRunAttach(t *testing.T) {
 	s.Hull(t, "run", "-d", "-i", "--network", "none", "--name", "a2", "busybox", "sh", "-c", "read l; echo \"got $l\"; exit 6").Ok(t)
 	if r := dockerIn(t, s, "x\n", "attach", "a2"); r.Code != 6 || r.Stdout != "got x\n" {
 		t.Errorf("docker attach with piped input: %+v", r)
+	}
+}
+
+// ptyDocker is the docker CLI running on a terminal of its own (24x80), as a
+// user's shell runs it; out is what it showed.
+type ptyDocker struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	master *os.File
+	mu     sync.Mutex
+	out    bytes.Buffer
+	done   chan struct{}
+}
+
+func dockerOnPty(t *testing.T, s *dockertest.Service, args ...string) *ptyDocker {
+	t.Helper()
+	master, slave, err := console.OpenPty("/dev/ptmx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	console.SetSize(slave, 24, 80)
+	p := &ptyDocker{t: t, master: master, done: make(chan struct{})}
+	p.cmd = exec.Command(dockertest.DockerBin(t), args...)
+	p.cmd.Env = dockertest.DockerEnviron(s.Host, s.DockerConfig)
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				close(p.done)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait(); master.Close() })
+	return p
+}
+
+// expect waits until the terminal showed want.
+func (p *ptyDocker) expect(want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p.mu.Lock()
+		got := p.out.String()
+		p.mu.Unlock()
+		if strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the terminal did not show %q:\n%q", want, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// exit waits for the CLI's end and returns its exit code.
+func (p *ptyDocker) exit() int {
+	p.t.Helper()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.t.Fatalf("docker did not exit:\n%q", p.out.String())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// The docker CLI on a terminal: run -it and exec -it get its size and follow
+// its changes, input goes through, the exit code comes back, and ctrl-p ctrl-q
+// leaves the container running.
+func TestDockerTerminal(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	p := dockerOnPty(t, s, "run", "-it", "--network", "none", "--name", "c1", "busybox", "sh")
+	p.master.Write([]byte("stty size\r"))
+	p.expect("24 80")
+	console.SetSize(p.master, 30, 100) // the user's window grows: SIGWINCH to docker
+	time.Sleep(300 * time.Millisecond)
+	p.master.Write([]byte("stty size\r"))
+	p.expect("30 100")
+	p.master.Write([]byte("exit 3\r"))
+	if code := p.exit(); code != 3 {
+		t.Errorf("docker run -it exited %d", code)
+	}
+
+	s.Hull(t, "run", "-d", "--network", "none", "--name", "c2", "busybox", "sleep", "300").Ok(t)
+	p = dockerOnPty(t, s, "exec", "-it", "c2", "sh")
+	p.master.Write([]byte("stty size; tty\r"))
+	p.expect("24 80")
+	p.expect("/dev/pts/")
+	p.master.Write([]byte("exit 4\r"))
+	if code := p.exit(); code != 4 {
+		t.Errorf("docker exec -it exited %d", code)
+	}
+
+	p = dockerOnPty(t, s, "run", "-it", "--network", "none", "--name", "c3", "busybox", "sh")
+	p.master.Write([]byte("echo $((6*7))\r"))
+	p.expect("42")
+	p.master.Write([]byte{0x10, 0x11}) // ctrl-p ctrl-q
+	if code := p.exit(); code != 0 {
+		t.Errorf("docker run -it detached with %d", code)
+	}
+	if st := strings.TrimSpace(s.Hull(t, "inspect", "-f", "{{.State.Status}}", "c3").Ok(t)); st != "running" {
+		t.Errorf("after ctrl-p ctrl-q: %s", st)
 	}
 }
