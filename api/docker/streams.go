@@ -141,7 +141,8 @@ func readInput(conn io.Reader, keys []byte) (in chan []byte, detached chan struc
 
 // containerAttach answers POST /containers/{id}/attach: the hijacked stream of
 // the container's output (and its input with stdin=1 when it was created with
-// OpenStdin), until the container ends or the client types the detach keys. With
+// OpenStdin), until the container ends or the client types the detach keys (a
+// container with a terminal). With
 // logs=1 its log comes first; stream=0 ends there. A container that is not running
 // is waited for: its next start (docker run and start -a attach, then start) has
 // the client as its starter, which sees the first byte of output, and whose end of
@@ -194,8 +195,10 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		conn.CloseWrite()
 		return nil
 	}
+	// The detach keys are watched for with a terminal only, as docker's: a
+	// stream of bytes (a file piped in) holds them by chance.
 	var ks []byte
-	if stdin {
+	if stdin && tty {
 		ks = keys
 	}
 	in, detached := readInput(conn, ks)
@@ -508,7 +511,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var keys []byte
-	if rec.AttachStdin {
+	if rec.AttachStdin && rec.Options.Tty { // with a terminal only, as attach's
 		keys, _ = engine.ParseDetachKeys(rec.Options.DetachKeys)
 	}
 	input, detached := readInput(conn, keys)

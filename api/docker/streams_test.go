@@ -96,7 +96,7 @@ func TestAttachBeforeStart(t *testing.T) {
 	if _, err := s.e.Start(id, nil); err != nil { // what POST /containers/{id}/start does
 		t.Fatal(err)
 	}
-	conn.Write([]byte("hello\n"))
+	conn.Write([]byte("hel\x10\x11lo\n")) // without a terminal the detach keys are data
 	conn.CloseWrite()
 	var stdout, stderr bytes.Buffer
 	done := make(chan error, 1)
@@ -109,7 +109,7 @@ func TestAttachBeforeStart(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the stream did not end: stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
-	if stdout.String() != "first\nhello\n" || stderr.String() != "done\n" {
+	if stdout.String() != "first\nhel\x10\x11lo\n" || stderr.String() != "done\n" {
 		t.Errorf("attached before the start: stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 	if got := hull("inspect", "-f", "{{.State.ExitCode}}", id); got != "5" {

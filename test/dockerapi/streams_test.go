@@ -3,7 +3,10 @@ package dockerapi
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -126,6 +129,29 @@ func TestExecGoClient(t *testing.T) {
 	// Started once only.
 	if _, err := c.ExecStart(ctx, x.ID, client.ExecStartOptions{Detach: true}); status(err) != http.StatusConflict {
 		t.Errorf("second start: %v", err)
+	}
+
+	// Without a terminal the input is data, docker's detach keys (ctrl-p
+	// ctrl-q) included: a file piped in holds them by chance.
+	data := make([]byte, 300<<10)
+	rand.Read(data)
+	copy(data[1000:], "\x10\x11")
+	m, err := c.ExecCreate(ctx, "c1", client.ExecCreateOptions{Cmd: []string{"md5sum"}, AttachStdin: true, AttachStdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hj, err = c.ExecAttach(ctx, m.ID, client.ExecAttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		hj.Conn.Write(data)
+		hj.CloseWrite()
+	}()
+	timeout(t, 20*time.Second, "exec md5sum", func() { stdout, _ = demux(t, hj.Reader) })
+	hj.Close()
+	if want := fmt.Sprintf("%x  -\n", md5.Sum(data)); stdout != want {
+		t.Errorf("exec of binary input: %q, want %q", stdout, want)
 	}
 
 	// A detached exec runs on; its end is recorded.
@@ -349,11 +375,12 @@ func TestLogsGoClient(t *testing.T) {
 	}
 }
 
-// Attach to a running container: its input in, its output out; the detach keys
+// Attach to a running container: its input in, its output out (the detach keys
+// are data without a terminal, as docker's); with a terminal the detach keys
 // leave it running; logs=1 replays its log first.
 func TestAttachGoClient(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
-	s.Hull(t, "run", "-d", "-i", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "echo ready; while read l; do echo \"o:$l\"; echo \"e:$l\" >&2; done").Ok(t)
+	s.Hull(t, "run", "-d", "-i", "--network", "none", "--name", "c1", "busybox", "sh", "-c", "echo ready; while read l; do [ \"$l\" = quit ] && exit 0; echo \"o:$l\"; echo \"e:$l\" >&2; done").Ok(t)
 	c := goClient(t, s)
 	ctx := context.Background()
 	waitLog := func(name, want string) {
@@ -371,35 +398,59 @@ func TestAttachGoClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hj.Conn.Write([]byte("one\n\x18"))
-	// ctrl-x then x: detach. A ctrl-x alone is held back, then sent on.
-	time.Sleep(300 * time.Millisecond)
-	hj.Conn.Write([]byte("two\n"))
-	time.Sleep(300 * time.Millisecond)
-	hj.Conn.Write([]byte("\x18x"))
+	hj.Conn.Write([]byte("one\n\x18x\x10\x11two\nquit\n"))
 	var o, e string
-	timeout(t, 20*time.Second, "attach until the detach keys", func() { o, e = demux(t, hj.Reader) })
+	timeout(t, 20*time.Second, "attach until the end", func() { o, e = demux(t, hj.Reader) })
 	hj.Close()
-	if o != "ready\no:one\no:\x18two\n" || e != "e:one\ne:\x18two\n" {
+	if o != "ready\no:one\no:\x18x\x10\x11two\n" || e != "e:one\ne:\x18x\x10\x11two\n" {
 		t.Errorf("attach: stdout %q, stderr %q", o, e)
 	}
-	if st := s.Hull(t, "inspect", "-f", "{{.State.Status}}", "c1").Ok(t); strings.TrimSpace(st) != "running" {
+
+	// With a terminal: ctrl-x then x detach (a ctrl-x alone is held back, then
+	// sent on); the container runs on.
+	s.Hull(t, "run", "-d", "-i", "-t", "--network", "none", "--name", "t1", "busybox", "sh", "-c", "while read l; do echo \"o:$l\"; done").Ok(t)
+	hj, err = c.ContainerAttach(ctx, "t1", client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, DetachKeys: "ctrl-x,x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt, _ := hj.MediaType(); mt != "application/vnd.docker.raw-stream" {
+		t.Errorf("attach to a terminal: %s", mt)
+	}
+	hj.Conn.Write([]byte("\x18one\r"))
+	var raw []byte
+	timeout(t, 20*time.Second, "attach to a terminal", func() {
+		buf := make([]byte, 1024)
+		for !strings.Contains(string(raw), "o:\x18one") {
+			n, err := hj.Reader.Read(buf)
+			raw = append(raw, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+	})
+	if !strings.Contains(string(raw), "o:\x18one") {
+		t.Fatalf("attach to a terminal: %q", raw)
+	}
+	hj.Conn.Write([]byte("\x18x"))
+	timeout(t, 20*time.Second, "attach until the detach keys", func() { io.ReadAll(hj.Reader) })
+	hj.Close()
+	if st := s.Hull(t, "inspect", "-f", "{{.State.Status}}", "t1").Ok(t); strings.TrimSpace(st) != "running" {
 		t.Errorf("after the detach keys: %s", st)
 	}
 
 	// Output only, until the container ends.
-	hj, err = c.ContainerAttach(ctx, "c1", client.ContainerAttachOptions{Stream: true, Stdout: true})
+	hj, err = c.ContainerAttach(ctx, "t1", client.ContainerAttachOptions{Stream: true, Stdout: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		s.Hull(t, "kill", "c1")
+		s.Hull(t, "kill", "t1")
 	}()
-	timeout(t, 20*time.Second, "attach until the end", func() { o, _ = demux(t, hj.Reader) })
+	timeout(t, 20*time.Second, "attach until the end", func() { raw, _ = io.ReadAll(hj.Reader) })
 	hj.Close()
-	if o != "" {
-		t.Errorf("attach after the detach: %q", o)
+	if len(raw) != 0 {
+		t.Errorf("attach after the detach: %q", raw)
 	}
 
 	// logs=1 without stream: the log, then the end.
@@ -409,7 +460,7 @@ func TestAttachGoClient(t *testing.T) {
 	}
 	timeout(t, 10*time.Second, "attach logs=1", func() { o, e = demux(t, hj.Reader) })
 	hj.Close()
-	if o != "ready\no:one\no:\x18two\n" || e != "e:one\ne:\x18two\n" {
+	if o != "ready\no:one\no:\x18x\x10\x11two\n" || e != "e:one\ne:\x18x\x10\x11two\n" {
 		t.Errorf("attach logs=1: stdout %q, stderr %q", o, e)
 	}
 
