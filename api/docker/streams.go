@@ -310,7 +310,8 @@ func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) error {
 
 // containerLogs answers GET /containers/{id}/logs: the container's log, framed
 // as multiplexed stdout and stderr without a terminal, raw with one; with
-// follow=1 until the container is not running (or the client leaves).
+// follow=1 until the container is not running (or the client leaves). Each
+// line as hull logs writes it with the same flags (timestamps, details).
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	stdout, stderr := queryBool(r, "stdout"), queryBool(r, "stderr")
 	if !stdout && !stderr {
@@ -329,7 +330,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 			return badRequestf("invalid value for tail: %q: want a number or all", t)
 		}
 	}
-	timestamps := queryBool(r, "timestamps")
+	timestamps, details := queryBool(r, "timestamps"), queryBool(r, "details")
 	c, err := s.e.Get(r.PathValue("name"))
 	if err != nil {
 		return err
@@ -347,6 +348,11 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	o.Stop = s.stopping(r)
 	err = s.e.Logs(c.ID, o, func(en logs.Entry) error {
 		line := en.Log
+		if details {
+			// the entry's attributes (KEY=VALUE,...; hull's have none), then a
+			// space, as hull logs --details
+			line = " " + line
+		}
 		if timestamps {
 			line = en.Time.Format(time.RFC3339Nano) + " " + line
 		}

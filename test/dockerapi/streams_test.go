@@ -316,6 +316,9 @@ func TestLogsGoClient(t *testing.T) {
 	if o, e := logs(client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "2"}); o != "c\n" || e != "b\n" {
 		t.Errorf("logs --tail 2: stdout %q, stderr %q", o, e)
 	}
+	if o, _ := logs(client.ContainerLogsOptions{ShowStdout: true, Details: true}); o != " a\n c\n" {
+		t.Errorf("logs --details: %q", o)
+	}
 	if o, e := logs(client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Since: "2000000000"}); o != "" || e != "" {
 		t.Errorf("logs since the future: stdout %q, stderr %q", o, e)
 	}
@@ -667,8 +670,11 @@ func TestDockerExecLogs(t *testing.T) {
 		t.Errorf("docker logs --since the future: %+v", r)
 	}
 	// hull logs reads the same.
-	if h, d := s.Hull(t, "logs", "--tail", "2", "c1"), s.Docker(t, "logs", "--tail", "2", "c1"); h.Stdout != d.Stdout || h.Stderr != d.Stderr {
-		t.Errorf("hull logs %+v, docker logs %+v", h, d)
+	for _, args := range [][]string{{"--tail", "2"}, {"--details", "-t"}} {
+		args = append(args, "c1")
+		if h, d := s.Hull(t, append([]string{"logs"}, args...)...), s.Docker(t, append([]string{"logs"}, args...)...); h.Stdout != d.Stdout || h.Stderr != d.Stderr {
+			t.Errorf("hull logs %+v, docker logs %+v", h, d)
+		}
 	}
 	s.Hull(t, "run", "-d", "--network", "none", "--name", "c2", "busybox", "sh", "-c", "echo a; sleep 1; echo b").Ok(t)
 	if out := s.Docker(t, "logs", "-f", "c2").Ok(t); out != "a\nb\n" {
