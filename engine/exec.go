@@ -46,7 +46,7 @@ type ExecRecord struct {
 	// could not start: 126, 127 or 125 as ExitCodeOf).
 	Running  bool
 	ExitCode *int
-	Pid      int
+	Pid      int // its host pid, with hull's own runtime
 	Ended    time.Time
 	// The process that started it and waits for it (its pid and start time):
 	// a record it left running when it died is not.
@@ -223,6 +223,12 @@ func (e *Engine) StartExec(id string, io ExecIO) (wait func() (int, error), err 
 		// The master from an external runtime too: the caller may have no
 		// terminal to lend it (ociruntime.IO.OwnTerminal).
 		io.OwnTerminal = true
+	}
+	io.Started = func(pid int) {
+		e.updateExec(id, func(r *ExecRecord) error {
+			r.Pid = pid
+			return nil
+		})
 	}
 	o := r.Options
 	o.Detach = false // waited for here, so its end is recorded

@@ -98,6 +98,9 @@ func (h *InProcess) Exec(id string, p *specs.Process, o IO, detach bool) (func()
 	if err != nil {
 		return nil, err
 	}
+	if o.Started != nil {
+		o.Started(proc.Pid)
+	}
 	if detach {
 		proc.Release()
 		return func() (int, error) { return 0, nil }, nil

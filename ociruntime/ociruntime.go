@@ -47,6 +47,9 @@ type IO struct {
 	// which must then be a terminal (it opens /dev/tty), and a caller without
 	// one (hull system service) has none to lend it.
 	OwnTerminal bool
+	// Started, if set, gets the host pid of an Exec'd process once it runs
+	// (the in-process runtime; an external one does not tell it).
+	Started func(pid int)
 }
 
 // Runtime drives containers of one runtime, with its state in one directory.

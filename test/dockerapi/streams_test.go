@@ -162,8 +162,10 @@ func TestExecGoClient(t *testing.T) {
 	if _, err := c.ExecStart(ctx, d.ID, client.ExecStartOptions{Detach: true}); err != nil {
 		t.Fatal(err)
 	}
-	if in, err := c.ExecInspect(ctx, d.ID, client.ExecInspectOptions{}); err != nil || !in.Running {
+	if in, err := c.ExecInspect(ctx, d.ID, client.ExecInspectOptions{}); err != nil || !in.Running || in.PID == 0 {
 		t.Errorf("a detached exec just started: %+v, %v", in, err)
+	} else if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", in.PID)); string(comm) != "sh\n" {
+		t.Errorf("the pid of a running exec, %d, is %q", in.PID, comm)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
