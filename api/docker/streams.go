@@ -103,6 +103,47 @@ func headRead(c *hijackedConn) {
 	}
 }
 
+// hangup is closed when the client of a hijacked unix connection has closed it
+// whole (not its half-close: the end of its input), or when stop is closed. A
+// client waiting for a start sends nothing and is sent nothing, so only the
+// kernel tells it left: POLLHUP is set once both directions are shut, where a
+// half-close sets POLLRDHUP alone. On TCP a close and a half-close both are a
+// FIN: it is never closed there.
+func hangup(c *hijackedConn, stop <-chan struct{}) <-chan struct{} {
+	gone := make(chan struct{})
+	uc, ok := c.Conn.(*net.UnixConn)
+	if !ok {
+		return gone
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return gone
+	}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			hup := false
+			rc.Control(func(fd uintptr) {
+				fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+				if n, err := unix.Poll(fds, 0); err == nil && n == 1 {
+					hup = fds[0].Revents&unix.POLLHUP != 0
+				}
+			})
+			if hup {
+				close(gone)
+				return
+			}
+		}
+	}()
+	return gone
+}
+
 // input reads a hijacked connection's input (the client's stdin) into chunks on
 // in, watching for the detach keys when keys is not nil; in is closed at the end
 // of input (the client's half-close, or it went), and detached also when the
@@ -205,19 +246,23 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 	var sess *engine.Session
 	var wait func() (int, error)
 	if pending != nil {
+		waited := make(chan struct{})
+		left := hangup(conn, waited)
+		var h *engine.Handle
 		select {
-		case h := <-pending.Started():
-			if h == nil {
-				return nil // the start failed: its caller was told why
-			}
-			sess, wait = h.Session, h.Wait
+		case h = <-pending.Started():
+		case <-left: // gone unseen otherwise until the start
 		case <-detached:
-			pending.Cancel()
-			return nil
 		case <-s.closing:
+		}
+		close(waited)
+		if h == nil {
+			// The start failed (its caller was told why), another client
+			// took the wait over, or this one is gone.
 			pending.Cancel()
 			return nil
 		}
+		sess, wait = h.Session, h.Wait
 	} else {
 		if sess, err = s.e.Attach(c.ID); err != nil {
 			// Ended between the look and the attach: nothing more to send.

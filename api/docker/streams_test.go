@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -136,5 +137,71 @@ func TestAttachBeforeStart(t *testing.T) {
 	stdout.Reset()
 	if _, err := stdcopy.StdCopy(&stdout, io.Discard, br2); err != nil || stdout.String() != "x\n" {
 		t.Errorf("the second client: %q, %v", stdout.String(), err)
+	}
+}
+
+// A client waiting on a unix socket for the start that leaves is let go at
+// once (the idle timeout counts it no more); one that only ended its input
+// (docker run -i with its stdin at EOF before the start) still waits, and its
+// input is the container's.
+func TestAttachBeforeStartClientGone(t *testing.T) {
+	s, _, hull := startServer(t)
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: s}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+	attach := func(id, query string) (*net.UnixConn, *bufio.Reader) {
+		t.Helper()
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		req, _ := http.NewRequest("POST", "http://docker/v1.50/containers/"+id+"/attach?"+query, nil)
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "tcp")
+		req.Write(conn)
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, req)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("attach: %v %v", resp, err)
+		}
+		return conn.(*net.UnixConn), br
+	}
+	idle := func() bool {
+		deadline := time.Now().Add(3 * time.Second)
+		for s.active.Load() != 0 {
+			if time.Now().After(deadline) {
+				return false
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return true
+	}
+
+	id := hull("create", "-i", "--network", "none", "busybox", "sh", "-c", "cat; echo end")
+	conn, _ := attach(id, "stream=1&stdout=1")
+	conn.Close()
+	if !idle() {
+		t.Fatalf("a client gone before the start still holds a request (%d in flight)", s.active.Load())
+	}
+
+	conn, br := attach(id, "stream=1&stdin=1&stdout=1")
+	conn.Write([]byte("x\n"))
+	conn.CloseWrite()
+	time.Sleep(300 * time.Millisecond)
+	if s.active.Load() != 1 {
+		t.Fatalf("a client that ended its input was let go (%d in flight)", s.active.Load())
+	}
+	if _, err := s.e.Start(id, nil); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	if _, err := stdcopy.StdCopy(&stdout, io.Discard, br); err != nil || stdout.String() != "x\nend\n" {
+		t.Errorf("after the start: %q, %v", stdout.String(), err)
 	}
 }
