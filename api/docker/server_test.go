@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullproject/hull/api/docker/dockertest"
 	"github.com/hullproject/hull/engine"
 	"github.com/hullproject/hull/image"
-	"github.com/hullproject/hull/internal/testutil"
 	"github.com/hullproject/hull/network"
 	"github.com/hullproject/hull/volume"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -28,7 +28,9 @@ import (
 	"github.com/moby/moby/api/types/system"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
+// dockertest.Main: testutil.Main, and the build of hull that the tests of
+// streams.go start containers with (dockertest.Binary) is removed after.
+func TestMain(m *testing.M) { os.Exit(dockertest.Main(m)) }
 
 // newServer is a Server over an engine on temporary roots, and an HTTP server
 // on it.
