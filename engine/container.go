@@ -474,7 +474,7 @@ func (f ContainerFilter) Match(c *Container) bool {
 		// and name=^/web$ select web.
 		match("name", func(v string) bool { return filter.MatchName(v, c.Name) || filter.MatchName(v, "/"+c.Name) }) &&
 		match("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
-		match("label", func(v string) bool { return HasLabel(c.Config.Labels, v) }) &&
+		f.MatchAll("label", func(v string) bool { return HasLabel(c.Config.Labels, v) }) &&
 		match("exited", func(v string) bool {
 			return c.State.Status == StatusExited && strconv.Itoa(c.State.ExitCode) == v
 		}) &&

@@ -288,6 +288,8 @@ func TestContainerFilter(t *testing.T) {
 		{[]string{"id=abc1"}, true},
 		{[]string{"label=tier=front", "exited=3"}, true},
 		{[]string{"label=tier=back"}, false},
+		{[]string{"label=tier=front", "label=tier=back"}, false}, // every label, as docker's
+		{[]string{"label=tier", "label=tier=front"}, true},
 		{[]string{"exited=0"}, false},
 		{[]string{"ancestor=busybox"}, true},
 		{[]string{"ancestor=fee"}, true},

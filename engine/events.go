@@ -121,6 +121,18 @@ func (f Filter) Match(key string, ok func(v string) bool) bool {
 	return false
 }
 
+// MatchAll tells whether ok holds for every one of key's values: docker's
+// label filters, which select what has all the labels given (compose finds a
+// service's containers by project and service label together).
+func (f Filter) MatchAll(key string, ok func(v string) bool) bool {
+	for _, v := range f[key] {
+		if !ok(v) {
+			return false
+		}
+	}
+	return true
+}
+
 // HasLabel tells whether labels match a filter's KEY or KEY=VALUE.
 func HasLabel(labels map[string]string, l string) bool {
 	k, v, withValue := strings.Cut(l, "=")
@@ -176,7 +188,7 @@ func (f EventFilter) Match(ev *Event) bool {
 		f.Filter.Match("type", func(v string) bool { return v == ev.Type }) &&
 		f.Filter.Match("scope", func(v string) bool { return v == ev.Scope }) &&
 		f.Filter.Match("image", func(v string) bool { return v == ev.From }) &&
-		f.Filter.Match("label", func(v string) bool { return HasLabel(ev.Actor.Attributes, v) })
+		f.Filter.MatchAll("label", func(v string) bool { return HasLabel(ev.Actor.Attributes, v) })
 }
 
 // EventOptions select the events Events reports.

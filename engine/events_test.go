@@ -26,6 +26,8 @@ func TestEventFilter(t *testing.T) {
 		{[]string{"volume=data"}, false},
 		{[]string{"label=tier=front", "image=busybox"}, true},
 		{[]string{"label=tier=back"}, false},
+		{[]string{"label=tier=front", "label=name=db"}, false}, // every label, as docker's
+		{[]string{"label=tier=front", "label=name=web"}, true},
 	} {
 		f, err := ParseEventFilter(c.flags)
 		if err != nil {

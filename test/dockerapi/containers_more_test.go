@@ -40,6 +40,7 @@ func TestDockerPsFilters(t *testing.T) {
 		{[]string{"-a"}, "a b c d"},
 		{[]string{"-a", "--filter", "label=tier"}, "a b"},
 		{[]string{"-a", "--filter", "label=tier=db"}, "b"},
+		{[]string{"-a", "--filter", "label=tier", "--filter", "label=tier=db"}, "b"}, // every label
 		{[]string{"--filter", "status=exited"}, "c"},
 		{[]string{"--filter", "status=created"}, "a d"},
 		{[]string{"--filter", "exited=3"}, "c"},
