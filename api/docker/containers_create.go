@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/hullproject/hull/engine"
+	"github.com/hullproject/hull/volume"
 	"github.com/moby/moby/api/types/blkiodev"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
@@ -86,6 +88,22 @@ type extraNetwork struct {
 	aliases []string
 }
 
+// mountedAt tells whether a bind, a mount or a tmpfs of hc is on dst.
+func mountedAt(hc *container.HostConfig, dst string) bool {
+	dst = path.Clean(dst)
+	for _, b := range hc.Binds {
+		if m, _, err := volume.ParseVolume(b); err == nil && m.Destination == dst {
+			return true
+		}
+	}
+	for t := range hc.Tmpfs {
+		if path.Clean(t) == dst {
+			return true
+		}
+	}
+	return slices.ContainsFunc(hc.Mounts, func(m mount.Mount) bool { return path.Clean(m.Target) == dst })
+}
+
 // refusal is a field of the create body hull cannot honour.
 type refusal struct{ field, why string }
 
@@ -125,14 +143,14 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 		o.ExposedPorts = append(o.ExposedPorts, p.String())
 	}
 	sort.Strings(o.ExposedPorts)
-	if len(cfg.Volumes) > 0 {
-		// Config.Volumes is `-v /path`: an anonymous volume each.
-		var paths []string
-		for p := range cfg.Volumes {
-			paths = append(paths, p)
+	// Config.Volumes is `-v /path`: an anonymous volume each, unless a bind,
+	// a mount or a tmpfs is on that path already, which docker's daemon lets
+	// win (docker-compose 1.29 sends each service volume both here and as a
+	// bind).
+	for _, p := range sortedKeys(cfg.Volumes) {
+		if !mountedAt(hc, p) {
+			o.Volumes = append(o.Volumes, p)
 		}
-		sort.Strings(paths)
-		o.Volumes = append(o.Volumes, paths...)
 	}
 	healthOptions(cfg.Healthcheck, &o.MonitorOptions, refuse)
 

@@ -25,11 +25,13 @@ func decodeCreate(t *testing.T, body string) *container.CreateRequest {
 }
 
 // The create body, as docker's CLI and compose send it, becomes the options
-// hull create's flags make, in the engine's grammars.
+// hull create's flags make, in the engine's grammars. Config.Volumes on a path
+// a bind, a tmpfs or a mount has (/c, /t, /w) is no anonymous volume of its own,
+// as docker's: docker-compose 1.29 sends each service volume both ways.
 func TestCreateOptionsMapping(t *testing.T) {
 	req := decodeCreate(t, `{
 		"Image": "busybox", "Cmd": ["-c", "x"], "Entrypoint": ["sh"], "Env": ["A=1"], "User": "1:2",
-		"Volumes": {"/b": {}, "/a": {}}, "OpenStdin": true, "StopTimeout": 3,
+		"Volumes": {"/b": {}, "/a": {}, "/c": {}, "/t/": {}, "/w": {}}, "OpenStdin": true, "StopTimeout": 3,
 		"Healthcheck": {"Test": ["CMD", "true"], "Interval": 1000000000, "Retries": 2},
 		"HostConfig": {
 			"Binds": ["/h:/c:ro"], "NetworkMode": "app", "PublishAllPorts": true,
