@@ -5,7 +5,7 @@ set -eu
 case "${1:-test}" in
 demo) pkgs="busybox-static gcc libc6-dev file" ;;
 test) pkgs="busybox-static gcc libc6-dev file procps iproute2 nftables uidmap
-	runc crun podman conmon containerd docker.io skopeo umoci docker-registry
+	runc crun podman conmon containerd docker.io docker-compose skopeo umoci docker-registry
 	qemu-system-x86 xz-utils cpio debootstrap" ;;
 *) echo "usage: $0 [demo|test]" >&2; exit 2 ;;
 esac

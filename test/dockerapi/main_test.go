@@ -1,5 +1,5 @@
 // Package dockerapi holds the Docker API's suites with real clients: the docker
-// CLI, docker-py, and (later) compose and Testcontainers, each against `hull
+// CLI, docker-py, docker compose and Testcontainers, each against `hull
 // system service` started by api/docker/dockertest on temporary roots, compared
 // with hull's own CLI on the same roots where both have the command.
 package dockerapi
@@ -11,4 +11,8 @@ import (
 	"github.com/hullproject/hull/api/docker/dockertest"
 )
 
-func TestMain(m *testing.M) { os.Exit(dockertest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := dockertest.Main(m)
+	removeComposePlugin()
+	os.Exit(code)
+}
