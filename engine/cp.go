@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/image/layer"
 	"github.com/hullproject/hull/internal/fsroot"
 	"golang.org/x/sys/unix"
@@ -360,6 +361,8 @@ func (e *Engine) ArchiveFrom(ref, src string, w io.Writer, o CopyOptions) error 
 }
 
 // ExtractTo unpacks the tar r into the container's directory dst (cp - ...).
+// The tar may be compressed with gzip or zstd, as docker's daemon takes it
+// (Testcontainers sends its files gzipped).
 func (e *Engine) ExtractTo(ref, dst string, r io.Reader, o CopyOptions) error {
 	t, err := e.containerTree(ref, true)
 	if err != nil {
@@ -369,7 +372,12 @@ func (e *Engine) ExtractTo(ref, dst string, r io.Reader, o CopyOptions) error {
 	if st, err := t.stat(dst); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return fmt.Errorf("destination %s must be a directory in the container", dst)
 	}
-	return t.extract(dst, r, owners(o, 0, 0))
+	tr, err := image.Decompress(r)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	return t.extract(dst, tr, owners(o, 0, 0))
 }
 
 // PathStat describes a path in a container, as docker's archive endpoints

@@ -3,6 +3,7 @@ package dockerapi
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -360,5 +361,31 @@ print(json.dumps({"wait": res, "listed": listed, "status": status, "stopped": st
 	}
 	if got.Wait.StatusCode != 4 || len(got.Listed) != 1 || got.Listed[0] != "svc" || got.Status != "running" || got.Stopped != "exited" || len(got.Left) != 0 {
 		t.Errorf("docker-py: %s", out)
+	}
+}
+
+// docker cp - takes a compressed tar, as docker's daemon does: the CLI sends
+// stdin as it is, and Testcontainers sends its files gzipped, with no entry
+// for their parent directories.
+func TestDockerCpCompressed(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Docker(t, "create", "--name", "f", "--network", "none", "busybox", "true").Ok(t)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "conf/sub/file", Mode: 0o640, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("hi\n"))
+	tw.Close()
+	zw.Close()
+	cmd := exec.Command(dockertest.DockerBin(t), "cp", "-", "f:/tmp")
+	cmd.Env = dockertest.DockerEnviron(s.Host, s.DockerConfig)
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker cp - of a gzipped tar: %v\n%s", err, out)
+	}
+	host := t.TempDir()
+	s.Docker(t, "cp", "f:/tmp/conf/sub/file", host).Ok(t)
+	if data, err := os.ReadFile(filepath.Join(host, "file")); err != nil || string(data) != "hi\n" {
+		t.Errorf("the file copied in: %q %v", data, err)
 	}
 }
