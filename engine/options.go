@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -512,10 +513,16 @@ func (o *CreateOptions) parseSecurity(s *createSettings, r *refusals) {
 	}
 	s.seccomp = "default"
 	for _, opt := range o.SecurityOpt {
-		k, v, _ := strings.Cut(opt, "=")
+		// docker's daemon still takes KEY:VALUE where there is no "=", as
+		// compose files often write no-new-privileges:true.
+		k, v, ok := strings.Cut(opt, "=")
+		if !ok {
+			k, v, _ = strings.Cut(opt, ":")
+		}
+		nnp, err := strconv.ParseBool(v)
 		switch {
-		case k == "no-new-privileges" && (v == "" || v == "true"):
-			s.noNewPrivileges = true
+		case k == "no-new-privileges" && (v == "" || err == nil):
+			s.noNewPrivileges = v == "" || nnp
 		case k == "seccomp" && v != "":
 			s.seccomp = v
 		default:

@@ -284,3 +284,33 @@ func TestCreateRefusedLeavesNothing(t *testing.T) {
 		t.Errorf("refused creates left %v", left)
 	}
 }
+
+// The forms of --security-opt docker's daemon takes: KEY=VALUE, the older
+// KEY:VALUE (compose files write no-new-privileges:true), and a boolean
+// no-new-privileges.
+func TestSecurityOptForms(t *testing.T) {
+	for _, c := range []struct {
+		opt     string
+		nnp     bool
+		seccomp string
+	}{
+		{"no-new-privileges", true, "default"},
+		{"no-new-privileges=true", true, "default"},
+		{"no-new-privileges:true", true, "default"},
+		{"no-new-privileges=false", false, "default"},
+		{"no-new-privileges:0", false, "default"},
+		{"seccomp:unconfined", false, "unconfined"},
+		{"seccomp=unconfined", false, "unconfined"},
+	} {
+		o := &CreateOptions{Image: "x", SecurityOpt: []string{c.opt}}
+		s, err := o.parse()
+		if err != nil || s.noNewPrivileges != c.nnp || s.seccomp != c.seccomp {
+			t.Errorf("%s: no-new-privileges %v seccomp %q (%v)", c.opt, s.noNewPrivileges, s.seccomp, err)
+		}
+	}
+	for _, bad := range []string{"no-new-privileges=maybe", "no-new-privileges:x", "seccomp", "apparmor:x"} {
+		if _, err := (&CreateOptions{Image: "x", SecurityOpt: []string{bad}}).parse(); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
