@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"os"
 	"path"
 	"slices"
 	"sort"
@@ -421,7 +422,7 @@ func mountSpec(m mount.Mount) (string, error) {
 			f = append(f, "tmpfs-size="+strconv.FormatInt(t.SizeBytes, 10))
 		}
 		if t.Mode != 0 {
-			f = append(f, "tmpfs-mode="+strconv.FormatUint(uint64(t.Mode.Perm()), 8))
+			f = append(f, "tmpfs-mode="+strconv.FormatUint(uint64(tmpfsMode(t.Mode)), 8))
 		}
 		if len(t.Options) > 0 {
 			return "", fmt.Errorf("mount %s: tmpfs options are not supported", m.Target)
@@ -435,6 +436,22 @@ func mountSpec(m mount.Mount) (string, error) {
 	cw.Write(f)
 	cw.Flush()
 	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+// tmpfsMode is a tmpfs mount's mode as the kernel takes it. docker's daemon
+// writes the number it gets (the CLI and compose send 0o1777 as is); a Go
+// client may set os.ModeSticky and the other flags instead.
+func tmpfsMode(m os.FileMode) uint32 {
+	mode := uint32(m & 0o7777)
+	for _, b := range []struct {
+		flag os.FileMode
+		bit  uint32
+	}{{os.ModeSticky, 0o1000}, {os.ModeSetgid, 0o2000}, {os.ModeSetuid, 0o4000}} {
+		if m&b.flag != 0 {
+			mode |= b.bit
+		}
+	}
+	return mode
 }
 
 func keyValues(m map[string]string) []string {

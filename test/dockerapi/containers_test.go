@@ -374,3 +374,24 @@ func TestDockerRestarting(t *testing.T) {
 	}
 	s.Docker(t, "rm", "-f", "flap").Ok(t)
 }
+
+// Options as compose files and docker's CLI write them, each of which hull
+// refused or got wrong: a tmpfs of mode 1777 (the sticky bit), the KEY:VALUE
+// form of --security-opt, and -v /path beside a volume on the same path (the
+// CLI sends the first in Config.Volumes, as docker-compose 1.29 sends every
+// service volume).
+func TestDockerComposeOptions(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Docker(t, "run", "-d", "--name", "c", "--network", "none", "--mount", "type=tmpfs,target=/x,tmpfs-mode=1777",
+		"--security-opt", "no-new-privileges:true", "-v", "/data", "-v", "named:/data",
+		"busybox", "sh", "-c", "stat -c %a /x; grep NoNewPrivs /proc/self/status; grep -c ' /data ' /proc/self/mountinfo").Ok(t)
+	s.Docker(t, "wait", "c").Ok(t)
+	if out, want := s.Hull(t, "logs", "c").Ok(t), "1777\nNoNewPrivs:\t1\n1\n"; out != want {
+		t.Errorf("docker run: %q, want %q", out, want)
+	}
+	s.Docker(t, "rm", "c").Ok(t)
+	if out := s.Hull(t, "volume", "ls", "-q").Ok(t); out != "named\n" {
+		t.Errorf("volumes: %q, want only named (no anonymous one for -v /data)", out)
+	}
+	s.Hull(t, "volume", "rm", "named").Ok(t)
+}
