@@ -227,6 +227,12 @@ func TestMakeSpecDefaults(t *testing.T) {
 	if *s.Linux.Resources.Memory.Limit != 8<<20 || *s.Linux.Resources.CPU.Quota != 50000 || s.Process.Rlimits[0].Hard != 20 || !s.Process.NoNewPrivileges {
 		t.Error("limits not applied")
 	}
+	// --security-opt systempaths=unconfined: nothing of /proc and /sys hidden
+	// or read-only, the rest of the confinement kept.
+	s, err = specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"systempaths=unconfined"}})
+	if err != nil || s.Linux.MaskedPaths != nil || s.Linux.ReadonlyPaths != nil || s.Linux.Seccomp == nil || len(s.Process.Capabilities.Bounding) != 14 {
+		t.Errorf("systempaths=unconfined: %v", err)
+	}
 	if _, err := specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"apparmor=x"}}); err == nil {
 		t.Error("unsupported security-opt accepted")
 	}

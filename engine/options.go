@@ -191,10 +191,11 @@ type createSettings struct {
 	mounts  []volume.Mount        // -v, --mount and --tmpfs, in that order
 	note    string                // for Warn: the first of -v's notes
 	rlimits []specs.POSIXRlimit
-	// noNewPrivileges and seccomp are --security-opt's; seccomp is "default",
-	// "unconfined" or a profile's file.
-	noNewPrivileges bool
-	seccomp         string
+	// noNewPrivileges, seccomp and systemPathsUnconfined are --security-opt's;
+	// seccomp is "default", "unconfined" or a profile's file.
+	noNewPrivileges       bool
+	seccomp               string
+	systemPathsUnconfined bool // systempaths=unconfined: no masked or read-only /proc and /sys paths
 	resourceSettings
 	exposed  []string // --expose and -p's ports, "80/tcp"
 	links    []Link   // --link
@@ -525,6 +526,8 @@ func (o *CreateOptions) parseSecurity(s *createSettings, r *refusals) {
 			s.noNewPrivileges = v == "" || nnp
 		case k == "seccomp" && v != "":
 			s.seccomp = v
+		case k == "systempaths" && v == "unconfined":
+			s.systemPathsUnconfined = true
 		default:
 			r.add("SecurityOpt", fmt.Errorf("unsupported --security-opt %q", opt))
 		}

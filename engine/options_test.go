@@ -301,6 +301,7 @@ func TestSecurityOptForms(t *testing.T) {
 		{"no-new-privileges:0", false, "default"},
 		{"seccomp:unconfined", false, "unconfined"},
 		{"seccomp=unconfined", false, "unconfined"},
+		{"systempaths=unconfined", false, "default"},
 	} {
 		o := &CreateOptions{Image: "x", SecurityOpt: []string{c.opt}}
 		s, err := o.parse()
@@ -308,7 +309,7 @@ func TestSecurityOptForms(t *testing.T) {
 			t.Errorf("%s: no-new-privileges %v seccomp %q (%v)", c.opt, s.noNewPrivileges, s.seccomp, err)
 		}
 	}
-	for _, bad := range []string{"no-new-privileges=maybe", "no-new-privileges:x", "seccomp", "apparmor:x"} {
+	for _, bad := range []string{"no-new-privileges=maybe", "no-new-privileges:x", "seccomp", "apparmor:x", "systempaths=x"} {
 		if _, err := (&CreateOptions{Image: "x", SecurityOpt: []string{bad}}).parse(); err == nil {
 			t.Errorf("%s accepted", bad)
 		}

@@ -198,9 +198,14 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 		}
 	}
 	refuse(hc.Umask != nil, "HostConfig.Umask", "not supported")
-	// docker's CLI sends them (empty) for --security-opt systempaths=unconfined.
-	refuse(hc.MaskedPaths != nil, "HostConfig.MaskedPaths", "not supported yet")
-	refuse(hc.ReadonlyPaths != nil, "HostConfig.ReadonlyPaths", "not supported yet")
+	// docker's CLI sends both empty for --security-opt systempaths=unconfined,
+	// which it takes out of SecurityOpt; lists of other paths are refused.
+	if hc.MaskedPaths != nil && len(hc.MaskedPaths) == 0 && hc.ReadonlyPaths != nil && len(hc.ReadonlyPaths) == 0 {
+		o.SecurityOpt = append(slices.Clone(o.SecurityOpt), "systempaths=unconfined")
+	} else {
+		refuse(hc.MaskedPaths != nil, "HostConfig.MaskedPaths", "only empty, with ReadonlyPaths empty too (systempaths=unconfined), is supported")
+		refuse(hc.ReadonlyPaths != nil, "HostConfig.ReadonlyPaths", "only empty, with MaskedPaths empty too (systempaths=unconfined), is supported")
+	}
 	if hc.Init != nil {
 		o.Init = *hc.Init
 	}

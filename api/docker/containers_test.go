@@ -90,6 +90,11 @@ func TestCreateOptionsMapping(t *testing.T) {
 	if err != nil || o.Network != "bridge" || len(extra) != 0 || len(o.NetworkAliases) != 1 {
 		t.Errorf("default network: %+v %+v %v", o.Network, extra, err)
 	}
+	// docker's CLI sends --security-opt systempaths=unconfined as empty lists.
+	o, _, err = createOptions("", decodeCreate(t, `{"Image":"busybox","HostConfig":{"MaskedPaths":[],"ReadonlyPaths":[],"SecurityOpt":["no-new-privileges"]}}`))
+	if err != nil || !reflect.DeepEqual(o.SecurityOpt, []string{"no-new-privileges", "systempaths=unconfined"}) {
+		t.Errorf("empty MaskedPaths and ReadonlyPaths: SecurityOpt %q, %v", o.SecurityOpt, err)
+	}
 	// [""] and [] are no entrypoint; NONE no health check.
 	o, _, _ = createOptions("", decodeCreate(t, `{"Image":"busybox","Entrypoint":[],"Healthcheck":{"Test":["NONE"]}}`))
 	if o.Entrypoint == nil || !reflect.DeepEqual(*o.Entrypoint, []string{""}) || !o.NoHealthcheck {

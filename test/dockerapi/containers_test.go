@@ -377,9 +377,10 @@ func TestDockerRestarting(t *testing.T) {
 
 // Options as compose files and docker's CLI write them, each of which hull
 // refused or got wrong: a tmpfs of mode 1777 (the sticky bit), the KEY:VALUE
-// form of --security-opt, and -v /path beside a volume on the same path (the
-// CLI sends the first in Config.Volumes, as docker-compose 1.29 sends every
-// service volume).
+// form of --security-opt, -v /path beside a volume on the same path (the CLI
+// sends the first in Config.Volumes, as docker-compose 1.29 sends every
+// service volume), and --security-opt systempaths=unconfined (sent as empty
+// MaskedPaths and ReadonlyPaths).
 func TestDockerComposeOptions(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
 	s.Docker(t, "run", "-d", "--name", "c", "--network", "none", "--mount", "type=tmpfs,target=/x,tmpfs-mode=1777",
@@ -390,6 +391,19 @@ func TestDockerComposeOptions(t *testing.T) {
 		t.Errorf("docker run: %q, want %q", out, want)
 	}
 	s.Docker(t, "rm", "c").Ok(t)
+	// systempaths=unconfined: /proc/interrupts is not masked any more.
+	for _, c := range []struct {
+		opts []string
+		want string
+	}{{nil, "1\n"}, {[]string{"--security-opt", "systempaths=unconfined"}, "0\n"}} {
+		args := append(append([]string{"run", "-d", "--network", "none"}, c.opts...), "busybox", "sh", "-c", "grep -c ' /proc/interrupts ' /proc/self/mountinfo")
+		id := strings.TrimSpace(s.Docker(t, args...).Ok(t))
+		s.Docker(t, "wait", id).Ok(t)
+		if out := s.Hull(t, "logs", id).Ok(t); out != c.want {
+			t.Errorf("docker run %v: /proc/interrupts masked %q times, want %q", c.opts, out, c.want)
+		}
+		s.Docker(t, "rm", id).Ok(t)
+	}
 	if out := s.Hull(t, "volume", "ls", "-q").Ok(t); out != "named\n" {
 		t.Errorf("volumes: %q, want only named (no anonymous one for -v /data)", out)
 	}
