@@ -130,7 +130,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "add a supplementary group, by name or number")
 	fl.StringSliceVar(&f.o.CapDrop, "cap-drop", nil, "drop capabilities")
 	fl.BoolVar(&f.o.Privileged, "privileged", false, "every capability, no seccomp, no masked paths")
-	fl.StringArrayVar(&f.o.SecurityOpt, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges")
+	fl.StringArrayVar(&f.o.SecurityOpt, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges[=BOOL], systempaths=unconfined")
 	fl.StringArrayVar(&f.o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD]")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
 	fl.Float64Var(&f.cpus, "cpus", 0, "number of CPUs")
