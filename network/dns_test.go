@@ -24,7 +24,7 @@ func fakeUpstream(t *testing.T, ip string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dns.Server{Lookup: func(string) ([]netip.Addr, bool) { return []netip.Addr{netip.MustParseAddr(ip)}, true }}
+	s := &dns.Server{Lookup: func(netip.Addr, string) ([]netip.Addr, bool) { return []netip.Addr{netip.MustParseAddr(ip)}, true }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Serve(ctx, pc, l) }()
@@ -144,5 +144,55 @@ func TestDNS(t *testing.T) {
 	}
 	if _, ok := m.ResolverRunning("dnsnet"); ok {
 		t.Fatal("resolver lock still held")
+	}
+}
+
+// TestDNSAcrossNetworks: a network's resolver answers a container that is on
+// other networks too with their names, as docker's resolver does (a compose
+// proxy on a front and a back network reaches the back's services), and
+// nobody else: a container on the first network only does not learn them.
+func TestDNSAcrossNetworks(t *testing.T) {
+	m := newManager(t)
+	front, err := m.Create("front", CreateOptions{Subnet: nextSubnet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Create("back", CreateOptions{Subnet: nextSubnet()}); err != nil {
+		t.Fatal(err)
+	}
+	proxy, web, app := newNetns(t), newNetns(t), newNetns(t)
+	idProxy, idWeb, idApp := strings.Repeat("p", 64), strings.Repeat("w", 64), strings.Repeat("a", 64)
+	for _, a := range []struct{ ns, id, net, name string }{
+		{proxy, idProxy, "front", "proxy"}, {proxy, idProxy, "back", "proxy"},
+		{web, idWeb, "front", "web"}, {app, idApp, "back", "app"},
+	} {
+		if _, err := m.Attach(a.ns, a.id, a.net, AttachOptions{Name: a.name, Aliases: []string{a.name + "-alias"}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Detach(a.id, a.net) })
+	}
+	appIP := ""
+	if l, err := m.readLeases("back"); err == nil {
+		appIP = l.Endpoints[idApp].IP.String()
+	}
+	go m.ServeDNS(ctxT(t), "front", ResolverOptions{Upstreams: []string{}, Linger: time.Minute})
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, ok := m.ResolverRunning("front"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("resolver did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	server := net.JoinHostPort(front.Gateway.String(), "53")
+	for _, name := range []string{"app", "app-alias"} {
+		if ans, err := lookup(t, proxy, "udp4", server, name); err != nil || len(ans.IPs) != 1 || ans.IPs[0].String() != appIP {
+			t.Errorf("proxy asks front's resolver for %s: %+v %v, want %s", name, ans, err, appIP)
+		}
+		if ans, err := lookup(t, web, "udp4", server, name); err != nil || len(ans.IPs) != 0 || ans.Rcode != 3 {
+			t.Errorf("web (front only) asks for %s: %+v %v, want NXDOMAIN", name, ans, err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +83,8 @@ func (m *Manager) ServeDNS(ctx context.Context, network string, opts ResolverOpt
 		ups = nil
 	}
 	names := &nameTable{path: m.leasesPath(network)}
-	s := &dns.Server{Lookup: names.lookup, Upstreams: func(from netip.Addr) []string {
+	all := &networkNames{own: names, dir: filepath.Dir(names.path), others: map[string]*nameTable{}}
+	s := &dns.Server{Lookup: all.lookup, Upstreams: func(from netip.Addr) []string {
 		if n.Internal {
 			return nil
 		}
@@ -172,6 +174,49 @@ func (m *Manager) ResolverRunning(network string) (int, bool) {
 	return pid, true
 }
 
+// networkNames are the names a network's resolver answers: its own network's,
+// and, to a container that is on other networks too, theirs, as docker's
+// resolver answers a container with the names of every network it is on (a
+// compose service on a front and a back network reaches the services of
+// both, whichever network's resolver its resolv.conf names).
+type networkNames struct {
+	own    *nameTable
+	dir    string // the lease files'
+	mu     sync.Mutex
+	others map[string]*nameTable // by lease file
+}
+
+func (n *networkNames) lookup(from netip.Addr, name string) ([]netip.Addr, bool) {
+	if ips, ok := n.own.lookup(name); ok {
+		return ips, true
+	}
+	id := n.own.containerAt(from)
+	if id == "" {
+		return nil, false
+	}
+	files, _ := filepath.Glob(filepath.Join(n.dir, "*.json"))
+	sort.Strings(files)
+	for _, f := range files {
+		if f == n.own.path {
+			continue
+		}
+		n.mu.Lock()
+		t := n.others[f]
+		if t == nil {
+			t = &nameTable{path: f}
+			n.others[f] = t
+		}
+		n.mu.Unlock()
+		if !t.has(id) {
+			continue
+		}
+		if ips, ok := t.lookup(name); ok {
+			return ips, true
+		}
+	}
+	return nil, false
+}
+
 // nameTable is the resolver's view of the lease file, re-read when it changes.
 type nameTable struct {
 	path  string
@@ -180,6 +225,7 @@ type nameTable struct {
 	size  int64
 	names map[string][]netip.Addr
 	dns   map[netip.Addr][]string
+	ids   map[netip.Addr]string // the container of each address
 }
 
 func (t *nameTable) load() {
@@ -187,7 +233,7 @@ func (t *nameTable) load() {
 	defer t.mu.Unlock()
 	st, err := os.Stat(t.path)
 	if err != nil {
-		t.names, t.dns = nil, nil
+		t.names, t.dns, t.ids = nil, nil, nil
 		return
 	}
 	if st.ModTime().Equal(t.mtime) && st.Size() == t.size && t.names != nil {
@@ -198,8 +244,9 @@ func (t *nameTable) load() {
 		return // keep the last good table
 	}
 	t.mtime, t.size = st.ModTime(), st.Size()
-	t.names, t.dns = map[string][]netip.Addr{}, map[netip.Addr][]string{}
+	t.names, t.dns, t.ids = map[string][]netip.Addr{}, map[netip.Addr][]string{}, map[netip.Addr]string{}
 	for _, e := range l.Endpoints {
+		t.ids[e.IP] = e.ContainerID
 		keys := append([]string{e.Name}, e.Aliases...)
 		if len(e.ContainerID) >= 12 {
 			keys = append(keys, e.ContainerID[:12])
@@ -219,6 +266,27 @@ func (t *nameTable) lookup(name string) ([]netip.Addr, bool) {
 	defer t.mu.Unlock()
 	ips, ok := t.names[name]
 	return ips, ok
+}
+
+// containerAt is the ID of the container at ip on the network, or "".
+func (t *nameTable) containerAt(ip netip.Addr) string {
+	t.load()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ids[ip]
+}
+
+// has tells whether the container id is on the network.
+func (t *nameTable) has(id string) bool {
+	t.load()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.ids {
+		if c == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *nameTable) upstreams(from netip.Addr) []string {

@@ -21,9 +21,10 @@ import (
 
 // Server answers and relays DNS queries.
 type Server struct {
-	// Lookup returns the addresses of a name the network knows (lower-case, no
-	// trailing dot) and whether it knows it; a known name is never relayed.
-	Lookup func(name string) ([]netip.Addr, bool)
+	// Lookup returns the addresses of a name (lower-case, no trailing dot) the
+	// client at from may know and whether it knows it; a known name is never
+	// relayed.
+	Lookup func(from netip.Addr, name string) ([]netip.Addr, bool)
 	// Upstreams returns the resolvers ("ip" or "ip:port") to relay a query from
 	// the client at from to; none means the query fails with SERVFAIL.
 	Upstreams func(from netip.Addr) []string
@@ -210,7 +211,7 @@ func (s *Server) handle(ctx context.Context, msg []byte, from netip.Addr, proto 
 	if opcode := (q.flags >> 11) & 0xf; opcode != 0 {
 		return reply(msg, q, rcodeNotImp, nil, 0, q.end)
 	}
-	if ips, ok := s.Lookup(q.name); ok && q.qclass == classIN {
+	if ips, ok := s.Lookup(from, q.name); ok && q.qclass == classIN {
 		var answer []netip.Addr
 		if q.qtype == typeA || q.qtype == typeANY {
 			for _, ip := range ips {

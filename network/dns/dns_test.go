@@ -21,7 +21,7 @@ func upstream(t *testing.T, ip string) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{Lookup: func(string) ([]netip.Addr, bool) { return []netip.Addr{netip.MustParseAddr(ip)}, true }}
+	s := &Server{Lookup: func(netip.Addr, string) ([]netip.Addr, bool) { return []netip.Addr{netip.MustParseAddr(ip)}, true }}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Serve(ctx, pc, l) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -78,7 +78,7 @@ func TestServer(t *testing.T) {
 	}
 	names := map[string][]netip.Addr{"web": {netip.MustParseAddr("10.1.0.2")}, "db.alias": {netip.MustParseAddr("10.1.0.3")}}
 	s := &Server{
-		Lookup: func(n string) ([]netip.Addr, bool) { ips, ok := names[n]; return ips, ok },
+		Lookup: func(_ netip.Addr, n string) ([]netip.Addr, bool) { ips, ok := names[n]; return ips, ok },
 		Upstreams: func(from netip.Addr) []string {
 			if from != netip.MustParseAddr("127.0.0.1") {
 				t.Errorf("client seen as %s", from)
@@ -108,7 +108,7 @@ func TestServer(t *testing.T) {
 }
 
 func TestNoUpstream(t *testing.T) {
-	s := &Server{Lookup: func(string) ([]netip.Addr, bool) { return nil, false }}
+	s := &Server{Lookup: func(netip.Addr, string) ([]netip.Addr, bool) { return nil, false }}
 	resp := s.handle(context.Background(), Query(7, "nowhere.test", TypeA), netip.Addr{}, "udp")
 	a, err := ParseAnswer(resp)
 	if err != nil || a.Rcode != rcodeNXDomain {
