@@ -37,8 +37,11 @@ type Mount struct {
 	// slave, rslave); "" is rprivate, docker's default.
 	Propagation string
 	// CreateHostPath: a missing bind source is made as a directory (-v does this,
-	// --mount type=bind refuses).
+	// --mount type=bind refuses unless bind-create-src).
 	CreateHostPath bool
+	// NonRecursive binds the source alone, not the mounts below it
+	// (bind-recursive=disabled).
+	NonRecursive bool
 	// NoCopy: the volume is never filled from the image (nocopy, volume-nocopy).
 	NoCopy bool
 	// Labels are given to the volume if this mount creates it (volume-label).
@@ -179,6 +182,8 @@ func destination(p string) (string, error) {
 //	destination=, dst=, target=            required
 //	readonly, ro [=true|false|1|0]
 //	bind-propagation=private|rprivate|shared|rshared|slave|rslave
+//	bind-recursive=enabled|disabled|readonly, bind-nonrecursive[=bool]
+//	bind-create-src[=bool]                 make a missing source directory
 //	volume-nocopy[=bool], volume-label=k=v (repeatable), volume-driver=local
 //	tmpfs-size=bytes[k|m|g|t], tmpfs-mode=octal
 //	consistency=...                        ignored
@@ -260,6 +265,26 @@ func ParseMount(spec string) (Mount, error) {
 				err = fmt.Errorf("unknown bind-propagation %q", val)
 			}
 			m.Propagation = val
+		case "bind-recursive":
+			only(TypeBind)
+			// readonly is what a read-only bind is here already: read-only
+			// all the way down, or not made. writable (only the top mount
+			// read-only) hull's runtime cannot make.
+			switch val {
+			case "enabled", "readonly":
+			case "disabled":
+				m.NonRecursive = true
+			case "writable":
+				err = errors.New("bind-recursive=writable is not supported: a read-only bind is read-only all the way down")
+			default:
+				err = fmt.Errorf("unknown bind-recursive %q (enabled, disabled, readonly)", val)
+			}
+		case "bind-nonrecursive":
+			only(TypeBind)
+			m.NonRecursive, err = boolVal()
+		case "bind-create-src":
+			only(TypeBind)
+			m.CreateHostPath, err = boolVal()
 		case "volume-nocopy":
 			only(TypeVolume)
 			m.NoCopy, err = boolVal()
@@ -474,8 +499,12 @@ func ToOCI(m Mount, s *Store) (specs.Mount, error) {
 		if prop == "" {
 			prop = "rprivate"
 		}
+		bind := "rbind"
+		if m.NonRecursive {
+			bind = "bind"
+		}
 		return specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source,
-			Options: []string{"rbind", access, prop}}, nil
+			Options: []string{bind, access, prop}}, nil
 	case TypeVolume:
 		if m.Source == "" {
 			return specs.Mount{}, fmt.Errorf("volume on %s has no name: create it first", m.Destination)

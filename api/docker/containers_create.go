@@ -396,8 +396,19 @@ func mountSpec(m mount.Mount) (string, error) {
 		f = append(f, "readonly")
 	}
 	if b := m.BindOptions; b != nil {
-		if b.NonRecursive || b.CreateMountpoint || b.ReadOnlyNonRecursive || b.ReadOnlyForceRecursive {
-			return "", fmt.Errorf("mount %s: bind options other than the propagation are not supported", m.Target)
+		switch {
+		case b.ReadOnlyNonRecursive:
+			return "", fmt.Errorf("mount %s: ReadOnlyNonRecursive is not supported: a read-only bind is read-only all the way down", m.Target)
+		case b.ReadOnlyForceRecursive && !m.ReadOnly:
+			return "", fmt.Errorf("mount %s: option 'ReadOnlyForceRecursive' requires 'ReadOnly' to be true", m.Target)
+		case b.ReadOnlyForceRecursive:
+			f = append(f, "bind-recursive=readonly")
+		case b.NonRecursive:
+			f = append(f, "bind-recursive=disabled")
+		}
+		// compose sets it for a bind's create_host_path (true unless said)
+		if b.CreateMountpoint {
+			f = append(f, "bind-create-src")
 		}
 		if b.Propagation != "" {
 			f = append(f, "bind-propagation="+string(b.Propagation))

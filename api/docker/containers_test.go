@@ -42,6 +42,8 @@ func TestCreateOptionsMapping(t *testing.T) {
 			           {"Type": "volume", "Source": "v1", "Target": "/w", "VolumeOptions": {"NoCopy": true, "Labels": {"k": "v"}}},
 			           {"Type": "tmpfs", "Target": "/s", "TmpfsOptions": {"SizeBytes": 1024, "Mode": 448}},
 			           {"Type": "tmpfs", "Target": "/s2", "TmpfsOptions": {"Mode": 1023}},
+			           {"Type": "bind", "Source": "/h", "Target": "/b1", "BindOptions": {"NonRecursive": true, "CreateMountpoint": true}},
+			           {"Type": "bind", "Source": "/h", "Target": "/b2", "ReadOnly": true, "BindOptions": {"ReadOnlyForceRecursive": true}},
 			           {"Type": "tmpfs", "Target": "/s3", "TmpfsOptions": {"Mode": 1049087}}],
 			"Memory": 67108864, "PidsLimit": 0, "Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20}],
 			"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n", "CgroupPermissions": "rw"}],
@@ -62,7 +64,8 @@ func TestCreateOptionsMapping(t *testing.T) {
 		"Tmpfs":   []string{"/t:size=1m", "/u"},
 		"Mounts": []string{`type=bind,target=/v,"source=/h,1",readonly,bind-propagation=rslave`, "type=volume,target=/w,source=v1,volume-nocopy,volume-label=k=v",
 			"type=tmpfs,target=/s,tmpfs-size=1024,tmpfs-mode=700",
-			"type=tmpfs,target=/s2,tmpfs-mode=1777", "type=tmpfs,target=/s3,tmpfs-mode=1777"}, // 0o1777 as docker's CLI sends it, and with os.ModeSticky
+			"type=tmpfs,target=/s2,tmpfs-mode=1777", "type=bind,target=/b1,source=/h,bind-recursive=disabled,bind-create-src",
+			"type=bind,target=/b2,source=/h,readonly,bind-recursive=readonly", "type=tmpfs,target=/s3,tmpfs-mode=1777"}, // 0o1777 as docker's CLI sends it, and with os.ModeSticky
 		"PidsLimit": int64(-1), "Ulimits": []string{"nofile=10:20"}, "Devices": []string{"/dev/null:/dev/n:rw"},
 		"MemorySwappiness": (*int64)(nil), "OomKillDisable": false, "Init": true, "LogDriver": "json-file", "LogOpts": []string{"max-size=1m"},
 		"DNS": []string{"1.1.1.1"}, "NetworkAliases": []string{"web"}, "IP": "10.9.0.5", "MacAddress": "02:42:ac:11:00:02",
@@ -105,7 +108,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 // A field the engine has no option for is refused by its JSON path, every one
 // at once.
 func TestCreateOptionsRefusals(t *testing.T) {
-	_, _, err := createOptions("", decodeCreate(t, `{"Image":"","HostConfig":{"Umask":18,"ReadonlyPaths":[],"Mounts":[{"Type":"bind","Source":"/x","Target":"/y","BindOptions":{"NonRecursive":true}}]},
+	_, _, err := createOptions("", decodeCreate(t, `{"Image":"","HostConfig":{"Umask":18,"ReadonlyPaths":[],"Mounts":[{"Type":"bind","Source":"/x","Target":"/y","ReadOnly":true,"BindOptions":{"ReadOnlyNonRecursive":true}}]},
 		"Healthcheck":{"Test":["CMD-SHELL"]},"NetworkingConfig":{"EndpointsConfig":{"n2":{"IPAMConfig":{"IPv4Address":"10.0.0.1"}}}}}`))
 	if statusOf(err) != 400 {
 		t.Fatalf("%v: status %d", err, statusOf(err))

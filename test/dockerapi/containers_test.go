@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/api/docker/dockertest"
+	"golang.org/x/sys/unix"
 )
 
 // raw sends a request to the service and returns its status and body.
@@ -379,8 +380,9 @@ func TestDockerRestarting(t *testing.T) {
 // refused or got wrong: a tmpfs of mode 1777 (the sticky bit), the KEY:VALUE
 // form of --security-opt, -v /path beside a volume on the same path (the CLI
 // sends the first in Config.Volumes, as docker-compose 1.29 sends every
-// service volume), and --security-opt systempaths=unconfined (sent as empty
-// MaskedPaths and ReadonlyPaths).
+// service volume), a bind without the mounts below its source, and
+// --security-opt systempaths=unconfined (sent as empty MaskedPaths and
+// ReadonlyPaths).
 func TestDockerComposeOptions(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
 	s.Docker(t, "run", "-d", "--name", "c", "--network", "none", "--mount", "type=tmpfs,target=/x,tmpfs-mode=1777",
@@ -391,6 +393,24 @@ func TestDockerComposeOptions(t *testing.T) {
 		t.Errorf("docker run: %q, want %q", out, want)
 	}
 	s.Docker(t, "rm", "c").Ok(t)
+	// bind-recursive=disabled: the bind leaves out the mounts below its source.
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", filepath.Join(dir, "sub"), "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(filepath.Join(dir, "sub"), unix.MNT_DETACH) })
+	for _, c := range []struct{ opt, want string }{{"", "1\n"}, {",bind-recursive=disabled", "0\n"}} {
+		id := strings.TrimSpace(s.Docker(t, "run", "-d", "--network", "none", "--mount", "type=bind,src="+dir+",dst=/x"+c.opt,
+			"busybox", "sh", "-c", "grep -c ' /x/sub ' /proc/self/mountinfo").Ok(t))
+		s.Docker(t, "wait", id).Ok(t)
+		if out := s.Hull(t, "logs", id).Ok(t); out != c.want {
+			t.Errorf("docker run --mount ...%s: /x/sub mounted %q times, want %q", c.opt, out, c.want)
+		}
+		s.Docker(t, "rm", id).Ok(t)
+	}
 	// systempaths=unconfined: /proc/interrupts is not masked any more.
 	for _, c := range []struct {
 		opts []string
