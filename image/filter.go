@@ -95,10 +95,11 @@ func (s *Store) Filter(imgs []Image, f ListFilter) ([]Image, error) {
 			labels = cfg.Config.Labels
 		}
 		if match("dangling", func(v string) bool { return (v == "true") == (len(img.Names) == 0) }) &&
-			match("label", func(v string) bool {
+			// every label given, as docker's (MatchKVList)
+			!slices.ContainsFunc(f["label"], func(v string) bool {
 				k, val, hasVal := strings.Cut(v, "=")
 				have, ok := labels[k]
-				return ok && (!hasVal || have == val)
+				return !ok || (hasVal && have != val)
 			}) &&
 			(len(before) == 0 || slices.ContainsFunc(before, t.Before)) &&
 			(len(since) == 0 || slices.ContainsFunc(since, t.After)) &&

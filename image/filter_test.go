@@ -94,7 +94,8 @@ func TestListFilter(t *testing.T) {
 		{[]string{"label=tier"}, []string{"docker.io/library/mid:1", "docker.io/library/old:1"}},
 		{[]string{"label=tier=db"}, []string{"docker.io/library/old:1"}},
 		{[]string{"label=x"}, []string{"docker.io/library/mid:1"}},
-		{[]string{"label=tier=db", "label=tier=web"}, []string{"docker.io/library/mid:1", "docker.io/library/old:1"}},
+		{[]string{"label=tier=db", "label=tier=web"}, nil}, // every label, as docker's
+		{[]string{"label=tier", "label=tier=db"}, []string{"docker.io/library/old:1"}},
 		{[]string{"before=mid:1"}, []string{"docker.io/library/old:1"}},
 		{[]string{"since=old:1"}, []string{"<none>", "docker.io/library/mid:1"}},
 		{[]string{"since=old:1", "dangling=false"}, []string{"docker.io/library/mid:1"}},

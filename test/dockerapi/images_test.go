@@ -264,6 +264,7 @@ func TestDockerImages(t *testing.T) {
 		{[]string{"label=k=v"}, []string{"lab:1"}},
 		{[]string{"label=k"}, []string{"lab:1"}},
 		{[]string{"label=k=w"}, nil},
+		{[]string{"label=k", "label=k=w"}, nil}, // every label, as docker's
 		{[]string{"dangling=true"}, []string{"<none>:<none>"}},
 		{[]string{"dangling=false"}, []string{"a:1", "b:2", "busybox:latest", "lab:1"}},
 		{[]string{"since=busybox"}, []string{"<none>:<none>", "lab:1"}},
