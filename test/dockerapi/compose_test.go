@@ -261,6 +261,12 @@ func TestCompose(t *testing.T) {
 		t.Errorf("docker compose ps: %+v", ps)
 	}
 	checkProject(t, s, compose, project, port, project+"-web-1", project+"-client-1")
+	// up again: nothing to change, the same containers.
+	ids := s.Hull(t, "ps", "-q", "--no-trunc").Ok(t)
+	compose("up", "-d").Ok(t)
+	if again := s.Hull(t, "ps", "-q", "--no-trunc").Ok(t); names(again) != names(ids) {
+		t.Errorf("docker compose up -d again made other containers: %q, before %q", again, ids)
+	}
 
 	compose("down", "-v").Ok(t)
 	if out := compose("ps", "-a", "-q").Ok(t); strings.TrimSpace(out) != "" {
@@ -306,6 +312,11 @@ func TestComposePython(t *testing.T) {
 		t.Errorf("docker-compose ps:\n%s", out)
 	}
 	checkProject(t, s, compose, project, port, project+"_web_1", project+"_client_1")
+	// up again: the project is as the file says, nothing to change (compose
+	// compares the network's options with the file's).
+	if r := compose("up", "-d"); r.Code != 0 || !strings.Contains(r.Stderr, project+"_web_1 is up-to-date") {
+		t.Errorf("docker-compose up -d again: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
 	compose("down", "-v").Ok(t)
 	composeLeftovers(t, s, project)
 }
