@@ -7,21 +7,26 @@ import (
 	"io"
 	"os"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/image/layer"
 	"github.com/hullproject/hull/internal/fsroot"
+	"github.com/hullproject/hull/volume"
 	"golang.org/x/sys/unix"
 )
 
 // `hull cp` copies between the host and a container's root filesystem, running or
 // not: the snapshot's mount under the engine root (Engine.Rootfs), the tree that
-// `hull export` reads. The container's volumes, binds and tmpfs mounts live in its
-// own mount namespace and are not part of that tree: a copy into a path under a
-// volume lands in the rootfs beneath the volume, as with `hull export` and docker
-// on a stopped container.
+// `hull export` reads. A path below one of the container's volumes or binds is
+// the volume's or the bind source's, as docker's cp sees them, running or not
+// (the path is matched by its words: a symlink in the container that leads into
+// a volume is followed in the rootfs, and a copy of a directory above a volume
+// takes the rootfs's tree beneath it). Its tmpfs mounts live only in its own
+// mount namespace: a path below one is the rootfs's beneath it. A read-only
+// volume or bind takes no copy.
 //
 // The container's tree is the image's and the container's to shape, so no path into
 // it is ever handed to the kernel as a joined string: every container-side path is
@@ -49,10 +54,36 @@ type CopyOptions struct {
 type tree struct {
 	root    *fsroot.Root // nil: the host
 	release func()       // ends the use of the container's rootfs (Engine.Rootfs)
+	mounts  []treeMount  // the container's volumes and binds, deepest first
+	write   bool         // the tree is copied into
+}
+
+// treeMount is a volume or bind of the container: its destination and its
+// source, confined as the rootfs is.
+type treeMount struct {
+	dest     string
+	root     *fsroot.Root
+	readOnly bool
 }
 
 func (t tree) open(p string, flags int) (int, error) {
 	if t.root != nil {
+		clean := path.Clean("/" + p)
+		for _, m := range t.mounts {
+			rel, ok := strings.CutPrefix(clean, m.dest)
+			if !ok || (rel != "" && rel[0] != '/') {
+				continue
+			}
+			if t.write && m.readOnly {
+				return -1, fmt.Errorf("%s is a read-only volume or bind: %w", m.dest, unix.EROFS)
+			}
+			if rel == "" {
+				rel = "/"
+			} else if strings.HasSuffix(p, "/") {
+				rel += "/" // a trailing slash follows a final symlink
+			}
+			return m.root.Open(rel, flags)
+		}
 		return t.root.Open(p, flags)
 	}
 	return unix.Open(p, flags|unix.O_CLOEXEC, 0)
@@ -87,10 +118,53 @@ func (e *Engine) containerTree(ref string, write bool) (tree, error) {
 		release()
 		return tree{}, err
 	}
-	return tree{root: r, release: release}, nil
+	t := tree{root: r, release: release, write: write}
+	if err := e.treeMounts(c, &t); err != nil {
+		t.close()
+		return tree{}, err
+	}
+	return t, nil
+}
+
+// treeMounts opens the sources of c's volumes and directory binds for t.
+func (e *Engine) treeMounts(c *Container, t *tree) error {
+	var vs *volume.Store
+	for _, m := range c.Mounts {
+		src := m.Source
+		switch m.Type {
+		case volume.TypeVolume:
+			if vs == nil {
+				var err error
+				if vs, err = e.Volumes(); err != nil {
+					return err
+				}
+			}
+			v, err := vs.Get(m.Source)
+			if err != nil {
+				continue // gone; the rootfs beneath it is what is there
+			}
+			src = v.Mountpoint
+		case volume.TypeBind:
+		default:
+			continue
+		}
+		if st, err := os.Stat(src); err != nil || !st.IsDir() {
+			continue // a file's bind, or a source gone: the rootfs's
+		}
+		r, err := fsroot.Open(src)
+		if err != nil {
+			return err
+		}
+		t.mounts = append(t.mounts, treeMount{dest: m.Destination, root: r, readOnly: m.ReadOnly})
+	}
+	sort.SliceStable(t.mounts, func(i, j int) bool { return len(t.mounts[i].dest) > len(t.mounts[j].dest) })
+	return nil
 }
 
 func (t tree) close() {
+	for _, m := range t.mounts {
+		m.root.Close()
+	}
 	if t.root != nil {
 		t.root.Close() // first: an open descriptor would keep the mount busy
 		t.release()

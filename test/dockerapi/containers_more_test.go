@@ -389,3 +389,37 @@ func TestDockerCpCompressed(t *testing.T) {
 		t.Errorf("the file copied in: %q %v", data, err)
 	}
 }
+
+// docker cp sees a container's volumes and binds, as docker's does, whether
+// the container runs or not; a read-only bind takes no copy.
+func TestDockerCpVolumes(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	host := t.TempDir()
+	bind := filepath.Join(host, "bind")
+	os.Mkdir(bind, 0o755)
+	os.WriteFile(filepath.Join(bind, "b.txt"), []byte("from the bind\n"), 0o644)
+	os.WriteFile(filepath.Join(host, "in.txt"), []byte("copied in\n"), 0o644)
+	// A stopped container: what it left in its volume.
+	s.Docker(t, "run", "-d", "--name", "w", "--network", "none", "-v", "data:/data", "busybox", "sh", "-c", "echo in the volume > /data/v.txt").Ok(t)
+	s.Docker(t, "wait", "w").Ok(t)
+	s.Docker(t, "cp", "w:/data/v.txt", filepath.Join(host, "v.txt")).Ok(t)
+	if b, _ := os.ReadFile(filepath.Join(host, "v.txt")); string(b) != "in the volume\n" {
+		t.Errorf("docker cp from a stopped container's volume: %q", b)
+	}
+	// A running one: into its volume, out of its bind, not into a read-only bind.
+	s.Docker(t, "run", "-d", "--name", "r", "--network", "none", "-v", "data:/data", "-v", bind+":/bind:ro", "busybox", "sleep", "300").Ok(t)
+	s.Docker(t, "cp", filepath.Join(host, "in.txt"), "r:/data/").Ok(t)
+	if out := s.Hull(t, "exec", "r", "cat", "/data/in.txt", "/data/v.txt").Ok(t); out != "copied in\nin the volume\n" {
+		t.Errorf("after docker cp into the running container's volume: %q", out)
+	}
+	s.Docker(t, "cp", "r:/bind/b.txt", filepath.Join(host, "b-back.txt")).Ok(t)
+	if b, _ := os.ReadFile(filepath.Join(host, "b-back.txt")); string(b) != "from the bind\n" {
+		t.Errorf("docker cp from a bind: %q", b)
+	}
+	s.Docker(t, "cp", filepath.Join(host, "in.txt"), "r:/bind/").Fails(t)
+	if _, err := os.Stat(filepath.Join(bind, "in.txt")); err == nil {
+		t.Error("docker cp wrote into a read-only bind")
+	}
+	s.Docker(t, "rm", "-f", "r", "w").Ok(t)
+	s.Hull(t, "volume", "rm", "data").Ok(t)
+}
