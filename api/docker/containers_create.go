@@ -210,6 +210,16 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 		o.Init = *hc.Init
 	}
 	for _, m := range hc.Mounts {
+		if t := m.TmpfsOptions; m.Type == mount.TypeTmpfs && t != nil && len(t.Options) > 0 {
+			// --mount has no word for a tmpfs's mount options; --tmpfs has
+			spec, err := tmpfsSpec(m)
+			if err != nil {
+				refuse(true, "HostConfig.Mounts", err.Error())
+				continue
+			}
+			o.Tmpfs = append(o.Tmpfs, spec)
+			continue
+		}
 		spec, err := mountSpec(m)
 		if err != nil {
 			refuse(true, "HostConfig.Mounts", err.Error())
@@ -452,6 +462,33 @@ func mountSpec(m mount.Mount) (string, error) {
 	cw.Write(f)
 	cw.Flush()
 	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+// tmpfsSpec writes a tmpfs mount with TmpfsOptions.Options (docker's
+// [["noexec"], ["uid", "1000"]]) in --tmpfs's grammar, DEST:OPTS.
+func tmpfsSpec(m mount.Mount) (string, error) {
+	t := m.TmpfsOptions
+	var opts []string
+	if t.SizeBytes != 0 {
+		opts = append(opts, "size="+strconv.FormatInt(t.SizeBytes, 10))
+	}
+	if t.Mode != 0 {
+		opts = append(opts, "mode="+strconv.FormatUint(uint64(tmpfsMode(t.Mode)), 8))
+	}
+	if m.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	for _, o := range t.Options {
+		switch {
+		case len(o) == 1 && o[0] != "" && !strings.ContainsAny(o[0], ",:="):
+			opts = append(opts, o[0])
+		case len(o) == 2 && o[0] != "" && !strings.ContainsAny(o[0]+o[1], ",:="):
+			opts = append(opts, o[0]+"="+o[1])
+		default:
+			return "", fmt.Errorf("mount %s: bad tmpfs option %q", m.Target, o)
+		}
+	}
+	return m.Target + ":" + strings.Join(opts, ","), nil
 }
 
 // tmpfsMode is a tmpfs mount's mode as the kernel takes it. docker's daemon

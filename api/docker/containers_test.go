@@ -42,6 +42,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 			           {"Type": "volume", "Source": "v1", "Target": "/w", "VolumeOptions": {"NoCopy": true, "Labels": {"k": "v"}}},
 			           {"Type": "tmpfs", "Target": "/s", "TmpfsOptions": {"SizeBytes": 1024, "Mode": 448}},
 			           {"Type": "tmpfs", "Target": "/s2", "TmpfsOptions": {"Mode": 1023}},
+			           {"Type": "tmpfs", "Target": "/s4", "ReadOnly": true, "TmpfsOptions": {"SizeBytes": 4096, "Options": [["exec"], ["uid", "1000"]]}},
 			           {"Type": "bind", "Source": "/h", "Target": "/b1", "BindOptions": {"NonRecursive": true, "CreateMountpoint": true}},
 			           {"Type": "bind", "Source": "/h", "Target": "/b2", "ReadOnly": true, "BindOptions": {"ReadOnlyForceRecursive": true}},
 			           {"Type": "tmpfs", "Target": "/s3", "TmpfsOptions": {"Mode": 1049087}}],
@@ -61,7 +62,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 		"Volumes": []string{"/a", "/b", "/h:/c:ro"}, "Network": "app", "PublishAll": true,
 		"Publish": []string{"5353:53/udp", "127.0.0.1:8080:80/tcp", "80/tcp"},
 		"Restart": "on-failure:4",
-		"Tmpfs":   []string{"/t:size=1m", "/u"},
+		"Tmpfs":   []string{"/t:size=1m", "/u", "/s4:size=4096,ro,exec,uid=1000"},
 		"Mounts": []string{`type=bind,target=/v,"source=/h,1",readonly,bind-propagation=rslave`, "type=volume,target=/w,source=v1,volume-nocopy,volume-label=k=v",
 			"type=tmpfs,target=/s,tmpfs-size=1024,tmpfs-mode=700",
 			"type=tmpfs,target=/s2,tmpfs-mode=1777", "type=bind,target=/b1,source=/h,bind-recursive=disabled,bind-create-src",
@@ -84,7 +85,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 		t.Errorf("networks beyond NetworkMode's: %+v", extra)
 	}
 	// The mounts written are what the engine's grammar reads back.
-	if err := (&engine.CreateOptions{Image: "x", VolumeOptions: engine.VolumeOptions{Mounts: o.Mounts}}).Validate(); err != nil {
+	if err := (&engine.CreateOptions{Image: "x", VolumeOptions: engine.VolumeOptions{Mounts: o.Mounts, Tmpfs: o.Tmpfs}}).Validate(); err != nil {
 		t.Errorf("the engine refuses the mounts written: %v", err)
 	}
 
