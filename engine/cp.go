@@ -140,8 +140,10 @@ func (e *Engine) treeMounts(c *Container, t *tree) error {
 				}
 			}
 			v, err := vs.Get(m.Source)
-			if err != nil {
-				continue // gone; the rootfs beneath it is what is there
+			if err != nil || v.Options["type"] != "" {
+				// gone, or made with driver options: each container mounts
+				// the device itself, its directory holds nothing of it
+				continue
 			}
 			src = v.Mountpoint
 		case volume.TypeBind:
