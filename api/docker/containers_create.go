@@ -70,7 +70,7 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 	// More networks than the one it is created on: connected now, as docker's
 	// API 1.44 and later connect every network of EndpointsConfig.
 	for _, n := range extra {
-		if err := s.e.Connect(c.ID, n.name, engine.ConnectOptions{Aliases: n.aliases}); err != nil {
+		if err := s.e.Connect(c.ID, n.name, n.o); err != nil {
 			s.e.Remove(c.ID, true)
 			return createError(err)
 		}
@@ -85,8 +85,8 @@ func isNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
 
 // extraNetwork is a network of EndpointsConfig beyond the one of NetworkMode.
 type extraNetwork struct {
-	name    string
-	aliases []string
+	name string
+	o    engine.ConnectOptions
 }
 
 // mountedAt tells whether a bind, a mount or a tmpfs of hc is on dst.
@@ -261,9 +261,20 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 				}
 				continue
 			}
-			refuse(ep.IPAMConfig != nil && (ep.IPAMConfig.IPv4Address.IsValid() || ep.IPAMConfig.IPv6Address.IsValid()) || len(ep.MacAddress) > 0,
-				field, "an address on a network other than NetworkMode's is not supported")
-			extra = append(extra, extraNetwork{n, ep.Aliases})
+			// the others are connected after the create, with their aliases,
+			// address and MAC address (compose's ipv4_address on each network)
+			x := extraNetwork{name: n, o: engine.ConnectOptions{Aliases: ep.Aliases}}
+			if ep.IPAMConfig != nil {
+				refuse(ep.IPAMConfig.IPv6Address.IsValid() || len(ep.IPAMConfig.LinkLocalIPs) > 0,
+					field+".IPAMConfig", "IPv6 and link-local addresses on a network other than NetworkMode's are not supported")
+				if ep.IPAMConfig.IPv4Address.IsValid() {
+					x.o.IP = ep.IPAMConfig.IPv4Address.String()
+				}
+			}
+			if len(ep.MacAddress) > 0 {
+				x.o.MAC = ep.MacAddress.String()
+			}
+			extra = append(extra, x)
 		}
 	}
 	if len(refused) > 0 {

@@ -51,7 +51,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 			"MemorySwappiness": -1, "OomKillDisable": false, "Init": true, "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
 			"Dns": ["1.1.1.1"], "ConsoleSize": [24, 80]
 		},
-		"NetworkingConfig": {"EndpointsConfig": {"app": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": "02:42:ac:11:00:02"}, "other": {"Aliases": ["o"]}}}
+		"NetworkingConfig": {"EndpointsConfig": {"app": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": "02:42:ac:11:00:02"}, "other": {"Aliases": ["o"], "IPAMConfig": {"IPv4Address": "10.9.1.5"}, "MacAddress": "02:42:ac:11:00:03"}}}
 	}`)
 	o, extra, err := createOptions("/web1", req)
 	if err != nil {
@@ -81,7 +81,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 	if *o.StopTimeout != 3 || o.ConsoleSize.Height != 24 || o.ConsoleSize.Width != 80 {
 		t.Errorf("StopTimeout %v ConsoleSize %+v", o.StopTimeout, o.ConsoleSize)
 	}
-	if len(extra) != 1 || extra[0].name != "other" || extra[0].aliases[0] != "o" {
+	if len(extra) != 1 || extra[0].name != "other" || extra[0].o.Aliases[0] != "o" || extra[0].o.IP != "10.9.1.5" || extra[0].o.MAC != "02:42:ac:11:00:03" {
 		t.Errorf("networks beyond NetworkMode's: %+v", extra)
 	}
 	// The mounts written are what the engine's grammar reads back.
@@ -110,11 +110,11 @@ func TestCreateOptionsMapping(t *testing.T) {
 // at once.
 func TestCreateOptionsRefusals(t *testing.T) {
 	_, _, err := createOptions("", decodeCreate(t, `{"Image":"","HostConfig":{"Umask":18,"ReadonlyPaths":[],"Mounts":[{"Type":"bind","Source":"/x","Target":"/y","ReadOnly":true,"BindOptions":{"ReadOnlyNonRecursive":true}}]},
-		"Healthcheck":{"Test":["CMD-SHELL"]},"NetworkingConfig":{"EndpointsConfig":{"n2":{"IPAMConfig":{"IPv4Address":"10.0.0.1"}}}}}`))
+		"Healthcheck":{"Test":["CMD-SHELL"]},"NetworkingConfig":{"EndpointsConfig":{"n2":{"IPAMConfig":{"IPv6Address":"fd00::1"}}}}}`))
 	if statusOf(err) != 400 {
 		t.Fatalf("%v: status %d", err, statusOf(err))
 	}
-	for _, f := range []string{"Config.Image", "HostConfig.Umask", "HostConfig.ReadonlyPaths", "HostConfig.Mounts", "Config.Healthcheck.Test", "NetworkingConfig.EndpointsConfig.n2"} {
+	for _, f := range []string{"Config.Image", "HostConfig.Umask", "HostConfig.ReadonlyPaths", "HostConfig.Mounts", "Config.Healthcheck.Test", "NetworkingConfig.EndpointsConfig.n2.IPAMConfig"} {
 		if !strings.Contains(err.Error(), f+": ") {
 			t.Errorf("%v does not name %s", err, f)
 		}

@@ -429,3 +429,26 @@ func TestDockerComposeOptions(t *testing.T) {
 	}
 	s.Hull(t, "volume", "rm", "named").Ok(t)
 }
+
+// docker run with two networks, an address on each: the CLI sends both in the
+// create body's EndpointsConfig, the second connected after the create with
+// its address, MAC address and alias, as compose does for a service's
+// ipv4_address on each network.
+func TestDockerTwoNetworksAddresses(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	sub1, sub2 := dockertest.Subnet(), dockertest.Subnet()
+	ip1, ip2 := strings.TrimSuffix(sub1, "0/24")+"10", strings.TrimSuffix(sub2, "0/24")+"20"
+	s.Docker(t, "network", "create", "--subnet", sub1, "n1").Ok(t)
+	s.Docker(t, "network", "create", "--subnet", sub2, "n2").Ok(t)
+	s.Docker(t, "run", "-d", "--name", "two", "--network", "name=n1,ip="+ip1,
+		"--network", "name=n2,ip="+ip2+",mac-address=02:42:ac:11:00:07,alias=second", "busybox", "sleep", "300").Ok(t)
+	if out := s.Hull(t, "exec", "two", "sh", "-c", "ip -4 -o addr show eth1; cat /sys/class/net/eth1/address").Ok(t); !strings.Contains(out, " "+ip2+"/24 ") || !strings.HasSuffix(out, "02:42:ac:11:00:07\n") {
+		t.Errorf("the second network's link: %q, want %s and its MAC address", out, ip2)
+	}
+	got := inspectField(t, s, "two", `{{range $n, $e := .NetworkSettings.Networks}}{{$n}}={{$e.IPAddress}},{{join $e.Aliases ","}} {{end}}`)
+	if !strings.Contains(got, "n1="+ip1) || !strings.Contains(got, "n2="+ip2+",") || !strings.Contains(got, "second") {
+		t.Errorf("docker inspect: %q", got)
+	}
+	s.Docker(t, "rm", "-f", "two").Ok(t)
+	s.Docker(t, "network", "rm", "n1", "n2").Ok(t)
+}
