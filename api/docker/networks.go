@@ -50,9 +50,12 @@ func apiNetwork(i hullnet.Info, withContainers bool) network.Inspect {
 		out.IPAM.Options = map[string]string{}
 		out.IPAM.Config = append(out.IPAM.Config, network.IPAMConfig{Subnet: n.Subnet, Gateway: n.Gateway, IPRange: n.IPRange})
 		maps.Copy(out.Options, n.Options)
-		// where docker's users' scripts look for the bridge
-		out.Options["com.docker.network.bridge.name"] = n.Bridge
+		// The options given at create only, as docker's: docker-compose 1.29
+		// recreates a network whose options are not its file's. The default
+		// network shows its bridge, where docker's users' scripts look for
+		// docker0.
 		if n.Name == hullnet.DefaultNetwork {
+			out.Options["com.docker.network.bridge.name"] = n.Bridge
 			out.Options["com.docker.network.bridge.default_bridge"] = "true"
 		}
 	}

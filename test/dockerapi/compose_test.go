@@ -171,6 +171,7 @@ func composeLeftovers(t *testing.T, s *dockertest.Service, project string) {
 	if out := s.Hull(t, "volume", "ls", "-q").Ok(t); strings.TrimSpace(out) != "" {
 		t.Errorf("volumes left after down -v: %s", out)
 	}
+	checkNoKernelState(t, s)
 }
 
 // checkProject checks a project compose brought up: what the host, the
@@ -268,7 +269,9 @@ func TestCompose(t *testing.T) {
 		t.Errorf("docker compose up -d again made other containers: %q, before %q", again, ids)
 	}
 
+	links := bridgesOf(t, s) // the project's bridge and veths, gone after down
 	compose("down", "-v").Ok(t)
+	checkNoKernelState(t, s, links...)
 	if out := compose("ps", "-a", "-q").Ok(t); strings.TrimSpace(out) != "" {
 		t.Errorf("docker compose ps -a after down: %q", out)
 	}
@@ -317,6 +320,8 @@ func TestComposePython(t *testing.T) {
 	if r := compose("up", "-d"); r.Code != 0 || !strings.Contains(r.Stderr, project+"_web_1 is up-to-date") {
 		t.Errorf("docker-compose up -d again: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
+	links := bridgesOf(t, s)
 	compose("down", "-v").Ok(t)
+	checkNoKernelState(t, s, links...)
 	composeLeftovers(t, s, project)
 }

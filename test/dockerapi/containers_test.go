@@ -440,6 +440,14 @@ func TestDockerTwoNetworksAddresses(t *testing.T) {
 	ip1, ip2 := strings.TrimSuffix(sub1, "0/24")+"10", strings.TrimSuffix(sub2, "0/24")+"20"
 	s.Docker(t, "network", "create", "--subnet", sub1, "n1").Ok(t)
 	s.Docker(t, "network", "create", "--subnet", sub2, "n2").Ok(t)
+	// Options are what the create gave, as docker's (docker-compose 1.29
+	// compares them with its file's); the default network shows its bridge.
+	if out := s.Docker(t, "network", "inspect", "-f", "{{json .Options}}", "n1").Ok(t); out != "{}\n" {
+		t.Errorf("docker network inspect n1: Options %s, want {}", out)
+	}
+	if out := s.Docker(t, "network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.name"}}`, "bridge").Ok(t); !strings.HasPrefix(out, "hull") {
+		t.Errorf("docker network inspect bridge: bridge name %q", out)
+	}
 	s.Docker(t, "run", "-d", "--name", "two", "--network", "name=n1,ip="+ip1,
 		"--network", "name=n2,ip="+ip2+",mac-address=02:42:ac:11:00:07,alias=second", "busybox", "sleep", "300").Ok(t)
 	if out := s.Hull(t, "exec", "two", "sh", "-c", "ip -4 -o addr show eth1; cat /sys/class/net/eth1/address").Ok(t); !strings.Contains(out, " "+ip2+"/24 ") || !strings.HasSuffix(out, "02:42:ac:11:00:07\n") {

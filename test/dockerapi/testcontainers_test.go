@@ -118,6 +118,7 @@ func TestTestcontainers(t *testing.T) {
 	if got := names(s.Hull(t, "ps", "--format", "{{.Names}}", "--filter", "network="+nw.Name, "--filter", "label=org.testcontainers=true").Ok(t)); len(strings.Fields(got)) != 2 {
 		t.Errorf("hull ps: %q", got)
 	}
+	links := bridgesOf(t, s)
 	for _, c := range []*testcontainers.DockerContainer{client, web} {
 		if err := c.Terminate(ctx); err != nil {
 			t.Errorf("terminate: %v", err)
@@ -135,4 +136,5 @@ func TestTestcontainers(t *testing.T) {
 	if out := s.Hull(t, "volume", "ls", "-q").Ok(t); out != "" {
 		t.Errorf("volumes left: %s", out)
 	}
+	checkNoKernelState(t, s, links...)
 }
