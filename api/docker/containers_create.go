@@ -239,7 +239,13 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 				ep = new(network.EndpointSettings)
 			}
 			field := "NetworkingConfig.EndpointsConfig." + n
-			refuse(len(ep.Links) > 0, field+".Links", "legacy links are not supported")
+			// docker's CLI and compose send the links of HostConfig.Links
+			// here too; hull's links hold on every network the two share
+			for _, l := range ep.Links {
+				if !slices.Contains(o.Links, l) {
+					o.Links = append(o.Links, l)
+				}
+			}
 			refuse(len(ep.DriverOpts) > 0, field+".DriverOpts", "not supported")
 			// docker's CLI names the default network "default" when no
 			// --network was given.

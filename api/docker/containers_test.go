@@ -49,9 +49,9 @@ func TestCreateOptionsMapping(t *testing.T) {
 			"Memory": 67108864, "PidsLimit": 0, "Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20}],
 			"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n", "CgroupPermissions": "rw"}],
 			"MemorySwappiness": -1, "OomKillDisable": false, "Init": true, "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
-			"Dns": ["1.1.1.1"], "ConsoleSize": [24, 80]
+			"Dns": ["1.1.1.1"], "ConsoleSize": [24, 80], "Links": ["web:www"]
 		},
-		"NetworkingConfig": {"EndpointsConfig": {"app": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": "02:42:ac:11:00:02"}, "other": {"Aliases": ["o"], "IPAMConfig": {"IPv4Address": "10.9.1.5"}, "MacAddress": "02:42:ac:11:00:03"}}}
+		"NetworkingConfig": {"EndpointsConfig": {"app": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": "02:42:ac:11:00:02", "Links": ["web:www", "db"]}, "other": {"Aliases": ["o"], "IPAMConfig": {"IPv4Address": "10.9.1.5"}, "MacAddress": "02:42:ac:11:00:03"}}}
 	}`)
 	o, extra, err := createOptions("/web1", req)
 	if err != nil {
@@ -71,6 +71,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 		"MemorySwappiness": (*int64)(nil), "OomKillDisable": false, "Init": true, "LogDriver": "json-file", "LogOpts": []string{"max-size=1m"},
 		"DNS": []string{"1.1.1.1"}, "NetworkAliases": []string{"web"}, "IP": "10.9.0.5", "MacAddress": "02:42:ac:11:00:02",
 		"HealthTest": []string{"CMD", "true"}, "HealthRetries": 2,
+		"Links": []string{"web:www", "db"}, // HostConfig's and the endpoints', once each
 	}
 	ov := reflect.ValueOf(o)
 	for field, w := range want {

@@ -460,3 +460,19 @@ func TestDockerTwoNetworksAddresses(t *testing.T) {
 	s.Docker(t, "rm", "-f", "two").Ok(t)
 	s.Docker(t, "network", "rm", "n1", "n2").Ok(t)
 }
+
+// docker run --link on a user network: docker's CLI (and compose, for a
+// service's links:) sends the links in the network's EndpointsConfig too;
+// the linked container is the alias in /etc/hosts.
+func TestDockerLinkUserNetwork(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Docker(t, "network", "create", "--subnet", dockertest.Subnet(), "n").Ok(t)
+	s.Docker(t, "run", "-d", "--name", "web", "--network", "n", "busybox", "sleep", "300").Ok(t)
+	s.Docker(t, "run", "-d", "--name", "c", "--network", "n", "--link", "web:www", "busybox", "sleep", "300").Ok(t)
+	ip := inspectField(t, s, "web", "{{.NetworkSettings.Networks.n.IPAddress}}")
+	if out := s.Hull(t, "exec", "c", "grep", "-w", "www", "/etc/hosts").Ok(t); !strings.HasPrefix(out, ip+"\t") && !strings.HasPrefix(out, ip+" ") {
+		t.Errorf("c's /etc/hosts line for www: %q, want web's address %s", out, ip)
+	}
+	s.Docker(t, "rm", "-f", "c", "web").Ok(t)
+	s.Docker(t, "network", "rm", "n").Ok(t)
+}
