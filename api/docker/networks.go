@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 
 	"github.com/hullproject/hull/engine"
 	hullnet "github.com/hullproject/hull/network"
@@ -248,7 +249,9 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case ep.IPAMConfig != nil && (ep.IPAMConfig.IPv6Address.IsValid() || len(ep.IPAMConfig.LinkLocalIPs) > 0):
 			return badRequestf("IPv6 and link-local addresses are not supported: hull's networks are IPv4 only")
-		case len(ep.Links) > 0:
+		case len(ep.Links) > 0 && !s.hasLinks(req.Container, ep.Links):
+			// docker-compose 1.29 connects with the links the create gave
+			// already; hull's links hold on every network the two share
 			return badRequestf("links are not supported: containers on a user network reach each other by name and alias")
 		case len(ep.DriverOpts) > 0:
 			return badRequestf("endpoint driver options are not supported")
@@ -273,6 +276,25 @@ func (s *Server) networkConnect(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// hasLinks tells whether the container ref has every link of links already
+// (given as NAME:ALIAS or as docker's /NAME:/THIS/ALIAS record).
+func (s *Server) hasLinks(ref string, links []string) bool {
+	c, err := s.e.Get(ref)
+	if err != nil {
+		return false
+	}
+	for _, l := range links {
+		want, err := engine.ParseLink(l)
+		if err != nil || !slices.ContainsFunc(c.HostConfig.Links, func(h string) bool {
+			got, err := engine.ParseLink(h)
+			return err == nil && got == want
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // networkDisconnect answers POST /networks/{id}/disconnect.

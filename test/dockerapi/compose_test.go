@@ -88,8 +88,8 @@ func installCompose(t *testing.T, s *dockertest.Service) {
 // composeFile is a two-service project: web serves on a user network a page
 // made of its environment and a bind-mounted file, into a named volume, with a
 // health check and a port published on the host's loopback; client starts
-// once web is healthy, reaches it by its name and keeps what it got in the
-// volume it shares with web.
+// once web is healthy, reaches it by a link's alias (and by its name) and
+// keeps what it got in the volume it shares with web.
 const composeFile = `
 services:
   web:
@@ -112,7 +112,8 @@ services:
   client:
     image: busybox
     init: true
-    command: ["sh", "-c", "wget -q -O /data/fetched http://web:8080/ && echo fetched $$(cat /data/fetched | head -1) && exec sleep 600"]
+    command: ["sh", "-c", "wget -q -O /data/fetched http://www:8080/ && echo fetched $$(cat /data/fetched | head -1) && exec sleep 600"]
+    links: ["web:www"]
     depends_on:
       web:
         condition: service_healthy
@@ -185,7 +186,7 @@ func checkProject(t *testing.T, s *dockertest.Service, compose func(args ...stri
 	if got, err := httpGet("http://127.0.0.1:" + port + "/"); err != nil || got != page {
 		t.Errorf("GET the published port: %q, %v", got, err)
 	}
-	// client reached web by its name on the network, and wrote what it got
+	// client reached web by its link on the network, and wrote what it got
 	// into the volume the two share.
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -463,7 +463,8 @@ func TestDockerTwoNetworksAddresses(t *testing.T) {
 
 // docker run --link on a user network: docker's CLI (and compose, for a
 // service's links:) sends the links in the network's EndpointsConfig too;
-// the linked container is the alias in /etc/hosts.
+// the linked container is the alias in /etc/hosts. docker-compose 1.29 sends
+// them again when it connects the container.
 func TestDockerLinkUserNetwork(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
 	s.Docker(t, "network", "create", "--subnet", dockertest.Subnet(), "n").Ok(t)
@@ -473,6 +474,15 @@ func TestDockerLinkUserNetwork(t *testing.T) {
 	if out := s.Hull(t, "exec", "c", "grep", "-w", "www", "/etc/hosts").Ok(t); !strings.HasPrefix(out, ip+"\t") && !strings.HasPrefix(out, ip+" ") {
 		t.Errorf("c's /etc/hosts line for www: %q, want web's address %s", out, ip)
 	}
+	// A connect with the links the container has (docker-compose 1.29 sends
+	// them again) is a connect; a new link is still refused.
+	s.Docker(t, "network", "create", "--subnet", dockertest.Subnet(), "n2").Ok(t)
+	if code, body := raw(t, s, "POST", "/v1.50/networks/n2/connect", `{"Container":"c","EndpointConfig":{"Links":["web:www"]}}`); code != http.StatusOK {
+		t.Errorf("connect with c's own link: %d %s", code, body)
+	}
+	if code, body := raw(t, s, "POST", "/v1.50/networks/n2/connect", `{"Container":"web","EndpointConfig":{"Links":["c:x"]}}`); code != http.StatusBadRequest {
+		t.Errorf("connect with a new link: %d %s, want 400", code, body)
+	}
 	s.Docker(t, "rm", "-f", "c", "web").Ok(t)
-	s.Docker(t, "network", "rm", "n").Ok(t)
+	s.Docker(t, "network", "rm", "n", "n2").Ok(t)
 }
