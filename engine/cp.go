@@ -26,7 +26,8 @@ import (
 // a volume is followed in the rootfs, and a copy of a directory above a volume
 // takes the rootfs's tree beneath it). Its tmpfs mounts live only in its own
 // mount namespace: a path below one is the rootfs's beneath it. A read-only
-// volume or bind takes no copy.
+// volume or bind takes no copy, nor does the rootfs of a --read-only
+// container (ErrReadOnly); its writable volumes do.
 //
 // The container's tree is the image's and the container's to shape, so no path into
 // it is ever handed to the kernel as a joined string: every container-side path is
@@ -56,7 +57,14 @@ type tree struct {
 	release func()       // ends the use of the container's rootfs (Engine.Rootfs)
 	mounts  []treeMount  // the container's volumes and binds, deepest first
 	write   bool         // the tree is copied into
+	// rootReadOnly: copied into, but the rootfs is --read-only; its volumes
+	// and binds may still take the copy, as docker's
+	rootReadOnly bool
 }
+
+// ErrReadOnly is the refusal of a copy into a --read-only container's rootfs
+// or into a read-only volume or bind.
+var ErrReadOnly = errors.New("marked read-only")
 
 // treeMount is a volume or bind of the container: its destination and its
 // source, confined as the rootfs is.
@@ -75,7 +83,7 @@ func (t tree) open(p string, flags int) (int, error) {
 				continue
 			}
 			if t.write && m.readOnly {
-				return -1, fmt.Errorf("%s is a read-only volume or bind: %w", m.dest, unix.EROFS)
+				return -1, fmt.Errorf("mounted volume is %w", ErrReadOnly) // docker's words
 			}
 			if rel == "" {
 				rel = "/"
@@ -83,6 +91,9 @@ func (t tree) open(p string, flags int) (int, error) {
 				rel += "/" // a trailing slash follows a final symlink
 			}
 			return m.root.Open(rel, flags)
+		}
+		if t.rootReadOnly {
+			return -1, fmt.Errorf("container rootfs is %w", ErrReadOnly)
 		}
 		return t.root.Open(p, flags)
 	}
@@ -100,14 +111,11 @@ func (t tree) stat(p string) (unix.Stat_t, error) {
 }
 
 // containerTree opens a container's root for a copy (into it, with write); close
-// it after. As docker's, a --read-only container takes no copy.
+// it after.
 func (e *Engine) containerTree(ref string, write bool) (tree, error) {
 	c, err := e.Get(ref)
 	if err != nil {
 		return tree{}, err
-	}
-	if write && c.HostConfig.ReadonlyRootfs {
-		return tree{}, fmt.Errorf("container %s: its root filesystem is read-only", c.Name)
 	}
 	dir, release, err := e.Rootfs(c.ID)
 	if err != nil {
@@ -118,7 +126,7 @@ func (e *Engine) containerTree(ref string, write bool) (tree, error) {
 		release()
 		return tree{}, err
 	}
-	t := tree{root: r, release: release, write: write}
+	t := tree{root: r, release: release, write: write, rootReadOnly: write && c.HostConfig.ReadonlyRootfs}
 	if err := e.treeMounts(c, &t); err != nil {
 		t.close()
 		return tree{}, err
@@ -445,7 +453,9 @@ func (e *Engine) ExtractTo(ref, dst string, r io.Reader, o CopyOptions) error {
 		return err
 	}
 	defer t.close()
-	if st, err := t.stat(dst); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if st, err := t.stat(dst); errors.Is(err, ErrReadOnly) {
+		return err
+	} else if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return fmt.Errorf("destination %s must be a directory in the container", dst)
 	}
 	tr, err := image.Decompress(r)

@@ -226,16 +226,9 @@ func (s *Server) containerArchiveGet(w http.ResponseWriter, r *http.Request) err
 
 // containerArchivePut answers PUT /containers/{name}/archive?path=&copyUIDGID=:
 // the tar in the body unpacked into the directory path, every entry confined
-// to the container's root filesystem (engine/cp.go).
+// to the container's root filesystem or the volume there (engine/cp.go).
 func (s *Server) containerArchivePut(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	c, err := s.e.Get(name)
-	if err != nil {
-		return err
-	}
-	if c.HostConfig.ReadonlyRootfs {
-		return &httpError{http.StatusForbidden, errors.New("container rootfs is marked read-only")}
-	}
 	st, err := s.pathStat(w, r)
 	if err != nil {
 		return err
@@ -245,6 +238,10 @@ func (s *Server) containerArchivePut(w http.ResponseWriter, r *http.Request) err
 		return badRequestf("extraction point is not a directory: %s", r.URL.Query().Get("path"))
 	}
 	if err := s.e.ExtractTo(name, r.URL.Query().Get("path"), r.Body, engine.CopyOptions{Archive: queryBool(r, "copyUIDGID")}); err != nil {
+		if errors.Is(err, engine.ErrReadOnly) {
+			// docker's 403: the rootfs, or the volume there, is read-only
+			return &httpError{http.StatusForbidden, err}
+		}
 		return badRequest(err)
 	}
 	w.WriteHeader(http.StatusOK)

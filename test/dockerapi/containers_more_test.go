@@ -391,7 +391,8 @@ func TestDockerCpCompressed(t *testing.T) {
 }
 
 // docker cp sees a container's volumes and binds, as docker's does, whether
-// the container runs or not; a read-only bind takes no copy.
+// the container runs or not; a read-only bind takes no copy, and a
+// --read-only container's volume does.
 func TestDockerCpVolumes(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
 	host := t.TempDir()
@@ -416,10 +417,24 @@ func TestDockerCpVolumes(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(host, "b-back.txt")); string(b) != "from the bind\n" {
 		t.Errorf("docker cp from a bind: %q", b)
 	}
-	s.Docker(t, "cp", filepath.Join(host, "in.txt"), "r:/bind/").Fails(t)
+	if msg := s.Docker(t, "cp", filepath.Join(host, "in.txt"), "r:/bind/").Fails(t); !strings.Contains(msg, "mounted volume is marked read-only") {
+		t.Errorf("docker cp into a read-only bind: %s", msg)
+	}
 	if _, err := os.Stat(filepath.Join(bind, "in.txt")); err == nil {
 		t.Error("docker cp wrote into a read-only bind")
 	}
-	s.Docker(t, "rm", "-f", "r", "w").Ok(t)
+	if code, _ := raw(t, s, "PUT", "/v1.50/containers/r/archive?path=/bind", ""); code != http.StatusForbidden {
+		t.Errorf("PUT archive into a read-only bind: %d, want 403", code)
+	}
+	// A --read-only container: its volume takes the copy, its rootfs does not.
+	s.Docker(t, "run", "-d", "--name", "ro", "--read-only", "--network", "none", "-v", "data:/data", "busybox", "sleep", "300").Ok(t)
+	s.Docker(t, "cp", filepath.Join(host, "b-back.txt"), "ro:/data/").Ok(t)
+	if out := s.Hull(t, "exec", "ro", "cat", "/data/b-back.txt").Ok(t); out != "from the bind\n" {
+		t.Errorf("after docker cp into a --read-only container's volume: %q", out)
+	}
+	if msg := s.Docker(t, "cp", filepath.Join(host, "in.txt"), "ro:/tmp/").Fails(t); !strings.Contains(msg, "container rootfs is marked read-only") {
+		t.Errorf("docker cp into a --read-only container's rootfs: %s", msg)
+	}
+	s.Docker(t, "rm", "-f", "r", "w", "ro").Ok(t)
 	s.Hull(t, "volume", "rm", "data").Ok(t)
 }
