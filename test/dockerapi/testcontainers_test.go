@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/api/docker/dockertest"
+	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -35,7 +36,8 @@ func TestTestcontainers(t *testing.T) {
 		t.Fatalf("network.New: %v", err)
 	}
 	// web serves a page copied in before it starts, once its log says so, its
-	// port listens, a command in it succeeds and its page answers. Both
+	// port listens, a command in it succeeds, its page answers and its health
+	// check passes. Both
 	// containers end on the SIGTERM of Terminate's stop.
 	web, err := testcontainers.Run(ctx, "busybox",
 		testcontainers.WithCmd("sh", "-c", "trap 'exit 0' TERM; echo starting; mkdir /www; cp /conf/index.html /www/; echo serving; httpd -f -p 8080 -h /www & wait"),
@@ -44,9 +46,13 @@ func TestTestcontainers(t *testing.T) {
 		testcontainers.WithFiles(testcontainers.ContainerFile{
 			Reader: strings.NewReader("hello from testcontainers\n"), ContainerFilePath: "/conf/index.html", FileMode: 0o644}),
 		network.WithNetwork([]string{"web"}, nw),
+		testcontainers.WithConfigModifier(func(c *container.Config) {
+			c.Healthcheck = &container.HealthConfig{Test: []string{"CMD", "test", "-f", "/www/index.html"}, Interval: 200 * time.Millisecond}
+		}),
 		testcontainers.WithWaitStrategyAndDeadline(30*time.Second,
 			wait.ForLog("serving"), wait.ForListeningPort("8080/tcp"),
-			wait.ForExec([]string{"test", "-f", "/www/index.html"}), wait.ForHTTP("/").WithPort("8080/tcp")),
+			wait.ForExec([]string{"test", "-f", "/www/index.html"}), wait.ForHTTP("/").WithPort("8080/tcp"),
+			wait.ForHealthCheck()),
 	)
 	if err != nil {
 		testcontainers.CleanupContainer(t, web)
