@@ -202,9 +202,9 @@ func (e *Engine) planNetwork(p *createPlan) error {
 		if err != nil {
 			return refuse(err)
 		}
-		if other.State.Status != StatusRunning || other.State.Pid == 0 {
-			return refuse(fmt.Errorf("--network %s: container %s is not running", mode, other.Name))
-		}
+		// It need not run yet, as docker's: compose creates a service with
+		// network_mode service:web after web's create, before its start.
+		// The start joins it (prepareStart), and fails if it does not run.
 		if k := networkKind(other.HostConfig.NetworkMode); k == "container" || k == "host" {
 			return refuse(fmt.Errorf("--network %s: container %s has network mode %s", mode, other.Name, other.HostConfig.NetworkMode))
 		}

@@ -486,3 +486,22 @@ func TestDockerLinkUserNetwork(t *testing.T) {
 	s.Docker(t, "rm", "-f", "c", "web").Ok(t)
 	s.Docker(t, "network", "rm", "n", "n2").Ok(t)
 }
+
+// docker create --network container:X while X is only created, as compose
+// does for network_mode service:X: the create succeeds, the start needs X
+// running, as docker's, and then shares its network.
+func TestDockerNetworkOfCreatedContainer(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	s.Docker(t, "create", "--name", "web", "busybox", "httpd", "-f", "-p", "8080", "-h", "/etc").Ok(t)
+	s.Docker(t, "create", "--name", "side", "--network", "container:web", "busybox", "sleep", "300").Ok(t)
+	if msg := s.Docker(t, "start", "side").Fails(t); !strings.Contains(msg, "not running") {
+		t.Errorf("docker start side before web: %s", msg)
+	}
+	s.Docker(t, "start", "web").Ok(t)
+	s.Docker(t, "start", "side").Ok(t)
+	host := inspectField(t, s, "web", "{{.Config.Hostname}}")
+	if out := s.Hull(t, "exec", "side", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/hostname").Ok(t); out != host+"\n" {
+		t.Errorf("side fetching web's /etc/hostname from web's port on their shared loopback: %q, want %q", out, host)
+	}
+	s.Docker(t, "rm", "-f", "side", "web").Ok(t)
+}
