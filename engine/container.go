@@ -102,6 +102,7 @@ type HostConfig struct {
 	CapAdd         []string        `json:"CapAdd"`
 	CapDrop        []string        `json:"CapDrop"`
 	GroupAdd       []string        `json:"GroupAdd"`
+	Umask          string          `json:"Umask,omitempty"` // octal, as --umask gave it
 	SecurityOpt    []string        `json:"SecurityOpt"`
 	Ulimits        []string        `json:"Ulimits"`
 	Memory         int64           `json:"Memory"`

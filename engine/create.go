@@ -86,7 +86,7 @@ func (e *Engine) plan(o *CreateOptions) (*createPlan, error) {
 		},
 		HostConfig: HostConfig{
 			AutoRemove: o.AutoRemove, Privileged: o.Privileged, ReadonlyRootfs: o.ReadOnly,
-			CapAdd: o.CapAdd, CapDrop: o.CapDrop, GroupAdd: o.GroupAdd, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, GroupAdd: o.GroupAdd, Umask: o.Umask, SecurityOpt: o.SecurityOpt, Ulimits: o.Ulimits,
 			Memory: o.Memory, NanoCPUs: o.NanoCPUs, PidsLimit: o.PidsLimit, NetworkMode: o.Network,
 			Runtime: o.Runtime, LogConfig: LogConfig{Type: logDriver, Config: map[string]string{}},
 			MemorySwap: o.MemorySwap, CpuShares: o.CPUShares, CpusetCpus: o.CpusetCpus,

@@ -227,6 +227,9 @@ func TestMakeSpecDefaults(t *testing.T) {
 	if *s.Linux.Resources.Memory.Limit != 8<<20 || *s.Linux.Resources.CPU.Quota != 50000 || s.Process.Rlimits[0].Hard != 20 || !s.Process.NoNewPrivileges {
 		t.Error("limits not applied")
 	}
+	if s, err := specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{Umask: "077"}); err != nil || s.Process.User.Umask == nil || *s.Process.User.Umask != 0o77 {
+		t.Errorf("--umask 077: not in the spec (%v)", err)
+	}
 	// --security-opt systempaths=unconfined: nothing of /proc and /sys hidden
 	// or read-only, the rest of the confinement kept.
 	s, err = specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"systempaths=unconfined"}})

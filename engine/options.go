@@ -113,6 +113,7 @@ type CreateOptions struct {
 	Privileged  bool
 	CapAdd      []string
 	GroupAdd    []string // supplementary groups of every process, by name or number
+	Umask       string   // --umask: the container process's umask, octal ("0022"); "" the runtime's
 	CapDrop     []string
 	SecurityOpt []string
 	Ulimits     []string
@@ -195,7 +196,8 @@ type createSettings struct {
 	// seccomp is "default", "unconfined" or a profile's file.
 	noNewPrivileges       bool
 	seccomp               string
-	systemPathsUnconfined bool // systempaths=unconfined: no masked or read-only /proc and /sys paths
+	systemPathsUnconfined bool    // systempaths=unconfined: no masked or read-only /proc and /sys paths
+	umask                 *uint32 // --umask
 	resourceSettings
 	exposed  []string // --expose and -p's ports, "80/tcp"
 	links    []Link   // --link
@@ -511,6 +513,14 @@ func (o *CreateOptions) parseSecurity(s *createSettings, r *refusals) {
 			continue
 		}
 		s.rlimits = append(s.rlimits, rl)
+	}
+	if o.Umask != "" {
+		if m, err := strconv.ParseUint(o.Umask, 8, 32); err != nil || m > 0o777 {
+			r.add("Umask", fmt.Errorf("--umask %q: want an octal mode of at most 0777", o.Umask))
+		} else {
+			u := uint32(m)
+			s.umask = &u
+		}
 	}
 	s.seccomp = "default"
 	for _, opt := range o.SecurityOpt {

@@ -315,3 +315,20 @@ func TestSecurityOptForms(t *testing.T) {
 		}
 	}
 }
+
+// --umask (HostConfig.Umask): an octal mode the container process starts with.
+func TestUmask(t *testing.T) {
+	s, err := (&CreateOptions{Image: "x", Umask: "0027"}).parse()
+	if err != nil || s.umask == nil || *s.umask != 0o27 {
+		t.Errorf("--umask 0027: %v %v", s.umask, err)
+	}
+	if s, _ := (&CreateOptions{Image: "x"}).parse(); s.umask != nil {
+		t.Error("a umask without --umask")
+	}
+	for _, bad := range []string{"0999", "1000", "x", "-1"} {
+		err := (&CreateOptions{Image: "x", Umask: bad}).Validate()
+		if f := OptionErrors(err); len(f) != 1 || f[0].Field != "Umask" {
+			t.Errorf("--umask %s: %v", bad, err)
+		}
+	}
+}

@@ -234,6 +234,7 @@ func makeSpec(p *createPlan, rootfs, recDir string, user specs.User) (*specs.Spe
 	applyResourceOptions(s, c.ID, o, &p.resourceSettings)
 	s.Process.Rlimits = append(s.Process.Rlimits, p.rlimits...)
 	s.Process.NoNewPrivileges = p.noNewPrivileges
+	s.Process.User.Umask = p.umask
 	if p.systemPathsUnconfined {
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
 	}

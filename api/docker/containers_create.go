@@ -197,7 +197,9 @@ func createOptions(name string, req *container.CreateRequest) (engine.CreateOpti
 			o.Tmpfs = append(o.Tmpfs, dst)
 		}
 	}
-	refuse(hc.Umask != nil, "HostConfig.Umask", "not supported")
+	if hc.Umask != nil {
+		o.Umask = fmt.Sprintf("%04o", *hc.Umask)
+	}
 	// docker's CLI sends both empty for --security-opt systempaths=unconfined,
 	// which it takes out of SecurityOpt; lists of other paths are refused.
 	if hc.MaskedPaths != nil && len(hc.MaskedPaths) == 0 && hc.ReadonlyPaths != nil && len(hc.ReadonlyPaths) == 0 {
@@ -564,7 +566,7 @@ var createFields = map[string]string{
 	"DNSOptions": "HostConfig.DnsOptions", "Volumes": "HostConfig.Binds", "Mounts": "HostConfig.Mounts",
 	"Tmpfs": "HostConfig.Tmpfs", "VolumesFrom": "HostConfig.VolumesFrom", "Pid": "HostConfig.PidMode",
 	"IPC": "HostConfig.IpcMode", "UTS": "HostConfig.UTSMode", "Cgroupns": "HostConfig.CgroupnsMode",
-	"Userns":     "HostConfig.UsernsMode",
+	"Userns": "HostConfig.UsernsMode", "Umask": "HostConfig.Umask",
 	"Domainname": "Config.Domainname", "AttachStdin": "Config.AttachStdin", "AttachStdout": "Config.AttachStdout",
 	"AttachStderr": "Config.AttachStderr", "ExposedPorts": "Config.ExposedPorts", "Platform": "platform",
 	"HealthStartInterval": "Config.Healthcheck.StartInterval",

@@ -49,7 +49,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 			"Memory": 67108864, "PidsLimit": 0, "Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 20}],
 			"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/n", "CgroupPermissions": "rw"}],
 			"MemorySwappiness": -1, "OomKillDisable": false, "Init": true, "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
-			"Dns": ["1.1.1.1"], "ConsoleSize": [24, 80], "Links": ["web:www"]
+			"Dns": ["1.1.1.1"], "ConsoleSize": [24, 80], "Links": ["web:www"], "Umask": 18
 		},
 		"NetworkingConfig": {"EndpointsConfig": {"app": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.9.0.5"}, "MacAddress": "02:42:ac:11:00:02", "Links": ["web:www", "db"]}, "other": {"Aliases": ["o"], "IPAMConfig": {"IPv4Address": "10.9.1.5"}, "MacAddress": "02:42:ac:11:00:03"}}}
 	}`)
@@ -72,6 +72,7 @@ func TestCreateOptionsMapping(t *testing.T) {
 		"DNS": []string{"1.1.1.1"}, "NetworkAliases": []string{"web"}, "IP": "10.9.0.5", "MacAddress": "02:42:ac:11:00:02",
 		"HealthTest": []string{"CMD", "true"}, "HealthRetries": 2,
 		"Links": []string{"web:www", "db"}, // HostConfig's and the endpoints', once each
+		"Umask": "0022",
 	}
 	ov := reflect.ValueOf(o)
 	for field, w := range want {
@@ -110,12 +111,12 @@ func TestCreateOptionsMapping(t *testing.T) {
 // A field the engine has no option for is refused by its JSON path, every one
 // at once.
 func TestCreateOptionsRefusals(t *testing.T) {
-	_, _, err := createOptions("", decodeCreate(t, `{"Image":"","HostConfig":{"Umask":18,"ReadonlyPaths":[],"Mounts":[{"Type":"bind","Source":"/x","Target":"/y","ReadOnly":true,"BindOptions":{"ReadOnlyNonRecursive":true}}]},
+	_, _, err := createOptions("", decodeCreate(t, `{"Image":"","HostConfig":{"ReadonlyPaths":[],"Mounts":[{"Type":"bind","Source":"/x","Target":"/y","ReadOnly":true,"BindOptions":{"ReadOnlyNonRecursive":true}}]},
 		"Healthcheck":{"Test":["CMD-SHELL"]},"NetworkingConfig":{"EndpointsConfig":{"n2":{"IPAMConfig":{"IPv6Address":"fd00::1"}}}}}`))
 	if statusOf(err) != 400 {
 		t.Fatalf("%v: status %d", err, statusOf(err))
 	}
-	for _, f := range []string{"Config.Image", "HostConfig.Umask", "HostConfig.ReadonlyPaths", "HostConfig.Mounts", "Config.Healthcheck.Test", "NetworkingConfig.EndpointsConfig.n2.IPAMConfig"} {
+	for _, f := range []string{"Config.Image", "HostConfig.ReadonlyPaths", "HostConfig.Mounts", "Config.Healthcheck.Test", "NetworkingConfig.EndpointsConfig.n2.IPAMConfig"} {
 		if !strings.Contains(err.Error(), f+": ") {
 			t.Errorf("%v does not name %s", err, f)
 		}

@@ -128,6 +128,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.BoolVar(&f.o.ReadOnly, "read-only", false, "mount the root filesystem read-only")
 	fl.StringSliceVar(&f.o.CapAdd, "cap-add", nil, "add capabilities")
 	fl.StringArrayVar(&f.o.GroupAdd, "group-add", nil, "add a supplementary group, by name or number")
+	fl.StringVar(&f.o.Umask, "umask", "", "the container process's umask, octal (0022)")
 	fl.StringSliceVar(&f.o.CapDrop, "cap-drop", nil, "drop capabilities")
 	fl.BoolVar(&f.o.Privileged, "privileged", false, "every capability, no seccomp, no masked paths")
 	fl.StringArrayVar(&f.o.SecurityOpt, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges[=BOOL], systempaths=unconfined")

@@ -505,3 +505,24 @@ func TestDockerNetworkOfCreatedContainer(t *testing.T) {
 	}
 	s.Docker(t, "rm", "-f", "side", "web").Ok(t)
 }
+
+// HostConfig.Umask (the official types have it; docker's CLI sends none) is
+// the container process's umask, as hull run --umask's.
+func TestDockerUmask(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	if code, body := raw(t, s, "POST", "/v1.50/containers/create?name=u", `{"Image":"busybox","Cmd":["sh","-c","umask"],"HostConfig":{"NetworkMode":"none","Umask":63}}`); code != http.StatusCreated {
+		t.Fatalf("create with Umask: %d %s", code, body)
+	}
+	s.Docker(t, "start", "u").Ok(t)
+	s.Docker(t, "wait", "u").Ok(t)
+	if out := s.Hull(t, "logs", "u").Ok(t); out != "0077\n" {
+		t.Errorf("umask in the container: %q, want 0077", out)
+	}
+	if out := s.Hull(t, "run", "--rm", "--network", "none", "--umask", "0027", "busybox", "sh", "-c", "umask").Ok(t); out != "0027\n" {
+		t.Errorf("hull run --umask 0027: %q", out)
+	}
+	if code, body := raw(t, s, "POST", "/v1.50/containers/create", `{"Image":"busybox","HostConfig":{"Umask":4095}}`); code != http.StatusBadRequest || !strings.Contains(body, "HostConfig.Umask") {
+		t.Errorf("create with Umask 07777: %d %s, want 400 naming HostConfig.Umask", code, body)
+	}
+	s.Docker(t, "rm", "u").Ok(t)
+}
