@@ -319,7 +319,8 @@ func TestDockerCreateRefusals(t *testing.T) {
 	}{
 		{`{"Image":"busybox","HostConfig":{"Memory":1024,"CpusetCpus":"999"}}`, 400, []string{"HostConfig.Memory: minimum memory limit", "HostConfig.CpusetCpus"}},
 		{`{"Image":"busybox","HostConfig":{"Sysctls":{"kernel.panic":"1"},"OomScoreAdj":5000}}`, 400, []string{"HostConfig.Sysctls", "HostConfig.OomScoreAdj"}},
-		{`{"Image":"busybox","HostConfig":{"Umask":18,"MaskedPaths":[]}}`, 400, []string{"HostConfig.Umask", "HostConfig.MaskedPaths"}},
+		{`{"Image":"busybox","HostConfig":{"Umask":4095}}`, 400, []string{"HostConfig.Umask"}},
+		{`{"Image":"busybox","HostConfig":{"MaskedPaths":[]}}`, 400, []string{"HostConfig.MaskedPaths"}},
 		{`{"Image":"busybox","HostConfig":{"DeviceRequests":[{"Count":-1,"Capabilities":[["gpu"]]}]}}`, 400, []string{"HostConfig.DeviceRequests"}},
 		{`{"Image":"busybox","HostConfig":{"Isolation":"hyperv"}}`, 400, []string{"HostConfig.Isolation"}},
 		{`{"Image":"busybox","HostConfig":{"LogConfig":{"Type":"syslog"}}}`, 400, []string{"HostConfig.LogConfig.Type"}},
