@@ -326,3 +326,44 @@ func TestComposePython(t *testing.T) {
 	checkNoKernelState(t, s, links...)
 	composeLeftovers(t, s, project)
 }
+
+// docker compose build goes through POST /build (docker's classic builder, as
+// the CLI falls back to it without buildx), and the service runs what it built.
+func TestComposeBuild(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	installCompose(t, s)
+	dir := t.TempDir()
+	files := map[string]string{
+		"Dockerfile":   "FROM busybox\nARG WHO=nobody\nRUN echo built for $WHO > /built\nCMD [\"cat\", \"/built\"]\n",
+		"compose.yaml": "services:\n  app:\n    build:\n      context: .\n      args:\n        WHO: compose\n    image: hullc-built:1\n",
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compose := func(args ...string) dockertest.Result {
+		t.Helper()
+		// -f, not --project-directory: with -p and no -f, down works from the
+		// project's containers alone and knows no service images to remove.
+		return s.Docker(t, append([]string{"compose", "-f", filepath.Join(dir, "compose.yaml"), "-p", "hullb"}, args...)...)
+	}
+	if r := compose("build"); r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "Successfully tagged hullc-built:1") {
+		t.Fatalf("docker compose build: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := s.Hull(t, "images", "--format", "{{.Repository}}:{{.Tag}}").Ok(t); !strings.Contains(out, "hullc-built:1") {
+		t.Errorf("hull images after docker compose build:\n%s", out)
+	}
+	// The second build takes RUN from the cache.
+	if r := compose("build"); r.Code != 0 || !strings.Contains(r.Stdout+r.Stderr, "Using cache") {
+		t.Errorf("docker compose build again: exit %d, no cache hit\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := compose("run", "--rm", "app").Ok(t); strings.TrimSpace(out) != "built for compose" {
+		t.Errorf("docker compose run --rm app: %q", out)
+	}
+	compose("down", "--rmi", "all").Ok(t)
+	if out := s.Hull(t, "images", "--format", "{{.Repository}}:{{.Tag}}").Ok(t); strings.Contains(out, "hullc-built") {
+		t.Errorf("docker compose down --rmi all left the image:\n%s", out)
+	}
+	composeLeftovers(t, s, "hullb")
+}
