@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"testing"
 	"time"
 )
+
+// debianMirror is where the document's debootstrap fetches from.
+const debianMirror = "http://deb.debian.org/debian"
 
 // docStep is one `$` line of a ```console block in a document and the output
 // lines that must follow it.
@@ -59,8 +63,25 @@ func docPattern(want string) *regexp.Regexp {
 // TestFromScratchDoc runs every command of docs/from-scratch.md in order, as the
 // document says (bash, pipefail, in one scratch directory, `hull` on temporary
 // roots and a default network of the test's own), and checks that its output has
-// the lines the document shows under it, in order.
+// the lines the document shows under it, in order. The document starts as the
+// seed did, from a Debian made with debootstrap: skipped with the reason when
+// debootstrap or Debian's mirror is not there.
 func TestFromScratchDoc(t *testing.T) {
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		t.Skip("debootstrap is not installed (scripts/deps.sh installs it)")
+	}
+	if testing.Short() {
+		t.Skip("debootstrap takes half a minute: not in -short")
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(debianMirror + "/dists/bookworm/Release")
+	if err != nil {
+		t.Skipf("the Debian mirror is not reachable: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Skipf("the Debian mirror answers %s", resp.Status)
+	}
 	h := netEnv(t, "hull")
 	bin := t.TempDir()
 	wrapper := "#!/bin/sh\nexec " + h.bin + " --root " + h.root + " --state " + h.state + ` "$@"` + "\n"
@@ -73,11 +94,21 @@ func TestFromScratchDoc(t *testing.T) {
 	if len(steps) < 20 {
 		t.Fatalf("%d commands in the document", len(steps))
 	}
+	if !strings.HasPrefix(steps[0].cmd, "debootstrap ") {
+		t.Fatalf("from-scratch.md:%d: the document starts with %q, not the seed's debootstrap", steps[0].line, steps[0].cmd)
+	}
 	for _, s := range steps {
 		cmd := exec.Command("bash", "-o", "pipefail", "-c", s.cmd)
 		cmd.Dir = work
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
-		timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+		limit := 2 * time.Minute
+		if strings.HasPrefix(s.cmd, "debootstrap ") {
+			if !strings.Contains(s.cmd, debianMirror) {
+				t.Fatalf("from-scratch.md:%d: debootstrap not from %s, the mirror checked above", s.line, debianMirror)
+			}
+			limit = 10 * time.Minute
+		}
+		timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
 		out, err := cmd.CombinedOutput()
 		timer.Stop()
 		if err != nil {
