@@ -21,6 +21,7 @@ import (
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/network"
 )
 
@@ -83,6 +84,7 @@ func (e *Engine) podNetworkUp(p *Pod, netns string) error {
 	if !podAttached(p) {
 		return nil
 	}
+	t0 := e.Trace.Now()
 	unlock, err := e.reconcileLock(atomicfile.Shared)
 	if err != nil {
 		return err
@@ -93,19 +95,25 @@ func (e *Engine) podNetworkUp(p *Pod, netns string) error {
 		return err
 	}
 	// A lease of an infra that died by itself.
-	if err := m.Detach(p.ID, p.Network); err != nil {
+	err = m.Detach(p.ID, p.Network)
+	e.Trace.Step(t0, trace.Network, "flock+detach", err, trace.Args{Target: p.Network,
+		Detail: "the networks' reconcile lock; a lease left by an infra that died, freed"})
+	if err != nil {
 		return err
 	}
 	ports, err := parsePublish(p.Ports)
 	if err != nil {
 		return err
 	}
-	res, err := m.Attach(netns, p.ID, p.Network, network.AttachOptions{Name: p.Name, Ports: ports})
+	res, err := m.Attach(netns, p.ID, p.Network, network.AttachOptions{Name: p.Name, Ports: ports, Trace: e.Trace})
 	if err != nil {
 		return fmt.Errorf("pod %s: %w", p.Name, err)
 	}
 	if res.DNS {
-		if err := e.ensureResolver(m, p.Network, res.Gateway); err != nil {
+		t0 = e.Trace.Now()
+		err := e.ensureResolver(m, p.Network, res.Gateway)
+		e.Trace.Step(t0, trace.Network, "resolver", err, trace.Args{Target: p.Network, Value: res.Gateway.String(), Detail: "the network's DNS resolver, started unless it runs"})
+		if err != nil {
 			m.Detach(p.ID, p.Network)
 			return err
 		}

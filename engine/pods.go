@@ -20,6 +20,7 @@ import (
 
 	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/proc"
+	"github.com/hullproject/hull/internal/trace"
 )
 
 // A pod is a group of containers that share namespaces (by default net, ipc and
@@ -178,11 +179,16 @@ func (e *Engine) CreatePod(o PodOptions) (*Pod, error) {
 	if p.Hostname == "" {
 		p.Hostname = p.Name
 	}
-	if err := os.Mkdir(e.podDir(p.ID), 0o711); err != nil {
-		return nil, err
+	t0 := e.Trace.Now()
+	err = os.Mkdir(e.podDir(p.ID), 0o711)
+	if err == nil {
+		if err = e.savePod(p); err != nil {
+			os.RemoveAll(e.podDir(p.ID))
+		}
 	}
-	if err := e.savePod(p); err != nil {
-		os.RemoveAll(e.podDir(p.ID))
+	e.Trace.Step(t0, trace.Process, "mkdir+write", err, trace.Args{File: "pod.json",
+		Detail: "the pod's record only: its infra and namespaces are made when it starts (pod start, or its first container's)"})
+	if err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -286,17 +292,27 @@ func (e *Engine) startInfra(id string) error {
 	defer r.Close()
 	cmd := exec.Command(e.Exe, "pod-infra", p.Hostname)
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setsid:     true,
-		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWPID,
+	if f := e.Trace.File(); f != nil {
+		// The infra records its own steps into the same file (trace.Inherit),
+		// on fd 4, and closes it before it reports: it never holds it after.
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		cmd.Env = append(os.Environ(), trace.FdEnv+"=4")
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Dir = "/"
+	const cloneflags = unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWPID
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: cloneflags}
+	t0 := e.Trace.Now()
+	err = cmd.Start()
+	e.Trace.Step(t0, trace.Namespaces, "clone+execve", err, trace.Args{Source: e.Exe, Flags: cloneflags, FlagSet: trace.CloneFlags,
+		Detail: "the pod's infra (hull pod-infra): the process whose namespaces the pod's containers join"})
+	if err != nil {
 		w.Close()
 		return fmt.Errorf("start pod %s: %w", p.Name, err)
 	}
 	w.Close()
+	t0 = e.Trace.Now()
 	msg, _ := io.ReadAll(io.LimitReader(r, 4096))
+	e.Trace.Step(t0, trace.Process, "wait", nil, trace.Args{Detail: "for the infra's report (its steps are its own records)"})
 	if string(msg) != "ok" {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -314,7 +330,10 @@ func (e *Engine) startInfra(id string) error {
 	// Reaped here if this process lives on; otherwise re-parented to init.
 	go cmd.Wait()
 	p.Infra = Infra{Pid: cmd.Process.Pid, Start: start}
-	if err := e.savePod(p); err != nil {
+	t0 = e.Trace.Now()
+	err = e.savePod(p)
+	e.Trace.Step(t0, trace.Process, "write", err, trace.Args{File: "pod.json", Detail: "the pod's record, with its infra"})
+	if err != nil {
 		unix.Kill(p.Infra.Pid, unix.SIGKILL)
 		return err
 	}
@@ -473,37 +492,59 @@ func (e *Engine) RemovePod(ref string, force bool) (*Pod, error) {
 // "ok", or what failed, on status, and then never returns unless told to stop by
 // SIGTERM or SIGINT.
 func RunPodInfra(hostname string, status *os.File) error {
+	// The trace of `hull pod start --explain` (or a run's that starts the pod),
+	// closed before the report: the infra lives on and must not hold it.
+	tr := trace.Inherit("infra")
 	fail := func(what string, err error) error {
+		tr.Close()
 		err = fmt.Errorf("%s: %w", what, err)
 		status.WriteString(err.Error())
 		status.Close()
 		return err
 	}
-	if err := unix.Sethostname([]byte(hostname)); err != nil {
+	t0 := tr.Now()
+	err := unix.Sethostname([]byte(hostname))
+	tr.Step(t0, trace.Namespaces, "sethostname", err, trace.Args{Value: hostname, Detail: "in the pod's new UTS namespace"})
+	if err != nil {
 		return fail("sethostname", err)
 	}
-	if err := loopbackUp(); err != nil {
+	t0 = tr.Now()
+	err = loopbackUp()
+	tr.Step(t0, trace.Network, "ioctl", err, trace.Args{Target: "lo", Detail: "SIOCSIFFLAGS IFF_UP, in the pod's new network namespace"})
+	if err != nil {
 		return fail("bring lo up", err)
 	}
-	if err := shutIn(); err != nil {
+	t0 = tr.Now()
+	err = shutIn()
+	tr.Step(t0, trace.Rootfs, "mount+pivot_root+umount2", err, trace.Args{Type: "tmpfs", Target: "/",
+		Detail: "/ made private, an empty tmpfs pivoted to, the host's tree detached, remounted read-only"})
+	if err != nil {
 		return fail("empty root", err)
 	}
 	// syscall.Setuid and friends change every thread of the process (Go's setxid
 	// broadcast), so no thread keeps a capability.
-	if err := syscall.Setgroups(nil); err != nil {
-		return fail("setgroups", err)
+	t0 = tr.Now()
+	err = syscall.Setgroups(nil)
+	if err == nil {
+		err = syscall.Setgid(65534)
 	}
-	if err := syscall.Setgid(65534); err != nil {
-		return fail("setgid", err)
+	if err == nil {
+		err = syscall.Setuid(65534)
 	}
-	if err := syscall.Setuid(65534); err != nil {
+	tr.Step(t0, trace.Capabilities, "setgroups+setgid+setuid", err, trace.Args{Value: "65534:65534",
+		Detail: "nobody: every capability dropped with root"})
+	if err != nil {
 		return fail("setuid", err)
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+	t0 = tr.Now()
+	err = unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	tr.Step(t0, trace.Capabilities, "prctl", err, trace.Args{Value: "PR_SET_NO_NEW_PRIVS"})
+	if err != nil {
 		return fail("no_new_privs", err)
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
+	tr.Close()
 	status.WriteString("ok")
 	status.Close()
 	for s := range sigs {

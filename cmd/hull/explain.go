@@ -59,7 +59,7 @@ func explained(mode *string, fn engineFunc) engineFunc {
 		if err != nil {
 			return &exitError{125, err}
 		}
-		tr.Span(processStart, time.Now(), trace.Process, "start", nil, trace.Args{Source: "hull " + cmd.Name(),
+		tr.Span(processStart, time.Now(), trace.Process, "start", nil, trace.Args{Source: cmd.CommandPath(),
 			Detail: "hull's own start: Go's package initialization, the command line read, the engine opened"})
 		e.Trace = tr
 		err = fn(e, cmd, args)

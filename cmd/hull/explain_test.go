@@ -119,34 +119,43 @@ func TestExplainRun(t *testing.T) {
 	t.Error(last)
 }
 
+// stepWant is a step a trace must have: a name for a failure and a test.
+type stepWant struct {
+	name string
+	ok   func(trace.Record) bool
+}
+
+// isStep matches a record by process, ingredient and call, and more when not nil.
+func isStep(proc string, ing trace.Ingredient, op string, more func(trace.Record) bool) func(trace.Record) bool {
+	return func(r trace.Record) bool {
+		return r.Proc == proc && r.Ingredient == ing && r.Op == op && (more == nil || more(r))
+	}
+}
+
+// stepArg matches a record whose argument k is v.
+func stepArg(k, v string) func(trace.Record) bool {
+	return func(r trace.Record) bool { s, _ := r.Args[k].(string); return s == v }
+}
+
+// stepFlags matches a record whose flags include names.
+func stepFlags(names ...string) func(trace.Record) bool {
+	return func(r trace.Record) bool {
+		fl, _ := r.Args["flags"].([]any)
+		for _, n := range names {
+			if !slices.Contains(fl, any(n)) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // checkStartSteps checks that the start's steps include, in this order, what a
 // default `hull run` does.
 func checkStartSteps(t *testing.T, recs []trace.Record) {
 	t.Helper()
-	type want struct {
-		name string
-		ok   func(trace.Record) bool
-	}
-	is := func(proc string, ing trace.Ingredient, op string, more func(trace.Record) bool) func(trace.Record) bool {
-		return func(r trace.Record) bool {
-			return r.Proc == proc && r.Ingredient == ing && r.Op == op && (more == nil || more(r))
-		}
-	}
-	arg := func(k, v string) func(trace.Record) bool {
-		return func(r trace.Record) bool { s, _ := r.Args[k].(string); return s == v }
-	}
-	flags := func(names ...string) func(trace.Record) bool {
-		return func(r trace.Record) bool {
-			fl, _ := r.Args["flags"].([]any)
-			for _, n := range names {
-				if !slices.Contains(fl, any(n)) {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	steps := []want{
+	is, arg, flags := isStep, stepArg, stepFlags
+	steps := []stepWant{
 		{"hull's own start", is("engine", trace.Process, "start", arg("source", "hull run"))},
 		{"the monitor spawned", is("engine", trace.Process, "clone3+execve", nil)},
 		{"the image read", is("engine", trace.Image, "read", arg("source", "busybox"))},
@@ -177,6 +186,13 @@ func checkStartSteps(t *testing.T, recs []trace.Record) {
 		{"the capabilities", is("init", trace.Capabilities, "capset", nil)},
 		{"execve", is("init", trace.Process, "execve", arg("source", "/bin/true"))},
 	}
+	checkSteps(t, recs, steps)
+}
+
+// checkSteps checks that recs include steps, in this order, and that none took
+// ten seconds.
+func checkSteps(t *testing.T, recs []trace.Record, steps []stepWant) {
+	t.Helper()
 	i := 0
 	for k, w := range steps {
 		for i < len(recs) && !w.ok(recs[i]) {

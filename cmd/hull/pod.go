@@ -46,11 +46,12 @@ func podCreateCommand(g *globals) *cobra.Command {
 	var co engine.PodOptions
 	var share string
 	var labels []string
+	var explain string
 	c := &cobra.Command{
-		Use:   "create [--name NAME] [--hostname H] [--share net,ipc,uts,pid] [--network NAME] [-p PORT]",
+		Use:   "create [--name NAME] [--hostname H] [--share net,ipc,uts,pid] [--network NAME] [-p PORT] [--explain]",
 		Short: "create a pod",
 		Args:  cobra.NoArgs,
-		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+		RunE: withEngine(g, explained(&explain, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
 			o := co
 			if cmd.Flags().Changed("share") {
 				o.Share = []string{}
@@ -73,8 +74,9 @@ func podCreateCommand(g *globals) *cobra.Command {
 			}
 			fmt.Println(p.ID)
 			return nil
-		}),
+		})),
 	}
+	addExplainFlag(c.Flags(), &explain)
 	c.Flags().StringVar(&co.Name, "name", "", "the pod's name")
 	c.Flags().StringVar(&co.Hostname, "hostname", "", "the pod's host name (default: its name)")
 	c.Flags().StringVar(&share, "share", "net,ipc,uts", "namespaces the pod's containers share: net, ipc, uts, pid")
@@ -166,14 +168,24 @@ func onEachPod(g *globals, fn func(e *engine.Engine, cmd *cobra.Command, ref str
 }
 
 func podStartCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "start POD...",
+	var explain string
+	c := &cobra.Command{
+		Use:   "start [--explain] POD...",
 		Short: "start pods: their infra, then their containers",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: onEachPod(g, func(e *engine.Engine, _ *cobra.Command, ref string) (*engine.Pod, error) {
-			return e.StartPod(ref)
-		}),
+		RunE: withEngine(g, explained(&explain, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			return each(args, func(a string) error {
+				p, err := e.StartPod(a)
+				if err != nil {
+					return err
+				}
+				fmt.Println(p.ID)
+				return nil
+			})
+		})),
 	}
+	addExplainFlag(c.Flags(), &explain)
+	return c
 }
 
 func podStopCommand(g *globals) *cobra.Command {

@@ -22,7 +22,8 @@
 //   - pid: the process (as the host sees it) that made the step.
 //   - proc: which part of hull that process is: "engine" (hull's own command),
 //     "monitor", "create", "start", "exec", "delete" (hullrt's verbs, or the
-//     in-process runtime's), "init" (the container's init, before execve).
+//     in-process runtime's), "init" (the container's init, before execve),
+//     "infra" (a pod's infra process, before it reports to the engine).
 //   - ingredient: what the step builds, one of the Ingredient constants: image,
 //     rootfs, namespaces, sysctl, mounts, cgroups, capabilities, rlimits,
 //     seccomp, network, hooks, process.
