@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -201,6 +202,44 @@ func (k *Kernel) compare(spec *specs.Spec) []string {
 				out = append(out, fmt.Sprintf("pids limit: the spec has %s, the kernel %s", want, got))
 			}
 		}
+		out = append(out, runtime.CgroupsDiffer(k.Cgroups, r)...)
+	}
+	return append(out, k.compareMounts(spec)...)
+}
+
+// compareMounts lists the spec's mount destinations the container's mount table
+// lacks, and the container's mount points that are neither a spec mount nor under
+// one (a submount of a recursive bind, /sys/fs/cgroup's hierarchies), nor a masked
+// or read-only path (made by the runtime from the spec's lists), nor the root.
+// /proc/PID/mountinfo shows points from the container's root, so they compare
+// with the spec's destinations as they are.
+func (k *Kernel) compareMounts(spec *specs.Spec) []string {
+	var out []string
+	points := map[string]bool{}
+	for _, m := range k.Mounts {
+		points[m.Point] = true
+	}
+	var dests []string
+	for _, m := range spec.Mounts {
+		d := path.Clean("/" + m.Destination)
+		dests = append(dests, d)
+		if !points[d] {
+			out = append(out, fmt.Sprintf("mount %s (%s from %s): in the spec, not in the container's mount table", d, m.Type, m.Source))
+		}
+	}
+	var made []string
+	if spec.Linux != nil {
+		made = append(slices.Clone(spec.Linux.MaskedPaths), spec.Linux.ReadonlyPaths...)
+	}
+	under := func(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
+	seen := map[string]bool{}
+	for _, m := range k.Mounts {
+		if m.Point == "/" || seen[m.Point] || slices.Contains(made, m.Point) ||
+			slices.ContainsFunc(dests, func(d string) bool { return d != "/" && under(m.Point, d) }) {
+			continue
+		}
+		seen[m.Point] = true
+		out = append(out, fmt.Sprintf("mount %s (%s from %s): in the container's mount table, not in the spec", m.Point, m.FSType, m.Source))
 	}
 	return out
 }

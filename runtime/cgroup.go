@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/hullproject/hull/runtime/cgroups"
 	"golang.org/x/sys/unix"
 )
@@ -41,3 +43,9 @@ type KernelCgroup = cgroups.Group
 // CgroupsOf reads the cgroups of process pid, and their limits and usage, from
 // /proc and /sys.
 func CgroupsOf(pid int) ([]KernelCgroup, error) { return cgroups.Of(pid) }
+
+// CgroupsDiffer lists where a process's cgroups (from CgroupsOf) differ from the
+// CPU limits and device rules of r (cgroups.Differs).
+func CgroupsDiffer(groups []KernelCgroup, r *specs.LinuxResources) []string {
+	return cgroups.Differs(groups, r)
+}

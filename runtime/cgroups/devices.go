@@ -350,6 +350,12 @@ func readV1Devices(h *hierarchy) ([]v1Exception, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("linux.resources.devices: %w", err)
 	}
+	return parseV1Devices(data)
+}
+
+// parseV1Devices parses devices.list's contents as readV1Devices returns them.
+func parseV1Devices(data string) ([]v1Exception, bool, error) {
+	var err error
 	var out []v1Exception
 	for _, l := range strings.Split(strings.TrimSpace(data), "\n") {
 		if l == "" {
