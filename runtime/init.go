@@ -78,6 +78,7 @@ func initMain(ch *channel) error {
 	os.Unsetenv(nsenter.Env)
 	os.Unsetenv(nsenter.CgroupEnv)
 	os.Unsetenv(nsenter.UsermapEnv)
+	os.Unsetenv(nsenter.TraceEnv)
 	trees := map[int]int{}
 	var m message
 	for {

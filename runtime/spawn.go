@@ -174,6 +174,10 @@ var procNames = map[string]string{
 // while locked, so the parent's other threads never see them. setns into a pid
 // namespace only affects children, which is exactly what is wanted here.
 func (s *spawnSpec) start() error {
+	// The constructor times its steps only for a trace (nsenter.Steps).
+	if s.tr.On() {
+		s.cmd.Env = append(s.cmd.Env, nsenter.TraceEnv+"=1")
+	}
 	// The constructor needs the fds of the namespaces it joins; they are passed as
 	// extra files, after any the caller already put there.
 	if len(s.childJoins) > 0 || s.unshare != 0 || s.fork {

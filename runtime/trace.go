@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/trace"
+	"github.com/hullproject/hull/runtime/nsenter"
 	"github.com/hullproject/hull/runtime/rootfs"
 )
 
@@ -94,7 +95,27 @@ func childTracer(b *bootstrap) *trace.Tracer {
 		tr.Span(time.Unix(0, b.SentAt), time.Now(), trace.Process, "wait", nil,
 			trace.Args{Detail: proc + " starts (Go runtime, nsenter) and reads its bootstrap"})
 	}
+	traceNsenter(tr)
 	return tr
+}
+
+// traceNsenter writes the steps nsenter's constructor made before the Go runtime
+// started (nsenter.Steps), now that a record can be written.
+func traceNsenter(tr *trace.Tracer) {
+	const where = "in nsenter's constructor (C), before the Go runtime starts"
+	for _, s := range nsenter.Steps() {
+		end := s.Start.Add(s.Dur)
+		switch s.Op {
+		case "setns":
+			tr.Span(s.Start, end, trace.Namespaces, "setns", s.Err, trace.Args{Flags: s.Arg, FlagSet: trace.CloneFlags, Detail: where})
+		case "unshare":
+			tr.Span(s.Start, end, trace.Namespaces, "unshare", s.Err, trace.Args{Flags: s.Arg, FlagSet: trace.CloneFlags, Detail: where})
+		case "write":
+			tr.Span(s.Start, end, trace.Cgroups, "write", s.Err, trace.Args{File: "tasks", Value: "0", Detail: "a v1 cgroup joined by the thread itself, " + where})
+		case "fork":
+			tr.Span(s.Start, end, trace.Namespaces, "fork", s.Err, trace.Args{Detail: "into the joined pid namespace, " + where})
+		}
+	}
 }
 
 func bitCount(set uint64) int { return bits.OnesCount64(set) }

@@ -99,3 +99,56 @@ func TestExplainPod(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainNsenter: the steps nsenter's constructor makes in C before the Go
+// runtime starts (an exec's setns into the mount and cgroup namespaces, init's
+// joins of its v1 cgroups) are records of their own, timed inside the command,
+// not only a detail of the clone; and the variable that asks for them does not
+// reach the container's program.
+func TestExplainNsenter(t *testing.T) {
+	h := netEnv(t, "hull")
+	h.ok("run", "-d", "--name", "ns", "busybox", "sleep", "1000")
+	before := time.Now()
+	stdout, stderr, code := h.run("exec", "--explain=json", "ns", "env")
+	after := time.Now()
+	if code != 0 {
+		t.Fatalf("exec --explain=json: exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stdout, "_HULL") {
+		t.Errorf("the program's environment has hull's variables:\n%s", stdout)
+	}
+	recs := parseTrace(t, stderr)
+	const where = "in nsenter's constructor (C), before the Go runtime starts"
+	checkSteps(t, recs, []stepWant{
+		{"the clone", isStep("exec", trace.Namespaces, "clone3", nil)},
+		{"setns mnt in C", isStep("exec", trace.Namespaces, "setns", func(r trace.Record) bool {
+			return stepArg("detail", where)(r) && stepFlags("CLONE_NEWNS")(r)
+		})},
+		{"setns cgroup in C", isStep("exec", trace.Namespaces, "setns", func(r trace.Record) bool {
+			return stepArg("detail", where)(r) && stepFlags("CLONE_NEWCGROUP")(r)
+		})},
+	})
+	for _, r := range recs {
+		if r.Op == "setns" && r.Args["detail"] == where && (r.Start().Before(before) || r.End().After(after) || r.Dur <= 0) {
+			t.Errorf("nsenter's setns: %v from %v, outside the command (%v to %v)", time.Duration(r.Dur), r.Start(), before, after)
+		}
+	}
+
+	// init joins its v1 cgroups from C on a host that has them
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), ":pids:") {
+		return
+	}
+	_, stderr, code = h.run("run", "--explain=json", "--rm", "busybox", "true")
+	if code != 0 {
+		t.Fatalf("run --explain=json: exit %d: %s", code, stderr)
+	}
+	checkSteps(t, parseTrace(t, stderr), []stepWant{
+		{"init's clone", isStep("create", trace.Namespaces, "clone3", nil)},
+		{"a v1 cgroup joined in C", isStep("init", trace.Cgroups, "write", stepArg("file", "tasks"))},
+		{"execve", isStep("init", trace.Process, "execve", nil)},
+	})
+}

@@ -33,6 +33,14 @@
 // (_HULL_CGROUP, see cgroups.JoinFiles): a process that moves itself avoids a lock
 // that costs milliseconds when the parent moves it.
 //
+// With _HULL_NSENTER_TRACE set (the parent traces: internal/trace) the constructor
+// also notes when each of its steps started and how long it took, in a small array
+// (the wall clock for the start, so that records of several processes sort
+// together; the monotonic clock for the duration): no Go code runs yet to write a
+// record. The Go side reads them with Steps once it runs and writes them into the
+// trace (runtime's childTracer). Without it nothing is timed: the clock is read
+// only for a trace.
+//
 // Importing this package for its side effect is all a program needs; errors are
 // printed to stderr and end the process with exit code 1 before Go starts, since
 // nothing after a failed join would be safe to run.
@@ -51,7 +59,50 @@ package nsenter
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <linux/nsfs.h>
+
+// The constructor's steps, noted for a trace (see the package doc).
+enum { HULL_STEP_CGROUP = 1, HULL_STEP_SETNS, HULL_STEP_UNSHARE, HULL_STEP_FORK };
+struct hull_step {
+	int op;
+	long arg; // setns: the namespace's CLONE_NEW* type; unshare: its flags
+	int err;  // errno, 0 when it succeeded
+	long long real_ns, mono_start, mono_end;
+};
+#define HULL_MAX_STEPS 32
+static struct hull_step hull_steps[HULL_MAX_STEPS];
+static int hull_nsteps;
+static int hull_tracing;
+
+static long long hull_clock(clockid_t id) {
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// step_begin returns the slot of a step that starts now, or NULL when not
+// tracing (or out of slots).
+static struct hull_step *step_begin(int op, long arg) {
+	if (!hull_tracing || hull_nsteps == HULL_MAX_STEPS)
+		return NULL;
+	struct hull_step *s = &hull_steps[hull_nsteps++];
+	s->op = op;
+	s->arg = arg;
+	s->real_ns = hull_clock(CLOCK_REALTIME);
+	s->mono_start = hull_clock(CLOCK_MONOTONIC);
+	return s;
+}
+
+static void step_end(struct hull_step *s, int failed) {
+	if (s == NULL)
+		return;
+	s->mono_end = hull_clock(CLOCK_MONOTONIC);
+	s->err = failed ? errno : 0;
+}
+
+static int hull_step_count(void) { return hull_nsteps; }
+static struct hull_step hull_step_at(int i) { return hull_steps[i]; }
 
 // wait_usermap blocks until the parent wrote the id maps (see the package doc).
 static void wait_usermap(const char *v) {
@@ -77,13 +128,17 @@ static void wait_usermap(const char *v) {
 // intermediate names it to the parent and exits.
 static void fork_joined(void) {
 	const char *sync = getenv("_HULL_INIT");
+	struct hull_step *fs = step_begin(HULL_STEP_FORK, 0);
 	pid_t pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "hullrt: nsenter: fork into the pid namespace: %s\n", strerror(errno));
 		_exit(1);
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		// the step is the parent's fork, noted in the copy of its memory
+		step_end(fs, 0);
 		return;
+	}
 	char msg[64];
 	int n = snprintf(msg, sizeof msg, "{\"type\":\"pid\",\"pid\":%d}", (int)pid);
 	if (sync == NULL || send(atoi(sync), msg, n, 0) != n) {
@@ -109,6 +164,7 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 	// and does so without the global lock that moving a process by pid takes (see
 	// cgroups.JoinFiles). The descriptors were opened by the parent on the host, and
 	// the kernel checks the opener's credentials, so the joins below do not matter.
+	hull_tracing = getenv("_HULL_NSENTER_TRACE") != NULL;
 	const char *cg = getenv("_HULL_CGROUP");
 	for (const char *q = cg; q != NULL && *q;) {
 		char *end;
@@ -117,7 +173,10 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 			fprintf(stderr, "hullrt: nsenter: bad cgroup list %s\n", cg);
 			_exit(1);
 		}
-		if (write((int)fd, "0", 1) != 1) {
+		struct hull_step *st = step_begin(HULL_STEP_CGROUP, 0);
+		int ok = write((int)fd, "0", 1) == 1;
+		step_end(st, !ok);
+		if (!ok) {
 			fprintf(stderr, "hullrt: nsenter: join cgroup (fd %ld): %s\n", fd, strerror(errno));
 			_exit(1);
 		}
@@ -134,8 +193,12 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 			fprintf(stderr, "hullrt: nsenter: bad namespace list %s\n", spec);
 			_exit(1);
 		}
-		int user = ioctl((int)fd, NS_GET_NSTYPE) == CLONE_NEWUSER;
-		if (setns((int)fd, 0) != 0) {
+		int nstype = ioctl((int)fd, NS_GET_NSTYPE);
+		int user = nstype == CLONE_NEWUSER;
+		struct hull_step *st = step_begin(HULL_STEP_SETNS, nstype);
+		int failed = setns((int)fd, 0) != 0;
+		step_end(st, failed);
+		if (failed) {
 			fprintf(stderr, "hullrt: nsenter: join namespace (fd %ld): %s\n", fd, strerror(errno));
 			_exit(1);
 		}
@@ -154,7 +217,10 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 	if (strncmp(p, ";unshare=", 9) == 0) {
 		char *end;
 		long flags = strtol(p + 9, &end, 0);
-		if (flags != 0 && unshare((int)flags) != 0) {
+		struct hull_step *st = flags != 0 ? step_begin(HULL_STEP_UNSHARE, flags) : NULL;
+		int failed = flags != 0 && unshare((int)flags) != 0;
+		step_end(st, failed);
+		if (failed) {
 			fprintf(stderr, "hullrt: nsenter: unshare %#lx: %s\n", flags, strerror(errno));
 			_exit(1);
 		}
@@ -165,6 +231,46 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 }
 */
 import "C"
+
+import (
+	"syscall"
+	"time"
+)
+
+// TraceEnv names the variable that has the constructor time its steps (Steps).
+const TraceEnv = "_HULL_NSENTER_TRACE"
+
+// Step is one of the constructor's steps, timed when TraceEnv was set.
+type Step struct {
+	// Op is the call: "write" (a v1 cgroup's tasks file, joined), "setns",
+	// "unshare", "fork" (into a joined pid namespace).
+	Op string
+	// Arg is the namespace's CLONE_NEW* type for setns, the flags for unshare.
+	Arg   uint64
+	Err   error // nil when it succeeded
+	Start time.Time
+	Dur   time.Duration
+}
+
+// Steps are the constructor's steps, in order; none unless TraceEnv was set.
+// (A failed step ended the process before Go started: Err is always nil here
+// unless that changes.)
+func Steps() []Step {
+	n := int(C.hull_step_count())
+	out := make([]Step, 0, n)
+	for i := range n {
+		c := C.hull_step_at(C.int(i))
+		s := Step{Op: stepOps[int(c.op)], Arg: uint64(c.arg), Start: time.Unix(0, int64(c.real_ns)),
+			Dur: time.Duration(int64(c.mono_end - c.mono_start))}
+		if c.err != 0 {
+			s.Err = syscall.Errno(c.err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+var stepOps = map[int]string{C.HULL_STEP_CGROUP: "write", C.HULL_STEP_SETNS: "setns", C.HULL_STEP_UNSHARE: "unshare", C.HULL_STEP_FORK: "fork"}
 
 // Env is the name of the variable the constructor reads.
 const Env = "_HULL_NSENTER"
