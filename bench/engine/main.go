@@ -230,35 +230,9 @@ func (b *bench) quiesce() time.Duration {
 		time.Sleep(time.Millisecond)
 	}
 	d := time.Since(t0)
-	for t1 := time.Now(); b.waitIdle && time.Since(t1) < time.Second && !idle(50*time.Millisecond); {
+	for t1 := time.Now(); b.waitIdle && time.Since(t1) < time.Second && !benchutil.Idle(50*time.Millisecond); {
 	}
 	return d
-}
-
-// idle tells whether the CPUs were at least 90% idle over the next window
-// (/proc/stat counts in 10 ms ticks).
-func idle(window time.Duration) bool {
-	busy0, total0 := cpuTicks()
-	time.Sleep(window)
-	busy1, total1 := cpuTicks()
-	return total1 > total0 && float64(busy1-busy0) <= 0.1*float64(total1-total0)
-}
-
-// cpuTicks reads the busy and total time of all CPUs from /proc/stat.
-func cpuTicks() (busy, total uint64) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	for i, f := range strings.Fields(line)[1:] {
-		n, _ := strconv.ParseUint(f, 10, 64)
-		total += n
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
-		}
-	}
-	return busy, total
 }
 
 // many is one round of part many for one engine.
@@ -313,7 +287,7 @@ func (b *bench) many(ctx context.Context, e *engine, r, count, stopTime int, set
 		return rd, fmt.Errorf("%d monitors for %d containers: %v", len(mons), count, mons)
 	}
 	for _, pid := range mons {
-		m, err := smapsRollup(pid)
+		m, err := benchutil.SmapsRollup(pid)
 		if err != nil {
 			return rd, err
 		}
@@ -386,23 +360,6 @@ func (b *bench) procs(dir, word string) []int {
 		}
 	}
 	return out
-}
-
-// smapsRollup reads /proc/PID/smaps_rollup: field name to KiB.
-func smapsRollup(pid int) (map[string]int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]int64{}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[2] == "kB" {
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			m[strings.TrimSuffix(f[0], ":")] = v
-		}
-	}
-	return m, nil
 }
 
 func load() string {

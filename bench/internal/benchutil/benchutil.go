@@ -201,3 +201,46 @@ func Procs(s string) []int {
 	}
 	return pids
 }
+
+// Idle tells whether the CPUs were at least 90% idle over the next window
+// (/proc/stat counts in 10 ms ticks).
+func Idle(window time.Duration) bool {
+	busy0, total0 := cpuTicks()
+	time.Sleep(window)
+	busy1, total1 := cpuTicks()
+	return total1 > total0 && float64(busy1-busy0) <= 0.1*float64(total1-total0)
+}
+
+// cpuTicks reads the busy and total time of all CPUs from /proc/stat.
+func cpuTicks() (busy, total uint64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseUint(f, 10, 64)
+		total += n
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, total
+}
+
+// SmapsRollup reads /proc/PID/smaps_rollup: field name to KiB.
+func SmapsRollup(pid int) (map[string]int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[2] == "kB" {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			m[strings.TrimSuffix(f[0], ":")] = v
+		}
+	}
+	return m, nil
+}
