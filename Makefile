@@ -39,13 +39,14 @@ test: deps build
 test-unit:
 	$(GO) test -tags $(TAGS) -count=1 ./...
 
-# hull beside its peers (runc, crun, podman), alternating; see docs/benchmarks.md.
+# hull beside its peers (runc, crun, podman, dockerd), alternating; see docs/benchmarks.md.
 bench: build
 	$(GO) run ./bench/runtime -hullrt bin/hullrt
 	$(GO) run ./bench/pull -hull bin/hull
 	$(GO) run ./bench/network -hull bin/hull
 	$(GO) run ./bench/engine -hull bin/hull
 	$(GO) run ./bench/build -hull bin/hull
+	$(GO) run ./bench/api -hull bin/hull
 
 # gofmt and go vet: a file gofmt would change, or a vet finding, fails the check.
 lint:
