@@ -346,11 +346,65 @@ func (e *Engine) ids() ([]string, error) {
 	}
 	var out []string
 	for _, d := range ents {
-		if d.IsDir() && idRE.MatchString(d.Name()) {
+		if d.IsDir() && idRE.MatchString(d.Name()) && !e.reapHalfMade(d.Name()) {
 			out = append(out, d.Name())
 		}
 	}
 	return out, nil
+}
+
+// creatingFile marks a container whose Create has not finished: the creator holds
+// an exclusive flock on it from before the first record is written until the
+// complete one is, and then removes it. A marker nobody holds is a Create whose
+// process died half-way (hull killed, `hull system service` killed with -9): the
+// container was never answered to anyone, and what it made is removed.
+func (e *Engine) creatingFile(id string) string { return filepath.Join(e.dir(id), "creating") }
+
+// reapHalfMade removes container id if its Create died half-way (creatingFile),
+// and tells whether it did. A Create still running holds the marker's lock: that
+// container is kept, as is every container without a marker.
+func (e *Engine) reapHalfMade(id string) bool {
+	marker := e.creatingFile(id)
+	var st unix.Stat_t
+	if unix.Lstat(marker, &st) != nil {
+		return false
+	}
+	// Opened without O_CREAT: a marker its finished Create removed meanwhile
+	// must not come back.
+	fd, err := unix.Open(marker, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if atomicfile.LockFd(fd, atomicfile.Exclusive|atomicfile.Try) != nil {
+		return false // its Create runs, or another reaper has it
+	}
+	// The lock may be the one a finished Create dropped after removing the
+	// marker: only the marker still at its path is a dead Create's.
+	var held unix.Stat_t
+	if unix.Fstat(fd, &held) != nil || unix.Lstat(marker, &st) != nil || st.Ino != held.Ino || st.Dev != held.Dev {
+		return false
+	}
+	// The record goes before the directory, so that a reaper that dies here
+	// leaves a directory without a record, which List sweeps, never a
+	// record without its marker.
+	rec, _ := e.load(id)
+	if rec != nil && rec.Rootfs != "" {
+		// The complete record (Create sets Rootfs after the first one) was
+		// written durably, and the marker's removal, not synced, was lost.
+		os.Remove(marker)
+		return false
+	}
+	e.Images.RemoveSnapshot(id)
+	os.RemoveAll(e.stateDir(id))
+	if rec != nil {
+		e.removeAnonymous(rec)
+	}
+	if err := os.Remove(filepath.Join(e.dir(id), "config.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	os.RemoveAll(e.dir(id))
+	return true
 }
 
 // Resolve finds a container by full ID, unique ID prefix, or name (with or without

@@ -181,6 +181,15 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 		unlock()
 		return nil, err
 	}
+	// Held until the complete record is written (creatingFile): were this
+	// process killed before, the next listing removes the half-made container.
+	unlockCreating, err := flock(e.creatingFile(id))
+	if err != nil {
+		os.RemoveAll(e.dir(id))
+		unlock()
+		return nil, err
+	}
+	defer unlockCreating()
 	// This record holds the name; the complete one below is the durable one.
 	var data []byte
 	if data, err = encodeRecord(c); err == nil {
@@ -255,6 +264,11 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 		return nil, err
 	}
 	if err := e.save(c); err != nil {
+		return nil, err
+	}
+	// Not synced: a marker back after a power loss beside this durable record
+	// (its Rootfs set) is only removed (reapHalfMade).
+	if err := os.Remove(e.creatingFile(id)); err != nil {
 		return nil, err
 	}
 	e.Trace.Step(t0, trace.Process, "write", nil, trace.Args{File: "config.json, container.json", Detail: "the OCI spec (volumes copied up), the record"})
