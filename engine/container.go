@@ -360,6 +360,22 @@ func (e *Engine) ids() ([]string, error) {
 // container was never answered to anyone, and what it made is removed.
 func (e *Engine) creatingFile(id string) string { return filepath.Join(e.dir(id), "creating") }
 
+// lockCreating makes container id's creating marker, already locked: it is
+// locked under another name and renamed into place, so that a reaper never
+// finds a live Create's marker between its creation and its flock.
+func (e *Engine) lockCreating(id string) (func(), error) {
+	tmp := e.creatingFile(id) + ".new"
+	unlock, err := flock(tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, e.creatingFile(id)); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
 // reapHalfMade removes container id if its Create died half-way (creatingFile),
 // and tells whether it did. A Create still running holds the marker's lock: that
 // container is kept, as is every container without a marker.

@@ -183,7 +183,7 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 	}
 	// Held until the complete record is written (creatingFile): were this
 	// process killed before, the next listing removes the half-made container.
-	unlockCreating, err := flock(e.creatingFile(id))
+	unlockCreating, err := e.lockCreating(id)
 	if err != nil {
 		os.RemoveAll(e.dir(id))
 		unlock()
