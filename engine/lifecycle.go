@@ -157,6 +157,18 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 	if err != nil {
 		return nil, err
 	}
+	// One start of a container at a time, until its monitor has answered (the
+	// record says running by then): a second start finds it running, where it
+	// would have started a monitor of its own on the same ID, which the runtime
+	// refuses ("already exists") and whose cleanup ended the first's container.
+	unlockStart, err := flock(filepath.Join(e.dir(id), "start.lock"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+		}
+		return nil, err
+	}
+	defer unlockStart()
 	c, err := e.update(id, func(c *Container) error {
 		e.refresh(c)
 		if c.State.Running() || proc.Alive(c.State.MonitorPid, c.State.MonitorStart) {

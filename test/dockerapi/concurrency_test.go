@@ -3,6 +3,7 @@ package dockerapi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -134,5 +135,51 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if ps := procsUnder(s.Root, pid); len(ps) != 1 {
 		t.Errorf("processes under the root after the clients: %v, want the seed's monitor alone", ps)
+	}
+}
+
+// Ten clients start one container at once: one start does it (204), the others
+// find it running (304, as docker answers a start of a running container), and
+// it still runs after. Before, each start spawned a monitor of its own: the
+// runtime refused all but one ("container with id ... already exists", 400),
+// and their cleanup could end the container the first had started.
+func TestConcurrentStarts(t *testing.T) {
+	s := dockertest.Start(t, dockertest.Options{})
+	c := s.Client()
+	for round := range 3 {
+		body, err := call(c, "POST", fmt.Sprintf("/containers/create?name=s%d", round), createBody("sleep", "1000"), 201)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := createdID(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes := make([]int, 10)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := c.Post("http://docker/containers/"+id+"/start", "", nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				data, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if codes[i] = resp.StatusCode; codes[i] != 204 && codes[i] != 304 {
+					t.Errorf("start: %d %s", resp.StatusCode, data)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := strings.Count(fmt.Sprint(codes), "204"); n != 1 {
+			t.Errorf("round %d: %d starts answered 204, want 1: %v", round, n, codes)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if st := inspectField(t, s, id, "{{.State.Status}}"); st != "running" {
+			t.Errorf("round %d: the container is %s after the starts", round, st)
+		}
 	}
 }
