@@ -89,6 +89,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 // maxJSONBody bounds a request's JSON body: a create body is a few KB.
 const maxJSONBody = 8 << 20
 
+// maxDiscardedJSON bounds what is read of a refused JSON body.
+const maxDiscardedJSON = 64 << 20
+
 // decodeJSON reads the request's JSON body into v, as docker's handlers do: a
 // Content-Type other than JSON, an empty body or bad JSON is a 400.
 func decodeJSON(r *http.Request, v any) error {
@@ -98,6 +101,13 @@ func decodeJSON(r *http.Request, v any) error {
 		}
 	}
 	err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody)).Decode(v)
+	if err != nil {
+		// The rest of a refused body is read (up to a bound) before the 400: a
+		// server that answers and closes mid-body leaves the client with a
+		// broken pipe instead of the answer (Go's server reads no more than
+		// 256 KiB of a body it was not given), as for /build's context.
+		io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscardedJSON))
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		return badRequestf("invalid JSON: got EOF while reading request body")

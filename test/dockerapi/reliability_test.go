@@ -241,7 +241,7 @@ func TestMalformedBodies(t *testing.T) {
 		return b.String()
 	}
 	before := snapshot()
-	huge := `{"Image":"busybox","Labels":{"a":"` + strings.Repeat("x", 9<<20) + `"}}`
+	huge := `{"Image":"busybox","Labels":{"a":"` + strings.Repeat("x", 32<<20) + `"}}`
 	for _, tc := range []struct{ method, path, body, ctype string }{
 		{"POST", "/containers/create", `{"Image":"busybox",`, ""},
 		{"POST", "/containers/create", `{"Image":5}`, ""},
