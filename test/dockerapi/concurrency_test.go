@@ -15,7 +15,8 @@ import (
 )
 
 // 200 clients at once, each on its own connection, mixing docker's calls: ps,
-// inspect, create+start+wait+rm, create+start+rm -f of a running container. None gets an error; afterwards the service holds the descriptors
+// inspect, create+start+wait+rm, logs, create+start+rm -f of a running
+// container. None gets an error; afterwards the service holds the descriptors
 // and goroutines it held before (counted in /proc/PID/fd and /info's
 // NGoroutines), and only the container that was there before is left, with its
 // one monitor: hull's CLI sees the same.
@@ -64,6 +65,13 @@ func TestConcurrentClients(t *testing.T) {
 				return fmt.Errorf("wait: %q %v", body, err)
 			}
 			_, err = call(c, "DELETE", "/containers/"+id+"?v=1", "", 204)
+			return err
+		},
+		func(int) error { // logs
+			body, err := call(c, "GET", "/containers/seed/logs?stdout=1&stderr=1", "", 200)
+			if err == nil && !strings.Contains(body, "hello-seed") {
+				err = fmt.Errorf("logs without the seed's line: %q", body)
+			}
 			return err
 		},
 		func(i int) error { // rm -f of a running container
