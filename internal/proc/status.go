@@ -84,7 +84,7 @@ func ReadMounts(pid int) ([]Mount, error) {
 		if !ok || len(pre) < 6 || len(post) < 3 {
 			return nil, fmt.Errorf("/proc/%d/mountinfo: bad line %q", pid, sc.Text())
 		}
-		m := Mount{Root: unescape(pre[3]), Point: unescape(pre[4]), Options: pre[5], FSType: post[0], Source: unescape(post[1]), SuperOpt: post[2]}
+		m := Mount{Root: Unescape(pre[3]), Point: Unescape(pre[4]), Options: pre[5], FSType: post[0], Source: Unescape(post[1]), SuperOpt: post[2]}
 		m.ID, _ = strconv.Atoi(pre[0])
 		m.Parent, _ = strconv.Atoi(pre[1])
 		out = append(out, m)
@@ -92,8 +92,9 @@ func ReadMounts(pid int) ([]Mount, error) {
 	return out, sc.Err()
 }
 
-// unescape undoes mountinfo's octal escapes (\040 for a space, \011, \012, \134).
-func unescape(s string) string {
+// Unescape undoes mountinfo's octal escapes (\040 for a space, \011, \012, \134)
+// in a path field of /proc/PID/mountinfo.
+func Unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 
+	"github.com/hullproject/hull/internal/proc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -61,7 +61,7 @@ func parentMountPrivate(dir string) error {
 		if !ok || len(f) < 6 {
 			continue
 		}
-		mp := unescapeMountinfo(f[4])
+		mp := proc.Unescape(f[4])
 		if (mp == "/" || dir == mp || strings.HasPrefix(dir, mp+"/")) && len(mp) >= len(best) {
 			best, opt = mp, strings.Join(f[6:], " ")
 		}
@@ -73,25 +73,6 @@ func parentMountPrivate(dir string) error {
 		return fmt.Errorf("make %s private: %w", best, err)
 	}
 	return nil
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of mountinfo paths.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Mount makes one OCI mount inside the root. Bind sources are host paths (absolute).
