@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,10 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// debianMirror is where the document's debootstrap fetches from.
-const debianMirror = "http://deb.debian.org/debian"
+	"github.com/hullproject/hull/internal/testutil"
+)
 
 // docStep is one `$` line of a ```console block in a document and the output
 // lines that must follow it.
@@ -67,21 +65,7 @@ func docPattern(want string) *regexp.Regexp {
 // seed did, from a Debian made with debootstrap: skipped with the reason when
 // debootstrap or Debian's mirror is not there.
 func TestFromScratchDoc(t *testing.T) {
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		t.Skip("debootstrap is not installed (scripts/deps.sh installs it)")
-	}
-	if testing.Short() {
-		t.Skip("debootstrap takes half a minute: not in -short")
-	}
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(debianMirror + "/dists/bookworm/Release")
-	if err != nil {
-		t.Skipf("the Debian mirror is not reachable: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Skipf("the Debian mirror answers %s", resp.Status)
-	}
+	testutil.NeedDebootstrap(t)
 	h := netEnv(t, "hull")
 	bin := t.TempDir()
 	wrapper := "#!/bin/sh\nexec " + h.bin + " --root " + h.root + " --state " + h.state + ` "$@"` + "\n"
@@ -103,8 +87,8 @@ func TestFromScratchDoc(t *testing.T) {
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
 		limit := 2 * time.Minute
 		if strings.HasPrefix(s.cmd, "debootstrap ") {
-			if !strings.Contains(s.cmd, debianMirror) {
-				t.Fatalf("from-scratch.md:%d: debootstrap not from %s, the mirror checked above", s.line, debianMirror)
+			if !strings.Contains(s.cmd, testutil.DebianMirror) {
+				t.Fatalf("from-scratch.md:%d: debootstrap not from %s, the mirror checked above", s.line, testutil.DebianMirror)
 			}
 			limit = 10 * time.Minute
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/image"
+	"github.com/hullproject/hull/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -325,9 +325,6 @@ func compareBuild(t *testing.T, p *podman, hullRun func(args ...string) string, 
 	}
 }
 
-// debianMirror is where the Debian test's debootstrap fetches from.
-const debianMirror = "http://deb.debian.org/debian"
-
 // TestBuildDebianLikePodman builds on a minimal Debian made here with debootstrap
 // (the seed's way to a base image: `hull import` of the rootfs) with hull and with
 // podman, and compares the results as TestBuildLikePodman does: a real
@@ -335,24 +332,13 @@ const debianMirror = "http://deb.debian.org/debian"
 // and its package database. Skipped with the reason when debootstrap or the
 // mirror is not there.
 func TestBuildDebianLikePodman(t *testing.T) {
-	needBinaries(t, "podman", "conmon", "debootstrap")
-	if testing.Short() {
-		t.Skip("debootstrap takes a minute: not in -short")
-	}
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(debianMirror + "/dists/bookworm/Release")
-	if err != nil {
-		t.Skipf("the Debian mirror is not reachable: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Skipf("the Debian mirror answers %s", resp.Status)
-	}
+	needBinaries(t, "podman", "conmon")
+	testutil.NeedDebootstrap(t)
 	rts := runtimes(t)
 	p := newPodman(t, rts[0])
 	dir := workDir(t)
 	rootfs := filepath.Join(dir, "rootfs")
-	must(t, nil, 10*time.Minute, "debootstrap", "--variant=minbase", "bookworm", rootfs, debianMirror)
+	must(t, nil, 10*time.Minute, "debootstrap", "--variant=minbase", "bookworm", rootfs, testutil.DebianMirror)
 	const ref = "localhost/hullpeers/debian:bookworm"
 	archive := filepath.Join(dir, "debian.tar")
 	must(t, nil, 2*time.Minute, "tar", "-C", rootfs, "-cf", archive, ".")
