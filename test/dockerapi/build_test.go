@@ -4,26 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hullproject/hull/api/docker/dockertest"
-	"github.com/hullproject/hull/internal/testutil"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 )
@@ -539,27 +533,8 @@ func TestDockerBuildServiceStop(t *testing.T) {
 // FROM an image the store lacks pulls it from its registry, with the
 // credentials the CLI sends in X-Registry-Config (its docker config's).
 func TestDockerBuildPull(t *testing.T) {
-	reg := testutil.ReferenceRegistry(t)
-	target, _ := url.Parse("http://" + reg)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var authed atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != "hull" || p != "s3cret" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="hull test"`)
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-			return
-		}
-		authed.Add(1)
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	login := func(s *dockertest.Service) {
-		cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte("hull:s3cret")))
-		if err := os.WriteFile(filepath.Join(s.DockerConfig, "config.json"), []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reg := newAuthRegistry(t)
+	host, authed, login := reg.host, &reg.authed, reg.login
 	s := dockertest.Start(t, dockertest.Options{})
 	login(s)
 	s.Docker(t, "tag", "busybox", host+"/base:1").Ok(t)

@@ -189,33 +189,50 @@ func TestDockerPushPull(t *testing.T) {
 	}
 }
 
-// X-Registry-Auth reaches the registry: a push and a pull through a proxy
-// that wants basic auth fail without the docker CLI's stored credentials and
-// work with them.
-func TestDockerRegistryAuth(t *testing.T) {
-	reg := testutil.ReferenceRegistry(t)
-	target, _ := url.Parse("http://" + reg)
+// authRegistry is the reference registry behind a proxy that asks for basic
+// credentials (hull, s3cret), counting the requests it let through and refused.
+type authRegistry struct {
+	t               *testing.T
+	host            string
+	authed, refused atomic.Int32
+}
+
+func newAuthRegistry(t *testing.T) *authRegistry {
+	t.Helper()
+	target, _ := url.Parse("http://" + testutil.ReferenceRegistry(t))
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	var authed, refused atomic.Int32
+	a := &authRegistry{t: t}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != "hull" || p != "s3cret" {
-			refused.Add(1)
+			a.refused.Add(1)
 			w.Header().Set("WWW-Authenticate", `Basic realm="hull test"`)
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
 			return
 		}
-		authed.Add(1)
+		a.authed.Add(1)
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	ref := host + "/sec:1"
-	login := func(s *dockertest.Service) {
-		cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte("hull:s3cret")))
-		if err := os.WriteFile(filepath.Join(s.DockerConfig, "config.json"), []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	a.host = strings.TrimPrefix(srv.URL, "http://")
+	return a
+}
+
+// login writes the registry's credentials into s's docker config, as docker
+// login would.
+func (a *authRegistry) login(s *dockertest.Service) {
+	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, a.host, base64.StdEncoding.EncodeToString([]byte("hull:s3cret")))
+	if err := os.WriteFile(filepath.Join(s.DockerConfig, "config.json"), []byte(cfg), 0o600); err != nil {
+		a.t.Fatal(err)
 	}
+}
+
+// X-Registry-Auth reaches the registry: a push and a pull through a proxy
+// that wants basic auth fail without the docker CLI's stored credentials and
+// work with them.
+func TestDockerRegistryAuth(t *testing.T) {
+	reg := newAuthRegistry(t)
+	host, authed, refused, login := reg.host, &reg.authed, &reg.refused, reg.login
+	ref := host + "/sec:1"
 	s := dockertest.Start(t, dockertest.Options{})
 	s.Docker(t, "tag", "busybox", ref).Ok(t)
 	if e := s.Docker(t, "push", ref).Fails(t) + s.Docker(t, "push", ref).Stdout; !strings.Contains(strings.ToLower(e), "unauthorized") {
