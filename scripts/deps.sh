@@ -9,6 +9,11 @@ test) pkgs="busybox-static gcc libc6-dev file procps iproute2 nftables uidmap
 	qemu-system-x86 xz-utils cpio debootstrap" ;;
 *) echo "usage: $0 [demo|test]" >&2; exit 2 ;;
 esac
+# docker-py for test/dockerapi: these machines carry it (pip, docker 7.1); where the
+# python3 on PATH lacks it, Debian's python3-docker serves Debian's python3.
+if [ "${1:-test}" = test ] && ! python3 -c 'import docker' 2>/dev/null; then
+	pkgs="$pkgs python3-docker"
+fi
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
