@@ -408,12 +408,12 @@ func TestExecAndListFlags(t *testing.T) {
 	}
 	// With a terminal the keys detach: hull exits 0, the command runs on.
 	p := h.startOnPty("exec", "-it", "--detach-keys", "ctrl-x", "x", "sh", "-c", "trap '' HUP; echo ready; sleep 1000")
-	if !p.expect("ready") {
-		t.Fatalf("exec -it: %q", p.output())
+	if !p.Expect("ready") {
+		t.Fatalf("exec -it: %q", p.Output())
 	}
-	p.master.Write([]byte{24}) // ctrl-x
-	if code := p.exit(); code != 0 {
-		t.Errorf("exec -it detached: exit %d %q", code, p.output())
+	p.Master.Write([]byte{24}) // ctrl-x
+	if code := p.Exit(); code != 0 {
+		t.Errorf("exec -it detached: exit %d %q", code, p.Output())
 	}
 	if ps := h.ok("exec", "x", "ps", "-o", "args"); !strings.Contains(ps, "sleep 1000\n") || strings.Count(ps, "sleep 1000") != 2 {
 		t.Errorf("the detached command does not run on: %q", ps)

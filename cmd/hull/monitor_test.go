@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/runtime/console"
+	"github.com/hullproject/hull/runtime/console/ptytest"
 )
 
 // Tests of what the container's monitor does besides running it: restart policies,
@@ -216,98 +216,28 @@ func TestHealthCheck(t *testing.T) {
 	})
 }
 
-// ptyRun is hull running on a terminal the test drives.
-type ptyRun struct {
-	t      *testing.T
-	master *os.File
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	out    bytes.Buffer
-	done   chan struct{}
-}
-
-func (h *hullEnv) startOnPty(args ...string) *ptyRun {
+// startOnPty runs hull with args on a terminal the test drives.
+func (h *hullEnv) startOnPty(args ...string) *ptytest.Term {
 	h.t.Helper()
-	master, slave, err := console.OpenPty("/dev/ptmx")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	console.SetSize(slave, 24, 80)
-	p := &ptyRun{t: h.t, master: master, done: make(chan struct{})}
-	p.cmd = exec.Command(h.bin, append([]string{"--root", h.root, "--state", h.state}, args...)...)
-	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
-	// A session of its own with the pty as its terminal, as a shell would.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := p.cmd.Start(); err != nil {
-		h.t.Fatal(err)
-	}
-	slave.Close()
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			p.mu.Lock()
-			p.out.Write(buf[:n])
-			p.mu.Unlock()
-			if err != nil {
-				close(p.done)
-				return
-			}
-		}
-	}()
-	h.t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait(); master.Close() })
-	return p
-}
-
-// expect waits until the terminal showed s.
-func (p *ptyRun) expect(s string) bool { return p.expectWithin(10*time.Second, s) }
-
-func (p *ptyRun) expectWithin(d time.Duration, s string) bool {
-	return waitFor(d, func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return strings.Contains(p.out.String(), s)
-	})
-}
-
-func (p *ptyRun) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
+	return ptytest.Start(h.t, exec.Command(h.bin, append([]string{"--root", h.root, "--state", h.state}, args...)...))
 }
 
 // attached waits until every one of ps is attached to the shell they share: it
 // types an echo on the first, again and again, until each terminal shows one.
-func attached(t *testing.T, ps ...*ptyRun) {
+func attached(t *testing.T, ps ...*ptytest.Term) {
 	t.Helper()
 	for n := 1; n <= 40; n++ {
-		fmt.Fprintf(ps[0].master, "echo sync-$((%d+0))\n", n)
+		fmt.Fprintf(ps[0].Master, "echo sync-$((%d+0))\n", n)
 		mark := fmt.Sprintf("sync-%d\r\n", n)
 		all := true
 		for _, p := range ps {
-			all = all && p.expectWithin(250*time.Millisecond, mark)
+			all = all && p.ExpectWithin(250*time.Millisecond, mark)
 		}
 		if all {
 			return
 		}
 	}
-	t.Fatalf("terminals not attached: %q", ps[len(ps)-1].output())
-}
-
-// exit waits for hull to exit and returns its code.
-func (p *ptyRun) exit() int {
-	ch := make(chan error, 1)
-	go func() { ch <- p.cmd.Wait() }()
-	select {
-	case err := <-ch:
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		return 0
-	case <-time.After(20 * time.Second):
-		p.t.Fatalf("hull did not exit; terminal: %q", p.output())
-		return -1
-	}
+	t.Fatalf("terminals not attached: %q", ps[len(ps)-1].Output())
 }
 
 func TestAttachTerminal(t *testing.T) {
@@ -317,27 +247,27 @@ func TestAttachTerminal(t *testing.T) {
 		a := h.startOnPty("attach", "sh")
 		b := h.startOnPty("attach", "--detach-keys", "ctrl-x", "sh")
 		attached(t, a, b)
-		a.master.Write([]byte("echo hi-$((40+2)); stty size\n"))
-		for _, p := range []*ptyRun{a, b} {
-			if !p.expect("hi-42") || !p.expect("24 80") {
-				t.Errorf("attached terminal shows %q", p.output())
+		a.Master.Write([]byte("echo hi-$((40+2)); stty size\n"))
+		for _, p := range []*ptytest.Term{a, b} {
+			if !p.Expect("hi-42") || !p.Expect("24 80") {
+				t.Errorf("attached terminal shows %q", p.Output())
 			}
 		}
 		// The window size follows the attacher's terminal.
-		console.SetSize(a.master, 30, 100)
-		a.cmd.Process.Signal(syscall.SIGWINCH)
+		console.SetSize(a.Master, 30, 100)
+		a.Signal(syscall.SIGWINCH)
 		time.Sleep(300 * time.Millisecond)
-		a.master.Write([]byte("stty size\n"))
-		if !a.expect("30 100") {
-			t.Errorf("after a resize: %q", a.output())
+		a.Master.Write([]byte("stty size\n"))
+		if !a.Expect("30 100") {
+			t.Errorf("after a resize: %q", a.Output())
 		}
 		// ctrl-p ctrl-q detaches, leaving it running; ctrl-p alone is passed on.
-		a.master.Write([]byte{0x10, 0x11})
-		if code := a.exit(); code != 0 {
+		a.Master.Write([]byte{0x10, 0x11})
+		if code := a.Exit(); code != 0 {
 			t.Errorf("detach: exit %d", code)
 		}
-		b.master.Write([]byte{0x18})
-		if code := b.exit(); code != 0 {
+		b.Master.Write([]byte{0x18})
+		if code := b.Exit(); code != 0 {
 			t.Errorf("detach with --detach-keys: exit %d", code)
 		}
 		if got := h.inspect("sh", "{{.State.Running}}"); got != "true" {
@@ -346,18 +276,18 @@ func TestAttachTerminal(t *testing.T) {
 		// When the container ends, attach exits with its code.
 		c := h.startOnPty("attach", "sh")
 		time.Sleep(500 * time.Millisecond)
-		c.master.Write([]byte("exit 6\n"))
-		if code := c.exit(); code != 6 {
-			t.Errorf("attach after exit 6: exit %d (%q)", code, c.output())
+		c.Master.Write([]byte("exit 6\n"))
+		if code := c.Exit(); code != 6 {
+			t.Errorf("attach after exit 6: exit %d (%q)", code, c.Output())
 		}
 		// run -it detaches too.
 		r := h.startOnPty(append(h.runArgs(), "-it", "--name", "fg", "busybox", "sh")...)
-		r.master.Write([]byte("echo in-$((1+1))\n"))
-		if !r.expect("in-2") {
-			t.Errorf("run -it: %q", r.output())
+		r.Master.Write([]byte("echo in-$((1+1))\n"))
+		if !r.Expect("in-2") {
+			t.Errorf("run -it: %q", r.Output())
 		}
-		r.master.Write([]byte{0x10, 0x11})
-		if code := r.exit(); code != 0 || h.inspect("fg", "{{.State.Running}}") != "true" {
+		r.Master.Write([]byte{0x10, 0x11})
+		if code := r.Exit(); code != 0 || h.inspect("fg", "{{.State.Running}}") != "true" {
 			t.Errorf("run -it detached: exit %d", code)
 		}
 	})

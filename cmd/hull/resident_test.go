@@ -103,12 +103,12 @@ func TestResidentMonitor(t *testing.T) {
 		h.resident("tty")
 		a := h.startOnPty("attach", "tty")
 		time.Sleep(300 * time.Millisecond)
-		a.master.Write([]byte("echo hi-$((40+2)); stty size\n"))
-		if !a.expect("hi-42") || !a.expect("24 80") {
-			t.Errorf("attached terminal shows %q", a.output())
+		a.Master.Write([]byte("echo hi-$((40+2)); stty size\n"))
+		if !a.Expect("hi-42") || !a.Expect("24 80") {
+			t.Errorf("attached terminal shows %q", a.Output())
 		}
-		a.master.Write([]byte{0x10, 0x11})
-		if code := a.exit(); code != 0 {
+		a.Master.Write([]byte{0x10, 0x11})
+		if code := a.Exit(); code != 0 {
 			t.Errorf("detach: exit %d", code)
 		}
 		h.resident("tty")

@@ -12,14 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/hullproject/hull/api/docker/dockertest"
 	"github.com/hullproject/hull/runtime/console"
+	"github.com/hullproject/hull/runtime/console/ptytest"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 )
@@ -713,81 +712,21 @@ func TestDockerRunAttach(t *testing.T) {
 	}
 }
 
-// ptyDocker is the docker CLI running on a terminal of its own (24x80), as a
-// user's shell runs it; out is what it showed.
-type ptyDocker struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	master *os.File
-	mu     sync.Mutex
-	out    bytes.Buffer
-	done   chan struct{}
-}
-
-func dockerOnPty(t *testing.T, s *dockertest.Service, args ...string) *ptyDocker {
+// dockerOnPty runs the docker CLI on a terminal of its own, as a user's shell
+// runs it.
+func dockerOnPty(t *testing.T, s *dockertest.Service, args ...string) *ptytest.Term {
 	t.Helper()
-	master, slave, err := console.OpenPty("/dev/ptmx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	console.SetSize(slave, 24, 80)
-	p := &ptyDocker{t: t, master: master, done: make(chan struct{})}
-	p.cmd = exec.Command(dockertest.DockerBin(t), args...)
-	p.cmd.Env = dockertest.DockerEnviron(s.Host, s.DockerConfig)
-	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			p.mu.Lock()
-			p.out.Write(buf[:n])
-			p.mu.Unlock()
-			if err != nil {
-				close(p.done)
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait(); master.Close() })
-	return p
+	cmd := exec.Command(dockertest.DockerBin(t), args...)
+	cmd.Env = dockertest.DockerEnviron(s.Host, s.DockerConfig)
+	return ptytest.Start(t, cmd)
 }
 
-// expect waits until the terminal showed want.
-func (p *ptyDocker) expect(want string) {
-	p.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		p.mu.Lock()
-		got := p.out.String()
-		p.mu.Unlock()
-		if strings.Contains(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("the terminal did not show %q:\n%q", want, got)
-		}
-		time.Sleep(20 * time.Millisecond)
+// expect fails the test unless the terminal shows want.
+func expect(t *testing.T, p *ptytest.Term, want string) {
+	t.Helper()
+	if !p.Expect(want) {
+		t.Fatalf("the terminal did not show %q:\n%q", want, p.Output())
 	}
-}
-
-// exit waits for the CLI's end and returns its exit code.
-func (p *ptyDocker) exit() int {
-	p.t.Helper()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		p.t.Fatalf("docker did not exit:\n%q", p.out.String())
-	}
-	return p.cmd.ProcessState.ExitCode()
 }
 
 // The docker CLI on a terminal: run -it and exec -it get its size and follow
@@ -796,32 +735,32 @@ func (p *ptyDocker) exit() int {
 func TestDockerTerminal(t *testing.T) {
 	s := dockertest.Start(t, dockertest.Options{})
 	p := dockerOnPty(t, s, "run", "-it", "--network", "none", "--name", "c1", "busybox", "sh")
-	p.master.Write([]byte("stty size\r"))
-	p.expect("24 80")
-	console.SetSize(p.master, 30, 100) // the user's window grows: SIGWINCH to docker
+	p.Master.Write([]byte("stty size\r"))
+	expect(t, p, "24 80")
+	console.SetSize(p.Master, 30, 100) // the user's window grows: SIGWINCH to docker
 	time.Sleep(300 * time.Millisecond)
-	p.master.Write([]byte("stty size\r"))
-	p.expect("30 100")
-	p.master.Write([]byte("exit 3\r"))
-	if code := p.exit(); code != 3 {
+	p.Master.Write([]byte("stty size\r"))
+	expect(t, p, "30 100")
+	p.Master.Write([]byte("exit 3\r"))
+	if code := p.Exit(); code != 3 {
 		t.Errorf("docker run -it exited %d", code)
 	}
 
 	s.Hull(t, "run", "-d", "--network", "none", "--name", "c2", "busybox", "sleep", "300").Ok(t)
 	p = dockerOnPty(t, s, "exec", "-it", "c2", "sh")
-	p.master.Write([]byte("stty size; tty\r"))
-	p.expect("24 80")
-	p.expect("/dev/pts/")
-	p.master.Write([]byte("exit 4\r"))
-	if code := p.exit(); code != 4 {
+	p.Master.Write([]byte("stty size; tty\r"))
+	expect(t, p, "24 80")
+	expect(t, p, "/dev/pts/")
+	p.Master.Write([]byte("exit 4\r"))
+	if code := p.Exit(); code != 4 {
 		t.Errorf("docker exec -it exited %d", code)
 	}
 
 	p = dockerOnPty(t, s, "run", "-it", "--network", "none", "--name", "c3", "busybox", "sh")
-	p.master.Write([]byte("echo $((6*7))\r"))
-	p.expect("42")
-	p.master.Write([]byte{0x10, 0x11}) // ctrl-p ctrl-q
-	if code := p.exit(); code != 0 {
+	p.Master.Write([]byte("echo $((6*7))\r"))
+	expect(t, p, "42")
+	p.Master.Write([]byte{0x10, 0x11}) // ctrl-p ctrl-q
+	if code := p.Exit(); code != 0 {
 		t.Errorf("docker run -it detached with %d", code)
 	}
 	if st := strings.TrimSpace(s.Hull(t, "inspect", "-f", "{{.State.Status}}", "c3").Ok(t)); st != "running" {
