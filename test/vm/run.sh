@@ -244,7 +244,7 @@ build_initramfs() {
 
 	# helpers: hullrt and hull, static builds when their sources exist, else bin/;
 	# hull-monitor and hull-init beside hull, built as make build does them
-	if (cd "$REPO" && CGO_ENABLED=0 GOEXPERIMENT= go build -trimpath -o "$WORK/hull-monitor" ./cmd/hull-monitor) >"$WORK/build-monitor.log" 2>&1; then
+	if (cd "$REPO" && CGO_ENABLED=0 GOEXPERIMENT=nogreenteagc go build -trimpath -o "$WORK/hull-monitor" ./cmd/hull-monitor) >"$WORK/build-monitor.log" 2>&1; then
 		add_file "$WORK/hull-monitor" /bin/hull-monitor
 	else
 		log "warning: cmd/hull-monitor does not build"
