@@ -18,7 +18,6 @@
 package resident
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -40,34 +39,35 @@ const (
 	ReasonAttach = "attach"
 )
 
-// Handover is what the two forms of the monitor hand each other.
+// Handover is what the two forms of the monitor hand each other (its text:
+// Encode, ParseHandover).
 type Handover struct {
 	// Exe and Args are the engine's monitor: the command Wake execs, with the
 	// Handover in Env.
-	Exe  string   `json:"exe"`
-	Args []string `json:"args"`
-	ID   string   `json:"id"`
-	Pid  int      `json:"pid"` // the container's init, a child of this process
+	Exe  string
+	Args []string
+	ID   string
+	Pid  int // the container's init, a child of this process
 	// Out and Err are the container's stdout and stderr (a pty master: Out, and
 	// Err is -1). Listener is the attach socket. Keep are descriptors the
 	// resident only holds for the engine (the container's stdin pipe).
-	Out      int   `json:"out"`
-	Err      int   `json:"err"`
-	Listener int   `json:"listener"`
-	Keep     []int `json:"keep,omitempty"`
+	Out      int
+	Err      int
+	Listener int
+	Keep     []int
 	// Clients are attach connections the resident accepted (Reason "attach").
-	Clients []int    `json:"clients,omitempty"`
-	LogPath string   `json:"logPath"`
-	LogOpts []string `json:"logOpts,omitempty"`
+	Clients []int
+	LogPath string
+	LogOpts []string
 	// Pending is output read but not logged: "stdout" and "stderr".
-	Pending map[string][]byte `json:"pending,omitempty"`
+	Pending map[string][]byte
 	// Environ is the engine monitor's environment, given back to it on waking.
-	Environ []string `json:"environ,omitempty"`
+	Environ []string
 	// Engine is the engine monitor's own state, passed through untouched.
-	Engine json.RawMessage `json:"engine,omitempty"`
-	Reason string          `json:"reason,omitempty"`
-	Code   int             `json:"code,omitempty"` // init's exit code (Reason "exited")
-	At     time.Time       `json:"at,omitzero"`    // when it exited
+	Engine []byte
+	Reason string
+	Code   int       // init's exit code (Reason "exited")
+	At     time.Time // when it exited
 }
 
 // Exec replaces the calling process with exe (args[0] first), handing s over.
@@ -75,10 +75,7 @@ type Handover struct {
 // process's, if that is empty), less GOMAXPROCS and GODEBUG when env says them.
 // It returns only on failure, and then every descriptor is as it was.
 func Exec(exe string, args []string, s *Handover, env ...string) error {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
+	data := s.Encode()
 	fds := append([]int{s.Out, s.Err, s.Listener}, s.Keep...)
 	fds = append(fds, s.Clients...)
 	var cleared []int
@@ -126,8 +123,8 @@ func Load() (*Handover, error) {
 		return nil, errors.New("no monitor state in $" + Env)
 	}
 	os.Unsetenv(Env)
-	s := &Handover{}
-	if err := json.Unmarshal([]byte(data), s); err != nil {
+	s, err := ParseHandover(data)
+	if err != nil {
 		return nil, fmt.Errorf("monitor state: %w", err)
 	}
 	for _, fd := range append(append([]int{s.Out, s.Err, s.Listener}, s.Keep...), s.Clients...) {
