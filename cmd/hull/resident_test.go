@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hullproject/hull/monitor/resident"
 )
 
 // Tests of the monitor's resident form (monitor/resident): a container that runs
@@ -52,6 +55,22 @@ func TestResidentMonitor(t *testing.T) {
 		// ... also where transparent huge pages are "always" (Debian's kernels)
 		if thp := statusField(pid, "THP_enabled"); thp != "0" {
 			t.Errorf("resident monitor: THP_enabled %q", thp)
+		}
+		// Its environment is its settings and its state, not the engine's copy
+		// (which travels in the state, for the engine's return).
+		if env, err := os.ReadFile("/proc/" + pid + "/environ"); err != nil {
+			t.Error(err)
+		} else {
+			var names, want []string
+			for _, kv := range strings.Split(strings.TrimSuffix(string(env), "\x00"), "\x00") {
+				names = append(names, strings.SplitN(kv, "=", 2)[0])
+			}
+			for _, kv := range append(slices.Clone(resident.ResidentEnv), resident.Env+"=") {
+				want = append(want, strings.SplitN(kv, "=", 2)[0])
+			}
+			if slices.Sort(names); !slices.Equal(names, slices.Sorted(slices.Values(want))) {
+				t.Errorf("resident monitor's environment: %q, want only %q", names, want)
+			}
 		}
 		// 0-2 (/dev/null), the container's stdin (both ends), stdout and stderr,
 		// the attach socket, init's pidfd, the log, and Go's epoll and eventfd.

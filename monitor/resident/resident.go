@@ -71,8 +71,10 @@ type Handover struct {
 }
 
 // Exec replaces the calling process with exe (args[0] first), handing s over.
-// Only the descriptors s names stay open. The environment is s.Environ (or this
-// process's, if that is empty), less GOMAXPROCS and GODEBUG when env says them.
+// Only the descriptors s names stay open. The environment is env and the state,
+// nothing else, when env is given (hull-monitor: it reads nothing else, and an
+// environment stays in a process's memory for as long as it runs); without env,
+// it is s.Environ (or this process's, if that is empty).
 // It returns only on failure, and then every descriptor is as it was.
 func Exec(exe string, args []string, s *Handover, env ...string) error {
 	data := s.Encode()
@@ -93,23 +95,27 @@ func Exec(exe string, args []string, s *Handover, env ...string) error {
 		}
 		cleared = append(cleared, fd)
 	}
-	base := s.Environ
-	if len(base) == 0 {
-		base = os.Environ()
-	}
-	env = append(env, Env+"="+string(data))
-	for _, kv := range base {
-		name, _, _ := strings.Cut(kv, "=")
-		if name != Env && !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, name+"=") }) {
-			env = append(env, kv)
+	state := Env + "=" + string(data)
+	if len(env) > 0 {
+		env = append(slices.Clip(env), state)
+	} else {
+		base := s.Environ
+		if len(base) == 0 {
+			base = os.Environ()
+		}
+		env = []string{state}
+		for _, kv := range base {
+			if !strings.HasPrefix(kv, Env+"=") {
+				env = append(env, kv)
+			}
 		}
 	}
 	// Go threads may be in the middle of anything: execve takes them all down.
 	return syscall.Exec(exe, args, env)
 }
 
-// ResidentEnv is the environment hull-monitor is started with, beside the
-// engine's: one P from the start (every P keeps a cache of heap spans and wants
+// ResidentEnv is the environment hull-monitor is started with (and its state):
+// one P from the start (every P keeps a cache of heap spans and wants
 // a thread); GOMAXPROCS not derived from the cgroup's CPU limit, which would
 // hold two cgroup files open for good and re-read them; and, for a chatty
 // container, a GC once the heap reaches 2 MB rather than Go's floor of 4 MB.
