@@ -117,9 +117,11 @@ func Exec(exe string, args []string, s *Handover, env ...string) error {
 // ResidentEnv is the environment hull-monitor is started with (and its state):
 // one P from the start (every P keeps a cache of heap spans and wants
 // a thread); GOMAXPROCS not derived from the cgroup's CPU limit, which would
-// hold two cgroup files open for good and re-read them; and, for a chatty
-// container, a GC once the heap reaches 2 MB rather than Go's floor of 4 MB.
-var ResidentEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "GOGC=50"}
+// hold two cgroup files open for good and re-read them; no profiler's stack
+// buffers (profstackdepth=0: two 1 KiB buffers for each of its three threads,
+// for profiles nobody takes); and, for a chatty container, a GC once the heap
+// reaches 2 MB rather than Go's floor of 4 MB.
+var ResidentEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0,profstackdepth=0", "GOGC=50"}
 
 // Load reads the Handover handed over to this process, and removes it from the
 // environment so children do not inherit it.
