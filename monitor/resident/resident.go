@@ -11,7 +11,7 @@
 // work only that can do: the container ended (Reason "exited", with its code), or
 // a client attached (Reason "attach", with the client's connection).
 //
-// What crosses each exec is a Handover, as JSON in the environment, and the
+// What crosses each exec is a Handover, as text in the environment, and the
 // descriptors it names, inherited (their close-on-exec flag cleared). Output read
 // but not logged yet (a line without its newline) travels in Pending, so the log
 // never splits a line because its reader changed.
