@@ -73,6 +73,8 @@ func (h *Handover) Encode() []byte {
 	}
 	if h.Reason != "" {
 		str("reason", h.Reason)
+	}
+	if h.Code != 0 {
 		num("code", int64(h.Code))
 	}
 	if !h.At.IsZero() {
