@@ -83,8 +83,22 @@ func (h *Handover) Encode() []byte {
 	return b
 }
 
-// ParseHandover reads a Handover's text (Encode's).
+// LegacyJSON, when set, reads the JSON form of the Handover that hull wrote
+// before the text form: a resident started by an older hull wakes the engine's
+// monitor of the newer one after an upgrade, with its container's end in that
+// form. The engine's monitor sets it (it has encoding/json anyway); hull-monitor
+// leaves it nil, so the resident keeps no JSON code in its pages.
+var LegacyJSON func(text string) (*Handover, error)
+
+// ParseHandover reads a Handover's text (Encode's), or its older JSON form
+// where LegacyJSON is set.
 func ParseHandover(text string) (*Handover, error) {
+	if strings.HasPrefix(text, "{") {
+		if LegacyJSON == nil {
+			return nil, errors.New("state in the JSON form of an older hull, which this program does not read")
+		}
+		return LegacyJSON(text)
+	}
 	h := &Handover{Out: -1, Err: -1, Listener: -1}
 	for n := 1; text != ""; n++ {
 		line, rest, ok := strings.Cut(text, "\n")
