@@ -23,10 +23,10 @@ import (
 type Term struct {
 	Master *os.File
 
-	t    testing.TB
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	t   testing.TB
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out bytes.Buffer
 }
 
 // Start starts cmd with the slave side as its stdin, stdout and stderr and its
