@@ -118,16 +118,25 @@ func hierarchies() ([]hierarchy, error) { return hierarchiesOf("/proc/self/cgrou
 
 // hierarchiesOf is hierarchies from a process's cgroup file (own: its cgroups).
 func hierarchiesOf(cgroupFile string) ([]hierarchy, error) {
-	mounts, err := cgroupMounts()
-	if err != nil {
-		return nil, err
-	}
 	data, err := os.ReadFile(cgroupFile)
 	if err != nil {
 		return nil, err
 	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if hs, ok := conventionalHierarchies(lines); ok {
+		return hs, nil
+	}
+	return scannedHierarchies(lines)
+}
+
+// scannedHierarchies is hierarchiesOf through /proc/self/mountinfo.
+func scannedHierarchies(lines []string) ([]hierarchy, error) {
+	mounts, err := cgroupMounts()
+	if err != nil {
+		return nil, err
+	}
 	var hs []hierarchy
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+	for _, line := range lines {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
@@ -148,18 +157,41 @@ func hierarchiesOf(cgroupFile string) ([]hierarchy, error) {
 		if h.mount == "" {
 			continue
 		}
-		if h.v2() {
-			c, _ := os.ReadFile(filepath.Join(h.mount, "cgroup.controllers"))
-			h.controllers = strings.Fields(string(c))
-		} else {
-			h.controllers = strings.Split(h.key, ",")
-		}
-		hs = append(hs, h)
+		hs = append(hs, h.withControllers())
 	}
 	if len(hs) == 0 {
 		return nil, errors.New("no cgroup hierarchy is mounted")
 	}
 	return hs, nil
+}
+
+// conventionalHierarchies is hierarchiesOf without mountinfo, when every line of
+// the cgroup file has its hierarchy's root mounted where it usually is
+// (conventionalMount); ok false otherwise, and the caller scans mountinfo.
+func conventionalHierarchies(lines []string) (hs []hierarchy, ok bool) {
+	for _, line := range lines {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		h := hierarchy{key: parts[1], own: parts[2]}
+		if h.mount, ok = conventionalMount(&h); !ok {
+			return nil, false
+		}
+		hs = append(hs, h.withControllers())
+	}
+	return hs, len(hs) > 0
+}
+
+// withControllers fills in the controllers h holds.
+func (h hierarchy) withControllers() hierarchy {
+	if h.v2() {
+		c, _ := os.ReadFile(filepath.Join(h.mount, "cgroup.controllers"))
+		h.controllers = strings.Fields(string(c))
+	} else {
+		h.controllers = strings.Split(h.key, ",")
+	}
+	return h
 }
 
 type cgroupMount struct {

@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("HULL_CGROUPS_HELPER") == "relative" {
 		os.Exit(relativeHelper())
 	}
+	if os.Getenv("HULL_CGROUPS_HELPER") == "bindsub" {
+		os.Exit(bindSubHelper())
+	}
 	os.Exit(testutil.Main(m))
 }
 
