@@ -56,34 +56,12 @@ func sealedOverlay() (*os.File, error) {
 	if !filepath.IsAbs(dir) || strings.HasSuffix(name, " (deleted)") {
 		return nil, fmt.Errorf("own binary %q has no usable path", self)
 	}
-	// overlayfs runs without an upper layer only with two lower ones. The second is
-	// an empty directory of our own, removed again once the superblock holds it. It
-	// must not contain or lie inside the binary's directory: the kernel refuses
-	// overlapping layers (ELOOP), and the copy is used then.
-	empty, err := os.MkdirTemp("", ".hullrt-exe-")
+	mnt, err := overlayMount(dir, layersByFd)
+	if err != nil {
+		mnt, err = overlayMount(dir, layersByTempDir)
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer os.Remove(empty)
-	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("fsopen overlay: %w", err)
-	}
-	defer unix.Close(ctx)
-	// In lowerdir, ':' separates layers and '\' escapes.
-	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`)
-	if err := unix.FsconfigSetString(ctx, "lowerdir", esc.Replace(dir)+":"+esc.Replace(empty)); err != nil {
-		return nil, fmt.Errorf("overlay lowerdir: %w", err)
-	}
-	// xino is of no use here and only logs noise when the layers are on two
-	// filesystems; failing to turn it off changes nothing.
-	_ = unix.FsconfigSetString(ctx, "xino", "off")
-	if err := unix.FsconfigCreate(ctx); err != nil {
-		return nil, fmt.Errorf("create overlay: %w", err)
-	}
-	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
-	if err != nil {
-		return nil, fmt.Errorf("fsmount overlay: %w", err)
 	}
 	defer unix.Close(mnt)
 	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -99,6 +77,86 @@ func sealedOverlay() (*os.File, error) {
 		return nil, errors.New("own binary changed on disk")
 	}
 	return os.NewFile(uintptr(fd), "/overlay:"+name), nil
+}
+
+// overlayMount makes the read-only overlay of dir, attached nowhere. overlayfs
+// runs without an upper layer only with two lower ones: the first is dir, the
+// second an empty directory that layers adds.
+func overlayMount(dir string, layers func(ctx int, dir string) (done func(), err error)) (int, error) {
+	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(ctx)
+	done, err := layers(ctx, dir)
+	if err != nil {
+		return -1, err
+	}
+	// Once the superblock holds the layers, the empty one may go.
+	defer done()
+	// xino is of no use here and only logs noise when the layers are on two
+	// filesystems; failing to turn it off changes nothing.
+	_ = unix.FsconfigSetString(ctx, "xino", "off")
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return -1, fmt.Errorf("create overlay: %w", err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount overlay: %w", err)
+	}
+	return mnt, nil
+}
+
+// layersByFd takes as the empty layer the root of a tmpfs made with fsopen(2)
+// and never attached, given by descriptor ("lowerdir+", Linux 6.13): nothing is
+// made on the host's disk (it was a mkdir and an rmdir in /tmp on every create),
+// and nothing can be left behind, however the process ends.
+func layersByFd(ctx int, dir string) (func(), error) {
+	empty, err := emptyTmpfs()
+	if err != nil {
+		return nil, err
+	}
+	done := func() { unix.Close(empty) }
+	if err := unix.FsconfigSetString(ctx, "lowerdir+", dir); err != nil {
+		done()
+		return nil, fmt.Errorf("overlay lowerdir+: %w", err)
+	}
+	if err := unix.FsconfigSetFd(ctx, "lowerdir+", empty); err != nil {
+		done()
+		return nil, fmt.Errorf("overlay lowerdir+ by descriptor: %w", err)
+	}
+	return done, nil
+}
+
+// layersByTempDir is for older kernels: the empty layer is a directory of our own,
+// removed again once the superblock holds it. It must not contain or lie inside
+// dir: the kernel refuses overlapping layers (ELOOP), and the copy is used then.
+func layersByTempDir(ctx int, dir string) (func(), error) {
+	empty, err := os.MkdirTemp("", ".hullrt-exe-")
+	if err != nil {
+		return nil, err
+	}
+	done := func() { os.Remove(empty) }
+	// In lowerdir, ':' separates layers and '\' escapes.
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`)
+	if err := unix.FsconfigSetString(ctx, "lowerdir", esc.Replace(dir)+":"+esc.Replace(empty)); err != nil {
+		done()
+		return nil, fmt.Errorf("overlay lowerdir: %w", err)
+	}
+	return done, nil
+}
+
+// emptyTmpfs returns the root of a new, read-only tmpfs attached nowhere.
+func emptyTmpfs() (int, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(ctx)
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 }
 
 // sealedCopy copies hullrt's binary into a memfd sealed against any change.
