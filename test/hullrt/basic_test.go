@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -108,4 +110,32 @@ func dropNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
 		}
 	}
 	s.Linux.Namespaces = keep
+}
+
+// TestRunForwardsSignals: a signal to `hullrt run` goes to the container's
+// process, and run still deletes the container once that exits. The signals stay
+// caught until run itself exits (no signal.Stop on the way out).
+func TestRunForwardsSignals(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", `trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done`}, nil)
+	id := cid("sig")
+	cmd, out := e.background("run", "--bundle", b, id)
+	// The trap is set once the shell says so.
+	for i := 0; ; i++ {
+		if data, _ := os.ReadFile(out.Name()); strings.Contains(string(data), "ready") {
+			break
+		}
+		if i == 400 {
+			t.Fatal("the container's shell never got ready")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitCmd(t, cmd, 10*time.Second); code != 42 {
+		data, _ := os.ReadFile(out.Name())
+		t.Fatalf("run exited %d, want the program's 42: %s", code, data)
+	}
+	e.checkNothingLeft(id)
 }
