@@ -18,6 +18,12 @@ import (
 // writing.
 func TestSealedOverlayWithoutTempDir(t *testing.T) {
 	testutil.RequireRoot(t)
+	// Layers by descriptor are Linux 6.13's; before, the directory in TMPDIR stays.
+	mnt, err := overlayMount(t.TempDir(), layersByFd)
+	if err != nil {
+		t.Skipf("no overlayfs layers by descriptor: %v", err)
+	}
+	unix.Close(mnt)
 	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
 	f, err := sealedOverlay()
 	if err != nil {
