@@ -491,7 +491,20 @@ func (c *Container) serveInit(ch *channel, spec *specs.Spec, o CreateOpts) error
 			if m.SentAt > 0 {
 				o.Trace.Span(time.Unix(0, m.SentAt), time.Now(), trace.Process, "wait", nil, trace.Args{Detail: "init's ready message, until this side runs"})
 			}
-			return nil
+			// init closes its end right after; create returns only once it
+			// has, so that a created container's init holds no descriptor of
+			// ours (TestInitDescriptors lists them as soon as create returns).
+			m, fd, err := ch.recv()
+			switch {
+			case errors.Is(err, errEOF):
+				return nil
+			case err != nil:
+				return fmt.Errorf("read from init: %w", err)
+			}
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			return fmt.Errorf("unexpected message %q from init after ready", m.Type)
 		default:
 			return fmt.Errorf("unexpected message %q from init", m.Type)
 		}

@@ -25,6 +25,7 @@ package runtime
 //	  ◄──────────── msgSeccomp + notify fd ── (only with a NOTIFY action: the
 //	  hand it to linux.seccomp.listenerPath     filter is loaded here, before ready)
 //	  ◄──────────────────────── msgReady ────
+//	  ◄───────────────────────────── EOF ────  close the channel
 //	  write state, exit                       block opening exec.fifo for writing
 //
 // `hullrt start` (a later process) and init then meet at exec.fifo, a byte stream:
