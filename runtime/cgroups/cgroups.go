@@ -700,12 +700,6 @@ func (m *Manager) kill(sig unix.Signal) error {
 			return err
 		}
 	}
-	// An empty cgroup (every process exited, as when `hullrt run` deletes its
-	// container) is not frozen and thawed for nothing: only a process in it can
-	// add one to it. Freezing a v1 cgroup waits for the freezer's state to settle.
-	if pids, err := m.Pids(); err == nil && len(pids) == 0 {
-		return nil
-	}
 	for round := 0; round < 200; round++ {
 		frozen := m.Freeze() == nil
 		pids, err := m.Pids()
