@@ -39,6 +39,10 @@ type CreateOpts struct {
 	// Rootless is runc's rootless mode (--rootless): the container gets a cgroup
 	// only in a subtree delegated to the caller, and no limits without one.
 	Rootless bool
+	// SystemdCgroup is --systemd-cgroup: the container's cgroup is a transient
+	// systemd scope unit named by linux.cgroupsPath "slice:prefix:name"
+	// (cgroups.NewSystemd).
+	SystemdCgroup bool
 	// Stdin, Stdout, Stderr are the container's stdio when it has no terminal.
 	Stdin, Stdout, Stderr *os.File
 	// Console receives the pty master instead of a console socket (`run` in the
@@ -131,9 +135,15 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
 		return nil, fmt.Errorf("root.path: %w", err)
 	}
-	if o.Rootless {
+	resources := withDefaultDevices(spec)
+	switch {
+	case o.Rootless && o.SystemdCgroup:
+		err = errors.New("--systemd-cgroup: not supported in rootless mode (systemd's user instance is not used)")
+	case o.Rootless:
 		cg, err = rootlessCgroup(spec, o.ID)
-	} else {
+	case o.SystemdCgroup:
+		cg, err = cgroups.NewSystemd(spec.Linux.CgroupsPath, o.ID, resources)
+	default:
 		cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
 	}
 	if err != nil {
@@ -191,7 +201,10 @@ func Create(o CreateOpts) (c *Container, err error) {
 	// (cgroups.JoinFiles: far cheaper than moving it by pid), so that its cgroup
 	// namespace (made later) is rooted at the container's cgroup, and every process
 	// it starts is accounted and limited from the first instruction.
-	if cg != nil {
+	// systemd starts a scope with a process in it: init joins it once started
+	// (below), before it is sent what to do, so before it makes its cgroup
+	// namespace.
+	if cg != nil && !cg.Systemd() {
 		if err := cg.Apply(0); err != nil {
 			s.release()
 			return nil, err
@@ -223,6 +236,11 @@ func Create(o CreateOpts) (c *Container, err error) {
 		}
 	}
 	c.Record.Pid = initProc.Pid
+	if cg != nil && cg.Systemd() {
+		if err := cg.Apply(c.Record.Pid); err != nil {
+			return nil, err
+		}
+	}
 	if s.mapRelease != nil {
 		t0 = o.Trace.Now()
 		err := writeIDMaps(c.Record.Pid, spec, s.mapRelease)
@@ -241,7 +259,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 		return nil, fmt.Errorf("save state: %w", err)
 	}
 	if cg != nil {
-		if err := cg.Set(withDefaultDevices(spec)); err != nil {
+		if err := cg.Set(resources); err != nil {
 			return nil, err
 		}
 	}

@@ -114,7 +114,7 @@ func cmdCreate(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		o.Root, o.ID, o.Rootless, o.Log = g.root, id, g.isRootless, warnLog()
+		o.Root, o.ID, o.Rootless, o.SystemdCgroup, o.Log = g.root, id, g.isRootless, g.systemdCgroup, warnLog()
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err
@@ -161,7 +161,7 @@ func cmdRun(fs *flag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		o.Root, o.ID, o.Rootless, o.Log = g.root, id, g.isRootless, warnLog()
+		o.Root, o.ID, o.Rootless, o.SystemdCgroup, o.Log = g.root, id, g.isRootless, g.systemdCgroup, warnLog()
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		if err := prepareFds(o.PreserveFds); err != nil {
 			return err

@@ -101,9 +101,6 @@ func run(args []string) int {
 		usage(os.Stdout)
 		return 0
 	}
-	if g.systemdCgroup {
-		return fail(errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver"))
-	}
 	switch g.rootless {
 	case "true", "false":
 		g.isRootless = g.rootless == "true"

@@ -259,6 +259,9 @@ type Manager struct {
 	// partial is set when the manager leaves some of the host's hierarchies out
 	// (Delegated): Path must then name the ones it has.
 	partial bool
+	// unit is the systemd unit that holds the cgroup (NewSystemd), nil for the
+	// cgroupfs driver.
+	unit *systemdUnit
 }
 
 // DefaultParent is where containers without linux.cgroupsPath get their cgroup.
@@ -373,6 +376,9 @@ func Load(path string) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{}
+	if name := paths[unitKey]; name != "" {
+		m.unit = &systemdUnit{name: name}
+	}
 	for _, h := range hs {
 		h.path = path
 		if len(paths) > 0 {
@@ -398,10 +404,13 @@ func Load(path string) (*Manager, error) {
 // "name=systemd", "" for cgroup2), to its path.
 func (m *Manager) Path() string {
 	paths := map[string]string{}
-	same := true
+	same := m.unit == nil
 	for _, h := range m.hs {
 		paths[h.key] = h.path
 		same = same && h.path == m.hs[0].path
+	}
+	if m.unit != nil {
+		paths[unitKey] = m.unit.name
 	}
 	if same && len(m.hs) > 0 && !m.partial {
 		return m.hs[0].path
@@ -456,8 +465,40 @@ func (m *Manager) Trace(tr *trace.Tracer) {
 }
 
 // Apply creates the cgroup on every hierarchy and moves pid into it; pid 0 only
-// creates it.
+// creates it. Under systemd (NewSystemd) pid must be a running process: systemd
+// starts the unit with it in, then the cgroup is made on the hierarchies systemd
+// left out (v1 controllers it does not manage) and pid moved there too.
 func (m *Manager) Apply(pid int) error {
+	if m.unit != nil {
+		if pid <= 0 {
+			return errors.New("systemd cgroup driver: the unit needs a process to start with")
+		}
+		start := m.hs[0].tr.Now()
+		err := m.startUnit(pid)
+		if m.hs[0].tr.On() {
+			m.hs[0].tr.Step(start, trace.Cgroups, "StartTransientUnit", err, trace.Args{Target: m.unit.name, Detail: "over D-Bus, waiting for JobRemoved"})
+		}
+		if err != nil {
+			return err
+		}
+		// A scope's cgroup v2 directory is systemd's, with pid in it; the rest
+		// (v1 hierarchies systemd does not manage, a slice unit, which holds no
+		// process itself) is the runtime's to make and join.
+		scope := strings.HasSuffix(m.unit.name, ".scope")
+		for i := range m.hs {
+			h := &m.hs[i]
+			if h.v2() && scope {
+				continue
+			}
+			if err := create(h); err != nil {
+				return err
+			}
+			if err := writeFile(h.dir(), "cgroup.procs", strconv.Itoa(pid)); err != nil {
+				return fmt.Errorf("move pid %d: %w", pid, err)
+			}
+		}
+		return nil
+	}
 	for i := range m.hs {
 		h := &m.hs[i]
 		start := h.tr.Now()
@@ -579,6 +620,9 @@ func (m *Manager) Exists() bool {
 // while, so EBUSY is retried for up to two seconds. A missing directory is success.
 func (m *Manager) Destroy() error {
 	var errs []error
+	if m.unit != nil {
+		errs = append(errs, m.stopUnit())
+	}
 	deadline := time.Now().Add(2 * time.Second)
 	for _, h := range m.hs {
 		errs = append(errs, removeTree(h.dir(), deadline))

@@ -1,0 +1,286 @@
+package hullrt_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hullproject/hull/runtime/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The systemd cgroup driver (--systemd-cgroup), against the systemd that runs as
+// init: make test-systemd boots one in a VM (test/vm/README.md).
+
+func needSystemd(t *testing.T) {
+	t.Helper()
+	if !cgroups.Booted() {
+		t.Skip("systemd is not init here (no /run/systemd/system): `make test-systemd` runs these in a VM with Debian's systemd")
+	}
+	if _, err := exec.LookPath("systemctl"); err != nil {
+		t.Skip("no systemctl")
+	}
+}
+
+// unitProps reads properties of a unit with systemctl show.
+func unitProps(t *testing.T, unit string, names ...string) map[string]string {
+	t.Helper()
+	out, err := exec.Command("systemctl", "show", "-p", strings.Join(names, ","), unit).Output()
+	if err != nil {
+		t.Fatalf("systemctl show %s: %v", unit, err)
+	}
+	m := map[string]string{}
+	for _, l := range lines(string(out)) {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func cgroupFile(t *testing.T, cg, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", cg, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// unitGone checks that systemd no longer has the unit and its cgroup is gone.
+func unitGone(t *testing.T, unit, cg string) {
+	t.Helper()
+	p := unitProps(t, unit, "LoadState", "ActiveState")
+	if p["ActiveState"] != "inactive" || p["LoadState"] == "loaded" {
+		t.Errorf("unit %s after delete: %v, want not loaded and inactive", unit, p)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", cg)); !os.IsNotExist(err) {
+		t.Errorf("cgroup %s after delete: %v, want gone", cg, err)
+	}
+}
+
+func limitsSpec(path string) func(s *specs.Spec) {
+	return func(s *specs.Spec) {
+		mem, low, swap := int64(64<<20), int64(32<<20), int64(96<<20)
+		shares, quota, period := uint64(512), int64(50000), uint64(100000)
+		pids := int64(100)
+		s.Linux.CgroupsPath = path
+		s.Linux.Resources = &specs.LinuxResources{
+			Devices: s.Linux.Resources.Devices,
+			Memory:  &specs.LinuxMemory{Limit: &mem, Reservation: &low, Swap: &swap},
+			CPU:     &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period, Cpus: "0"},
+			Pids:    &specs.LinuxPids{Limit: &pids},
+		}
+	}
+}
+
+// TestSystemdCgroup: with --systemd-cgroup, "slice:prefix:name" makes the
+// container's cgroup the transient scope prefix-name.scope in slice (a nested
+// slice expanded the systemd way), delegated, with the limits as unit properties
+// and in the cgroup files; update changes both; ps, events --stats, pause and
+// resume work on the scope's cgroup; delete stops the unit and its cgroup goes.
+func TestSystemdCgroup(t *testing.T) {
+	needSystemd(t)
+	e := newEnv(t)
+	id := cid("sd")
+	unit := "hulltest-" + id + ".scope"
+	cg := "/hull.slice/hull-test.slice/" + unit
+	b := e.bundle([]string{"sleep", "100"}, limitsSpec("hull-test.slice:hulltest:"+id))
+	e.must("--systemd-cgroup", "run", "-d", "--bundle", b, id)
+	pid := e.state(id).Pid
+
+	p := unitProps(t, unit, "ActiveState", "Delegate", "ControlGroup", "Slice", "MemoryMax", "MemoryLow",
+		"MemorySwapMax", "CPUWeight", "CPUQuotaPerSecUSec", "CPUQuotaPeriodUSec", "TasksMax", "AllowedCPUs", "DevicePolicy")
+	want := map[string]string{
+		"ActiveState": "active", "Delegate": "yes", "ControlGroup": cg, "Slice": "hull-test.slice",
+		"MemoryMax": strconv.Itoa(64 << 20), "MemoryLow": strconv.Itoa(32 << 20), "MemorySwapMax": strconv.Itoa(32 << 20),
+		"CPUQuotaPerSecUSec": "500ms", "CPUQuotaPeriodUSec": "100ms", "TasksMax": "100", "AllowedCPUs": "0",
+		"DevicePolicy": "strict",
+		// the file's value: the property is converted from shares as the file is
+		"CPUWeight": cgroupFile(t, cg, "cpu.weight"),
+	}
+	for k, v := range want {
+		if p[k] != v {
+			t.Errorf("unit %s: %s=%q, want %q", unit, k, p[k], v)
+		}
+	}
+	if got := hostCgroups(t, pid)[""]; got != cg {
+		t.Errorf("init's cgroup %q, want %q", got, cg)
+	}
+	for file, v := range map[string]string{"memory.max": strconv.Itoa(64 << 20), "memory.low": strconv.Itoa(32 << 20),
+		"memory.swap.max": strconv.Itoa(32 << 20), "cpu.max": "50000 100000", "pids.max": "100", "cpuset.cpus": "0"} {
+		if got := cgroupFile(t, cg, file); got != v {
+			t.Errorf("%s: %q, want %q", file, got, v)
+		}
+	}
+	if w := cgroupFile(t, cg, "cpu.weight"); w == "100" {
+		t.Errorf("cpu.weight is the default 100, not converted from shares 512")
+	}
+	// Delegated: the runtime's own cgroups below the scope are systemd's to leave alone.
+	if ctl := cgroupFile(t, cg, "cgroup.controllers"); !strings.Contains(ctl, "memory") || !strings.Contains(ctl, "pids") {
+		t.Errorf("scope's cgroup.controllers %q lacks memory or pids", ctl)
+	}
+
+	e.must("update", "--memory", "128m", "--pids-limit", "200", id)
+	p = unitProps(t, unit, "MemoryMax", "TasksMax")
+	if p["MemoryMax"] != strconv.Itoa(128<<20) || p["TasksMax"] != "200" {
+		t.Errorf("after update: unit MemoryMax=%s TasksMax=%s, want %d and 200", p["MemoryMax"], p["TasksMax"], 128<<20)
+	}
+	if got := cgroupFile(t, cg, "memory.max"); got != strconv.Itoa(128<<20) {
+		t.Errorf("after update: memory.max %q", got)
+	}
+	if got := cgroupFile(t, cg, "pids.max"); got != "200" {
+		t.Errorf("after update: pids.max %q", got)
+	}
+	// systemd writes its properties back at a reload: the update must survive it.
+	if out, err := exec.Command("systemctl", "daemon-reload").CombinedOutput(); err != nil {
+		t.Fatalf("daemon-reload: %v: %s", err, out)
+	}
+	if got := cgroupFile(t, cg, "memory.max"); got != strconv.Itoa(128<<20) {
+		t.Errorf("after daemon-reload: memory.max %q, want the updated %d", got, 128<<20)
+	}
+
+	if out := e.must("ps", "--format", "json", id); !strings.Contains(out, strconv.Itoa(pid)) {
+		t.Errorf("ps: %q lacks init %d", out, pid)
+	}
+	out := e.must("events", "--stats", id)
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			Memory struct {
+				Usage struct {
+					Usage uint64 `json:"usage"`
+				} `json:"usage"`
+			} `json:"memory"`
+			Pids struct {
+				Current uint64 `json:"current"`
+			} `json:"pids"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.Type != "stats" || ev.Data.Memory.Usage.Usage == 0 || ev.Data.Pids.Current != 1 {
+		t.Errorf("events --stats: %v: %s", err, out)
+	}
+	e.must("pause", id)
+	if st := e.state(id).Status; st != "paused" || cgroupFile(t, cg, "cgroup.freeze") != "1" {
+		t.Errorf("after pause: status %s, cgroup.freeze %s", st, cgroupFile(t, cg, "cgroup.freeze"))
+	}
+	e.must("resume", id)
+	if st := e.state(id).Status; st != "running" {
+		t.Errorf("after resume: status %s", st)
+	}
+	e.must("delete", "--force", id)
+	unitGone(t, unit, cg)
+}
+
+// TestSystemdCgroupContainerd: the forms real callers send. containerd's CRI
+// plugin with SystemdCgroup = true passes "kubepods-besteffort-pod<uid>.slice:
+// cri-containerd:<id>"; `runc spec` has no cgroupsPath, which makes the unit
+// hullrt-<id>.scope in system.slice. The container's exit alone (no delete)
+// ends the scope, and delete then finds nothing left to stop.
+func TestSystemdCgroupContainerd(t *testing.T) {
+	needSystemd(t)
+	e := newEnv(t)
+	id := cid("sdcri")
+	slice := "kubepods-besteffort-pod" + strings.ReplaceAll(id, "-", "_") + ".slice"
+	b := e.bundle([]string{"sleep", "100"}, func(s *specs.Spec) { s.Linux.CgroupsPath = slice + ":cri-containerd:" + id })
+	e.must("--systemd-cgroup", "run", "-d", "--bundle", b, id)
+	unit := "cri-containerd-" + id + ".scope"
+	cg := "/kubepods.slice/kubepods-besteffort.slice/" + slice + "/" + unit
+	if got := hostCgroups(t, e.state(id).Pid)[""]; got != cg {
+		t.Errorf("init's cgroup %q, want %q", got, cg)
+	}
+	e.must("delete", "--force", id)
+	unitGone(t, unit, cg)
+	exec.Command("systemctl", "stop", "kubepods.slice").Run()
+
+	id2 := cid("sddef")
+	b = e.bundle([]string{"true"}, nil)
+	if out, stderr, code := e.runIn(b, nil, "--systemd-cgroup", "run", "-d", id2); code != 0 {
+		t.Fatalf("run: exit %d: %s%s", code, out, stderr)
+	}
+	unit2 := "hullrt-" + id2 + ".scope"
+	for i := 0; i < 200 && unitProps(t, unit2, "ActiveState")["ActiveState"] == "active"; i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	e.waitStatus(id2, "stopped")
+	e.must("delete", id2)
+	unitGone(t, unit2, "/system.slice/"+unit2)
+}
+
+// TestSystemdCgroupBadPath: a cgroupsPath the systemd driver cannot take is a
+// clear error, and nothing is left: no state, no unit, no process.
+func TestSystemdCgroupBadPath(t *testing.T) {
+	needSystemd(t)
+	e := newEnv(t)
+	for _, c := range []struct{ path, msg string }{
+		{"foo-.slice:hull:x", "empty part between dashes"},
+		{"system.slice:hull", `takes "slice:prefix:name"`},
+		{"/system.slice/x", `takes "slice:prefix:name"`},
+		{"system:hull:x", "not a slice unit name"},
+		{"system.slice:hull:a/b", "cannot be part of a systemd unit name"},
+	} {
+		id := cid("sdbad")
+		b := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Linux.CgroupsPath = c.path })
+		_, stderr, code := e.runIn(b, nil, "--systemd-cgroup", "run", id)
+		if code == 0 || !strings.Contains(stderr, c.msg) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%q: exit %d, stderr %q, want one line with %q", c.path, code, stderr, c.msg)
+		}
+		if out, _, _ := e.run("list", "-q"); strings.TrimSpace(out) != "" {
+			t.Errorf("%q: containers left: %s", c.path, out)
+		}
+	}
+	out, _ := exec.Command("systemctl", "list-units", "--all", "--no-legend", "*"+idSuffix+"*").Output()
+	if strings.TrimSpace(string(out)) != "" {
+		t.Errorf("units left:\n%s", out)
+	}
+}
+
+// TestSystemdCgroupRunc: runc --systemd-cgroup and hullrt --systemd-cgroup give the
+// same spec's scope the same unit properties. Known differences are listed: runc
+// 1.1 converts cpu shares to CPUWeight with the old linear formula (512 -> 20)
+// where hullrt, runc 1.3 and crun use the curve that maps 1024 to 100.
+func TestSystemdCgroupRunc(t *testing.T) {
+	needSystemd(t)
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Skip("no runc")
+	}
+	e := newEnv(t)
+	names := []string{"Delegate", "Slice", "MemoryMax", "MemoryLow", "MemorySwapMax", "CPUQuotaPerSecUSec",
+		"CPUQuotaPeriodUSec", "TasksMax", "AllowedCPUs", "DevicePolicy", "DefaultDependencies",
+		"MemoryAccounting", "CPUAccounting", "TasksAccounting", "IOAccounting"}
+	props := func(bin string, extra ...string) map[string]string {
+		id := cid("sdcmp")
+		b := e.bundle([]string{"sleep", "100"}, limitsSpec("hull-cmp.slice:cmp:"+id))
+		root := t.TempDir()
+		args := append([]string{"--root", root, "--systemd-cgroup"}, extra...)
+		cmd := exec.Command(bin, append(args, "run", "-d", "--bundle", b, id)...)
+		f := tempFile(t)
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Run(); err != nil {
+			out, _ := os.ReadFile(f.Name())
+			t.Fatalf("%s run: %v: %s", filepath.Base(bin), err, out)
+		}
+		p := unitProps(t, "cmp-"+id+".scope", names...)
+		if out, err := exec.Command(bin, "--root", root, "delete", "--force", id).CombinedOutput(); err != nil {
+			t.Errorf("%s delete: %v: %s", filepath.Base(bin), err, out)
+		}
+		unitGone(t, "cmp-"+id+".scope", "/hull.slice/hull-cmp.slice/cmp-"+id+".scope")
+		return p
+	}
+	got, ref := props(hullrtBin), props(runc)
+	for _, n := range names {
+		if got[n] != ref[n] {
+			t.Errorf("%s: hullrt %q, runc %q", n, got[n], ref[n])
+		}
+	}
+	t.Logf("hullrt: %v", got)
+	fmt.Fprintf(os.Stderr, "runc: %v\n", ref)
+	exec.Command("systemctl", "stop", "hull.slice").Run()
+}
