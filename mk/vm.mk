@@ -15,9 +15,14 @@ else
 HULL_VM_PKGS =
 endif
 
-.PHONY: test-cgroupv2 vm-clean
+.PHONY: test-cgroupv2 test-systemd vm-clean
 test-cgroupv2:
 	PKGS='$(HULL_VM_PKGS)' $(HULL_VM_DIR)/run.sh
+
+# The same VM with Debian's systemd as PID 1 (a debootstrapped root image, cached):
+# the systemd cgroup driver's tests (hullrt --systemd-cgroup), beside runc's.
+test-systemd:
+	VM_INIT=systemd PKGS='$(HULL_VM_PKGS)' $(HULL_VM_DIR)/run.sh
 
 # Drop the downloaded kernel and the serial logs.
 vm-clean:

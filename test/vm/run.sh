@@ -17,6 +17,11 @@
 #   VM_APPEND        extra kernel command line; VM_DEBUG=1 drops "quiet"
 #   VM_KEEP=1        keep the work directory (test binaries, initramfs)
 #   VM_LOG           serial log file (default test/vm/cache/logs/cgroupv2-<time>.log)
+#   VM_INIT          busybox (default: init is test/vm/init, tests run as its children)
+#                    or systemd: a Debian root image (debootstrap, cached) with
+#                    Debian's systemd as PID 1, whose unit runs the tests
+#                    (default PKGS: the systemd cgroup driver's tests)
+#   VM_MIRROR        Debian mirror for debootstrap (default http://deb.debian.org/debian)
 set -euo pipefail
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,17 +37,28 @@ VM_TESTRUN=${VM_TESTRUN:-}
 VM_TESTARGS=${VM_TESTARGS:-}
 VM_FILES=${VM_FILES:-}
 VM_APPEND=${VM_APPEND:-}
+VM_INIT=${VM_INIT:-busybox}
+VM_MIRROR=${VM_MIRROR:-http://deb.debian.org/debian}
+case $VM_INIT in busybox | systemd) ;; *) echo "vm: error: VM_INIT=$VM_INIT: busybox or systemd" >&2; exit 2 ;; esac
 VM_MODULES=${VM_MODULES:-crc32c_generic overlay veth bridge br_netfilter tun dummy loop nfnetlink nf_tables \
 nft_chain_nat nft_nat nft_masq nft_redir nft_ct nft_fib_inet nft_reject_inet nft_limit \
 nf_nat nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 libcrc32c}
 
 SELFTEST_PKGS="./test/vm/selftest ./test/vm/selftest/cgo"
+# VM_INIT=systemd: the systemd cgroup driver's tests (the selftest wants init's
+# own cgroup to be the root, as the busybox init's is).
+SYSTEMD_PKGS="./runtime/cgroups:Systemd|ExpandSlice|CPUMask ./test/hullrt:^TestSystemd"
+# The Debian image's root filesystem (debootstrap once, cached); runc is there to
+# compare with (TestSystemdCgroupRunc).
+ROOTFS_PKGS=systemd,systemd-sysv,dbus,runc
 # The engine's tests whose code paths differ on cgroup v2 or on Debian's own kernel:
 # the OOM kill read from memory.events, the freezer, limits written and read back,
 # stats, a kill of what is left in the cgroup, the resident monitor (its memory
 # where transparent huge pages are "always"), and docker's cgroup flags (cpu.max,
 # memory.low, io.max, io.weight, what v2 lacks dropped with a warning).
 ENGINE_PKG="./cmd/hull:^(TestOOMKilled|TestPauseUnpause|TestUpdateAndRestart|TestTopStats|TestRunOptions|TestRunCgroupFlags|TestExec|TestResidentMonitor)$"
+
+[ "$VM_INIT" = systemd ] && VM_MODULES="$VM_MODULES virtio_pci virtio_blk ext4"
 
 log() { printf 'vm: %s\n' "$*" >&2; }
 die() { printf 'vm: error: %s\n' "$*" >&2; exit 2; }
@@ -180,11 +196,82 @@ go_build_static() { # out pkg [test]
 
 default_pkgs() {
 	local d
+	if [ "$VM_INIT" = systemd ]; then
+		echo "$SYSTEMD_PKGS" | tr ' ' '\n'
+		return
+	fi
 	echo "$SELFTEST_PKGS"
 	# Packages under ./runtime that have tests; ones that fail to list are left out.
 	(cd "$REPO" && go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./runtime/... ./test/hullrt 2>/dev/null) |
 		while read -r d; do [ -n "$d" ] && echo "./${d#"$REPO"/}"; done
 	echo "$ENGINE_PKG"
+}
+
+# ---------------------------------------------------------------- Debian root (VM_INIT=systemd)
+# Sets ROOTFS: a minimal Debian bookworm with systemd as /sbin/init, made once with
+# debootstrap (about half a minute) and kept in the cache.
+fetch_rootfs() {
+	ROOTFS=$CACHE/debian-systemd-bookworm
+	[ -f "$ROOTFS.ok" ] && return
+	command -v debootstrap >/dev/null 2>&1 || {
+		log "installing debootstrap"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends debootstrap >&2
+	}
+	log "debootstrap bookworm ($ROOTFS_PKGS) from $VM_MIRROR"
+	rm -rf "$ROOTFS"
+	debootstrap --variant=minbase --include="$ROOTFS_PKGS" bookworm "$ROOTFS" "$VM_MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+		{ tail -n 20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+	touch "$ROOTFS.ok"
+}
+
+# build_image: the Debian root image, /dev/vda in the guest: the cached rootfs plus
+# what the initramfs tree holds for the tests (binaries, /src, modules, busybox
+# with its applets in /hull-vm/bb), and hull-vm-tests.service, which runs
+# "/hull-vm/init tests" once systemd is up and powers off. Then the initramfs is
+# cut down to what mounts it: busybox, init, the modules.
+build_image() {
+	local img=$WORK/image f
+	cp -a "$ROOTFS" "$img"
+	cp -a "$ROOT/hull-vm" "$ROOT/src" "$img/"
+	cp "$VM_DIR/init" "$img/hull-vm/init"
+	for f in "$ROOT"/bin/hull*; do cp "$f" "$img/usr/bin/"; done
+	cp /bin/busybox "$img/usr/bin/busybox"
+	mkdir -p "$img/hull-vm/bb" "$img/usr/lib/modules"
+	for f in $(/bin/busybox --list); do ln -s /usr/bin/busybox "$img/hull-vm/bb/$f"; done
+	cp -a "$ROOT/lib/modules/$KVER" "$img/usr/lib/modules/"
+	for spec in $VM_FILES; do mkdir -p "$img$(dirname "${spec#*:}")"; cp -L "${spec%%:*}" "$img${spec#*:}"; done
+	echo hull-vm >"$img/etc/hostname"
+	printf '127.0.0.1 localhost hull-vm\n::1 localhost\n' >"$img/etc/hosts"
+	: >"$img/etc/machine-id"
+	cat >"$img/etc/systemd/system/hull-vm-tests.service" <<-'EOF'
+	[Unit]
+	Description=hull VM tests
+	After=basic.target dbus.service
+	Wants=dbus.service
+
+	[Service]
+	Type=oneshot
+	ExecStart=/hull-vm/init tests
+	StandardInput=null
+	StandardOutput=tty
+	StandardError=tty
+	TTYPath=/dev/ttyS0
+
+	[Install]
+	WantedBy=multi-user.target
+	EOF
+	ln -s /etc/systemd/system/hull-vm-tests.service "$img/etc/systemd/system/multi-user.target.wants/hull-vm-tests.service"
+	# No login prompts on the console the tests write to; nothing that waits for
+	# a network the guest does not have.
+	for f in serial-getty@ttyS0.service getty@tty1.service getty.target systemd-timesyncd.service \
+		apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
+		ln -sf /dev/null "$img/etc/systemd/system/$f"
+	done
+	local mb
+	mb=$(( $(du -sm "$img" | cut -f1) + 1024 ))
+	mkfs.ext4 -q -F -L hull-vm -E root_owner=0:0 -d "$img" "$WORK/root.img" "${mb}M"
+	rm -rf "$img" "$ROOT/hull-vm/bin" "$ROOT/src"
+	rm -f "$ROOT"/bin/hull*
 }
 
 # ---------------------------------------------------------------- initramfs
@@ -291,7 +378,9 @@ build_initramfs() {
 			cp -a "$REPO/${dir#/src/}/testdata" "$ROOT$dir/"
 		fi
 	done <"$WORK/tests"
+}
 
+pack_initramfs() {
 	(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort |
 		cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$WORK/initramfs.cpio.gz"
 }
@@ -302,6 +391,7 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9 # one download/unpack at a time when runs share the cache
 fetch_kernel
+[ "$VM_INIT" = systemd ] && fetch_rootfs
 exec 9>&-
 log "kernel $KVER ($KERNEL)"
 
@@ -345,17 +435,25 @@ done
 [ -s "$WORK/tests" ] || die "no test binaries to run"
 
 build_initramfs
+[ "$VM_INIT" = systemd ] && build_image
+pack_initramfs
 log "built in $(elapsed "$t_build" "$(now_us)")s: initramfs $(du -h "$WORK/initramfs.cpio.gz" | cut -f1), modules:$MODULES_SHIPPED"
 
 mkdir -p "$CACHE/logs"
-VM_LOG=${VM_LOG:-$CACHE/logs/cgroupv2-$(date +%Y%m%d-%H%M%S).log}
+VM_LOG=${VM_LOG:-$CACHE/logs/$([ "$VM_INIT" = systemd ] && echo systemd || echo cgroupv2)-$(date +%Y%m%d-%H%M%S).log}
 mkdir -p "$(dirname "$VM_LOG")" && : >"$VM_LOG"
 append="console=ttyS0 cgroup_no_v1=all panic=-1 rdinit=/init"
 [ "${VM_DEBUG:-0}" = 1 ] || append="$append quiet"
+if [ "$VM_INIT" = systemd ]; then
+	append="$append hull.init=systemd systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
+fi
 [ -n "$VM_APPEND" ] && append="$append $VM_APPEND"
 qemu=(qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -m "$VM_MEM" -smp "$VM_CPUS"
 	-nographic -no-reboot -nodefaults -serial stdio
 	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "$append")
+if [ "$VM_INIT" = systemd ]; then
+	qemu+=(-drive "file=$WORK/root.img,format=raw,if=virtio,cache=unsafe")
+fi
 # qboot is SeaBIOS's much faster stand-in for direct kernel boot (PVH entry only here).
 if [ "$KERNEL" != "$VMLINUZ" ] && [ -f /usr/share/qemu/qboot.rom ]; then
 	qemu+=(-bios /usr/share/qemu/qboot.rom)
@@ -370,7 +468,7 @@ qpid=$!
 exec 3<"$WORK/serial"
 
 deadline=$(( t_qemu + VM_TIMEOUT * 1000000 ))
-result="" boot="" timed_out=0
+result="" boot="" ready="" timed_out=0
 while :; do
 	left=$(( deadline - $(now_us) ))
 	if [ $left -le 0 ]; then timed_out=1; break; fi
@@ -381,6 +479,8 @@ while :; do
 		case $line in
 		*"HULL-VM-INIT: start"*)
 			[ -n "$boot" ] || boot=$(elapsed "$t_qemu" "$(now_us)") ;;
+		*"HULL-VM-INIT: ready"*)
+			[ -n "$ready" ] || ready=$(elapsed "$t_qemu" "$(now_us)") ;;
 		*"HULL-VM-RESULT: PASS") result=PASS ;;
 		*"HULL-VM-RESULT: FAIL") result=FAIL ;;
 		esac
@@ -406,7 +506,7 @@ wait "$qpid" || qrc=$?
 t_end=$(now_us)
 
 echo
-log "kernel $KVER, boot to init ${boot:-?}s, VM run $(elapsed "$t_qemu" "$t_end")s, total $(elapsed "$t_start" "$t_end")s"
+log "kernel $KVER, init $VM_INIT, boot to init ${boot:-?}s, to tests ${ready:-?}s, VM run $(elapsed "$t_qemu" "$t_end")s, total $(elapsed "$t_start" "$t_end")s"
 grep '^HULL-VM-SUMMARY:' "$VM_LOG" | sed 's/^HULL-VM-SUMMARY: /vm:   /' >&2 || true
 case $result in
 PASS) log "cgroup v2 tests: PASS"; exit 0 ;;
