@@ -286,6 +286,8 @@ func TestSystemdCgroupRunc(t *testing.T) {
 		return p
 	}
 	got, ref := props(hullrtBin), props(runc)
+	t.Logf("hullrt: %v", got)
+	t.Logf("runc: %v", ref)
 	// What the runtimes' own default device lists add differs: runc 1.1 lets
 	// every device be made (c *:* m, b *:* m) and allows /dev/net/tun (runc 1.2
 	// dropped it); hullrt allows /dev/console (5:1) as its default devices do.
@@ -313,7 +315,5 @@ func TestSystemdCgroupRunc(t *testing.T) {
 			t.Errorf("%s: hullrt %q, runc %q", n, got[n], ref[n])
 		}
 	}
-	t.Logf("hullrt: %v", got)
-	t.Logf("runc: %v", ref)
 	exec.Command("systemctl", "stop", "hull.slice").Run()
 }

@@ -3,10 +3,14 @@ package peers_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hullproject/hull/runtime/cgroups"
 )
 
 // startContainerd starts a containerd of the test's own: root, state, sockets and
@@ -141,6 +145,90 @@ func TestContainerd(t *testing.T) {
 			out, err := runOnPty(t, nil, "ctr", args...)
 			if err != nil || !strings.Contains(out, "tty-ok") || !strings.Contains(out, "/dev/pts/0") {
 				t.Errorf("ctr run -t: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestContainerdSystemdCgroup: containerd's runc shim with the systemd cgroup
+// driver (what `SystemdCgroup = true` gives a CRI handler: --systemd-cgroup on
+// every runtime call) and a "slice:prefix:name" cgroup, with runc and then
+// hullrt: the task runs in the scope unit, delegated, the shim reads its pids and
+// metrics there, and the unit is gone with the task. Needs systemd as init (make
+// test-systemd runs it in the VM).
+func TestContainerdSystemdCgroup(t *testing.T) {
+	needBinaries(t, "containerd", "ctr", "containerd-shim-runc-v2", "systemctl")
+	if !cgroups.Booted() {
+		t.Skip("systemd is not init here (no /run/systemd/system): `make test-systemd` runs this in a VM with Debian's systemd")
+	}
+	t.Cleanup(func() { exec.Command("systemctl", "stop", "hullpeers.slice").Run() })
+	for _, rt := range runtimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			dir := workDir(t)
+			ns := "hullsd"
+			rtPath := wrapRuntime(t, dir, rt)
+			sock := startContainerd(t, dir)
+			ctr := func(args ...string) cmdResult {
+				t.Helper()
+				return run(t, nil, 60*time.Second, "ctr", append([]string{"-a", sock, "-n", ns}, args...)...)
+			}
+			mustCtr := func(args ...string) string {
+				t.Helper()
+				r := ctr(args...)
+				if r.err != nil {
+					t.Fatalf("%s", r)
+				}
+				return r.out
+			}
+			t.Cleanup(func() {
+				for _, id := range strings.Fields(ctr("task", "list", "-q").out) {
+					ctr("task", "kill", "-a", "-s", "KILL", id)
+					ctr("task", "delete", "-f", id)
+				}
+				for _, id := range strings.Fields(ctr("container", "list", "-q").out) {
+					ctr("container", "delete", id)
+				}
+			})
+			id := "sd" + rt.name
+			unit, cg := "ctr-"+id+".scope", "/hullpeers.slice/ctr-"+id+".scope"
+			mustCtr("images", "import", imageArchive)
+			mustCtr("run", "-d", "--runc-binary", rtPath, "--runc-root", filepath.Join(dir, "runc-root"),
+				"--runc-systemd-cgroup", "--cgroup", "hullpeers.slice:ctr:"+id, imageRef, id, "sleep", "1000")
+			show := func() string {
+				out, _ := exec.Command("systemctl", "show", "-p", "ActiveState,Delegate,ControlGroup", unit).Output()
+				f := strings.Fields(string(out))
+				sort.Strings(f)
+				return strings.Join(f, " ")
+			}
+			if got, want := show(), "ActiveState=active ControlGroup="+cg+" Delegate=yes"; got != want {
+				t.Errorf("unit %s: %q, want %q", unit, got, want)
+			}
+			var pid string
+			for _, l := range strings.Split(mustCtr("task", "list"), "\n") {
+				if f := strings.Fields(l); len(f) >= 2 && f[0] == id {
+					pid = f[1]
+				}
+			}
+			if own, _ := os.ReadFile("/proc/" + pid + "/cgroup"); string(own) != "0::"+cg+"\n" {
+				t.Errorf("task %s in cgroup %q, want %s", pid, own, cg)
+			}
+			if out := mustCtr("task", "ps", id); !strings.Contains(out, pid) {
+				t.Errorf("ctr task ps lacks %s:\n%s", pid, out)
+			}
+			if out := mustCtr("task", "metrics", id); !strings.Contains(out, "memory.usage") && !strings.Contains(out, "memory") {
+				t.Errorf("ctr task metrics:\n%s", out)
+			}
+			mustCtr("task", "kill", "-a", "-s", "KILL", id)
+			if !waitFor(10*time.Second, func() bool { return strings.Contains(ctr("task", "list").out, "STOPPED") }) {
+				t.Errorf("the task did not stop:\n%s", ctr("task", "list").out)
+			}
+			mustCtr("task", "delete", id)
+			mustCtr("container", "delete", id)
+			if got := show(); !strings.Contains(got, "ActiveState=inactive") {
+				t.Errorf("unit %s after delete: %s", unit, got)
+			}
+			if _, err := os.Stat("/sys/fs/cgroup" + cg); !os.IsNotExist(err) {
+				t.Errorf("cgroup %s after delete: %v", cg, err)
 			}
 		})
 	}

@@ -47,10 +47,11 @@ nf_nat nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 libcrc32c}
 SELFTEST_PKGS="./test/vm/selftest ./test/vm/selftest/cgo"
 # VM_INIT=systemd: the systemd cgroup driver's tests (the selftest wants init's
 # own cgroup to be the root, as the busybox init's is).
-SYSTEMD_PKGS="./runtime/cgroups:Systemd|ExpandSlice|CPUMask ./test/hullrt:^TestSystemd"
+SYSTEMD_PKGS="./runtime/cgroups:Systemd|ExpandSlice|CPUMask ./test/hullrt:^TestSystemd ./test/peers:^TestContainerdSystemdCgroup$"
 # The Debian image's root filesystem (debootstrap once, cached); runc is there to
-# compare with (TestSystemdCgroupRunc).
-ROOTFS_PKGS=systemd,systemd-sysv,dbus,runc
+# compare with (TestSystemdCgroupRunc), containerd to drive both through its runc
+# shim with SystemdCgroup (test/peers TestContainerdSystemdCgroup).
+ROOTFS_PKGS=systemd,systemd-sysv,dbus,runc,containerd
 # The engine's tests whose code paths differ on cgroup v2 or on Debian's own kernel:
 # the OOM kill read from memory.events, the freezer, limits written and read back,
 # stats, a kill of what is left in the cgroup, the resident monitor (its memory
@@ -212,7 +213,8 @@ default_pkgs() {
 # debootstrap (about half a minute) and kept in the cache.
 fetch_rootfs() {
 	ROOTFS=$CACHE/debian-systemd-bookworm
-	[ -f "$ROOTFS.ok" ] && return
+	# The .ok file names the packages it was made with: another list makes it anew.
+	[ "$(cat "$ROOTFS.ok" 2>/dev/null)" = "$ROOTFS_PKGS" ] && return
 	command -v debootstrap >/dev/null 2>&1 || {
 		log "installing debootstrap"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends debootstrap >&2
@@ -221,7 +223,7 @@ fetch_rootfs() {
 	rm -rf "$ROOTFS"
 	debootstrap --variant=minbase --include="$ROOTFS_PKGS" bookworm "$ROOTFS" "$VM_MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
 		{ tail -n 20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
-	touch "$ROOTFS.ok"
+	echo "$ROOTFS_PKGS" >"$ROOTFS.ok"
 }
 
 # build_image: the Debian root image, /dev/vda in the guest: the cached rootfs plus
@@ -231,7 +233,7 @@ fetch_rootfs() {
 # cut down to what mounts it: busybox, init, the modules.
 build_image() {
 	local img=$WORK/image f
-	cp -a "$ROOTFS" "$img"
+	mkdir "$img" && cp -a "$ROOTFS/." "$img/"
 	cp -a "$ROOT/hull-vm" "$ROOT/src" "$img/"
 	cp "$VM_DIR/init" "$img/hull-vm/init"
 	for f in "$ROOT"/bin/hull*; do cp "$f" "$img/usr/bin/"; done
@@ -262,8 +264,8 @@ build_image() {
 	EOF
 	ln -s /etc/systemd/system/hull-vm-tests.service "$img/etc/systemd/system/multi-user.target.wants/hull-vm-tests.service"
 	# No login prompts on the console the tests write to; nothing that waits for
-	# a network the guest does not have.
-	for f in serial-getty@ttyS0.service getty@tty1.service getty.target systemd-timesyncd.service \
+	# a network the guest does not have; no containerd but the tests' own.
+	for f in serial-getty@ttyS0.service getty@tty1.service getty.target systemd-timesyncd.service containerd.service \
 		apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
 		ln -sf /dev/null "$img/etc/systemd/system/$f"
 	done
