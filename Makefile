@@ -13,7 +13,7 @@ export CGO_ENABLED := 1
 # which decodes one small state, and would keep 50 KB more for good.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: build check lint test test-unit test-cgroupv2 bench clean demo deps
+.PHONY: build check lint test test-unit test-cgroupv2 test-systemd bench clean demo deps
 
 # What the build and the tests need from Debian (apt-get; fast when present).
 deps:
