@@ -31,21 +31,22 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if !m.Exists() {
 		return errors.New("set resources: the cgroup does not exist (Apply creates it)")
 	}
-	// Under systemd the limits are the unit's properties too (those it started
-	// with are already), or systemd would write its own values back over the
-	// files at its next reload.
-	if m.unit != nil {
-		if r == m.unit.start {
-			m.unit.start = nil
-		} else if err := m.setUnitProperties(r); err != nil {
-			return err
-		}
-	}
 	for _, set := range []func(*specs.LinuxResources) error{
 		m.setCPU, m.setMemory, m.setPids, m.setBlockIO, m.setHugetlb,
 		m.setNetwork, m.setRdma, m.setDevices, m.setUnified,
 	} {
 		if err := set(r); err != nil {
+			return err
+		}
+	}
+	// Under systemd the limits are the unit's properties too (those it started
+	// with are already), or systemd would write its own values back over the
+	// files at its next reload. After the files: what they refuse (a memory limit
+	// below the usage) must not reach systemd, which would force it.
+	if m.unit != nil {
+		if r == m.unit.start {
+			m.unit.start = nil
+		} else if err := m.setUnitProperties(r); err != nil {
 			return err
 		}
 	}

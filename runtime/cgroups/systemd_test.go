@@ -112,6 +112,8 @@ func TestSystemdManager(t *testing.T) {
 	if os.Geteuid() != 0 || !Booted() || HostMode() != Unified {
 		t.Skip("needs root and systemd as init on a cgroup v2 host: make test-systemd runs this in a VM")
 	}
+	// systemd makes the slice the scope names, and keeps it until stopped.
+	defer exec.Command("systemctl", "stop", "hulltest.slice").Run()
 	sleep := exec.Command("sleep", "100")
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
@@ -172,5 +174,4 @@ func TestSystemdManager(t *testing.T) {
 	if st := show("ActiveState"); st != "inactive" {
 		t.Errorf("unit after Destroy: %s", st)
 	}
-	exec.Command("systemctl", "stop", "hulltest.slice").Run()
 }

@@ -51,6 +51,16 @@ func unitProps(t *testing.T, unit string, names ...string) map[string]string {
 	return m
 }
 
+// stopSlice stops a slice unit when the test ends: systemd makes the slices a
+// scope names and keeps them (with their cgroups) until stopped.
+func stopSlice(t *testing.T, slice string) {
+	t.Cleanup(func() {
+		if out, err := exec.Command("systemctl", "stop", slice).CombinedOutput(); err != nil {
+			t.Errorf("systemctl stop %s: %v: %s", slice, err, out)
+		}
+	})
+}
+
 func cgroupFile(t *testing.T, cg, file string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", cg, file))
@@ -96,6 +106,7 @@ func limitsSpec(path string) func(s *specs.Spec) {
 // resume work on the scope's cgroup; delete stops the unit and its cgroup goes.
 func TestSystemdCgroup(t *testing.T) {
 	needSystemd(t)
+	stopSlice(t, "hull.slice")
 	e := newEnv(t)
 	id := cid("sd")
 	unit := "hulltest-" + id + ".scope"
@@ -147,6 +158,13 @@ func TestSystemdCgroup(t *testing.T) {
 	if got := cgroupFile(t, cg, "pids.max"); got != "200" {
 		t.Errorf("after update: pids.max %q", got)
 	}
+	// A limit below the usage is refused, and reaches neither the file nor
+	// systemd (which would reclaim or OOM-kill to meet it).
+	if _, stderr, code := e.run("update", "--memory", "4096", "--memory-swap", "-1", id); code == 0 {
+		t.Errorf("update to a memory limit below the usage: exit 0")
+	} else if p := unitProps(t, unit, "MemoryMax"); p["MemoryMax"] != strconv.Itoa(128<<20) {
+		t.Errorf("refused update (%s): unit MemoryMax=%s, want %d", strings.TrimSpace(stderr), p["MemoryMax"], 128<<20)
+	}
 	// systemd writes its properties back at a reload: the update must survive it.
 	if out, err := exec.Command("systemctl", "daemon-reload").CombinedOutput(); err != nil {
 		t.Fatalf("daemon-reload: %v: %s", err, out)
@@ -194,6 +212,7 @@ func TestSystemdCgroup(t *testing.T) {
 // ends the scope, and delete then finds nothing left to stop.
 func TestSystemdCgroupContainerd(t *testing.T) {
 	needSystemd(t)
+	stopSlice(t, "kubepods.slice")
 	e := newEnv(t)
 	id := cid("sdcri")
 	slice := "kubepods-besteffort-pod" + strings.ReplaceAll(id, "-", "_") + ".slice"
@@ -206,7 +225,6 @@ func TestSystemdCgroupContainerd(t *testing.T) {
 	}
 	e.must("delete", "--force", id)
 	unitGone(t, unit, cg)
-	exec.Command("systemctl", "stop", "kubepods.slice").Run()
 
 	id2 := cid("sddef")
 	b = e.bundle([]string{"true"}, nil)
@@ -262,6 +280,7 @@ func TestSystemdCgroupRunc(t *testing.T) {
 	if err != nil {
 		t.Skip("no runc")
 	}
+	stopSlice(t, "hull.slice")
 	e := newEnv(t)
 	names := []string{"Delegate", "Slice", "MemoryMax", "MemoryLow", "MemorySwapMax", "CPUQuotaPerSecUSec",
 		"CPUQuotaPeriodUSec", "TasksMax", "AllowedCPUs", "DevicePolicy", "DefaultDependencies",
@@ -315,5 +334,4 @@ func TestSystemdCgroupRunc(t *testing.T) {
 			t.Errorf("%s: hullrt %q, runc %q", n, got[n], ref[n])
 		}
 	}
-	exec.Command("systemctl", "stop", "hull.slice").Run()
 }
