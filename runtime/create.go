@@ -142,7 +142,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 	case o.Rootless:
 		cg, err = rootlessCgroup(spec, o.ID)
 	case o.SystemdCgroup:
-		cg, err = cgroups.NewSystemd(spec.Linux.CgroupsPath, o.ID, resources)
+		cg, err = cgroups.NewSystemd(spec.Linux.CgroupsPath, o.ID, resources, spec.Annotations)
 	default:
 		cg, err = cgroups.New(spec.Linux.CgroupsPath, o.ID)
 	}

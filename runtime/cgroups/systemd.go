@@ -44,6 +44,9 @@ type systemdUnit struct {
 	// start is the resources the unit starts with (its properties); Set skips
 	// setting the properties of exactly these once more.
 	start *specs.LinuxResources
+	// extra is the properties the spec's annotations name
+	// ("org.systemd.property.<Name>"), set at start.
+	extra []systemd.Property
 }
 
 // DefaultSystemdPrefix is the scope prefix of a container without
@@ -56,9 +59,10 @@ const DefaultSystemdPrefix = "hullrt"
 // cgroup is at the slice's path as systemd expands it (a-b.slice is
 // /a.slice/a-b.slice) — or, when name ends in ".slice", that slice itself as the
 // container's unit. An empty cgroupsPath is "system.slice:hullrt:<id>". r is the
-// resources the unit starts with (nil: none). NewSystemd talks to no one: Apply
-// starts the unit.
-func NewSystemd(cgroupsPath, id string, r *specs.LinuxResources) (*Manager, error) {
+// resources the unit starts with (nil: none); annotations may add unit
+// properties (AnnotationProperties). NewSystemd talks to no one: Apply starts the
+// unit.
+func NewSystemd(cgroupsPath, id string, r *specs.LinuxResources, annotations map[string]string) (*Manager, error) {
 	if cgroupsPath == "" {
 		if err := checkUnitPart("container id", id); err != nil {
 			return nil, err
@@ -85,7 +89,11 @@ func NewSystemd(cgroupsPath, id string, r *specs.LinuxResources) (*Manager, erro
 			return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cgroupsPath, err)
 		}
 	}
-	u := &systemdUnit{desc: "hullrt container " + id, start: r}
+	extra, err := AnnotationProperties(annotations)
+	if err != nil {
+		return nil, err
+	}
+	u := &systemdUnit{desc: "hullrt container " + id, start: r, extra: extra}
 	var path string
 	if strings.HasSuffix(name, ".slice") {
 		// A slice unit is placed by its name alone; its parent must be the
@@ -230,6 +238,7 @@ func (m *Manager) startUnit(pid int) error {
 		return err
 	}
 	props = append(props, rp...)
+	props = append(props, u.extra...)
 	for attempt := 0; ; attempt++ {
 		err = runJob(ctx, u.name, "start", func(ch chan<- string) error {
 			_, err := conn.StartTransientUnitContext(ctx, u.name, "replace", props, ch)
@@ -314,6 +323,63 @@ func (m *Manager) setUnitProperties(r *specs.LinuxResources) error {
 
 func prop(name string, v any) systemd.Property {
 	return systemd.Property{Name: name, Value: godbus.MakeVariant(v)}
+}
+
+// propertyPrefix starts the annotations that set a unit property, as runc reads
+// them: "org.systemd.property.TimeoutStopUSec": "uint64 5000000".
+const propertyPrefix = "org.systemd.property."
+
+// AnnotationProperties turns the spec's "org.systemd.property.<Name>" annotations
+// into unit properties, as runc does: the value is in D-Bus's GVariant text form
+// ("'inactive-or-failed'", "uint64 5000000", "true"), and a name ending in "Sec"
+// after a lower-case letter (TimeoutStopSec) is the "USec" property, its value
+// in seconds turned into microseconds.
+func AnnotationProperties(annotations map[string]string) ([]systemd.Property, error) {
+	var out []systemd.Property
+	for k, v := range annotations {
+		name, ok := strings.CutPrefix(k, propertyPrefix)
+		if !ok {
+			continue
+		}
+		if name == "" || name[0] < 'A' || name[0] > 'Z' || strings.IndexFunc(name, func(c rune) bool {
+			return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+		}) >= 0 {
+			return nil, fmt.Errorf("annotation %s: %q is not a systemd property name", k, name)
+		}
+		value, err := godbus.ParseVariant(v, godbus.Signature{})
+		if err != nil {
+			return nil, fmt.Errorf("annotation %s: value %q: %w", k, v, err)
+		}
+		if base, ok := strings.CutSuffix(name, "Sec"); ok && base != "" && base[len(base)-1] >= 'a' && base[len(base)-1] <= 'z' {
+			var usec uint64
+			switch n := value.Value().(type) {
+			case uint64:
+				usec = n * 1000000
+			case uint32:
+				usec = uint64(n) * 1000000
+			case int64:
+				if n < 0 {
+					return nil, fmt.Errorf("annotation %s: negative seconds %d", k, n)
+				}
+				usec = uint64(n) * 1000000
+			case int32:
+				if n < 0 {
+					return nil, fmt.Errorf("annotation %s: negative seconds %d", k, n)
+				}
+				usec = uint64(n) * 1000000
+			case float64:
+				if n < 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+					return nil, fmt.Errorf("annotation %s: not a number of seconds: %v", k, n)
+				}
+				usec = uint64(math.Round(n * 1000000))
+			default:
+				return nil, fmt.Errorf("annotation %s: seconds must be a number, not %s", k, value.Signature())
+			}
+			name, value = base+"USec", godbus.MakeVariant(usec)
+		}
+		out = append(out, systemd.Property{Name: name, Value: value})
+	}
+	return out, nil
 }
 
 // systemdVersion is the version systemd reports ("252.38-1~deb12u1" is 252), 0

@@ -42,7 +42,7 @@ func TestNewSystemdPath(t *testing.T) {
 		{"machine.slice::x", "x.scope", "/machine.slice/x.scope"},
 		{"a.slice::a-b.slice", "a-b.slice", "/a.slice/a-b.slice"},
 	} {
-		m, err := NewSystemd(c.path, "id1", nil)
+		m, err := NewSystemd(c.path, "id1", nil, nil)
 		if err != nil {
 			t.Errorf("%q: %v", c.path, err)
 			continue
@@ -61,7 +61,7 @@ func TestNewSystemdPath(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"a:b", "a:b:c:d", "/abs/path", "system.slice:x:", "system.slice:a b:c", "b.slice::a-c.slice"} {
-		if _, err := NewSystemd(bad, "id1", nil); err == nil {
+		if _, err := NewSystemd(bad, "id1", nil, nil); err == nil {
 			t.Errorf("NewSystemd(%q): no error", bad)
 		}
 	}
@@ -94,6 +94,39 @@ func TestSystemdDeviceProps(t *testing.T) {
 	}
 }
 
+// TestAnnotationProperties: "org.systemd.property.<Name>" annotations become unit
+// properties as runc reads them; a *Sec name takes seconds and is the *USec
+// property.
+func TestAnnotationProperties(t *testing.T) {
+	props, err := AnnotationProperties(map[string]string{
+		"org.systemd.property.TimeoutStopSec": "uint64 5",
+		"org.systemd.property.CollectMode":    "'inactive-or-failed'",
+		"org.systemd.property.RuntimeMaxUSec": "uint64 7000000",
+		"org.other":                           "x",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]any{}
+	for _, p := range props {
+		got[p.Name] = p.Value.Value()
+	}
+	want := map[string]any{"TimeoutStopUSec": uint64(5000000), "CollectMode": "inactive-or-failed", "RuntimeMaxUSec": uint64(7000000)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for _, bad := range []map[string]string{
+		{"org.systemd.property.collectMode": "'x'"},
+		{"org.systemd.property.Collect_Mode": "'x'"},
+		{"org.systemd.property.CollectMode": "inactive"},
+		{"org.systemd.property.TimeoutStopSec": "'5'"},
+	} {
+		if _, err := AnnotationProperties(bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
 func TestCPUMask(t *testing.T) {
 	for in, want := range map[string][]byte{"0": {1}, "0-2,4": {0x17}, "9": {0, 2}, "1,8-9": {2, 3}} {
 		if got, err := cpuMask(in); err != nil || !bytes.Equal(got, want) {
@@ -122,7 +155,7 @@ func TestSystemdManager(t *testing.T) {
 	limit, pids := int64(50<<20), int64(30)
 	r := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}, Pids: &specs.LinuxPids{Limit: &pids}}
 	name := fmt.Sprintf("mgr%d", os.Getpid())
-	m, err := NewSystemd("hulltest.slice:hull:"+name, name, r)
+	m, err := NewSystemd("hulltest.slice:hull:"+name, name, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,6 +89,11 @@ func limitsSpec(path string) func(s *specs.Spec) {
 		pids := int64(100)
 		weight := uint16(500)
 		s.Linux.CgroupsPath = path
+		// Unit properties by annotation, as runc reads them (CRI-O and podman set some).
+		s.Annotations = map[string]string{
+			"org.systemd.property.TimeoutStopSec": "uint64 7",
+			"org.systemd.property.CollectMode":    "'inactive-or-failed'",
+		}
 		s.Linux.Resources = &specs.LinuxResources{
 			Devices: s.Linux.Resources.Devices,
 			Memory:  &specs.LinuxMemory{Limit: &mem, Reservation: &low, Swap: &swap},
@@ -116,12 +121,13 @@ func TestSystemdCgroup(t *testing.T) {
 	pid := e.state(id).Pid
 
 	p := unitProps(t, unit, "ActiveState", "Delegate", "ControlGroup", "Slice", "MemoryMax", "MemoryLow",
-		"MemorySwapMax", "CPUWeight", "CPUQuotaPerSecUSec", "CPUQuotaPeriodUSec", "TasksMax", "AllowedCPUs", "DevicePolicy")
+		"MemorySwapMax", "CPUWeight", "CPUQuotaPerSecUSec", "CPUQuotaPeriodUSec", "TasksMax", "AllowedCPUs", "DevicePolicy",
+		"TimeoutStopUSec", "CollectMode")
 	want := map[string]string{
 		"ActiveState": "active", "Delegate": "yes", "ControlGroup": cg, "Slice": "hull-test.slice",
 		"MemoryMax": strconv.Itoa(64 << 20), "MemoryLow": strconv.Itoa(32 << 20), "MemorySwapMax": strconv.Itoa(32 << 20),
 		"CPUQuotaPerSecUSec": "500ms", "CPUQuotaPeriodUSec": "100ms", "TasksMax": "100", "AllowedCPUs": "0",
-		"DevicePolicy": "strict",
+		"DevicePolicy": "strict", "TimeoutStopUSec": "7s", "CollectMode": "inactive-or-failed",
 		// the file's value: the property is converted from shares as the file is
 		"CPUWeight": cgroupFile(t, cg, "cpu.weight"),
 	}
@@ -284,7 +290,7 @@ func TestSystemdCgroupRunc(t *testing.T) {
 	e := newEnv(t)
 	names := []string{"Delegate", "Slice", "MemoryMax", "MemoryLow", "MemorySwapMax", "CPUQuotaPerSecUSec",
 		"CPUQuotaPeriodUSec", "TasksMax", "AllowedCPUs", "DevicePolicy", "DefaultDependencies",
-		"MemoryAccounting", "CPUAccounting", "TasksAccounting", "IOAccounting", "IOWeight", "DeviceAllow", "CPUWeight"}
+		"MemoryAccounting", "CPUAccounting", "TasksAccounting", "IOAccounting", "IOWeight", "DeviceAllow", "CPUWeight", "TimeoutStopUSec", "CollectMode"}
 	props := func(bin string, extra ...string) map[string]string {
 		id := cid("sdcmp")
 		b := e.bundle([]string{"sleep", "100"}, limitsSpec("hull-cmp.slice:cmp:"+id))
