@@ -131,6 +131,11 @@ func TestFeatures(t *testing.T) {
 		!slices.Contains(s.Operators, "SCMP_CMP_MASKED_EQ") || !slices.Contains(s.Archs, "SCMP_ARCH_X86_64") {
 		t.Errorf("features.linux.seccomp: %+v", s)
 	}
+	// The systemd cgroup driver (--systemd-cgroup), as runc reports its own; not
+	// systemd's user instance (rootless).
+	if c := f.Linux.Cgroup; c == nil || c.Systemd == nil || !*c.Systemd || c.SystemdUser == nil || *c.SystemdUser {
+		t.Errorf("features.linux.cgroup: %+v", c)
+	}
 }
 
 // TestSpecCommand: spec writes a valid config.json, refuses to overwrite it, and

@@ -247,9 +247,9 @@ func TestSystemdCgroupContainerd(t *testing.T) {
 }
 
 // TestSystemdCgroupBadPath: a cgroupsPath the systemd driver cannot take is a
-// clear error, and nothing is left: no state, no unit, no process.
+// clear error, and nothing is left: no state, no unit, no process. The path is
+// checked before systemd is asked, so this runs with or without it.
 func TestSystemdCgroupBadPath(t *testing.T) {
-	needSystemd(t)
 	e := newEnv(t)
 	for _, c := range []struct{ path, msg string }{
 		{"foo-.slice:hull:x", "empty part between dashes"},
@@ -268,9 +268,37 @@ func TestSystemdCgroupBadPath(t *testing.T) {
 			t.Errorf("%q: containers left: %s", c.path, out)
 		}
 	}
+	if !cgroups.Booted() {
+		return
+	}
 	out, _ := exec.Command("systemctl", "list-units", "--all", "--no-legend", "*"+idSuffix+"*").Output()
 	if strings.TrimSpace(string(out)) != "" {
 		t.Errorf("units left:\n%s", out)
+	}
+}
+
+// TestSystemdCgroupNoSystemd: --systemd-cgroup where systemd is not init is one
+// clear line and exit 1, with nothing left: no state, no process, no cgroup.
+func TestSystemdCgroupNoSystemd(t *testing.T) {
+	if cgroups.Booted() {
+		t.Skip("systemd is init here")
+	}
+	e := newEnv(t)
+	id := cid("sdnone")
+	secs := strconv.Itoa(100000 + os.Getpid()) // names the process for pgrep
+	b := e.bundle([]string{"sleep", secs}, func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:hull:" + id })
+	_, stderr, code := e.runIn(b, nil, "--systemd-cgroup", "run", "-d", id)
+	if code != 1 || len(lines(stderr)) != 1 || !strings.Contains(stderr, "systemd is not running as init") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if out, _, _ := e.run("list", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("containers left: %s", out)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "sleep "+secs).Output(); len(out) > 0 {
+		t.Errorf("container process left: %s", out)
+	}
+	if out, _ := exec.Command("find", "/sys/fs/cgroup", "-name", "*"+id+"*").Output(); len(out) > 0 {
+		t.Errorf("cgroups left:\n%s", out)
 	}
 }
 
