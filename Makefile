@@ -57,8 +57,9 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags $(TAGS) ./...
 
-# The whole suite: formatting and vet, the host's tests, then the cgroup v2 VM's.
-check: lint test test-cgroupv2
+# The whole suite: formatting and vet, the host's tests, then the cgroup v2 VM's,
+# with busybox as init and then with systemd (the systemd cgroup driver).
+check: lint test test-cgroupv2 test-systemd
 
 -include mk/vm.mk
 -include mk/cri.mk
