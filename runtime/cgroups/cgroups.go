@@ -625,10 +625,22 @@ func (m *Manager) Destroy() error {
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for _, h := range m.hs {
+		// Under systemd, a directory still there once the unit stopped is on a v1
+		// hierarchy systemd does not manage (freezer, hugetlb, ...), where Apply
+		// made it and the slices above it: those go too while they are empty.
+		// Elsewhere the slices are systemd's.
+		ours := m.unit != nil && !h.v2() && exists(&h, ".")
 		errs = append(errs, removeTree(h.dir(), deadline))
 		if m.parentOwned {
 			// Only an empty parent goes; another container's cgroup keeps it.
 			_ = unix.Rmdir(filepath.Dir(h.dir()))
+		}
+		if ours {
+			for dir := filepath.Dir(h.dir()); len(dir) > len(h.mount); dir = filepath.Dir(dir) {
+				if unix.Rmdir(dir) != nil {
+					break // not empty: another container's
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)

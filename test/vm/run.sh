@@ -22,6 +22,9 @@
 #                    Debian's systemd as PID 1, whose unit runs the tests
 #                    (default PKGS: the systemd cgroup driver's tests)
 #   VM_MIRROR        Debian mirror for debootstrap (default http://deb.debian.org/debian)
+#   VM_CGROUP        v2 (default: cgroup_no_v1=all) or, with VM_INIT=systemd, hybrid:
+#                    systemd mounts the v1 controllers and cgroup2 at
+#                    /sys/fs/cgroup/unified (systemd.unified_cgroup_hierarchy=0)
 set -euo pipefail
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +43,8 @@ VM_APPEND=${VM_APPEND:-}
 VM_INIT=${VM_INIT:-busybox}
 VM_MIRROR=${VM_MIRROR:-http://deb.debian.org/debian}
 case $VM_INIT in busybox | systemd) ;; *) echo "vm: error: VM_INIT=$VM_INIT: busybox or systemd" >&2; exit 2 ;; esac
+VM_CGROUP=${VM_CGROUP:-v2}
+case $VM_INIT/$VM_CGROUP in */v2 | systemd/hybrid) ;; *) echo "vm: error: VM_CGROUP=$VM_CGROUP: v2, or hybrid with VM_INIT=systemd" >&2; exit 2 ;; esac
 VM_MODULES=${VM_MODULES:-crc32c_generic overlay veth bridge br_netfilter tun dummy loop nfnetlink nf_tables \
 nft_chain_nat nft_nat nft_masq nft_redir nft_ct nft_fib_inet nft_reject_inet nft_limit \
 nf_nat nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 libcrc32c}
@@ -444,10 +449,16 @@ log "built in $(elapsed "$t_build" "$(now_us)")s: initramfs $(du -h "$WORK/initr
 mkdir -p "$CACHE/logs"
 VM_LOG=${VM_LOG:-$CACHE/logs/$([ "$VM_INIT" = systemd ] && echo systemd || echo cgroupv2)-$(date +%Y%m%d-%H%M%S).log}
 mkdir -p "$(dirname "$VM_LOG")" && : >"$VM_LOG"
-append="console=ttyS0 cgroup_no_v1=all panic=-1 rdinit=/init"
+append="console=ttyS0 panic=-1 rdinit=/init"
+[ "$VM_CGROUP" = v2 ] && append="$append cgroup_no_v1=all"
 [ "${VM_DEBUG:-0}" = 1 ] || append="$append quiet"
 if [ "$VM_INIT" = systemd ]; then
-	append="$append hull.init=systemd systemd.unified_cgroup_hierarchy=1 systemd.show_status=0"
+	append="$append hull.init=systemd systemd.show_status=0"
+	if [ "$VM_CGROUP" = hybrid ]; then
+		append="$append systemd.unified_cgroup_hierarchy=0"
+	else
+		append="$append systemd.unified_cgroup_hierarchy=1"
+	fi
 fi
 [ -n "$VM_APPEND" ] && append="$append $VM_APPEND"
 qemu=(qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -m "$VM_MEM" -smp "$VM_CPUS"
