@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -463,16 +464,11 @@ func resourceProps(ctx context.Context, conn *systemd.Conn, r *specs.LinuxResour
 					props = append(props, prop("CPUQuotaPeriodUSec", period))
 				}
 			}
-			// systemd keeps the quota per second, in steps of 10ms: round up,
-			// as runc does, so that the container gets no less than asked.
-			perSec := uint64(math.MaxUint64)
-			if c.Quota != nil && *c.Quota > 0 && period > 0 {
-				perSec = uint64(*c.Quota) * 1000000 / period
-				if perSec%10000 != 0 {
-					perSec = (perSec/10000 + 1) * 10000
-				}
+			quota := int64(-1)
+			if c.Quota != nil {
+				quota = *c.Quota
 			}
-			props = append(props, prop("CPUQuotaPerSecUSec", perSec))
+			props = append(props, prop("CPUQuotaPerSecUSec", quotaPerSec(quota, period)))
 		}
 		if (c.Cpus != "" || c.Mems != "") && ver() >= 244 {
 			for _, p := range []struct{ name, list string }{{"AllowedCPUs", c.Cpus}, {"AllowedMemoryNodes", c.Mems}} {
@@ -499,6 +495,100 @@ func resourceProps(ctx context.Context, conn *systemd.Conn, r *specs.LinuxResour
 	}
 	if len(r.Devices) > 0 {
 		props = append(props, deviceProps(r.Devices)...)
+	}
+	if v2 && len(r.Unified) > 0 {
+		up, err := unifiedProps(r.Unified, ver)
+		if err != nil {
+			return nil, err
+		}
+		props = append(props, up...) // after the fields: the file is written after them too
+	}
+	return props, nil
+}
+
+// quotaPerSec is a CPU quota (microseconds per period, <= 0 for none) as systemd
+// keeps it: per second, in steps of 10ms, rounded up as runc does so that the
+// container gets no less than asked; "infinity" for none.
+func quotaPerSec(quota int64, period uint64) uint64 {
+	if quota <= 0 || period == 0 {
+		return math.MaxUint64
+	}
+	perSec := uint64(quota) * 1000000 / period
+	if perSec%10000 != 0 {
+		perSec = (perSec/10000 + 1) * 10000
+	}
+	return perSec
+}
+
+// unifiedProps turns the keys of linux.resources.unified that systemd has a
+// property for into that property (runc's unifiedResToSystemdProps): Kubernetes
+// sets memory.high and memory.min there (MemoryQoS), and without the property
+// systemd would write its own value over the file at its next reload. The files
+// are written as given anyway; keys systemd has no property for are left to them.
+func unifiedProps(unified map[string]string, ver func() int) ([]systemd.Property, error) {
+	keys := make([]string, 0, len(unified))
+	for k := range unified {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var props []systemd.Property
+	for _, k := range keys {
+		v := strings.TrimSpace(unified[k])
+		bad := func(what string) error { return fieldErr("unified."+k, "%q is not %s", v, what) }
+		switch k {
+		case "memory.high", "memory.low", "memory.min", "memory.max", "memory.swap.max", "pids.max":
+			n := uint64(math.MaxUint64)
+			if v != "max" {
+				var err error
+				if n, err = strconv.ParseUint(v, 10, 64); err != nil {
+					return nil, bad("a number or max")
+				}
+			}
+			name := map[string]string{"memory.high": "MemoryHigh", "memory.low": "MemoryLow", "memory.min": "MemoryMin",
+				"memory.max": "MemoryMax", "memory.swap.max": "MemorySwapMax", "pids.max": "TasksMax"}[k]
+			props = append(props, prop(name, n))
+		case "cpu.weight":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || n < 1 || n > 10000 {
+				return nil, bad("a weight from 1 to 10000")
+			}
+			props = append(props, prop("CPUWeight", n))
+		case "cpu.max":
+			// "QUOTA [PERIOD]", QUOTA "max" for none
+			f := strings.Fields(v)
+			if len(f) < 1 || len(f) > 2 {
+				return nil, bad("\"QUOTA [PERIOD]\"")
+			}
+			quota, period := int64(-1), uint64(100000)
+			if len(f) == 2 {
+				p, err := strconv.ParseUint(f[1], 10, 64)
+				if err != nil || p == 0 {
+					return nil, bad("\"QUOTA [PERIOD]\"")
+				}
+				period = p
+				if ver() >= 242 {
+					props = append(props, prop("CPUQuotaPeriodUSec", period))
+				}
+			}
+			if f[0] != "max" {
+				q, err := strconv.ParseInt(f[0], 10, 64)
+				if err != nil || q <= 0 {
+					return nil, bad("\"QUOTA [PERIOD]\"")
+				}
+				quota = q
+			}
+			props = append(props, prop("CPUQuotaPerSecUSec", quotaPerSec(quota, period)))
+		case "cpuset.cpus", "cpuset.mems":
+			if ver() < 244 {
+				continue
+			}
+			mask, err := cpuMask(v)
+			if err != nil {
+				return nil, fieldErr("unified."+k, "%v", err)
+			}
+			name := map[string]string{"cpuset.cpus": "AllowedCPUs", "cpuset.mems": "AllowedMemoryNodes"}[k]
+			props = append(props, prop(name, mask))
+		}
 	}
 	return props, nil
 }

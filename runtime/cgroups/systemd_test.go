@@ -127,6 +127,31 @@ func TestAnnotationProperties(t *testing.T) {
 	}
 }
 
+// TestUnifiedProps: the unified keys systemd has a property for become it (the
+// files are written as given in any case).
+func TestUnifiedProps(t *testing.T) {
+	props, err := unifiedProps(map[string]string{
+		"memory.high": "50331648", "memory.min": "max", "pids.max": "42", "cpu.weight": "300",
+		"cpu.max": "25000 50000", "cpuset.cpus": "0-1", "io.max": "8:0 rbps=100", "memory.oom.group": "1",
+	}, func() int { return 252 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range props {
+		got = append(got, fmt.Sprintf("%s=%v", p.Name, p.Value.Value()))
+	}
+	want := "CPUQuotaPeriodUSec=50000 CPUQuotaPerSecUSec=500000 CPUWeight=300 AllowedCPUs=[3] MemoryHigh=50331648 MemoryMin=18446744073709551615 TasksMax=42"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+	for _, bad := range []map[string]string{{"memory.high": "lots"}, {"cpu.weight": "0"}, {"cpu.max": "1 2 3"}, {"cpu.max": "-5 100"}} {
+		if _, err := unifiedProps(bad, func() int { return 252 }); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
 func TestCPUMask(t *testing.T) {
 	for in, want := range map[string][]byte{"0": {1}, "0-2,4": {0x17}, "9": {0, 2}, "1,8-9": {2, 3}} {
 		if got, err := cpuMask(in); err != nil || !bytes.Equal(got, want) {

@@ -110,6 +110,8 @@ func limitsSpec(path string) func(s *specs.Spec) {
 		// v1's blkio has a weight only under CFQ (gone since Linux 5.0) or BFQ.
 		if cgroups.HostMode() == cgroups.Unified {
 			s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{Weight: &weight}
+			// Kubernetes' MemoryQoS sets memory.high so; systemd has MemoryHigh.
+			s.Linux.Resources.Unified = map[string]string{"memory.high": strconv.Itoa(48 << 20)}
 		}
 	}
 }
@@ -145,6 +147,7 @@ func TestSystemdCgroup(t *testing.T) {
 	files := map[string]string{"pids.max": "100", "cpuset.cpus": "0"}
 	if v2 {
 		want["MemoryMax"], want["MemoryLow"], want["MemorySwapMax"] = strconv.Itoa(64<<20), strconv.Itoa(32<<20), strconv.Itoa(32<<20)
+		want["MemoryHigh"], files["memory.high"] = strconv.Itoa(48<<20), strconv.Itoa(48<<20)
 		// the file's value: the property is converted from shares as the file is
 		want["CPUWeight"] = cgroupFile(t, cg, "cpu.weight")
 		files["memory.max"], files["memory.low"], files["memory.swap.max"] = strconv.Itoa(64<<20), strconv.Itoa(32<<20), strconv.Itoa(32<<20)
@@ -210,6 +213,9 @@ func TestSystemdCgroup(t *testing.T) {
 	}
 	if got := cgroupFile(t, cg, memFile); got != strconv.Itoa(128<<20) {
 		t.Errorf("after daemon-reload: %s %q, want the updated %d", memFile, got, 128<<20)
+	}
+	if got := cgroupFile(t, cg, "memory.high"); v2 && got != strconv.Itoa(48<<20) {
+		t.Errorf("after daemon-reload: memory.high %q, want the spec's unified %d", got, 48<<20)
 	}
 
 	if out := e.must("ps", "--format", "json", id); !strings.Contains(out, strconv.Itoa(pid)) {
@@ -371,7 +377,7 @@ func TestSystemdCgroupRunc(t *testing.T) {
 	names := []string{"Delegate", "Slice", "MemoryMax", "MemoryLow", "MemorySwapMax", "CPUQuotaPerSecUSec",
 		"CPUQuotaPeriodUSec", "TasksMax", "AllowedCPUs", "DevicePolicy", "DefaultDependencies",
 		"MemoryAccounting", "CPUAccounting", "TasksAccounting", "IOAccounting", "IOWeight", "DeviceAllow", "CPUWeight", "TimeoutStopUSec", "CollectMode",
-		"MemoryLimit", "CPUShares", "BlockIOAccounting"}
+		"MemoryLimit", "CPUShares", "BlockIOAccounting", "MemoryHigh"}
 	props := func(bin string, extra ...string) map[string]string {
 		id := cid("sdcmp")
 		b := e.bundle([]string{"sleep", "100"}, limitsSpec("hull-cmp.slice:cmp:"+id))
