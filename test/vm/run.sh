@@ -52,7 +52,7 @@ nf_nat nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 libcrc32c}
 SELFTEST_PKGS="./test/vm/selftest ./test/vm/selftest/cgo"
 # VM_INIT=systemd: the systemd cgroup driver's tests (the selftest wants init's
 # own cgroup to be the root, as the busybox init's is).
-SYSTEMD_PKGS="./runtime/cgroups:Systemd|ExpandSlice|CPUMask|AnnotationProperties ./test/hullrt:^TestSystemd ./test/peers:^TestContainerdSystemdCgroup$"
+SYSTEMD_PKGS="./runtime/cgroups:Systemd|ExpandSlice|CPUMask|AnnotationProperties|UnifiedProps ./test/hullrt:^TestSystemd ./test/peers:^TestContainerdSystemdCgroup$"
 # The Debian image's root filesystem (debootstrap once, cached); runc is there to
 # compare with (TestSystemdCgroupRunc), containerd to drive both through its runc
 # shim with SystemdCgroup (test/peers TestContainerdSystemdCgroup).
