@@ -281,11 +281,16 @@ func runJob(ctx context.Context, unit, what string, call func(ch chan<- string) 
 }
 
 // stopUnit stops the unit (systemd kills what is left in it and removes its
-// cgroup) and forgets it if it failed. A unit systemd does not know is stopped.
+// cgroup) and forgets it if it failed. A unit systemd does not know is stopped,
+// and so is any where systemd no longer runs: a container made under systemd
+// can still be deleted once it is gone.
 func (m *Manager) stopUnit() error {
 	ctx, cancel := context.WithTimeout(context.Background(), dbusTimeout)
 	defer cancel()
 	conn, err := connect(ctx)
+	if err != nil && !Booted() {
+		return nil // no systemd (any more): no unit to stop; the directories go below
+	}
 	if err != nil {
 		return err
 	}

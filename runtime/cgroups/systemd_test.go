@@ -233,3 +233,23 @@ func TestSystemdManager(t *testing.T) {
 		t.Errorf("unit after Destroy: %s", st)
 	}
 }
+
+// TestSystemdDestroyWithoutSystemd: where systemd does not run (any more), a
+// systemd container's cgroup is still deleted: there is no unit to stop.
+func TestSystemdDestroyWithoutSystemd(t *testing.T) {
+	if Booted() {
+		t.Skip("systemd is init here")
+	}
+	name := fmt.Sprintf("nosd%d", os.Getpid())
+	m, err := NewSystemd("hulltest.slice:hull:"+name, name, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(m.Path())
+	if err != nil || l.Unit() != "hull-"+name+".scope" {
+		t.Fatalf("Load(%s): unit %q, %v", m.Path(), l.Unit(), err)
+	}
+	if err := l.Destroy(); err != nil {
+		t.Errorf("Destroy: %v", err)
+	}
+}
