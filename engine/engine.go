@@ -48,6 +48,8 @@ type Engine struct {
 	// engine's, the monitor's it spawns, the runtime's and the network's. Nil:
 	// none.
 	Trace *trace.Tracer
+
+	reconciler reconciler // engine/network.go
 }
 
 // New opens the engine below root and state and wires the image store's InUse, so

@@ -43,6 +43,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -726,8 +727,65 @@ func (e *Engine) detachNetworks(c *Container) error {
 }
 
 // reconcileNetworks frees every lease whose container (or pod's infra) is not
-// alive: after a killed monitor, a crash or a reboot.
+// alive: after a killed monitor, a crash or a reboot. The callers of one process
+// that ask at the same time share a pass (reconciler).
 func (e *Engine) reconcileNetworks() error {
+	return e.reconciler.do(e.reconcileNetworksNow)
+}
+
+// reconciler lets concurrent callers of a process share one reconcile pass: a
+// pass reads every record under the exclusive reconcile lock, so `rm` of 50
+// containers at once made 50 passes, one after the other, and 1,450 record reads
+// (0.74 s of which 0.15 s CPU: mostly waiting for the lock). A caller joins the
+// pass that has not started yet, or, if none waits, makes one and runs it when the
+// one running now is done; a pass that started before a caller asked never
+// answers it, so what the caller changed before it asked is seen.
+type reconciler struct {
+	mu   sync.Mutex
+	next *reconcilePass // the pass that has not started, if one waits
+	run  sync.Mutex     // held for a pass
+}
+
+type reconcilePass struct {
+	done    chan struct{}
+	err     error
+	waiters int // callers sharing it beside the one that runs it (for the test)
+}
+
+// waiting is how many callers wait for the pass that has not started.
+func (r *reconciler) waiting() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next == nil {
+		return 0
+	}
+	return r.next.waiters
+}
+
+func (r *reconciler) do(pass func() error) error {
+	r.mu.Lock()
+	p := r.next
+	if p != nil {
+		p.waiters++
+		r.mu.Unlock()
+		<-p.done
+		return p.err
+	}
+	p = &reconcilePass{done: make(chan struct{})}
+	r.next = p
+	r.mu.Unlock()
+	r.run.Lock()
+	// Starting: whoever asks from now on needs a pass of its own.
+	r.mu.Lock()
+	r.next = nil
+	r.mu.Unlock()
+	p.err = pass()
+	r.run.Unlock()
+	close(p.done)
+	return p.err
+}
+
+func (e *Engine) reconcileNetworksNow() error {
 	unlock, err := e.reconcileLock(atomicfile.Exclusive)
 	if err != nil {
 		return err
