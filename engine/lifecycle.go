@@ -203,7 +203,7 @@ func (e *Engine) StartWith(ref string, a *Attach, m *SpawnedMonitor) (h *Handle,
 			rt.Delete(id, true)
 		}
 		if c.netAttached() {
-			e.networkDown(id)
+			e.networkDown(id)()
 		}
 	}
 	// A container that does not run has its rootfs unmounted (engine/image.go):

@@ -84,7 +84,7 @@ func (m *monitorEngine) UnmountIdle(id string) { m.e.unmountIdle(id) }
 
 func (m *monitorEngine) NetworkUp(id string, pid int) error { return m.e.networkUp(id, pid) }
 
-func (m *monitorEngine) NetworkDown(id string) { m.e.networkDown(id) }
+func (m *monitorEngine) NetworkDown(id string) func() { return m.e.networkDown(id) }
 
 func (m *monitorEngine) Started(id string, s monitor.Start) error {
 	if m.start == 0 {

@@ -679,13 +679,30 @@ func (e *Engine) ensureResolver(m *network.Manager, name string, gw netip.Addr) 
 }
 
 // networkDown detaches a container that ended from its networks and clears the
-// record's addresses. It runs in the monitor, after the container's end.
-func (e *Engine) networkDown(id string) {
+// record's addresses. It runs in the monitor, after the container's end. It
+// returns what is left to do, which nothing waits for: the veth pairs' deletion
+// (network.DetachLater), for the monitor to run once it has reported the end.
+func (e *Engine) networkDown(id string) (finish func()) {
+	finish = func() {}
 	c, err := e.load(id)
 	if err != nil {
-		return
+		return finish
 	}
-	e.detachNetworks(c)
+	if networkKind(c.HostConfig.NetworkMode) == "network" && len(c.NetworkSettings.Networks) > 0 {
+		if m, err := e.Networks(); err == nil {
+			var later []func()
+			for _, name := range c.netNames() {
+				if f, err := m.DetachLater(c.ID, name); err == nil {
+					later = append(later, f)
+				}
+			}
+			finish = func() {
+				for _, f := range later {
+					f()
+				}
+			}
+		}
+	}
 	e.update(id, func(c *Container) error {
 		for _, ep := range c.NetworkSettings.Networks {
 			setEndpoint(ep, nil)
@@ -694,6 +711,7 @@ func (e *Engine) networkDown(id string) {
 		c.NetworkSettings.Ports, c.NetworkSettings.SandboxKey = nil, ""
 		return nil
 	})
+	return finish
 }
 
 // netAttached tells whether the record says the container holds addresses: its

@@ -35,9 +35,11 @@ type Engine interface {
 	UseRootfs(id string) (release func(), err error)
 	UnmountIdle(id string)
 	// NetworkUp wires the container's network to init (host pid), once the
-	// runtime created it and before its program runs; NetworkDown undoes it.
+	// runtime created it and before its program runs; NetworkDown undoes it,
+	// but for what nobody waits for (the veth pairs' deletion), which it returns
+	// for the monitor to run once it has reported the end.
 	NetworkUp(id string, pid int) error
-	NetworkDown(id string)
+	NetworkDown(id string) (finish func())
 
 	// Started records that the user's program runs. For a restart (s.Restart)
 	// it fails with ErrStopped if the user stopped the container meanwhile.

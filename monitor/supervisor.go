@@ -407,7 +407,9 @@ func (s *supervisor) afterExit(r *round) (restart bool, delay time.Duration, err
 		r.cfg.Stdin.Close()
 		r.stdin.Close()
 	}
-	s.e.NetworkDown(s.id)
+	// The veths' deletion (10-40 ms of the kernel's) after the end is
+	// reported: the start's client, `run --rm`, waits for that report.
+	defer s.e.NetworkDown(s.id)()
 	code, err := r.ex.Code, r.err
 	if r.startedAt.IsZero() {
 		if err == nil {

@@ -288,12 +288,17 @@ func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Li
 		// no move and no rename, two netlink round trips fewer
 		PeerNamespace: netlink.NsFd(int(ns)),
 	}
-	// EEXIST is not "left over from a crash": the lease is written before the veth
-	// is made and removed after it is gone, so a leftover comes with a lease, and
-	// lease() refused with ErrAttached. It is another container's link (a 32-bit
-	// name collision), which must not be touched.
+	// EEXIST: either this container's own link from its last run, whose deletion
+	// DetachLater left for after the end was reported (still running, or its
+	// monitor killed before it), or another container's (a 32-bit name collision),
+	// which must not be touched: a link of ours is one no lease names.
 	t0 := tr.Now()
 	err = netlink.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) && !m.vethLeased(n, ep) {
+		if err = deleteLink(ep.HostVeth); err == nil {
+			err = netlink.LinkAdd(veth)
+		}
+	}
 	tr.Step(t0, trace.Network, "netlink", err, trace.Args{Type: "veth", Source: ep.HostVeth, Target: ep.Interface,
 		Detail: "RTM_NEWLINK: the pair, one end on the bridge, the other made in the container's namespace"})
 	if err != nil {
@@ -357,6 +362,21 @@ func (m *Manager) plumb(ns netns.NsHandle, h *netlink.Handle, links []netlink.Li
 		Ports: ep.Ports}, nil
 }
 
+// vethLeased tells whether an endpoint of network n other than ep has ep's host
+// veth name (or whether it cannot tell).
+func (m *Manager) vethLeased(n *Network, ep *Endpoint) bool {
+	l, err := m.readLeases(n.Name)
+	if err != nil {
+		return true
+	}
+	for id, other := range l.Endpoints {
+		if id != ep.ContainerID && other.HostVeth == ep.HostVeth {
+			return true
+		}
+	}
+	return false
+}
+
 // waitForwarding waits (briefly) until the bridge forwards through the host veth.
 // The port turns forwarding only when the kernel's linkwatch work has seen the
 // veth's carrier come up, which happens asynchronously after the container's end
@@ -412,6 +432,60 @@ func (m *Manager) Detach(containerID, network string) error {
 		return err
 	}
 	return m.syncLocked()
+}
+
+// DetachLater is Detach that leaves the host's end of the veth pair to the caller:
+// it frees the lease and the port rules now, under the lock, and returns the
+// link's deletion, which takes the kernel 10-40 ms (unregistering the two net
+// devices waits for RCU grace periods) and which nothing waits for: the address is
+// free, the container's namespace is dying with the container, and the veth's name
+// is its container's alone (vethName; Attach of the same container deletes a
+// leftover). The caller runs it once it has reported the container's end. A
+// network's last endpoint goes as with Detach, the bridge with it, and the
+// function returned does nothing.
+func (m *Manager) DetachLater(containerID, network string) (finish func(), err error) {
+	unlock, err := m.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	n, err := m.getLocked(network)
+	if errors.Is(err, ErrNotFound) {
+		return func() {}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	l, err := m.readLeases(network)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := l.Endpoints[containerID]; !ok || len(l.Endpoints) == 1 {
+		if err := m.dropLocked(n, l, containerID); err != nil {
+			return nil, err
+		}
+		return func() {}, m.syncLocked()
+	}
+	delete(l.Endpoints, containerID)
+	if err := writeLeases(m.leasesPath(n.Name), l); err != nil {
+		return nil, fmt.Errorf("detach %s: write leases: %w", containerID, err)
+	}
+	if err := m.syncLocked(); err != nil {
+		return nil, err
+	}
+	// The link is deleted by its index, which the kernel does not give again
+	// soon: a new attach of the same container may have made a veth of the
+	// same name by the time the deletion runs.
+	name := vethName(n.ID, containerID)
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return func() {}, nil // gone with the container's namespace
+	}
+	index := link.Attrs().Index
+	return func() {
+		if l, err := netlink.LinkByIndex(index); err == nil && l.Attrs().Name == name {
+			netlink.LinkDel(l)
+		}
+	}, nil
 }
 
 // Rename gives a container's endpoints on every network a new name: the
@@ -503,7 +577,8 @@ func (m *Manager) Reconcile(live []string) error {
 
 // sweepPorts deletes the links on the network's bridge that no lease names. Attach
 // writes the lease before it makes the veth and Detach deletes the veth before the
-// lease, so there are none unless the lease file was lost or edited.
+// lease, so there are none unless the lease file was lost or edited, or a
+// DetachLater's deletion is still to come (or never came: its monitor was killed).
 func sweepPorts(n *Network, l *Leases) error {
 	br, err := netlink.LinkByName(n.Bridge)
 	if err != nil {

@@ -567,3 +567,65 @@ func TestDetachAfterContainerGone(t *testing.T) {
 	}
 	assertClean(t, m, DefaultNetwork, r.HostVeth)
 }
+
+// TestDetachLater: DetachLater frees the lease and the port's rules at once and
+// leaves the veth to the function it returns; the same container attaches again
+// (hull start, a restart) while its old veth is still there, the old one is
+// deleted, and another container's veth is never touched. The last endpoint
+// goes whole (bridge and all).
+func TestDetachLater(t *testing.T) {
+	m := newManager(t)
+	if _, err := m.Create("later", CreateOptions{Subnet: nextSubnet()}); err != nil {
+		t.Fatal(err)
+	}
+	resident, err := m.Attach(newNetns(t), "resident", "later", AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, _ := ParsePort("17301:80")
+	first, err := m.Attach(newNetns(t), "ctr", "later", AttachOptions{Ports: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish, err := m.DetachLater("ctr", "later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, eps, _ := m.Inspect("later"); len(eps) != 1 || eps[0].ContainerID != "resident" {
+		t.Errorf("leases after DetachLater: %+v", eps)
+	}
+	if rules, _ := exec.Command("nft", "list", "table", "inet", m.Table()).Output(); strings.Contains(string(rules), "17301") {
+		t.Errorf("the port's rule is left after DetachLater:\n%s", rules)
+	}
+	// the namespace (bind-mounted by the test) lives on: so does the veth
+	if _, err := netlink.LinkByName(first.HostVeth); err != nil {
+		t.Fatalf("veth %s gone before its deletion: %v", first.HostVeth, err)
+	}
+	// the same container again, its old veth still there: the old one goes
+	again, err := m.Attach(newNetns(t), "ctr", "later", AttachOptions{Ports: ports})
+	if err != nil {
+		t.Fatalf("attach again with the old veth left: %v", err)
+	}
+	if again.HostVeth != first.HostVeth {
+		t.Fatalf("veth names %s, %s", first.HostVeth, again.HostVeth)
+	}
+	// The old deletion, late: the veth of that name is the new one now, leased,
+	// and stays.
+	finish()
+	if _, err := netlink.LinkByName(again.HostVeth); err != nil {
+		t.Errorf("the old veth's deletion took the new one: %v", err)
+	}
+	if err := m.Detach("ctr", "later"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(first.HostVeth); err == nil {
+		t.Errorf("veth %s left after Detach", first.HostVeth)
+	}
+	// the last endpoint: everything at once, the bridge with it
+	finish, err = m.DetachLater("resident", "later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, m, "later", resident.HostVeth)
+	finish()
+}

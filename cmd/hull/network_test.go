@@ -793,3 +793,120 @@ func TestNetworkAvoidsHost(t *testing.T) {
 		t.Error("a refused network exists")
 	}
 }
+
+// TestNetworkRunRmLeavesNothing: `run --rm` on a bridge reports the end before the
+// kernel has deleted the veth pair (the monitor deletes it after), and leaves
+// nothing: many runs in a row with the same name, address and published port, and
+// ten at once, each starting as soon as the one before returned, with a resident
+// container on the network (so the bridge stays). Right after the last returns,
+// no lease, port rule, record or cgroup of theirs is left; within a few seconds no
+// veth, monitor or other process either (the veths and monitors end on their own,
+// after the end was reported), and the resident keeps its own.
+func TestNetworkRunRmLeavesNothing(t *testing.T) {
+	h := netEnv(t, "hull")
+	h.network("quick")
+	h.ok("run", "-d", "--name", "resident", "--network", "quick", "busybox", "sleep", "60")
+	gw := strings.TrimSpace(h.inspect("resident", `{{(index .NetworkSettings.Networks "quick").Gateway}}`))
+	ip := netip.MustParseAddr(gw).Next().Next().Next().Next().String() // .5
+	dir := t.TempDir()
+	var ids []string
+	cid := func(n int) string {
+		data, err := os.ReadFile(filepath.Join(dir, strconv.Itoa(n)))
+		if err != nil {
+			t.Fatalf("cidfile %d: %v", n, err)
+		}
+		return string(data)
+	}
+	const serial = 15
+	for i := range serial {
+		// the same name, address and host port each time: each run finds them free
+		out, stderr, code := h.run("run", "--rm", "--name", "quick-one", "--network", "quick", "--ip", ip, "-p", "17311:80",
+			"--cidfile", filepath.Join(dir, strconv.Itoa(i)), "busybox", "sh", "-c", "ip -o -4 addr show eth0")
+		if code != 0 || !strings.Contains(out, "inet "+ip+"/") {
+			t.Fatalf("run %d: exit %d: %s%s", i, code, out, stderr)
+		}
+		ids = append(ids, cid(i))
+	}
+	var wg sync.WaitGroup
+	for i := serial; i < serial+10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, stderr, code := h.run("run", "--rm", "--network", "quick", "-p", strconv.Itoa(17320+i)+":80",
+				"--cidfile", filepath.Join(dir, strconv.Itoa(i)), "busybox", "true"); code != 0 {
+				t.Errorf("run %d: exit %d: %s", i, code, stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := serial; i < serial+10; i++ {
+		ids = append(ids, cid(i))
+	}
+	// at once
+	var l struct {
+		Endpoints map[string]struct{} `json:"endpoints"`
+	}
+	data, _ := os.ReadFile(filepath.Join(h.root, "networks/leases/quick.json"))
+	if json.Unmarshal(data, &l); len(l.Endpoints) != 1 {
+		t.Errorf("%d leases on quick after the runs, want the resident's: %s", len(l.Endpoints), data)
+	}
+	rules, err := exec.Command("nft", "list", "table", "inet", "hull-"+rootHash(h.root)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"17311", "17315", "17324", ip + " "} {
+		if strings.Contains(string(rules), p) {
+			t.Errorf("rule with %q left:\n%s", p, rules)
+		}
+	}
+	if out := h.ok("ps", "-aq"); len(strings.Fields(out)) != 1 {
+		t.Errorf("containers left: %q", out)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, id := range ids {
+		if dirs, _ := filepath.Glob("/sys/fs/cgroup/*/hull-" + id); len(dirs) > 0 {
+			t.Errorf("cgroups of %s left: %v", id[:12], dirs)
+		}
+		if bytes.Contains(mounts, []byte(id)) {
+			t.Errorf("a mount of %s left", id[:12])
+		}
+		if _, err := os.Stat(filepath.Join(h.root, "containers", id)); err == nil {
+			t.Errorf("the record of %s left", id[:12])
+		}
+	}
+	// in a while: the veths and monitors end on their own
+	residentMon := strconv.Itoa(h.monitorPid(h.inspect("resident", "{{.Id}}")))
+	var veths []string
+	var procs []int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		veths = veths[:0]
+		for _, name := range rootLinks(h.root) {
+			if strings.HasPrefix(name, "veth") {
+				veths = append(veths, name)
+			}
+		}
+		procs = procs[:0]
+		for _, pid := range monitorsOf(h.root, "\x00") {
+			if strconv.Itoa(pid) != residentMon {
+				procs = append(procs, pid)
+			}
+		}
+		for _, id := range ids {
+			if inCgroup(id) {
+				procs = append(procs, -1)
+			}
+		}
+		if len(veths) == 1 && len(procs) == 0 {
+			break
+		}
+	}
+	if len(veths) != 1 {
+		t.Errorf("veths on quick: %v, want the resident's", veths)
+	}
+	if len(procs) != 0 {
+		t.Errorf("processes left (monitors; -1: a container's): %v", procs)
+	}
+	if out := h.ok("exec", "resident", "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(out, "inet ") {
+		t.Errorf("the resident lost its address: %s", out)
+	}
+}
