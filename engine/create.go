@@ -273,11 +273,13 @@ func (e *Engine) create(p *createPlan) (c *Container, err error) {
 	}
 	e.Trace.Step(t0, trace.Process, "write", nil, trace.Args{File: "config.json, container.json", Detail: "the OCI spec (volumes copied up), the record"})
 	// The rootfs was needed for the user, the copy-up of volumes and the spec;
-	// a start mounts it again.
+	// a start mounts it again, unless it comes right after (StartNext).
 	unlockRootfs()
-	t0 = e.Trace.Now()
-	e.unmountIdle(id)
-	e.Trace.Step(t0, trace.Rootfs, "umount2", nil, trace.Args{Target: rootfs, Detail: "until the start (nobody else uses it)"})
+	if !p.o.StartNext {
+		t0 = e.Trace.Now()
+		e.unmountIdle(id)
+		e.Trace.Step(t0, trace.Rootfs, "umount2", nil, trace.Args{Target: rootfs, Detail: "until the start (nobody else uses it)"})
+	}
 	t0 = e.Trace.Now()
 	e.event(c, "create")
 	e.Trace.Step(t0, trace.Process, "write", nil, trace.Args{File: "events", Value: "create"})

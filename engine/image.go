@@ -69,6 +69,11 @@ func (e *Engine) Rootfs(ref string) (string, func(), error) {
 	return rootfs, release, nil
 }
 
+// UnmountIdle unmounts a container's rootfs unless a command uses it or the
+// container runs (unmountIdle): after a Create with StartNext whose start did not
+// come.
+func (e *Engine) UnmountIdle(id string) { e.unmountIdle(id) }
+
 func (e *Engine) rootfsLock(id string) string { return filepath.Join(e.dir(id), "rootfs.lock") }
 
 // unmountIdle unmounts the container's rootfs unless a command uses it or the

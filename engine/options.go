@@ -131,6 +131,12 @@ type CreateOptions struct {
 	StopSignal  string
 	StopTimeout *int
 	Init        bool // hull-init as PID 1 (engine/spec.go)
+	// StartNext says the caller starts the container right after Create (run):
+	// its rootfs stays mounted for the start, which unmounts it if the start
+	// fails, where Create would unmount it and the start mount it again (an
+	// overlay's unmount syncs its upper filesystem). A caller that does not get
+	// to the start calls UnmountIdle.
+	StartNext bool
 
 	// Annotations are the OCI annotations of the container's bundle, its
 	// config.json (--annotation KEY=VALUE; HostConfig.Annotations).

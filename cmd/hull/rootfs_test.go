@@ -140,3 +140,41 @@ func TestStoppedRootfsUnmounted(t *testing.T) {
 		}
 	})
 }
+
+// TestRunRootfsMountedOnce: `run` keeps the rootfs Create mounted for its start
+// (no unmount and mount again in between), and leaves no mount of it behind when
+// the container exits, when its start fails (a program that is not there: 127),
+// and with -d once it is stopped.
+func TestRunRootfsMountedOnce(t *testing.T) {
+	runtimes(t, func(t *testing.T, h *hullEnv) {
+		for _, c := range []struct {
+			name string
+			args []string
+			code int
+		}{
+			{"exits", []string{"busybox", "true"}, 0},
+			{"fails", []string{"busybox", "/not-there"}, 127},
+			{"cannot", []string{"--user", "nobody-here", "busybox", "true"}, 126},
+		} {
+			args := append([]string{"run", "--name", c.name, "--network", "none"}, c.args...)
+			if _, stderr, code := h.run(args...); code != c.code && !(c.name == "cannot" && code == 125) {
+				t.Errorf("%s: exit %d, want %d: %s", c.name, code, c.code, stderr)
+			}
+			id, _, code := h.run("inspect", "-f", "{{.Id}}", c.name)
+			if code != 0 {
+				continue // refused at create: nothing made
+			}
+			if n := h.rootfsMounts(strings.TrimSpace(id)); n != 0 {
+				t.Errorf("%s: %d mounts of its rootfs after run", c.name, n)
+			}
+		}
+		id := strings.TrimSpace(h.ok("run", "-d", "--network", "none", "busybox", "sleep", "1000"))
+		if n := h.rootfsMounts(id); n != 1 {
+			t.Errorf("run -d: %d mounts of its rootfs while it runs", n)
+		}
+		h.ok("stop", "-t", "0", id)
+		if n := h.rootfsMounts(id); n != 0 {
+			t.Errorf("run -d, stopped: %d mounts", n)
+		}
+	})
+}

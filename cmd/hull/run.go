@@ -36,6 +36,7 @@ func runCommand(g *globals) *cobra.Command {
 				return badUsage(errors.New("conflicting options: cannot specify both --attach and --detach"))
 			}
 			f.detached = detach
+			f.startNext = true
 			// The monitor's program starts while the container is made (nil if
 			// it cannot be spawned now: the start then spawns its own).
 			m, _ := e.SpawnMonitor(!detach)
@@ -51,7 +52,13 @@ func runCommand(g *globals) *cobra.Command {
 				fmt.Println(ctr.ID)
 				return nil
 			}
-			return startAttached(e, ctr, streams{ctr.Config.AttachStdin, ctr.Config.AttachStdout, ctr.Config.AttachStderr}, &attach, m) // attach.go
+			err = startAttached(e, ctr, streams{ctr.Config.AttachStdin, ctr.Config.AttachStdout, ctr.Config.AttachStderr}, &attach, m) // attach.go
+			if err != nil {
+				// The rootfs stayed mounted for the start (StartNext), which
+				// may not have come (StartWith unmounts it when it fails).
+				e.UnmountIdle(ctr.ID)
+			}
+			return err
 		})),
 	}
 	f.add(c)
@@ -101,6 +108,7 @@ type createFlags struct {
 	memory      string
 	cpus        float64
 	cidfile     string
+	startNext   bool // run: the start follows the create (CreateOptions.StartNext)
 	stopTimeout int
 	limits      limitFlags
 	pull        string
@@ -258,6 +266,7 @@ func parseMemory(flag, s string, minusOne bool) (int64, error) {
 // options completes the options from the flags and the arguments IMAGE [CMD...].
 func (f *createFlags) options(c *cobra.Command, args []string) (engine.CreateOptions, error) {
 	o := f.o
+	o.StartNext = f.startNext
 	o.Image, o.Cmd = args[0], args[1:]
 	if c.Flags().Changed("entrypoint") {
 		ep := []string{f.entrypoint}
