@@ -313,6 +313,12 @@ func (e *Engine) lock(id string) (func(), error) {
 
 // update changes a record under its lock: fn gets the fresh record.
 func (e *Engine) update(id string, fn func(c *Container) error) (*Container, error) {
+	return e.updateSync(id, func(c *Container) (bool, error) { return true, fn(c) })
+}
+
+// updateSync is update whose fn also says whether the change is written durably
+// (fsync): not when the record's removal follows at once (atomicfile.Replace).
+func (e *Engine) updateSync(id string, fn func(c *Container) (durable bool, err error)) (*Container, error) {
 	unlock, err := e.lock(id)
 	if err != nil {
 		return nil, err
@@ -322,7 +328,8 @@ func (e *Engine) update(id string, fn func(c *Container) error) (*Container, err
 	if err != nil {
 		return nil, err
 	}
-	if err := fn(c); err != nil {
+	durable, err := fn(c)
+	if err != nil {
 		return c, err
 	}
 	data, err := encodeRecord(c)
@@ -332,7 +339,7 @@ func (e *Engine) update(id string, fn func(c *Container) error) (*Container, err
 	if bytes.Equal(data, old) {
 		return c, nil // nothing changed: no write, no fsync
 	}
-	return c, e.writeRecord(c.ID, data, true)
+	return c, e.writeRecord(c.ID, data, durable)
 }
 
 // ids lists the IDs of every record.

@@ -119,7 +119,7 @@ func (m *monitorEngine) StartFailed(id string, code int, err error) {
 func (m *monitorEngine) ExitCode(err error) int { return ExitCodeOf(err) }
 
 func (m *monitorEngine) Exited(id string, ex monitor.Exit, err error, restart func(monitor.RestartPolicy, int, bool) bool) (bool, error) {
-	rec, uerr := m.e.update(id, func(c *Container) error {
+	rec, uerr := m.e.updateSync(id, func(c *Container) (bool, error) {
 		again := restart(c.HostConfig.RestartPolicy, c.RestartCount, c.HasBeenManuallyStopped)
 		c.State.ExitCode, c.State.OOMKilled, c.State.FinishedAt, c.State.Pid = ex.Code, ex.OOMKilled, ex.At, 0
 		c.State.Stopping, c.State.Error = 0, ""
@@ -133,7 +133,10 @@ func (m *monitorEngine) Exited(id string, ex monitor.Exit, err error, restart fu
 			c.State.Status = StatusExited
 			c.State.MonitorPid, c.State.MonitorStart = 0, 0
 		}
-		return nil
+		// A --rm container's end is not synced: the monitor removes the record
+		// next (a crash before leaves the running record, whose dead monitor
+		// refresh reads as an end).
+		return again || !c.HostConfig.AutoRemove, nil
 	})
 	if uerr != nil {
 		return false, uerr
