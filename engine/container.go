@@ -651,9 +651,11 @@ func (f *ContainerFilter) Resolve(list []*Container) error {
 }
 
 // sweep removes a record directory without a record: a create killed between
-// making the directory and saving the record in it. Create does both under the
-// names lock, so a directory still without a record under that lock is no
-// create's in progress.
+// making the directory and saving the record in it, or a removal whose record is
+// gone and whose snapshot is not yet (removeRecord: a monitor of a --rm container
+// finishes it after it has reported the end, or died before). Create makes the
+// directory and saves the record under the names lock, so a directory still
+// without a record under that lock is no create's in progress.
 func (e *Engine) sweep(id string) {
 	unlock, err := flock(filepath.Join(e.Root, "containers.lock"))
 	if err != nil {
@@ -661,6 +663,6 @@ func (e *Engine) sweep(id string) {
 	}
 	defer unlock()
 	if _, err := os.Stat(filepath.Join(e.dir(id), "config.json")); errors.Is(err, os.ErrNotExist) {
-		os.RemoveAll(e.dir(id))
+		e.removeLeft(id)
 	}
 }

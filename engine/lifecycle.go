@@ -548,6 +548,70 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 	return nil
 }
 
+// removeRecord is removeFiles for a monitor's --rm, in another order: it removes
+// the container as far as anyone can see (the runtime's container, its networks,
+// its record, so that its name is free, its anonymous volumes) and returns what
+// is left, its snapshot (an overlay's unmount waits for an RCU grace period and
+// syncs) and its directories, which the monitor removes after it has reported
+// the end. A directory without a record is what sweep removes, snapshot and all,
+// so a monitor that dies before it finishes leaves nothing for good.
+func (e *Engine) removeRecord(id string, rt ociruntime.Runtime) (finish func() error, err error) {
+	finish = func() error { return nil }
+	unlock, err := e.lock(id)
+	if err != nil {
+		if errors.Is(err, ErrNoSuchContainer) {
+			return finish, nil // removed by its monitor (--rm) meanwhile
+		}
+		return nil, err
+	}
+	defer unlock()
+	if err := rt.Delete(id, true); err != nil {
+		return nil, err
+	}
+	if c, err := e.load(id); err == nil && c.netAttached() {
+		if err := e.detachNetworks(c); err != nil {
+			return nil, err
+		}
+	}
+	c, _ := e.load(id)
+	// The record first: whoever takes the lock from now on finds none.
+	if err := os.Remove(filepath.Join(e.dir(id), "config.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	e.destroyed(c)
+	var volErr error
+	if c != nil && c.HostConfig.AutoRemove {
+		volErr = e.removeAnonymous(c) // --rm takes them along, as docker's
+	}
+	return func() error {
+		if err := e.removeLeft(id); err != nil {
+			return err
+		}
+		return volErr
+	}, nil
+}
+
+// removeLeft removes what is left of a container whose record is gone: its
+// snapshot, its state and, last, its directory (kept if the snapshot could not
+// go, for a later sweep). Taking the container's lock creates the lock file again
+// (O_CREAT), which can fail a removal of the directory with ENOTEMPTY: hence the
+// retries.
+func (e *Engine) removeLeft(id string) error {
+	if err := e.Images.RemoveSnapshot(id); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(e.stateDir(id)); err != nil {
+		return err
+	}
+	var err error
+	for i := 0; ; i++ {
+		if err = os.RemoveAll(e.dir(id)); err == nil || i == 5 {
+			break
+		}
+	}
+	return err
+}
+
 // ExecOptions are the options of `hull exec`.
 type ExecOptions struct {
 	Args       []string

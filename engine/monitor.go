@@ -171,6 +171,6 @@ func (m *monitorEngine) Health(id string, apply func(*monitor.Health, time.Time)
 	}
 }
 
-func (m *monitorEngine) Remove(id string, rt ociruntime.Runtime) error {
-	return m.e.removeFiles(id, rt)
+func (m *monitorEngine) Remove(id string, rt ociruntime.Runtime) (func() error, error) {
+	return m.e.removeRecord(id, rt)
 }

@@ -63,8 +63,10 @@ type Engine interface {
 	// the run's start), while the record says the container runs.
 	Health(id string, apply func(h *Health, startedAt time.Time) (changed bool))
 	// Remove removes the container for good (--rm): from rt, the runtime that
-	// ran it, and the engine's record and files.
-	Remove(id string, rt ociruntime.Runtime) error
+	// ran it, and the engine's record; it returns what is left (its snapshot and
+	// files), which nobody waits for: the monitor runs it after it has reported
+	// the end.
+	Remove(id string, rt ociruntime.Runtime) (finish func() error, err error)
 }
 
 // Container is what the monitor needs of a container's record, read once when it

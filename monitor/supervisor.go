@@ -180,6 +180,7 @@ type supervisor struct {
 	wake     chan os.Signal
 	bo       backoff
 	prevCode int
+	finish   []func() error // left by remove for after the end is reported
 }
 
 // round is one run of the container under this monitor.
@@ -407,9 +408,17 @@ func (s *supervisor) afterExit(r *round) (restart bool, delay time.Duration, err
 		r.cfg.Stdin.Close()
 		r.stdin.Close()
 	}
-	// The veths' deletion (10-40 ms of the kernel's) after the end is
-	// reported: the start's client, `run --rm`, waits for that report.
-	defer s.e.NetworkDown(s.id)()
+	// The veths' deletion (10-40 ms of the kernel's) and a --rm container's
+	// snapshot and files after the end is reported: the start's client, `run
+	// --rm`, waits for that report.
+	netDone := s.e.NetworkDown(s.id)
+	defer func() {
+		netDone()
+		for _, f := range s.finish {
+			f()
+		}
+		s.finish = nil
+	}()
 	code, err := r.ex.Code, r.err
 	if r.startedAt.IsZero() {
 		if err == nil {
@@ -419,7 +428,7 @@ func (s *supervisor) afterExit(r *round) (restart bool, delay time.Duration, err
 		if r.n == 0 {
 			s.e.StartFailed(s.id, code, err)
 			if s.c.AutoRemove {
-				s.e.Remove(s.id, s.rt)
+				s.remove()
 			} else {
 				s.e.UnmountIdle(s.id)
 			}
@@ -452,12 +461,21 @@ func (s *supervisor) afterExit(r *round) (restart bool, delay time.Duration, err
 		autoRemove = s.c.AutoRemove
 	}
 	if !restart && autoRemove {
-		s.e.Remove(s.id, s.rt)
+		s.remove()
 	} else if !restart {
 		s.e.UnmountIdle(s.id) // it ended for good: no mount for a stopped container
 	}
 	s.hub.End(code)
 	return restart, delay, err
+}
+
+// remove removes the container for good (--rm); what nobody waits for (its
+// snapshot, whose overlay's unmount syncs and waits for an RCU grace period, and
+// its files) is left for after the end is reported (s.finish, run by afterExit).
+func (s *supervisor) remove() {
+	if finish, err := s.e.Remove(s.id, s.rt); err == nil {
+		s.finish = append(s.finish, finish)
+	}
 }
 
 // idle returns the channel that asks a run's supervision to suspend, once the

@@ -862,23 +862,32 @@ func TestNetworkRunRmLeavesNothing(t *testing.T) {
 	if out := h.ok("ps", "-aq"); len(strings.Fields(out)) != 1 {
 		t.Errorf("containers left: %q", out)
 	}
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, id := range ids {
 		if dirs, _ := filepath.Glob("/sys/fs/cgroup/*/hull-" + id); len(dirs) > 0 {
 			t.Errorf("cgroups of %s left: %v", id[:12], dirs)
 		}
-		if bytes.Contains(mounts, []byte(id)) {
-			t.Errorf("a mount of %s left", id[:12])
-		}
-		if _, err := os.Stat(filepath.Join(h.root, "containers", id)); err == nil {
+		if _, err := os.Stat(filepath.Join(h.root, "containers", id, "config.json")); err == nil {
 			t.Errorf("the record of %s left", id[:12])
 		}
 	}
-	// in a while: the veths and monitors end on their own
+	// in a while: the veths, the snapshots' mounts, the files and the monitors
+	// go on their own (the monitors remove them after they reported the end)
 	residentMon := strconv.Itoa(h.monitorPid(h.inspect("resident", "{{.Id}}")))
-	var veths []string
+	var veths, left []string
 	var procs []int
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		left = left[:0]
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, id := range ids {
+			if bytes.Contains(mounts, []byte(id)) {
+				left = append(left, "mount of "+id[:12])
+			}
+			for _, d := range []string{filepath.Join(h.root, "containers", id), filepath.Join(h.root, "snapshots", id), filepath.Join(h.state, "containers", id)} {
+				if _, err := os.Stat(d); err == nil {
+					left = append(left, d)
+				}
+			}
+		}
 		veths = veths[:0]
 		for _, name := range rootLinks(h.root) {
 			if strings.HasPrefix(name, "veth") {
@@ -896,9 +905,12 @@ func TestNetworkRunRmLeavesNothing(t *testing.T) {
 				procs = append(procs, -1)
 			}
 		}
-		if len(veths) == 1 && len(procs) == 0 {
+		if len(veths) == 1 && len(procs) == 0 && len(left) == 0 {
 			break
 		}
+	}
+	if len(left) != 0 {
+		t.Errorf("left: %v", left)
 	}
 	if len(veths) != 1 {
 		t.Errorf("veths on quick: %v, want the resident's", veths)

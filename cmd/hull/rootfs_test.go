@@ -178,3 +178,33 @@ func TestRunRootfsMountedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSweepRemovesSnapshot: a container directory whose record is gone (the
+// monitor of a --rm container removes the record, reports the end, then the
+// snapshot and the directories; killed in between, it leaves them) is swept
+// by the next listing with its snapshot and its state.
+func TestSweepRemovesSnapshot(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	stopped := strings.TrimSpace(h.ok("create", "--network", "none", "busybox", "true"))
+	running := strings.TrimSpace(h.ok("run", "-d", "--network", "none", "busybox", "sleep", "1000"))
+	h.ok("kill", running)
+	h.ok("wait", running)
+	for _, id := range []string{stopped, running} {
+		if err := os.Remove(filepath.Join(h.root, "containers", id, "config.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := h.ok("ps", "-aq"); strings.TrimSpace(out) != "" {
+		t.Errorf("ps -a lists %q", out)
+	}
+	for _, id := range []string{stopped, running} {
+		for _, d := range []string{filepath.Join(h.root, "containers", id), filepath.Join(h.root, "snapshots", id), filepath.Join(h.state, "containers", id)} {
+			if _, err := os.Stat(d); err == nil {
+				t.Errorf("%s left after the sweep", d)
+			}
+		}
+		if n := h.rootfsMounts(id); n != 0 {
+			t.Errorf("%d mounts of %s left", n, id[:12])
+		}
+	}
+}
