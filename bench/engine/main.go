@@ -1,11 +1,12 @@
 // Command engine benchmarks hull's engine beside podman: a container's whole life,
 // 50 containers started at once, the same 50 stopped with one command, and the
 // memory of the monitor each running container keeps (hull's `hull monitor` or,
-// once the container idles, `hull-monitor`; podman's conmon).
+// once the container idles, `hull-monitor`; podman's conmon); on request, exec
+// into a running container, and ps and inspect with 500 running containers.
 //
 // Usage, as root from the repository root after `make build`:
 //
-//	go run ./bench/engine [-hull bin/hull] [-n 30] [-count 50] [-rounds 3] [-only run,many] [-idle=false]
+//	go run ./bench/engine [-hull bin/hull] [-n 30] [-count 50] [-rounds 3] [-only run,many,exec,scale] [-idle=false] [-scale 500] [-base BIN]
 //
 // hull's busybox image is imported from /bin/busybox into a private root; podman
 // runs the same busybox tree with --rootfs, so neither pulls. podman is set up as
@@ -44,6 +45,34 @@
 //     namespace they would anyway: the kernel drops signals without a handler at a
 //     namespace's init), so this takes at least the grace period, then SIGKILL;
 //   - rm: one `rm NAME...` command with every name.
+//
+// Part "exec" (scale.go): one container running `sleep 100000` in each engine
+// (`run -d --network none --name bench-exec ...`), then -n rounds after two
+// unmeasured ones, the tools alternating, of
+//
+//	hull   --root R --state S exec bench-exec /bin/true
+//	podman ... exec bench-exec /bin/true
+//
+// timed and waited out as in part run (wall time, CPU of the CLI and its reaped
+// children; then, unmeasured, until the engine's processes are back to as many
+// as before, podman's exec conmon gone, and the CPUs idle unless -idle=false).
+//
+// Part "scale" (scale.go): -scale (500) containers running `sleep 100000` in each
+// engine, started with `run -d`, 25 at a time: running rather than only created,
+// because a running container is the one whose listed status has to be checked
+// (a container whose process died must not show as running), and only running ones
+// are in `ps`. Once each engine's `ps`, `ps -a` and `inspect` show all of them
+// running, -n rounds after one unmeasured, every command of each tool alternating:
+//
+//	ps                       (the 500, table output)
+//	ps -a
+//	inspect s250             (one, by name)
+//	inspect s0 s1 ... s499   (every one, by name, in one command)
+//
+// With -base BIN, parts exec and scale run a third tool, "hull-base": that hull
+// binary on the same root and state (it only reads and execs), for a change's
+// gain against the build before it. The containers are removed at the end of each
+// part (rm -f).
 //
 // The report gives medians and the ratios of the medians hull/podman. Absolute
 // times on a shared machine are noise; the ratios are the result.
@@ -121,7 +150,7 @@ func run(ctx context.Context) error {
 	stopTime := flag.Int("stop-time", 10, "stop -t in part many")
 	settle := flag.Duration("settle", 5*time.Second, "idle time before reading the monitors' memory")
 	waitIdle := flag.Bool("idle", true, "part run: before each run, wait (up to 1 s) until the CPUs are idle")
-	only := flag.String("only", "run,many", "parts to run")
+	only := flag.String("only", "run,many", "parts to run: run, many, exec, scale")
 	flag.Parse()
 	tmp, err := benchutil.Start("engine", hull)
 	if err != nil {
@@ -170,6 +199,16 @@ func run(ctx context.Context) error {
 			}
 		}
 		b.reportMany(engines, *count, *stopTime)
+	}
+	if strings.Contains(*only, "exec") {
+		if err := b.execPart(ctx, engines, *n); err != nil {
+			return fmt.Errorf("part exec: %w", err)
+		}
+	}
+	if strings.Contains(*only, "scale") {
+		if err := b.scalePart(ctx, engines, *n); err != nil {
+			return fmt.Errorf("part scale: %w", err)
+		}
 	}
 	fmt.Printf("load average at end: %s", load())
 	return nil
