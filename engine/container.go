@@ -272,6 +272,43 @@ func (e *Engine) loadRaw(id string) (*Container, []byte, error) {
 	return &c, data, nil
 }
 
+// recordName reads a record's name and nothing else: encodeRecord writes Id and
+// Name first, so the decoder stops after a few tokens instead of decoding the
+// whole record (any order is read right, only slower).
+func (e *Engine) recordName(id string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(e.dir(id), "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+	}
+	if err != nil {
+		return "", err
+	}
+	damaged := func(err error) error { return fmt.Errorf("container %s: damaged record: %w", id, err) }
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", damaged(fmt.Errorf("not an object: %v", err))
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return "", damaged(err)
+		}
+		if k == "Name" {
+			v, err := dec.Token()
+			name, ok := v.(string)
+			if err != nil || !ok {
+				return "", damaged(fmt.Errorf("bad Name: %v", err))
+			}
+			return name, nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", damaged(err)
+		}
+	}
+	return "", nil
+}
+
 // save writes a record: temp file, fsync, rename.
 func (e *Engine) save(c *Container) error {
 	data, err := encodeRecord(c)
@@ -445,8 +482,7 @@ func (e *Engine) Resolve(ref string) (string, error) {
 	name := strings.TrimPrefix(ref, "/")
 	var byPrefix []string
 	for _, id := range ids {
-		c, err := e.load(id)
-		if err == nil && c.Name == name {
+		if n, err := e.recordName(id); err == nil && n == name {
 			return id, nil
 		}
 		if strings.HasPrefix(id, ref) {

@@ -422,3 +422,32 @@ func TestPlatform(t *testing.T) {
 		t.Error("linux/arm64 does not match an arm64/v8 image")
 	}
 }
+
+// recordName reads the name of a record in any key order, and calls a record
+// that is not JSON damaged.
+func TestRecordName(t *testing.T) {
+	id := strings.Repeat("a", 64)
+	e := &Engine{Root: t.TempDir(), StateDir: t.TempDir()}
+	os.MkdirAll(e.dir(id), 0o700)
+	for rec, want := range map[string]string{
+		`{"Id":"` + id + `","Name":"web","Created":"2026-01-01T00:00:00Z"}`:                        "web",
+		`{"Id":"` + id + `","Config":{"Name":"no","Labels":{"a":"b"}},"Args":[1,[2]],"Name":"db"}`: "db",
+		`{"Id":"` + id + `"}`: "",
+	} {
+		if err := os.WriteFile(filepath.Join(e.dir(id), "config.json"), []byte(rec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.recordName(id); err != nil || got != want {
+			t.Errorf("%s: name %q, %v; want %q", rec, got, err, want)
+		}
+	}
+	for _, rec := range []string{`{"Id":`, `[]`, `{"Name":7}`} {
+		os.WriteFile(filepath.Join(e.dir(id), "config.json"), []byte(rec), 0o600)
+		if got, err := e.recordName(id); err == nil || !strings.Contains(err.Error(), "damaged") {
+			t.Errorf("%s: name %q, %v; want damaged", rec, got, err)
+		}
+	}
+	if _, err := e.recordName(strings.Repeat("b", 64)); !errors.Is(err, ErrNoSuchContainer) {
+		t.Errorf("missing record: %v", err)
+	}
+}
