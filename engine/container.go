@@ -10,10 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -518,20 +521,52 @@ func (e *Engine) List() ([]*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*Container
-	for _, id := range ids {
-		c, err := e.load(id)
+	// Several records at a time (forEach): with hundreds, one's reading and
+	// decoding overlaps another's.
+	list := make([]*Container, len(ids))
+	forEach(len(ids), func(i int) {
+		c, err := e.load(ids[i])
 		if errors.Is(err, ErrNoSuchContainer) {
-			e.sweep(id)
+			e.sweep(ids[i])
 		}
 		if err != nil {
-			continue // removed meanwhile, or damaged
+			return // removed meanwhile, or damaged
 		}
 		e.refresh(c)
-		out = append(out, c)
+		list[i] = c
+	})
+	var out []*Container
+	for _, c := range list {
+		if c != nil {
+			out = append(out, c)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// forEach calls f(0) ... f(n-1), several at a time: reading hundreds of records
+// or /proc files, one goroutine's system calls and decoding overlap another's.
+func forEach(n int, f func(i int)) {
+	workers := min(n, max(2, goruntime.GOMAXPROCS(0)))
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // ContainerFilter is `ps --filter`, docker's container list filters: status, name
