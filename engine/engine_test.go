@@ -451,3 +451,42 @@ func TestRecordName(t *testing.T) {
 		t.Errorf("missing record: %v", err)
 	}
 }
+
+// A census resolves as Resolve does, from one reading of the records, and follows
+// a rename made after it was taken.
+func TestCensusResolve(t *testing.T) {
+	a := "abc1" + strings.Repeat("0", 60)
+	b := "abc2" + strings.Repeat("0", 60)
+	c := "def0" + strings.Repeat("0", 60)
+	// c is named like a prefix of a's ID: a name goes before a prefix
+	e := fakeRecords(t, map[string]string{a: "web", b: "db", c: "abc1"})
+	s := e.NewCensus()
+	for ref, want := range map[string]string{"web": a, "/db": b, "abc1": c, "abc2": b, a: a, "def": c} {
+		if got, err := s.Get(ref); err != nil || got.ID != want {
+			t.Errorf("census get %q = %v, %v", ref, got, err)
+		}
+		if got, err := e.Resolve(ref); err != nil || got != want {
+			t.Errorf("resolve %q = %q, %v", ref, got, err)
+		}
+	}
+	for _, ref := range []string{"abc", "nope", ""} {
+		if got, err := s.Get(ref); err == nil {
+			t.Errorf("census get %q = %v", ref, got.ID)
+		}
+	}
+	if _, err := s.Get("abc"); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+	if err := e.Rename("web", "www"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get("web"); err == nil {
+		t.Errorf("census get of a name given away: %s", got.ID)
+	}
+	if err := e.Rename("db", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get("web"); err != nil || got.ID != b {
+		t.Errorf("census get of a name taken since = %v, %v; want %s", got, err, b)
+	}
+}

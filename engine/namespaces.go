@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hullproject/hull/internal/proc"
@@ -284,8 +283,13 @@ func nsInodes(pid int) map[string]uint64 {
 }
 
 // Namespaces tells, for a running container, which namespaces it is in and with
-// whom it shares them; nil when it does not run.
+// whom it shares them; nil when it does not run. To show several, use one Census.
 func (e *Engine) Namespaces(c *Container) map[string]NamespaceInfo {
+	return e.NewCensus().Namespaces(c)
+}
+
+// Namespaces is Engine.Namespaces, comparing c with the census's containers.
+func (s *Census) Namespaces(c *Container) map[string]NamespaceInfo {
 	if c.State.Status != StatusRunning || c.State.Pid == 0 {
 		return nil
 	}
@@ -293,45 +297,70 @@ func (e *Engine) Namespaces(c *Container) map[string]NamespaceInfo {
 	if len(mine) == 0 {
 		return nil
 	}
-	// "host" is where hull itself runs: what --pid host and the like give.
-	others := map[string]map[string]uint64{"host": nsInodes(os.Getpid())}
-	if list, err := e.List(); err == nil {
-		for _, o := range list {
-			if o.ID != c.ID && o.State.Status == StatusRunning && o.State.Pid != 0 {
-				others[o.Name] = nsInodes(o.State.Pid)
-			}
-		}
-	}
-	if pods, err := e.ListPods(); err == nil {
-		for _, p := range pods {
-			if proc.Alive(p.Infra.Pid, p.Infra.Start) {
-				others["pod:"+p.Name] = nsInodes(p.Infra.Pid)
-			}
-		}
-	}
+	s.namespaces()
 	out := map[string]NamespaceInfo{}
 	for name, ino := range mine {
-		info := NamespaceInfo{Inode: ino, SharedWith: []string{}}
-		for who, theirs := range others {
-			if theirs[name] == ino {
-				info.SharedWith = append(info.SharedWith, who)
+		info := NamespaceInfo{Inode: ino, SharedWith: []string{}, Owned: ownsNamespace(c, name)}
+		// Two namespaces each of two containers made for itself are two: only
+		// a namespace one of them joined or left to the host's can be the
+		// other's, so only then is the other's read (/proc/PID/ns). (One c's
+		// record says it made but that is the host's after all is not taken
+		// on trust.)
+		others := s.running
+		if info.Owned && s.host[name] != ino {
+			others = s.unmade[name]
+		}
+		for _, o := range others { // in name order
+			if o.c.ID != c.ID && o.ns(name) == ino {
+				info.SharedWith = append(info.SharedWith, o.c.Name)
 			}
 		}
-		sort.Strings(info.SharedWith)
-		switch name {
-		case "mnt":
-			info.Owned = true
-		case "user":
-			info.Owned = false
-		default:
-			for t, n := range procNS {
-				if n == name {
-					ns, ok := namespaceFor(c, t)
-					info.Owned = ok && ns.Path == ""
-				}
+		for who, theirs := range s.pods {
+			if theirs[name] == ino {
+				i, _ := slices.BinarySearch(info.SharedWith, who)
+				info.SharedWith = slices.Insert(info.SharedWith, i, who)
 			}
+		}
+		// "host" is where hull itself runs: what --pid host and the like give.
+		if s.host[name] == ino {
+			i, _ := slices.BinarySearch(info.SharedWith, "host")
+			info.SharedWith = slices.Insert(info.SharedWith, i, "host")
 		}
 		out[name] = info
+	}
+	return out
+}
+
+// ownsNamespace tells whether c's namespace name (procNS's) is one made for c
+// when it started: the mount namespace always is, the user namespace never (hull
+// runs containers in its own), the others when their mode neither joins one nor
+// is the host's.
+func ownsNamespace(c *Container, name string) bool {
+	switch name {
+	case "mnt":
+		return true
+	case "user":
+		return false
+	}
+	for t, n := range procNS {
+		if n == name {
+			ns, ok := namespaceFor(c, t)
+			return ok && ns.Path == ""
+		}
+	}
+	return false
+}
+
+// unmadeBy is, for each namespace name, the entries of those that did not make
+// it for themselves (ownsNamespace), in the order of list.
+func unmadeBy(list []*censusEntry) map[string][]*censusEntry {
+	out := map[string][]*censusEntry{}
+	for _, name := range procNS {
+		for _, en := range list {
+			if !ownsNamespace(en.c, name) {
+				out[name] = append(out[name], en)
+			}
+		}
 	}
 	return out
 }

@@ -33,9 +33,12 @@ func inspectCommand(g *globals) *cobra.Command {
 				}
 				types = []string{"container"}
 			}
+			// One census for every name: each is resolved, and each running
+			// container's namespaces compared, without reading every record again.
+			census := e.NewCensus()
 			var out []any
 			for _, a := range args {
-				v, err := inspectObject(e, a, types, size, kernel)
+				v, err := inspectObject(e, census, a, types, size, kernel)
 				if err != nil {
 					return err
 				}
@@ -53,15 +56,15 @@ func inspectCommand(g *globals) *cobra.Command {
 
 // inspectObject is the first object of types named name, as inspect shows it;
 // docker's order when no --type says: container, image, network, volume.
-func inspectObject(e *engine.Engine, name string, types []string, size, kernel bool) (any, error) {
+func inspectObject(e *engine.Engine, census *engine.Census, name string, types []string, size, kernel bool) (any, error) {
 	var err error
 	for _, t := range types {
 		var v any
 		switch t {
 		case "container":
 			var c *engine.Container
-			if c, err = e.Get(name); err == nil {
-				o := toInspect(e, c)
+			if c, err = census.Get(name); err == nil {
+				o := toInspect(e, census, c)
 				if size {
 					rw, rootFs := e.ContainerSizes(c)
 					o.SizeRw, o.SizeRootFs = &rw, &rootFs
@@ -133,7 +136,7 @@ type inspectJSON struct {
 	Kernel *engine.Kernel `json:"Kernel,omitempty"`
 }
 
-func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {
+func toInspect(e *engine.Engine, census *engine.Census, c *engine.Container) inspectJSON {
 	var o inspectJSON
 	o.Id, o.Created, o.Path, o.Args, o.Image, o.Name = c.ID, c.Created, c.Path, c.Args, c.Image, "/"+c.Name
 	o.LogPath, o.Driver = e.LogPath(c.ID), e.Images.Snapshotter().Name()
@@ -147,7 +150,7 @@ func toInspect(e *engine.Engine, c *engine.Container) inspectJSON {
 	s.Restarting, s.Health, o.RestartCount = c.State.Status == engine.StatusRestarting, c.State.Health, c.RestartCount
 	o.HostConfig, o.Config = c.HostConfig, c.Config
 	o.NetworkSettings = c.NetworkSettings
-	o.Mounts, o.Pod, o.Namespaces = e.MountInfos(c), c.Pod, e.Namespaces(c)
+	o.Mounts, o.Pod, o.Namespaces = e.MountInfos(c), c.Pod, census.Namespaces(c)
 	if o.Args == nil {
 		o.Args = []string{}
 	}
