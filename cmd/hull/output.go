@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -16,9 +17,16 @@ import (
 // Go template.
 func printJSONOrTemplate[T any](v []T, format string) error {
 	if format == "" {
-		data, _ := json.MarshalIndent(v, "", "    ")
-		fmt.Println(string(data))
-		return nil
+		// Encoded straight into the output, indented as it goes (MarshalIndent
+		// would encode, indent a copy, and Println copy that again: inspect of
+		// hundreds of containers is megabytes).
+		w := bufio.NewWriterSize(os.Stdout, 64<<10)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "    ")
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		return w.Flush()
 	}
 	tmpl, err := template.New("f").Funcs(template.FuncMap{"json": func(v any) string { b, _ := json.Marshal(v); return string(b) }}).Parse(format)
 	if err != nil {
