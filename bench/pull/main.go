@@ -1,26 +1,34 @@
-// Command pull benchmarks image pull: `hull pull` beside `podman pull` of one image
+// Command pull benchmarks image pull: `hull pull` beside `podman pull` of images
 // from a local registry, including unpacking the layers.
 //
 // Usage, as root from the repository root after `make build`:
 //
-//	go run ./bench/pull [-n 5] [-hull bin/hull] [-base /path/to/other/hull] [-layers 5] [-layer-mib 40]
+//	go run ./bench/pull [-n 5] [-hull bin/hull] [-base /path/to/other/hull] [-layers 5] [-layer-mib 40] [-images standard,layers50,big]
 //
 // The benchmark starts Debian's reference registry (`docker-registry serve`, from
 // distribution 2.8) on 127.0.0.1 at a free port, with its configuration and storage
-// in a temporary directory, and pushes one image to it with go-containerregistry:
-// -layers gzip-compressed layers of about -layer-mib MiB of random (incompressible)
-// data each, every layer one large file (half the bytes) plus many small ones
-// (1-48 KiB, the other half), so both streaming and file creation count. The data
-// are generated from a fixed seed: every run of the benchmark pulls the same bytes.
+// in a temporary directory, and pushes images to it with go-containerregistry, each
+// layer gzip-compressed random (incompressible) data, one large file (half the
+// bytes) plus many small ones (1-48 KiB, the other half), so both streaming and
+// file creation count:
 //
-// Each round pulls the image once with every tool, in an order alternating from
-// round to round, into a store emptied before the run:
+//   - standard, bench/pull: -layers (5) layers of -layer-mib (40) MiB;
+//   - layers50, bench/pull-layers50: 50 layers of 4 MiB (what costs per layer);
+//   - big, bench/pull-big: one layer of 1024 MiB (512 MiB in one file and ~21,000
+//     small files), made in a temporary file rather than in memory.
+//
+// The data are generated from a fixed seed per image: every run of the benchmark
+// pulls the same bytes (the standard image's are those of the benchmark before the
+// other two were added).
+//
+// Each image gets its own rounds. Each round pulls it once with every tool, in an
+// order alternating from round to round, into a fresh empty store:
 //
 //	hull  --root <fresh dir> --state <fresh dir> pull -q 127.0.0.1:PORT/bench/pull:latest
 //	podman --root <fresh> --runroot <fresh> --storage-driver overlay --cgroup-manager cgroupfs \
 //	       pull -q --tls-verify=false 127.0.0.1:PORT/bench/pull:latest
 //
-// Stores are kept until the end of the benchmark (see the comment in run), then
+// Stores are kept until the image's last round (see pullRounds), then
 // removed. podman gets a private containers.conf (CONTAINERS_CONF: default_ulimits nofile and
 // nproc, cgroup_manager cgroupfs) and storage.conf. Both pull over plain HTTP (hull
 // allows it for loopback addresses). One unmeasured round comes first, so that the
@@ -32,15 +40,17 @@
 // time reports it (%M). The tool runs under /usr/bin/time for that, because a child
 // of this process would start with this process's own high-water mark (ru_maxrss
 // counts the memory it was forked from) and this process held the image's layers. It reports
-// medians and the ratio of the medians hull/podman. Everything is removed at the
+// medians and the ratio of the medians hull/podman, per image. Everything is removed at the
 // end: stores (podman's after `podman system reset`, and any mount left under
 // them), the registry process and its directory.
 package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,7 +78,7 @@ import (
 
 type tool struct {
 	name string
-	argv func(dir string) []string // dir: a fresh empty directory for the store
+	argv func(dir, ref string) []string // dir: a fresh empty directory for the store
 	env  []string
 	runs []sample
 }
@@ -88,8 +98,9 @@ func run() error {
 	n := flag.Int("n", 5, "measured pulls per tool")
 	hull := flag.String("hull", "bin/hull", "hull binary")
 	base := flag.String("base", "", "a second hull binary to run alongside (e.g. a baseline build)")
-	layers := flag.Int("layers", 5, "layers in the image")
-	layerMiB := flag.Int("layer-mib", 40, "MiB of random data per layer")
+	layers := flag.Int("layers", 5, "layers in the standard image")
+	layerMiB := flag.Int("layer-mib", 40, "MiB of random data per layer of the standard image")
+	imageNames := flag.String("images", "standard,layers50,big", "images to pull, each in its own rounds: standard (-layers x -layer-mib), layers50 (50 x 4 MiB), big (one layer of 1024 MiB)")
 	only := flag.String("only", "", "comma-separated tool names to run (default all)")
 	serve := flag.Bool("serve", false, "only start the registry and push the image, print its name, and wait for end of input (for profiling by hand)")
 	flag.Parse()
@@ -118,13 +129,27 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ref := addr + "/bench/pull:latest"
-	t0 := time.Now()
-	size, err := pushImage(ref, *layers, *layerMiB)
-	if err != nil {
-		return fmt.Errorf("push: %w", err)
+	shapes := map[string]imageShape{
+		"standard": {repo: "pull", layers: *layers, layerMiB: *layerMiB},
+		"layers50": {repo: "pull-layers50", layers: 50, layerMiB: 4},
+		"big":      {repo: "pull-big", layers: 1, layerMiB: 1024},
 	}
-	fmt.Printf("image %s: %d layers, %.1f MiB compressed, pushed in %.1fs\n\n", ref, *layers, float64(size)/(1<<20), time.Since(t0).Seconds())
+	var images []imageShape
+	for _, name := range strings.Split(*imageNames, ",") {
+		sh, ok := shapes[name]
+		if !ok {
+			return fmt.Errorf("-images: no image %q (standard, layers50, big)", name)
+		}
+		sh.ref = addr + "/bench/" + sh.repo + ":latest"
+		t0 := time.Now()
+		size, err := pushImage(tmp, sh.ref, sh.layers, sh.layerMiB)
+		if err != nil {
+			return fmt.Errorf("push %s: %w", sh.ref, err)
+		}
+		fmt.Printf("image %s: %d layers, %.1f MiB compressed, pushed in %.1fs\n", sh.ref, sh.layers, float64(size)/(1<<20), time.Since(t0).Seconds())
+		images = append(images, sh)
+	}
+	fmt.Println()
 	if *serve {
 		fmt.Println("serving; close standard input to stop")
 		io.Copy(io.Discard, os.Stdin)
@@ -135,14 +160,14 @@ func run() error {
 	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n[engine]\ncgroup_manager = \"cgroupfs\"\n"), 0o644); err != nil {
 		return err
 	}
-	hullArgv := func(bin string) func(string) []string {
-		return func(dir string) []string {
+	hullArgv := func(bin string) func(string, string) []string {
+		return func(dir, ref string) []string {
 			return []string{bin, "--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"), "pull", "-q", ref}
 		}
 	}
 	tools := []*tool{
 		{name: "hull", argv: hullArgv(*hull)},
-		{name: "podman", argv: func(dir string) []string {
+		{name: "podman", argv: func(dir, ref string) []string {
 			return []string{podman, "--root", filepath.Join(dir, "storage"), "--runroot", filepath.Join(dir, "run"),
 				"--storage-driver", "overlay", "--cgroup-manager", "cgroupfs", "pull", "-q", "--tls-verify=false", ref}
 		}},
@@ -165,28 +190,58 @@ func run() error {
 			t.env = []string{"CONTAINERS_CONF=" + conf, "CONTAINERS_STORAGE_CONF=" + storage}
 		}
 	}
-	// The stores are removed only at the end: on ext4, creating files soon after
-	// many were deleted costs far more (the inode allocator skips recently freed
-	// inodes one by one), which would charge each run for its predecessor's cleanup.
+	seq := 0 // numbers the stores (podman wants its runroot under 50 characters)
+	for _, img := range images {
+		if err := pullRounds(tmp, img, tools, *n, &seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// imageShape is one image of the benchmark: repo under bench/, its layers and their
+// size; ref once pushed.
+type imageShape struct {
+	repo             string
+	layers, layerMiB int
+	ref              string
+}
+
+// pullRounds pulls img n+1 times with each tool (the first round unmeasured),
+// reports, and removes the stores.
+func pullRounds(tmp string, img imageShape, tools []*tool, n int, seq *int) error {
+	for _, t := range tools {
+		t.runs = nil
+	}
+	// The stores are removed only after the image's last round: on ext4,
+	// creating files soon after many were deleted costs far more (the inode
+	// allocator skips recently freed inodes one by one), which would charge
+	// each run for its predecessor's cleanup.
 	var resets []func()
+	var dirs []string
 	defer func() {
 		for _, r := range resets {
 			r()
 		}
+		for _, d := range dirs {
+			benchutil.RemoveAll(d)
+		}
 	}()
-	seq := 0
-	for round := 0; round <= *n; round++ {
+	fmt.Fprintf(os.Stderr, "%s\n", img.ref)
+	for round := 0; round <= n; round++ {
 		for k := range tools {
 			t := tools[(round+k)%len(tools)]
-			seq++
-			dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", t.name, seq))
+			*seq++
+			dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", t.name, *seq))
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				return err
 			}
-			s, out, err := runOnce(t.argv(dir), t.env)
+			dirs = append(dirs, dir)
+			argv := t.argv(dir, img.ref)
+			s, out, err := runOnce(argv, t.env)
 			if t.name == "podman" {
 				resets = append(resets, func() {
-					reset := append(t.argv(dir)[:9:9], "system", "reset", "--force")
+					reset := append(argv[:9:9], "system", "reset", "--force")
 					c := exec.Command(reset[0], reset[1:]...)
 					c.Env = append(os.Environ(), t.env...)
 					c.Run()
@@ -201,7 +256,9 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "round %d %-9s %6.2fs cpu %6.2fs maxrss %6.1f MiB\n", round, t.name, s.wall.Seconds(), s.cpu.Seconds(), float64(s.maxrss)/1024)
 		}
 	}
-	report(tools, *n)
+	fmt.Printf("%s: %d layers of %d MiB\n", img.ref, img.layers, img.layerMiB)
+	report(tools, n)
+	fmt.Println()
 	return nil
 }
 
@@ -261,19 +318,44 @@ http:
 }
 
 // pushImage builds the image and writes it to ref; it returns the compressed size.
-func pushImage(ref string, layers, layerMiB int) (int64, error) {
+// Layers of up to 256 MiB are made in memory; larger ones in a file under tmp
+// (removed after the push), so that a 1 GiB layer does not sit in this process.
+// The random data come from a seed of the repository's name ("pull" for the
+// standard image, as before there were others).
+func pushImage(tmp, ref string, layers, layerMiB int) (int64, error) {
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		return 0, err
 	}
-	rng := rand.New(rand.NewChaCha8([32]byte{'h', 'u', 'l', 'l'}))
+	seed := [32]byte{'h', 'u', 'l', 'l'}
+	if repo := r.Context().RepositoryStr(); repo != "bench/pull" {
+		copy(seed[4:], repo)
+	}
+	rng := rand.New(rand.NewChaCha8(seed))
 	var ls []v1.Layer
 	var size int64
 	for i := 0; i < layers; i++ {
-		data := layerTar(rng, i, int64(layerMiB)<<20)
-		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(data)), nil
-		})
+		var l v1.Layer
+		if layerMiB <= 256 {
+			var buf bytes.Buffer
+			layerTar(&buf, rng, i, int64(layerMiB)<<20)
+			data := buf.Bytes()
+			l, err = tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(data)), nil
+			})
+		} else {
+			f, ferr := os.CreateTemp(tmp, "layer-*.tar")
+			if ferr != nil {
+				return 0, ferr
+			}
+			defer os.Remove(f.Name())
+			w := bufio.NewWriterSize(f, 1<<20)
+			layerTar(w, rng, i, int64(layerMiB)<<20)
+			if err := errors.Join(w.Flush(), f.Close()); err != nil {
+				return 0, err
+			}
+			l, err = tarball.LayerFromFile(f.Name())
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -303,22 +385,26 @@ func pushImage(ref string, layers, layerMiB int) (int64, error) {
 
 // layerTar makes one uncompressed layer: a directory with a file of half the bytes
 // and small files for the other half, all random.
-func layerTar(rng *rand.Rand, i int, total int64) []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+func layerTar(w io.Writer, rng *rand.Rand, i int, total int64) {
+	tw := tar.NewWriter(w)
 	dir := fmt.Sprintf("layer%d/", i)
 	mod := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: mod})
 	file := func(name string, n int64) {
 		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: n, ModTime: mod})
-		b := make([]byte, n)
-		for j := 0; j+8 <= len(b); j += 8 {
-			v := rng.Uint64()
-			for k := 0; k < 8; k++ {
-				b[j+k] = byte(v >> (8 * k))
+		// in pieces of at most 1 MiB: the big file of a 1 GiB layer is 512 MiB
+		b := make([]byte, min(n, 1<<20))
+		for left := n; left > 0; {
+			p := b[:min(left, int64(len(b)))]
+			for j := 0; j+8 <= len(p); j += 8 {
+				v := rng.Uint64()
+				for k := 0; k < 8; k++ {
+					p[j+k] = byte(v >> (8 * k))
+				}
 			}
+			tw.Write(p)
+			left -= int64(len(p))
 		}
-		tw.Write(b)
 	}
 	file(dir+"big", total/2)
 	left := total - total/2
@@ -331,7 +417,6 @@ func layerTar(rng *rand.Rand, i int, total int64) []byte {
 		left -= n
 	}
 	tw.Close()
-	return buf.Bytes()
 }
 
 // runOnce runs argv with env added to ours, and measures it.
