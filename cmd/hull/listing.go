@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"slices"
@@ -17,12 +18,14 @@ import (
 // tab-aligned columns.
 type listing struct {
 	w     *tabwriter.Writer
+	out   *bufio.Writer // under w: tabwriter writes each cell on its own
 	tmpl  *template.Template
 	quiet bool
 }
 
 func newListing(header, format string, quiet bool) (*listing, error) {
-	l := &listing{w: tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0), quiet: quiet}
+	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	l := &listing{w: tabwriter.NewWriter(out, 0, 4, 3, ' ', 0), out: out, quiet: quiet}
 	if format != "" {
 		t, err := template.New("format").Parse(format)
 		if err != nil {
@@ -56,7 +59,12 @@ func (l *listing) row(id string, data any, cols ...any) error {
 	return nil
 }
 
-func (l *listing) flush() error { return l.w.Flush() }
+func (l *listing) flush() error {
+	if err := l.w.Flush(); err != nil {
+		return err
+	}
+	return l.out.Flush()
+}
 
 // parseFilters reads an ls command's --filter KEY=VALUE flags, keys among keys.
 // A name= value is a regular expression, as docker's (internal/filter).
