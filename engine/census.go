@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hullproject/hull/internal/atomicfile"
 	"github.com/hullproject/hull/internal/proc"
 	"golang.org/x/sys/unix"
 )
@@ -75,7 +76,7 @@ func (s *Census) records() error {
 		}
 		entries := make([]*censusEntry, len(ids))
 		forEach(len(ids), func(i int) {
-			data, err := os.ReadFile(filepath.Join(s.e.dir(ids[i]), "config.json"))
+			data, err := atomicfile.ReadFile(filepath.Join(s.e.dir(ids[i]), "config.json"))
 			if err != nil {
 				return // removed meanwhile, or a half-made one List sweeps
 			}

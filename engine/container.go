@@ -261,7 +261,7 @@ func (e *Engine) load(id string) (*Container, error) {
 
 // loadRaw is load that also returns the record as stored.
 func (e *Engine) loadRaw(id string) (*Container, []byte, error) {
-	data, err := os.ReadFile(filepath.Join(e.dir(id), "config.json"))
+	data, err := atomicfile.ReadFile(filepath.Join(e.dir(id), "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
 	}
@@ -279,7 +279,7 @@ func (e *Engine) loadRaw(id string) (*Container, []byte, error) {
 // Name first, so the decoder stops after a few tokens instead of decoding the
 // whole record (any order is read right, only slower).
 func (e *Engine) recordName(id string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(e.dir(id), "config.json"))
+	data, err := atomicfile.ReadFile(filepath.Join(e.dir(id), "config.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
 	}

@@ -18,6 +18,35 @@ func WriteFile(name string, data []byte, mode os.FileMode) error {
 	return write(name, data, mode, true)
 }
 
+// ReadFile reads a state file whole, as os.ReadFile, with only open, read and
+// close: an *os.File would also fstat it, try and fail to add it to the poller and
+// switch it to non-blocking and back, which a command reading hundreds of records
+// (hull ps) pays for every one.
+func ReadFile(name string) ([]byte, error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 8<<10)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: name, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
 // Replace is WriteFile without the fsync: readers still see the old content or
 // the new, but a crash may lose either. It is for state that does not outlive
 // the boot (a runtime's, under /run), or that a durable write follows at once.

@@ -1,9 +1,11 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +130,31 @@ func TestLockFdDirectory(t *testing.T) {
 	unix.Close(a) // closing the descriptor drops its lock
 	if err := LockFd(b, Exclusive|Try); err != nil {
 		t.Fatalf("after the holder closed: %v", err)
+	}
+}
+
+// ReadFile reads what WriteFile wrote, small or larger than its first buffer, and
+// fails as os.ReadFile does.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 8 << 10, 8<<10 + 1, 100 << 10} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		name := filepath.Join(dir, "f")
+		if err := WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFile(name)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: read %d, %v", n, len(got), err)
+		}
+	}
+	if _, err := ReadFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "open "+dir) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := ReadFile(dir); err == nil || !strings.Contains(err.Error(), "read "+dir) {
+		t.Errorf("a directory: %v", err)
 	}
 }
