@@ -36,9 +36,29 @@ type Stat struct {
 // ReadStat reads /proc/<pid>/stat. The error of a pid that names no process
 // wraps os.ErrNotExist.
 func ReadStat(pid int) (Stat, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	// open, one read, close: an *os.File would also fstat the file, try and
+	// fail to add it to the poller and set it non-blocking and back, for each
+	// of the hundreds of liveness checks of a hull ps. The kernel makes the
+	// line in one go (seq_file); one longer than the buffer is read again whole.
+	name := "/proc/" + strconv.Itoa(pid) + "/stat"
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return Stat{}, err
+		return Stat{}, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	var buf [1024]byte
+	n, err := unix.Read(fd, buf[:])
+	for err == unix.EINTR {
+		n, err = unix.Read(fd, buf[:])
+	}
+	unix.Close(fd)
+	if err != nil {
+		return Stat{}, &os.PathError{Op: "read", Path: name, Err: err}
+	}
+	data := buf[:n]
+	if n == len(buf) {
+		if data, err = os.ReadFile(name); err != nil {
+			return Stat{}, err
+		}
 	}
 	return parseStat(pid, data)
 }
