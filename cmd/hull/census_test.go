@@ -89,3 +89,43 @@ func TestInspectManyNamespaces(t *testing.T) {
 		t.Errorf("w's uts namespace shared with %v", s)
 	}
 }
+
+// With many containers listed and compared at once (List and the census read them
+// several at a time), one whose monitor and process were killed shows as exited in
+// ps, and in no running container's namespaces.
+func TestListTruthfulMany(t *testing.T) {
+	h := newHullEnv(t, "hull")
+	var names []string
+	for i := range 6 {
+		names = append(names, fmt.Sprintf("m%d", i))
+		h.ok("run", "-d", "--network", "none", "--name", names[i], "busybox", "sleep", "1000")
+	}
+	mon := int(h.record(h.inspect("m3", "{{.Id}}"))["State"].(map[string]any)["MonitorPid"].(float64))
+	pid, _ := strconv.Atoi(h.inspect("m3", "{{.State.Pid}}"))
+	if mon <= 0 || pid <= 0 {
+		t.Fatalf("m3: monitor %d, pid %d", mon, pid)
+	}
+	unix.Kill(mon, unix.SIGKILL)
+	unix.Kill(pid, unix.SIGKILL)
+	waitGone(t, mon)
+	waitGone(t, pid)
+	if out := h.ok("ps", "--format", "{{.Names}}"); strings.Contains(out, "m3") || strings.Count(out, "\n") != 5 {
+		t.Errorf("ps after m3 was killed:\n%s", out)
+	}
+	if out := h.ok("ps", "-a", "--format", "{{.Names}} {{.State}}"); !strings.Contains(out, "m3 exited\n") || strings.Count(out, "running") != 5 {
+		t.Errorf("ps -a after m3 was killed:\n%s", out)
+	}
+	if got := h.inspect("m3", "{{.State.Status}}"); got != "exited" {
+		t.Errorf("m3 inspected: %s", got)
+	}
+	out := h.ok("inspect", "-f", "{{json .Namespaces.user.SharedWith}}", "m0", "m5")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var with []string
+		if err := json.Unmarshal([]byte(line), &with); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(with, "m3") || len(with) != 5 { // host and 4 others
+			t.Errorf("user namespace shared with %v", with)
+		}
+	}
+}
