@@ -274,21 +274,22 @@ func (b *bench) quiesce() time.Duration {
 	return d
 }
 
-// many is one round of part many for one engine.
-func (b *bench) many(ctx context.Context, e *engine, r, count, stopTime int, settle time.Duration) (round, error) {
-	var rd round
-	names := make([]string, count)
-	for i := range names {
-		names[i] = fmt.Sprintf("b%d-%d", r, i)
+// runDetached runs `run -d --name NAME CMD...` in e for each of names, at most
+// limit at a time (0: all at once), keeps hull's container IDs for the cleanup,
+// and returns every failure.
+func (b *bench) runDetached(ctx context.Context, e *engine, names []string, limit int, cmd ...string) error {
+	if limit <= 0 {
+		limit = max(len(names), 1)
 	}
-	errs := make([]error, count)
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	t0 := time.Now()
 	for i, name := range names {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
-			id, err := benchutil.OutContext(ctx, e.run([]string{"-d", "--name", name}, "/bin/sh", "-c", `trap "" TERM; sleep 1000`)...)
+			defer func() { <-sem; wg.Done() }()
+			id, err := benchutil.OutContext(ctx, e.run([]string{"-d", "--name", name}, cmd...)...)
 			errs[i] = err
 			if e.name == "hull" && err == nil {
 				b.mu.Lock()
@@ -298,7 +299,18 @@ func (b *bench) many(ctx context.Context, e *engine, r, count, stopTime int, set
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// many is one round of part many for one engine.
+func (b *bench) many(ctx context.Context, e *engine, r, count, stopTime int, settle time.Duration) (round, error) {
+	var rd round
+	names := make([]string, count)
+	for i := range names {
+		names[i] = fmt.Sprintf("b%d-%d", r, i)
+	}
+	t0 := time.Now()
+	if err := b.runDetached(ctx, e, names, 0, "/bin/sh", "-c", `trap "" TERM; sleep 1000`); err != nil {
 		return rd, err
 	}
 	for {

@@ -4,13 +4,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hullproject/hull/bench/internal/benchutil"
@@ -44,25 +42,7 @@ func (b *bench) readers(engines []*engine) []*engine {
 // 100000` in engine e, at most 25 at a time, and waits until `ps -q` lists want
 // running containers.
 func (b *bench) startMany(ctx context.Context, e *engine, names []string, want int) error {
-	errs := make([]error, len(names))
-	sem := make(chan struct{}, 25)
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			id, err := benchutil.OutContext(ctx, e.run([]string{"-d", "--name", name}, "/bin/sleep", "100000")...)
-			errs[i] = err
-			if e.name == "hull" && err == nil {
-				b.mu.Lock()
-				b.ids = append(b.ids, strings.TrimSpace(id))
-				b.mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := b.runDetached(ctx, e, names, 25, "/bin/sleep", "100000"); err != nil {
 		return err
 	}
 	for t0 := time.Now(); ; time.Sleep(50 * time.Millisecond) {
