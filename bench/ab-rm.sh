@@ -3,15 +3,13 @@
 # binary, alternating, on one temporary root: each round starts 50 `run -d
 # --network none --name rI busybox sleep 1000` at once with the binary under test,
 # kills them, waits until `ps -q` lists none, and times one `rm r1 ... r50`;
-# prints each binary's times in ms.
+# prints each binary's median and minimum.
 set -euo pipefail
+. "$(dirname "$0")/ab-lib.sh"
 n=$1; shift
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-g=(--root "$tmp/root" --state "$tmp/state")
+ab_root
 "$1" "${g[@]}" import --busybox >/dev/null
 names=$(seq -f r%g 50)
-declare -A times
 for ((i = 0; i < n; i++)); do
 	for b in "$@"; do
 		for name in $names; do
@@ -20,10 +18,7 @@ for ((i = 0; i < n; i++)); do
 		wait
 		"$b" "${g[@]}" kill $names >/dev/null
 		while [ -n "$("$b" "${g[@]}" ps -q)" ]; do sleep 0.1; done
-		s=$(date +%s%N)
-		"$b" "${g[@]}" rm $names >/dev/null
-		e=$(date +%s%N)
-		times[$b]+="$(((e - s) / 1000000)) "
+		ab_time "$b" "${g[@]}" rm $names >/dev/null
 	done
 done
-for b in "$@"; do echo "$b ${times[$b]}"; done
+ab_report "$@"

@@ -5,20 +5,13 @@
 # comparing a change against the build before it; hull against podman is
 # bench/engine.
 set -euo pipefail
+. "$(dirname "$0")/ab-lib.sh"
 n=$1; shift
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-g=(--root "$tmp/root" --state "$tmp/state")
+ab_root
 "$1" "${g[@]}" import --busybox >/dev/null
-declare -A times
 for ((i = 0; i < n; i++)); do
 	for b in "$@"; do
-		s=$(date +%s%N)
-		"$b" "${g[@]}" run --rm --network none busybox true
-		e=$(date +%s%N)
-		times[$b]+="$(((e - s) / 10000)) "
+		ab_time "$b" "${g[@]}" run --rm --network none busybox true
 	done
 done
-for b in "$@"; do
-	echo "$b $(tr ' ' '\n' <<<"${times[$b]}" | grep . | sort -n | awk '{a[NR]=$1} END{printf "p50 %.1f ms  min %.1f ms", a[int((NR+1)/2)]/100, a[1]/100}')"
-done
+ab_report "$@"
