@@ -74,6 +74,34 @@ func cleanupIfNew(t *testing.T, dirs ...string) {
 	})
 }
 
+// ctrSession is ctr on the containerd at sock, in namespace ns: ctr returns what a
+// command gave, mustCtr its output or fails the test. What a failed test leaves in
+// ns (tasks, containers) is killed and removed when the test ends.
+func ctrSession(t *testing.T, sock, ns string) (ctr func(args ...string) cmdResult, mustCtr func(args ...string) string) {
+	ctr = func(args ...string) cmdResult {
+		t.Helper()
+		return run(t, nil, 60*time.Second, "ctr", append([]string{"-a", sock, "-n", ns}, args...)...)
+	}
+	mustCtr = func(args ...string) string {
+		t.Helper()
+		r := ctr(args...)
+		if r.err != nil {
+			t.Fatalf("%s", r)
+		}
+		return r.out
+	}
+	t.Cleanup(func() {
+		for _, id := range strings.Fields(ctr("task", "list", "-q").out) {
+			ctr("task", "kill", "-a", "-s", "KILL", id)
+			ctr("task", "delete", "-f", id)
+		}
+		for _, id := range strings.Fields(ctr("container", "list", "-q").out) {
+			ctr("container", "delete", id)
+		}
+	})
+	return ctr, mustCtr
+}
+
 func TestContainerd(t *testing.T) {
 	needBinaries(t, "containerd", "ctr", "containerd-shim-runc-v2")
 	for _, rt := range runtimes(t) {
@@ -85,28 +113,7 @@ func TestContainerd(t *testing.T) {
 			t.Cleanup(func() { removeCgroup(t, ns) })
 			rtPath := wrapRuntime(t, dir, rt)
 			sock := startContainerd(t, dir)
-			ctr := func(args ...string) cmdResult {
-				t.Helper()
-				return run(t, nil, 60*time.Second, "ctr", append([]string{"-a", sock, "-n", ns}, args...)...)
-			}
-			mustCtr := func(args ...string) string {
-				t.Helper()
-				r := ctr(args...)
-				if r.err != nil {
-					t.Fatalf("%s", r)
-				}
-				return r.out
-			}
-			t.Cleanup(func() {
-				// What a failed test left: tasks killed and deleted, containers removed.
-				for _, id := range strings.Fields(ctr("task", "list", "-q").out) {
-					ctr("task", "kill", "-a", "-s", "KILL", id)
-					ctr("task", "delete", "-f", id)
-				}
-				for _, id := range strings.Fields(ctr("container", "list", "-q").out) {
-					ctr("container", "delete", id)
-				}
-			})
+			ctr, mustCtr := ctrSession(t, sock, ns)
 			rtFlags := []string{"--runc-binary", rtPath, "--runc-root", filepath.Join(dir, "runc-root")}
 
 			mustCtr("images", "import", imageArchive)
@@ -167,28 +174,7 @@ func TestContainerdSystemdCgroup(t *testing.T) {
 			dir := workDir(t)
 			ns := "hullsd"
 			rtPath := wrapRuntime(t, dir, rt)
-			sock := startContainerd(t, dir)
-			ctr := func(args ...string) cmdResult {
-				t.Helper()
-				return run(t, nil, 60*time.Second, "ctr", append([]string{"-a", sock, "-n", ns}, args...)...)
-			}
-			mustCtr := func(args ...string) string {
-				t.Helper()
-				r := ctr(args...)
-				if r.err != nil {
-					t.Fatalf("%s", r)
-				}
-				return r.out
-			}
-			t.Cleanup(func() {
-				for _, id := range strings.Fields(ctr("task", "list", "-q").out) {
-					ctr("task", "kill", "-a", "-s", "KILL", id)
-					ctr("task", "delete", "-f", id)
-				}
-				for _, id := range strings.Fields(ctr("container", "list", "-q").out) {
-					ctr("container", "delete", id)
-				}
-			})
+			ctr, mustCtr := ctrSession(t, startContainerd(t, dir), ns)
 			id := "sd" + rt.name
 			unit, cg := "ctr-"+id+".scope", "/hullpeers.slice/ctr-"+id+".scope"
 			mustCtr("images", "import", imageArchive)
