@@ -11,7 +11,7 @@ CRI_CONTAINERD2 ?= v2.4.2
 # The kubelet of test-kubelet: k8s.io/kubernetes at this tag, built once.
 KUBELET_VERSION ?= v1.34.2
 
-.PHONY: test-cri test-cri-containerd2 test-kubelet bench-cri
+.PHONY: test-cri test-cri-containerd2 test-cri-cgroupv2 test-kubelet bench-cri
 test-cri: build
 	HULLRT=$(CURDIR)/bin/hullrt $(HULL_CRI_DIR)/run.sh $(CRI_ARGS)
 
@@ -19,6 +19,13 @@ test-cri: build
 # contrib/kubernetes/containerd-2.x.toml as written).
 test-cri-containerd2: build
 	HULLRT=$(CURDIR)/bin/hullrt $(HULL_CRI_DIR)/run.sh -containerd $(CRI_CONTAINERD2) $(CRI_ARGS)
+
+# The same suite inside the cgroup v2 test VM (test/vm, qemu under software
+# emulation): containerd 2.x, runc and hull handlers, critest, all in the VM.
+# Knobs: CRI_FOCUS, CRI_SKIP (ginkgo regexps), VM_MEM, VM_TIMEOUT; see
+# test/vm/cri/run.sh. Slow (docs/kubernetes.md says how slow); not in make check.
+test-cri-cgroupv2:
+	CRI_CONTAINERD2=$(CRI_CONTAINERD2) $(HULL_CRI_DIR)/../vm/cri/run.sh
 
 # A real kubelet, standalone (no API server), on the same private containerd with
 # hull as its default handler: a static pod of two containers comes up, restarts

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -223,28 +224,24 @@ func imageDefs(pauseBin, webBin, nnpBin string) ([]imageDef, error) {
 	return defs, nil
 }
 
-// serveImages builds every image and pushes it to an in-process registry on
-// 127.0.0.1 under its path (the registry host dropped). It returns the
-// registry's host:port and a function that stops it.
-func serveImages(busybox, pauseBin, webBin, nnpBin string) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	go srv.Serve(ln)
-	stop := func() { srv.Close() }
-	host := ln.Addr().String()
+// namedImage is one built image under one of the references critest uses.
+type namedImage struct {
+	ref string
+	img v1.Image
+}
+
+// buildImages builds every image of imageDefs on the busybox layer, once per
+// image, listed under each of its references.
+func buildImages(busybox, pauseBin, webBin, nnpBin string) ([]namedImage, error) {
 	base, err := busyboxLayer(busybox)
 	if err != nil {
-		stop()
-		return "", nil, err
+		return nil, err
 	}
 	defs, err := imageDefs(pauseBin, webBin, nnpBin)
 	if err != nil {
-		stop()
-		return "", nil, err
+		return nil, err
 	}
+	var out []namedImage
 	for _, d := range defs {
 		img, err := mutate.AppendLayers(empty.Image, base)
 		if err == nil && len(d.files) > 0 {
@@ -262,24 +259,88 @@ func serveImages(busybox, pauseBin, webBin, nnpBin string) (string, func(), erro
 			}
 		}
 		if err != nil {
-			stop()
-			return "", nil, fmt.Errorf("image %s: %w", d.refs[0], err)
+			return nil, fmt.Errorf("image %s: %w", d.refs[0], err)
 		}
 		for _, r := range d.refs {
-			ref, err := name.ParseReference(r)
-			if err != nil {
-				stop()
-				return "", nil, err
-			}
-			local, err := name.ParseReference(host+"/"+ref.Context().RepositoryStr()+":"+ref.Identifier(), name.Insecure)
-			if err == nil {
-				err = remote.Write(local, img)
-			}
-			if err != nil {
-				stop()
-				return "", nil, fmt.Errorf("push %s: %w", r, err)
-			}
+			out = append(out, namedImage{ref: r, img: img})
+		}
+	}
+	return out, nil
+}
+
+// serveImages pushes the images to an in-process registry on 127.0.0.1, each
+// under its path (the registry host dropped). It returns the registry's
+// host:port and a function that stops it.
+func serveImages(images []namedImage) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	go srv.Serve(ln)
+	stop := func() { srv.Close() }
+	host := ln.Addr().String()
+	for _, ni := range images {
+		ref, err := name.ParseReference(ni.ref)
+		if err != nil {
+			stop()
+			return "", nil, err
+		}
+		local, err := name.ParseReference(host+"/"+ref.Context().RepositoryStr()+":"+ref.Identifier(), name.Insecure)
+		if err == nil {
+			err = remote.Write(local, ni.img)
+		}
+		if err != nil {
+			stop()
+			return "", nil, fmt.Errorf("push %s: %w", ni.ref, err)
 		}
 	}
 	return host, stop, nil
+}
+
+// refAnnotation names an image of an OCI layout by its reference.
+const refAnnotation = "org.opencontainers.image.ref.name"
+
+// writeLayout stores the images as an OCI image layout in dir, each reference an
+// entry of its index (the blobs once), for -prebuilt: the cgroup v2 VM has
+// neither Go nor ldd to build them.
+func writeLayout(dir string, images []namedImage) error {
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	for _, ni := range images {
+		if err := p.AppendImage(ni.img, layout.WithAnnotations(map[string]string{refAnnotation: ni.ref})); err != nil {
+			return fmt.Errorf("layout %s: %w", ni.ref, err)
+		}
+	}
+	return nil
+}
+
+// readLayout lists the images writeLayout stored in dir.
+func readLayout(dir string) ([]namedImage, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []namedImage
+	for _, desc := range m.Manifests {
+		ref := desc.Annotations[refAnnotation]
+		if ref == "" {
+			return nil, fmt.Errorf("%s: image %s has no %s", dir, desc.Digest, refAnnotation)
+		}
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", dir, ref, err)
+		}
+		out = append(out, namedImage{ref: ref, img: img})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no images", dir)
+	}
+	return out, nil
 }

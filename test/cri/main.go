@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,21 +32,25 @@ import (
 )
 
 var (
-	hullrt     = flag.String("hullrt", "", "the hullrt binary (required)")
-	work       = flag.String("work", "", "work directory (default: a new one under /tmp, removed at the end)")
-	keep       = flag.Bool("keep", false, "keep the work directory")
-	handlers   = flag.String("handlers", "runc,hull", "runtime handlers to run critest with, in order")
-	focus      = flag.String("focus", "", "run only the critest specs matching this regexp")
-	skip       = flag.String("skip", "", "skip the critest specs matching this regexp")
-	version    = flag.String("critest-version", "v1.34.0", "cri-tools module version")
-	cacheDir   = flag.String("cache", "", "where critest and crictl are built once (default $HOME/.cache/hull-cri)")
-	contrib    = flag.String("contrib", "", "the containerd snippet adding the hull handler (default: contrib/kubernetes's for the containerd run)")
-	ctdVersion = flag.String("containerd", "", "containerd to run: \"\" for the one on PATH (Debian's), or a v2 module version (v2.4.2) built once into the cache")
-	benchN     = flag.Int("bench", 0, "pod start rounds per handler, alternating (0: no benchmark)")
-	benchPods  = flag.Int("bench-pods", 5, "pods per handler kept running while the shims are weighed")
-	noCritest  = flag.Bool("no-critest", false, "skip critest (with -bench: the benchmark alone)")
-	busyboxBin = flag.String("busybox", "/bin/busybox", "the static busybox the images are made of")
-	kubeletVer = flag.String("kubelet", "", "instead of critest: a standalone kubelet of this k8s.io/kubernetes version (v1.34.2), built once into the cache, runs a static pod on hull")
+	hullrt      = flag.String("hullrt", "", "the hullrt binary (required)")
+	work        = flag.String("work", "", "work directory (default: a new one under /tmp, removed at the end)")
+	keep        = flag.Bool("keep", false, "keep the work directory")
+	handlers    = flag.String("handlers", "runc,hull", "runtime handlers to run critest with, in order")
+	focus       = flag.String("focus", "", "run only the critest specs matching this regexp")
+	skip        = flag.String("skip", "", "skip the critest specs matching this regexp")
+	version     = flag.String("critest-version", "v1.34.0", "cri-tools module version")
+	cacheDir    = flag.String("cache", "", "where critest and crictl are built once (default $HOME/.cache/hull-cri)")
+	contrib     = flag.String("contrib", "", "the containerd snippet adding the hull handler (default: contrib/kubernetes's for the containerd run)")
+	ctdVersion  = flag.String("containerd", "", "containerd to run: \"\" for the one on PATH (Debian's), or a v2 module version (v2.4.2) built once into the cache")
+	benchN      = flag.Int("bench", 0, "pod start rounds per handler, alternating (0: no benchmark)")
+	benchPods   = flag.Int("bench-pods", 5, "pods per handler kept running while the shims are weighed")
+	noCritest   = flag.Bool("no-critest", false, "skip critest (with -bench: the benchmark alone)")
+	busyboxBin  = flag.String("busybox", "/bin/busybox", "the static busybox the images are made of")
+	kubeletVer  = flag.String("kubelet", "", "instead of critest: a standalone kubelet of this k8s.io/kubernetes version (v1.34.2), built once into the cache, runs a static pod on hull")
+	prepare     = flag.String("prepare", "", "only build critest, crictl, containerd (-containerd) and the test images into this directory, for a -prebuilt run elsewhere")
+	prebuilt    = flag.String("prebuilt", "", "take critest, crictl, containerd and the test images from this -prepare directory instead of building them (the cgroup v2 VM has no Go)")
+	listSkipped = flag.Bool("list-skipped", false, "list each handler's skipped specs in the report, as the failed ones")
+	critestTO   = flag.Duration("critest-timeout", 40*time.Minute, "ginkgo's timeout for one critest run")
 )
 
 func main() {
@@ -61,6 +66,9 @@ func logf(format string, args ...any) {
 }
 
 func run() error {
+	if *prepare != "" {
+		return prepareParts(*prepare)
+	}
 	if *hullrt == "" {
 		return errors.New("-hullrt is required")
 	}
@@ -76,7 +84,7 @@ func run() error {
 		return fmt.Errorf("runc: %w", err)
 	}
 	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "iptables"} {
-		if _, err := exec.LookPath(b); err != nil && *ctdVersion == "" {
+		if _, err := exec.LookPath(b); err != nil && *ctdVersion == "" && (*prebuilt == "" || b == "iptables") {
 			return fmt.Errorf("%s: %w (test/cri/run.sh installs it)", b, err)
 		}
 	}
@@ -116,16 +124,17 @@ func run() error {
 	}()
 
 	start := time.Now()
-	logf("building critest and crictl %s, pause and webserver", *version)
-	cache := *cacheDir
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "hull-cri")
+	cache := defaultCache()
+	var p *parts
+	if *prebuilt != "" {
+		p, err = prebuiltParts(*prebuilt)
+	} else {
+		p, err = buildParts(cache, filepath.Join(dir, "bin"))
 	}
-	critest, crictl, err := buildCriTools(cache, *version)
 	if err != nil {
 		return err
 	}
+	critest, crictl, ctd := p.critest, p.crictl, p.ctd
 	var kubelet string
 	if *kubeletVer != "" {
 		logf("building kubelet %s from k8s.io/kubernetes", *kubeletVer)
@@ -133,26 +142,12 @@ func run() error {
 			return err
 		}
 	}
-	ctd := containerdBins{}
-	if *ctdVersion != "" {
-		logf("building containerd %s from its module", *ctdVersion)
-		if ctd.dir, err = buildContainerd(cache, *ctdVersion); err != nil {
-			return err
-		}
-	}
 	if ctd.version, err = ctd.detect(); err != nil {
 		return err
 	}
-	bin := filepath.Join(dir, "bin")
-	pauseBin, webBin, nnpBin := filepath.Join(bin, "pause"), filepath.Join(bin, "webserver"), filepath.Join(bin, "nnp")
-	for p, out := range map[string]string{"./pause": pauseBin, "./webserver": webBin, "./nnp": nnpBin} {
-		if err := goCmd("", "build", "-trimpath", "-ldflags=-s -w", "-o", out, p).Run(); err != nil {
-			return fmt.Errorf("build %s: %w", p, err)
-		}
-	}
 
-	logf("building the test images and serving them on 127.0.0.1")
-	reg, stopReg, err := serveImages(*busyboxBin, pauseBin, webBin, nnpBin)
+	logf("serving the test images on 127.0.0.1")
+	reg, stopReg, err := serveImages(p.images)
 	if err != nil {
 		return err
 	}
@@ -164,8 +159,16 @@ func run() error {
 	// So do CNI's result cache (libcni's default) and, with -kubelet, the paths a
 	// kubelet uses whatever its --root-dir: its device plugins' directory and the
 	// /var/log/containers links (those into the work directory go first).
-	for _, p := range []string{"/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/run/netns",
-		"/var/lib/cni/results", "/var/lib/cni", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet", "/var/log/containers"} {
+	// And the cgroup containerd puts pods without a cgroup parent below
+	// (k8s.io, named for its namespace), on each hierarchy: the runtimes remove
+	// the containers' cgroups, not that parent.
+	paths := []string{"/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/run/netns",
+		"/var/lib/cni/results", "/var/lib/cni", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet", "/var/log/containers"}
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs")
+	for _, h := range append(hierarchies, "/sys/fs/cgroup/cgroup.procs") {
+		paths = append(paths, filepath.Join(filepath.Dir(h), "k8s.io"))
+	}
+	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
 			fresh = append(fresh, p)
 		}
@@ -308,6 +311,129 @@ func run() error {
 	return nil
 }
 
+// parts are what a run takes besides the runtimes: critest, crictl, containerd
+// (ctd.dir "": Debian's, on PATH) and the test images.
+type parts struct {
+	critest, crictl string
+	ctd             containerdBins
+	images          []namedImage
+}
+
+func defaultCache() string {
+	if *cacheDir != "" {
+		return *cacheDir
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "hull-cri")
+}
+
+// buildParts builds cri-tools and (with -containerd) containerd once into
+// cache, and the images' programs into bin, then the images.
+func buildParts(cache, bin string) (*parts, error) {
+	p := &parts{}
+	var err error
+	logf("building critest and crictl %s, pause and webserver", *version)
+	if p.critest, p.crictl, err = buildCriTools(cache, *version); err != nil {
+		return nil, err
+	}
+	if *ctdVersion != "" {
+		logf("building containerd %s from its module", *ctdVersion)
+		if p.ctd.dir, err = buildContainerd(cache, *ctdVersion); err != nil {
+			return nil, err
+		}
+	}
+	pauseBin, webBin, nnpBin := filepath.Join(bin, "pause"), filepath.Join(bin, "webserver"), filepath.Join(bin, "nnp")
+	for pkg, out := range map[string]string{"./pause": pauseBin, "./webserver": webBin, "./nnp": nnpBin} {
+		if err := goCmd("", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg).Run(); err != nil {
+			return nil, fmt.Errorf("build %s: %w", pkg, err)
+		}
+	}
+	logf("building the test images")
+	if p.images, err = buildImages(*busyboxBin, pauseBin, webBin, nnpBin); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// The files of a -prepare directory.
+const (
+	preparedCritest    = "critest"
+	preparedCrictl     = "crictl"
+	preparedContainerd = "containerd" // containerd, containerd-shim-runc-v2, ctr
+	preparedImages     = "images"     // an OCI image layout
+)
+
+// prepareParts builds the parts and writes them into dir, for a -prebuilt run
+// where there is no Go toolchain (test/vm/cri: critest inside the cgroup v2 VM).
+// containerd must be a static build from its module: Debian's is dynamic.
+func prepareParts(dir string) error {
+	if *ctdVersion == "" {
+		return errors.New("-prepare needs -containerd v2.x.y (a static build; Debian's containerd is dynamically linked)")
+	}
+	tmp, err := os.MkdirTemp("", "hull-cri-prepare-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	p, err := buildParts(defaultCache(), tmp)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, preparedContainerd), 0o755); err != nil {
+		return err
+	}
+	copies := map[string]string{p.critest: preparedCritest, p.crictl: preparedCrictl}
+	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr"} {
+		copies[p.ctd.bin(b)] = filepath.Join(preparedContainerd, b)
+	}
+	for src, dst := range copies {
+		if err := copyFile(src, filepath.Join(dir, dst), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := writeLayout(filepath.Join(dir, preparedImages), p.images); err != nil {
+		return err
+	}
+	logf("prepared %s: critest and crictl %s, containerd %s, %d image references", dir, *version, *ctdVersion, len(p.images))
+	return nil
+}
+
+// prebuiltParts takes the parts prepareParts wrote into dir.
+func prebuiltParts(dir string) (*parts, error) {
+	p := &parts{critest: filepath.Join(dir, preparedCritest), crictl: filepath.Join(dir, preparedCrictl),
+		ctd: containerdBins{dir: filepath.Join(dir, preparedContainerd)}}
+	for _, f := range []string{p.critest, p.crictl, p.ctd.bin("containerd"), p.ctd.bin("containerd-shim-runc-v2"), p.ctd.bin("ctr")} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("-prebuilt: %w", err)
+		}
+	}
+	var err error
+	if p.images, err = readLayout(filepath.Join(dir, preparedImages)); err != nil {
+		return nil, fmt.Errorf("-prebuilt: %w", err)
+	}
+	return p, nil
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return out.Close()
+}
+
 // goCmd is the go command in this module's directory, output to ours.
 func goCmd(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command("go", args...)
@@ -392,7 +518,7 @@ func runCritest(critest string, d *containerd, handler, dir string) (*suiteResul
 	args := []string{
 		"-runtime-endpoint", "unix://" + d.sock, "-image-endpoint", "unix://" + d.sock,
 		"-runtime-handler", handler, "-ginkgo.no-color", "-ginkgo.junit-report", junit,
-		"-ginkgo.timeout", "40m",
+		"-ginkgo.timeout", critestTO.String(),
 	}
 	if *focus != "" {
 		args = append(args, "-ginkgo.focus", *focus)
@@ -517,6 +643,16 @@ func formatReport(results []*suiteResult, bench *benchResult, ctdVersion string,
 			}
 			sort.Strings(failed)
 			fmt.Fprintf(&b, "failed with %s: %d\n%s", r.handler, len(failed), strings.Join(append(failed, ""), "\n"))
+			if *listSkipped {
+				var skipped []string
+				for n, s := range r.specs {
+					if s == "skipped" {
+						skipped = append(skipped, "  "+n)
+					}
+				}
+				sort.Strings(skipped)
+				fmt.Fprintf(&b, "skipped with %s: %d\n%s", r.handler, len(skipped), strings.Join(append(skipped, ""), "\n"))
+			}
 			for _, l := range r.retried {
 				fmt.Fprintf(&b, "  %s: %s\n", r.handler, l)
 			}

@@ -13,6 +13,7 @@
 #   VM_ACCEL         qemu accelerator (default tcg; KVM does not work on these hosts)
 #   VM_KERNEL_PKG    Debian kernel package (default: what linux-image-amd64 depends on)
 #   VM_MODULES       modules to load at boot (dependencies are added)
+#   VM_MODULES_EXTRA more modules to load, besides VM_MODULES' default
 #   VM_FILES         extra "host:guest" files for the initramfs, space separated
 #   VM_APPEND        extra kernel command line; VM_DEBUG=1 drops "quiet"
 #   VM_KEEP=1        keep the work directory (test binaries, initramfs)
@@ -48,6 +49,8 @@ case $VM_INIT/$VM_CGROUP in */v2 | systemd/hybrid) ;; *) echo "vm: error: VM_CGR
 VM_MODULES=${VM_MODULES:-crc32c_generic overlay veth bridge br_netfilter tun dummy loop nfnetlink nf_tables \
 nft_chain_nat nft_nat nft_masq nft_redir nft_ct nft_fib_inet nft_reject_inet nft_limit \
 nf_nat nf_conntrack nf_defrag_ipv4 nf_defrag_ipv6 libcrc32c}
+# modules loaded besides VM_MODULES (test/vm/cri: the xt matches portmap's rules use)
+VM_MODULES="$VM_MODULES ${VM_MODULES_EXTRA:-}"
 
 SELFTEST_PKGS="./test/vm/selftest ./test/vm/selftest/cgo"
 # VM_INIT=systemd: the systemd cgroup driver's tests (the selftest wants init's
