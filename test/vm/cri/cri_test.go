@@ -57,8 +57,8 @@ func TestCritest(t *testing.T) {
 	}
 }
 
-// printFailures logs the part of a critest log from ginkgo's "Summarizing N
-// Failures" on.
+// printFailures logs ginkgo's "[FAILED]" lines (each failure's message) and the
+// part of a critest log from its "Summarizing N Failures" on.
 func printFailures(t *testing.T, file string) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -68,14 +68,16 @@ func printFailures(t *testing.T, file string) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	on := false
+	seen := map[string]bool{}
 	var out []string
 	for sc.Scan() {
 		l := sc.Text()
 		if strings.Contains(l, "Summarizing") && strings.Contains(l, "Failure") {
 			on = true
 		}
-		if on {
+		if on || (strings.Contains(l, "[FAILED]") && !seen[l]) {
 			out = append(out, l)
+			seen[l] = true
 		}
 	}
 	if len(out) > 0 {

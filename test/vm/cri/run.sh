@@ -16,6 +16,7 @@
 #   CRI_FOCUS        critest specs to run, a ginkgo regexp (default: all of them)
 #   CRI_SKIP         critest specs to leave out (default: none)
 #   CRI_ARGS         more arguments for the harness (go run ./test/cri -h), space separated
+#   CRI_APPARMOR=1   AppArmor on in the VM, with apparmor_parser (default: apparmor=0)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -99,12 +100,35 @@ files="$files /usr/bin/ipcmk:/usr/bin/ipcmk"
 # portmap's rules through iptables-nft: the xt matches and targets it names.
 export VM_MODULES_EXTRA="${VM_MODULES_EXTRA:-} nft_compat xt_addrtype xt_comment xt_multiport xt_tcpudp \
 xt_nat xt_MASQUERADE xt_mark xt_conntrack"
-export VM_FILES="${VM_FILES:-}$files"
 # Debian's kernel enables AppArmor, so critest runs its AppArmor specs, which
 # load profiles with `sudo apparmor_parser`; the VM has neither, and containerd
 # (no apparmor_parser either) gives no container a profile. Off, as on the host
 # whose numbers these sit beside: the specs skip (docs/kubernetes.md).
-export VM_APPEND="${VM_APPEND:-} apparmor=0"
+# CRI_APPARMOR=1 leaves it on and ships Debian's apparmor_parser (downloaded,
+# not installed) and a sudo that runs its arguments: then containerd gives
+# every container its default profile, as on a Debian or Ubuntu node.
+if [ "${CRI_APPARMOR:-0}" = 1 ]; then
+	debs=$REPO/test/vm/cache/debs
+	mkdir -p "$debs"
+	deb=$(ls "$debs"/apparmor_*.deb 2>/dev/null | tail -n1 || true)
+	if [ -z "$deb" ]; then
+		(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root apparmor >&2)
+		deb=$(ls "$debs"/apparmor_*.deb | tail -n1)
+	fi
+	dpkg-deb -x "$deb" "$WORK/apparmor"
+	printf '#!/bin/sh\nexec "$@"\n' >"$WORK/sudo" && chmod 0755 "$WORK/sudo"
+	: >"$WORK/keep"
+	files="$files $WORK/apparmor/sbin/apparmor_parser:/sbin/apparmor_parser"
+	files="$files $WORK/apparmor/etc/apparmor/parser.conf:/etc/apparmor/parser.conf"
+	# parser.conf compiles for the feature set Debian pins there
+	for f in $(cd "$WORK/apparmor" && find usr/share/apparmor-features -type f); do
+		files="$files $WORK/apparmor/$f:/$f"
+	done
+	files="$files $WORK/sudo:/usr/bin/sudo $WORK/keep:/var/cache/apparmor/.keep"
+else
+	export VM_APPEND="${VM_APPEND:-} apparmor=0"
+fi
+export VM_FILES="${VM_FILES:-}$files"
 export VM_MEM=${VM_MEM:-4096}
 export VM_TIMEOUT=${VM_TIMEOUT:-7200}
 export VM_LOG=${VM_LOG:-$REPO/test/vm/cache/logs/cri-$(date +%Y%m%d-%H%M%S).log}
