@@ -1,16 +1,11 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
-	"github.com/hullproject/hull/internal/atomicfile"
-	"github.com/hullproject/hull/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,10 +16,10 @@ import (
 // first needed and kept for the command (not across commands: a long-lived
 // `hull system service` makes one per request).
 //
-// It reads only what resolving and comparing need of each record (censusRecord),
-// several records at a time (forEach), and only then, once, whether each running one
-// still runs (refresh) and the namespaces of the running ones that can share one
-// with the container shown (Namespaces).
+// It reads only what resolving needs of each record, its name (recordName),
+// several records at a time (forEach). The Namespaces section reads no other record than
+// those of the containers joined to the one shown (the join index, joins.go),
+// each once per census.
 //
 // A Census is a snapshot: what it resolves is read again from its record (Get),
 // and a name it resolved that the record no longer has (renamed meanwhile) is
@@ -38,30 +33,20 @@ type Census struct {
 	byName      map[string]string
 	err         error
 
-	nsOnce  sync.Once
+	// What Namespaces has read: hull's own namespaces, and the containers and
+	// pods met following joins (namespaces.go), by ID.
+	nsMu    sync.Mutex
 	host    map[string]uint64
-	running []*censusEntry               // by name
-	unmade  map[string][]*censusEntry    // of running, by namespace (unmadeBy)
-	pods    map[string]map[string]uint64 // "pod:NAME": its infra's namespaces
+	members map[string]*censusEntry
+	pods    map[string]*Pod
+	joiners map[string][]string // the join index's entries of a target
 }
 
 type censusEntry struct {
-	c *Container // ID, Name, State, HostConfig's Runtime and namespace modes only
+	c *Container // of the census's records: ID and Name only; of its members: whole
 	// ino holds the inodes of the entry's namespaces, by procNS name, as they
 	// are first asked for (ns).
 	ino map[string]uint64
-}
-
-// censusRecord is what a Census decodes of a record: decoding skips the rest.
-type censusRecord struct {
-	ID         string         `json:"Id"`
-	Name       string         `json:"Name"`
-	State      ContainerState `json:"State"`
-	HostConfig struct {
-		Runtime     string `json:"Runtime"`
-		NetworkMode string `json:"NetworkMode"`
-		SharingHostConfig
-	} `json:"HostConfig"`
 }
 
 // NewCensus starts a census of e's containers; nothing is read yet.
@@ -76,18 +61,11 @@ func (s *Census) records() error {
 		}
 		entries := make([]*censusEntry, len(ids))
 		forEach(len(ids), func(i int) {
-			data, err := atomicfile.ReadFile(filepath.Join(s.e.dir(ids[i]), "config.json"))
+			name, err := s.e.recordName(ids[i])
 			if err != nil {
-				return // removed meanwhile, or a half-made one List sweeps
+				return // removed meanwhile, damaged, or a half-made one List sweeps
 			}
-			var r censusRecord
-			if json.Unmarshal(data, &r) != nil || r.ID != ids[i] {
-				return // damaged: List leaves it out too
-			}
-			c := &Container{ID: r.ID, Name: r.Name, State: r.State}
-			c.HostConfig.Runtime, c.HostConfig.NetworkMode = r.HostConfig.Runtime, r.HostConfig.NetworkMode
-			c.HostConfig.SharingHostConfig = r.HostConfig.SharingHostConfig
-			entries[i] = &censusEntry{c: c}
+			entries[i] = &censusEntry{c: &Container{ID: ids[i], Name: name}}
 		})
 		s.byID, s.byName = map[string]*censusEntry{}, map[string]string{}
 		for i, en := range entries {
@@ -103,6 +81,16 @@ func (s *Census) records() error {
 
 // Get is Engine.Get, resolving ref in the census.
 func (s *Census) Get(ref string) (*Container, error) {
+	// A full ID, or a name whose hint holds (names.go), needs no census.
+	if idRE.MatchString(ref) {
+		if _, err := os.Stat(s.e.dir(ref)); err == nil {
+			return s.e.Get(ref)
+		}
+	}
+	if c, ok := s.e.hinted(ref); ok {
+		s.e.refresh(c)
+		return c, nil
+	}
 	if err := s.records(); err != nil {
 		return nil, err
 	}
@@ -110,12 +98,23 @@ func (s *Census) Get(ref string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.e.load(id)
+	c, err := s.get(id)
 	if err != nil {
 		return nil, err
 	}
-	if byName && c.Name != strings.TrimPrefix(ref, "/") {
-		return s.e.Get(ref) // renamed since the census
+	if byName {
+		if c.Name != strings.TrimPrefix(ref, "/") {
+			return s.e.Get(ref) // renamed since the census
+		}
+		s.e.hint(c.Name, id)
+	}
+	return c, nil
+}
+
+func (s *Census) get(id string) (*Container, error) {
+	c, err := s.e.load(id)
+	if err != nil {
+		return nil, err
 	}
 	s.e.refresh(c)
 	return c, nil
@@ -145,39 +144,32 @@ func (s *Census) resolve(ref string) (id string, byName bool, err error) {
 	return "", false, fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
 }
 
-// namespaces takes what Namespaces compares with: the host's namespaces, the
-// running containers (their status made truthful, as List's) and the running pods'
-// infra processes.
-func (s *Census) namespaces() {
-	s.nsOnce.Do(func() {
-		s.host = nsInodes(os.Getpid())
-		if s.records() == nil {
-			entries := make([]*censusEntry, len(s.ids))
-			forEach(len(s.ids), func(i int) {
-				en := s.byID[s.ids[i]]
-				s.e.refresh(en.c)
-				if en.c.State.Status == StatusRunning && en.c.State.Pid != 0 {
-					entries[i] = en
-				}
-			})
-			for _, en := range entries {
-				if en != nil {
-					s.running = append(s.running, en)
-				}
-			}
-			// SharedWith lists names in order
-			slices.SortFunc(s.running, func(a, b *censusEntry) int { return strings.Compare(a.c.Name, b.c.Name) })
-			s.unmade = unmadeBy(s.running)
-		}
-		s.pods = map[string]map[string]uint64{}
-		if pods, err := s.e.ListPods(); err == nil {
-			for _, p := range pods {
-				if proc.Alive(p.Infra.Pid, p.Infra.Start) {
-					s.pods["pod:"+p.Name] = nsInodes(p.Infra.Pid)
-				}
-			}
-		}
-	})
+// member is the container id as the namespace search sees it: its record (read
+// whole, once per census) with its status made truthful; nil when it is gone.
+func (s *Census) member(id string) *censusEntry {
+	if en, ok := s.members[id]; ok {
+		return en
+	}
+	var en *censusEntry
+	if c, err := s.e.load(id); err == nil {
+		s.e.refresh(c)
+		en = &censusEntry{c: c}
+	}
+	s.members[id] = en
+	return en
+}
+
+// pod is the pod id's record, nil when it is gone.
+func (s *Census) pod(id string) *Pod {
+	if p, ok := s.pods[id]; ok {
+		return p
+	}
+	p, err := s.e.loadPod(id)
+	if err != nil {
+		p = nil
+	}
+	s.pods[id] = p
+	return p
 }
 
 // ns is the inode of the entry's namespace name (0 if it cannot be read).

@@ -478,6 +478,9 @@ func (e *Engine) Resolve(ref string) (string, error) {
 			return ref, nil
 		}
 	}
+	if c, ok := e.hinted(ref); ok {
+		return c.ID, nil
+	}
 	ids, err := e.ids()
 	if err != nil {
 		return "", err
@@ -486,6 +489,7 @@ func (e *Engine) Resolve(ref string) (string, error) {
 	var byPrefix []string
 	for _, id := range ids {
 		if n, err := e.recordName(id); err == nil && n == name {
+			e.hint(name, id)
 			return id, nil
 		}
 		if strings.HasPrefix(id, ref) {

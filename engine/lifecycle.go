@@ -542,6 +542,8 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 		return err
 	}
 	e.destroyed(c)
+	e.unindexJoins(c)
+	e.forgetName(c)
 	if c != nil && c.HostConfig.AutoRemove {
 		return e.removeAnonymous(c) // --rm takes them along, as docker's
 	}
@@ -579,6 +581,8 @@ func (e *Engine) removeRecord(id string, rt ociruntime.Runtime) (finish func() e
 		return nil, err
 	}
 	e.destroyed(c)
+	e.unindexJoins(c)
+	e.forgetName(c)
 	var volErr error
 	if c != nil && c.HostConfig.AutoRemove {
 		volErr = e.removeAnonymous(c) // --rm takes them along, as docker's

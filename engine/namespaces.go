@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hullproject/hull/internal/proc"
@@ -214,6 +216,10 @@ func (e *Engine) prepareStart(c *Container) error {
 	if len(joined) == 0 {
 		return nil
 	}
+	// Before the process exists: inspect finds who shares a namespace by the index.
+	if err := e.indexJoins(c); err != nil {
+		return fmt.Errorf("the join index: %w", err)
+	}
 	if c.Pod != "" {
 		if err := e.startInfra(c.Pod); err != nil {
 			return err
@@ -264,7 +270,13 @@ func (e *Engine) ownerPid(mode string) (int, error) {
 
 // NamespaceInfo is one of a running container's namespaces, as `hull inspect` shows
 // it: its inode (the namespace's identity), whether the container made it, and who
-// else is in it (containers by name, "pod:NAME" for a pod's infra, "host").
+// else is in it: the running containers by name and the pods' infra processes as
+// "pod:NAME" that are in it by joining (container:X, pod:X, one after the other),
+// or, for a namespace that is the host's (hull's own: --pid host and the like, the
+// user namespace of every container), "host" alone. The containers that are merely
+// in the host's namespace too are not listed: that is every container without a
+// namespace of its own of that type, the same for each, and would make each
+// inspect read every record.
 type NamespaceInfo struct {
 	Inode      uint64   `json:"inode"`
 	Owned      bool     `json:"owned"`
@@ -273,9 +285,16 @@ type NamespaceInfo struct {
 
 func nsInodes(pid int) map[string]uint64 {
 	out := map[string]uint64{}
+	// Each looked up in the directory, opened once, rather than each by its
+	// whole path: inspect of hundreds does this for every one.
+	dir, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return out
+	}
+	defer unix.Close(dir)
 	for _, name := range procNS {
 		var st unix.Stat_t
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name), &st); err == nil {
+		if err := unix.Fstatat(dir, name, &st, 0); err == nil {
 			out[name] = st.Ino
 		}
 	}
@@ -288,7 +307,7 @@ func (e *Engine) Namespaces(c *Container) map[string]NamespaceInfo {
 	return e.NewCensus().Namespaces(c)
 }
 
-// Namespaces is Engine.Namespaces, comparing c with the census's containers.
+// Namespaces is Engine.Namespaces, reading each record it needs once per census.
 func (s *Census) Namespaces(c *Container) map[string]NamespaceInfo {
 	if c.State.Status != StatusRunning || c.State.Pid == 0 {
 		return nil
@@ -297,37 +316,96 @@ func (s *Census) Namespaces(c *Container) map[string]NamespaceInfo {
 	if len(mine) == 0 {
 		return nil
 	}
-	s.namespaces()
+	s.nsMu.Lock()
+	defer s.nsMu.Unlock()
+	if s.host == nil {
+		s.host = nsInodes(os.Getpid())
+		s.members, s.pods, s.joiners = map[string]*censusEntry{}, map[string]*Pod{}, map[string][]string{}
+		// A root whose joiners a hull without the index started gets it now.
+		s.e.ensureJoinIndex()
+	}
+	// c as read and made truthful by the caller: the first the searches meet.
+	s.members[c.ID] = &censusEntry{c: c, ino: mine}
 	out := map[string]NamespaceInfo{}
 	for name, ino := range mine {
 		info := NamespaceInfo{Inode: ino, SharedWith: []string{}, Owned: ownsNamespace(c, name)}
-		// Two namespaces each of two containers made for itself are two: only
-		// a namespace one of them joined or left to the host's can be the
-		// other's, so only then is the other's read (/proc/PID/ns). (One c's
-		// record says it made but that is the host's after all is not taken
-		// on trust.)
-		others := s.running
-		if info.Owned && s.host[name] != ino {
-			others = s.unmade[name]
-		}
-		for _, o := range others { // in name order
-			if o.c.ID != c.ID && o.ns(name) == ino {
-				info.SharedWith = append(info.SharedWith, o.c.Name)
-			}
-		}
-		for who, theirs := range s.pods {
-			if theirs[name] == ino {
-				i, _ := slices.BinarySearch(info.SharedWith, who)
-				info.SharedWith = slices.Insert(info.SharedWith, i, who)
-			}
-		}
 		// "host" is where hull itself runs: what --pid host and the like give.
+		// (A record that says c made it is not taken on trust: the inodes decide.)
 		if s.host[name] == ino {
-			i, _ := slices.BinarySearch(info.SharedWith, "host")
-			info.SharedWith = slices.Insert(info.SharedWith, i, "host")
+			info.SharedWith = append(info.SharedWith, "host")
+		} else if t, ok := nsTypeOf(name); ok {
+			info.SharedWith = s.sharers(c, t, name, ino)
 		}
 		out[name] = info
 	}
+	return out
+}
+
+// nsTypeOf is the type of namespace name (procNS's) when a mode can join it.
+func nsTypeOf(name string) (specs.LinuxNamespaceType, bool) {
+	for _, t := range nsTypes {
+		if procNS[t] == name {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// sharers are the names of those in c's namespace of type t (inode ino, not the
+// host's), in order: only joins of that type put two in one namespace, so they are
+// in c's component of the join graph of type t, whose edges are the modes
+// ("container:ID", "pod:ID", up from the joiner) and the join index's entries
+// (down from the target). The component is walked through stopped and removed
+// containers too (two that joined one that stopped still share its namespace);
+// those listed are the running ones, and the pods' live infra processes, whose
+// namespace has the inode.
+func (s *Census) sharers(c *Container, t specs.LinuxNamespaceType, name string, ino uint64) []string {
+	out := []string{}
+	start := "container:" + c.ID
+	seen := map[string]bool{start: true}
+	queue := []string{start}
+	visit := func(node string) {
+		if !seen[node] {
+			seen[node] = true
+			queue = append(queue, node)
+		}
+	}
+	for len(queue) > 0 {
+		node := queue[0]
+		queue = queue[1:]
+		kind, id, _ := strings.Cut(node, ":")
+		if kind == "container" {
+			if en := s.member(id); en != nil {
+				if m := modeOf(en.c, t); joins(m) {
+					visit(m)
+				}
+				if id != c.ID && en.c.State.Status == StatusRunning && en.c.State.Pid != 0 && en.ns(name) == ino {
+					out = append(out, en.c.Name)
+				}
+			}
+		} else if p := s.pod(id); p != nil && proc.Alive(p.Infra.Pid, p.Infra.Start) && nsInodes(p.Infra.Pid)[name] == ino {
+			out = append(out, "pod:"+p.Name)
+		}
+		joiners, ok := s.joiners[id]
+		if !ok {
+			joiners = s.e.joiners(id)
+			s.joiners[id] = joiners
+		}
+		for _, j := range joiners {
+			en := s.member(j)
+			if en == nil {
+				// rm died between the record and the entry: the entry goes
+				if _, err := os.Stat(filepath.Join(s.e.dir(j), "config.json")); errors.Is(err, os.ErrNotExist) {
+					os.Remove(filepath.Join(s.e.joinsDir(), id, j))
+				}
+				continue
+			}
+			if modeOf(en.c, t) == node {
+				visit("container:" + j)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -349,18 +427,4 @@ func ownsNamespace(c *Container, name string) bool {
 		}
 	}
 	return false
-}
-
-// unmadeBy is, for each namespace name, the entries of those that did not make
-// it for themselves (ownsNamespace), in the order of list.
-func unmadeBy(list []*censusEntry) map[string][]*censusEntry {
-	out := map[string][]*censusEntry{}
-	for _, name := range procNS {
-		for _, en := range list {
-			if !ownsNamespace(en.c, name) {
-				out[name] = append(out[name], en)
-			}
-		}
-	}
-	return out
 }
