@@ -400,6 +400,11 @@ func (s *Census) sharers(c *Container, t specs.LinuxNamespaceType, name string, 
 				}
 				continue
 			}
+			if !slices.Contains(joinTargets(en.c), id) {
+				// never joined it (modes do not change): not an entry rm will take
+				os.Remove(filepath.Join(s.e.joinsDir(), id, j))
+				continue
+			}
 			if modeOf(en.c, t) == node {
 				visit("container:" + j)
 			}
