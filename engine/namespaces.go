@@ -286,16 +286,26 @@ type NamespaceInfo struct {
 func nsInodes(pid int) map[string]uint64 {
 	out := map[string]uint64{}
 	// Each looked up in the directory, opened once, rather than each by its
-	// whole path: inspect of hundreds does this for every one.
+	// whole path; and its link read ("net:[4026531840]"), which names the inode
+	// without the nsfs file a stat of the link's target makes the kernel find or
+	// make: inspect of hundreds does this for every one.
 	dir, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return out
 	}
 	defer unix.Close(dir)
+	buf := make([]byte, 64)
 	for _, name := range procNS {
-		var st unix.Stat_t
-		if err := unix.Fstatat(dir, name, &st, 0); err == nil {
-			out[name] = st.Ino
+		n, err := unix.Readlinkat(dir, name, buf)
+		if err != nil {
+			continue
+		}
+		link := string(buf[:n])
+		num, ok := strings.CutPrefix(link, name+":[")
+		if num, ok2 := strings.CutSuffix(num, "]"); ok && ok2 {
+			if ino, err := strconv.ParseUint(num, 10, 64); err == nil {
+				out[name] = ino
+			}
 		}
 	}
 	return out

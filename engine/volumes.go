@@ -234,7 +234,7 @@ func (e *Engine) RemoveWithVolumes(ref string, force bool) error {
 // MountInfos is the container's mounts in docker's inspect shape.
 func (e *Engine) MountInfos(c *Container) []MountInfo {
 	out := []MountInfo{}
-	vs, _ := e.Volumes()
+	var vs *volume.Store // opened at the first volume: inspect of hundreds without any
 	for _, m := range c.Mounts {
 		i := MountInfo{Type: string(m.Type), Source: m.Source, Destination: m.Destination, RW: !m.ReadOnly, Propagation: m.Propagation}
 		if m.ReadOnly {
@@ -243,6 +243,9 @@ func (e *Engine) MountInfos(c *Container) []MountInfo {
 		switch m.Type {
 		case volume.TypeVolume:
 			i.Name, i.Driver, i.Source = m.Source, volume.Driver, ""
+			if vs == nil {
+				vs, _ = e.Volumes()
+			}
 			if vs != nil {
 				if v, err := vs.Get(m.Source); err == nil {
 					i.Source = v.Mountpoint
