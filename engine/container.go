@@ -549,6 +549,9 @@ func (e *Engine) List() ([]*Container, error) {
 	return out, nil
 }
 
+// ForEach is forEach, for the commands that show many objects (inspect).
+func ForEach(n int, f func(i int)) { forEach(n, f) }
+
 // forEach calls f(0) ... f(n-1), several at a time: reading hundreds of records
 // or /proc files, one goroutine's system calls and decoding overlap another's.
 func forEach(n int, f func(i int)) {

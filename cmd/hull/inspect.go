@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/hullproject/hull/engine"
@@ -35,16 +38,42 @@ func inspectCommand(g *globals) *cobra.Command {
 			}
 			// One census for every name: each is resolved, and each running
 			// container's namespaces compared, without reading every record again.
+			// Several names at a time: reading hundreds of records and /proc
+			// files, one's system calls overlap another's decoding. The first
+			// error in the order of the names is the one reported, as one by one.
+			// Without a template, each object is encoded there too (as
+			// printJSONOrTemplate's Encoder would, indented one level into the
+			// array): with hundreds, the JSON is megabytes.
 			census := e.NewCensus()
-			var out []any
-			for _, a := range args {
-				v, err := inspectObject(e, census, a, types, size, kernel)
+			out := make([]any, len(args))
+			errs := make([]error, len(args))
+			encoded := make([][]byte, len(args))
+			engine.ForEach(len(args), func(i int) {
+				out[i], errs[i] = inspectObject(e, census, args[i], types, size, kernel)
+				if errs[i] == nil && format == "" {
+					encoded[i], errs[i] = json.MarshalIndent(out[i], "    ", "    ")
+				}
+			})
+			for _, err := range errs {
 				if err != nil {
 					return err
 				}
-				out = append(out, v)
 			}
-			return printJSONOrTemplate(out, format)
+			if format != "" {
+				return printJSONOrTemplate(out, format)
+			}
+			w := bufio.NewWriterSize(os.Stdout, 64<<10)
+			w.WriteString("[\n")
+			for i, b := range encoded {
+				w.WriteString("    ")
+				w.Write(b)
+				if i < len(encoded)-1 {
+					w.WriteString(",")
+				}
+				w.WriteString("\n")
+			}
+			w.WriteString("]\n")
+			return w.Flush()
 		}),
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Go template")
