@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hullproject/hull/internal/atomicfile"
+	"golang.org/x/sys/unix"
 )
 
 // Name hints: <root>/names/<name> holds the ID of the container last found by that
@@ -13,7 +14,7 @@ import (
 // instead of every one. A hint is only a hint: it is used when the record of its
 // ID still has that name (names are unique, so that is the container), and
 // otherwise, or when there is none, the records are searched as before and the
-// hint written (not fsynced: a lost one costs a search). Nothing needs to keep hints
+// hint written (not fsynced: a lost or torn one costs a search). Nothing needs to keep hints
 // current: a renamed or removed container's hint fails the check (and is removed,
 // as rm removes its own).
 func (e *Engine) namesDir() string { return filepath.Join(e.Root, "names") }
@@ -45,8 +46,20 @@ func (e *Engine) hint(name, id string) {
 	if CheckName(name) != nil {
 		return
 	}
-	os.Mkdir(e.namesDir(), 0o700)
-	atomicfile.Replace(filepath.Join(e.namesDir(), name), []byte(id), 0o600)
+	// Written in place, not by rename: a reader that meets it empty or half
+	// written has no ID there and searches, as without one; inspect of hundreds
+	// of names not yet hinted writes hundreds.
+	file := filepath.Join(e.namesDir(), name)
+	fd, err := unix.Open(file, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err == unix.ENOENT {
+		os.Mkdir(e.namesDir(), 0o700) // or another made it meanwhile
+		fd, err = unix.Open(file, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	}
+	if err != nil {
+		return
+	}
+	unix.Write(fd, []byte(id))
+	unix.Close(fd)
 }
 
 // forgetName removes c's name hint if it is c's (c's record is gone).
