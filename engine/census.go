@@ -17,9 +17,10 @@ import (
 // `hull system service` makes one per request).
 //
 // It reads only what resolving needs of each record, its name (recordName),
-// several records at a time (forEach). The Namespaces section reads no other record than
-// those of the containers joined to the one shown (the join index, joins.go),
-// each once per census.
+// several records at a time (forEach); and none when a name's hint holds
+// (names.go). The Namespaces section reads no other record than those of the
+// containers joined to the one shown (the join index, joins.go), each once per
+// census.
 //
 // A Census is a snapshot: what it resolves is read again from its record (Get),
 // and a name it resolved that the record no longer has (renamed meanwhile) is

@@ -9,14 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Name hints: <root>/names/<name> holds the ID of the container last found by that
-// name, so that resolving a name (inspect NAME, exec NAME ...) reads one record
-// instead of every one. A hint is only a hint: it is used when the record of its
-// ID still has that name (names are unique, so that is the container), and
+// Name hints: <root>/names/<name> holds the ID of the container last found by
+// that name, so that resolving a name (inspect NAME, exec NAME ...) reads one
+// record instead of every one. A hint is only a hint: it is used when the record
+// of its ID still has that name (names are unique, so that is the container), and
 // otherwise, or when there is none, the records are searched as before and the
-// hint written (not fsynced: a lost or torn one costs a search). Nothing needs to keep hints
-// current: a renamed or removed container's hint fails the check (and is removed,
-// as rm removes its own).
+// hint written (not fsynced: a lost or torn one costs a search). Nothing needs to
+// keep hints current: a renamed or removed container's hint fails the check (and
+// is removed, as rm removes its own).
 func (e *Engine) namesDir() string { return filepath.Join(e.Root, "names") }
 
 // hinted is the container the name hint of ref gives, read whole, if its record
