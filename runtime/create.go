@@ -195,6 +195,15 @@ func Create(o CreateOpts) (c *Container, err error) {
 		defer s.mapRelease.Close()
 	}
 	b.Mounts = expandMounts(spec, bundle, cg)
+	// The C init does the work when it can (cinit.go): no second Go runtime.
+	var ops []byte
+	if goInitReason(spec, b, s, o) == "" {
+		if ops, err = compileInit(b); err == nil {
+			s.cmd.Env = append(s.cmd.Env, nsenter.OpsEnv+"=1")
+		} else {
+			ops, err = nil, nil
+		}
+	}
 	o.Trace.Step(t0, trace.Process, "fsopen+socketpair+open", nil, trace.Args{
 		Detail: "init's command: this binary sealed (a read-only overlay mounted nowhere, or a sealed memfd), the sync socket pair, the namespaces to join opened; the capabilities this runtime can grant"})
 	// The child joins the cgroup as it starts, before it runs any of hull's Go code
@@ -284,11 +293,17 @@ func Create(o CreateOpts) (c *Container, err error) {
 	for _, ns := range spec.Linux.Namespaces {
 		hostBinds = hostBinds && !(ns.Type == specs.MountNamespace && ns.Path != "")
 	}
-	if err := sendTrees(parentEnd, b.Mounts, c.Record.Pid, hostBinds); err != nil {
-		return nil, err
-	}
-	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
-		return nil, fmt.Errorf("send bootstrap: %w", err)
+	if ops != nil {
+		if _, err := parentEnd.f.Write(ops); err != nil {
+			return nil, fmt.Errorf("send bootstrap: %w", err)
+		}
+	} else {
+		if err := sendTrees(parentEnd, b.Mounts, c.Record.Pid, hostBinds); err != nil {
+			return nil, err
+		}
+		if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
+			return nil, fmt.Errorf("send bootstrap: %w", err)
+		}
 	}
 	if err := c.serveInit(parentEnd, spec, o); err != nil {
 		return nil, err

@@ -90,9 +90,12 @@ const (
 )
 
 type message struct {
-	Type      msgType    `json:"type"`
-	Error     string     `json:"error,omitempty"`
-	Kind      errorKind  `json:"kind,omitempty"` // msgError: what the error means to the caller (errkind.go)
+	Type  msgType   `json:"type"`
+	Error string    `json:"error,omitempty"`
+	Kind  errorKind `json:"kind,omitempty"` // msgError: what the error means to the caller (errkind.go)
+	// Errno (msgError, from the C init: cinit.go) is the failed call's errno:
+	// the error is Error, ": ", and the errno's text, as Go's %w would write it.
+	Errno     int        `json:"errno,omitempty"`
 	Bootstrap *bootstrap `json:"bootstrap,omitempty"`
 	Index     int        `json:"index,omitempty"` // msgMount: the mount's index in bootstrap.Mounts
 	Pid       int        `json:"pid,omitempty"`   // msgPid: the process that goes on after nsenter forked
@@ -203,6 +206,9 @@ func errorMessage(err error) message {
 
 // err is the error a msgError reports: its text, and its kind for errors.Is.
 func (m message) err() error {
+	if m.Errno > 0 {
+		return withKind(fmt.Errorf("%s: %w", m.Error, unix.Errno(m.Errno)), m.Kind)
+	}
 	return withKind(errors.New(m.Error), m.Kind)
 }
 

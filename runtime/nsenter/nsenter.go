@@ -47,7 +47,7 @@
 package nsenter
 
 /*
-#cgo CFLAGS: -Wall -Wextra -O2
+#cgo CFLAGS: -Wall -Wextra -Werror -O2
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -61,6 +61,7 @@ package nsenter
 #include <sys/socket.h>
 #include <time.h>
 #include <linux/nsfs.h>
+#include "cinit.h"
 
 // The constructor's steps, noted for a trace (see the package doc).
 enum { HULL_STEP_CGROUP = 1, HULL_STEP_SETNS, HULL_STEP_UNSHARE, HULL_STEP_FORK };
@@ -148,6 +149,14 @@ static void fork_joined(void) {
 	_exit(0);
 }
 
+// run_ops hands over to the C init when the parent compiled init's work
+// (_HULL_OPS, see cinit.c): it never returns then.
+static void run_ops(void) {
+	const char *sync = getenv("_HULL_INIT");
+	if (getenv("_HULL_OPS") != NULL && sync != NULL)
+		hull_cinit(sync);
+}
+
 __attribute__((constructor)) static void hull_nsenter(void) {
 	const char *usermap = getenv("_HULL_USERMAP");
 	if (usermap != NULL)
@@ -183,8 +192,10 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 		close((int)fd);
 		q = *end == ',' ? end + 1 : end;
 	}
-	if (spec == NULL || *spec == '\0')
+	if (spec == NULL || *spec == '\0') {
+		run_ops();
 		return;
+	}
 	const char *p = spec;
 	while (*p && *p != ';') {
 		char *end;
@@ -228,6 +239,7 @@ __attribute__((constructor)) static void hull_nsenter(void) {
 	}
 	if (strcmp(p, ";fork") == 0)
 		fork_joined();
+	run_ops();
 }
 */
 import "C"
@@ -286,3 +298,14 @@ const UsermapEnv = "_HULL_USERMAP"
 // InitEnv marks a process that runs hull's init stage: it is made non-dumpable before
 // any Go code runs.
 const InitEnv = "_HULL_INIT"
+
+// OpsEnv marks an init whose work the parent compiled into a list of operations,
+// which the constructor runs and ends with execve, before Go starts (cinit.c).
+const OpsEnv = "_HULL_OPS"
+
+// The wire format's numbers, for runtime's compiler (cinit.go).
+const (
+	OpsMagic   = C.HULL_OPS_MAGIC
+	OpsVersion = C.HULL_OPS_VERSION
+	OpMax      = C.HULL_OP_MAX
+)

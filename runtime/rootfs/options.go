@@ -212,3 +212,17 @@ func atime(flags uintptr) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// BindAttrs are the attributes a bind's detached copy gets on its top mount
+// (setAttrs), for a caller that makes the mount itself (runtime's C init).
+func (o Options) BindAttrs() (set, clr uint64) {
+	set, clr = attrs(o.Flags), attrs(o.Clear)
+	if a, ok := atime(o.Flags); ok {
+		set |= a
+		clr |= unix.MOUNT_ATTR__ATIME
+	}
+	return set, clr
+}
+
+// RemountAttrs are the attributes a remount sets and clears (remount).
+func (o Options) RemountAttrs() (set, clr uint64) { return attrs(o.Flags), attrs(o.Clear) }

@@ -1,0 +1,46 @@
+// The operations of the C init (cinit.c); their numbers are the wire format's,
+// kept in step with runtime/cinit.go (TestCinitOpCodes checks it).
+#ifndef HULL_CINIT_H
+#define HULL_CINIT_H
+
+#define HULL_OPS_MAGIC 0x31504f48u /* "HOP1" */
+#define HULL_OPS_VERSION 1u
+
+enum {
+	HULL_OP_UNSHARE = 1,
+	HULL_OP_WRITE,
+	HULL_OP_HOSTNAME,
+	HULL_OP_MOUNT,
+	HULL_OP_OPEN_ROOT,
+	HULL_OP_OPEN_NULL,
+	HULL_OP_MOUNT_FS,
+	HULL_OP_SETATTR,
+	HULL_OP_BIND,
+	HULL_OP_PROPAGATE,
+	HULL_OP_MKNOD,
+	HULL_OP_SYMLINK,
+	HULL_OP_MASK,
+	HULL_OP_READONLY,
+	HULL_OP_PIVOT,
+	HULL_OP_ROOT_RDONLY,
+	HULL_OP_LOOKPATH,
+	HULL_OP_CWD,
+	HULL_OP_READY,
+	HULL_OP_FIFO,
+	HULL_OP_RLIMIT,
+	HULL_OP_KEYRING,
+	HULL_OP_CLOEXEC,
+	HULL_OP_PRCTL,
+	HULL_OP_BOUNDING,
+	HULL_OP_SECCOMP,
+	HULL_OP_SETUSER,
+	HULL_OP_CAPSET,
+	HULL_OP_CHDIR,
+	HULL_OP_UMASK,
+	HULL_OP_EXEC,
+	HULL_OP_MAX
+};
+
+void hull_cinit(const char *sync);
+
+#endif
