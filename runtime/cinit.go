@@ -28,7 +28,7 @@ package runtime
 // (the parent mount is read from mountinfo), a seccomp profile with a NOTIFY
 // action (its listener), a spec the compiler does not take as is (the Go init
 // reports the error in its own words), and a kernel without openat2(2) (fail
-// closed: never a path that is not confined to the root).
+// closed: never a path that is not confined to the root) or CLOSE_RANGE_CLOEXEC.
 
 import (
 	"encoding/binary"
@@ -114,20 +114,24 @@ func goInitReason(spec *specs.Spec, b *bootstrap, s *spawnSpec, o CreateOpts) st
 			return "rootfsPropagation"
 		}
 	}
-	if !haveOpenat2() {
-		return "no openat2"
+	if !kernelHasCinit() {
+		return "no openat2 or close_range(CLOSE_RANGE_CLOEXEC)"
 	}
 	return ""
 }
 
-// haveOpenat2 tells whether the kernel confines lookups to a root (Linux 5.6).
-func haveOpenat2() bool {
+// kernelHasCinit tells whether the kernel has what the C init relies on without
+// a fallback: lookups confined to a root (openat2, Linux 5.6), and the
+// close-on-exec sweep in one call (CLOSE_RANGE_CLOEXEC, 5.11), which the Go init
+// can do through /proc/self/fd instead.
+func kernelHasCinit() bool {
 	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		return false
 	}
 	unix.Close(fd)
-	return true
+	// a range with no descriptor in it: only the flag is checked
+	return unix.CloseRange(1<<31-2, 1<<31-1, unix.CLOSE_RANGE_CLOEXEC) == nil
 }
 
 // opList builds the wire format.

@@ -137,6 +137,9 @@ static void fail_kind(const char *prefix, const char *detail, int e, int program
 	} else if (sync_fd >= 0) {
 		if (send(sync_fd, out, outn, MSG_NOSIGNAL) < 0 && errno != EPIPE)
 			fprintf(stderr, "hullrt init: %.*s\n", (int)outn, out);
+	} else {
+		// between "ready" and start: no channel to the caller is open
+		fprintf(stderr, "hullrt init: %.*s\n", (int)outn, out);
 	}
 	_exit(1);
 }
