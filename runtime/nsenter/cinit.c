@@ -917,7 +917,7 @@ static const char *parse(size_t n) {
 			nstrs++;
 			off += l;
 		}
-		if (o->code == HULL_OP_EXEC && o->a + 1 > ns)
+		if (o->code == HULL_OP_EXEC && o->a >= ns)
 			return "bad argument count";
 		if (o->code == HULL_OP_SECCOMP && (ns < 2 || lens[o->first + 1] % sizeof(struct sock_filter) != 0 ||
 						   lens[o->first + 1] == 0 || lens[o->first + 1] > 4096 * sizeof(struct sock_filter)))
