@@ -105,14 +105,20 @@ type rt struct {
 	// groups, when set, are the runtime's own supplementary groups: what a caller
 	// such as a daemon started from a root login has, and must not pass on.
 	groups []uint32
+	env    []string // added to the runtime's environment
 }
 
 // eachRuntime runs f as a subtest against hullrt and against runc. The host is
 // checked around every subtest (see guardHost).
 func eachRuntime(t *testing.T, f func(t *testing.T, r *rt)) {
 	testutil.RequireRoot(t)
-	for _, name := range []string{"hullrt", "runc"} {
-		t.Run(name, func(t *testing.T) {
+	// hullrt twice: with the C init most configurations get (runtime/cinit.go),
+	// and with the Go init forced, so that both stay under attack.
+	for _, run := range []struct{ sub, name, env string }{
+		{"hullrt", "hullrt", ""}, {"hullrt-goinit", "hullrt", runtime.GoInitEnv + "=1"}, {"runc", "runc", ""},
+	} {
+		name := run.name
+		t.Run(run.sub, func(t *testing.T) {
 			bin := hullrtBin
 			if name == "runc" {
 				if runcBin == "" {
@@ -122,6 +128,9 @@ func eachRuntime(t *testing.T, f func(t *testing.T, r *rt)) {
 			}
 			guardHost(t)
 			r := &rt{t: t, name: name, bin: bin, root: t.TempDir()}
+			if run.env != "" {
+				r.env = []string{run.env}
+			}
 			t.Cleanup(r.cleanup)
 			f(t, r)
 		})
@@ -176,6 +185,9 @@ func (r *rt) runWith(stdout, stderr *os.File, args ...string) int {
 	}
 	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if r.env != nil {
+		cmd.Env = append(os.Environ(), r.env...)
+	}
 	if r.groups != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Groups: r.groups}}
 	}
