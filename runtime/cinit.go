@@ -386,6 +386,10 @@ func compileLookPath(l *opList, args, env []string) {
 	l.add(opLookPath, 0, 0, 0, 0, strs...)
 }
 
+// seccompError is the prefix of the Go init's error for a filter that fails to
+// load (finish wraps Filter.Load's error, which says it too).
+const seccompError = "load seccomp filter: load seccomp filter"
+
 // compileFinish is finish's work (no terminal: a terminal keeps the Go init).
 func compileFinish(l *opList, b *bootstrap, filter *seccomp.Filter) {
 	p := &b.Process
@@ -417,7 +421,7 @@ func compileFinish(l *opList, b *bootstrap, filter *seccomp.Filter) {
 		}
 	}
 	if filter != nil && !p.NoNewPrivileges {
-		l.add(opSeccomp, uint64(filter.Flags), 0, 0, 0, "load seccomp filter", string(prog))
+		l.add(opSeccomp, uint64(filter.Flags), 0, 0, 0, seccompError, string(prog))
 	}
 	var groups []byte
 	for _, g := range p.User.AdditionalGids {
@@ -435,7 +439,7 @@ func compileFinish(l *opList, b *bootstrap, filter *seccomp.Filter) {
 		l.add(opPrctl, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, "no_new_privs")
 	}
 	if filter != nil && p.NoNewPrivileges {
-		l.add(opSeccomp, uint64(filter.Flags), 0, 0, 0, "load seccomp filter", string(prog))
+		l.add(opSeccomp, uint64(filter.Flags), 0, 0, 0, seccompError, string(prog))
 	}
 	strs := append([]string{"exec " + p.Args[0]}, p.Args...)
 	strs = append(strs, p.Env...)

@@ -646,9 +646,11 @@ static void op_seccomp(const struct op *o) {
 	struct sock_fprog prog = {.len = (unsigned short)(n / sizeof(struct sock_filter)),
 				  .filter = (struct sock_filter *)(uintptr_t)S(o, 1)};
 	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)o->a, &prog);
-	if (r < 0) {
-		fail(S(o, 0), errno == EACCES ? "(needs no_new_privs or CAP_SYS_ADMIN)" : NULL, errno);
-	}
+	// the Go init's text (seccomp.Filter.Load's), errno and all
+	if (r < 0 && errno == EACCES)
+		fail(S(o, 0), "permission denied (needs no_new_privs or CAP_SYS_ADMIN)", 0);
+	if (r < 0)
+		fail(S(o, 0), NULL, errno);
 }
 
 static void op_setuser(const struct op *o) {
