@@ -159,6 +159,7 @@ func (c *Container) Exec(o ExecOpts) (*os.Process, error) {
 	if c.Trace.On() {
 		b.SentAt = time.Now().UnixNano()
 	}
+	inheritAppArmor(&b.Process, c.Record.Config)
 	grantCaps(&b.Process, s.joinsUserNS(), logger(c.Log))
 	if err := parentEnd.send(message{Type: msgBootstrap, Bootstrap: b}); err != nil {
 		return fail(fmt.Errorf("send bootstrap: %w", err))
@@ -243,6 +244,9 @@ func execProcess(ch *channel, b *bootstrap) error {
 	}
 	filter, err := loadNotifyFilter(ch, b)
 	if err != nil {
+		return err
+	}
+	if err := applyAppArmor(p.ApparmorProfile); err != nil {
 		return err
 	}
 	return finish(p, exe, tty, b, filter)

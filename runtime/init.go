@@ -184,6 +184,9 @@ func initContainer(ch *channel, b *bootstrap) error {
 	if err != nil {
 		return err
 	}
+	if err := applyAppArmor(p.ApparmorProfile); err != nil {
+		return err
+	}
 	ready := message{Type: msgReady}
 	if tr.On() {
 		ready.SentAt = time.Now().UnixNano()

@@ -112,7 +112,7 @@ func Features() features.Features {
 			Capabilities:    caps.Names(),
 			Cgroup:          &features.Cgroup{V1: &t, V2: &t, Systemd: &t, SystemdUser: &f, Rdma: &t},
 			Seccomp:         seccomp.Features(),
-			Apparmor:        &features.Apparmor{Enabled: &f},
+			Apparmor:        &features.Apparmor{Enabled: &t}, // supported (the spec: not whether the host enables it), as runc says
 			Selinux:         &features.Selinux{Enabled: &f},
 			IntelRdt:        &features.IntelRdt{Enabled: &f},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &t}},

@@ -161,8 +161,8 @@ func validateProcess(p *specs.Process) error {
 			return fmt.Errorf("process.env[%d]: holds a NUL byte", i)
 		}
 	}
-	if p.ApparmorProfile != "" {
-		return errors.New("process.apparmorProfile: AppArmor is not supported")
+	if err := validateAppArmor(p); err != nil {
+		return err
 	}
 	if p.SelinuxLabel != "" {
 		return errors.New("process.selinuxLabel: SELinux is not supported")
