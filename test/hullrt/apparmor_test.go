@@ -57,19 +57,22 @@ func loadProfile(t *testing.T, parser, name, rules string) {
 }
 
 // appArmorBundle is a bundle running args with tmpfs at /tmp and /data, the
-// container's process confined by profile.
-func (e *env) appArmorBundle(args []string, profile string) string {
+// container's process confined by profile; edit (if not nil) changes the spec.
+func (e *env) appArmorBundle(args []string, profile string, edit func(*specs.Spec)) string {
 	return e.bundle(args, func(s *specs.Spec) {
 		s.Process.ApparmorProfile = profile
 		for _, d := range []string{"/tmp", "/data"} {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: d, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}})
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: d, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}})
+		}
+		if edit != nil {
+			edit(s)
 		}
 	})
 }
 
 // confinedScript prints the process's AppArmor label, then whether writes to
 // /data and /tmp work.
-const confinedScript = `cat /proc/self/attr/current; echo
+const confinedScript = `tr -d '\0\n' </proc/self/attr/current; echo
 for d in /data /tmp; do if echo x >$d/f 2>/dev/null; then echo $d ok; else echo $d denied; fi; done`
 
 // TestAppArmorProfile runs a container under a profile that denies writes to
@@ -80,11 +83,22 @@ func TestAppArmorProfile(t *testing.T) {
 	e := newEnv(t)
 	name := "hull-test-deny-tmp" + idSuffix
 	loadProfile(t, parser, name, "  deny /tmp/** w,\n")
-	b := e.appArmorBundle([]string{"sh", "-c", confinedScript}, name)
+	b := e.appArmorBundle([]string{"sh", "-c", confinedScript}, name, nil)
 	out := e.runOut(b, cid("aa1"))
 	want := name + " (enforce)\n/data ok\n/tmp denied\n"
 	if out != want {
 		t.Errorf("container printed %q, want %q", out, want)
+	}
+	// The same in a user namespace (a pod's, from containerd), as a user other
+	// than root with no_new_privs (docker's --security-opt no-new-privileges):
+	// the profile is asked for while init is still root in its namespace.
+	b = e.appArmorBundle([]string{"sh", "-c", confinedScript}, name, func(s *specs.Spec) {
+		userNS(t, s)
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.NoNewPrivileges = true
+	})
+	if out := e.runOut(b, cid("aa1u")); out != want {
+		t.Errorf("container in a user namespace, uid 1000, no_new_privs printed %q, want %q", out, want)
 	}
 }
 
@@ -94,7 +108,7 @@ func TestAppArmorProfileNotLoaded(t *testing.T) {
 	needAppArmor(t)
 	e := newEnv(t)
 	name := "hull-test-not-loaded" + idSuffix
-	b := e.appArmorBundle([]string{"true"}, name)
+	b := e.appArmorBundle([]string{"true"}, name, nil)
 	id := cid("aa2")
 	_, stderr, code := e.runIn(b, nil, "create", id)
 	checkOneError(t, code, stderr)
@@ -149,7 +163,7 @@ func TestAppArmorDisabled(t *testing.T) {
 			t.Errorf("stderr %q: want the profile named and \"AppArmor is not enabled on this host\"", stderr)
 		}
 	}
-	b := e.appArmorBundle([]string{"true"}, name)
+	b := e.appArmorBundle([]string{"true"}, name, nil)
 	id := cid("aa3")
 	_, stderr, code := e.runIn(b, nil, "create", id)
 	checkOneError(t, code, stderr)
@@ -177,7 +191,7 @@ func TestAppArmorExec(t *testing.T) {
 	tmp, data := "hull-test-deny-tmp"+idSuffix, "hull-test-deny-data"+idSuffix
 	loadProfile(t, parser, tmp, "  deny /tmp/** w,\n")
 	loadProfile(t, parser, data, "  deny /data/** w,\n")
-	b := e.appArmorBundle([]string{"sleep", "100"}, tmp)
+	b := e.appArmorBundle([]string{"sleep", "100"}, tmp, nil)
 	id := cid("aa4")
 	e.startDetached(b, id)
 

@@ -26,6 +26,10 @@
 #   VM_CGROUP        v2 (default: cgroup_no_v1=all) or, with VM_INIT=systemd, hybrid:
 #                    systemd mounts the v1 controllers and cgroup2 at
 #                    /sys/fs/cgroup/unified (systemd.unified_cgroup_hierarchy=0)
+#   VM_APPARMOR      1: AppArmor on (apparmor=1 security=apparmor) with Debian's
+#                    apparmor_parser shipped (downloaded, not installed), so the
+#                    AppArmor tests of test/hullrt run; 0: apparmor=0; unset: the
+#                    kernel's default (Debian's enables AppArmor, with no parser)
 set -euo pipefail
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -188,6 +192,34 @@ module_closure() {
 				for (x = 1; x <= k; x++) queue[++q] = base(d[x])
 			}
 		}' "$mdir/modules.dep"
+}
+
+# ---------------------------------------------------------------- AppArmor
+# VM_APPARMOR=1: Debian's apparmor_parser (its libraries follow through add_file),
+# the parser.conf that pins the feature set it compiles for, and that feature set;
+# the guest's init mounts securityfs, where it loads profiles. 0: AppArmor off.
+setup_apparmor() {
+	case ${VM_APPARMOR:-} in
+	"") return ;;
+	0) VM_APPEND="$VM_APPEND apparmor=0"; return ;;
+	1) ;;
+	*) die "VM_APPARMOR=$VM_APPARMOR: 0 or 1" ;;
+	esac
+	local debs=$CACHE/debs deb f
+	mkdir -p "$debs"
+	deb=$(ls "$debs"/apparmor_*.deb 2>/dev/null | tail -n1 || true)
+	if [ -z "$deb" ]; then
+		log "downloading apparmor"
+		(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root apparmor >&2)
+		deb=$(ls "$debs"/apparmor_*.deb | tail -n1)
+	fi
+	dpkg-deb -x "$deb" "$WORK/apparmor"
+	VM_FILES="$VM_FILES $WORK/apparmor/sbin/apparmor_parser:/sbin/apparmor_parser"
+	VM_FILES="$VM_FILES $WORK/apparmor/etc/apparmor/parser.conf:/etc/apparmor/parser.conf"
+	for f in $(cd "$WORK/apparmor" && find usr/share/apparmor-features -type f); do
+		VM_FILES="$VM_FILES $WORK/apparmor/$f:/$f"
+	done
+	VM_APPEND="$VM_APPEND apparmor=1 security=apparmor"
 }
 
 # ---------------------------------------------------------------- test binaries
@@ -444,6 +476,7 @@ for spec in $PKGS; do
 done
 [ -s "$WORK/tests" ] || die "no test binaries to run"
 
+setup_apparmor
 build_initramfs
 [ "$VM_INIT" = systemd ] && build_image
 pack_initramfs
