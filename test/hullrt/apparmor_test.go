@@ -151,7 +151,7 @@ func TestAppArmorDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	if en := f.Linux.Apparmor.Enabled; en == nil || !*en {
-		t.Errorf("features: linux.apparmor.enabled is not true: %s", out)
+		t.Errorf("features: linux.apparmor.enabled is %v, want true", en != nil && *en)
 	}
 	if appArmorEnabled() {
 		t.Skip("AppArmor is enabled on this host")
