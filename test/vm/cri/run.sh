@@ -125,6 +125,16 @@ if [ "${CRI_APPARMOR:-0}" = 1 ]; then
 		files="$files $WORK/apparmor/$f:/$f"
 	done
 	files="$files $WORK/sudo:/usr/bin/sudo $WORK/keep:/var/cache/apparmor/.keep"
+	# critest's test profiles include <tunables/global> and <abstractions/base>
+	# (which names abi/3.0), and containerd's default profile does once they
+	# exist. An empty directory there (tunables/xdg-user-dirs.d) is included
+	# all the same, so it must exist: it gets an empty dotfile the parser skips.
+	for f in $(cd "$WORK/apparmor" && find etc/apparmor.d/abi etc/apparmor.d/tunables etc/apparmor.d/abstractions \( -type f -o -type l \)); do
+		files="$files $WORK/apparmor/$f:/$f"
+	done
+	for f in $(cd "$WORK/apparmor" && find etc/apparmor.d/abi etc/apparmor.d/tunables etc/apparmor.d/abstractions -type d -empty); do
+		files="$files $WORK/keep:/$f/.keep"
+	done
 else
 	export VM_APPEND="${VM_APPEND:-} apparmor=0"
 fi
