@@ -20,7 +20,8 @@ package runtime
 //
 // What keeps the Go init (goInitReason, a single predicate): HULLRT_GO_INIT set
 // (the escape hatch for debugging), a trace (init writes records), a terminal
-// (the pty is made inside the container and sent back), hooks that run in or
+// (the pty is made inside the container and sent back), an AppArmor profile
+// (written to init's procfs before ready, apparmor.go), hooks that run in or
 // wait for init (prestart, createRuntime, createContainer, startContainer), any
 // user namespace (id maps, host-side binds, id-mapped mounts, setgroups deny), a
 // joined mount namespace, a fork in the constructor (a joined pid namespace),
@@ -96,6 +97,12 @@ func goInitReason(spec *specs.Spec, b *bootstrap, s *spawnSpec, o CreateOpts) st
 	}
 	if spec.Process.Terminal {
 		return "terminal"
+	}
+	if spec.Process.ApparmorProfile != "" {
+		// Init writes the profile to its procfs before ready (apparmor.go);
+		// the C init has no such operation, and must not run a program
+		// without the confinement asked for.
+		return "apparmorProfile"
 	}
 	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
 		return "hooks"
