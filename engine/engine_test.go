@@ -236,8 +236,29 @@ func TestMakeSpecDefaults(t *testing.T) {
 	if err != nil || s.Linux.MaskedPaths != nil || s.Linux.ReadonlyPaths != nil || s.Linux.Seccomp == nil || len(s.Process.Capabilities.Bounding) != 14 {
 		t.Errorf("systempaths=unconfined: %v", err)
 	}
-	if _, err := specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"apparmor=x"}}); err == nil {
+	if _, err := specOf(c, &ocispec.ImageConfig{}, root, "/rec", &CreateOptions{SecurityOpt: []string{"label=x"}}); err == nil {
 		t.Error("unsupported security-opt accepted")
+	}
+	// --security-opt apparmor=PROFILE as docker's daemon takes it: the profile
+	// where the host has AppArmor, nothing where it has not (the runtime would
+	// refuse it), nothing for unconfined or a privileged container.
+	want := ""
+	if runtime.AppArmorEnabled() {
+		want = "hull-test"
+	}
+	for _, o := range []struct {
+		opts CreateOptions
+		want string
+	}{
+		{CreateOptions{SecurityOpt: []string{"apparmor=hull-test"}}, want},
+		{CreateOptions{SecurityOpt: []string{"apparmor:hull-test"}}, want},
+		{CreateOptions{SecurityOpt: []string{"apparmor=unconfined"}}, ""},
+		{CreateOptions{Privileged: true, SecurityOpt: []string{"apparmor=hull-test"}}, ""},
+	} {
+		s, err := specOf(c, &ocispec.ImageConfig{}, root, "/rec", &o.opts)
+		if err != nil || s.Process.ApparmorProfile != o.want {
+			t.Errorf("%v privileged %v: apparmorProfile %q, want %q (%v)", o.opts.SecurityOpt, o.opts.Privileged, s.Process.ApparmorProfile, o.want, err)
+		}
 	}
 }
 

@@ -198,10 +198,12 @@ type createSettings struct {
 	mounts  []volume.Mount        // -v, --mount and --tmpfs, in that order
 	note    string                // for Warn: the first of -v's notes
 	rlimits []specs.POSIXRlimit
-	// noNewPrivileges, seccomp and systemPathsUnconfined are --security-opt's;
-	// seccomp is "default", "unconfined" or a profile's file.
+	// noNewPrivileges, seccomp, apparmor and systemPathsUnconfined are
+	// --security-opt's; seccomp is "default", "unconfined" or a profile's file;
+	// apparmor a loaded profile's name or "unconfined".
 	noNewPrivileges       bool
 	seccomp               string
+	apparmor              string
 	systemPathsUnconfined bool    // systempaths=unconfined: no masked or read-only /proc and /sys paths
 	umask                 *uint32 // --umask
 	resourceSettings
@@ -542,6 +544,8 @@ func (o *CreateOptions) parseSecurity(s *createSettings, r *refusals) {
 			s.noNewPrivileges = v == "" || nnp
 		case k == "seccomp" && v != "":
 			s.seccomp = v
+		case k == "apparmor" && v != "":
+			s.apparmor = v
 		case k == "systempaths" && v == "unconfined":
 			s.systemPathsUnconfined = true
 		default:

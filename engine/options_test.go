@@ -302,6 +302,8 @@ func TestSecurityOptForms(t *testing.T) {
 		{"seccomp:unconfined", false, "unconfined"},
 		{"seccomp=unconfined", false, "unconfined"},
 		{"systempaths=unconfined", false, "default"},
+		{"apparmor=unconfined", false, "default"},
+		{"apparmor:hull-test", false, "default"},
 	} {
 		o := &CreateOptions{Image: "x", SecurityOpt: []string{c.opt}}
 		s, err := o.parse()
@@ -309,7 +311,7 @@ func TestSecurityOptForms(t *testing.T) {
 			t.Errorf("%s: no-new-privileges %v seccomp %q (%v)", c.opt, s.noNewPrivileges, s.seccomp, err)
 		}
 	}
-	for _, bad := range []string{"no-new-privileges=maybe", "no-new-privileges:x", "seccomp", "apparmor:x", "systempaths=x"} {
+	for _, bad := range []string{"no-new-privileges=maybe", "no-new-privileges:x", "seccomp", "apparmor", "apparmor=", "systempaths=x"} {
 		if _, err := (&CreateOptions{Image: "x", SecurityOpt: []string{bad}}).parse(); err == nil {
 			t.Errorf("%s accepted", bad)
 		}

@@ -238,6 +238,12 @@ func makeSpec(p *createPlan, rootfs, recDir string, user specs.User) (*specs.Spe
 	if p.systemPathsUnconfined {
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
 	}
+	// --security-opt apparmor=PROFILE, as docker's daemon takes it: applied where
+	// the host has AppArmor, and left out where it has not (the runtime would
+	// refuse it) or for a privileged container; "unconfined" is no profile.
+	if p.apparmor != "" && p.apparmor != "unconfined" && !o.Privileged && runtime.AppArmorEnabled() {
+		s.Process.ApparmorProfile = p.apparmor
+	}
 	switch {
 	case o.Privileged || p.seccomp == "unconfined":
 	case p.seccomp == "default":

@@ -25,3 +25,9 @@ func HostCgroupMode() CgroupMode { return cgroups.HostMode() }
 // lists them): memory.swappiness, memory.disableOOMKiller, blockIO.weight,
 // blockIO.weightDevice, cpu.realtimePeriod, cpu.realtimeRuntime.
 func CgroupSupports(field string) bool { return cgroups.Supports(field) }
+
+// AppArmorEnabled tells whether AppArmor is enabled on this host, and so whether
+// the runtime applies a process.apparmorProfile (it refuses one otherwise). The
+// engine sets docker's --security-opt apparmor=PROFILE only where it is, as
+// docker's daemon does.
+func AppArmorEnabled() bool { return appArmorEnabled() }

@@ -139,7 +139,7 @@ func (f *createFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.o.Umask, "umask", "", "the container process's umask, octal (0022)")
 	fl.StringSliceVar(&f.o.CapDrop, "cap-drop", nil, "drop capabilities")
 	fl.BoolVar(&f.o.Privileged, "privileged", false, "every capability, no seccomp, no masked paths")
-	fl.StringArrayVar(&f.o.SecurityOpt, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges[=BOOL], systempaths=unconfined")
+	fl.StringArrayVar(&f.o.SecurityOpt, "security-opt", nil, "seccomp=FILE|unconfined, no-new-privileges[=BOOL], systempaths=unconfined, apparmor=PROFILE|unconfined (applied where the host has AppArmor)")
 	fl.StringArrayVar(&f.o.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD]")
 	fl.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 64m)")
 	fl.Float64Var(&f.cpus, "cpus", 0, "number of CPUs")
