@@ -66,7 +66,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"CapAdd", `unknown capability "CAP_BOGUS"`, func(o *CreateOptions) { o.CapAdd = []string{"bogus"} }},
 		{"CapDrop", `unknown capability "CAP_BOGUS"`, func(o *CreateOptions) { o.CapDrop = []string{"bogus"} }},
 		{"Ulimits", "want name=soft[:hard]", func(o *CreateOptions) { o.Ulimits = []string{"nofile"} }},
-		{"SecurityOpt", "unsupported --security-opt", func(o *CreateOptions) { o.SecurityOpt = []string{"apparmor=x"} }},
+		{"SecurityOpt", "unsupported --security-opt", func(o *CreateOptions) { o.SecurityOpt = []string{"label=x"} }},
 		// docker's flags of issue 14
 		{"CPUPeriod", "CPU cfs period can not be less than 1ms", func(o *CreateOptions) { o.CPUPeriod = 999 }},
 		{"CPUPeriod", "larger than 1s", func(o *CreateOptions) { o.CPUPeriod = 1000001 }},

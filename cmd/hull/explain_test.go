@@ -72,7 +72,7 @@ func gaps(recs []trace.Record) string {
 // TestExplainRun: the trace of a default `hull run` (hull's runtime, the default
 // bridge network) holds each step of the start in order, each with a sane
 // duration, and the steps account for the start: their durations add up to
-// within 10% of the start time (startTime). Steps of different processes never
+// at least 80% of the start time (startTime) and at most 110%. Steps of different processes never
 // overlap in a start (each waits for the other), so a sum far below the start
 // time is work nobody traced, and one above it is a step counted twice.
 //
@@ -81,7 +81,13 @@ func gaps(recs []trace.Record) string {
 // makes the bridge), and a start is measured up to eight times (a start takes
 // ~20 ms; under a load average of 3-5 one in three fell short, at 87-89%, by
 // scheduler stalls between processes); one within 10% passes, and a failure
-// lists where the untraced time was in the last.
+// lists where the untraced time was in the last. Since issue 18's work the start
+// takes ~13 ms, and what lies between kernel steps without being one (each Go
+// process's start to its first step, JSON encoding and decoding of records and
+// specs: 100-170 µs each, ~1.5 ms in all) is 10-15% of it: CI measured 85-89% in
+// eight attempts where it had measured 90% before. A large part gone untraced
+// (the runtime's create, the network's wiring) still fails the sum; the small
+// steps are each checked by name (checkStartSteps).
 func TestExplainRun(t *testing.T) {
 	h := netEnv(t, "hull")
 	h.ok("run", "--rm", "busybox", "true")
@@ -113,7 +119,7 @@ func TestExplainRun(t *testing.T) {
 		}
 		ratio := float64(sum) / float64(total)
 		t.Logf("start %v, %d steps summing to %v (%.0f%%); the command took %v", total, len(start), sum, 100*ratio, after.Sub(before))
-		if ratio >= 0.9 && ratio <= 1.1 {
+		if ratio >= 0.8 && ratio <= 1.1 {
 			return
 		}
 		last = fmt.Sprintf("the steps sum to %v, %.0f%% of the start time %v:%s", sum, 100*ratio, total, gaps(start))
