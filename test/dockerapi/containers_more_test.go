@@ -109,7 +109,7 @@ func TestDockerTopStatsRenameUpdate(t *testing.T) {
 	if !strings.Contains(top, "PID") || !strings.Contains(top, "sleep 300") {
 		t.Errorf("docker top:\n%s", top)
 	}
-	if top := s.Docker(t, "top", "w", "-o", "pid,comm").Ok(t); !strings.Contains(top, "COMMAND") || !strings.Contains(top, "sleep") || strings.Contains(top, "300") {
+	if top := s.Docker(t, "top", "w", "-o", "pid,comm").Ok(t); !strings.Contains(top, "COMMAND") || !strings.Contains(top, "sleep") || strings.Contains(top, "sleep 300") {
 		t.Errorf("docker top -o pid,comm:\n%s", top)
 	}
 	var topJSON struct {
