@@ -251,16 +251,7 @@ func compileRootfs(l *opList, b *bootstrap) {
 	for _, d := range all {
 		compileDevice(l, d)
 	}
-	links := [][2]string{
-		{"/proc/self/fd", "/dev/fd"},
-		{"/proc/self/fd/0", "/dev/stdin"},
-		{"/proc/self/fd/1", "/dev/stdout"},
-		{"/proc/self/fd/2", "/dev/stderr"},
-	}
-	if _, err := os.Stat("/proc/kcore"); err == nil {
-		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
-	}
-	for _, ln := range links {
+	for _, ln := range rootfs.DevLinks() {
 		l.add(opSymlink, 0, 0, 0, 0, "symlink "+ln[1], ln[0], ln[1])
 	}
 	if devpts {

@@ -441,9 +441,10 @@ func (r *Root) Symlink(target, p string) error {
 	return nil
 }
 
-// DevSymlinks makes the /dev links every container has. /dev/ptmx points into the
-// container's devpts when it has one, so ptys it opens are its own.
-func (r *Root) DevSymlinks(devpts bool) error {
+// DevLinks are the /dev links every container has, as {target, link}: /dev/core
+// only where the host has /proc/kcore. The Go init (DevSymlinks) and the C init's
+// compiler both make these.
+func DevLinks() [][2]string {
 	links := [][2]string{
 		{"/proc/self/fd", "/dev/fd"},
 		{"/proc/self/fd/0", "/dev/stdin"},
@@ -453,7 +454,13 @@ func (r *Root) DevSymlinks(devpts bool) error {
 	if _, err := os.Stat("/proc/kcore"); err == nil {
 		links = append(links, [2]string{"/proc/kcore", "/dev/core"})
 	}
-	for _, l := range links {
+	return links
+}
+
+// DevSymlinks makes the /dev links every container has (DevLinks). /dev/ptmx points
+// into the container's devpts when it has one, so ptys it opens are its own.
+func (r *Root) DevSymlinks(devpts bool) error {
+	for _, l := range DevLinks() {
 		if err := r.Symlink(l[0], l[1]); err != nil {
 			return err
 		}
