@@ -203,25 +203,26 @@ func TestInspectJoinIndex(t *testing.T) {
 
 // A name resolves through its hint (<root>/names) only while the record has that
 // name: after a rename, and a new container taking the old name, each name gives
-// its own container.
+// its own container. (The names are not hex: "b" is also the prefix of an ID
+// one time in sixteen, and a reference resolves ID prefixes, as docker's does.)
 func TestNameHint(t *testing.T) {
 	h := newHullEnv(t, "hull")
-	h.ok("create", "--network", "none", "--name", "a", "busybox", "true")
-	first := h.inspect("a", "{{.Id}}")
-	if data, err := os.ReadFile(filepath.Join(h.root, "names", "a")); err != nil || string(data) != first {
-		t.Fatalf("hint of a: %q %v", data, err)
+	h.ok("create", "--network", "none", "--name", "pa", "busybox", "true")
+	first := h.inspect("pa", "{{.Id}}")
+	if data, err := os.ReadFile(filepath.Join(h.root, "names", "pa")); err != nil || string(data) != first {
+		t.Fatalf("hint of pa: %q %v", data, err)
 	}
-	h.ok("rename", "a", "b")
-	h.ok("create", "--network", "none", "--name", "a", "busybox", "true")
-	second := h.ok("inspect", "-f", "{{.Id}}", "a", "b")
-	if want := h.inspect("a", "{{.Id}}") + "\n" + first + "\n"; second != want || strings.HasPrefix(second, first) {
-		t.Errorf("inspect a b after the rename: %q, want %q", second, want)
+	h.ok("rename", "pa", "pb")
+	h.ok("create", "--network", "none", "--name", "pa", "busybox", "true")
+	second := h.ok("inspect", "-f", "{{.Id}}", "pa", "pb")
+	if want := h.inspect("pa", "{{.Id}}") + "\n" + first + "\n"; second != want || strings.HasPrefix(second, first) {
+		t.Errorf("inspect pa pb after the rename: %q, want %q", second, want)
 	}
-	h.ok("rm", "b")
-	if _, stderr, code := h.run("inspect", "b"); code == 0 || !strings.Contains(stderr, "no such") {
-		t.Errorf("inspect of removed b: exit %d: %s", code, stderr)
+	h.ok("rm", "pb")
+	if _, stderr, code := h.run("inspect", "pb"); code == 0 || !strings.Contains(stderr, "no such") {
+		t.Errorf("inspect of removed pb: exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(h.root, "names", "b")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("hint of removed b: %v", err)
+	if _, err := os.Stat(filepath.Join(h.root, "names", "pb")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("hint of removed pb: %v", err)
 	}
 }
