@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hullproject/hull/runtime"
@@ -185,7 +186,10 @@ func resourceFlags(r *specs.LinuxResources, given map[string]bool, vals map[stri
 	return nil
 }
 
-var bytesRe = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?([kmgtp]?)(?:i?b)?$`)
+// Compiled on first use (update only), not at every hullrt's start.
+var bytesRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?([kmgtp]?)(?:i?b)?$`)
+})
 
 // parseBytes reads a memory size as runc does (docker's RAMInBytes): a number of
 // bytes, optionally with a binary suffix k, m, g, t or p (any case, "b" or "ib"
@@ -194,7 +198,7 @@ func parseBytes(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := bytesRe.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
+	m := bytesRe().FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size like 512m, 2g or 1048576 (or -1 for no limit)", s)
 	}

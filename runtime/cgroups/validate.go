@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -160,26 +161,33 @@ func validateDevices(r *specs.LinuxResources) error {
 	return nil
 }
 
+// The regexps are compiled on first use: as package-level values every process
+// that links this package (hullrt, hull) compiled them at start-up, for specs
+// that mostly have none of these fields.
 var (
-	pageSizeRe    = regexp.MustCompile(`^[0-9]+[KMG]B$`)
-	unifiedKeyRe  = regexp.MustCompile(`^[a-z_]+\.[A-Za-z0-9_.]+$`)
-	rdmaDeviceRe  = regexp.MustCompile(`^[^\s/]+$`)
+	pageSizeRe    = lazyRegexp(`^[0-9]+[KMG]B$`)
+	unifiedKeyRe  = lazyRegexp(`^[a-z_]+\.[A-Za-z0-9_.]+$`)
+	rdmaDeviceRe  = lazyRegexp(`^[^\s/]+$`)
 	forbiddenKeys = map[string]bool{"cgroup.procs": true, "cgroup.threads": true, "cgroup.subtree_control": true, "cgroup.kill": true, "cgroup.freeze": true, "cgroup.type": true}
 )
 
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
 func validateMisc(r *specs.LinuxResources) error {
 	for _, h := range r.HugepageLimits {
-		if !pageSizeRe.MatchString(h.Pagesize) {
+		if !pageSizeRe().MatchString(h.Pagesize) {
 			return fieldErr("hugepageLimits.pageSize", "%q is not a size like \"2MB\"", h.Pagesize)
 		}
 	}
 	for dev := range r.Rdma {
-		if !rdmaDeviceRe.MatchString(dev) {
+		if !rdmaDeviceRe().MatchString(dev) {
 			return fieldErr("rdma", "%q is not a device name", dev)
 		}
 	}
 	for k, v := range r.Unified {
-		if !unifiedKeyRe.MatchString(k) || strings.Contains(k, "..") {
+		if !unifiedKeyRe().MatchString(k) || strings.Contains(k, "..") {
 			return fieldErr("unified", "key %q is not a cgroup2 file name like \"memory.high\"", k)
 		}
 		if forbiddenKeys[k] {

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -81,6 +82,37 @@ func TestVersion(t *testing.T) {
 		if code != 0 || len(l) != 3 || !strings.HasPrefix(l[0], "hullrt version ") || !strings.HasPrefix(l[1], "commit: ") || l[2] != "spec: "+specs.Version {
 			t.Errorf("%s: exit %d, %q", f, code, out)
 		}
+	}
+}
+
+// TestInitAllocations: no initialiser of hull's own packages allocates 8 KiB or
+// more at start-up (GODEBUG=inittrace=1 prints each package's bytes, a count the
+// runtime makes exactly). Every hullrt process, `hullrt run` included, pays for
+// what they build: the seccomp syscall tables (57 KB), regexps of validation
+// code (10-15 KB each package) were built at init and are now built on first use.
+func TestInitAllocations(t *testing.T) {
+	cmd := exec.Command(hullrtBin, "--version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("hullrt --version: %v: %s", err, out)
+	}
+	seen := 0
+	for _, l := range lines(string(out)) {
+		// init github.com/hullproject/hull/runtime/seccomp @0.47 ms, 0.001 ms clock, 416 bytes, 6 allocs
+		f := strings.Fields(l)
+		if len(f) < 10 || f[0] != "init" || (f[1] != "main" && !strings.HasPrefix(f[1], "github.com/hullproject/")) {
+			continue
+		}
+		seen++
+		if n, err := strconv.Atoi(f[7]); err != nil || f[8] != "bytes," {
+			t.Errorf("unexpected inittrace line %q", l)
+		} else if n >= 8<<10 {
+			t.Errorf("%s allocates %d bytes at init: build it on first use", f[1], n)
+		}
+	}
+	if seen < 3 {
+		t.Fatalf("inittrace lists %d of hull's packages:\n%s", seen, out)
 	}
 }
 
