@@ -9,7 +9,9 @@ package caps
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -39,12 +41,25 @@ func Names() []string {
 	return out
 }
 
+// lastCap is the kernel's cap_last_cap once read (0: not yet): a kernel constant,
+// and `hullrt run` asked for it ~45 times, one open, read and close of /proc each.
+var lastCap atomic.Int32
+
+// capLastCapPath is where the kernel tells its highest capability (a variable for
+// the test that checks it is read once).
+var capLastCapPath = "/proc/sys/kernel/cap_last_cap"
+
 // Last is the highest capability the running kernel supports.
 func Last() int {
-	var last int
-	if _, err := fmt.Sscan(readFile("/proc/sys/kernel/cap_last_cap"), &last); err != nil {
+	if l := lastCap.Load(); l > 0 {
+		return int(l)
+	}
+	last, err := strconv.Atoi(readFile(capLastCapPath))
+	if err != nil || last <= 0 {
+		// Not kept: /proc may be readable on a later call.
 		return len(names) - 1
 	}
+	lastCap.Store(int32(last))
 	return last
 }
 
@@ -98,7 +113,8 @@ func Supported() uint64 {
 // Bounding reads the bounding set of the calling thread.
 func Bounding() uint64 {
 	var b uint64
-	for c := 0; c <= Last(); c++ {
+	last := Last()
+	for c := 0; c <= last; c++ {
 		if on, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); on == 1 {
 			b |= 1 << c
 		}

@@ -1,11 +1,15 @@
 package caps
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func bits(names ...string) uint64 {
@@ -130,5 +134,40 @@ func TestSpecRoundTrip(t *testing.T) {
 	}
 	if back, w := Parse(c); *back != in || w != nil {
 		t.Errorf("round trip %+v %q", *back, w)
+	}
+}
+
+// TestLastReadOnce: Last reads cap_last_cap once per process and keeps it (it was
+// read for every capability Bounding looked at, ~45 times per `hullrt run`); the
+// value is the kernel's, and Bounding agrees with PR_CAPBSET_READ up to it.
+func TestLastReadOnce(t *testing.T) {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Skip(err)
+	}
+	want, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Last(); got != want {
+		t.Fatalf("Last() = %d, cap_last_cap %d", got, want)
+	}
+	// A file that says otherwise: read again, it would give 7.
+	other := filepath.Join(t.TempDir(), "cap_last_cap")
+	if err := os.WriteFile(other, []byte("7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := capLastCapPath
+	capLastCapPath = other
+	defer func() { capLastCapPath = saved }()
+	if got := Last(); got != want {
+		t.Errorf("Last() read the file again: %d, want %d", got, want)
+	}
+	b := Bounding()
+	for c := 0; c <= want+1; c++ {
+		on, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+		if (err == nil && on == 1) != (b&(1<<c) != 0) {
+			t.Errorf("capability %d: PR_CAPBSET_READ %d %v, Bounding %#x", c, on, err, b)
+		}
 	}
 }
