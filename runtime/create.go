@@ -601,7 +601,7 @@ func hostID(maps []specs.LinuxIDMapping) (int, bool) {
 }
 
 func readIDMap(p string) []specs.LinuxIDMapping {
-	data, err := os.ReadFile(p)
+	data, err := atomicfile.ReadFile(p)
 	if err != nil {
 		return nil
 	}
@@ -629,7 +629,7 @@ func writePidFile(path string, pid int) error {
 
 // LoadSpec reads and parses <bundle>/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	data, err := atomicfile.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("read config.json: %w", err)
 	}
