@@ -48,11 +48,14 @@ func (m *Manager) JoinFiles() (tasks []*os.File, dir *os.File, err error) {
 			dir = os.NewFile(uintptr(fd), h.dir())
 			continue
 		}
-		f, err := os.OpenFile(filepath.Join(h.dir(), "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+		// os.NewFile, not os.OpenFile: the child only inherits it, and an opened
+		// *os.File would be tried on the poller and set non-blocking and back.
+		p := filepath.Join(h.dir(), "tasks")
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return tasks, dir, fmt.Errorf("open cgroup %s: %w", h.dir(), err)
+			return tasks, dir, fmt.Errorf("open cgroup %s: %w", h.dir(), &os.PathError{Op: "open", Path: p, Err: err})
 		}
-		tasks = append(tasks, f)
+		tasks = append(tasks, os.NewFile(uintptr(fd), p))
 	}
 	return tasks, dir, nil
 }
