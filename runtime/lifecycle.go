@@ -13,6 +13,7 @@ import (
 	"github.com/hullproject/hull/internal/proc"
 	"github.com/hullproject/hull/internal/trace"
 	"github.com/hullproject/hull/runtime/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -248,11 +249,19 @@ func (c *Container) Delete(force bool) error {
 			if f, _ := cg.Frozen(); f {
 				cg.Thaw()
 			}
-			t0 := c.Trace.Now()
-			err := cg.Kill(unix.SIGKILL)
-			c.Trace.Step(t0, trace.Cgroups, "kill", err, trace.Args{Detail: "SIGKILL to every process of the cgroup (cgroup.kill where there is one)"})
-			if err != nil {
-				return fmt.Errorf("kill container processes: %w", err)
+			if c.pidNSGone() && cg.Empty() {
+				// `hullrt run` after its container's init was reaped: nothing of
+				// the container is left to kill, and a v1 freeze and thaw for
+				// nothing costs ~0.1 ms of CPU (the freezer's static key is
+				// switched on and off: kernel text patched on every CPU).
+				c.Trace.Step(c.Trace.Now(), trace.Cgroups, "kill", nil, trace.Args{Detail: "none: init reaped, its pid namespace and the cgroup empty"})
+			} else {
+				t0 := c.Trace.Now()
+				err := cg.Kill(unix.SIGKILL)
+				c.Trace.Step(t0, trace.Cgroups, "kill", err, trace.Args{Detail: "SIGKILL to every process of the cgroup (cgroup.kill where there is one)"})
+				if err != nil {
+					return fmt.Errorf("kill container processes: %w", err)
+				}
 			}
 		}
 		t0 := c.Trace.Now()
@@ -279,6 +288,24 @@ func (c *Container) Delete(force bool) error {
 		return fmt.Errorf("remove state: %w", err)
 	}
 	return nil
+}
+
+// pidNSGone tells whether the container's pid namespace is known to be empty:
+// this process reaped init, and init had a pid namespace of its own. The kernel
+// lets the init of a pid namespace finish exiting only once every other process
+// of it is gone and reaped (zap_pid_ns_processes), so no process the container
+// started (or an exec joined to it) can be left; only one put into the cgroup
+// from outside, which the caller checks for.
+func (c *Container) pidNSGone() bool {
+	if !c.initReaped || c.Record.Config == nil || c.Record.Config.Linux == nil {
+		return false
+	}
+	for _, ns := range c.Record.Config.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
 }
 
 // waitInitGone kills init (it may be outside the cgroup if it never joined it) and
@@ -316,6 +343,7 @@ func (c *Container) Wait() (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	c.initReaped = true
 	return ExitCode(st), nil
 }
 

@@ -38,6 +38,8 @@ type Container struct {
 	dir    string
 	Record Record
 	init   *os.Process // set in the process that created the container
+	// initReaped: Wait has reaped init (this process created the container).
+	initReaped bool
 	// Log receives the warnings of the lifecycle: what the runtime-spec wants
 	// logged rather than failed (a failing poststart or poststop hook, a
 	// capability an exec asks for and cannot have). Nil drops them. Create sets it

@@ -684,6 +684,13 @@ func (m *Manager) procsHierarchy() *hierarchy {
 	return &m.hs[0]
 }
 
+// Empty tells whether the cgroup holds no process (Pids lists none and can be
+// read).
+func (m *Manager) Empty() bool {
+	pids, err := m.Pids()
+	return err == nil && len(pids) == 0
+}
+
 // Pids lists every process in the cgroup and the cgroups below it.
 func (m *Manager) Pids() ([]int, error) {
 	var pids []int
