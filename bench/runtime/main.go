@@ -3,13 +3,17 @@
 //
 // Usage, as root from the repository root after `make build`:
 //
-//	go run ./bench/runtime [-n 200] [-warmup 10] [-hullrt bin/hullrt] [-base /path/to/other/hullrt]
+//	go run ./bench/runtime [-n 200] [-warmup 10] [-hullrt bin/hullrt] [-base /path/to/other/hullrt] [-state-tmpfs]
 //
 // The bundle is made once in a temporary directory: rootfs with /bin/busybox and one
 // symlink per applet, config.json from `hullrt spec` with process.terminal false and
 // args ["/bin/true"]. ociVersion is set to "1.0.2-dev" because crun 1.8 refuses any
 // other major.minor than 1.0; the three runtimes then read the same file. Each runtime
-// has its own --root state directory and every run a new container id.
+// has its own --root state directory and every run a new container id. The state
+// directories are in the temporary directory (/tmp: ext4 on the test machine, where
+// each container's files cost an inode allocation that the host's churn makes
+// dear); with -state-tmpfs they are on a tmpfs mounted there, as /run, the
+// runtimes' default root, is.
 //
 // crun refuses this host's hybrid cgroups (cgroup2 mounted at /sys/fs/cgroup/unified)
 // unless that mount is gone, so it runs as
@@ -86,6 +90,7 @@ func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox for the rootfs")
 	only := flag.String("only", "", "comma-separated tool names to run (default all)")
 	rssRuns := flag.Int("rss-runs", 20, "runs of each tool under GNU time, for peak memory")
+	stateTmpfs := flag.Bool("state-tmpfs", false, "keep the runtimes' state directories on a tmpfs (as /run, their default, is) rather than in the temporary directory's file system")
 	flag.Parse()
 	tmp, err := benchutil.Start("runtime", hullrt, base)
 	check(err)
@@ -122,10 +127,16 @@ func main() {
 		want := strings.Split(*only, ",")
 		tools = slices.DeleteFunc(tools, func(t *tool) bool { return !slices.Contains(want, t.name) })
 	}
-	for _, t := range tools {
-		t.root = filepath.Join(tmp, "state-"+t.name)
+	stateDir := tmp
+	if *stateTmpfs {
+		stateDir = filepath.Join(tmp, "state")
+		check(os.Mkdir(stateDir, 0o711))
+		check(unix.Mount("tmpfs", stateDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0711"))
 	}
-	defer cleanup(tmp, prefix, tools, map[string]string{"hullrt": *hullrt, "hullrt-base": *base, "runc": runcPath})
+	for _, t := range tools {
+		t.root = filepath.Join(stateDir, "state-"+t.name)
+	}
+	defer cleanup(tmp, stateDir, prefix, tools, map[string]string{"hullrt": *hullrt, "hullrt-base": *base, "runc": runcPath})
 
 	stderr, err := os.Create(filepath.Join(tmp, "stderr"))
 	check(err)
@@ -345,7 +356,7 @@ func dash(n int) string { return strings.Repeat("-", n) }
 
 // cleanup deletes whatever a failed or interrupted run left: containers in each
 // state root, cgroups named after the benchmark's ids, the temporary directory.
-func cleanup(tmp, prefix string, tools []*tool, bins map[string]string) {
+func cleanup(tmp, stateDir, prefix string, tools []*tool, bins map[string]string) {
 	for _, t := range tools {
 		ents, _ := os.ReadDir(t.root)
 		for _, e := range ents {
@@ -368,6 +379,11 @@ func cleanup(tmp, prefix string, tools []*tool, bins map[string]string) {
 	more, _ := filepath.Glob("/sys/fs/cgroup/*/*/" + prefix + "-*")
 	for _, d := range append(dirs, more...) {
 		if err := os.Remove(d); err != nil {
+			fmt.Fprintf(os.Stderr, "cleanup: %v\n", err)
+		}
+	}
+	if stateDir != tmp {
+		if err := unix.Unmount(stateDir, unix.MNT_DETACH); err != nil {
 			fmt.Fprintf(os.Stderr, "cleanup: %v\n", err)
 		}
 	}
