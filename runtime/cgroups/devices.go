@@ -1,17 +1,12 @@
 package cgroups
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // setDevices applies the device rules: through the v1 devices controller where
@@ -387,110 +382,4 @@ func parseV1Devices(data string) ([]v1Exception, bool, error) {
 		out = append(out, e)
 	}
 	return out, true, nil
-}
-
-// deviceFilter compiles the rules into a cgroup device program with the meaning of
-// allowedAccess. It keeps in R3 the part of the access asked for that no rule has
-// decided yet and tests the rules from last to first: a deny rule that names the
-// device and any of that part denies; an allow rule that names the device takes
-// its own access out of it, and allows once nothing is left. Past all rules, what
-// is left is allowed.
-func deviceFilter(rules []specs.LinuxDeviceCgroup) asm.Instructions {
-	insns := asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word), // access_type
-		asm.Mov.Reg32(asm.R3, asm.R2),
-		asm.And.Imm32(asm.R2, 0xffff),            // R2 = type
-		asm.RSh.Imm32(asm.R3, 16),                // R3 = access
-		asm.LoadMem(asm.R4, asm.R1, 4, asm.Word), // major
-		asm.LoadMem(asm.R5, asm.R1, 8, asm.Word), // minor
-	}
-	for i := len(rules) - 1; i >= 0; i-- {
-		r := rules[i]
-		next := fmt.Sprintf("rule%d", i-1)
-		var block asm.Instructions
-		switch r.Type {
-		case "b":
-			block = append(block, asm.JNE.Imm(asm.R2, devBlock, next))
-		case "c":
-			block = append(block, asm.JNE.Imm(asm.R2, devChar, next))
-		}
-		if r.Major != nil && *r.Major != anyNumber {
-			block = append(block, asm.JNE.Imm(asm.R4, int32(*r.Major), next))
-		}
-		if r.Minor != nil && *r.Minor != anyNumber {
-			block = append(block, asm.JNE.Imm(asm.R5, int32(*r.Minor), next))
-		}
-		acc := accessBits(r.Access)
-		verdict := int32(0)
-		switch {
-		case acc == accAll:
-			// Decides all that is left, whichever way.
-		case r.Allow:
-			verdict = 1
-			block = append(block, asm.And.Imm32(asm.R3, ^acc&accAll), asm.JNE.Imm(asm.R3, 0, next))
-		default:
-			block = append(block, asm.Mov.Reg32(asm.R6, asm.R3), asm.And.Imm32(asm.R6, acc), asm.JEq.Imm(asm.R6, 0, next))
-		}
-		if r.Allow {
-			verdict = 1
-		}
-		unconditional := len(block) == 0
-		block = append(block, asm.Mov.Imm(asm.R0, verdict), asm.Return())
-		block[0] = block[0].WithSymbol(fmt.Sprintf("rule%d", i))
-		insns = append(insns, block...)
-		if unconditional {
-			// The verifier refuses unreachable code: nothing after a rule that
-			// decides every access to every device can run.
-			return insns
-		}
-	}
-	return append(insns, asm.Mov.Imm(asm.R0, 1).WithSymbol("rule-1"), asm.Return())
-}
-
-// attachDeviceFilter loads the rules as a program and attaches it to the cgroup2
-// directory. BPF_PROG_ATTACH (not a bpf_link) keeps the program attached after
-// hull exits, tied to the cgroup's life; BPF_F_ALLOW_MULTI lets it coexist with the
-// programs of ancestors (systemd's), all of which must allow an access. The new
-// program is attached before the old ones are detached, so an update never leaves
-// the container without a filter.
-func attachDeviceFilter(dir string, rules []specs.LinuxDeviceCgroup) error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:         ebpf.CGroupDevice,
-		Instructions: deviceFilter(rules),
-		License:      "Apache-2.0",
-	})
-	if err != nil {
-		return fmt.Errorf("load device filter: %w", err)
-	}
-	defer prog.Close()
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open cgroup: %w", err)
-	}
-	defer unix.Close(fd)
-	old, err := link.QueryPrograms(link.QueryOptions{Target: fd, Attach: ebpf.AttachCGroupDevice})
-	if err != nil {
-		return fmt.Errorf("query device filters of %s: %w", dir, err)
-	}
-	err = link.RawAttachProgram(link.RawAttachProgramOptions{Target: fd, Program: prog, Attach: ebpf.AttachCGroupDevice, Flags: unix.BPF_F_ALLOW_MULTI})
-	if err != nil {
-		return fmt.Errorf("attach device filter to %s: %w", dir, err)
-	}
-	var errs []error
-	for _, p := range old.Programs {
-		errs = append(errs, detach(fd, p.ID))
-	}
-	return errors.Join(errs...)
-}
-
-func detach(fd int, id ebpf.ProgramID) error {
-	p, err := ebpf.NewProgramFromID(id)
-	if err != nil {
-		return fmt.Errorf("old device filter %d: %w", id, err)
-	}
-	defer p.Close()
-	if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: fd, Program: p, Attach: ebpf.AttachCGroupDevice}); err != nil {
-		return fmt.Errorf("detach old device filter %d: %w", id, err)
-	}
-	return nil
 }
