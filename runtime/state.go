@@ -134,7 +134,7 @@ func Load(root, id string) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{ID: id, dir: filepath.Join(root, id)}
-	data, err := os.ReadFile(filepath.Join(c.dir, "state.json"))
+	data, err := atomicfile.ReadFile(filepath.Join(c.dir, "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(c.dir); serr != nil {
 			return nil, fmt.Errorf("container %s does not exist: %w", id, ErrNotExist)
@@ -143,7 +143,7 @@ func Load(root, id string) (*Container, error) {
 	if err != nil || json.Unmarshal(data, &c.Record) != nil || c.Record.ID != id {
 		c.Record = Record{ID: id, Damaged: true}
 		var r initRecord
-		if data, err := os.ReadFile(filepath.Join(c.dir, initRecordFile)); err == nil && json.Unmarshal(data, &r) == nil && r.Pid > 0 {
+		if data, err := atomicfile.ReadFile(filepath.Join(c.dir, initRecordFile)); err == nil && json.Unmarshal(data, &r) == nil && r.Pid > 0 {
 			c.Record.Pid, c.Record.PidStart, c.Record.Cgroup = r.Pid, r.PidStart, r.Cgroup
 		}
 	}
