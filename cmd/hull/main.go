@@ -110,28 +110,22 @@ func main() {
 	cmd.PersistentFlags().StringVar(&g.root, "root", defRoot, "engine state directory (images, layers, containers) [$HULL_ROOT]")
 	cmd.PersistentFlags().StringVar(&g.state, "state", "/run/hull", "runtime state directory")
 	cmd.PersistentFlags().StringSliceVar(&g.insecure, "insecure-registry", nil, "registry (host:port) that may be spoken to over plain http")
-	cmd.AddCommand(
-		runCommand(g), createCommand(g), // run.go
-		startCommand(g), stopCommand(g), restartCommand(g), killCommand(g), pauseCommand(g), unpauseCommand(g),
-		waitCommand(g), rmCommand(g), // lifecycle.go
-		execCommand(g), attachCommand(g), psCommand(g), inspectCommand(g), logsCommand(g),
-		topCommand(g), statsCommand(g), // top.go
-		updateCommand(g), renameCommand(g), // update.go
-		cpCommand(g), exportCommand(g), commitCommand(g), // cp.go, images_container.go
-		portCommand(g), networkCommand(g), // network.go
-		imagesCommand(g, "images"), rmiCommand(g, "rmi"), tagCommand(g), historyCommand(g), imageCommand(g), // images.go
-		pullCommand(g), pushCommand(g), loginCommand(), logoutCommand(), // pull.go, login.go
-		saveCommand(g), loadCommand(g), importCommand(g), // save.go
-		volumeCommand(g), podCommand(g),
-		eventsCommand(g), infoCommand(g), versionCommand(), systemCommand(g), // events.go, system.go
-		podInfraCommand(),                  // hidden: started by hull itself
-		buildCommand(g), builderCommand(g), // build.go
-	)
-	// `hull container prune` (lifecycle.go); addGroups adds the group's other verbs.
-	groupCommand(cmd, "container", "manage containers").AddCommand(containerPruneCommand(g))
-	// Keep these two last: they find the commands added above by name.
-	addCompletions(cmd, g) // completion.go
-	addGroups(cmd)
+	cmds := topLevel(g)
+	if only := commandOnly(os.Args[1:], cmds); only != nil {
+		// One command named: only it (and what it uses) is built. The whole
+		// tree, with docker's groups and the completions, is ~45 commands and
+		// thousands of flags, half a millisecond of every `hull run`'s start.
+		cmd.AddCommand(only...)
+	} else {
+		for _, c := range cmds {
+			cmd.AddCommand(c.make())
+		}
+		// `hull container prune` (lifecycle.go); addGroups adds the group's other verbs.
+		groupCommand(cmd, "container", "manage containers").AddCommand(containerPruneCommand(g))
+		// Keep these two last: they find the commands added above by name.
+		addCompletions(cmd, g) // completion.go
+		addGroups(cmd)
+	}
 	usageArgs(cmd)
 	if c, err := cmd.ExecuteC(); err != nil {
 		var ue *usageError
@@ -162,6 +156,77 @@ func printError(err error) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "hull:", err)
+}
+
+// command is a top-level command: the name `hull NAME` calls it by, how it is
+// made, and the other top-level commands it runs itself (by name, from the root).
+type command struct {
+	name string
+	make func() *cobra.Command
+	uses []string
+}
+
+// topLevel lists hull's top-level commands, in the order of its help.
+func topLevel(g *globals) []command {
+	c := func(name string, mk func(*globals) *cobra.Command, uses ...string) command {
+		return command{name, func() *cobra.Command { return mk(g) }, uses}
+	}
+	return []command{
+		c("run", runCommand, "pull"), c("create", createCommand, "pull"), // run.go
+		c("start", startCommand), c("stop", stopCommand), c("restart", restartCommand), c("kill", killCommand),
+		c("pause", pauseCommand), c("unpause", unpauseCommand), c("wait", waitCommand), c("rm", rmCommand), // lifecycle.go
+		c("exec", execCommand), c("attach", attachCommand), c("ps", psCommand), c("inspect", inspectCommand), c("logs", logsCommand),
+		c("top", topCommand), c("stats", statsCommand), // top.go
+		c("update", updateCommand), c("rename", renameCommand), // update.go
+		c("cp", cpCommand), c("export", exportCommand), c("commit", commitCommand), // cp.go, images_container.go
+		c("port", portCommand), c("network", networkCommand), // network.go
+		{"images", func() *cobra.Command { return imagesCommand(g, "images") }, nil},
+		{"rmi", func() *cobra.Command { return rmiCommand(g, "rmi") }, nil},
+		c("tag", tagCommand), c("history", historyCommand), c("image", imageCommand), // images.go
+		c("pull", pullCommand), c("push", pushCommand), // pull.go
+		{"login", loginCommand, nil}, {"logout", logoutCommand, nil}, // login.go
+		c("save", saveCommand), c("load", loadCommand), c("import", importCommand), // save.go
+		c("volume", volumeCommand), c("pod", podCommand),
+		c("events", eventsCommand), c("info", infoCommand), {"version", versionCommand, nil}, c("system", systemCommand), // events.go, system.go
+		{"pod-infra", podInfraCommand, nil},                    // hidden: started by hull itself
+		c("build", buildCommand), c("builder", builderCommand), // build.go
+	}
+}
+
+// commandOnly returns the commands to build when args name one top-level command
+// that needs no other part of the tree: that command and those it uses. It returns
+// nil, for the whole tree, when args name none (help, a flag of the root's own, a
+// mistyped name that wants cobra's suggestions), a group that addGroups adds to
+// (container, image), or cobra's own commands (help, completion, __complete).
+func commandOnly(args []string, cmds []command) []*cobra.Command {
+	name := ""
+	for i := 0; i < len(args) && name == ""; i++ {
+		switch a := args[i]; {
+		case a == "--root" || a == "--state" || a == "--insecure-registry":
+			i++ // the flag's value
+		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--state=") || strings.HasPrefix(a, "--insecure-registry="):
+		case strings.HasPrefix(a, "-"):
+			return nil // -h, -v, --help, --version, or a mistake cobra is to report
+		default:
+			name = a
+		}
+	}
+	if name == "" || name == "image" {
+		return nil
+	}
+	byName := map[string]command{}
+	for _, c := range cmds {
+		byName[c.name] = c
+	}
+	top, ok := byName[name]
+	if !ok {
+		return nil
+	}
+	out := []*cobra.Command{top.make()}
+	for _, u := range top.uses {
+		out = append(out, byName[u].make())
+	}
+	return out
 }
 
 // addGroups adds docker's `hull container VERB` and `hull image VERB` forms of the
