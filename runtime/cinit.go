@@ -182,12 +182,14 @@ func compileInit(b *bootstrap) ([]byte, error) {
 	spec := b.Spec
 	p := &b.Process
 	l := &opList{}
-	var filter *seccomp.Filter
-	if spec.Linux.Seccomp != nil {
+	filter := b.filter
+	if spec.Linux.Seccomp != nil && filter == nil {
 		var err error
 		if filter, err = seccomp.Compile(spec.Linux.Seccomp); err != nil {
 			return nil, err
 		}
+	}
+	if filter != nil {
 		if filter.NeedsListener {
 			return nil, fmt.Errorf("seccomp listener")
 		}

@@ -72,7 +72,8 @@ func Create(o CreateOpts) (c *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	err = Validate(spec, bundle)
+	var filter *seccomp.Filter
+	err = validate(spec, bundle, &filter)
 	o.Trace.Step(t0, trace.Process, "read", err, trace.Args{File: "config.json", Detail: "load and validate the spec"})
 	if err != nil {
 		return nil, err
@@ -182,7 +183,7 @@ func Create(o CreateOpts) (c *Container, err error) {
 
 	b := &bootstrap{
 		ID: o.ID, Spec: spec, Process: *spec.Process, Rootfs: rootfs, Bundle: bundle,
-		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFds: o.PreserveFds,
+		NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, PreserveFds: o.PreserveFds, filter: filter,
 		Hooks: spec.Hooks != nil && (len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime)+len(spec.Hooks.CreateContainer) > 0),
 	}
 	s, parentEnd, err := c.initCommand(spec, b, o, fifoFile)

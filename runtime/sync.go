@@ -73,6 +73,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hullproject/hull/internal/trace"
+	"github.com/hullproject/hull/runtime/seccomp"
 )
 
 type msgType string
@@ -132,6 +133,8 @@ type bootstrap struct {
 	SentAt  int64 `json:"sentAt,omitempty"`
 	// tr traces the child's steps into TraceFd (nil: off).
 	tr *trace.Tracer
+	// filter is Spec's seccomp program, compiled by validate (nil: compile it).
+	filter *seccomp.Filter
 }
 
 // channel is one end of the socket pair.

@@ -18,7 +18,12 @@ import (
 // Validate checks a spec before anything is made, so that bad input fails with one
 // line naming the field and leaves nothing behind. A field hullrt cannot honour is
 // refused here, never ignored.
-func Validate(spec *specs.Spec, bundle string) error {
+func Validate(spec *specs.Spec, bundle string) error { return validate(spec, bundle, nil) }
+
+// validate is Validate that keeps, in *filter if filter is not nil, the seccomp
+// program it compiled to check the profile: Create hands it to the C init's
+// compiler, which would otherwise compile the same profile again (0.4 ms).
+func validate(spec *specs.Spec, bundle string, filter **seccomp.Filter) error {
 	if spec.Process == nil {
 		return errors.New("process: missing")
 	}
@@ -84,8 +89,12 @@ func Validate(spec *specs.Spec, bundle string) error {
 		return err
 	}
 	if spec.Linux.Seccomp != nil {
-		if err := seccomp.Validate(spec.Linux.Seccomp); err != nil {
+		f, err := seccomp.Compile(spec.Linux.Seccomp) // seccomp.Validate, keeping the program
+		if err != nil {
 			return err
+		}
+		if filter != nil {
+			*filter = f
 		}
 	}
 	if err := validateUnsupported(spec); err != nil {
