@@ -9,11 +9,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -linkmode 
 export CGO_ENABLED := 1
 # encoding/json on the v2 implementation (the v1 API, unchanged): container
 # records and OCI specs are read and written several times per `hull run`, and
-# this makes that ~3 ms (7%) faster; see docs/benchmarks.md. Not for hull-monitor,
-# which decodes one small state, and would keep 50 KB more for good.
+# this makes that ~3 ms (7%) faster; see docs/benchmarks.md.
 export GOEXPERIMENT := jsonv2
 
-.PHONY: build check lint test test-unit test-cgroupv2 test-systemd bench clean demo deps
+.PHONY: build hull-monitor check lint test test-unit test-cgroupv2 test-systemd bench clean demo deps
 
 # What the build and the tests need from Debian (apt-get; fast when present).
 deps:
@@ -23,17 +22,23 @@ deps:
 demo:
 	@scripts/demo.sh
 
-# bin/hull-init (`hull run --init`) and bin/hull-monitor (the resident form of a
-# container's monitor), found beside bin/hull, are pure Go: static without cgo.
-# hull-monitor is built without Go 1.26's Green Tea GC, which keeps mark bits at
-# the end of each span of small objects: every size class the program ever used
-# then holds two 4 KiB pages of the span's 8 KiB, not one. 45 KiB less per idle
-# container (docs/benchmarks.md, "Idle monitor memory").
-build:
+# bin/hull-init (`hull run --init`), found beside bin/hull, is pure Go: static
+# without cgo. bin/hull-monitor, the resident form of a container's monitor, is a
+# static C program (monitor/resident/c/hull-monitor.c): any Go program waiting in
+# Go's poller keeps more memory than conmon's whole (docs/benchmarks.md, "The
+# resident monitor in C"). Static: it is copied into the test VMs too.
+# `make hull-monitor MONITOR_OUT=dir/hull-monitor` builds it elsewhere (the tests).
+MONITOR_OUT    ?= bin/hull-monitor
+MONITOR_CFLAGS := -static -Os -s -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+
+hull-monitor:
+	@mkdir -p $(dir $(MONITOR_OUT))
+	$(CC) $(MONITOR_CFLAGS) -o $(MONITOR_OUT) monitor/resident/c/hull-monitor.c
+
+build: hull-monitor
 	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/hullrt ./cmd/hullrt
 	@if [ -d cmd/hull ]; then $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/hull ./cmd/hull; fi
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/hull-init ./cmd/hull-init
-	GOEXPERIMENT=nogreenteagc CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/hull-monitor ./cmd/hull-monitor
 
 # Every test, as root, one package at a time (-p 1): each package's leak check looks
 # at the whole host, so two packages must not run side by side.

@@ -559,7 +559,7 @@ func (s *supervisor) handOver(r *round) error {
 	// page, and it would sit at 2.2 MB instead of 0.65 MB. A resumed monitor
 	// turns it back on before it starts anything.
 	unix.Prctl(unix.PR_SET_THP_DISABLE, 1, 0, 0, 0)
-	err = resident.Exec(exe, append([]string{exe}, back.ResidentArgs()...), h, resident.ResidentEnv...)
+	err = resident.Exec(exe, append([]string{exe}, back.ResidentArgs()...), h, nil)
 	unix.Prctl(unix.PR_SET_THP_DISABLE, 0, 0, 0, 0)
 	return err
 }

@@ -53,11 +53,7 @@ func binary(t *testing.T) string {
 		}
 		// hull-monitor beside it, as make build puts it: every test's container
 		// that runs a second unattached is handed to the resident monitor.
-		build := exec.Command("go", "build", "-o", filepath.Join(buildDir, "hull-monitor"), "github.com/hullproject/hull/cmd/hull-monitor")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc") // as make build
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build hull-monitor: %v\n%s", err, out)
-		}
+		_, buildErr = testutil.Monitor(buildDir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // Hullrt returns the hullrt binary the tests drive: $HULLRT (make test sets it to
@@ -22,6 +23,22 @@ func Hullrt(dir string) (string, error) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return "", fmt.Errorf("build hullrt: %w", err)
+	}
+	return bin, nil
+}
+
+// Monitor builds hull-monitor, the resident monitor (a static C program), into
+// dir the way `make build` does (the Makefile's hull-monitor target), and returns
+// its path.
+func Monitor(dir string) (string, error) {
+	mod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("build hull-monitor: find the module: %w", err)
+	}
+	bin := filepath.Join(dir, "hull-monitor")
+	build := exec.Command("make", "-s", "-C", filepath.Dir(strings.TrimSpace(string(mod))), "hull-monitor", "MONITOR_OUT="+bin)
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build hull-monitor: %w\n%s", err, out)
 	}
 	return bin, nil
 }

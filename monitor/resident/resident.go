@@ -1,15 +1,24 @@
 // Package resident is what a container's monitor keeps of itself while the
 // container runs and nobody is attached: the monitor (the engine's binary, with
 // everything it needs to create, start, restart, health-check and tear down a
-// container) execs hull-monitor, a small program built from this package, in its
-// own place. Same process, same pid and start time (so the records stay true),
-// still the container's subreaper and its parent, holding the same descriptors;
-// but a few hundred KB instead of a few MB, conmon's size.
+// container) execs hull-monitor in its own place. Same process, same pid and
+// start time (so the records stay true), still the container's subreaper and its
+// parent, holding the same descriptors; but a few dozen KiB instead of a few MB,
+// less than conmon.
 //
-// The resident logs the container's output, reaps its init and every orphan, and
-// accepts attach clients. It execs the engine's monitor again (Wake) when there is
-// work only that can do: the container ended (Reason "exited", with its code), or
-// a client attached (Reason "attach", with the client's connection).
+// hull-monitor is a static C program, c/hull-monitor.c under this package (the
+// Makefile builds it): a Go program that does nothing but wait in Go's poller
+// keeps more memory than conmon's whole (docs/benchmarks.md, "The resident
+// monitor in C"). This package is the contract between the two: the Handover and
+// Exec, which the engine's monitor uses to hand over and to take back.
+//
+// The resident logs the container's output (as logs.Writer, byte for byte),
+// reaps its init and every orphan, and accepts attach clients. It execs the
+// engine's monitor again when there is work only that can do: the container
+// ended (Reason "exited", with its code and At), or a client attached (Reason
+// "attach", with the client's connection in Clients). It passes every field it
+// does not change back as it came, and the engine monitor's environment is
+// Environ (its own, if that is empty).
 //
 // What crosses each exec is a Handover, as text in the environment, and the
 // descriptors it names, inherited (their close-on-exec flag cleared). Output read
@@ -22,11 +31,9 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/hullproject/hull/logs"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,11 +79,10 @@ type Handover struct {
 
 // Exec replaces the calling process with exe (args[0] first), handing s over.
 // Only the descriptors s names stay open. The environment is env and the state,
-// nothing else, when env is given (hull-monitor: it reads nothing else, and an
-// environment stays in a process's memory for as long as it runs); without env,
-// it is s.Environ (or this process's, if that is empty).
+// nothing else (hull-monitor reads nothing else, and an environment stays in a
+// process's memory for as long as it runs).
 // It returns only on failure, and then every descriptor is as it was.
-func Exec(exe string, args []string, s *Handover, env ...string) error {
+func Exec(exe string, args []string, s *Handover, env []string) error {
 	data := s.Encode()
 	fds := append([]int{s.Out, s.Err, s.Listener}, s.Keep...)
 	fds = append(fds, s.Clients...)
@@ -95,33 +101,10 @@ func Exec(exe string, args []string, s *Handover, env ...string) error {
 		}
 		cleared = append(cleared, fd)
 	}
-	state := Env + "=" + string(data)
-	if len(env) > 0 {
-		env = append(slices.Clip(env), state)
-	} else {
-		base := s.Environ
-		if len(base) == 0 {
-			base = os.Environ()
-		}
-		env = []string{state}
-		for _, kv := range base {
-			if !strings.HasPrefix(kv, Env+"=") {
-				env = append(env, kv)
-			}
-		}
-	}
+	env = append(slices.Clip(env), Env+"="+string(data))
 	// Go threads may be in the middle of anything: execve takes them all down.
 	return syscall.Exec(exe, args, env)
 }
-
-// ResidentEnv is the environment hull-monitor is started with (and its state):
-// one P from the start (every P keeps a cache of heap spans and wants
-// a thread); GOMAXPROCS not derived from the cgroup's CPU limit, which would
-// hold two cgroup files open for good and re-read them; no profiler's stack
-// buffers (profstackdepth=0: two 1 KiB buffers for each of its three threads,
-// for profiles nobody takes); and, for a chatty container, a GC once the heap
-// reaches 2 MB rather than Go's floor of 4 MB.
-var ResidentEnv = []string{"GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0,profstackdepth=0", "GOGC=50"}
 
 // Load reads the Handover handed over to this process, and removes it from the
 // environment so children do not inherit it.
@@ -146,89 +129,8 @@ func Load() (*Handover, error) {
 
 // DrainTimeout bounds the wait for the container's output to end after its init
 // exited: a process that escaped its pid namespace but kept the pipe must not
-// hold the monitor forever.
+// hold the monitor forever. (hull-monitor.c's DRAIN_MS is the same.)
 const DrainTimeout = 2 * time.Second
-
-// Serve is the resident monitor: it runs until the engine's monitor must take
-// over, and then execs it (it returns only if that fails).
-func Serve(s *Handover) error {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return err
-	}
-	// init's pidfd polls readable when it exits: no signal handling (which
-	// costs Go a thread of its own). SIGUSR1, the engine's "read your record
-	// again", means nothing while the container runs, and Go ignores it.
-	pidfd, err := unix.PidfdOpen(s.Pid, 0)
-	if err != nil {
-		return fmt.Errorf("watch the container's init: %w", err)
-	}
-	ended := make(chan struct{})
-	go waitReadable(File(pidfd, "pidfd"), ended)
-	lw, err := logs.Create(s.LogPath, mustOptions(s.LogOpts))
-	if err != nil {
-		return err
-	}
-	type pump struct {
-		stream string
-		f      *os.File
-		rest   []byte
-		done   chan struct{}
-	}
-	pumps := map[string]*pump{}
-	for stream, fd := range map[string]int{"stdout": s.Out, "stderr": s.Err} {
-		if fd < 0 {
-			continue
-		}
-		p := &pump{stream: stream, f: File(fd, stream), done: make(chan struct{})}
-		pumps[stream] = p
-		pending := s.Pending[stream]
-		go func() {
-			defer close(p.done)
-			p.rest, _ = lw.CopyFrom(stream, p.f, nil, pending)
-		}()
-	}
-	s.Pending = nil
-	clients := make(chan int, 1)
-	if s.Listener >= 0 {
-		go accept(File(s.Listener, "attach"), clients)
-	}
-	select {
-	case <-ended:
-	case fd := <-clients:
-		// Stop reading where the output stands; the engine reads on.
-		s.Pending = map[string][]byte{}
-		for stream, p := range pumps {
-			p.f.SetReadDeadline(time.Now())
-			<-p.done
-			if len(p.rest) > 0 {
-				s.Pending[stream] = p.rest
-			}
-		}
-		lw.Close()
-		s.Clients, s.Reason = []int{fd}, ReasonAttach
-		return Exec(s.Exe, s.Args, s)
-	}
-	code := reap(s.Pid)
-	s.Reason, s.Code, s.At = ReasonExited, code, time.Now().UTC()
-	deadline := time.After(DrainTimeout)
-	for _, p := range pumps {
-		select {
-		case <-p.done:
-		case <-deadline:
-			p.f.SetReadDeadline(time.Now())
-			<-p.done
-			if len(p.rest) > 0 {
-				lw.Write(logs.Entry{Log: string(p.rest), Stream: p.stream, Time: time.Now().UTC()})
-			}
-		}
-	}
-	for _, p := range pumps {
-		p.f.Close()
-	}
-	s.Out, s.Err = -1, -1
-	lw.Close()
-	return Exec(s.Exe, s.Args, s)
-}
 
 // File makes a handed-over descriptor an *os.File that waits in Go's poller, so
 // reads can be given deadlines.
@@ -244,83 +146,4 @@ func Fd(f *os.File) int {
 		rc.Control(func(u uintptr) { fd = int(u) })
 	}
 	return fd
-}
-
-func mustOptions(opts []string) logs.Options {
-	o, err := logs.ParseOptions(opts)
-	if err != nil {
-		return logs.Options{MaxFile: 1} // the engine checked them before the container ran
-	}
-	return o
-}
-
-// accept sends each connection made to the attach socket l, one at a time: the
-// first one ends the resident's watch.
-func accept(l *os.File, out chan<- int) {
-	rc, err := l.SyscallConn()
-	if err != nil {
-		return
-	}
-	for {
-		fd := -1
-		err := rc.Read(func(lfd uintptr) bool {
-			nfd, _, err := unix.Accept4(int(lfd), unix.SOCK_CLOEXEC)
-			if err == unix.EAGAIN {
-				return false
-			}
-			if err == nil {
-				fd = nfd
-			}
-			return true
-		})
-		if err != nil {
-			return
-		}
-		if fd >= 0 {
-			out <- fd
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // out of fds, say: no busy loop
-	}
-}
-
-// waitReadable closes done once f polls readable.
-func waitReadable(f *os.File, done chan<- struct{}) {
-	defer close(done)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	rc.Read(func(fd uintptr) bool {
-		n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-		return n != 0
-	})
-}
-
-// reap collects pid, which has exited, and every other child that has: the
-// container's processes that outlived its init are re-parented here as they
-// die. It returns pid's exit code (128+signal when killed), -1 if it was not
-// this process's to collect.
-func reap(pid int) int {
-	code := -1
-	var ws syscall.WaitStatus
-	for {
-		got, err := syscall.Wait4(pid, &ws, 0, nil)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err == nil && got == pid {
-			code = ws.ExitStatus()
-			if ws.Signaled() {
-				code = 128 + int(ws.Signal())
-			}
-		}
-		break
-	}
-	for {
-		got, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if err != syscall.EINTR && (err != nil || got <= 0) {
-			return code
-		}
-	}
 }

@@ -372,11 +372,12 @@ build_initramfs() {
 	MODULES_SHIPPED=$names
 
 	# helpers: hullrt and hull, static builds when their sources exist, else bin/;
-	# hull-monitor and hull-init beside hull, built as make build does them
-	if (cd "$REPO" && CGO_ENABLED=0 GOEXPERIMENT=nogreenteagc go build -trimpath -o "$WORK/hull-monitor" ./cmd/hull-monitor) >"$WORK/build-monitor.log" 2>&1; then
+	# hull-monitor and hull-init beside hull, built as make build does them (both
+	# static: hull-monitor is C, built by the Makefile's hull-monitor target)
+	if make -s -C "$REPO" hull-monitor MONITOR_OUT="$WORK/hull-monitor" >"$WORK/build-monitor.log" 2>&1; then
 		add_file "$WORK/hull-monitor" /bin/hull-monitor
 	else
-		log "warning: cmd/hull-monitor does not build"
+		log "warning: hull-monitor does not build"
 	fi
 	if (cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$WORK/hull-init" ./cmd/hull-init) >"$WORK/build-init.log" 2>&1; then
 		add_file "$WORK/hull-init" /bin/hull-init

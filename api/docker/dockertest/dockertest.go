@@ -71,13 +71,15 @@ func Binary(t testing.TB) string {
 			return
 		}
 		hullBin = filepath.Join(buildDir, "hull")
+		if _, buildErr = testutil.Monitor(buildDir); buildErr != nil {
+			return
+		}
 		for _, b := range []struct {
 			out, pkg string
 			env      []string
 			flags    []string
 		}{
 			{"hull", "./cmd/hull", []string{"CGO_ENABLED=1"}, []string{"-tags", "osusergo,netgo"}},
-			{"hull-monitor", "./cmd/hull-monitor", []string{"CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc"}, nil},
 			{"hull-init", "./cmd/hull-init", []string{"CGO_ENABLED=0"}, nil},
 		} {
 			args := append([]string{"build", "-o", filepath.Join(buildDir, b.out)}, b.flags...)
