@@ -40,7 +40,11 @@ func TestMain(m *testing.M) {
 	case "woken":
 		woken()
 	}
-	os.Exit(testutil.Main(m))
+	code := testutil.Main(m)
+	if monitorDir != "" {
+		os.RemoveAll(monitorDir)
+	}
+	os.Exit(code)
 }
 
 // The helper's descriptors, from the test's ExtraFiles.
@@ -150,6 +154,7 @@ func woken() {
 var (
 	monitorOnce sync.Once
 	monitorBin  string
+	monitorDir  string // hull-monitor built for these tests
 	monitorErr  error
 )
 
@@ -162,12 +167,10 @@ func monitorPath(t *testing.T) string {
 			_, monitorErr = os.Stat(monitorBin)
 			return
 		}
-		dir, err := os.MkdirTemp("", "hull-monitor-test-")
-		if err != nil {
-			monitorErr = err
+		if monitorDir, monitorErr = os.MkdirTemp("", "hull-monitor-test-"); monitorErr != nil {
 			return
 		}
-		monitorBin, monitorErr = testutil.Monitor(dir)
+		monitorBin, monitorErr = testutil.Monitor(monitorDir)
 	})
 	if monitorErr != nil {
 		t.Fatal(monitorErr)
