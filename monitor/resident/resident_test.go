@@ -111,13 +111,16 @@ type report struct {
 // woken reports its state, descriptors and children; with an attach client it
 // greets it, reads its answer, and ends the container (it is init's parent now).
 func woken() {
-	r := report{State: os.Getenv(Env), Environ: os.Environ(), Now: time.Now().UnixNano()}
+	r := report{State: os.Getenv(Env), Now: time.Now().UnixNano()}
 	// the open descriptors, before this process opens any
 	for fd := range 1024 {
 		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0); e == 0 {
 			r.Fds = append(r.Fds, fd)
 		}
 	}
+	// as execve gave it (os.Environ drops a repeated name)
+	env, _ := os.ReadFile("/proc/self/environ")
+	r.Environ = strings.Split(strings.TrimSuffix(string(env), "\x00"), "\x00")
 	for _, fd := range r.Fds {
 		l, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 		r.Links = append(r.Links, l)
@@ -238,7 +241,8 @@ func startResident(t *testing.T, h *Handover, ownEnv []string) *residentRun {
 	if ownEnv == nil {
 		// (no cgroup files held open by the Go runtime: the test counts the
 		// descriptors the engine's monitor is woken with)
-		h.Environ = append(env, "PATH=/usr/bin:/bin", "QUOTED=a \"b\" \\ é\x7f\n", "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
+		// A stale state in it is not passed on (resident.Exec's rule).
+		h.Environ = append(env, "PATH=/usr/bin:/bin", "QUOTED=a \"b\" \\ é\x7f\n", Env+"=stale", "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
 	} else {
 		ownEnv = append(ownEnv, env...)
 	}
@@ -479,7 +483,12 @@ func TestResidentExit(t *testing.T) {
 	if want := []int{0, 1, 2, fdListener, fdKeep}; !slices.Equal(rep.Fds, want) {
 		t.Errorf("woken with descriptors %v %q, want %v", rep.Fds, rep.Links, want)
 	}
-	wantEnv := append([]string{Env + "=" + rep.State}, h.Environ...)
+	wantEnv := []string{Env + "=" + rep.State}
+	for _, kv := range h.Environ {
+		if !strings.HasPrefix(kv, Env+"=") {
+			wantEnv = append(wantEnv, kv)
+		}
+	}
 	if !slices.Equal(rep.Environ, wantEnv) {
 		t.Errorf("woken with environment %q, want %q", rep.Environ, wantEnv)
 	}

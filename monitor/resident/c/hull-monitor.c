@@ -944,9 +944,11 @@ static void __attribute__((noreturn)) wake(int reason, int code, long long at, i
 			a.bad = 1;
 		else
 			a.n++;
-		vec[nv++] = arena + a.n;
+		vec[nv] = arena + a.n;
 		arena[a.n] = 0;
 		unquote(v, vlen, csink, &a);
+		if (strncmp(vec[nv], ENVNAME "=", sizeof ENVNAME)) /* a stale state is not passed */
+			nv++;
 	}
 	if (nv == nenv) {
 		for (e = environ; e && *e; e++) {
