@@ -125,7 +125,8 @@ func buildContext(t *testing.T, dir string) {
 	}
 }
 
-// hullBinary builds hull (with hull-monitor beside it) into dir.
+// hullBinary builds hull into dir (without hull-monitor: its monitors stay in their
+// Go form, which a build test does not notice), or is $HULL.
 func hullBinary(t *testing.T, dir string) string {
 	t.Helper()
 	if bin := os.Getenv("HULL"); bin != "" {
