@@ -33,6 +33,7 @@ package nft
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -89,6 +90,13 @@ func Apply(table string, rs Ruleset) error {
 	}
 	t := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
 	if len(rs.Networks) == 0 && len(rs.Ports) == 0 {
+		// A missing table stays missing without a transaction: one that deletes a
+		// table, even one it added itself, leaves destroy work that the closing
+		// of this netlink socket waits for (an RCU grace period, 4-15 ms), and
+		// every `rm` reconciles the networks, mostly with none in use.
+		if _, err := c.ListTableOfFamily(t.Name, t.Family); errors.Is(err, unix.ENOENT) {
+			return nil
+		}
 		// add-then-delete: deleting a missing table would fail the whole batch,
 		// adding an existing one is a no-op, so the pair removes it either way
 		c.AddTable(t)

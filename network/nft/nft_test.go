@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/nftables"
 	"github.com/hullproject/hull/internal/testutil"
 )
 
@@ -84,5 +86,53 @@ func TestApply(t *testing.T) {
 	}
 	if err := Apply(table, Ruleset{}); err != nil {
 		t.Fatalf("deleting a missing table: %v", err)
+	}
+}
+
+// TestApplyEmptyToMissingTableCommitsNothing: an empty Ruleset for a table that
+// is not there is no transaction at all (every `rm` reconciles the networks, and
+// a transaction that deletes a table makes the socket's close wait for an RCU
+// grace period). The nftables events of the host are watched: the empty Apply
+// must make none for its table before those of a marker table, made after it.
+func TestApplyEmptyToMissingTableCommitsNothing(t *testing.T) {
+	testutil.RequireRoot(t)
+	table := fmt.Sprintf("hull-e%d", os.Getpid())
+	marker := fmt.Sprintf("hull-m%d", os.Getpid())
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseLasting()
+	mon := nftables.NewMonitor(nftables.WithMonitorObject(nftables.MonitorObjectTables), nftables.WithMonitorEventBuffer(1024))
+	events, err := c.AddMonitor(mon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	if err := Apply(table, Ruleset{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Apply(marker, Ruleset{}) })
+	if err := Apply(marker, Ruleset{Networks: []Network{{Bridge: "hull-mmmm", Subnet: netip.MustParsePrefix("10.213.9.0/24")}}}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("monitor closed before the marker's event")
+			}
+			tb, _ := ev.Data.(*nftables.Table)
+			switch {
+			case tb == nil:
+			case tb.Name == table:
+				t.Fatalf("the empty Apply to a missing table made a transaction: event %d on table %s", ev.Type, tb.Name)
+			case tb.Name == marker:
+				return
+			}
+		case <-timeout:
+			t.Fatal("no event for the marker table within 10 s")
+		}
 	}
 }
