@@ -521,6 +521,7 @@ func (e *Engine) Get(ref string) (*Container, error) {
 
 // List returns every container, newest first.
 func (e *Engine) List() ([]*Container, error) {
+	e.sweepTrash()
 	ids, err := e.ids()
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/hullproject/hull/runtime"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/internal/trace"
@@ -49,7 +50,13 @@ type Engine struct {
 	// none.
 	Trace *trace.Tracer
 
-	reconciler reconciler // engine/network.go
+	// DeferRemoval makes Remove move a container's files into the trash, for
+	// EmptyTrashLater to delete after the caller has answered, rather than
+	// delete them itself (engine/trash.go).
+	DeferRemoval bool
+
+	reconciler reconciler  // engine/network.go
+	trashed    atomic.Bool // Remove moved a container into the trash
 }
 
 // New opens the engine below root and state and wires the image store's InUse, so

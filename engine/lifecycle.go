@@ -522,24 +522,32 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 			return err
 		}
 	}
-	if err := e.Images.RemoveSnapshot(id); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(e.stateDir(id)); err != nil {
-		return err
-	}
 	c, _ := e.load(id)
-	// The record first: whoever takes the lock from now on finds none. Taking it
-	// creates the lock file again (O_CREAT), which can fail a removal of the
-	// directory with ENOTEMPTY: hence the retries.
-	os.Remove(filepath.Join(e.dir(id), "config.json"))
-	for i := 0; ; i++ {
-		if err = os.RemoveAll(e.dir(id)); err == nil || i == 5 {
-			break
+	if e.DeferRemoval {
+		// The snapshot unmounted now, so that no mount outlives the command.
+		if err := e.Images.Snapshotter().Unmount(id); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return err
+	if !e.DeferRemoval || !e.trash(id) {
+		if err := e.Images.RemoveSnapshot(id); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(e.stateDir(id)); err != nil {
+			return err
+		}
+		// The record first: whoever takes the lock from now on finds none. Taking it
+		// creates the lock file again (O_CREAT), which can fail a removal of the
+		// directory with ENOTEMPTY: hence the retries.
+		os.Remove(filepath.Join(e.dir(id), "config.json"))
+		for i := 0; ; i++ {
+			if err = os.RemoveAll(e.dir(id)); err == nil || i == 5 {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
 	}
 	e.destroyed(c)
 	e.unindexJoins(c)

@@ -105,6 +105,9 @@ func newHullEnv(t *testing.T, rt string) *hullEnv {
 				t.Errorf("cleanup: rm -f %s: %s", id, stderr)
 			}
 		}
+		// rm's deletion runs on after it (engine/trash.go): the root goes
+		// after it.
+		h.waitDeleters(t)
 		mounts, _ := os.ReadFile("/proc/self/mountinfo")
 		if strings.Contains(string(mounts), h.root) {
 			t.Errorf("mounts left under %s", h.root)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/hullproject/hull/engine"
@@ -140,11 +141,20 @@ func rmCommand(g *globals) *cobra.Command {
 		Use:   "rm [-f] [-v] CONTAINER...",
 		Short: "remove containers",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: onEach(g, func(e *engine.Engine, _ *cobra.Command, a string) error {
-			if volumes {
-				return e.RemoveWithVolumes(a, force)
+		RunE: withEngine(g, func(e *engine.Engine, cmd *cobra.Command, args []string) error {
+			// The containers' files are deleted after the answer, by a
+			// process of their own (engine/trash.go).
+			e.DeferRemoval = true
+			err := eachAtOnce(args, func(a string) error {
+				if volumes {
+					return e.RemoveWithVolumes(a, force)
+				}
+				return e.Remove(a, force)
+			})
+			if terr := e.EmptyTrashLater(); terr != nil {
+				fmt.Fprintln(os.Stderr, "hull:", terr) // a later listing deletes them
 			}
-			return e.Remove(a, force)
+			return err
 		}),
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")

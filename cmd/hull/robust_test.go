@@ -134,7 +134,7 @@ func (h *hullEnv) ids() []string {
 func (h *hullEnv) leftovers(ids []string) []string {
 	var out []string
 	// (snapshots/.overlay-ok is the store's, not a container's)
-	for _, pattern := range []string{"containers/*", "snapshots/[^.]*"} {
+	for _, pattern := range []string{"containers/*", "snapshots/[^.]*", "trash/*"} {
 		found, _ := filepath.Glob(filepath.Join(h.root, pattern))
 		for _, f := range found {
 			var names []string

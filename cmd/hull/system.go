@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/hullproject/hull/engine"
@@ -57,8 +58,36 @@ func infoCommand(g *globals) *cobra.Command {
 // systemCommand is the `hull system` group.
 func systemCommand(g *globals) *cobra.Command {
 	system := &cobra.Command{Use: "system", Short: "manage hull"}
-	system.AddCommand(eventsCommand(g), infoCommand(g), systemDFCommand(g), systemPruneCommand(g), serviceCommand(g)) // service.go
+	system.AddCommand(eventsCommand(g), infoCommand(g), systemDFCommand(g), systemPruneCommand(g), serviceCommand(g), // service.go
+		emptyTrashCommand(g))
 	return system
+}
+
+// emptyTrashCommand deletes the containers `hull rm` moved into the trash; rm
+// starts it after it has answered (engine.EmptyTrashLater).
+func emptyTrashCommand(g *globals) *cobra.Command {
+	lockedFd := -1
+	c := &cobra.Command{
+		Use:    "empty-trash",
+		Short:  "delete removed containers' files (started by rm)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// No engine opened before the trash is known to be there: opening
+			// one makes the root's directories, and this may run after the root
+			// was removed.
+			if _, err := os.Lstat(filepath.Join(g.root, "trash")); err != nil {
+				return nil
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			return e.EmptyTrash(lockedFd)
+		},
+	}
+	c.Flags().IntVar(&lockedFd, "locked-fd", -1, "the trash directory, locked, handed over by rm")
+	return c
 }
 
 func systemDFCommand(g *globals) *cobra.Command {

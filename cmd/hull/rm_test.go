@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hullproject/hull/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// holdTrash takes the lock of h's trash (engine/trash.go), as a deleter that is
+// still busy would hold it, until the returned function is called.
+func (h *hullEnv) holdTrash(t *testing.T) func() {
+	t.Helper()
+	dir := filepath.Join(h.root, "trash")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var once bool
+	release := func() {
+		if !once {
+			once = true
+			f.Close()
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// deleters lists the pids of h's trash deleters (`hull system empty-trash`).
+func (h *hullEnv) deleters() []int {
+	var out []int
+	for _, p := range h.procs(nil, false) {
+		pid, cmdline, _ := strings.Cut(p, " ")
+		if strings.Contains(cmdline, " system empty-trash") {
+			n, _ := strconv.Atoi(pid)
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitDeleters waits until h has no trash deleter left (and fails the test if
+// one stays): a root is removed after them, not under their feet.
+func (h *hullEnv) waitDeleters(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.deleters()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := h.deleters(); len(d) > 0 {
+		t.Errorf("trash deleters still running: %v", d)
+	}
+}
+
+// removedFiles lists what is still on disk of container id, removed: its trash
+// entry, record directory, snapshot and state directory.
+func (h *hullEnv) removedFiles(id string) []string {
+	var out []string
+	for _, p := range []string{
+		filepath.Join(h.root, "trash", id), filepath.Join(h.root, "containers", id),
+		filepath.Join(h.root, "snapshots", id), filepath.Join(h.state, "containers", id),
+	} {
+		if _, err := os.Lstat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestRmAnswersBeforeTheDeletion: rm frees the name and the ID and answers, and
+// the container's files are deleted after, by a process in a session of its own
+// that holds none of rm's descriptors. The trash's lock is held meanwhile, so the
+// deletion cannot have happened before rm answered: its files are still there,
+// in the trash, when rm's output has ended and rm has exited. Once the lock is
+// free, nothing of it is left.
+func TestRmAnswersBeforeTheDeletion(t *testing.T) {
+	testutil.RequireRoot(t)
+	h := newHullEnv(t, "hull")
+	id := strings.TrimSpace(h.ok("create", "--network", "none", "--name", "gone", "busybox", "true"))
+	release := h.holdTrash(t)
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := h.command(context.Background(), "rm", "gone")
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	read := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(r); read <- string(b) }()
+	select {
+	case out := <-read:
+		if out != "gone\n" {
+			t.Errorf("rm printed %q, want %q", out, "gone\n")
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("rm's output has not ended after 20 s while the deletion waits (a deleter holds it?)")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("rm: %v", err)
+	}
+
+	if _, err := os.Lstat(filepath.Join(h.root, "trash", id)); err != nil {
+		t.Fatalf("the removed container is not in the trash after rm answered: %v (left: %v)", err, h.removedFiles(id))
+	}
+	if _, err := os.Lstat(filepath.Join(h.root, "snapshots", id)); err != nil {
+		t.Errorf("the snapshot was deleted before rm answered, not after: %v", err)
+	}
+	d := h.deleters()
+	if len(d) != 1 {
+		t.Fatalf("%d trash deleters run, want 1: %v", len(d), h.procs(nil, false))
+	}
+	if sid, err := unix.Getsid(d[0]); err != nil || sid != d[0] {
+		t.Errorf("the deleter %d is in session %d (%v), not one of its own", d[0], sid, err)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", d[0], fd)); target != "/dev/null" {
+			t.Errorf("the deleter's fd %d is %q, not /dev/null", fd, target)
+		}
+	}
+	// As far as anyone can see, it is gone: not listed, not found, its name free.
+	if out := h.ok("ps", "-aq", "--no-trunc"); strings.Contains(out, id) {
+		t.Errorf("ps -a lists the removed container: %q", out)
+	}
+	if _, stderr, code := h.run("inspect", id); code == 0 {
+		t.Errorf("inspect finds the removed container")
+	} else if !strings.Contains(stderr, "no such") {
+		t.Errorf("inspect of the removed container: %s", stderr)
+	}
+	again := strings.TrimSpace(h.ok("create", "--network", "none", "--name", "gone", "busybox", "true"))
+
+	release()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(h.removedFiles(id)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if left := h.removedFiles(id); len(left) > 0 {
+		t.Errorf("left after the deletion: %v", left)
+	}
+	h.waitDeleters(t)
+	if got := strings.TrimSpace(h.ok("inspect", "-f", "{{.Id}}", "gone")); got != again {
+		t.Errorf("the new container named gone is %s, want %s", got, again)
+	}
+}
+
+// TestTrashSweptAfterTheDeleterDied: a deleter killed before it deleted anything
+// (here: while it waits for the trash's lock) leaves the trash as it was, and the
+// next listing empties it, snapshots and state included.
+func TestTrashSweptAfterTheDeleterDied(t *testing.T) {
+	testutil.RequireRoot(t)
+	h := newHullEnv(t, "hull")
+	var ids []string
+	for _, name := range []string{"k1", "k2"} {
+		ids = append(ids, strings.TrimSpace(h.ok("create", "--network", "none", "--name", name, "busybox", "true")))
+	}
+	release := h.holdTrash(t)
+	h.ok("rm", "k1", "k2")
+	d := h.deleters()
+	if len(d) != 1 {
+		t.Fatalf("%d trash deleters run, want 1", len(d))
+	}
+	if err := syscall.Kill(d[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.waitDeleters(t)
+	release()
+	for _, id := range ids {
+		if _, err := os.Lstat(filepath.Join(h.root, "trash", id)); err != nil {
+			t.Fatalf("container %s is not in the trash after its deleter died: %v", id[:12], err)
+		}
+	}
+	// The listing sweeps before it answers.
+	h.ok("ps", "-a")
+	for _, id := range ids {
+		if left := h.removedFiles(id); len(left) > 0 {
+			t.Errorf("left after ps -a swept the trash: %v", left)
+		}
+	}
+}

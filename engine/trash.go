@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/hullproject/hull/internal/atomicfile"
+	"golang.org/x/sys/unix"
+)
+
+// The trash. With DeferRemoval (`hull rm`), Remove renames the container's
+// directory (its record, log, bundle, /etc files and locks) into <root>/trash/<id>
+// instead of deleting it: one rename frees the name and the ID at once and takes
+// the container out of every listing, where the deletion of its ~25 inodes (the
+// directory's, the snapshot's, the state's) is ext4 journal work that 50
+// concurrent removals queue on. What is left, the trash entry, the snapshot and
+// the state directory, is deleted after the command has answered, by a process of
+// its own (EmptyTrashLater: `hull system empty-trash`, in a session of its own,
+// holding none of the caller's descriptors).
+//
+// Whoever deletes holds an flock on the trash directory. List empties a trash
+// nobody holds, as it sweeps a directory without a record: a deleter killed
+// midway, or a command killed before it started one, leaves nothing for good.
+
+func (e *Engine) trashDir() string { return filepath.Join(e.Root, "trash") }
+
+// trash moves container id's directory into the trash and tells whether it did.
+// The caller holds the container's lock; the lock file moves along, so whoever
+// waits for it finds no record once it has it. Not moved (a trash on another
+// filesystem: EXDEV), the caller deletes the container as before.
+func (e *Engine) trash(id string) bool {
+	if err := os.Mkdir(e.trashDir(), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return false
+	}
+	if err := os.Rename(e.dir(id), filepath.Join(e.trashDir(), id)); err != nil {
+		return false
+	}
+	e.trashed.Store(true)
+	return true
+}
+
+// openTrash opens the trash directory, or returns -1 if there is none. It never
+// makes one: a deleter started after its root was removed (a test's temporary
+// root) must not bring it back.
+func (e *Engine) openTrash() (int, error) {
+	fd, err := unix.Open(e.trashDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("open trash: %w", err)
+	}
+	return fd, nil
+}
+
+// EmptyTrashLater starts the process that deletes what Remove moved into the
+// trash (`hull system empty-trash`), if it moved anything, and does not wait for
+// it. It runs in a session of its own (the end of the caller's session or
+// terminal does not signal it), in /, with /dev/null for stdin, stdout and
+// stderr: a caller reading this command's output sees its end at once. The
+// trash's lock is taken here, if no deleter holds it, and handed to the child
+// (fd 3), so that a listing in between does not empty the trash itself; a
+// deleter that holds it already will be waited for by the child.
+func (e *Engine) EmptyTrashLater() error {
+	if !e.trashed.Load() {
+		return nil
+	}
+	args := []string{"--root", e.Root, "--state", e.StateDir, "system", "empty-trash"}
+	cmd := exec.Command(e.Exe)
+	fd, err := e.openTrash()
+	if err != nil || fd < 0 {
+		return err
+	}
+	locked := os.NewFile(uintptr(fd), "trash")
+	defer locked.Close()
+	if atomicfile.LockFd(fd, atomicfile.Exclusive|atomicfile.Try) == nil {
+		// The lock belongs to the open file, which the child shares: it
+		// holds it after this process has closed its descriptor and exited.
+		cmd.ExtraFiles = []*os.File{locked}
+		args = append(args, "--locked-fd", "3")
+	}
+	cmd.Args = append(cmd.Args, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the trash's deletion: %w", err)
+	}
+	// Not waited for: the command exits before it, and init (or the caller's
+	// subreaper) reaps it. A long-lived caller reaps it here.
+	go cmd.Wait()
+	return nil
+}
+
+// EmptyTrash deletes every entry of the trash: each container's snapshot and
+// state directory, then its entry. lockedFd is the trash directory, already
+// locked (EmptyTrashLater's handover), or -1: then the lock is waited for. A
+// missing trash is no error.
+func (e *Engine) EmptyTrash(lockedFd int) error {
+	fd := lockedFd
+	if fd < 0 {
+		var err error
+		if fd, err = e.openTrash(); err != nil || fd < 0 {
+			return err
+		}
+		if err := atomicfile.LockFd(fd, atomicfile.Exclusive); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("lock trash: %w", err)
+		}
+	}
+	defer unix.Close(fd)
+	return e.emptyTrashLocked()
+}
+
+// sweepTrash empties the trash if it has entries and no deleter holds it.
+func (e *Engine) sweepTrash() {
+	fd, err := e.openTrash()
+	if err != nil || fd < 0 {
+		return
+	}
+	defer unix.Close(fd)
+	if ents, err := os.ReadDir(e.trashDir()); err != nil || len(ents) == 0 {
+		return
+	}
+	if atomicfile.LockFd(fd, atomicfile.Exclusive|atomicfile.Try) != nil {
+		return // its deleter runs
+	}
+	e.emptyTrashLocked()
+}
+
+// emptyTrashLocked deletes the trash's entries until there are none (a removal
+// may add some meanwhile), each as removeLeft does a directory without a record:
+// snapshot, state, and the entry last, so that one whose snapshot cannot go
+// stays, for a later sweep.
+func (e *Engine) emptyTrashLocked() error {
+	var errs []error
+	failed := map[string]bool{}
+	for {
+		ents, err := os.ReadDir(e.trashDir())
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+			return errors.Join(append(errs, err)...)
+		}
+		more := false
+		for _, d := range ents {
+			id := d.Name()
+			if failed[id] {
+				continue
+			}
+			more = true
+			if err := e.removeTrashed(id); err != nil {
+				failed[id] = true
+				errs = append(errs, err)
+			}
+		}
+		if !more {
+			return errors.Join(errs...)
+		}
+	}
+}
+
+// removeTrashed deletes trash entry id and what is left of its container.
+func (e *Engine) removeTrashed(id string) error {
+	if idRE.MatchString(id) {
+		if err := e.Images.RemoveSnapshot(id); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(e.stateDir(id)); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(filepath.Join(e.trashDir(), id))
+}
