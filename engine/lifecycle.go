@@ -523,12 +523,6 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 		}
 	}
 	c, _ := e.load(id)
-	if e.DeferRemoval {
-		// The snapshot unmounted now, so that no mount outlives the command.
-		if err := e.Images.Snapshotter().Unmount(id); err != nil {
-			return err
-		}
-	}
 	if !e.DeferRemoval || !e.trash(id) {
 		if err := e.Images.RemoveSnapshot(id); err != nil {
 			return err

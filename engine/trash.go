@@ -8,38 +8,51 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
-// The trash. With DeferRemoval (`hull rm`), Remove renames the container's
-// directory (its record, log, bundle, /etc files and locks) into <root>/trash/<id>
-// instead of deleting it: one rename frees the name and the ID at once and takes
-// the container out of every listing, where the deletion of its ~25 inodes (the
-// directory's, the snapshot's, the state's) is ext4 journal work that 50
-// concurrent removals queue on. What is left, the trash entry, the snapshot and
-// the state directory, is deleted after the command has answered, by a process of
-// its own (EmptyTrashLater: `hull system empty-trash`, in a session of its own,
-// holding none of the caller's descriptors).
+// The trash. With DeferRemoval (`hull rm`), Remove does not delete a container's
+// files: it deletes its state directory (exec records, which are looked up by
+// glob), renames its directory (record, log, bundle, /etc files, locks) into
+// <root>/trash/<id>, which frees its name and ID at once and takes it out of
+// every listing, and moves its snapshot, unmounted, into that entry
+// (<root>/trash/<id>/snapshot). The deletion of their ~25 inodes, ext4 journal
+// work that the 50 concurrent removals of an `rm` of 50 queued on, is left to a
+// process of its own that runs after the command has answered (EmptyTrashLater:
+// `hull system empty-trash`, in a session of its own, holding none of the
+// caller's descriptors). It only removes what is in the trash, and opens no image
+// store unless an entry's snapshot was not moved in: it may run after its root
+// was removed (a test's temporary root), and must not make directories there.
 //
 // Whoever deletes holds an flock on the trash directory. List empties a trash
 // nobody holds, as it sweeps a directory without a record: a deleter killed
-// midway, or a command killed before it started one, leaves nothing for good.
+// midway, or a command killed before it started one (or between its two
+// renames: an entry without its snapshot), leaves nothing for good.
 
 func (e *Engine) trashDir() string { return filepath.Join(e.Root, "trash") }
 
-// trash moves container id's directory into the trash and tells whether it did.
+// trash moves container id into the trash, as above, and tells whether it did.
 // The caller holds the container's lock; the lock file moves along, so whoever
-// waits for it finds no record once it has it. Not moved (a trash on another
+// waits for it finds no record once it has it. Not moved (the trash on another
 // filesystem: EXDEV), the caller deletes the container as before.
 func (e *Engine) trash(id string) bool {
+	if err := os.RemoveAll(e.stateDir(id)); err != nil {
+		return false
+	}
 	if err := os.Mkdir(e.trashDir(), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return false
 	}
-	if err := os.Rename(e.dir(id), filepath.Join(e.trashDir(), id)); err != nil {
+	entry := filepath.Join(e.trashDir(), id)
+	if err := os.Rename(e.dir(id), entry); err != nil {
 		return false
 	}
 	e.trashed.Store(true)
+	if err := e.Images.Snapshotter().Move(id, filepath.Join(entry, "snapshot")); err != nil {
+		// Deleted now, or, failing that, by the entry's deleter.
+		e.Images.RemoveSnapshot(id)
+	}
 	return true
 }
 
@@ -95,11 +108,12 @@ func (e *Engine) EmptyTrashLater() error {
 	return nil
 }
 
-// EmptyTrash deletes every entry of the trash: each container's snapshot and
-// state directory, then its entry. lockedFd is the trash directory, already
-// locked (EmptyTrashLater's handover), or -1: then the lock is waited for. A
-// missing trash is no error.
-func (e *Engine) EmptyTrash(lockedFd int) error {
+// EmptyTrash deletes every entry of the trash of root (`hull system
+// empty-trash`). lockedFd is the trash directory, already locked
+// (EmptyTrashLater's handover), or -1: then the lock is waited for. A missing
+// trash is no error.
+func EmptyTrash(root, state string, lockedFd int) error {
+	e := &Engine{Root: root, StateDir: state} // its image store opened if needed
 	fd := lockedFd
 	if fd < 0 {
 		var err error
@@ -132,9 +146,7 @@ func (e *Engine) sweepTrash() {
 }
 
 // emptyTrashLocked deletes the trash's entries until there are none (a removal
-// may add some meanwhile), each as removeLeft does a directory without a record:
-// snapshot, state, and the entry last, so that one whose snapshot cannot go
-// stays, for a later sweep.
+// may add some meanwhile). One that cannot go stays, for a later sweep.
 func (e *Engine) emptyTrashLocked() error {
 	var errs []error
 	failed := map[string]bool{}
@@ -164,15 +176,21 @@ func (e *Engine) emptyTrashLocked() error {
 	}
 }
 
-// removeTrashed deletes trash entry id and what is left of its container.
+// removeTrashed deletes trash entry id, with the container's snapshot if it is
+// not in the entry (its rm died between the renames, or could not move it).
 func (e *Engine) removeTrashed(id string) error {
-	if idRE.MatchString(id) {
+	entry := filepath.Join(e.trashDir(), id)
+	if _, err := os.Lstat(filepath.Join(entry, "snapshot")); err != nil && idRE.MatchString(id) {
+		if e.Images == nil {
+			s, err := image.Open(e.Root)
+			if err != nil {
+				return err
+			}
+			e.Images = s
+		}
 		if err := e.Images.RemoveSnapshot(id); err != nil {
 			return err
 		}
-		if err := os.RemoveAll(e.stateDir(id)); err != nil {
-			return err
-		}
 	}
-	return os.RemoveAll(filepath.Join(e.trashDir(), id))
+	return os.RemoveAll(entry)
 }

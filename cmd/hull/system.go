@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/hullproject/hull/engine"
@@ -73,17 +72,9 @@ func emptyTrashCommand(g *globals) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			// No engine opened before the trash is known to be there: opening
-			// one makes the root's directories, and this may run after the root
-			// was removed.
-			if _, err := os.Lstat(filepath.Join(g.root, "trash")); err != nil {
-				return nil
-			}
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
-			return e.EmptyTrash(lockedFd)
+			// No engine opened: opening one makes the root's directories,
+			// and this may run after the root was removed.
+			return engine.EmptyTrash(g.root, g.state, lockedFd)
 		},
 	}
 	c.Flags().IntVar(&lockedFd, "locked-fd", -1, "the trash directory, locked, handed over by rm")

@@ -46,6 +46,10 @@ type Snapshotter interface {
 	Diff(key string, w io.Writer) error
 	// Remove unmounts and deletes a snapshot; removing a missing one is no error.
 	Remove(key string) error
+	// Move unmounts a snapshot and moves its directory to dst (which must not
+	// exist, on the same filesystem) for the caller to delete: the key is gone at
+	// once, the deletion's cost left for later. Moving a missing one is no error.
+	Move(key, dst string) error
 	// List returns every snapshot.
 	List() ([]Info, error)
 }
@@ -147,6 +151,20 @@ func lockMount(p string) (func(), error) {
 		return func() {}, nil
 	}
 	return unlock, err
+}
+
+func (b base) Move(key, dst string) error {
+	p, err := b.path(key)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := unmount(filepath.Join(p, "rootfs")); err != nil {
+		return err
+	}
+	return os.Rename(p, dst)
 }
 
 func (b base) List() ([]Info, error) {

@@ -25,6 +25,7 @@ func Run(t *testing.T, newSn func(dir string) snapshot.Snapshotter) {
 		"Diff":       testDiff,
 		"View":       testView,
 		"Remount":    testRemount,
+		"Move":       testMove,
 		"MountRace":  testMountRace,
 		"Keys":       testKeys,
 		"ManyLayers": testManyLayers,
@@ -211,6 +212,35 @@ func testRemount(t *testing.T, sn snapshot.Snapshotter, root string) {
 	}
 	if read(t, filepath.Join(r2, "kept")) != "k" || read(t, filepath.Join(r2, "a")) != "a2" {
 		t.Error("data lost over unmount and mount")
+	}
+}
+
+// testMove moves a mounted snapshot out: unmounted, its files at the
+// destination, its key free for a new snapshot; a missing one moves as nothing.
+func testMove(t *testing.T, sn snapshot.Snapshotter, root string) {
+	rootfs, err := sn.Prepare("c1", twoLayers(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(rootfs, "kept"), []byte("k"), 0o644)
+	dst := filepath.Join(root, "moved")
+	if err := sn.Move("c1", dst); err != nil {
+		t.Fatal(err)
+	}
+	if n := mounts(t, rootfs); n != 0 {
+		t.Errorf("%d mounts left on %s", n, rootfs)
+	}
+	if exists(filepath.Join(root, "snapshots", "c1")) || !exists(filepath.Join(dst, "rootfs")) {
+		t.Errorf("not moved: snapshots/c1 %v, moved/rootfs %v", exists(filepath.Join(root, "snapshots", "c1")), exists(filepath.Join(dst, "rootfs")))
+	}
+	if infos, _ := sn.List(); len(infos) != 0 {
+		t.Errorf("listed after the move: %v", infos)
+	}
+	if _, err := sn.Prepare("c1", twoLayers(t, root)); err != nil {
+		t.Errorf("the key is not free after the move: %v", err)
+	}
+	if err := sn.Move("nosuch", filepath.Join(root, "nosuch")); err != nil {
+		t.Errorf("moving a missing snapshot: %v", err)
 	}
 }
 
