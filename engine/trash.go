@@ -82,7 +82,16 @@ func (e *Engine) EmptyTrashLater() error {
 	if !e.trashed.Load() {
 		return nil
 	}
-	args := []string{"--root", e.Root, "--state", e.StateDir, "system", "empty-trash"}
+	// Absolute: the child runs in /.
+	root, err := filepath.Abs(e.Root)
+	if err != nil {
+		return err
+	}
+	state, err := filepath.Abs(e.StateDir)
+	if err != nil {
+		return err
+	}
+	args := []string{"--root", root, "--state", state, "system", "empty-trash"}
 	cmd := exec.Command(e.Exe)
 	fd, err := e.openTrash()
 	if err != nil || fd < 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -250,5 +251,26 @@ func TestTrashEntryWithoutItsSnapshot(t *testing.T) {
 	h.ok("ps", "-a")
 	if left := h.removedFiles(ids[1]); len(left) > 0 {
 		t.Errorf("left after ps -a: %v", left)
+	}
+}
+
+// TestRmRelativeRoot: the deleter runs in /, so rm hands it its root and state
+// as absolute paths: an rm given relative ones still has its trash emptied.
+func TestRmRelativeRoot(t *testing.T) {
+	testutil.RequireRoot(t)
+	h := newHullEnv(t, "hull")
+	id := strings.TrimSpace(h.ok("create", "--network", "none", "--name", "rel", "busybox", "true"))
+	state, err := filepath.Rel(filepath.Dir(h.root), h.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(h.bin, "--root", filepath.Base(h.root), "--state", state, "rm", "rel")
+	cmd.Dir = filepath.Dir(h.root)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rm with a relative root: %v: %s", err, out)
+	}
+	h.waitDeleters(t)
+	if left := h.removedFiles(id); len(left) > 0 {
+		t.Errorf("left after the deleter of an rm with a relative root ended: %v", left)
 	}
 }
