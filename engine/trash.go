@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/hullproject/hull/image"
 	"github.com/hullproject/hull/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
@@ -22,9 +21,9 @@ import (
 // work that the 50 concurrent removals of an `rm` of 50 queued on, is left to a
 // process of its own that runs after the command has answered (EmptyTrashLater:
 // `hull system empty-trash`, in a session of its own, holding none of the
-// caller's descriptors). It only removes what is in the trash, and opens no image
-// store unless an entry's snapshot was not moved in: it may run after its root
-// was removed (a test's temporary root), and must not make directories there.
+// caller's descriptors). It only removes what is in the trash and opens no image
+// store: it may run while its root is being removed (a test's temporary root),
+// and must not make directories there.
 //
 // Whoever deletes holds an flock on the trash directory. List empties a trash
 // nobody holds, as it sweeps a directory without a record: a deleter killed
@@ -77,7 +76,8 @@ func (e *Engine) openTrash() (int, error) {
 // stderr: a caller reading this command's output sees its end at once. The
 // trash's lock is taken here, if no deleter holds it, and handed to the child
 // (fd 3), so that a listing in between does not empty the trash itself; a
-// deleter that holds it already will be waited for by the child.
+// deleter that holds it already will be waited for by the child. The child gets
+// no other descriptor of this process.
 func (e *Engine) EmptyTrashLater() error {
 	if !e.trashed.Load() {
 		return nil
@@ -106,6 +106,11 @@ func (e *Engine) EmptyTrashLater() error {
 		args = append(args, "--locked-fd", "3")
 	}
 	cmd.Args = append(cmd.Args, args...)
+	// Descriptors this process inherited beyond stdio (a shell's, a caller's
+	// pipe) would pass to the child, which outlives it, and hold them open:
+	// none survives the exec. Go's own are close-on-exec already; the trash's
+	// is dup'd to fd 3 (ExtraFiles), which clears the flag.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
@@ -122,7 +127,7 @@ func (e *Engine) EmptyTrashLater() error {
 // (EmptyTrashLater's handover), or -1: then the lock is waited for. A missing
 // trash is no error.
 func EmptyTrash(root, state string, lockedFd int) error {
-	e := &Engine{Root: root, StateDir: state} // its image store opened if needed
+	e := &Engine{Root: root, StateDir: state} // no image store: removeTrashed
 	fd := lockedFd
 	if fd < 0 {
 		var err error
@@ -176,7 +181,9 @@ func (e *Engine) emptyTrashLocked() error {
 			more = true
 			if err := e.removeTrashed(id); err != nil {
 				failed[id] = true
-				errs = append(errs, err)
+				if !errors.Is(err, errLeftForListing) {
+					errs = append(errs, err)
+				}
 			}
 		}
 		if !more {
@@ -185,17 +192,20 @@ func (e *Engine) emptyTrashLocked() error {
 	}
 }
 
+// errLeftForListing: a trash entry EmptyTrash leaves to List (removeTrashed).
+var errLeftForListing = errors.New("left for a listing")
+
 // removeTrashed deletes trash entry id, with the container's snapshot if it is
 // not in the entry (its rm died between the renames, or could not move it).
+// That takes the image store, which EmptyTrash's engine has not: opening one
+// makes the root's directories, and an entry without its snapshot is also what
+// a removal of the whole root (rm -rf, a test's TempDir) leaves for a moment. The
+// entry is kept for a listing's sweep.
 func (e *Engine) removeTrashed(id string) error {
 	entry := filepath.Join(e.trashDir(), id)
 	if _, err := os.Lstat(filepath.Join(entry, "snapshot")); err != nil && idRE.MatchString(id) {
 		if e.Images == nil {
-			s, err := image.Open(e.Root)
-			if err != nil {
-				return err
-			}
-			e.Images = s
+			return errLeftForListing
 		}
 		if err := e.Images.RemoveSnapshot(id); err != nil {
 			return err

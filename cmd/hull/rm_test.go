@@ -108,17 +108,26 @@ func TestRmAnswersBeforeTheDeletion(t *testing.T) {
 		t.Errorf("the removed running container is not in the trash: %v", err)
 	}
 
+	// rm's stdout and stderr, and a descriptor more that its caller leaked to
+	// it (fd 3, as a shell's): none may stay open in the deleter.
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	leakR, leakW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leakR.Close()
 	cmd := h.command(context.Background(), "rm", "gone")
 	cmd.Stdout, cmd.Stderr = w, w
+	cmd.ExtraFiles = []*os.File{leakW}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
+	leakW.Close()
 	read := make(chan string, 1)
 	go func() { b, _ := io.ReadAll(r); read <- string(b) }()
 	select {
@@ -132,6 +141,13 @@ func TestRmAnswersBeforeTheDeletion(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("rm: %v", err)
+	}
+	leaked := make(chan struct{})
+	go func() { io.ReadAll(leakR); close(leaked) }()
+	select {
+	case <-leaked:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the descriptor rm inherited is still open 20 s after rm exited (the deleter holds it?)")
 	}
 
 	if _, err := os.Lstat(filepath.Join(h.root, "trash", id)); err != nil {
@@ -222,35 +238,54 @@ func TestTrashSweptAfterTheDeleterDied(t *testing.T) {
 
 // TestTrashEntryWithoutItsSnapshot: an rm that died between its two renames
 // leaves a trash entry whose snapshot is still in the store (simulated here by
-// doing the first rename by hand). The deleter (`hull system empty-trash`, which
-// opens no store otherwise) and a listing's sweep each delete that snapshot too.
+// doing the first rename by hand). The deleter (`hull system empty-trash`) opens
+// no image store, which would make the root's directories: it leaves that entry,
+// and the next listing's sweep deletes it with the store's snapshot. Such an
+// entry is also what a removal of the whole root (rm -rf, a test's TempDir)
+// leaves for a moment: the deleter makes nothing there.
 func TestTrashEntryWithoutItsSnapshot(t *testing.T) {
 	testutil.RequireRoot(t)
 	h := newHullEnv(t, "hull")
-	var ids []string
-	for _, name := range []string{"s1", "s2"} {
-		ids = append(ids, strings.TrimSpace(h.ok("create", "--network", "none", "--name", name, "busybox", "true")))
-	}
-	halfRemoved := func(id string) {
+	halfRemoved := func(name string) string {
 		t.Helper()
+		id := strings.TrimSpace(h.ok("create", "--network", "none", "--name", name, "busybox", "true"))
 		os.Mkdir(filepath.Join(h.root, "trash"), 0o700)
 		if err := os.Rename(filepath.Join(h.root, "containers", id), filepath.Join(h.root, "trash", id)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Lstat(filepath.Join(h.root, "snapshots", id)); err != nil {
-			t.Fatal(err)
+		return id
+	}
+	id := halfRemoved("half")
+	h.ok("system", "empty-trash")
+	for _, p := range []string{filepath.Join(h.root, "trash", id), filepath.Join(h.root, "snapshots", id)} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("empty-trash removed %s: %v", p, err)
 		}
 	}
-	// (a created container has no state directory, which rm deletes first)
-	halfRemoved(ids[0])
-	h.ok("system", "empty-trash")
-	if left := h.removedFiles(ids[0]); len(left) > 0 {
-		t.Errorf("left after empty-trash: %v", left)
-	}
-	halfRemoved(ids[1])
 	h.ok("ps", "-a")
-	if left := h.removedFiles(ids[1]); len(left) > 0 {
+	// (a created container has no state directory, which rm deletes first)
+	if left := h.removedFiles(id); len(left) > 0 {
 		t.Errorf("left after ps -a: %v", left)
+	}
+
+	// The root half removed, all but the trash: empty-trash adds nothing.
+	halfRemoved("gone")
+	ents, _ := os.ReadDir(h.root)
+	for _, e := range ents {
+		if e.Name() != "trash" {
+			if err := os.RemoveAll(filepath.Join(h.root, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h.ok("system", "empty-trash")
+	ents, _ = os.ReadDir(h.root)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if len(names) != 1 || names[0] != "trash" {
+		t.Errorf("empty-trash made %v in a root being removed", names)
 	}
 }
 
