@@ -114,10 +114,12 @@ func dropNamespace(s *specs.Spec, t specs.LinuxNamespaceType) {
 
 // TestRunForwardsSignals: a signal to `hullrt run` goes to the container's
 // process, and run still deletes the container once that exits. The signals stay
-// caught until run itself exits (no signal.Stop on the way out).
+// caught until run itself exits (no signal.Stop on the way out). SIGALRM is one
+// run catches beside the container's creation, not before it (sigsFirst): from
+// the start on it is forwarded like the others.
 func TestRunForwardsSignals(t *testing.T) {
 	e := newEnv(t)
-	b := e.bundle([]string{"sh", "-c", `trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done`}, nil)
+	b := e.bundle([]string{"sh", "-c", `trap "exit 42" TERM; trap "echo alarm" ALRM; echo ready; while :; do sleep 0.05; done`}, nil)
 	id := cid("sig")
 	cmd, out := e.background("run", "--bundle", b, id)
 	// The trap is set once the shell says so.
@@ -127,6 +129,18 @@ func TestRunForwardsSignals(t *testing.T) {
 		}
 		if i == 400 {
 			t.Fatal("the container's shell never got ready")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGALRM); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if data, _ := os.ReadFile(out.Name()); strings.Contains(string(data), "alarm") {
+			break
+		}
+		if i == 400 {
+			t.Fatal("SIGALRM never reached the container's shell")
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
