@@ -532,15 +532,19 @@ func TestCPUQuota(t *testing.T) {
 	_, run, _ := gated(t, m, "while :; do :; done")
 	run()
 	time.Sleep(200 * time.Millisecond)
-	s1, _ := m.Stats()
-	start := time.Now()
-	time.Sleep(2 * time.Second)
-	s2, _ := m.Stats()
-	share := float64(s2.CPU.Total-s1.CPU.Total) / float64(time.Since(start).Nanoseconds())
-	// Throttling holds the share at or under 50%; a busy machine can only
-	// push it lower, so the lower bound is looser.
-	if share < 0.40 || share > 0.55 {
-		t.Fatalf("cpu share %.2f under a 50%% quota", share)
+	var share float64
+	var s2 *Stats
+	// Throttling holds the share at or under 50%; a busy machine can only push
+	// it lower, by as much as it holds back an unlimited loop beside it.
+	free := testutil.SpinnerShare(t, func() {
+		s1, _ := m.Stats()
+		start := time.Now()
+		time.Sleep(2 * time.Second)
+		s2, _ = m.Stats()
+		share = float64(s2.CPU.Total-s1.CPU.Total) / float64(time.Since(start).Nanoseconds())
+	})
+	if share < min(0.40, 0.85*free) || share > 0.55 {
+		t.Fatalf("cpu share %.2f under a 50%% quota (an unlimited loop got %.2f)", share, free)
 	}
 	if s2.CPU.ThrottledPeriods == 0 {
 		t.Errorf("no throttled periods: %+v", s2.CPU)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullproject/hull/internal/testutil"
 	"github.com/hullproject/hull/runtime"
 	"github.com/hullproject/hull/runtime/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -268,13 +269,19 @@ func TestCgroupCPUQuota(t *testing.T) {
 	})
 	e.must("run", "-d", "--bundle", b, id)
 	time.Sleep(300 * time.Millisecond)
-	u1, t1 := cgCPU(t, id), time.Now()
-	time.Sleep(2 * time.Second)
-	u2, t2 := cgCPU(t, id), time.Now()
-	share := float64(u2-u1) / float64(t2.Sub(t1).Nanoseconds())
-	t.Logf("cpu share %.3f under a 50%% quota", share)
-	if share > 0.55 || share < 0.45 {
-		t.Fatalf("cpu share %.3f, want 0.50 ± 0.05", share)
+	var share float64
+	// A loaded host gives the loop less than its quota, and an unlimited loop
+	// beside it shows how much less: the floor follows that, the ceiling does not.
+	free := testutil.SpinnerShare(t, func() {
+		u1, t1 := cgCPU(t, id), time.Now()
+		time.Sleep(2 * time.Second)
+		u2, t2 := cgCPU(t, id), time.Now()
+		share = float64(u2-u1) / float64(t2.Sub(t1).Nanoseconds())
+	})
+	floor := min(0.45, 0.85*free)
+	t.Logf("cpu share %.3f under a 50%% quota; an unlimited loop beside it: %.3f", share, free)
+	if share > 0.55 || share < floor {
+		t.Fatalf("cpu share %.3f, want %.2f to 0.55 (an unlimited loop got %.3f)", share, floor, free)
 	}
 }
 
