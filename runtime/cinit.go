@@ -331,22 +331,10 @@ func compileMount(l *opList, m specs.Mount) {
 // compileDevice is rootfs's Root.MakeDevice, outside a user namespace.
 func compileDevice(l *opList, d specs.LinuxDevice) {
 	_, base := path.Split(path.Clean("/" + d.Path))
-	var typ uint32
-	switch d.Type {
-	case "c", "u":
-		typ = unix.S_IFCHR
-	case "b":
-		typ = unix.S_IFBLK
-	case "p":
-		typ = unix.S_IFIFO
-	}
-	if base == "" || typ == 0 {
+	mode, ok := rootfs.NodeMode(d)
+	if base == "" || !ok {
 		l.unsupported("device %s", d.Path)
 		return
-	}
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(*d.FileMode) & 0o7777
 	}
 	var uid, gid uint64
 	if d.UID != nil {
@@ -355,7 +343,7 @@ func compileDevice(l *opList, d specs.LinuxDevice) {
 	if d.GID != nil {
 		gid = uint64(*d.GID)
 	}
-	l.add(opMknod, uint64(typ|mode), unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid,
+	l.add(opMknod, uint64(mode), unix.Mkdev(uint32(d.Major), uint32(d.Minor)), uid, gid,
 		"device "+d.Path, d.Path, "mknod "+d.Path, "chmod "+d.Path, "chown "+d.Path)
 }
 

@@ -355,6 +355,27 @@ var DefaultDevices = []Device{
 	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
 }
 
+// NodeMode is d's mode for mknod: its file type (c and u: character, b: block,
+// p: fifo) and its permissions, 0666 where the spec gives none. ok is false for
+// any other type.
+func NodeMode(d Device) (mode uint32, ok bool) {
+	switch d.Type {
+	case "c", "u":
+		mode = unix.S_IFCHR
+	case "b":
+		mode = unix.S_IFBLK
+	case "p":
+		mode = unix.S_IFIFO
+	default:
+		return 0, false
+	}
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(*d.FileMode) & 0o7777
+	}
+	return mode | perm, true
+}
+
 // MakeDevice creates a device node inside the root. With bind (a user namespace,
 // where mknod of a real device is not allowed) it bind-mounts the host's node of the
 // same path onto an empty file instead.
@@ -367,20 +388,9 @@ func (r *Root) MakeDevice(d Device, bind bool) error {
 		return r.bind(specs.Mount{Destination: d.Path, Source: d.Path, Type: "bind"},
 			Options{Bind: true, Flags: unix.MS_NOSUID | unix.MS_NOEXEC})
 	}
-	var typ uint32
-	switch d.Type {
-	case "c", "u":
-		typ = unix.S_IFCHR
-	case "b":
-		typ = unix.S_IFBLK
-	case "p":
-		typ = unix.S_IFIFO
-	default:
+	mode, ok := NodeMode(d)
+	if !ok {
 		return fmt.Errorf("device %s: unknown type %q", d.Path, d.Type)
-	}
-	mode := uint32(0o666)
-	if d.FileMode != nil {
-		mode = uint32(*d.FileMode) & 0o7777
 	}
 	parent, err := r.MkdirAll(dir, 0o755)
 	if err != nil {
@@ -397,11 +407,11 @@ func (r *Root) MakeDevice(d Device, bind bool) error {
 		}
 	}
 	dev := unix.Mkdev(uint32(d.Major), uint32(d.Minor))
-	if err := unix.Mknodat(parent, base, typ|mode, int(dev)); err != nil {
+	if err := unix.Mknodat(parent, base, mode, int(dev)); err != nil {
 		return fmt.Errorf("mknod %s: %w", d.Path, err)
 	}
 	// mknod is subject to the umask; the node gets exactly the mode asked for.
-	if err := unix.Fchmodat(parent, base, mode, 0); err != nil {
+	if err := unix.Fchmodat(parent, base, mode&0o7777, 0); err != nil {
 		return fmt.Errorf("chmod %s: %w", d.Path, err)
 	}
 	uid, gid := 0, 0
