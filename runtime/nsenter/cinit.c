@@ -501,18 +501,29 @@ static void op_symlink(const struct op *o) {
 	close(parent);
 }
 
-static void op_mask(const struct op *o) {
-	const char *pre = S(o, 0), *path = S(o, 1);
+// open_masked opens the path a masked or read-only path names, for a mount on
+// it: -1 when it does not exist (nothing to do), and a symlink there fails
+// (a mount on it would land on what it points at).
+static int open_masked(const char *pre, const char *path, mode_t *type) {
 	int fd = open_root(path, O_PATH | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT)
-		return;
+		return -1;
 	if (fd < 0)
 		fail(pre, NULL, errno);
-	mode_t t = fd_type(fd);
+	*type = fd_type(fd);
+	if (*type == S_IFLNK)
+		fail(pre, "is a symlink", 0);
+	return fd;
+}
+
+static void op_mask(const struct op *o) {
+	const char *pre = S(o, 0);
+	mode_t t;
+	int fd = open_masked(pre, S(o, 1), &t);
+	if (fd < 0)
+		return;
 	char target[64], src[64];
 	procfd(target, sizeof target, fd);
-	if (t == S_IFLNK)
-		fail(pre, "is a symlink", 0);
 	int r;
 	if (t == S_IFDIR) {
 		r = mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555");
@@ -526,14 +537,11 @@ static void op_mask(const struct op *o) {
 }
 
 static void op_readonly(const struct op *o) {
-	const char *pre = S(o, 0), *path = S(o, 1);
-	int fd = open_root(path, O_PATH | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT)
-		return;
+	const char *pre = S(o, 0);
+	mode_t t;
+	int fd = open_masked(pre, S(o, 1), &t);
 	if (fd < 0)
-		fail(pre, NULL, errno);
-	if (fd_type(fd) == S_IFLNK)
-		fail(pre, "is a symlink", 0);
+		return;
 	int tree = (int)syscall(SYS_open_tree, fd, "", (unsigned)(OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
 	if (tree < 0)
 		fail(pre, NULL, errno);
