@@ -535,7 +535,8 @@ func TestCPUQuota(t *testing.T) {
 	var share float64
 	var s2 *Stats
 	// Throttling holds the share at or under 50%; a busy machine can only push
-	// it lower, by as much as it holds back an unlimited loop beside it.
+	// it lower, by about as much as it holds back an unlimited loop beside it
+	// (half of that: the cgroup competes with the host's tasks as one entity).
 	free := testutil.SpinnerShare(t, func() {
 		s1, _ := m.Stats()
 		start := time.Now()
@@ -543,7 +544,7 @@ func TestCPUQuota(t *testing.T) {
 		s2, _ = m.Stats()
 		share = float64(s2.CPU.Total-s1.CPU.Total) / float64(time.Since(start).Nanoseconds())
 	})
-	if share < min(0.40, 0.85*free) || share > 0.55 {
+	if share < min(0.40, 0.5*free) || share > 0.55 {
 		t.Fatalf("cpu share %.2f under a 50%% quota (an unlimited loop got %.2f)", share, free)
 	}
 	if s2.CPU.ThrottledPeriods == 0 {
