@@ -725,6 +725,21 @@ static void csink(void *ctx, const char *p, size_t n)
 	c->b[c->n] = 0;
 }
 
+/* cnext decodes the quoted v as a further string of a, after the last one's
+ * NUL, and returns where it starts (a->bad when it does not fit). */
+static char *cnext(struct cstr *a, const char *v, size_t vlen)
+{
+	char *start;
+	if (a->n + 1 >= a->cap)
+		a->bad = 1;
+	else
+		a->n++;
+	start = a->b + a->n;
+	*start = 0;
+	unquote(v, vlen, csink, a);
+	return start;
+}
+
 static void __attribute__((noreturn)) badline(int line, const char *name, size_t nlen, const char *what)
 {
 	char m[512];
@@ -919,16 +934,10 @@ static void __attribute__((noreturn)) wake(int reason, int code, long long at, i
 			continue;
 		if (nv + 2 >= sizeof vec / sizeof vec[0])
 			fail(1, "wake the monitor: too many arguments", 0);
-		if (a.n + 1 >= a.cap)
-			a.bad = 1;
-		else
-			a.n++; /* each string after the last one's NUL */
 		if (isexe)
-			exe = arena + a.n;
+			exe = cnext(&a, v, vlen);
 		else
-			vec[nv++] = arena + a.n;
-		arena[a.n] = 0;
-		unquote(v, vlen, csink, &a);
+			vec[nv++] = cnext(&a, v, vlen);
 	}
 	vec[nv++] = NULL;
 	envp = vec + nv;
@@ -940,13 +949,7 @@ static void __attribute__((noreturn)) wake(int reason, int code, long long at, i
 			continue;
 		if (nv + 1 >= sizeof vec / sizeof vec[0])
 			fail(1, "wake the monitor: too many environment variables", 0);
-		if (a.n + 1 >= a.cap)
-			a.bad = 1;
-		else
-			a.n++;
-		vec[nv] = arena + a.n;
-		arena[a.n] = 0;
-		unquote(v, vlen, csink, &a);
+		vec[nv] = cnext(&a, v, vlen);
 		if (strncmp(vec[nv], ENVNAME "=", sizeof ENVNAME)) /* a stale state is not passed */
 			nv++;
 	}
