@@ -240,17 +240,7 @@ func compileRootfs(l *opList, b *bootstrap) {
 		compileMount(l, m)
 		devpts = devpts || (m.Type == "devpts" && path.Clean(m.Destination) == "/dev/pts")
 	}
-	named := map[string]bool{}
-	for _, d := range spec.Linux.Devices {
-		named[path.Clean(d.Path)] = true
-	}
-	all := append([]specs.LinuxDevice{}, spec.Linux.Devices...)
-	for _, d := range rootfs.DefaultDevices {
-		if !named[d.Path] {
-			all = append(all, d)
-		}
-	}
-	for _, d := range all {
+	for _, d := range containerDevices(spec.Linux.Devices) {
 		compileDevice(l, d)
 	}
 	for _, ln := range rootfs.DevLinks() {

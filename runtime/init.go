@@ -490,9 +490,9 @@ func waitHooks(ch *channel, b *bootstrap) error {
 	return nil
 }
 
-// makeDevices creates the default devices and the spec's, unless the spec names the
-// same path itself.
-func makeDevices(root *rootfs.Root, devices []specs.LinuxDevice, userNS bool, tr *trace.Tracer) error {
+// containerDevices are the devices a container gets: the spec's, then the
+// default ones the spec does not name a path of itself.
+func containerDevices(devices []specs.LinuxDevice) []specs.LinuxDevice {
 	named := map[string]bool{}
 	for _, d := range devices {
 		named[path.Clean(d.Path)] = true
@@ -503,11 +503,17 @@ func makeDevices(root *rootfs.Root, devices []specs.LinuxDevice, userNS bool, tr
 			all = append(all, d)
 		}
 	}
+	return all
+}
+
+// makeDevices creates the default devices and the spec's, unless the spec names the
+// same path itself.
+func makeDevices(root *rootfs.Root, devices []specs.LinuxDevice, userNS bool, tr *trace.Tracer) error {
 	op := "mknodat"
 	if userNS {
 		op = "mount"
 	}
-	for _, d := range all {
+	for _, d := range containerDevices(devices) {
 		t0 := tr.Now()
 		err := root.MakeDevice(d, userNS)
 		tr.Step(t0, trace.Mounts, op, err, trace.Args{Target: d.Path, Type: d.Type})
