@@ -348,20 +348,7 @@ func compileLookPath(l *opList, args, env []string) {
 		l.add(opLookPath, 1, 0, 0, 0, pre, name)
 		return
 	}
-	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "PATH="); ok {
-			pathEnv = v
-		}
-	}
-	strs := []string{pre}
-	for _, dir := range strings.Split(pathEnv, ":") {
-		if dir == "" {
-			dir = "."
-		}
-		strs = append(strs, path.Join(dir, name))
-	}
-	l.add(opLookPath, 0, 0, 0, 0, strs...)
+	l.add(opLookPath, 0, 0, 0, 0, append([]string{pre}, pathCandidates(name, env)...)...)
 }
 
 // seccompError is the prefix of the Go init's error for a filter that fails to

@@ -749,22 +749,32 @@ func lookPath(name string, env []string) (string, error) {
 		}
 		return name, nil
 	}
+	for _, p := range pathCandidates(name, env) {
+		if checkExec(p) == nil {
+			return p, nil
+		}
+	}
+	return "", withKind(fmt.Errorf("exec %q: executable file not found in $PATH", name), kindNotFound)
+}
+
+// pathCandidates are the paths a name without a slash is looked for at, in
+// order: in each directory of the container's PATH (the last PATH= of env, a
+// default without one; an empty entry is the working directory).
+func pathCandidates(name string, env []string) []string {
 	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "PATH="); ok {
 			pathEnv = v
 		}
 	}
+	var out []string
 	for _, dir := range strings.Split(pathEnv, ":") {
 		if dir == "" {
 			dir = "."
 		}
-		p := path.Join(dir, name)
-		if checkExec(p) == nil {
-			return p, nil
-		}
+		out = append(out, path.Join(dir, name))
 	}
-	return "", withKind(fmt.Errorf("exec %q: executable file not found in $PATH", name), kindNotFound)
+	return out
 }
 
 // checkExec tells, with execve's errno, why p could not be executed.
