@@ -858,8 +858,7 @@ func (m *Manager) Frozen() (bool, error) {
 }
 
 // writeFile writes one value to a cgroup file in a single write, as the kernel
-// parses each write on its own.
-// writeFile writes val to a cgroup file with open, write and close only (an
+// parses each write on its own; with open, write and close only (an
 // *os.File would also add the kernfs file to the poller and switch it to
 // non-blocking and back: 4-5 more syscalls, and create writes ~30 files).
 func writeFile(dir, file, val string) error {
