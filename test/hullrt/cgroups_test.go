@@ -533,7 +533,18 @@ func TestCgroupPsKillAll(t *testing.T) {
 	b := e.bundle([]string{"sh", "-c", "sleep 1000 & sleep 1000 & exec sleep 1000"}, nil)
 	e.must("run", "-d", "--bundle", b, id)
 	deadline := time.Now().Add(cgSlow(5 * time.Second))
-	for len(cgProcs(t, id)) < 3 {
+	// Three processes, and each of them sleep already: until the shell has
+	// exec'd, its own command line ("sh -c sleep 1000 & ...") is in ps's table.
+	allSleep := func() bool {
+		procs := cgProcs(t, id)
+		for _, pid := range procs {
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); string(comm) != "sleep\n" {
+				return false
+			}
+		}
+		return len(procs) == 3
+	}
+	for !allSleep() {
 		if time.Now().After(deadline) {
 			t.Fatalf("cgroup.procs: %v", cgProcs(t, id))
 		}
