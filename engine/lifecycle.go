@@ -524,22 +524,7 @@ func (e *Engine) removeFiles(id string, rt ociruntime.Runtime) error {
 	}
 	c, _ := e.load(id)
 	if !e.DeferRemoval || !e.trash(id) {
-		if err := e.Images.RemoveSnapshot(id); err != nil {
-			return err
-		}
-		if err := os.RemoveAll(e.stateDir(id)); err != nil {
-			return err
-		}
-		// The record first: whoever takes the lock from now on finds none. Taking it
-		// creates the lock file again (O_CREAT), which can fail a removal of the
-		// directory with ENOTEMPTY: hence the retries.
-		os.Remove(filepath.Join(e.dir(id), "config.json"))
-		for i := 0; ; i++ {
-			if err = os.RemoveAll(e.dir(id)); err == nil || i == 5 {
-				break
-			}
-		}
-		if err != nil {
+		if err := e.removeLeft(id); err != nil {
 			return err
 		}
 	}
@@ -597,11 +582,12 @@ func (e *Engine) removeRecord(id string, rt ociruntime.Runtime) (finish func() e
 	}, nil
 }
 
-// removeLeft removes what is left of a container whose record is gone: its
-// snapshot, its state and, last, its directory (kept if the snapshot could not
-// go, for a later sweep). Taking the container's lock creates the lock file again
-// (O_CREAT), which can fail a removal of the directory with ENOTEMPTY: hence the
-// retries.
+// removeLeft removes a container's files: its snapshot, its state, its record if
+// it is still there (removeFiles; removeRecord and sweep removed it before) and,
+// last, its directory (kept if the snapshot could not go, for a later sweep).
+// The record goes first: whoever takes the lock from now on finds none. Taking it
+// creates the lock file again (O_CREAT), which can fail a removal of the
+// directory with ENOTEMPTY: hence the retries.
 func (e *Engine) removeLeft(id string) error {
 	if err := e.Images.RemoveSnapshot(id); err != nil {
 		return err
@@ -609,6 +595,7 @@ func (e *Engine) removeLeft(id string) error {
 	if err := os.RemoveAll(e.stateDir(id)); err != nil {
 		return err
 	}
+	os.Remove(filepath.Join(e.dir(id), "config.json"))
 	var err error
 	for i := 0; ; i++ {
 		if err = os.RemoveAll(e.dir(id)); err == nil || i == 5 {
