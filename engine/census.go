@@ -5,8 +5,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // A command that shows many containers, or one beside all the others, reads every
@@ -45,8 +43,8 @@ type Census struct {
 
 type censusEntry struct {
 	c *Container // of the census's records: ID and Name only; of its members: whole
-	// ino holds the inodes of the entry's namespaces, by procNS name, as they
-	// are first asked for (ns).
+	// ino holds the inodes of the entry's namespaces, by procNS name, read
+	// when one is first asked for (ns).
 	ino map[string]uint64
 }
 
@@ -175,17 +173,8 @@ func (s *Census) pod(id string) *Pod {
 
 // ns is the inode of the entry's namespace name (0 if it cannot be read).
 func (en *censusEntry) ns(name string) uint64 {
-	if ino, ok := en.ino[name]; ok {
-		return ino
-	}
 	if en.ino == nil {
-		en.ino = map[string]uint64{}
-	}
-	var st unix.Stat_t
-	if unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", en.c.State.Pid, name), &st) == nil {
-		en.ino[name] = st.Ino
-	} else {
-		en.ino[name] = 0
+		en.ino = nsInodes(en.c.State.Pid)
 	}
 	return en.ino[name]
 }
