@@ -473,24 +473,31 @@ func (e *Engine) reapHalfMade(id string) bool {
 // Resolve finds a container by full ID, unique ID prefix, or name (with or without
 // Docker's leading "/").
 func (e *Engine) Resolve(ref string) (string, error) {
+	id, _, err := e.resolve(ref)
+	return id, err
+}
+
+// resolve is Resolve that also returns the record when it read it whole (a name
+// whose hint holds, names.go), nil otherwise.
+func (e *Engine) resolve(ref string) (string, *Container, error) {
 	if idRE.MatchString(ref) {
 		if _, err := os.Stat(e.dir(ref)); err == nil {
-			return ref, nil
+			return ref, nil, nil
 		}
 	}
 	if c, ok := e.hinted(ref); ok {
-		return c.ID, nil
+		return c.ID, c, nil
 	}
 	ids, err := e.ids()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	name := strings.TrimPrefix(ref, "/")
 	var byPrefix []string
 	for _, id := range ids {
 		if n, err := e.recordName(id); err == nil && n == name {
 			e.hint(name, id)
-			return id, nil
+			return id, nil, nil
 		}
 		if strings.HasPrefix(id, ref) {
 			byPrefix = append(byPrefix, id)
@@ -498,22 +505,23 @@ func (e *Engine) Resolve(ref string) (string, error) {
 	}
 	switch {
 	case len(byPrefix) == 1 && ref != "":
-		return byPrefix[0], nil
+		return byPrefix[0], nil, nil
 	case len(byPrefix) > 1 && ref != "":
-		return "", fmt.Errorf("container id prefix %s is ambiguous: %d containers match", ref, len(byPrefix))
+		return "", nil, fmt.Errorf("container id prefix %s is ambiguous: %d containers match", ref, len(byPrefix))
 	}
-	return "", fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
+	return "", nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, ref)
 }
 
 // Get returns a container's record with its status made truthful (see refresh).
 func (e *Engine) Get(ref string) (*Container, error) {
-	id, err := e.Resolve(ref)
+	id, c, err := e.resolve(ref)
 	if err != nil {
 		return nil, err
 	}
-	c, err := e.load(id)
-	if err != nil {
-		return nil, err
+	if c == nil { // not read whole by a name's hint: read now
+		if c, err = e.load(id); err != nil {
+			return nil, err
+		}
 	}
 	e.refresh(c)
 	return c, nil
