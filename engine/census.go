@@ -28,7 +28,7 @@ type Census struct {
 
 	recordsOnce sync.Once
 	ids         []string
-	byID        map[string]*censusEntry
+	byID        map[string]bool
 	byName      map[string]string
 	err         error
 
@@ -42,7 +42,7 @@ type Census struct {
 }
 
 type censusEntry struct {
-	c *Container // of the census's records: ID and Name only; of its members: whole
+	c *Container // a member's record, read whole
 	// ino holds the inodes of the entry's namespaces, by procNS name, read
 	// when one is first asked for (ns).
 	ino map[string]uint64
@@ -58,20 +58,19 @@ func (s *Census) records() error {
 			s.err = err
 			return
 		}
-		entries := make([]*censusEntry, len(ids))
+		names, read := make([]string, len(ids)), make([]bool, len(ids))
 		forEach(len(ids), func(i int) {
-			name, err := s.e.recordName(ids[i])
-			if err != nil {
-				return // removed meanwhile, damaged, or a half-made one List sweeps
-			}
-			entries[i] = &censusEntry{c: &Container{ID: ids[i], Name: name}}
+			var err error
+			// not read: removed meanwhile, damaged, or a half-made one List sweeps
+			names[i], err = s.e.recordName(ids[i])
+			read[i] = err == nil
 		})
-		s.byID, s.byName = map[string]*censusEntry{}, map[string]string{}
-		for i, en := range entries {
-			if en != nil {
-				s.ids = append(s.ids, ids[i])
-				s.byID[ids[i]] = en
-				s.byName[en.c.Name] = ids[i]
+		s.byID, s.byName = map[string]bool{}, map[string]string{}
+		for i, id := range ids {
+			if read[i] {
+				s.ids = append(s.ids, id)
+				s.byID[id] = true
+				s.byName[names[i]] = id
 			}
 		}
 	})
@@ -122,7 +121,7 @@ func (s *Census) get(id string) (*Container, error) {
 // resolve is Engine.Resolve over the census's records: a full ID, a name, a
 // unique ID prefix.
 func (s *Census) resolve(ref string) (id string, byName bool, err error) {
-	if _, ok := s.byID[ref]; ok {
+	if s.byID[ref] {
 		return ref, false, nil
 	}
 	if id, ok := s.byName[strings.TrimPrefix(ref, "/")]; ok {
