@@ -261,10 +261,7 @@ func (e *Engine) load(id string) (*Container, error) {
 
 // loadRaw is load that also returns the record as stored.
 func (e *Engine) loadRaw(id string) (*Container, []byte, error) {
-	data, err := atomicfile.ReadFile(filepath.Join(e.dir(id), "config.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
-	}
+	data, err := e.readRecord(id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -275,14 +272,20 @@ func (e *Engine) loadRaw(id string) (*Container, []byte, error) {
 	return &c, data, nil
 }
 
+// readRecord reads a record as stored; a missing one is ErrNoSuchContainer.
+func (e *Engine) readRecord(id string) ([]byte, error) {
+	data, err := atomicfile.ReadFile(filepath.Join(e.dir(id), "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
+	}
+	return data, err
+}
+
 // recordName reads a record's name and nothing else: encodeRecord writes Id and
 // Name first, so the decoder stops after a few tokens instead of decoding the
 // whole record (any order is read right, only slower).
 func (e *Engine) recordName(id string) (string, error) {
-	data, err := atomicfile.ReadFile(filepath.Join(e.dir(id), "config.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%w: %s", ErrNoSuchContainer, id)
-	}
+	data, err := e.readRecord(id)
 	if err != nil {
 		return "", err
 	}
