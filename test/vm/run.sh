@@ -8,7 +8,8 @@
 #   VM_TESTRUN       regex passed as -test.run (to every package; it wins over :REGEX)
 #   VM_TESTARGS      extra arguments for every test binary
 #   VM_TIMEOUT       seconds for the whole VM run, boot to poweroff (default 900)
-#   VM_TEST_TIMEOUT  -test.timeout per binary (default: VM_TIMEOUT minus a minute)
+#   VM_TEST_TIMEOUT  -test.timeout per binary, as N, Ns, Nm or Nh (default and cap: the
+#                    time left before VM_TIMEOUT, less half a minute for the dumps)
 #   VM_MEM, VM_CPUS  guest memory (MiB, default 2048) and cpus (default 2)
 #   VM_ACCEL         qemu accelerator (default tcg; KVM does not work on these hosts)
 #   VM_KERNEL_PKG    Debian kernel package (default: what linux-image-amd64 depends on)
@@ -37,7 +38,14 @@ REPO=$(cd "$VM_DIR/../.." && pwd)
 CACHE=$VM_DIR/cache
 
 VM_TIMEOUT=${VM_TIMEOUT:-900}
-VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-$(( VM_TIMEOUT > 120 ? VM_TIMEOUT - 60 : VM_TIMEOUT ))s}
+VM_TEST_TIMEOUT=${VM_TEST_TIMEOUT:-}
+case $VM_TEST_TIMEOUT in
+'') test_timeout_s=0 ;;
+*[!0-9smh]* | [!0-9]* | *[smh]?*) echo "vm: error: VM_TEST_TIMEOUT=$VM_TEST_TIMEOUT: N, Ns, Nm or Nh" >&2; exit 2 ;;
+*h) test_timeout_s=$(( ${VM_TEST_TIMEOUT%h} * 3600 )) ;;
+*m) test_timeout_s=$(( ${VM_TEST_TIMEOUT%m} * 60 )) ;;
+*) test_timeout_s=${VM_TEST_TIMEOUT%s} ;;
+esac
 VM_MEM=${VM_MEM:-2048}
 VM_CPUS=${VM_CPUS:-2}
 VM_ACCEL=${VM_ACCEL:-tcg}
@@ -349,7 +357,10 @@ build_initramfs() {
 	{
 		printf 'VM_TESTRUN=%q\n' "$VM_TESTRUN"
 		printf 'VM_TESTARGS=%q\n' "$VM_TESTARGS"
-		printf 'VM_TEST_TIMEOUT=%q\n' "$VM_TEST_TIMEOUT"
+		# seconds; the guest's uptime starts a little after qemu, and the
+		# margin leaves time for a hung binary's dumps (test/vm/init)
+		printf 'VM_TEST_TIMEOUT_S=%q\n' "$test_timeout_s"
+		printf 'VM_DEADLINE_S=%q\n' "$(( VM_TIMEOUT - 30 ))"
 	} >"$ROOT/hull-vm/config"
 
 	# modules
