@@ -497,7 +497,8 @@ log "built in $(elapsed "$t_build" "$(now_us)")s: initramfs $(du -h "$WORK/initr
 mkdir -p "$CACHE/logs"
 VM_LOG=${VM_LOG:-$CACHE/logs/$([ "$VM_INIT" = systemd ] && echo systemd || echo cgroupv2)-$(date +%Y%m%d-%H%M%S).log}
 mkdir -p "$(dirname "$VM_LOG")" && : >"$VM_LOG"
-append="console=ttyS0 panic=-1 rdinit=/init"
+# sysrq_always_enabled: a VM that gives no result is asked for its kernel's stacks
+append="console=ttyS0 panic=-1 rdinit=/init sysrq_always_enabled"
 [ "$VM_CGROUP" = v2 ] && append="$append cgroup_no_v1=all"
 [ "${VM_DEBUG:-0}" = 1 ] || append="$append quiet"
 if [ "$VM_INIT" = systemd ]; then
@@ -511,7 +512,8 @@ fi
 [ -n "$VM_APPEND" ] && append="$append $VM_APPEND"
 qemu=(qemu-system-x86_64 -accel "$VM_ACCEL" -cpu max -m "$VM_MEM" -smp "$VM_CPUS"
 	-nographic -no-reboot -nodefaults -serial stdio
-	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "$append")
+	-kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "$append"
+	-chardev "pipe,id=mon,path=$WORK/monitor" -mon chardev=mon,mode=readline)
 if [ "$VM_INIT" = systemd ]; then
 	qemu+=(-drive "file=$WORK/root.img,format=raw,if=virtio,cache=unsafe")
 fi
@@ -522,11 +524,22 @@ fi
 log "booting: ${qemu[*]}"
 log "serial log: $VM_LOG"
 
-mkfifo "$WORK/serial"
+mkfifo "$WORK/serial" "$WORK/monitor.in" "$WORK/monitor.out"
 t_qemu=$(now_us)
 "${qemu[@]}" </dev/null >"$WORK/serial" 2>&1 &
 qpid=$!
 exec 3<"$WORK/serial"
+# qemu's monitor, for a VM that gives no result (below). Opened read-write, so
+# neither side waits for the other; its replies are drained into a file.
+exec 4<>"$WORK/monitor.in"
+cat 0<>"$WORK/monitor.out" >"$WORK/monitor.log" &
+monpid=$!
+
+# serial_line LINE: the console line, to stdout and the log.
+serial_line() {
+	printf '%s\n' "${1%$'\r'}"
+	printf '%s\n' "${1%$'\r'}" >>"$VM_LOG"
+}
 
 deadline=$(( t_qemu + VM_TIMEOUT * 1000000 ))
 result="" boot="" ready="" timed_out=0
@@ -535,8 +548,7 @@ while :; do
 	if [ $left -le 0 ]; then timed_out=1; break; fi
 	if IFS= read -r -t "$(elapsed 0 $(( left + 100000 )))" line <&3; then
 		line=${line%$'\r'}
-		printf '%s\n' "$line"
-		printf '%s\n' "$line" >>"$VM_LOG"
+		serial_line "$line"
 		case $line in
 		*"HULL-VM-INIT: start"*)
 			[ -n "$boot" ] || boot=$(elapsed "$t_qemu" "$(now_us)") ;;
@@ -555,7 +567,24 @@ while :; do
 		break                       # EOF: qemu exited
 	fi
 done
-exec 3<&-
+# No result in time: the guest kernel prints every CPU's backtrace and the
+# blocked tasks (sysrq l and w, through the emulated keyboard), qemu the vCPUs'
+# registers, so a VM that hung below init's own watchdog (test/vm/init) still
+# says where.
+if [ $timed_out = 1 ] && kill -0 "$qpid" 2>/dev/null; then
+	log "no result within ${VM_TIMEOUT}s: asking the guest for its stacks before qemu is killed"
+	# sysrq 9 first: the console prints every level (quiet would hide the stacks)
+	printf 'sendkey alt-sysrq-9\nsendkey alt-sysrq-l\nsendkey alt-sysrq-w\ninfo registers -a\n' >&4
+	end=$(( $(now_us) + 15000000 ))
+	while left=$(( end - $(now_us) )); [ $left -gt 100000 ] &&
+		IFS= read -r -t "$(elapsed 0 "$left")" line <&3; do
+		serial_line "$line"
+	done
+	# where each vCPU is (HLT=1: idle)
+	grep -a -E '^CPU#|^RIP=' "$WORK/monitor.log" | sed 's/^/vm: qemu: /' | tee -a "$VM_LOG" >&2
+fi
+exec 3<&- 4>&-
+kill "$monpid" 2>/dev/null || true
 if kill -0 "$qpid" 2>/dev/null; then
 	[ -n "$result" ] || log "timeout after ${VM_TIMEOUT}s: killing qemu"
 	kill "$qpid" 2>/dev/null || true
