@@ -65,7 +65,12 @@ func (h *hullEnv) waitDeleters(t testing.TB) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if d := h.deleters(); len(d) > 0 {
-		t.Errorf("trash deleters still running: %v", d)
+		var why strings.Builder
+		for _, pid := range d {
+			why.WriteString(testutil.ProcWhere(pid))
+		}
+		ents, _ := os.ReadDir(filepath.Join(h.root, "trash"))
+		t.Errorf("trash deleters still running after 20 s: %v\n%strash: %v", d, why.String(), ents)
 	}
 }
 

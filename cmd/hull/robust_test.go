@@ -177,6 +177,10 @@ func (h *hullEnv) leftovers(ids []string) []string {
 	return out
 }
 
+// pfKthread is PF_KTHREAD in /proc/PID/stat's flags: a kernel thread, whose
+// command line is always empty.
+const pfKthread = 0x00200000
+
 // procs lists the live processes of h (hull commands and monitors, which name its
 // root; the resolver only with resolver) and of the containers ids (by cgroup), as
 // "pid cmdline".
@@ -189,10 +193,27 @@ func (h *hullEnv) procs(ids []string, resolver bool) []string {
 			continue
 		}
 		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+		i := bytes.LastIndexByte(stat, ')')
+		if err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
 			continue
 		}
+		// After ')': state ppid pgrp session tty_nr tpgid flags.
+		if f := strings.Fields(string(stat[i+1:])); len(f) > 6 {
+			if flags, _ := strconv.ParseUint(f[6], 10, 64); flags&pfKthread != 0 {
+				continue
+			}
+		}
+		// A process whose exec has released its parent (which then goes on,
+		// as rm does after starting its deleter) reads an empty command line
+		// until the kernel has set up its arguments: read it again a moment
+		// later.
 		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		for try := 0; len(cmd) == 0 && try < 100; try++ {
+			time.Sleep(time.Millisecond)
+			if cmd, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
+				break // gone
+			}
+		}
 		cmdline := strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")
 		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		ours := strings.Contains(cmdline, h.root+" ") && (resolver || !strings.Contains(cmdline, " network dns "))

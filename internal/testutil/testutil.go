@@ -253,3 +253,31 @@ func procs() map[string]bool {
 	}
 	return set
 }
+
+// ProcWhere says where process pid is: its command line, state and wait
+// channel, and each thread's kernel stack, for a test that gives up waiting
+// for it to end.
+func ProcWhere(pid int) string {
+	dir := fmt.Sprintf("/proc/%d", pid)
+	var b strings.Builder
+	cmdline, _ := os.ReadFile(dir + "/cmdline")
+	status, _ := os.ReadFile(dir + "/status")
+	state := ""
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "State:"); ok {
+			state = strings.TrimSpace(v)
+		}
+	}
+	wchan, _ := os.ReadFile(dir + "/wchan")
+	fmt.Fprintf(&b, "pid %d %s wchan %s: %s\n", pid, state, wchan, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "))
+	tasks, _ := os.ReadDir(dir + "/task")
+	for _, task := range tasks {
+		stack, _ := os.ReadFile(dir + "/task/" + task.Name() + "/stack")
+		for _, l := range strings.Split(strings.TrimSpace(string(stack)), "\n") {
+			if l != "" {
+				fmt.Fprintf(&b, "    %s %s\n", task.Name(), l)
+			}
+		}
+	}
+	return b.String()
+}
