@@ -535,10 +535,10 @@ exec 4<>"$WORK/monitor.in"
 cat 0<>"$WORK/monitor.out" >"$WORK/monitor.log" &
 monpid=$!
 
-# serial_line LINE: the console line, to stdout and the log.
+# serial_line LINE: a console line, to stdout and the log.
 serial_line() {
-	printf '%s\n' "${1%$'\r'}"
-	printf '%s\n' "${1%$'\r'}" >>"$VM_LOG"
+	printf '%s\n' "$1"
+	printf '%s\n' "$1" >>"$VM_LOG"
 }
 
 deadline=$(( t_qemu + VM_TIMEOUT * 1000000 ))
@@ -578,7 +578,7 @@ if [ $timed_out = 1 ] && kill -0 "$qpid" 2>/dev/null; then
 	end=$(( $(now_us) + 15000000 ))
 	while left=$(( end - $(now_us) )); [ $left -gt 100000 ] &&
 		IFS= read -r -t "$(elapsed 0 "$left")" line <&3; do
-		serial_line "$line"
+		serial_line "${line%$'\r'}"
 	done
 	# where each vCPU is (HLT=1: idle)
 	grep -a -E '^CPU#|^RIP=' "$WORK/monitor.log" | sed 's/^/vm: qemu: /' | tee -a "$VM_LOG" >&2
