@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hullproject/hull/internal/testutil"
 )
 
 // TestManyConcurrentRuns: 200 `run -d` at once all succeed, each with its own
@@ -110,14 +112,10 @@ func TestManyConcurrentRuns(t *testing.T) {
 // their resident form `hull-monitor ...`.
 func allMonitors(root string) []int {
 	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		data, _ := os.ReadFile(p)
-		argv := strings.Split(string(data), "\x00")
-		cmd := strings.Join(argv, " ")
-		if strings.Contains(cmd, root+" ") && (strings.Contains(cmd, " monitor ") || filepath.Base(argv[0]) == "hull-monitor") {
-			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
-			pids = append(pids, pid)
+	for _, p := range testutil.Processes() {
+		cmd := p.Cmdline() + " "
+		if strings.Contains(cmd, root+" ") && (strings.Contains(cmd, " monitor ") || filepath.Base(p.Argv[0]) == "hull-monitor") {
+			pids = append(pids, p.Pid)
 		}
 	}
 	return pids

@@ -145,13 +145,10 @@ func rootLinks(root string) []string {
 // resolvers lists the `hull network dns` processes of root.
 func resolvers(root string) []int {
 	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		data, _ := os.ReadFile(p)
-		cmd := strings.ReplaceAll(string(data), "\x00", " ")
+	for _, p := range testutil.Processes() {
+		cmd := p.Cmdline() + " "
 		if strings.Contains(cmd, root+" ") && strings.Contains(cmd, "network dns") {
-			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
-			pids = append(pids, pid)
+			pids = append(pids, p.Pid)
 		}
 	}
 	return pids
@@ -540,13 +537,10 @@ func TestNetworkStartCost(t *testing.T) {
 // monitorsOf lists the pids of root's container monitors, but skip's.
 func monitorsOf(root, skip string) []int {
 	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		data, _ := os.ReadFile(p)
-		cmd := strings.ReplaceAll(string(data), "\x00", " ")
+	for _, p := range testutil.Processes() {
+		cmd := p.Cmdline() + " "
 		if strings.Contains(cmd, root+" ") && strings.Contains(cmd, " monitor ") && !strings.Contains(cmd, skip) {
-			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
-			pids = append(pids, pid)
+			pids = append(pids, p.Pid)
 		}
 	}
 	return pids

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hullproject/hull/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -177,51 +178,20 @@ func (h *hullEnv) leftovers(ids []string) []string {
 	return out
 }
 
-// pfKthread is PF_KTHREAD in /proc/PID/stat's flags: a kernel thread, whose
-// command line is always empty.
-const pfKthread = 0x00200000
-
 // procs lists the live processes of h (hull commands and monitors, which name its
 // root; the resolver only with resolver) and of the containers ids (by cgroup), as
 // "pid cmdline".
 func (h *hullEnv) procs(ids []string, resolver bool) []string {
 	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		i := bytes.LastIndexByte(stat, ')')
-		if err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
-			continue
-		}
-		// After ')': state ppid pgrp session tty_nr tpgid flags.
-		if f := strings.Fields(string(stat[i+1:])); len(f) > 6 {
-			if flags, _ := strconv.ParseUint(f[6], 10, 64); flags&pfKthread != 0 {
-				continue
-			}
-		}
-		// A process whose exec has released its parent (which then goes on,
-		// as rm does after starting its deleter) reads an empty command line
-		// until the kernel has set up its arguments: read it again a moment
-		// later.
-		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		for try := 0; len(cmd) == 0 && try < 100; try++ {
-			time.Sleep(time.Millisecond)
-			if cmd, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
-				break // gone
-			}
-		}
-		cmdline := strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")
-		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	for _, p := range testutil.Processes() {
+		cmdline := p.Cmdline()
+		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.Pid))
 		ours := strings.Contains(cmdline, h.root+" ") && (resolver || !strings.Contains(cmdline, " network dns "))
 		for _, id := range ids {
 			ours = ours || bytes.Contains(cg, []byte("/hull-"+id))
 		}
 		if ours {
-			out = append(out, fmt.Sprintf("%d %s", pid, cmdline))
+			out = append(out, fmt.Sprintf("%d %s", p.Pid, cmdline))
 		}
 	}
 	return out

@@ -31,7 +31,13 @@ type Stat struct {
 	PPid int
 	// Start is the start time (field 22), in clock ticks since boot.
 	Start uint64
+	// Flags are the kernel's PF_* flags (field 9).
+	Flags uint64
 }
+
+// PFKthread is the flag of a kernel thread (PF_KTHREAD), whose command line is
+// always empty.
+const PFKthread = 0x00200000
 
 // ReadStat reads /proc/<pid>/stat. The error of a pid that names no process
 // wraps os.ErrNotExist.
@@ -77,10 +83,11 @@ func parseStat(pid int, data []byte) (Stat, error) {
 	}
 	ppid, err1 := strconv.Atoi(fields[1])
 	start, err2 := strconv.ParseUint(fields[19], 10, 64)
-	if err1 != nil || err2 != nil {
+	flags, err3 := strconv.ParseUint(fields[6], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
 		return Stat{}, fmt.Errorf("bad /proc/%d/stat", pid)
 	}
-	return Stat{State: fields[0][0], PPid: ppid, Start: start}, nil
+	return Stat{State: fields[0][0], PPid: ppid, Start: start, Flags: flags}, nil
 }
 
 // StartTime returns pid's start time, to name its process with Alive and Open

@@ -209,16 +209,22 @@ func TestReadStatHostileName(t *testing.T) {
 }
 
 func TestParseStat(t *testing.T) {
-	// fields 3 (state) and 4 (ppid), 17 more, then field 22 (start time) and two.
+	// fields 3 (state), 4 (ppid) and on as head, zeros up to field 21, then
+	// field 22 (start time) and two.
 	line := func(head, start string) []byte {
-		return []byte("42 (a) b) (c) " + head + strings.Repeat(" 0", 17) + " " + start + " 0 0")
+		zeros := strings.Repeat(" 0", 19-len(strings.Fields(head)))
+		return []byte("42 (a) b) (c) " + head + zeros + " " + start + " 0 0")
 	}
 	st, err := parseStat(42, line("R 7", "12345"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.State != 'R' || st.PPid != 7 || st.Start != 12345 {
+	if st.State != 'R' || st.PPid != 7 || st.Start != 12345 || st.Flags != 0 {
 		t.Errorf("got %+v", st)
+	}
+	// field 9, flags: a kernel thread's (PF_KTHREAD | PF_FORKNOEXEC)
+	if st, err := parseStat(42, line("S 2 0 0 0 -1 2097216", "5")); err != nil || st.Flags&PFKthread == 0 {
+		t.Errorf("kernel thread: %+v, %v", st, err)
 	}
 	for _, bad := range [][]byte{
 		nil,
@@ -228,6 +234,7 @@ func TestParseStat(t *testing.T) {
 		line("R x", "12345"),
 		line("R 7", "-1"),
 		line("RS 7", "12345"),
+		line("R 7 0 0 0 -1 x", "12345"),
 	} {
 		if _, err := parseStat(42, bad); err == nil {
 			t.Errorf("parsed %q", bad)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hullproject/hull/internal/proc"
 )
@@ -225,33 +226,59 @@ func nftTables() map[string]bool {
 // hull-monitor or a test binary, and anything whose root is not the host's (a container's process).
 func procs() map[string]bool {
 	set := map[string]bool{}
-	self := fmt.Sprint(os.Getpid())
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid := e.Name()
-		if pid[0] < '0' || pid[0] > '9' || pid == self {
-			continue
-		}
-		n, _ := strconv.Atoi(pid)
-		st, err := proc.ReadStat(n)
-		if err != nil {
-			continue
-		}
-		if st.State == 'Z' {
-			// a zombie is its parent's business, and the parent is checked
-			continue
-		}
+	// A zombie is its parent's business, and the parent is checked.
+	for _, p := range Processes() {
+		pid := strconv.Itoa(p.Pid)
 		exe, _ := os.Readlink("/proc/" + pid + "/exe")
 		root, _ := os.Readlink("/proc/" + pid + "/root")
 		base := filepath.Base(strings.TrimSuffix(exe, " (deleted)"))
 		ours := base == "hull" || base == "hullrt" || base == "hull-monitor" ||
 			strings.HasPrefix(exe, "/memfd:") || (root != "" && root != "/")
 		if ours {
-			cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-			set[pid+" "+strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")] = true
+			set[pid+" "+p.Cmdline()] = true
 		}
 	}
 	return set
+}
+
+// Process is a live process as the tests see it: its pid and arguments.
+type Process struct {
+	Pid  int
+	Argv []string
+}
+
+// Cmdline is the process's arguments joined by spaces.
+func (p Process) Cmdline() string { return strings.Join(p.Argv, " ") }
+
+// Processes lists the live processes but this one: no zombies, no kernel
+// threads. A process whose exec has released its parent (which goes on, as rm
+// does once it has started its deleter) reads an empty command line until the
+// kernel has set up its arguments; that one is read again, for up to 100 ms,
+// so that a scan right after its parent ended does not take it for nobody's.
+func Processes() []Process {
+	var out []Process
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		st, err := proc.ReadStat(pid)
+		if err != nil || st.Exited() || st.Flags&proc.PFKthread != 0 {
+			continue
+		}
+		name := "/proc/" + e.Name() + "/cmdline"
+		cmd, err := os.ReadFile(name)
+		for try := 0; err == nil && len(cmd) == 0 && try < 100; try++ {
+			time.Sleep(time.Millisecond)
+			cmd, err = os.ReadFile(name)
+		}
+		if err != nil {
+			continue // gone
+		}
+		out = append(out, Process{Pid: pid, Argv: strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")})
+	}
+	return out
 }
 
 // ProcWhere says where process pid is: its command line, state and wait
@@ -261,6 +288,7 @@ func ProcWhere(pid int) string {
 	dir := fmt.Sprintf("/proc/%d", pid)
 	var b strings.Builder
 	cmdline, _ := os.ReadFile(dir + "/cmdline")
+	argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	status, _ := os.ReadFile(dir + "/status")
 	state := ""
 	for _, l := range strings.Split(string(status), "\n") {
@@ -269,7 +297,7 @@ func ProcWhere(pid int) string {
 		}
 	}
 	wchan, _ := os.ReadFile(dir + "/wchan")
-	fmt.Fprintf(&b, "pid %d %s wchan %s: %s\n", pid, state, wchan, strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "))
+	fmt.Fprintf(&b, "pid %d %s wchan %s: %s\n", pid, state, wchan, Process{pid, argv}.Cmdline())
 	tasks, _ := os.ReadDir(dir + "/task")
 	for _, task := range tasks {
 		stack, _ := os.ReadFile(dir + "/task/" + task.Name() + "/stack")

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hullproject/hull/api/docker/dockertest"
+	"github.com/hullproject/hull/internal/testutil"
 )
 
 // openFDs counts the descriptors process pid holds (/proc/PID/fd).
@@ -87,15 +87,9 @@ func createdID(body string) (string, error) {
 // root: its monitors), apart from the service itself.
 func procsUnder(dir string, service int) []int {
 	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == service || pid == os.Getpid() {
-			continue
-		}
-		data, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if slices.Contains(strings.Split(string(data), "\x00"), dir) {
-			out = append(out, pid)
+	for _, p := range testutil.Processes() {
+		if p.Pid != service && slices.Contains(p.Argv, dir) {
+			out = append(out, p.Pid)
 		}
 	}
 	return out
