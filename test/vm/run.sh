@@ -11,7 +11,8 @@
 #   VM_TEST_TIMEOUT  -test.timeout per binary, as N, Ns, Nm or Nh (default and cap: the
 #                    time left before VM_TIMEOUT, less half a minute for the dumps)
 #   VM_MEM, VM_CPUS  guest memory (MiB, default 2048) and cpus (default 2)
-#   VM_ACCEL         qemu accelerator (default tcg; KVM does not work on these hosts)
+#   VM_ACCEL         qemu accelerator (default tcg,thread=single: one host thread for
+#                    every vCPU; KVM does not work on these hosts)
 #   VM_KERNEL_PKG    Debian kernel package (default: what linux-image-amd64 depends on)
 #   VM_MODULES       modules to load at boot (dependencies are added)
 #   VM_MODULES_EXTRA more modules to load, besides VM_MODULES' default
@@ -48,7 +49,11 @@ case $VM_TEST_TIMEOUT in
 esac
 VM_MEM=${VM_MEM:-2048}
 VM_CPUS=${VM_CPUS:-2}
-VM_ACCEL=${VM_ACCEL:-tcg}
+# One TCG thread for both vCPUs: with a thread per vCPU (qemu 7.2's default), a
+# vCPU went on running its translation of kernel code the other had patched
+# (the kernel's static keys, text_poke_bp): it took the int3 of the patch's
+# first step for ever, a soft lockup of the guest (test/vm/README.md).
+VM_ACCEL=${VM_ACCEL:-tcg,thread=single}
 VM_TESTRUN=${VM_TESTRUN:-}
 VM_TESTARGS=${VM_TESTARGS:-}
 VM_FILES=${VM_FILES:-}
