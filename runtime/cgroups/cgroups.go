@@ -708,7 +708,9 @@ func (m *Manager) Pids() ([]int, error) {
 		}
 		data, err := atomicfile.ReadFile(filepath.Join(p, "cgroup.procs"))
 		if err != nil {
-			if p != root && errors.Is(err, os.ErrNotExist) {
+			// ENODEV: the cgroup is being removed, which it can be only
+			// once it holds no process.
+			if (p != root && errors.Is(err, os.ErrNotExist)) || errors.Is(err, unix.ENODEV) {
 				return nil
 			}
 			return err
@@ -759,6 +761,9 @@ func (m *Manager) kill(sig unix.Signal) error {
 		err := writeFile(h.dir(), "cgroup.kill", "1")
 		if err == nil {
 			return m.waitEmpty()
+		}
+		if errors.Is(err, unix.ENODEV) {
+			return nil // being removed: empty already
 		}
 		if !errors.Is(err, os.ErrNotExist) { // cgroup.kill is new in Linux 5.14
 			return err
