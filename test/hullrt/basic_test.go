@@ -123,27 +123,11 @@ func TestRunForwardsSignals(t *testing.T) {
 	id := cid("sig")
 	cmd, out := e.background("run", "--bundle", b, id)
 	// The trap is set once the shell says so.
-	for i := 0; ; i++ {
-		if data, _ := os.ReadFile(out.Name()); strings.Contains(string(data), "ready") {
-			break
-		}
-		if i == 400 {
-			t.Fatal("the container's shell never got ready")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitOutput(t, out.Name(), "ready", "the container's shell never got ready")
 	if err := cmd.Process.Signal(syscall.SIGALRM); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		if data, _ := os.ReadFile(out.Name()); strings.Contains(string(data), "alarm") {
-			break
-		}
-		if i == 400 {
-			t.Fatal("SIGALRM never reached the container's shell")
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitOutput(t, out.Name(), "alarm", "SIGALRM never reached the container's shell")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -282,5 +282,18 @@ func waitFile(t *testing.T, p string) string {
 	return ""
 }
 
+// waitOutput waits up to 10 s for file p to contain want, and fails the test
+// with failure if it never does.
+func waitOutput(t *testing.T, p, want, failure string) {
+	t.Helper()
+	for i := 0; i <= 400; i++ {
+		if data, _ := os.ReadFile(p); strings.Contains(string(data), want) {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatal(failure)
+}
+
 // runtimeDefaultSpec is the spec `hullrt spec` writes.
 func runtimeDefaultSpec() *specs.Spec { return runtime.DefaultSpec(false) }

@@ -134,15 +134,9 @@ func mountsUnder(dir string) []string {
 // every daemon, shim, conmon and cleanup process of a test names it).
 func procsMentioning(s string) []int {
 	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmd, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err == nil && bytes.Contains(cmd, []byte(s)) {
-			out = append(out, pid)
+	for _, p := range testutil.Processes() {
+		if strings.Contains(p.Cmdline(), s) {
+			out = append(out, p.Pid)
 		}
 	}
 	return out
